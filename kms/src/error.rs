@@ -1,0 +1,27 @@
+//! The one error type of `valv-kms`. Messages never contain key bytes or plaintext.
+
+use thiserror::Error;
+
+/// Everything that can go wrong with key material.
+#[derive(Debug, Error)]
+pub enum KmsError {
+    /// A ciphertext or wrapped key failed authentication: wrong key, wrong context (AAD) or
+    /// tampered bytes. Deliberately says nothing more.
+    #[error("decryption failed: ciphertext not authentic under this key and context")]
+    Decrypt,
+    /// A ciphertext or wrapped key is not in a format this version understands.
+    #[error("malformed ciphertext: {0}")]
+    Malformed(&'static str),
+    /// The ciphertext names a key version the ring does not hold (retired or destroyed).
+    #[error("key version {0} is not available")]
+    UnknownVersion(u32),
+    /// The root key provider could not load, create or use its key.
+    #[error("root key provider: {0}")]
+    Provider(String),
+    /// Reading or writing key files failed.
+    #[error("root key file: {0}")]
+    Io(#[from] std::io::Error),
+    /// Encryption itself failed (the AEAD refused the input length).
+    #[error("encryption failed")]
+    Encrypt,
+}

@@ -1,0 +1,263 @@
+//! A tenant's secrets: the encryption key ring (versions), the pseudonym secret (epochs) and the
+//! subject-handle secret — and their wrapped, storable form.
+//!
+//! The three are independent on purpose: rotating the encryption ring re-encrypts stored
+//! identifiers but never changes a pseudonym; rotating a pseudonym epoch changes pseudonyms but
+//! not ciphertexts; the subject secret keeps consents attached to the same person across both.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    derive::{DerivedKeyPurpose, derive_key},
+    envelope::{DataKey, KeyVersion},
+    error::KmsError,
+    providers::{RootKeyProvider, WrappedKey},
+    secret::SecretKey,
+};
+
+/// Lifecycle state of an encryption key version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyState {
+    /// New data is encrypted under it.
+    Active,
+    /// Still opens old data; encrypts nothing new.
+    DecryptOnly,
+    /// No longer used; material kept until destroyed.
+    Retired,
+    /// Material gone for good.
+    Destroyed,
+}
+
+struct EncryptionVersion {
+    version: KeyVersion,
+    state: KeyState,
+    created_unix_ms: i64,
+    key: SecretKey,
+}
+
+/// The unwrapped secrets of one tenant, held in memory while the vault serves it.
+pub struct TenantKeys {
+    tenant_id: u64,
+    encryption: Vec<EncryptionVersion>,
+    pseudonym_epochs: Vec<(u32, SecretKey)>,
+    subject: SecretKey,
+}
+
+impl std::fmt::Debug for TenantKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantKeys")
+            .field("tenant_id", &self.tenant_id)
+            .field("versions", &self.encryption.iter().map(|v| (v.version, v.state)).collect::<Vec<_>>())
+            .field("epochs", &self.pseudonym_epochs.iter().map(|(e, _)| *e).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One wrapped encryption key version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WrappedVersion {
+    /// Version number, from 1.
+    pub version: KeyVersion,
+    /// Lifecycle state.
+    pub state: KeyState,
+    /// Creation time.
+    pub created_unix_ms: i64,
+    /// The key, wrapped by the root key.
+    pub key: WrappedKey,
+}
+
+/// One wrapped pseudonym epoch secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WrappedEpoch {
+    /// Epoch number, from 1.
+    pub epoch: u32,
+    /// The secret, wrapped by the root key.
+    pub key: WrappedKey,
+}
+
+/// The storable form of [`TenantKeys`]: every secret wrapped by the root key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WrappedTenantKeys {
+    /// Numeric tenant id (bound into every wrapping context).
+    pub tenant_id: u64,
+    /// Encryption key ring.
+    pub encryption: Vec<WrappedVersion>,
+    /// Pseudonym secrets by epoch.
+    pub pseudonym_epochs: Vec<WrappedEpoch>,
+    /// Subject-handle secret.
+    pub subject: WrappedKey,
+}
+
+fn enc_context(tenant_id: u64, version: KeyVersion) -> String {
+    format!("tenant/{tenant_id}/enc/v{version}")
+}
+
+fn epoch_context(tenant_id: u64, epoch: u32) -> String {
+    format!("tenant/{tenant_id}/pseudonym/e{epoch}")
+}
+
+fn subject_context(tenant_id: u64) -> String {
+    format!("tenant/{tenant_id}/subject")
+}
+
+impl TenantKeys {
+    /// Fresh random secrets for a new tenant: encryption version 1 (active), epoch 1.
+    pub fn generate(tenant_id: u64, now_unix_ms: i64) -> Self {
+        Self {
+            tenant_id,
+            encryption: vec![EncryptionVersion {
+                version: 1,
+                state: KeyState::Active,
+                created_unix_ms: now_unix_ms,
+                key: SecretKey::generate(),
+            }],
+            pseudonym_epochs: vec![(1, SecretKey::generate())],
+            subject: SecretKey::generate(),
+        }
+    }
+
+    /// Wraps every secret with the root key for storage.
+    pub fn wrap(&self, root: &dyn RootKeyProvider) -> Result<WrappedTenantKeys, KmsError> {
+        let encryption = self
+            .encryption
+            .iter()
+            .map(|v| {
+                Ok(WrappedVersion {
+                    version: v.version,
+                    state: v.state,
+                    created_unix_ms: v.created_unix_ms,
+                    key: root.wrap(&v.key, &enc_context(self.tenant_id, v.version))?,
+                })
+            })
+            .collect::<Result<_, KmsError>>()?;
+        let pseudonym_epochs = self
+            .pseudonym_epochs
+            .iter()
+            .map(|(epoch, key)| {
+                Ok(WrappedEpoch { epoch: *epoch, key: root.wrap(key, &epoch_context(self.tenant_id, *epoch))? })
+            })
+            .collect::<Result<_, KmsError>>()?;
+        Ok(WrappedTenantKeys {
+            tenant_id: self.tenant_id,
+            encryption,
+            pseudonym_epochs,
+            subject: root.wrap(&self.subject, &subject_context(self.tenant_id))?,
+        })
+    }
+
+    /// Unwraps stored secrets. Destroyed versions are skipped (they have no material).
+    pub fn unwrap(wrapped: &WrappedTenantKeys, root: &dyn RootKeyProvider) -> Result<Self, KmsError> {
+        let tenant_id = wrapped.tenant_id;
+        let encryption = wrapped
+            .encryption
+            .iter()
+            .filter(|v| v.state != KeyState::Destroyed)
+            .map(|v| {
+                Ok(EncryptionVersion {
+                    version: v.version,
+                    state: v.state,
+                    created_unix_ms: v.created_unix_ms,
+                    key: root.unwrap(&v.key, &enc_context(tenant_id, v.version))?,
+                })
+            })
+            .collect::<Result<_, KmsError>>()?;
+        let pseudonym_epochs = wrapped
+            .pseudonym_epochs
+            .iter()
+            .map(|e| Ok((e.epoch, root.unwrap(&e.key, &epoch_context(tenant_id, e.epoch))?)))
+            .collect::<Result<_, KmsError>>()?;
+        Ok(Self {
+            tenant_id,
+            encryption,
+            pseudonym_epochs,
+            subject: root.unwrap(&wrapped.subject, &subject_context(tenant_id))?,
+        })
+    }
+
+    /// The tenant these secrets belong to.
+    pub fn tenant_id(&self) -> u64 {
+        self.tenant_id
+    }
+
+    /// The version new data is encrypted under.
+    pub fn active_version(&self) -> Option<KeyVersion> {
+        self.encryption
+            .iter()
+            .find(|v| v.state == KeyState::Active)
+            .map(|v| v.version)
+    }
+
+    /// The data key of `domain_id` under `version`, if that version still has material.
+    pub fn data_key(&self, domain_id: u64, version: KeyVersion) -> Result<DataKey, KmsError> {
+        let v = self
+            .encryption
+            .iter()
+            .find(|v| v.version == version && matches!(v.state, KeyState::Active | KeyState::DecryptOnly))
+            .ok_or(KmsError::UnknownVersion(version))?;
+        let key = derive_key(&v.key, DerivedKeyPurpose::DataEncryption, self.tenant_id, domain_id);
+        Ok(DataKey::new(version, &key))
+    }
+
+    /// A pseudonym key (MAC, blind index or FF1) of `domain_id` in `epoch`.
+    pub fn pseudonym_key(
+        &self,
+        purpose: DerivedKeyPurpose,
+        domain_id: u64,
+        epoch: u32,
+    ) -> Result<SecretKey, KmsError> {
+        let (_, secret) = self
+            .pseudonym_epochs
+            .iter()
+            .find(|(e, _)| *e == epoch)
+            .ok_or(KmsError::UnknownVersion(epoch))?;
+        Ok(derive_key(secret, purpose, self.tenant_id, domain_id))
+    }
+
+    /// The tenant-wide subject-handle key.
+    pub fn subject_key(&self) -> SecretKey {
+        derive_key(&self.subject, DerivedKeyPurpose::SubjectHandle, self.tenant_id, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{envelope::AadContext, providers::file::FileRootKeyProvider};
+
+    #[test]
+    fn wrap_unwrap_round_trip_keeps_every_derived_key() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key")).unwrap_or_else(|e| panic!("{e}"));
+        let keys = TenantKeys::generate(7, 0);
+        let wrapped = keys.wrap(&root).unwrap_or_else(|e| panic!("{e}"));
+        let back = TenantKeys::unwrap(&wrapped, &root).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.active_version(), Some(1));
+        let ctx = AadContext { tenant_id: 7, domain_id: 3, record: b"p" };
+        let ct = keys.data_key(3, 1).and_then(|k| k.seal(&ctx, b"secret")).unwrap_or_default();
+        let pt = back.data_key(3, 1).and_then(|k| k.open(&ctx, &ct)).map(|p| p.expose_secret().to_vec());
+        assert_eq!(pt.ok(), Some(b"secret".to_vec()));
+        assert_eq!(
+            keys.pseudonym_key(DerivedKeyPurpose::PseudonymMac, 3, 1).ok(),
+            back.pseudonym_key(DerivedKeyPurpose::PseudonymMac, 3, 1).ok()
+        );
+        assert_eq!(keys.subject_key(), back.subject_key());
+    }
+
+    #[test]
+    fn wrapped_keys_are_bound_to_their_tenant() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key")).unwrap_or_else(|e| panic!("{e}"));
+        let mut wrapped = TenantKeys::generate(7, 0).wrap(&root).unwrap_or_else(|e| panic!("{e}"));
+        wrapped.tenant_id = 8;
+        assert!(TenantKeys::unwrap(&wrapped, &root).is_err());
+    }
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let keys = TenantKeys::generate(7, 0);
+        let text = format!("{keys:?}");
+        assert!(text.contains("TenantKeys"));
+        assert!(!text.contains(&hex::encode(keys.subject.expose_secret())));
+    }
+}
