@@ -15,7 +15,7 @@ use aes_gcm::{
     Aes256Gcm, KeyInit,
     aead::{Aead, Payload},
 };
-use hmac::{Hmac, KeyInit as _, Mac};
+use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 use zeroize::Zeroizing;

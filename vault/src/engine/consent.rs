@@ -1,0 +1,164 @@
+//! Consent state and the re-identification rule of DESIGN.md, as pure functions.
+//!
+//! The consent history of a (subject, purpose) pair is append-only; its current state is derived
+//! from the latest event and the time. The rule decides one verdict per pseudonym.
+
+use serde::{Deserialize, Serialize};
+
+/// What happened to a consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsentEventKind {
+    /// The subject consented.
+    Granted,
+    /// The subject withdrew consent.
+    Withdrawn,
+}
+
+/// One entry of a consent history. Holds no identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentEvent {
+    /// Position in the history, from 1.
+    pub seq: u64,
+    /// Granted or withdrawn.
+    pub kind: ConsentEventKind,
+    /// Consent text version (grants only).
+    pub text_version: u32,
+    /// How consent was given, e.g. `bankid`.
+    pub method: String,
+    /// When it was recorded.
+    pub at_ms: i64,
+    /// End of validity; 0 = none.
+    pub valid_until_ms: i64,
+    /// Principal id that recorded it.
+    pub recorded_by: String,
+}
+
+/// The current state of a consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentStatus {
+    /// Never granted.
+    None,
+    /// Granted and valid now.
+    Granted,
+    /// Withdrawn after the last grant.
+    Withdrawn,
+    /// Granted, but its validity has ended.
+    Expired,
+}
+
+/// The state at `now_ms`, from the latest event of the history.
+pub fn status(latest: Option<&ConsentEvent>, now_ms: i64) -> ConsentStatus {
+    match latest {
+        None => ConsentStatus::None,
+        Some(e) if e.kind == ConsentEventKind::Withdrawn => ConsentStatus::Withdrawn,
+        Some(e) if e.valid_until_ms != 0 && e.valid_until_ms <= now_ms => ConsentStatus::Expired,
+        Some(_) => ConsentStatus::Granted,
+    }
+}
+
+/// The outcome for one pseudonym of a `ReIdentify` call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Identifier released.
+    Released,
+    /// Consent needed and none (or too old a text version) held.
+    NoConsent,
+    /// Consent withdrawn.
+    ConsentWithdrawn,
+    /// Consent expired.
+    ConsentExpired,
+    /// No such live mapping.
+    NotFound,
+    /// The principal may not re-identify for this purpose.
+    Denied,
+}
+
+/// What the rule needs to know about the purpose.
+#[derive(Debug, Clone, Copy)]
+pub struct PurposeRule {
+    /// Legal basis is consent.
+    pub needs_consent: bool,
+    /// Minimum accepted consent text version.
+    pub min_text_version: u32,
+}
+
+/// DESIGN.md's re-identification rule for one item.
+///
+/// `allowed`: the principal holds `reidentifier` for this purpose. `live`: the mapping exists and
+/// has not expired at `now_ms`. `latest`: the subject's latest consent event for the purpose.
+pub fn decide(
+    allowed: bool,
+    live: bool,
+    purpose: PurposeRule,
+    latest: Option<&ConsentEvent>,
+    now_ms: i64,
+) -> Verdict {
+    if !allowed {
+        return Verdict::Denied;
+    }
+    if !live {
+        return Verdict::NotFound;
+    }
+    if !purpose.needs_consent {
+        return Verdict::Released;
+    }
+    match status(latest, now_ms) {
+        ConsentStatus::None => Verdict::NoConsent,
+        ConsentStatus::Withdrawn => Verdict::ConsentWithdrawn,
+        ConsentStatus::Expired => Verdict::ConsentExpired,
+        ConsentStatus::Granted => match latest {
+            Some(e) if e.text_version >= purpose.min_text_version => Verdict::Released,
+            _ => Verdict::NoConsent,
+        },
+    }
+}
+
+/// Whether a mapping with this expiry (0 = none) is live at `now_ms`.
+pub fn mapping_live(expires_ms: i64, now_ms: i64) -> bool {
+    expires_ms == 0 || now_ms < expires_ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(version: u32, until: i64) -> ConsentEvent {
+        ConsentEvent {
+            seq: 1,
+            kind: ConsentEventKind::Granted,
+            text_version: version,
+            method: "bankid".into(),
+            at_ms: 0,
+            valid_until_ms: until,
+            recorded_by: "p".into(),
+        }
+    }
+
+    const CONSENT: PurposeRule = PurposeRule { needs_consent: true, min_text_version: 2 };
+
+    #[test]
+    fn rule_table() {
+        let g = grant(2, 1000);
+        let w = ConsentEvent { kind: ConsentEventKind::Withdrawn, ..grant(2, 0) };
+        assert_eq!(decide(false, true, CONSENT, Some(&g), 10), Verdict::Denied);
+        assert_eq!(decide(true, false, CONSENT, Some(&g), 10), Verdict::NotFound);
+        assert_eq!(decide(true, true, CONSENT, None, 10), Verdict::NoConsent);
+        assert_eq!(decide(true, true, CONSENT, Some(&g), 999), Verdict::Released);
+        assert_eq!(decide(true, true, CONSENT, Some(&g), 1000), Verdict::ConsentExpired);
+        assert_eq!(decide(true, true, CONSENT, Some(&w), 10), Verdict::ConsentWithdrawn);
+        assert_eq!(decide(true, true, CONSENT, Some(&grant(1, 0)), 10), Verdict::NoConsent);
+        assert_eq!(decide(true, true, CONSENT, Some(&grant(3, 0)), i64::MAX), Verdict::Released);
+        let contract = PurposeRule { needs_consent: false, min_text_version: 0 };
+        assert_eq!(decide(true, true, contract, None, 10), Verdict::Released);
+        assert_eq!(decide(false, true, contract, None, 10), Verdict::Denied);
+    }
+
+    #[test]
+    fn mapping_expiry() {
+        assert!(mapping_live(0, i64::MAX));
+        assert!(mapping_live(100, 99));
+        assert!(!mapping_live(100, 100));
+    }
+}
