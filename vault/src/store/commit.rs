@@ -1,0 +1,134 @@
+//! Group commit: many concurrent requests wait for one flush.
+//!
+//! A request that hands out pseudonyms must not answer before its mapping is on disk. Flushing
+//! per request would cap throughput at the disk's fsync rate; instead every waiter registers the
+//! write counter it needs covered and one flusher thread flushes everything written so far, then
+//! releases all waiters at once.
+
+use std::sync::{
+    Arc, Condvar, Mutex,
+    atomic::{AtomicU64, Ordering},
+};
+
+use tokio::sync::watch;
+
+use super::{StoreError, StoreResult};
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Durable {
+    upto: u64,
+    failed_upto: u64,
+}
+
+struct State {
+    requested: u64,
+    shutdown: bool,
+}
+
+struct Inner {
+    writes: AtomicU64,
+    state: Mutex<State>,
+    wake: Condvar,
+    done: watch::Sender<Durable>,
+}
+
+/// The group-commit coordinator of one store.
+pub(crate) struct GroupCommit {
+    inner: Arc<Inner>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GroupCommit {
+    /// Starts the flusher thread; `flush` makes everything written so far durable.
+    pub(crate) fn start<F>(flush: F) -> Self
+    where
+        F: Fn() -> Result<(), String> + Send + 'static,
+    {
+        let (done, _) = watch::channel(Durable::default());
+        let inner = Arc::new(Inner {
+            writes: AtomicU64::new(0),
+            state: Mutex::new(State { requested: 0, shutdown: false }),
+            wake: Condvar::new(),
+            done,
+        });
+        let worker = Arc::clone(&inner);
+        let thread = std::thread::Builder::new()
+            .name("valv-group-commit".into())
+            .spawn(move || flusher(&worker, flush))
+            .map_err(|e| tracing::error!(error = %e, "cannot start group-commit thread"))
+            .ok();
+        Self { inner, thread }
+    }
+
+    /// Records that a write happened (call after the write is applied).
+    pub(crate) fn wrote(&self) {
+        self.inner.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Waits until every write recorded before this call is durable.
+    pub(crate) async fn sync(&self) -> StoreResult<()> {
+        let target = self.inner.writes.load(Ordering::SeqCst);
+        let mut rx = self.inner.done.subscribe();
+        if rx.borrow().upto >= target {
+            return Ok(());
+        }
+        {
+            let mut state = self.inner.state.lock().map_err(|_| StoreError::Durability("lock poisoned".into()))?;
+            state.requested = state.requested.max(target);
+        }
+        self.inner.wake.notify_one();
+        let d = rx
+            .wait_for(|d| d.upto >= target || d.failed_upto >= target)
+            .await
+            .map(|d| *d)
+            .map_err(|_| StoreError::Durability("flusher stopped".into()))?;
+        if d.upto >= target {
+            Ok(())
+        } else {
+            Err(StoreError::Durability("flush failed".into()))
+        }
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.inner.state.lock() {
+            state.shutdown = true;
+        }
+        self.inner.wake.notify_one();
+        // Joining releases the flusher's handle on the database, so it can be opened again.
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn flusher<F: Fn() -> Result<(), String>>(inner: &Inner, flush: F) {
+    loop {
+        {
+            let Ok(mut state) = inner.state.lock() else { return };
+            while state.requested <= inner.done.borrow().upto && !state.shutdown {
+                state = match inner.wake.wait(state) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            }
+            if state.shutdown {
+                drop(state);
+                if let Err(e) = flush() {
+                    tracing::error!(error = %e, "final flush failed");
+                }
+                return;
+            }
+        }
+        let upto = inner.writes.load(Ordering::SeqCst);
+        match flush() {
+            Ok(()) => inner.done.send_modify(|d| d.upto = d.upto.max(upto)),
+            Err(e) => {
+                tracing::error!(error = %e, "durable flush failed");
+                inner.done.send_modify(|d| d.failed_upto = d.failed_upto.max(upto));
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Storage: one trait the engine and jobs use, with back-ends behind it.
+//!
+//! Back-end types (sled trees, SQL rows) never leave their module. Every back-end must pass the
+//! conformance suite in `conformance.rs`; a PostgreSQL back-end follows in its own issue.
+
+pub mod codec;
+mod commit;
+#[cfg(test)]
+mod conformance;
+pub mod records;
+pub mod sled;
+
+use async_trait::async_trait;
+use thiserror::Error;
+use valv_kms::WrappedTenantKeys;
+
+use self::records::{
+    AuditRecord, DomainRecord, InsertOutcome, MappingRecord, NewMapping, PrincipalRecord, PurposeRecord,
+    TenantRecord,
+};
+use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
+
+/// Storage failures. Messages carry no identifiers (the store never sees one in the clear).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A unique name is taken.
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// The back-end failed.
+    #[error("storage back-end: {0}")]
+    Backend(String),
+    /// Stored bytes could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(&'static str),
+    /// Writes could not be made durable.
+    #[error("durable flush failed: {0}")]
+    Durability(String),
+}
+
+/// Result alias.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the vault keeps. Writes are visible at once and durable after [`Store::sync`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A fresh id for tenants and domains (unique, never reused).
+    async fn next_id(&self) -> StoreResult<u64>;
+
+    /// Stores a new tenant with its wrapped keys. `AlreadyExists` if the name is taken.
+    async fn create_tenant(&self, tenant: &TenantRecord, keys: &WrappedTenantKeys) -> StoreResult<()>;
+    /// A tenant by id.
+    async fn tenant(&self, id: u64) -> StoreResult<Option<TenantRecord>>;
+    /// A tenant's wrapped keys.
+    async fn tenant_keys(&self, tenant_id: u64) -> StoreResult<Option<WrappedTenantKeys>>;
+
+    /// Stores a new domain. `AlreadyExists` if the tenant has a domain of that name.
+    async fn create_domain(&self, domain: &DomainRecord) -> StoreResult<()>;
+    /// A domain by tenant and name.
+    async fn domain(&self, tenant_id: u64, name: &str) -> StoreResult<Option<DomainRecord>>;
+    /// All domains of a tenant, by name.
+    async fn list_domains(&self, tenant_id: u64) -> StoreResult<Vec<DomainRecord>>;
+
+    /// Creates or replaces a purpose.
+    async fn put_purpose(&self, purpose: &PurposeRecord) -> StoreResult<()>;
+    /// A purpose by tenant and name.
+    async fn purpose(&self, tenant_id: u64, name: &str) -> StoreResult<Option<PurposeRecord>>;
+    /// All purposes of a tenant, by name.
+    async fn list_purposes(&self, tenant_id: u64) -> StoreResult<Vec<PurposeRecord>>;
+
+    /// Creates or replaces a principal (also indexes its client certificate).
+    async fn put_principal(&self, principal: &PrincipalRecord) -> StoreResult<()>;
+    /// A principal by id.
+    async fn principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>>;
+    /// A principal by client-certificate fingerprint.
+    async fn principal_by_cert(&self, sha256_hex: &str) -> StoreResult<Option<PrincipalRecord>>;
+    /// Principals of a tenant (`None`: operators).
+    async fn list_principals(&self, tenant_id: Option<u64>) -> StoreResult<Vec<PrincipalRecord>>;
+
+    /// Inserts mappings whose identifier has none yet, atomically per call: for each row either
+    /// it is stored (with its subject-index entry and blind-index entry) or the existing
+    /// pseudonym is returned. Concurrent calls for the same identifier agree on one pseudonym.
+    async fn insert_mappings(
+        &self,
+        tenant_id: u64,
+        domain_id: u64,
+        rows: Vec<NewMapping>,
+    ) -> StoreResult<Vec<InsertOutcome>>;
+    /// Looks mappings up by pseudonym.
+    async fn mappings(&self, domain_id: u64, pseudonyms: Vec<Vec<u8>>) -> StoreResult<Vec<Option<MappingRecord>>>;
+
+    /// Appends a consent event (its `seq` is assigned here) and returns it.
+    async fn append_consent(
+        &self,
+        tenant_id: u64,
+        subject: SubjectHandle,
+        purpose: &str,
+        event: ConsentEvent,
+    ) -> StoreResult<ConsentEvent>;
+    /// The history of a subject for one purpose, oldest first.
+    async fn consent_history(
+        &self,
+        tenant_id: u64,
+        subject: SubjectHandle,
+        purpose: &str,
+    ) -> StoreResult<Vec<ConsentEvent>>;
+    /// The latest event for each subject, for one purpose.
+    async fn latest_consents(
+        &self,
+        tenant_id: u64,
+        purpose: &str,
+        subjects: Vec<SubjectHandle>,
+    ) -> StoreResult<Vec<Option<ConsentEvent>>>;
+
+    /// Appends entries to an audit chain (0 = operator chain, else the tenant id), assigning
+    /// their sequence numbers.
+    async fn append_audit(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()>;
+    /// Reads an audit chain from the start.
+    async fn read_audit(&self, chain: u64) -> StoreResult<Vec<AuditRecord>>;
+
+    /// Returns when every write made before the call is durable (group commit: one flush serves
+    /// all concurrent callers).
+    async fn sync(&self) -> StoreResult<()>;
+    /// Bytes the store occupies on disk.
+    async fn size_on_disk(&self) -> StoreResult<u64>;
+}

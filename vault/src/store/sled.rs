@@ -1,0 +1,414 @@
+//! The embedded default back-end: sled, in one data directory.
+//!
+//! Layout (all keys big-endian so ranges sort):
+//! - `meta`: JSON registry rows (`tenant/…`, `keys/…`, `domain/…`, `purpose/…`, `principal/…`).
+//! - `data`: `m|domain|pseudonym` → mapping (binary, see `codec`), `b|domain|blind` → pseudonym,
+//!   `s|tenant|subject|domain|pseudonym` → subject index. One tree, so a batch is atomic.
+//! - `consent`: `tenant|subject|purpose|0|seq` → JSON event.
+//! - `audit`: `chain|seq` → JSON entry.
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use serde::{Serialize, de::DeserializeOwned};
+use valv_kms::WrappedTenantKeys;
+
+use super::{
+    Store, StoreError, StoreResult,
+    codec::{decode_mapping, encode_mapping},
+    commit::GroupCommit,
+    records::*,
+};
+use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
+
+const LOCK_STRIPES: usize = 64;
+
+struct Trees {
+    db: sled::Db,
+    meta: sled::Tree,
+    data: sled::Tree,
+    consent: sled::Tree,
+    audit: sled::Tree,
+    /// Serialises check-then-insert per domain (and consent/audit sequence assignment).
+    stripes: Vec<Mutex<()>>,
+    audit_next: Mutex<HashMap<u64, u64>>,
+}
+
+/// The sled store.
+pub struct SledStore {
+    trees: Arc<Trees>,
+    commit: GroupCommit,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn join(e: tokio::task::JoinError) -> StoreError {
+    StoreError::Backend(format!("blocking task: {e}"))
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(256 * 1024 * 1024)
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(backend)?;
+        let trees = Arc::new(Trees {
+            meta: db.open_tree("meta").map_err(backend)?,
+            data: db.open_tree("data").map_err(backend)?,
+            consent: db.open_tree("consent").map_err(backend)?,
+            audit: db.open_tree("audit").map_err(backend)?,
+            stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            audit_next: Mutex::new(HashMap::new()),
+            db,
+        });
+        let flush_db = trees.db.clone();
+        let commit = GroupCommit::start(move || flush_db.flush().map(|_| ()).map_err(|e| e.to_string()));
+        Ok(Self { trees, commit })
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, key: &str) -> StoreResult<Option<T>> {
+        match self.trees.meta.get(key).map_err(backend)? {
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|_| StoreError::Corrupt("registry row")),
+            None => Ok(None),
+        }
+    }
+
+    fn put_json<T: Serialize>(&self, key: &str, value: &T) -> StoreResult<()> {
+        let bytes = serde_json::to_vec(value).map_err(|_| StoreError::Corrupt("registry row"))?;
+        self.trees.meta.insert(key, bytes).map_err(backend)?;
+        self.commit.wrote();
+        Ok(())
+    }
+
+    fn scan_json<T: DeserializeOwned>(&self, prefix: &str) -> StoreResult<Vec<T>> {
+        self.trees
+            .meta
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (_, v) = kv.map_err(backend)?;
+                serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("registry row"))
+            })
+            .collect()
+    }
+
+    /// Inserts `key` only if absent, atomically. False if it existed.
+    fn insert_new(&self, key: &str, value: Vec<u8>) -> StoreResult<bool> {
+        let swapped = self
+            .trees
+            .meta
+            .compare_and_swap(key, None::<&[u8]>, Some(value))
+            .map_err(backend)?;
+        Ok(swapped.is_ok())
+    }
+}
+
+fn mapping_key(domain_id: u64, pseudonym: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + pseudonym.len());
+    k.push(b'm');
+    k.extend_from_slice(&domain_id.to_be_bytes());
+    k.extend_from_slice(pseudonym);
+    k
+}
+
+fn consent_prefix(tenant_id: u64, subject: &SubjectHandle, purpose: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + 16 + purpose.len() + 1);
+    k.extend_from_slice(&tenant_id.to_be_bytes());
+    k.extend_from_slice(subject);
+    k.extend_from_slice(purpose.as_bytes());
+    k.push(0);
+    k
+}
+
+fn stripe(id: u64) -> usize {
+    usize::try_from(id % LOCK_STRIPES as u64).unwrap_or(0)
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn next_id(&self) -> StoreResult<u64> {
+        // sled ids start at 0; ours start at 1 so 0 can mean "none" (operator chain, tenant-wide).
+        self.trees.db.generate_id().map(|id| id + 1).map_err(backend)
+    }
+
+    async fn create_tenant(&self, tenant: &TenantRecord, keys: &WrappedTenantKeys) -> StoreResult<()> {
+        let id = tenant.id.to_string().into_bytes();
+        if !self.insert_new(&format!("tenant-name/{}", tenant.name), id)? {
+            return Err(StoreError::AlreadyExists("tenant"));
+        }
+        self.put_json(&format!("keys/{}", tenant.id), keys)?;
+        self.put_json(&format!("tenant/{}", tenant.id), tenant)
+    }
+
+    async fn tenant(&self, id: u64) -> StoreResult<Option<TenantRecord>> {
+        self.get_json(&format!("tenant/{id}"))
+    }
+
+    async fn tenant_keys(&self, tenant_id: u64) -> StoreResult<Option<WrappedTenantKeys>> {
+        self.get_json(&format!("keys/{tenant_id}"))
+    }
+
+    async fn create_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
+        let bytes = serde_json::to_vec(domain).map_err(|_| StoreError::Corrupt("domain"))?;
+        if !self.insert_new(&format!("domain/{}/{}", domain.tenant_id, domain.name), bytes)? {
+            return Err(StoreError::AlreadyExists("domain"));
+        }
+        self.commit.wrote();
+        Ok(())
+    }
+
+    async fn domain(&self, tenant_id: u64, name: &str) -> StoreResult<Option<DomainRecord>> {
+        self.get_json(&format!("domain/{tenant_id}/{name}"))
+    }
+
+    async fn list_domains(&self, tenant_id: u64) -> StoreResult<Vec<DomainRecord>> {
+        self.scan_json(&format!("domain/{tenant_id}/"))
+    }
+
+    async fn put_purpose(&self, purpose: &PurposeRecord) -> StoreResult<()> {
+        self.put_json(&format!("purpose/{}/{}", purpose.tenant_id, purpose.name), purpose)
+    }
+
+    async fn purpose(&self, tenant_id: u64, name: &str) -> StoreResult<Option<PurposeRecord>> {
+        self.get_json(&format!("purpose/{tenant_id}/{name}"))
+    }
+
+    async fn list_purposes(&self, tenant_id: u64) -> StoreResult<Vec<PurposeRecord>> {
+        self.scan_json(&format!("purpose/{tenant_id}/"))
+    }
+
+    async fn put_principal(&self, principal: &PrincipalRecord) -> StoreResult<()> {
+        if let Some(fp) = &principal.client_cert_sha256 {
+            let key = format!("cert/{fp}");
+            let swapped = self
+                .trees
+                .meta
+                .compare_and_swap(&key, None::<&[u8]>, Some(principal.id.as_bytes()))
+                .map_err(backend)?;
+            if let Err(current) = swapped {
+                if current.current.as_deref() != Some(principal.id.as_bytes()) {
+                    return Err(StoreError::AlreadyExists("client certificate binding"));
+                }
+            }
+        }
+        self.put_json(&format!("principal/{}", principal.id), principal)
+    }
+
+    async fn principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>> {
+        self.get_json(&format!("principal/{id}"))
+    }
+
+    async fn principal_by_cert(&self, sha256_hex: &str) -> StoreResult<Option<PrincipalRecord>> {
+        match self.trees.meta.get(format!("cert/{sha256_hex}")).map_err(backend)? {
+            Some(id) => self.get_json(&format!("principal/{}", String::from_utf8_lossy(&id))),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_principals(&self, tenant_id: Option<u64>) -> StoreResult<Vec<PrincipalRecord>> {
+        let all: Vec<PrincipalRecord> = self.scan_json("principal/")?;
+        Ok(all.into_iter().filter(|p| p.tenant_id == tenant_id).collect())
+    }
+
+    async fn insert_mappings(
+        &self,
+        tenant_id: u64,
+        domain_id: u64,
+        rows: Vec<NewMapping>,
+    ) -> StoreResult<Vec<InsertOutcome>> {
+        let trees = Arc::clone(&self.trees);
+        let (outcomes, wrote) = tokio::task::spawn_blocking(move || -> StoreResult<_> {
+            let _guard = trees.stripes[stripe(domain_id)].lock().map_err(|_| backend("lock poisoned"))?;
+            let mut batch = sled::Batch::default();
+            let mut outcomes = Vec::with_capacity(rows.len());
+            // Identifiers repeated inside this very batch get the first row's pseudonym.
+            let mut in_batch: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+            let mut wrote = false;
+            for row in rows {
+                let probe = match &row.blind {
+                    Some(blind) => {
+                        let mut k = vec![b'b'];
+                        k.extend_from_slice(&domain_id.to_be_bytes());
+                        k.extend_from_slice(blind);
+                        k
+                    }
+                    None => mapping_key(domain_id, &row.pseudonym),
+                };
+                if let Some(p) = in_batch.get(&probe) {
+                    outcomes.push(InsertOutcome::Existing(p.clone()));
+                    continue;
+                }
+                if let Some(existing) = trees.data.get(&probe).map_err(backend)? {
+                    let pseudonym = if row.blind.is_some() { existing.to_vec() } else { row.pseudonym.clone() };
+                    outcomes.push(InsertOutcome::Existing(pseudonym));
+                    continue;
+                }
+                let mkey = mapping_key(domain_id, &row.pseudonym);
+                batch.insert(mkey, encode_mapping(&row.record));
+                if row.blind.is_some() {
+                    batch.insert(probe.clone(), row.pseudonym.clone());
+                }
+                let mut skey = Vec::with_capacity(1 + 8 + 16 + 8 + row.pseudonym.len());
+                skey.push(b's');
+                skey.extend_from_slice(&tenant_id.to_be_bytes());
+                skey.extend_from_slice(&row.record.subject);
+                skey.extend_from_slice(&domain_id.to_be_bytes());
+                skey.extend_from_slice(&row.pseudonym);
+                batch.insert(skey, &[] as &[u8]);
+                in_batch.insert(probe, row.pseudonym.clone());
+                outcomes.push(InsertOutcome::Inserted);
+                wrote = true;
+            }
+            if wrote {
+                trees.data.apply_batch(batch).map_err(backend)?;
+            }
+            Ok((outcomes, wrote))
+        })
+        .await
+        .map_err(join)??;
+        if wrote {
+            self.commit.wrote();
+        }
+        Ok(outcomes)
+    }
+
+    async fn mappings(&self, domain_id: u64, pseudonyms: Vec<Vec<u8>>) -> StoreResult<Vec<Option<MappingRecord>>> {
+        let trees = Arc::clone(&self.trees);
+        tokio::task::spawn_blocking(move || {
+            pseudonyms
+                .iter()
+                .map(|p| match trees.data.get(mapping_key(domain_id, p)).map_err(backend)? {
+                    Some(v) => decode_mapping(&v).map(Some).ok_or(StoreError::Corrupt("mapping")),
+                    None => Ok(None),
+                })
+                .collect()
+        })
+        .await
+        .map_err(join)?
+    }
+
+    async fn append_consent(
+        &self,
+        tenant_id: u64,
+        subject: SubjectHandle,
+        purpose: &str,
+        mut event: ConsentEvent,
+    ) -> StoreResult<ConsentEvent> {
+        let prefix = consent_prefix(tenant_id, &subject, purpose);
+        {
+            let _guard = self.trees.stripes[stripe(tenant_id)].lock().map_err(|_| backend("lock poisoned"))?;
+            let last = self.trees.consent.scan_prefix(&prefix).next_back().transpose().map_err(backend)?;
+            event.seq = match last {
+                Some((_, v)) => serde_json::from_slice::<ConsentEvent>(&v).map_err(|_| StoreError::Corrupt("consent"))?.seq + 1,
+                None => 1,
+            };
+            let mut key = prefix;
+            key.extend_from_slice(&event.seq.to_be_bytes());
+            let bytes = serde_json::to_vec(&event).map_err(|_| StoreError::Corrupt("consent"))?;
+            self.trees.consent.insert(key, bytes).map_err(backend)?;
+        }
+        self.commit.wrote();
+        Ok(event)
+    }
+
+    async fn consent_history(
+        &self,
+        tenant_id: u64,
+        subject: SubjectHandle,
+        purpose: &str,
+    ) -> StoreResult<Vec<ConsentEvent>> {
+        self.trees
+            .consent
+            .scan_prefix(consent_prefix(tenant_id, &subject, purpose))
+            .map(|kv| {
+                let (_, v) = kv.map_err(backend)?;
+                serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("consent"))
+            })
+            .collect()
+    }
+
+    async fn latest_consents(
+        &self,
+        tenant_id: u64,
+        purpose: &str,
+        subjects: Vec<SubjectHandle>,
+    ) -> StoreResult<Vec<Option<ConsentEvent>>> {
+        let trees = Arc::clone(&self.trees);
+        let purpose = purpose.to_owned();
+        tokio::task::spawn_blocking(move || {
+            subjects
+                .iter()
+                .map(|s| {
+                    let last = trees
+                        .consent
+                        .scan_prefix(consent_prefix(tenant_id, s, &purpose))
+                        .next_back()
+                        .transpose()
+                        .map_err(backend)?;
+                    match last {
+                        Some((_, v)) => serde_json::from_slice(&v).map(Some).map_err(|_| StoreError::Corrupt("consent")),
+                        None => Ok(None),
+                    }
+                })
+                .collect()
+        })
+        .await
+        .map_err(join)?
+    }
+
+    async fn append_audit(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()> {
+        {
+            let mut next = self.trees.audit_next.lock().map_err(|_| backend("lock poisoned"))?;
+            let seq = match next.get(&chain) {
+                Some(s) => *s,
+                None => {
+                    let last = self.trees.audit.scan_prefix(chain.to_be_bytes()).next_back().transpose().map_err(backend)?;
+                    match last {
+                        Some((k, _)) => u64::from_be_bytes(k[8..16].try_into().map_err(|_| StoreError::Corrupt("audit key"))?) + 1,
+                        None => 1,
+                    }
+                }
+            };
+            let mut batch = sled::Batch::default();
+            let mut s = seq;
+            for mut entry in entries {
+                entry.seq = s;
+                let mut key = chain.to_be_bytes().to_vec();
+                key.extend_from_slice(&s.to_be_bytes());
+                batch.insert(key, serde_json::to_vec(&entry).map_err(|_| StoreError::Corrupt("audit"))?);
+                s += 1;
+            }
+            self.trees.audit.apply_batch(batch).map_err(backend)?;
+            next.insert(chain, s);
+        }
+        self.commit.wrote();
+        Ok(())
+    }
+
+    async fn read_audit(&self, chain: u64) -> StoreResult<Vec<AuditRecord>> {
+        self.trees
+            .audit
+            .scan_prefix(chain.to_be_bytes())
+            .map(|kv| {
+                let (_, v) = kv.map_err(backend)?;
+                serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("audit"))
+            })
+            .collect()
+    }
+
+    async fn sync(&self) -> StoreResult<()> {
+        self.commit.sync().await
+    }
+
+    async fn size_on_disk(&self) -> StoreResult<u64> {
+        self.trees.db.size_on_disk().map_err(backend)
+    }
+}
