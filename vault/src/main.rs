@@ -1,1 +1,5 @@
-fn main(){}
+//! The `valv` binary: see `valv::cli`.
+
+fn main() -> std::process::ExitCode {
+    valv::cli::run()
+}

@@ -1,0 +1,94 @@
+//! `valv.v1.AdminService`.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use valv_proto::v1::{self as pb, admin_service_server::AdminService};
+
+use super::{caller, convert, status::to_status};
+use crate::{app::App, ops::admin};
+
+/// The admin service.
+pub struct AdminApi(pub Arc<App>);
+
+fn token_text(t: &valv_kms::SecretBytes) -> String {
+    // Declassified on purpose: the token goes to its owner once, in this response.
+    String::from_utf8_lossy(t.expose_secret()).into_owned()
+}
+
+#[tonic::async_trait]
+impl AdminService for AdminApi {
+    async fn create_tenant(&self, request: Request<pb::CreateTenantRequest>) -> Result<Response<pb::CreateTenantResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let (tenant, admin, token) = admin::create_tenant(&self.0, &caller, &r.name, &r.admin_name).await.map_err(to_status)?;
+        Ok(Response::new(pb::CreateTenantResponse {
+            tenant: Some(convert::tenant(&tenant)),
+            admin: Some(convert::principal(&admin)),
+            admin_token: token_text(&token),
+        }))
+    }
+
+    async fn create_domain(&self, request: Request<pb::CreateDomainRequest>) -> Result<Response<pb::CreateDomainResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let spec = admin::DomainSpec {
+            name: r.name,
+            kind: convert::kind(r.kind).map_err(to_status)?,
+            scheme: convert::scheme(r.scheme).map_err(to_status)?,
+            reversible: r.reversible,
+            retention_seconds: r.retention_seconds,
+        };
+        let d = admin::create_domain(&self.0, &caller, spec).await.map_err(to_status)?;
+        Ok(Response::new(pb::CreateDomainResponse { domain: Some(convert::domain(&d)) }))
+    }
+
+    async fn list_domains(&self, request: Request<pb::ListDomainsRequest>) -> Result<Response<pb::ListDomainsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let list = admin::list_domains(&self.0, &caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListDomainsResponse { domains: list.iter().map(convert::domain).collect() }))
+    }
+
+    async fn define_purpose(&self, request: Request<pb::DefinePurposeRequest>) -> Result<Response<pb::DefinePurposeResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let spec = admin::PurposeSpec {
+            name: r.name,
+            legal_basis: convert::legal_basis(r.legal_basis).map_err(to_status)?,
+            min_text_version: r.min_text_version,
+            default_consent_validity_seconds: r.default_consent_validity_seconds,
+            description: r.description,
+        };
+        let (p, created) = admin::define_purpose(&self.0, &caller, spec).await.map_err(to_status)?;
+        Ok(Response::new(pb::DefinePurposeResponse { purpose: Some(convert::purpose(&p)), created }))
+    }
+
+    async fn list_purposes(&self, request: Request<pb::ListPurposesRequest>) -> Result<Response<pb::ListPurposesResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let list = admin::list_purposes(&self.0, &caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListPurposesResponse { purposes: list.iter().map(convert::purpose).collect() }))
+    }
+
+    async fn create_principal(&self, request: Request<pb::CreatePrincipalRequest>) -> Result<Response<pb::CreatePrincipalResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let roles = convert::roles(&r.roles).map_err(to_status)?;
+        let (p, token) = admin::create_principal(&self.0, &caller, &r.name, roles, r.purposes, &r.client_cert_sha256)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CreatePrincipalResponse { principal: Some(convert::principal(&p)), token: token_text(&token) }))
+    }
+
+    async fn revoke_principal(&self, request: Request<pb::RevokePrincipalRequest>) -> Result<Response<pb::RevokePrincipalResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let p = admin::revoke_principal(&self.0, &caller, &r.id).await.map_err(to_status)?;
+        Ok(Response::new(pb::RevokePrincipalResponse { principal: Some(convert::principal(&p)) }))
+    }
+
+    async fn list_principals(&self, request: Request<pb::ListPrincipalsRequest>) -> Result<Response<pb::ListPrincipalsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let list = admin::list_principals(&self.0, &caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListPrincipalsResponse { principals: list.iter().map(convert::principal).collect() }))
+    }
+}

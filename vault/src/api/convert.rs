@@ -1,0 +1,231 @@
+//! Conversions between wire messages and the vault's own types.
+
+use valv_proto::v1 as pb;
+
+use crate::{
+    engine::{
+        consent::{ConsentEvent, ConsentEventKind, ConsentStatus, Verdict},
+        identifier::IdentifierKind,
+        scheme::Scheme,
+    },
+    error::{VaultError, VaultResult},
+    store::records::{DomainRecord, LegalBasis, PrincipalRecord, PurposeRecord, Role, TenantRecord},
+};
+
+/// Wire kind → kind (`None` for unspecified).
+pub fn kind(v: i32) -> VaultResult<Option<IdentifierKind>> {
+    use pb::IdentifierKind as K;
+    Ok(match K::try_from(v).map_err(|_| VaultError::invalid("kind", "unknown identifier kind"))? {
+        K::Unspecified => None,
+        K::Opaque => Some(IdentifierKind::Opaque),
+        K::Email => Some(IdentifierKind::Email),
+        K::Phone => Some(IdentifierKind::Phone),
+        K::SePersonnummer => Some(IdentifierKind::SePersonnummer),
+        K::NoFodselsnummer => Some(IdentifierKind::NoFodselsnummer),
+        K::DkCpr => Some(IdentifierKind::DkCpr),
+        K::FiHetu => Some(IdentifierKind::FiHetu),
+    })
+}
+
+fn kind_out(k: IdentifierKind) -> pb::IdentifierKind {
+    use pb::IdentifierKind as K;
+    match k {
+        IdentifierKind::Opaque => K::Opaque,
+        IdentifierKind::Email => K::Email,
+        IdentifierKind::Phone => K::Phone,
+        IdentifierKind::SePersonnummer => K::SePersonnummer,
+        IdentifierKind::NoFodselsnummer => K::NoFodselsnummer,
+        IdentifierKind::DkCpr => K::DkCpr,
+        IdentifierKind::FiHetu => K::FiHetu,
+    }
+}
+
+/// Wire scheme → scheme.
+pub fn scheme(v: i32) -> VaultResult<Option<Scheme>> {
+    use pb::Scheme as S;
+    Ok(match S::try_from(v).map_err(|_| VaultError::invalid("scheme", "unknown scheme"))? {
+        S::Unspecified => None,
+        S::Keyed => Some(Scheme::Keyed),
+        S::Random => Some(Scheme::Random),
+        S::FormatPreserving => Some(Scheme::FormatPreserving),
+    })
+}
+
+fn scheme_out(s: Scheme) -> pb::Scheme {
+    match s {
+        Scheme::Keyed => pb::Scheme::Keyed,
+        Scheme::Random => pb::Scheme::Random,
+        Scheme::FormatPreserving => pb::Scheme::FormatPreserving,
+    }
+}
+
+/// Wire legal basis → legal basis.
+pub fn legal_basis(v: i32) -> VaultResult<Option<LegalBasis>> {
+    use pb::LegalBasis as L;
+    Ok(match L::try_from(v).map_err(|_| VaultError::invalid("legal_basis", "unknown legal basis"))? {
+        L::Unspecified => None,
+        L::Consent => Some(LegalBasis::Consent),
+        L::Contract => Some(LegalBasis::Contract),
+        L::LegalObligation => Some(LegalBasis::LegalObligation),
+        L::VitalInterests => Some(LegalBasis::VitalInterests),
+        L::PublicTask => Some(LegalBasis::PublicTask),
+        L::LegitimateInterests => Some(LegalBasis::LegitimateInterests),
+    })
+}
+
+fn legal_basis_out(l: LegalBasis) -> pb::LegalBasis {
+    use pb::LegalBasis as L;
+    match l {
+        LegalBasis::Consent => L::Consent,
+        LegalBasis::Contract => L::Contract,
+        LegalBasis::LegalObligation => L::LegalObligation,
+        LegalBasis::VitalInterests => L::VitalInterests,
+        LegalBasis::PublicTask => L::PublicTask,
+        LegalBasis::LegitimateInterests => L::LegitimateInterests,
+    }
+}
+
+/// Wire roles → roles.
+pub fn roles(v: &[i32]) -> VaultResult<Vec<Role>> {
+    use pb::Role as R;
+    v.iter()
+        .enumerate()
+        .map(|(i, r)| match R::try_from(*r) {
+            Ok(R::Operator) => Ok(Role::Operator),
+            Ok(R::TenantAdmin) => Ok(Role::TenantAdmin),
+            Ok(R::Tokenizer) => Ok(Role::Tokenizer),
+            Ok(R::Reidentifier) => Ok(Role::Reidentifier),
+            Ok(R::ConsentManager) => Ok(Role::ConsentManager),
+            Ok(R::SubjectOfficer) => Ok(Role::SubjectOfficer),
+            Ok(R::KeyOfficer) => Ok(Role::KeyOfficer),
+            Ok(R::Auditor) => Ok(Role::Auditor),
+            _ => Err(VaultError::invalid(format!("roles[{i}]"), "unknown or unspecified role")),
+        })
+        .collect()
+}
+
+fn role_out(r: Role) -> pb::Role {
+    use pb::Role as R;
+    match r {
+        Role::Operator => R::Operator,
+        Role::TenantAdmin => R::TenantAdmin,
+        Role::Tokenizer => R::Tokenizer,
+        Role::Reidentifier => R::Reidentifier,
+        Role::ConsentManager => R::ConsentManager,
+        Role::SubjectOfficer => R::SubjectOfficer,
+        Role::KeyOfficer => R::KeyOfficer,
+        Role::Auditor => R::Auditor,
+    }
+}
+
+/// Wire consent method → its name.
+pub fn method(v: i32) -> VaultResult<String> {
+    use pb::ConsentMethod as M;
+    Ok(match M::try_from(v).map_err(|_| VaultError::invalid("method", "unknown consent method"))? {
+        M::Unspecified => return Err(VaultError::invalid("method", "must be set")),
+        M::Bankid => "bankid",
+        M::SmsOtp => "sms-otp",
+        M::Signature => "signature",
+        M::Oral => "oral",
+        M::Paper => "paper",
+        M::Web => "web",
+    }
+    .to_owned())
+}
+
+fn method_out(m: &str) -> pb::ConsentMethod {
+    use pb::ConsentMethod as M;
+    match m {
+        "bankid" => M::Bankid,
+        "sms-otp" => M::SmsOtp,
+        "signature" => M::Signature,
+        "oral" => M::Oral,
+        "paper" => M::Paper,
+        "web" => M::Web,
+        _ => M::Unspecified,
+    }
+}
+
+/// Verdict → wire verdict.
+pub fn verdict(v: Verdict) -> pb::Verdict {
+    match v {
+        Verdict::Released => pb::Verdict::Released,
+        Verdict::NoConsent => pb::Verdict::NoConsent,
+        Verdict::ConsentWithdrawn => pb::Verdict::ConsentWithdrawn,
+        Verdict::ConsentExpired => pb::Verdict::ConsentExpired,
+        Verdict::NotFound => pb::Verdict::NotFound,
+        Verdict::Denied => pb::Verdict::Denied,
+    }
+}
+
+/// Consent status → wire status.
+pub fn consent_status(s: ConsentStatus) -> pb::ConsentStatus {
+    match s {
+        ConsentStatus::None => pb::ConsentStatus::None,
+        ConsentStatus::Granted => pb::ConsentStatus::Granted,
+        ConsentStatus::Withdrawn => pb::ConsentStatus::Withdrawn,
+        ConsentStatus::Expired => pb::ConsentStatus::Expired,
+    }
+}
+
+/// Tenant → wire.
+pub fn tenant(t: &TenantRecord) -> pb::Tenant {
+    pb::Tenant { name: t.name.clone(), created_unix_ms: t.created_ms }
+}
+
+/// Domain → wire.
+pub fn domain(d: &DomainRecord) -> pb::Domain {
+    pb::Domain {
+        name: d.name.clone(),
+        kind: kind_out(d.kind).into(),
+        scheme: scheme_out(d.scheme).into(),
+        reversible: d.reversible,
+        retention_seconds: d.retention_seconds,
+        epoch: d.epoch,
+        created_unix_ms: d.created_ms,
+    }
+}
+
+/// Purpose → wire.
+pub fn purpose(p: &PurposeRecord) -> pb::Purpose {
+    pb::Purpose {
+        name: p.name.clone(),
+        legal_basis: legal_basis_out(p.legal_basis).into(),
+        min_text_version: p.min_text_version,
+        default_consent_validity_seconds: p.default_consent_validity_seconds,
+        description: p.description.clone(),
+        created_unix_ms: p.created_ms,
+        updated_unix_ms: p.updated_ms,
+    }
+}
+
+/// Principal → wire (never the token hash).
+pub fn principal(p: &PrincipalRecord) -> pb::Principal {
+    pb::Principal {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        roles: p.roles.iter().map(|r| role_out(*r).into()).collect(),
+        purposes: p.purposes.clone(),
+        revoked: p.revoked,
+        created_unix_ms: p.created_ms,
+        client_cert_sha256: p.client_cert_sha256.clone().unwrap_or_default(),
+    }
+}
+
+/// Consent event → wire.
+pub fn consent_event(purpose: &str, e: &ConsentEvent) -> pb::ConsentEvent {
+    pb::ConsentEvent {
+        seq: e.seq,
+        purpose: purpose.to_owned(),
+        kind: match e.kind {
+            ConsentEventKind::Granted => pb::ConsentEventKind::Granted,
+            ConsentEventKind::Withdrawn => pb::ConsentEventKind::Withdrawn,
+        }
+        .into(),
+        text_version: e.text_version,
+        method: method_out(&e.method).into(),
+        at_unix_ms: e.at_ms,
+        valid_until_unix_ms: e.valid_until_ms,
+        recorded_by: e.recorded_by.clone(),
+    }
+}

@@ -1,0 +1,21 @@
+//! gRPC services: thin. Each handler authenticates, converts the message, calls one use case
+//! in `ops/` and converts the answer. Errors become statuses in `status.rs` only.
+
+pub mod admin;
+pub mod consent;
+pub mod convert;
+pub mod pseudonym;
+pub mod status;
+
+use tonic::{Request, Status};
+
+use crate::{app::App, authz::Caller};
+
+/// Authenticates the caller of `request` (bearer token, else TLS client certificate).
+pub(crate) async fn caller<T>(app: &App, request: &Request<T>) -> Result<Caller, Status> {
+    let certs = request.peer_certs();
+    let leaf = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
+    crate::authz::authenticate(app.store.as_ref(), request.metadata(), leaf)
+        .await
+        .map_err(status::to_status)
+}

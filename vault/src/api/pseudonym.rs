@@ -1,0 +1,80 @@
+//! `valv.v1.PseudonymService`.
+
+use std::{pin::Pin, sync::Arc};
+
+use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
+use tonic::{Request, Response, Status, Streaming};
+use valv_proto::v1::{self as pb, pseudonym_service_server::PseudonymService};
+
+use super::{caller, convert, status::to_status};
+use crate::{
+    app::App,
+    authz::Caller,
+    ops::{pseudonymise, reidentify},
+};
+
+/// The pseudonym service.
+pub struct PseudonymApi(pub Arc<App>);
+
+async fn one_batch(app: &Arc<App>, caller: &Caller, r: pb::PseudonymiseRequest) -> Result<pb::PseudonymiseResponse, Status> {
+    let out = pseudonymise::pseudonymise(app, caller, &r.domain, r.identifiers).await.map_err(to_status)?;
+    let results = out
+        .results
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| pb::PseudonymiseResult {
+            outcome: Some(match item {
+                Ok(p) => pb::pseudonymise_result::Outcome::Pseudonym(p),
+                Err(rule) => pb::pseudonymise_result::Outcome::Error(pb::ItemError { field: format!("identifiers[{i}]"), rule }),
+            }),
+        })
+        .collect();
+    Ok(pb::PseudonymiseResponse { batch_id: r.batch_id, results, created: out.created })
+}
+
+#[tonic::async_trait]
+impl PseudonymService for PseudonymApi {
+    async fn pseudonymise(&self, request: Request<pb::PseudonymiseRequest>) -> Result<Response<pb::PseudonymiseResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        Ok(Response::new(one_batch(&self.0, &caller, request.into_inner()).await?))
+    }
+
+    type PseudonymiseStreamStream = Pin<Box<dyn Stream<Item = Result<pb::PseudonymiseResponse, Status>> + Send + 'static>>;
+
+    async fn pseudonymise_stream(
+        &self,
+        request: Request<Streaming<pb::PseudonymiseRequest>>,
+    ) -> Result<Response<Self::PseudonymiseStreamStream>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let mut incoming = request.into_inner();
+        let app = Arc::clone(&self.0);
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            while let Some(next) = incoming.next().await {
+                let reply = match next {
+                    Ok(batch) => one_batch(&app, &caller, batch).await,
+                    Err(status) => Err(status),
+                };
+                let stop = reply.is_err();
+                if tx.send(reply).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn re_identify(&self, request: Request<pb::ReIdentifyRequest>) -> Result<Response<pb::ReIdentifyResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let out = reidentify::reidentify(&self.0, &caller, &r.domain, &r.purpose, r.pseudonyms).await.map_err(to_status)?;
+        let results = out
+            .into_iter()
+            .map(|item| pb::ReIdentifyResult {
+                verdict: convert::verdict(item.verdict).into(),
+                identifier: item.identifier.unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::ReIdentifyResponse { results }))
+    }
+}

@@ -1,0 +1,27 @@
+//! The one place where vault errors become gRPC statuses.
+
+use tonic::{Code, Status};
+
+use crate::error::VaultError;
+
+/// Maps an error to its status. Internal details are logged (they never hold identifiers) and
+/// replaced by a generic message.
+pub fn to_status(e: VaultError) -> Status {
+    match e {
+        VaultError::InvalidArgument { field, rule } => Status::new(Code::InvalidArgument, format!("{field}: {rule}")),
+        VaultError::Unauthenticated(m) => Status::new(Code::Unauthenticated, m),
+        VaultError::PermissionDenied(m) => Status::new(Code::PermissionDenied, m),
+        VaultError::NotFound(m) => Status::new(Code::NotFound, m),
+        VaultError::AlreadyExists(m) => Status::new(Code::AlreadyExists, m),
+        VaultError::FailedPrecondition(m) => Status::new(Code::FailedPrecondition, m),
+        VaultError::ResourceExhausted(m) => Status::new(Code::ResourceExhausted, m),
+        VaultError::Unavailable(m) => {
+            tracing::error!(error = %m, "request refused: could not record durably");
+            Status::new(Code::Unavailable, m)
+        }
+        VaultError::Internal(m) => {
+            tracing::error!(error = %m, "internal error");
+            Status::new(Code::Internal, "internal error")
+        }
+    }
+}

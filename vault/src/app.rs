@@ -1,0 +1,143 @@
+//! Shared state of a running vault: store, root key provider, clock, limits, and caches of
+//! unwrapped tenant keys and prepared per-domain keys (so the hot path derives nothing).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use valv_kms::{DataKey, DerivedKeyPurpose, KeyVersion, RootKeyProvider, TenantKeys};
+
+use crate::{
+    audit::AuditLog,
+    engine::{
+        clock::Clock,
+        scheme::{PseudonymKey, Scheme},
+        subject::SubjectHasher,
+    },
+    error::{VaultError, VaultResult},
+    store::{Store, records::DomainRecord},
+};
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most identifiers or pseudonyms in one batch.
+    pub max_batch: usize,
+    /// Longest identifier in bytes.
+    pub max_identifier_bytes: usize,
+    /// Largest encoded request message in bytes (refused before it is buffered).
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_batch: 10_000, max_identifier_bytes: 256, max_message_bytes: 16 * 1024 * 1024 }
+    }
+}
+
+/// Prepared keys of one domain in one pseudonym epoch.
+pub struct DomainKeys {
+    /// MAC / blind-index / FF1 key of the domain's scheme.
+    pub pseudonym: PseudonymKey,
+    /// Tenant-wide subject handles.
+    pub subject: SubjectHasher,
+    /// The active data key (for encrypting new mappings).
+    pub data_key: DataKey,
+}
+
+/// The running vault's state.
+pub struct App {
+    /// Storage back-end.
+    pub store: Arc<dyn Store>,
+    /// Root key provider.
+    pub root: Arc<dyn RootKeyProvider>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Audit append point.
+    pub audit: AuditLog,
+    tenants: RwLock<HashMap<u64, Arc<TenantKeys>>>,
+    domains: RwLock<HashMap<(u64, u32), Arc<DomainKeys>>>,
+}
+
+fn poisoned<T>(_: T) -> VaultError {
+    VaultError::Internal("key cache lock poisoned".into())
+}
+
+impl App {
+    /// Builds the state.
+    pub fn new(store: Arc<dyn Store>, root: Arc<dyn RootKeyProvider>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+        Self {
+            audit: AuditLog::new(Arc::clone(&store)),
+            store,
+            root,
+            clock,
+            limits,
+            tenants: RwLock::new(HashMap::new()),
+            domains: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Now, from the injected clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The unwrapped keys of a tenant (cached after the first unwrap).
+    pub async fn tenant_keys(&self, tenant_id: u64) -> VaultResult<Arc<TenantKeys>> {
+        if let Some(k) = self.tenants.read().map_err(poisoned)?.get(&tenant_id) {
+            return Ok(Arc::clone(k));
+        }
+        let wrapped = self
+            .store
+            .tenant_keys(tenant_id)
+            .await?
+            .ok_or_else(|| VaultError::FailedPrecondition("tenant has no key ring".into()))?;
+        let keys = Arc::new(TenantKeys::unwrap(&wrapped, self.root.as_ref())?);
+        self.tenants.write().map_err(poisoned)?.insert(tenant_id, Arc::clone(&keys));
+        Ok(keys)
+    }
+
+    /// Prepared keys of a domain in its current epoch.
+    pub async fn domain_keys(&self, domain: &DomainRecord) -> VaultResult<Arc<DomainKeys>> {
+        let cache_key = (domain.id, domain.epoch);
+        if let Some(k) = self.domains.read().map_err(poisoned)?.get(&cache_key) {
+            return Ok(Arc::clone(k));
+        }
+        let tenant = self.tenant_keys(domain.tenant_id).await?;
+        let purpose = match domain.scheme {
+            Scheme::Keyed => DerivedKeyPurpose::PseudonymMac,
+            Scheme::Random => DerivedKeyPurpose::BlindIndex,
+            Scheme::FormatPreserving => DerivedKeyPurpose::FormatPreserving,
+        };
+        let key = tenant.pseudonym_key(purpose, domain.id, domain.epoch)?;
+        let pseudonym = PseudonymKey::new(domain.scheme, domain.kind, &key)
+            .map_err(|_| VaultError::Internal("domain scheme does not fit its kind".into()))?;
+        let version = tenant
+            .active_version()
+            .ok_or_else(|| VaultError::FailedPrecondition("tenant has no active key version".into()))?;
+        let keys = Arc::new(DomainKeys {
+            pseudonym,
+            subject: SubjectHasher::new(&tenant.subject_key()),
+            data_key: tenant.data_key(domain.id, version)?,
+        });
+        self.domains.write().map_err(poisoned)?.insert(cache_key, Arc::clone(&keys));
+        Ok(keys)
+    }
+
+    /// The data key of a domain under a specific version (to open older ciphertexts).
+    pub async fn data_key(&self, domain: &DomainRecord, version: KeyVersion) -> VaultResult<DataKey> {
+        let keys = self.domain_keys(domain).await?;
+        if keys.data_key.version() == version {
+            return Ok(keys.data_key.clone());
+        }
+        Ok(self.tenant_keys(domain.tenant_id).await?.data_key(domain.id, version)?)
+    }
+
+    /// The subject hasher of a tenant.
+    pub async fn subject_hasher(&self, tenant_id: u64) -> VaultResult<SubjectHasher> {
+        Ok(SubjectHasher::new(&self.tenant_keys(tenant_id).await?.subject_key()))
+    }
+}

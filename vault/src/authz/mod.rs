@@ -1,0 +1,97 @@
+//! Who is calling, and may they? Authentication (bearer token or mTLS client certificate) and
+//! role checks. The tenant always comes from the credential, never from a request field.
+
+pub mod token;
+
+use sha2::{Digest, Sha256};
+use tonic::metadata::MetadataMap;
+
+use crate::{
+    error::{VaultError, VaultResult},
+    store::{
+        Store,
+        records::{PrincipalRecord, Role},
+    },
+};
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The principal behind the credential.
+    pub principal: PrincipalRecord,
+}
+
+impl Caller {
+    /// Fails with PERMISSION_DENIED unless the caller holds `role`.
+    pub fn require(&self, role: Role) -> VaultResult<()> {
+        if self.principal.roles.contains(&role) {
+            Ok(())
+        } else {
+            Err(VaultError::PermissionDenied(format!("role {} required", role_name(role))))
+        }
+    }
+
+    /// The caller's tenant; operators have none and see no tenant data.
+    pub fn tenant(&self) -> VaultResult<u64> {
+        self.principal
+            .tenant_id
+            .ok_or_else(|| VaultError::PermissionDenied("operators see no tenant data".into()))
+    }
+
+    /// Holds `role` in a tenant: the usual check for tenant RPCs.
+    pub fn tenant_with(&self, role: Role) -> VaultResult<u64> {
+        self.require(role)?;
+        self.tenant()
+    }
+
+    /// The principal id, for audit entries.
+    pub fn id(&self) -> &str {
+        &self.principal.id
+    }
+}
+
+/// A role's name as in DESIGN.md.
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Operator => "operator",
+        Role::TenantAdmin => "tenant-admin",
+        Role::Tokenizer => "tokenizer",
+        Role::Reidentifier => "reidentifier",
+        Role::ConsentManager => "consent-manager",
+        Role::SubjectOfficer => "subject-officer",
+        Role::KeyOfficer => "key-officer",
+        Role::Auditor => "auditor",
+    }
+}
+
+/// Authenticates a request from its metadata (bearer token) or TLS peer certificate.
+pub async fn authenticate(
+    store: &dyn Store,
+    metadata: &MetadataMap,
+    peer_cert_der: Option<&[u8]>,
+) -> VaultResult<Caller> {
+    let principal = if let Some(value) = metadata.get("authorization") {
+        let text = value.to_str().map_err(|_| VaultError::Unauthenticated("malformed authorization header"))?;
+        let raw = text
+            .strip_prefix("Bearer ")
+            .ok_or(VaultError::Unauthenticated("authorization must be `Bearer <token>`"))?;
+        let (id, secret) = token::parse(raw).ok_or(VaultError::Unauthenticated("malformed bearer token"))?;
+        let principal = store.principal(id).await?.ok_or(VaultError::Unauthenticated("unknown or invalid token"))?;
+        if !token::verify(secret, &principal.token_sha256) {
+            return Err(VaultError::Unauthenticated("unknown or invalid token"));
+        }
+        principal
+    } else if let Some(der) = peer_cert_der {
+        let fingerprint = hex::encode(Sha256::digest(der));
+        store
+            .principal_by_cert(&fingerprint)
+            .await?
+            .ok_or(VaultError::Unauthenticated("client certificate is not bound to a principal"))?
+    } else {
+        return Err(VaultError::Unauthenticated("no credential: send `authorization: Bearer <token>` or a client certificate"));
+    };
+    if principal.revoked {
+        return Err(VaultError::Unauthenticated("principal revoked"));
+    }
+    Ok(Caller { principal })
+}

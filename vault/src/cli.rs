@@ -1,0 +1,144 @@
+//! The `valv` command line: `valv serve …`.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::{
+    app::Limits,
+    config::{ServeConfig, TlsMode},
+    engine::clock::SystemClock,
+    server,
+};
+
+/// Valv: pseudonymisation and identifier vault.
+#[derive(Debug, Parser)]
+#[command(name = "valv", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the vault.
+    ///
+    /// With no certificate given, a development CA and server certificate are created in
+    /// <data-dir>/tls (trust <data-dir>/tls/ca.pem); the first start writes the operator's
+    /// bearer token to <data-dir>/operator.token (mode 0600).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Data directory (store, development root key and TLS material).
+    #[arg(long, env = "VALV_DATA_DIR", default_value = "valv-data")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "VALV_LISTEN", default_value = "127.0.0.1:7443")]
+    listen: SocketAddr,
+    /// Server certificate chain (PEM). Without it a development certificate is used.
+    #[arg(long, env = "VALV_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, env = "VALV_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// CA (PEM) whose client certificates may authenticate principals (mTLS, optional per client).
+    #[arg(long, env = "VALV_CLIENT_CA")]
+    client_ca: Option<PathBuf>,
+    /// Serve without TLS. Refused unless --listen is a loopback address.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    insecure_plaintext: bool,
+    /// Root key file of the development `file` provider [default: <data-dir>/root.key].
+    #[arg(long, env = "VALV_ROOT_KEY_FILE")]
+    root_key_file: Option<PathBuf>,
+    /// Most identifiers or pseudonyms in one batch.
+    #[arg(long, env = "VALV_MAX_BATCH", default_value_t = Limits::default().max_batch)]
+    max_batch: usize,
+    /// Longest accepted identifier, in bytes.
+    #[arg(long, env = "VALV_MAX_IDENTIFIER_BYTES", default_value_t = Limits::default().max_identifier_bytes)]
+    max_identifier_bytes: usize,
+    /// Largest request message, in bytes; larger ones are refused before they are buffered.
+    #[arg(long, env = "VALV_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
+    max_message_bytes: usize,
+    /// Log format; the level comes from RUST_LOG (default `info`).
+    #[arg(long, env = "VALV_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Entry point of the `valv` binary.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let Command::Serve(args) = cli.command;
+    init_logging(args.log_format);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = match (args.insecure_plaintext, args.tls_cert, args.tls_key) {
+        (true, _, _) => TlsMode::InsecurePlaintext,
+        (false, Some(cert), Some(key)) => TlsMode::Files { cert, key },
+        _ => TlsMode::Development,
+    };
+    let config = ServeConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        tls,
+        client_ca: args.client_ca,
+        root_key_file: args.root_key_file,
+        limits: Limits {
+            max_batch: args.max_batch,
+            max_identifier_bytes: args.max_identifier_bytes,
+            max_message_bytes: args.max_message_bytes,
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("valv: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "valv stopped");
+            eprintln!("valv: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let mut running = server::start(config, Arc::new(SystemClock)).await?;
+    if let Some(ca) = &running.dev_ca {
+        tracing::info!(ca = %ca.display(), addr = %running.addr, "clients: export VALV_CA={} VALV_ADDR=https://{}", ca.display(), running.addr);
+    }
+    let shutdown = running.take_shutdown();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+    if let Some(tx) = shutdown {
+        let _ = tx.send(());
+    }
+    running.wait().await
+}

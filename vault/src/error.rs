@@ -1,0 +1,69 @@
+//! The one error type of the vault. Every variant maps to one gRPC status in `api/status.rs`.
+//! No message ever contains an identifier: validation errors name the field and the rule.
+
+use thiserror::Error;
+
+use crate::store::StoreError;
+
+/// Everything a request can fail with.
+#[derive(Debug, Error)]
+pub enum VaultError {
+    /// Bad input: the field and the rule it broke.
+    #[error("{field}: {rule}")]
+    InvalidArgument {
+        /// Request field, e.g. `domain` or `identifiers`.
+        field: String,
+        /// The rule broken.
+        rule: String,
+    },
+    /// No valid credential.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// A valid caller without the role or tenant.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// No such object (in the caller's tenant).
+    #[error("{0}")]
+    NotFound(String),
+    /// A unique name is taken.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The state forbids the act.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Over a limit.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// The act could not be recorded or made durable; nothing was released.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or back-end failure; the detail is logged, the caller sees a generic message.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl VaultError {
+    /// Shorthand for [`VaultError::InvalidArgument`].
+    pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self::InvalidArgument { field: field.into(), rule: rule.into() }
+    }
+}
+
+impl From<StoreError> for VaultError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::AlreadyExists(what) => Self::AlreadyExists(format!("{what} already exists")),
+            StoreError::Durability(d) => Self::Unavailable(format!("storage could not make the write durable: {d}")),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<valv_kms::KmsError> for VaultError {
+    fn from(e: valv_kms::KmsError) -> Self {
+        Self::Internal(format!("key material: {e}"))
+    }
+}
+
+/// Result alias.
+pub type VaultResult<T> = Result<T, VaultError>;

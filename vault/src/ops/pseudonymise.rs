@@ -1,0 +1,156 @@
+//! Pseudonymise a batch: normalise, derive or look up pseudonyms, store new mappings with their
+//! encrypted identifiers, audit the counts, and answer only once all of it is durable.
+
+use std::sync::Arc;
+
+use valv_kms::AadContext;
+
+use super::{check_batch, find_domain};
+use crate::{
+    app::App,
+    audit,
+    authz::Caller,
+    engine::{
+        date::Date,
+        identifier::normalise,
+        scheme::{Pseudonym, Scheme},
+    },
+    error::{VaultError, VaultResult},
+    store::records::{InsertOutcome, MappingRecord, NewMapping, Role},
+};
+
+/// One item's outcome: the pseudonym text, or the rule the identifier broke.
+pub type ItemResult = Result<String, String>;
+
+/// The outcome of a batch.
+#[derive(Debug)]
+pub struct Pseudonymised {
+    /// One result per identifier, in order.
+    pub results: Vec<ItemResult>,
+    /// New mappings stored.
+    pub created: u32,
+}
+
+enum Slot {
+    Failed(String),
+    Ready(Pseudonym),
+    Pending(usize),
+}
+
+/// Pseudonymises `identifiers` in the caller's domain `domain_name`.
+pub async fn pseudonymise(
+    app: &Arc<App>,
+    caller: &Caller,
+    domain_name: &str,
+    identifiers: Vec<String>,
+) -> VaultResult<Pseudonymised> {
+    let tenant_id = caller.tenant_with(Role::Tokenizer)?;
+    check_batch(app, "identifiers", identifiers.len())?;
+    let domain = find_domain(app, tenant_id, domain_name).await?;
+    let keys = app.domain_keys(&domain).await?;
+    let now = app.now_ms();
+    let today = Date::from_unix_ms(now);
+    let expires_ms = match domain.retention_seconds {
+        0 => 0,
+        s => now.saturating_add(i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)),
+    };
+    let stores_mapping = domain.reversible || domain.scheme == Scheme::Random;
+
+    // Pure part: normalise and derive.
+    let mut slots = Vec::with_capacity(identifiers.len());
+    let mut candidates: Vec<(Pseudonym, Option<[u8; 16]>, valv_kms::SecretBytes, [u8; 16])> = Vec::new();
+    for raw in &identifiers {
+        let normalised = match normalise(domain.kind, raw, today, app.limits.max_identifier_bytes) {
+            Ok(n) => n,
+            Err(e) => {
+                slots.push(Slot::Failed(e.to_string()));
+                continue;
+            }
+        };
+        let value = normalised.value;
+        let derived = keys.pseudonym.derive(value.expose_secret());
+        match (derived, stores_mapping) {
+            (Some(p), false) => slots.push(Slot::Ready(p)),
+            (derived, _) => {
+                let blind = (domain.scheme == Scheme::Random).then(|| keys.pseudonym.blind_index(value.expose_secret()));
+                let pseudonym = derived.unwrap_or_else(Pseudonym::random);
+                let subject = keys.subject.handle(domain.kind, value.expose_secret());
+                slots.push(Slot::Pending(candidates.len()));
+                candidates.push((pseudonym, blind, value, subject));
+            }
+        }
+    }
+    drop(identifiers);
+
+    // Deterministic schemes: skip the encryption of identifiers that already have a mapping.
+    let mut known = vec![false; candidates.len()];
+    if domain.scheme != Scheme::Random && !candidates.is_empty() {
+        let existing = app
+            .store
+            .mappings(domain.id, candidates.iter().map(|c| c.0.0.clone()).collect())
+            .await?;
+        for (k, e) in known.iter_mut().zip(existing) {
+            *k = e.is_some();
+        }
+    }
+
+    let mut rows = Vec::new();
+    let mut row_of = vec![None; candidates.len()];
+    for (i, (pseudonym, blind, value, subject)) in candidates.iter().enumerate() {
+        if known[i] {
+            continue;
+        }
+        let ciphertext = if domain.reversible {
+            let ctx = AadContext { tenant_id, domain_id: domain.id, record: &pseudonym.0 };
+            Some(keys.data_key.seal(&ctx, value.expose_secret())?)
+        } else {
+            None
+        };
+        row_of[i] = Some(rows.len());
+        rows.push(NewMapping {
+            blind: *blind,
+            pseudonym: pseudonym.0.clone(),
+            record: MappingRecord { epoch: domain.epoch, subject: *subject, created_ms: now, expires_ms, ciphertext },
+        });
+    }
+    let outcomes = if rows.is_empty() { Vec::new() } else { app.store.insert_mappings(tenant_id, domain.id, rows).await? };
+
+    let mut created = 0u32;
+    let mut failed = 0u64;
+    let results: Vec<ItemResult> = slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Failed(rule) => {
+                failed += 1;
+                Err(rule)
+            }
+            Slot::Ready(p) => Ok(p.declassify(domain.scheme)),
+            Slot::Pending(i) => {
+                let p = match row_of[i].and_then(|r| outcomes.get(r)) {
+                    Some(InsertOutcome::Inserted) => {
+                        created += 1;
+                        candidates[i].0.clone()
+                    }
+                    Some(InsertOutcome::Existing(p)) => Pseudonym(p.clone()),
+                    None => candidates[i].0.clone(),
+                };
+                Ok(p.declassify(domain.scheme))
+            }
+        })
+        .collect();
+
+    let mut entry = audit::entry(now, caller.id(), "pseudonymise");
+    entry.domain = Some(domain.name.clone());
+    entry.counts = vec![
+        ("items".into(), results.len() as u64),
+        ("created".into(), u64::from(created)),
+        ("refused".into(), failed),
+    ];
+    app.audit.append(tenant_id, entry).await?;
+    // One flush makes the new mappings and the audit entry durable before anyone sees them.
+    app.store
+        .sync()
+        .await
+        .map_err(|e| VaultError::Unavailable(format!("mappings could not be made durable: {e}")))?;
+    Ok(Pseudonymised { results, created })
+}

@@ -1,0 +1,116 @@
+//! Re-identify a batch: one verdict per pseudonym under DESIGN.md's rule; every verdict is
+//! audited durably before any identifier leaves the vault.
+
+use std::sync::Arc;
+
+use valv_kms::{AadContext, envelope::ciphertext_version};
+
+use super::{check_batch, find_domain, find_purpose};
+use crate::{
+    app::App,
+    audit,
+    authz::Caller,
+    engine::{
+        consent::{PurposeRule, Verdict, decide, mapping_live},
+        scheme::Pseudonym,
+    },
+    error::{VaultError, VaultResult},
+    store::records::{LegalBasis, Role},
+};
+
+/// One item's outcome: the verdict and, when released, the normalised identifier.
+#[derive(Debug)]
+pub struct ReIdentified {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The identifier, only when `verdict` is `Released`. Leaves the vault through the response.
+    pub identifier: Option<String>,
+}
+
+/// A verdict's name in audit entries.
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Released => "released",
+        Verdict::NoConsent => "no-consent",
+        Verdict::ConsentWithdrawn => "consent-withdrawn",
+        Verdict::ConsentExpired => "consent-expired",
+        Verdict::NotFound => "not-found",
+        Verdict::Denied => "denied",
+    }
+}
+
+/// Re-identifies `pseudonyms` of the caller's domain for `purpose_name`.
+pub async fn reidentify(
+    app: &Arc<App>,
+    caller: &Caller,
+    domain_name: &str,
+    purpose_name: &str,
+    pseudonyms: Vec<String>,
+) -> VaultResult<Vec<ReIdentified>> {
+    let tenant_id = caller.tenant_with(Role::Reidentifier)?;
+    check_batch(app, "pseudonyms", pseudonyms.len())?;
+    let domain = find_domain(app, tenant_id, domain_name).await?;
+    if !domain.reversible {
+        return Err(VaultError::FailedPrecondition(
+            "domain: one-way domain keeps no identifiers to re-identify".into(),
+        ));
+    }
+    let purpose = find_purpose(app, tenant_id, purpose_name).await?;
+    let allowed = caller.principal.purposes.iter().any(|p| p == &purpose.name);
+    let rule = PurposeRule {
+        needs_consent: purpose.legal_basis == LegalBasis::Consent,
+        min_text_version: purpose.min_text_version,
+    };
+    let now = app.now_ms();
+
+    let parsed: Vec<Option<Pseudonym>> = pseudonyms.iter().map(|t| Pseudonym::parse(domain.scheme, t)).collect();
+    let lookups: Vec<Vec<u8>> = parsed.iter().flatten().map(|p| p.0.clone()).collect();
+    let found = if allowed && !lookups.is_empty() { app.store.mappings(domain.id, lookups).await? } else { Vec::new() };
+    let mut found = found.into_iter();
+    let mappings: Vec<_> = parsed
+        .iter()
+        .map(|p| match p {
+            Some(_) if allowed => found.next().flatten().filter(|m| mapping_live(m.expires_ms, now)),
+            _ => None,
+        })
+        .collect();
+    let consents = if rule.needs_consent && allowed {
+        let subjects: Vec<_> = mappings.iter().flatten().map(|m| m.subject).collect();
+        let latest = app.store.latest_consents(tenant_id, &purpose.name, subjects).await?;
+        let mut latest = latest.into_iter();
+        mappings.iter().map(|m| m.as_ref().and_then(|_| latest.next().flatten())).collect()
+    } else {
+        vec![None; mappings.len()]
+    };
+
+    let mut results = Vec::with_capacity(pseudonyms.len());
+    let mut entry = audit::entry(now, caller.id(), "reidentify");
+    entry.domain = Some(domain.name.clone());
+    entry.purpose = Some(purpose.name.clone());
+    let mut released = 0u64;
+    for (i, text) in pseudonyms.iter().enumerate() {
+        let verdict = decide(allowed, mappings[i].is_some(), rule, consents[i].as_ref(), now);
+        let identifier = match (verdict, &mappings[i], &parsed[i]) {
+            (Verdict::Released, Some(m), Some(p)) => {
+                let ct = m
+                    .ciphertext
+                    .as_ref()
+                    .ok_or_else(|| VaultError::Internal("reversible mapping without ciphertext".into()))?;
+                let key = app.data_key(&domain, ciphertext_version(ct)?).await?;
+                let plain = key.open(&AadContext { tenant_id, domain_id: domain.id, record: &p.0 }, ct)?;
+                released += 1;
+                Some(String::from_utf8_lossy(plain.expose_secret()).into_owned())
+            }
+            _ => None,
+        };
+        // Only pseudonyms that matched a mapping are written to the audit log verbatim: text
+        // that matched nothing could be anything the caller sent, even an identifier.
+        let logged = if mappings[i].is_some() { text.clone() } else { "<unmatched>".to_owned() };
+        entry.items.push((logged, verdict_name(verdict).to_owned()));
+        results.push(ReIdentified { verdict, identifier });
+    }
+    entry.counts = vec![("items".into(), pseudonyms.len() as u64), ("released".into(), released)];
+    // Fail closed: nothing is released unless its audit entry is durable.
+    app.audit.record(tenant_id, entry).await?;
+    Ok(results)
+}

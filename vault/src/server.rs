@@ -1,0 +1,117 @@
+//! The server lifecycle: open the data directory → bind → serve gRPC (with health and
+//! reflection) over TLS → drain on shutdown.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use anyhow::Context;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use valv_proto::v1::{
+    admin_service_server::AdminServiceServer, consent_service_server::ConsentServiceServer,
+    pseudonym_service_server::PseudonymServiceServer,
+};
+
+use crate::{
+    api::{admin::AdminApi, consent::ConsentApi, pseudonym::PseudonymApi},
+    bootstrap,
+    config::{ServeConfig, TlsMode},
+    engine::clock::Clock,
+    tls,
+};
+
+/// A running server.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The development CA clients should trust, if one is in use.
+    pub dev_ca: Option<PathBuf>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight calls finish, and waits for the server to end.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.wait().await
+    }
+
+    /// Waits until the server ends.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task")?.context("server")?;
+        Ok(())
+    }
+
+    /// A sender that stops the server when used (for signal handling).
+    pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+/// Opens the data directory, binds and starts serving in the background.
+pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let app = bootstrap::open(&config.data_dir, config.root_key_file.as_deref(), clock, config.limits).await?;
+
+    let mut builder = Server::builder().trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()));
+    let mut dev_ca = None;
+    let identity = match &config.tls {
+        TlsMode::Files { cert, key } => Some(Identity::from_pem(
+            std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?,
+            std::fs::read(key).with_context(|| format!("reading {}", key.display()))?,
+        )),
+        TlsMode::Development => {
+            let material = tls::ensure_dev_tls(&config.data_dir)?;
+            dev_ca = material.dev_ca_path;
+            Some(Identity::from_pem(material.cert_pem, material.key_pem))
+        }
+        TlsMode::InsecurePlaintext => {
+            tracing::warn!("serving WITHOUT TLS on a loopback address (--insecure-plaintext)");
+            None
+        }
+    };
+    if let Some(identity) = identity {
+        let mut tls_config = ServerTlsConfig::new().identity(identity);
+        if let Some(ca) = &config.client_ca {
+            let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+            tls_config = tls_config.client_ca_root(Certificate::from_pem(pem)).client_auth_optional(true);
+        }
+        builder = builder.tls_config(tls_config).context("TLS configuration")?;
+    }
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<AdminServiceServer<AdminApi>>().await;
+    health_reporter.set_serving::<PseudonymServiceServer<PseudonymApi>>().await;
+    health_reporter.set_serving::<ConsentServiceServer<ConsentApi>>().await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(valv_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(valv_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let max = config.limits.max_message_bytes;
+    let router = builder
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(AdminServiceServer::new(AdminApi(Arc::clone(&app))).max_decoding_message_size(max))
+        .add_service(PseudonymServiceServer::new(PseudonymApi(Arc::clone(&app))).max_decoding_message_size(max))
+        .add_service(ConsentServiceServer::new(ConsentApi(Arc::clone(&app))).max_decoding_message_size(max));
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        let _ = rx.await;
+    }));
+    tracing::info!(%addr, tls = !matches!(config.tls, TlsMode::InsecurePlaintext), "valv is serving");
+    Ok(Running { addr, dev_ca, shutdown: Some(tx), task })
+}
