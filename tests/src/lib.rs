@@ -1,1 +1,304 @@
+//! Test harness: real Valv servers on loopback ports, spoken to over gRPC and TLS.
+//!
+//! Two ways to start one: in this process (with a manual clock the test moves), or as a child
+//! process of the real binary (for `kill -9` and for reading its log output).
 
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use tempfile::TempDir;
+use valv::{
+    app::Limits,
+    config::{ServeConfig, TlsMode},
+    engine::clock::ManualClock,
+    server::{self, Running},
+};
+pub use valv_client::{ClientConfig, Valv, pb};
+
+/// 2026-11-23T00:00:00Z, where in-process test clocks start.
+pub const T0_MS: i64 = 1_795_392_000_000;
+
+/// Installs the rustls crypto provider once per test binary.
+pub fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A server running inside the test process.
+pub struct InProcess {
+    /// Data directory (kept until drop).
+    pub dir: TempDir,
+    /// The server's clock; move it instead of sleeping.
+    pub clock: ManualClock,
+    /// `https://127.0.0.1:<port>`.
+    pub addr: String,
+    /// The development CA (PEM).
+    pub ca_pem: Vec<u8>,
+    /// Operator token from the first start.
+    pub operator_token: String,
+    running: Option<Running>,
+}
+
+/// Starts an in-process server with default limits.
+pub async fn start() -> InProcess {
+    start_with(Limits::default(), None).await
+}
+
+/// Starts an in-process server with these limits and optional client CA (mTLS).
+pub async fn start_with(limits: Limits, client_ca: Option<PathBuf>) -> InProcess {
+    init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let clock = ManualClock::new(T0_MS);
+    let config = ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        data_dir: dir.path().join("data"),
+        tls: TlsMode::Development,
+        client_ca,
+        root_key_file: None,
+        limits,
+    };
+    let running = server::start(config, Arc::new(clock.clone())).await.unwrap_or_else(|e| panic!("start: {e:#}"));
+    let ca_pem = std::fs::read(dir.path().join("data/tls/ca.pem")).unwrap_or_else(|e| panic!("ca: {e}"));
+    let operator_token = read_trimmed(&dir.path().join("data/operator.token"));
+    InProcess { addr: format!("https://127.0.0.1:{}", running.addr.port()), dir, clock, ca_pem, operator_token, running: Some(running) }
+}
+
+impl InProcess {
+    /// A client with `token`.
+    pub async fn client(&self, token: &str) -> Valv {
+        connect(&self.addr, &self.ca_pem, Some(token)).await
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.unwrap_or_else(|e| panic!("stop: {e:#}"));
+        }
+    }
+}
+
+/// Connects to `addr` trusting `ca_pem`.
+pub async fn connect(addr: &str, ca_pem: &[u8], token: Option<&str>) -> Valv {
+    let config = ClientConfig {
+        addr: addr.to_owned(),
+        ca_pem: Some(ca_pem.to_vec()),
+        token: token.map(str::to_owned),
+        identity: None,
+        server_name: None,
+    };
+    Valv::connect(config).await.unwrap_or_else(|e| panic!("connect: {e}"))
+}
+
+fn read_trimmed(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_owned()
+}
+
+/// The real binary running as a child process, logging at `trace` to a file.
+pub struct ChildServer {
+    /// `https://127.0.0.1:<port>`.
+    pub addr: String,
+    /// The development CA (PEM).
+    pub ca_pem: Vec<u8>,
+    /// Operator token.
+    pub operator_token: String,
+    /// Where its stderr goes.
+    pub log_path: PathBuf,
+    child: Child,
+}
+
+/// Starts the real binary on `data_dir` (created if needed), logging to `log_path` (appended).
+/// `bin` is `env!("CARGO_BIN_EXE_valv-under-test")` (only integration tests see that variable).
+pub fn spawn(bin: &str, data_dir: &Path, log_path: &Path) -> ChildServer {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .unwrap_or_else(|e| panic!("log: {e}"));
+    let start_len = std::fs::metadata(log_path).map(|m| m.len()).unwrap_or(0);
+    let child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "trace")
+        .env_remove("VALV_LISTEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    // The address is in the "valv is serving" line.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let text = std::fs::read(log_path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text[usize::try_from(start_len).unwrap_or(0).min(text.len())..]).into_owned();
+        if let Some(line) = text.lines().find(|l| l.contains("valv is serving")) {
+            let addr = line.split("addr=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_default();
+            break addr.to_owned();
+        }
+        assert!(Instant::now() < deadline, "server did not start; log:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    ChildServer {
+        addr: format!("https://{addr}"),
+        ca_pem: std::fs::read(data_dir.join("tls/ca.pem")).unwrap_or_else(|e| panic!("ca: {e}")),
+        operator_token: read_trimmed(&data_dir.join("operator.token")),
+        log_path: log_path.to_path_buf(),
+        child,
+    }
+}
+
+impl ChildServer {
+    /// A client with `token`.
+    pub async fn client(&self, token: &str) -> Valv {
+        connect(&self.addr, &self.ca_pem, Some(token)).await
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait.
+    pub fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Tokens of a tenant set up with the usual principals.
+pub struct Tenant {
+    /// tenant-admin.
+    pub admin: String,
+    /// tokenizer.
+    pub tokenizer: String,
+    /// reidentifier for every purpose passed to [`setup_tenant`].
+    pub reidentifier: String,
+    /// consent-manager.
+    pub consent_manager: String,
+}
+
+/// Creates tenant `name` with the given domains (name, kind, scheme, reversible) and purposes
+/// (name, legal basis), and one principal per role.
+pub async fn setup_tenant(
+    operator: &Valv,
+    name: &str,
+    domains: &[(&str, pb::IdentifierKind, pb::Scheme, bool)],
+    purposes: &[(&str, pb::LegalBasis)],
+) -> Tenant {
+    let created = operator
+        .admin()
+        .create_tenant(pb::CreateTenantRequest { name: name.into(), admin_name: String::new() })
+        .await
+        .unwrap_or_else(|e| panic!("create tenant: {e}"))
+        .into_inner();
+    let admin = operator.with_token(&created.admin_token).unwrap_or_else(|e| panic!("{e}"));
+    for (d, kind, scheme, reversible) in domains {
+        admin
+            .admin()
+            .create_domain(pb::CreateDomainRequest {
+                name: (*d).into(),
+                kind: (*kind).into(),
+                scheme: (*scheme).into(),
+                reversible: *reversible,
+                retention_seconds: 0,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("create domain: {e}"));
+    }
+    for (p, basis) in purposes {
+        admin
+            .admin()
+            .define_purpose(pb::DefinePurposeRequest {
+                name: (*p).into(),
+                legal_basis: (*basis).into(),
+                min_text_version: 1,
+                default_consent_validity_seconds: 0,
+                description: String::new(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("define purpose: {e}"));
+    }
+    let principal = |role: pb::Role, purposes: Vec<String>| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .admin()
+                .create_principal(pb::CreatePrincipalRequest {
+                    name: format!("{}-p", role.as_str_name().to_lowercase().replace('_', "-")),
+                    roles: vec![role.into()],
+                    purposes,
+                    client_cert_sha256: String::new(),
+                })
+                .await
+                .unwrap_or_else(|e| panic!("create principal: {e}"))
+                .into_inner()
+                .token
+        }
+    };
+    let all: Vec<String> = purposes.iter().map(|(p, _)| (*p).to_owned()).collect();
+    Tenant {
+        tokenizer: principal(pb::Role::Tokenizer, vec![]).await,
+        reidentifier: principal(pb::Role::Reidentifier, all).await,
+        consent_manager: principal(pb::Role::ConsentManager, vec![]).await,
+        admin: created.admin_token,
+    }
+}
+
+/// Pseudonymises and returns the pseudonyms, panicking on any per-item error.
+pub async fn pseudonymise_ok(client: &Valv, domain: &str, ids: &[&str]) -> Vec<String> {
+    let reply = client
+        .pseudonyms()
+        .pseudonymise(pb::PseudonymiseRequest {
+            domain: domain.into(),
+            identifiers: ids.iter().map(|s| (*s).to_owned()).collect(),
+            batch_id: 0,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("pseudonymise: {e}"))
+        .into_inner();
+    reply
+        .results
+        .into_iter()
+        .map(|r| match r.outcome {
+            Some(pb::pseudonymise_result::Outcome::Pseudonym(p)) => p,
+            other => panic!("item failed: {other:?}"),
+        })
+        .collect()
+}
+
+/// Re-identifies and returns (verdict, identifier) per item.
+pub async fn reidentify(client: &Valv, domain: &str, purpose: &str, pseudonyms: &[String]) -> Result<Vec<(pb::Verdict, String)>, tonic::Status> {
+    let reply = client
+        .pseudonyms()
+        .re_identify(pb::ReIdentifyRequest { domain: domain.into(), purpose: purpose.into(), pseudonyms: pseudonyms.to_vec() })
+        .await?
+        .into_inner();
+    Ok(reply.results.into_iter().map(|r| (r.verdict(), r.identifier)).collect())
+}
+
+/// A consent grant request for `identifier` in `domain`.
+pub fn grant(domain: &str, identifier: &str, purpose: &str, text_version: u32, valid_until_unix_ms: i64) -> pb::GrantConsentRequest {
+    pb::GrantConsentRequest {
+        subject: Some(pb::SubjectRef { domain: domain.into(), by: Some(pb::subject_ref::By::Identifier(identifier.into())) }),
+        purpose: purpose.into(),
+        text_version,
+        method: pb::ConsentMethod::Bankid.into(),
+        valid_until_unix_ms,
+    }
+}
+
+/// The identifiers test data shipped with the repository.
+pub fn identifiers_json() -> serde_json::Value {
+    serde_json::from_str(include_str!("../testdata/identifiers.json")).unwrap_or(serde_json::Value::Null)
+}
