@@ -1,0 +1,367 @@
+//! Who may do what: every role against every RPC, tenants against each other, and callers
+//! without a valid credential.
+
+use tonic::Code;
+use valv_e2e::{pb, *};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rpc {
+    CreateTenant,
+    CreateDomain,
+    ListDomains,
+    DefinePurpose,
+    ListPurposes,
+    CreatePrincipal,
+    RevokePrincipal,
+    ListPrincipals,
+    Pseudonymise,
+    PseudonymiseStream,
+    ReIdentify,
+    GrantConsent,
+    WithdrawConsent,
+    GetConsentHistory,
+}
+
+const ALL: [Rpc; 14] = [
+    Rpc::CreateTenant,
+    Rpc::CreateDomain,
+    Rpc::ListDomains,
+    Rpc::DefinePurpose,
+    Rpc::ListPurposes,
+    Rpc::CreatePrincipal,
+    Rpc::RevokePrincipal,
+    Rpc::ListPrincipals,
+    Rpc::Pseudonymise,
+    Rpc::PseudonymiseStream,
+    Rpc::ReIdentify,
+    Rpc::GrantConsent,
+    Rpc::WithdrawConsent,
+    Rpc::GetConsentHistory,
+];
+
+fn allowed_role(rpc: Rpc) -> pb::Role {
+    match rpc {
+        Rpc::CreateTenant => pb::Role::Operator,
+        Rpc::Pseudonymise | Rpc::PseudonymiseStream => pb::Role::Tokenizer,
+        Rpc::ReIdentify => pb::Role::Reidentifier,
+        Rpc::GrantConsent | Rpc::WithdrawConsent | Rpc::GetConsentHistory => pb::Role::ConsentManager,
+        _ => pb::Role::TenantAdmin,
+    }
+}
+
+fn subject() -> Option<pb::SubjectRef> {
+    Some(pb::SubjectRef { domain: "d".into(), by: Some(pb::subject_ref::By::Identifier("anna@example.se".into())) })
+}
+
+/// Makes one call of `rpc`; `n` keeps names unique.
+async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
+    match rpc {
+        Rpc::CreateTenant => c.admin().create_tenant(pb::CreateTenantRequest { name: format!("t{n}"), admin_name: String::new() }).await.map(drop),
+        Rpc::CreateDomain => c
+            .admin()
+            .create_domain(pb::CreateDomainRequest {
+                name: format!("d{n}"),
+                kind: pb::IdentifierKind::Email.into(),
+                scheme: pb::Scheme::Keyed.into(),
+                reversible: true,
+                retention_seconds: 0,
+            })
+            .await
+            .map(drop),
+        Rpc::ListDomains => c.admin().list_domains(pb::ListDomainsRequest {}).await.map(drop),
+        Rpc::DefinePurpose => c
+            .admin()
+            .define_purpose(pb::DefinePurposeRequest {
+                name: format!("p{n}"),
+                legal_basis: pb::LegalBasis::Contract.into(),
+                min_text_version: 0,
+                default_consent_validity_seconds: 0,
+                description: String::new(),
+            })
+            .await
+            .map(drop),
+        Rpc::ListPurposes => c.admin().list_purposes(pb::ListPurposesRequest {}).await.map(drop),
+        Rpc::CreatePrincipal => c
+            .admin()
+            .create_principal(pb::CreatePrincipalRequest {
+                name: format!("x{n}"),
+                roles: vec![pb::Role::Auditor.into()],
+                purposes: vec![],
+                client_cert_sha256: String::new(),
+            })
+            .await
+            .map(drop),
+        Rpc::RevokePrincipal => c.admin().revoke_principal(pb::RevokePrincipalRequest { id: "0000000000000000".into() }).await.map(drop),
+        Rpc::ListPrincipals => c.admin().list_principals(pb::ListPrincipalsRequest {}).await.map(drop),
+        Rpc::Pseudonymise => c
+            .pseudonyms()
+            .pseudonymise(pb::PseudonymiseRequest { domain: "d".into(), identifiers: vec!["anna@example.se".into()], batch_id: 0 })
+            .await
+            .map(drop),
+        Rpc::PseudonymiseStream => {
+            let batch = pb::PseudonymiseRequest { domain: "d".into(), identifiers: vec!["anna@example.se".into()], batch_id: 1 };
+            let mut replies = c.pseudonyms().pseudonymise_stream(tokio_stream::iter(vec![batch])).await?.into_inner();
+            replies.message().await.map(drop)
+        }
+        Rpc::ReIdentify => c
+            .pseudonyms()
+            .re_identify(pb::ReIdentifyRequest { domain: "d".into(), purpose: "research".into(), pseudonyms: vec!["x".into()] })
+            .await
+            .map(drop),
+        Rpc::GrantConsent => c
+            .consents()
+            .grant_consent(pb::GrantConsentRequest {
+                subject: subject(),
+                purpose: "research".into(),
+                text_version: 1,
+                method: pb::ConsentMethod::Web.into(),
+                valid_until_unix_ms: 0,
+            })
+            .await
+            .map(drop),
+        Rpc::WithdrawConsent => c
+            .consents()
+            .withdraw_consent(pb::WithdrawConsentRequest { subject: subject(), purpose: "research".into() })
+            .await
+            .map(drop),
+        Rpc::GetConsentHistory => c
+            .consents()
+            .get_consent_history(pb::GetConsentHistoryRequest { subject: subject(), purpose: String::new() })
+            .await
+            .map(drop),
+    }
+}
+
+#[tokio::test]
+async fn every_role_against_every_rpc() {
+    let server = start().await;
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "acme",
+        &[("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)],
+        &[("research", pb::LegalBasis::Consent)],
+    )
+    .await;
+    let admin = server.client(&t.admin).await;
+    let roles = [
+        pb::Role::TenantAdmin,
+        pb::Role::Tokenizer,
+        pb::Role::Reidentifier,
+        pb::Role::ConsentManager,
+        pb::Role::SubjectOfficer,
+        pb::Role::KeyOfficer,
+        pb::Role::Auditor,
+    ];
+    let mut clients = vec![(pb::Role::Operator, operator.clone())];
+    for role in roles {
+        let purposes = if role == pb::Role::Reidentifier { vec!["research".to_owned()] } else { vec![] };
+        let token = admin
+            .admin()
+            .create_principal(pb::CreatePrincipalRequest {
+                name: format!("r-{}", role.as_str_name().to_lowercase().replace('_', "-")),
+                roles: vec![role.into()],
+                purposes,
+                client_cert_sha256: String::new(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner()
+            .token;
+        clients.push((role, server.client(&token).await));
+    }
+    let mut n = 0;
+    for rpc in ALL {
+        for (role, client) in &clients {
+            n += 1;
+            let result = call(rpc, client, n).await;
+            if *role == allowed_role(rpc) {
+                assert!(
+                    result.as_ref().err().map(|s| s.code()) != Some(Code::PermissionDenied),
+                    "{role:?} must be allowed {rpc:?}: {result:?}"
+                );
+                if !matches!(rpc, Rpc::RevokePrincipal | Rpc::WithdrawConsent) {
+                    assert!(result.is_ok(), "{role:?} {rpc:?}: {result:?}");
+                }
+            } else {
+                assert_eq!(result.err().map(|s| s.code()), Some(Code::PermissionDenied), "{role:?} must be denied {rpc:?}");
+            }
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenant_touches_nothing_of_another() {
+    let server = start().await;
+    let operator = server.client(&server.operator_token).await;
+    let domains = [("shared", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)];
+    let purposes = [("ops", pb::LegalBasis::Contract)];
+    let a = setup_tenant(&operator, "tenant-a", &domains, &purposes).await;
+    let b = setup_tenant(&operator, "tenant-b", &domains, &purposes).await;
+    let b_admin = server.client(&b.admin).await;
+    b_admin
+        .admin()
+        .create_domain(pb::CreateDomainRequest {
+            name: "only-b".into(),
+            kind: pb::IdentifierKind::Email.into(),
+            scheme: pb::Scheme::Keyed.into(),
+            reversible: true,
+            retention_seconds: 0,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b_tok = server.client(&b.tokenizer).await;
+    let b_pseudonyms = pseudonymise_ok(&b_tok, "shared", &["anna@example.se"]).await;
+    let b_only = pseudonymise_ok(&b_tok, "only-b", &["anna@example.se"]).await;
+
+    let a_tok = server.client(&a.tokenizer).await;
+    let a_reid = server.client(&a.reidentifier).await;
+    let a_admin = server.client(&a.admin).await;
+    let a_consent = server.client(&a.consent_manager).await;
+
+    // Same identifier, same domain name, other tenant: a different, unlinkable pseudonym.
+    assert_ne!(pseudonymise_ok(&a_tok, "shared", &["anna@example.se"]).await, b_pseudonyms);
+    // B's domain does not exist for A.
+    let err = a_tok
+        .pseudonyms()
+        .pseudonymise(pb::PseudonymiseRequest { domain: "only-b".into(), identifiers: vec!["x@y.se".into()], batch_id: 0 })
+        .await
+        .err();
+    assert_eq!(err.map(|s| s.code()), Some(Code::NotFound));
+    // B's pseudonyms are not found through A, in a domain of the same name or B's own.
+    let r = reidentify(&a_reid, "shared", "ops", &b_pseudonyms).await.unwrap_or_default();
+    assert_eq!(r, vec![(pb::Verdict::NotFound, String::new())]);
+    assert_eq!(reidentify(&a_reid, "only-b", "ops", &b_only).await.err().map(|s| s.code()), Some(Code::NotFound));
+    // B's principals cannot be listed or revoked by A.
+    let b_ids: Vec<String> = b_admin
+        .admin()
+        .list_principals(pb::ListPrincipalsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .principals
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let a_list = a_admin.admin().list_principals(pb::ListPrincipalsRequest {}).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert!(a_list.principals.iter().all(|p| !b_ids.contains(&p.id)));
+    assert_eq!(a_list.principals.len(), 4);
+    for id in &b_ids {
+        let err = a_admin.admin().revoke_principal(pb::RevokePrincipalRequest { id: id.clone() }).await.err();
+        assert_eq!(err.map(|s| s.code()), Some(Code::NotFound));
+    }
+    // A consent recorded by A for B's pseudonym is refused: it is not A's.
+    let req = pb::GrantConsentRequest {
+        subject: Some(pb::SubjectRef { domain: "shared".into(), by: Some(pb::subject_ref::By::Pseudonym(b_pseudonyms[0].clone())) }),
+        purpose: "ops".into(),
+        text_version: 1,
+        method: pb::ConsentMethod::Web.into(),
+        valid_until_unix_ms: 0,
+    };
+    let err = a_consent.consents().grant_consent(req).await.err();
+    // `ops` is contract-based, so the purpose check answers first; either way nothing is recorded.
+    assert!(matches!(err.map(|s| s.code()), Some(Code::NotFound | Code::FailedPrecondition)));
+    // The operator sees no tenant data.
+    let err = operator.admin().list_domains(pb::ListDomainsRequest {}).await.err();
+    assert_eq!(err.map(|s| s.code()), Some(Code::PermissionDenied));
+    // B still re-identifies its own.
+    let b_reid = server.client(&b.reidentifier).await;
+    assert_eq!(reidentify(&b_reid, "shared", "ops", &b_pseudonyms).await.unwrap_or_default()[0].1, "anna@example.se");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn no_valid_credential_is_unauthenticated() {
+    let server = start().await;
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(&operator, "acme", &[("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)], &[]).await;
+    let anonymous = connect(&server.addr, &server.ca_pem, None).await;
+    let list = |c: Valv| async move { c.admin().list_domains(pb::ListDomainsRequest {}).await.err().map(|s| s.code()) };
+    assert_eq!(list(anonymous).await, Some(Code::Unauthenticated));
+    assert_eq!(list(server.client("garbage").await).await, Some(Code::Unauthenticated));
+    // A well-formed token with the right id but a wrong secret.
+    let forged = format!("{}{}", &t.admin[..t.admin.len() - 1], if t.admin.ends_with('a') { "b" } else { "a" });
+    assert_eq!(list(server.client(&forged).await).await, Some(Code::Unauthenticated));
+    // Revoked principals stop working at once.
+    let admin = server.client(&t.admin).await;
+    let tok = admin
+        .admin()
+        .create_principal(pb::CreatePrincipalRequest {
+            name: "temp".into(),
+            roles: vec![pb::Role::TenantAdmin.into()],
+            purposes: vec![],
+            client_cert_sha256: String::new(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(list(server.client(&tok.token).await).await, None);
+    let id = tok.principal.map(|p| p.id).unwrap_or_default();
+    admin.admin().revoke_principal(pb::RevokePrincipalRequest { id }).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(list(server.client(&tok.token).await).await, Some(Code::Unauthenticated));
+    // Plain-text connections to a TLS server fail.
+    let plain = Valv::connect(ClientConfig { addr: server.addr.replace("https", "http"), ..ClientConfig::default() }).await;
+    if let Ok(c) = plain {
+        assert!(c.admin().list_domains(pb::ListDomainsRequest {}).await.is_err());
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn client_certificate_authenticates_a_bound_principal() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use sha2::{Digest, Sha256};
+    init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap_or_else(|e| panic!("{e}"));
+    let ca_path = dir.path().join("clients-ca.pem");
+    std::fs::write(&ca_path, ca_cert.pem()).unwrap_or_else(|e| panic!("{e}"));
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+    let mk = || {
+        let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let cert = CertificateParams::new(vec!["batch-job".to_owned()])
+            .and_then(|p| p.signed_by(&key, &issuer))
+            .unwrap_or_else(|e| panic!("{e}"));
+        (cert, key)
+    };
+    let (bound_cert, bound_key) = mk();
+    let (other_cert, other_key) = mk();
+
+    let server = start_with(valv::app::Limits::default(), Some(ca_path)).await;
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(&operator, "acme", &[("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)], &[]).await;
+    let admin = server.client(&t.admin).await;
+    admin
+        .admin()
+        .create_principal(pb::CreatePrincipalRequest {
+            name: "batch-job".into(),
+            roles: vec![pb::Role::Tokenizer.into()],
+            purposes: vec![],
+            client_cert_sha256: hex::encode(Sha256::digest(bound_cert.der())),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let with_cert = |cert: String, key: String| ClientConfig {
+        addr: server.addr.clone(),
+        ca_pem: Some(server.ca_pem.clone()),
+        token: None,
+        identity: Some((cert.into_bytes(), key.into_bytes())),
+        server_name: None,
+    };
+    let bound = Valv::connect(with_cert(bound_cert.pem(), bound_key.serialize_pem())).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pseudonymise_ok(&bound, "d", &["anna@example.se"]).await.len(), 1);
+    // The certificate carries only the roles of its principal.
+    assert_eq!(bound.admin().list_domains(pb::ListDomainsRequest {}).await.err().map(|s| s.code()), Some(Code::PermissionDenied));
+    let unbound = Valv::connect(with_cert(other_cert.pem(), other_key.serialize_pem())).await.unwrap_or_else(|e| panic!("{e}"));
+    let err = unbound
+        .pseudonyms()
+        .pseudonymise(pb::PseudonymiseRequest { domain: "d".into(), identifiers: vec!["a@b.se".into()], batch_id: 0 })
+        .await
+        .err();
+    assert_eq!(err.map(|s| s.code()), Some(Code::Unauthenticated));
+    server.stop().await;
+}
