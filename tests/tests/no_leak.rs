@@ -1,0 +1,124 @@
+//! No identifier (and no key byte) appears in the server's log at `trace`, in audit entries, in
+//! error messages, or in the clear anywhere in the data directory.
+
+use valv::store::Store;
+use valv_e2e::{pb, *};
+
+const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_workload_leaks_no_identifier() {
+    init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let server = spawn(BIN, &data, &log);
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "acme",
+        &[
+            ("mail", pb::IdentifierKind::Email, pb::Scheme::Keyed, true),
+            ("pnr", pb::IdentifierKind::SePersonnummer, pb::Scheme::Random, true),
+            ("fpe", pb::IdentifierKind::SePersonnummer, pb::Scheme::FormatPreserving, true),
+        ],
+        &[("research", pb::LegalBasis::Consent), ("ops", pb::LegalBasis::Contract)],
+    )
+    .await;
+    let tok = server.client(&t.tokenizer).await;
+    let reid = server.client(&t.reidentifier).await;
+    let cm = server.client(&t.consent_manager).await;
+
+    let emails: Vec<String> = (0..50).map(|i| format!("leakcanary{i:03}@example.se")).collect();
+    let pnrs = ["195209035525", "197807241901", "198112189876", "200311161632"];
+    let bad = ["leakcanarybad@@example.se", "leakcanary-no-at"];
+    let mut secrets: Vec<String> = emails.clone();
+    secrets.extend(pnrs.iter().map(|s| (*s).to_owned()));
+    secrets.extend(bad.iter().map(|s| (*s).to_owned()));
+    secrets.push("19520903-5525".into());
+
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let mail = pseudonymise_ok(&tok, "mail", &refs).await;
+    let p = pseudonymise_ok(&tok, "pnr", &pnrs).await;
+    let f = pseudonymise_ok(&tok, "fpe", &pnrs).await;
+    // Invalid items and errors.
+    let reply = tok
+        .pseudonyms()
+        .pseudonymise(pb::PseudonymiseRequest { domain: "mail".into(), identifiers: bad.iter().map(|s| (*s).to_owned()).collect(), batch_id: 0 })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let mut messages: Vec<String> = reply
+        .results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Some(pb::pseudonymise_result::Outcome::Error(e)) => Some(e.rule.clone()),
+            _ => None,
+        })
+        .collect();
+    // An identifier sent where a pseudonym belongs, and as a consent subject that fails.
+    let r = reidentify(&reid, "fpe", "ops", &["199001011234".into(), f[0].clone()]).await.unwrap_or_default();
+    assert_eq!(r[0].0, pb::Verdict::NotFound);
+    secrets.push("199001011234".into());
+    if let Err(s) = cm.consents().grant_consent(grant("pnr", "19811318-9875", "research", 1, 0)).await {
+        messages.push(s.message().to_owned());
+    }
+    secrets.push("19811318-9875".into());
+    cm.consents().grant_consent(grant("pnr", "19520903-5525", "research", 1, 0)).await.unwrap_or_else(|e| panic!("{e}"));
+    cm.consents().grant_consent(grant("mail", &emails[0], "research", 1, 0)).await.unwrap_or_else(|e| panic!("{e}"));
+    let released = reidentify(&reid, "pnr", "research", &p).await.unwrap_or_default();
+    assert_eq!(released[0], (pb::Verdict::Released, "195209035525".into()));
+    assert_eq!(reidentify(&reid, "mail", "research", &mail).await.unwrap_or_default()[0].0, pb::Verdict::Released);
+    cm.consents()
+        .withdraw_consent(pb::WithdrawConsentRequest {
+            subject: Some(pb::SubjectRef { domain: "pnr".into(), by: Some(pb::subject_ref::By::Identifier("520903-5525".into())) }),
+            purpose: "research".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    server.terminate();
+
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log_text.contains("TRACE"), "the server must have logged at trace level");
+    let root_key = std::fs::read_to_string(data.join("root.key")).unwrap_or_default().trim().to_owned();
+    assert_eq!(root_key.len(), 64);
+    assert!(!log_text.contains(&root_key), "root key in the log");
+
+    // Audit entries, read from the store itself.
+    let store = valv::store::sled::SledStore::open(&data.join("store")).unwrap_or_else(|e| panic!("{e}"));
+    let mut audit = String::new();
+    for chain in 0..64 {
+        for e in store.read_audit(chain).await.unwrap_or_default() {
+            audit.push_str(&serde_json::to_string(&e).unwrap_or_default());
+        }
+    }
+    assert!(audit.contains("reidentify") && audit.contains("consent.grant"), "audit must hold the acts");
+    drop(store);
+
+    // Everything on disk, byte for byte (identifiers are stored only encrypted).
+    let mut disk = Vec::new();
+    for entry in walk(&data.join("store")) {
+        disk.extend(std::fs::read(entry).unwrap_or_default());
+    }
+    assert!(disk.len() > 1000);
+    for s in &secrets {
+        assert!(!log_text.contains(s.as_str()), "identifier in the log");
+        assert!(!audit.contains(s.as_str()), "identifier in the audit log");
+        assert!(!messages.iter().any(|m| m.contains(s.as_str())), "identifier in an error message");
+        assert!(!disk.windows(s.len()).any(|w| w == s.as_bytes()), "identifier in the clear on disk");
+    }
+    assert!(!log_text.contains("leakcanary"));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
