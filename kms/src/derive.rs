@@ -82,7 +82,9 @@ mod tests {
         hkdf_sha256(Some(&salt), &ikm, &info, &mut okm);
         assert_eq!(
             okm.to_vec(),
-            h("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
+            h(
+                "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+            )
         );
     }
 
@@ -95,9 +97,11 @@ mod tests {
         hkdf_sha256(Some(&salt), &ikm, &info, &mut okm);
         assert_eq!(
             okm.to_vec(),
-            h("b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c\
+            h(
+                "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c\
                59045a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71\
-               cc30c58179ec3e87c14c01d5c1f3434f1d87")
+               cc30c58179ec3e87c14c01d5c1f3434f1d87"
+            )
         );
     }
 
@@ -108,7 +112,9 @@ mod tests {
         hkdf_sha256(None, &ikm, b"", &mut okm);
         assert_eq!(
             okm.to_vec(),
-            h("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8")
+            h(
+                "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
+            )
         );
     }
 
@@ -116,9 +122,18 @@ mod tests {
     fn derived_keys_are_separated_by_purpose_tenant_and_domain() {
         let ikm = SecretKey::from_bytes([7; 32]);
         let base = derive_key(&ikm, DerivedKeyPurpose::PseudonymMac, 1, 1);
-        assert_eq!(base, derive_key(&ikm, DerivedKeyPurpose::PseudonymMac, 1, 1));
+        assert_eq!(
+            base,
+            derive_key(&ikm, DerivedKeyPurpose::PseudonymMac, 1, 1)
+        );
         assert_ne!(base, derive_key(&ikm, DerivedKeyPurpose::BlindIndex, 1, 1));
-        assert_ne!(base, derive_key(&ikm, DerivedKeyPurpose::PseudonymMac, 2, 1));
-        assert_ne!(base, derive_key(&ikm, DerivedKeyPurpose::PseudonymMac, 1, 2));
+        assert_ne!(
+            base,
+            derive_key(&ikm, DerivedKeyPurpose::PseudonymMac, 2, 1)
+        );
+        assert_ne!(
+            base,
+            derive_key(&ikm, DerivedKeyPurpose::PseudonymMac, 1, 2)
+        );
     }
 }

@@ -140,7 +140,11 @@ impl DataKey {
     }
 
     /// Decrypts a ciphertext made by [`DataKey::seal`] with the same key and context.
-    pub fn open(&self, context: &AadContext<'_>, ciphertext: &[u8]) -> Result<SecretBytes, KmsError> {
+    pub fn open(
+        &self,
+        context: &AadContext<'_>,
+        ciphertext: &[u8],
+    ) -> Result<SecretBytes, KmsError> {
         let version = ciphertext_version(ciphertext)?;
         if version != self.version {
             return Err(KmsError::UnknownVersion(version));
@@ -150,7 +154,13 @@ impl DataKey {
         let (cipher, nonce) = self.record_cipher(salt);
         let aad = context.encode(version);
         cipher
-            .decrypt(&nonce.into(), Payload { msg: body, aad: &aad })
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: body,
+                    aad: &aad,
+                },
+            )
             .map(SecretBytes::new)
             .map_err(|_| KmsError::Decrypt)
     }
@@ -214,13 +224,25 @@ mod tests {
             nonce.copy_from_slice(&h(iv));
             let (pt, aad) = (h(pt), h(aad));
             let out = cipher
-                .encrypt(&nonce.into(), Payload { msg: &pt, aad: &aad })
+                .encrypt(
+                    &nonce.into(),
+                    Payload {
+                        msg: &pt,
+                        aad: &aad,
+                    },
+                )
                 .unwrap_or_default();
             let mut expected = h(ct);
             expected.extend_from_slice(&h(tag));
             assert_eq!(out, expected);
             let back = cipher
-                .decrypt(&nonce.into(), Payload { msg: &out, aad: &aad })
+                .decrypt(
+                    &nonce.into(),
+                    Payload {
+                        msg: &out,
+                        aad: &aad,
+                    },
+                )
                 .unwrap_or_default();
             assert_eq!(back, pt);
         }
@@ -230,7 +252,11 @@ mod tests {
         DataKey::new(version, &SecretKey::from_bytes([version as u8; 32]))
     }
 
-    const CTX: AadContext<'static> = AadContext { tenant_id: 1, domain_id: 2, record: b"pseudonym-a" };
+    const CTX: AadContext<'static> = AadContext {
+        tenant_id: 1,
+        domain_id: 2,
+        record: b"pseudonym-a",
+    };
 
     #[test]
     fn seal_open_round_trip_and_format() {
@@ -238,7 +264,10 @@ mod tests {
         let ct = k.seal(&CTX, b"200311161632").unwrap_or_default();
         assert_eq!(ct.len(), 12 + OVERHEAD);
         assert_eq!(ciphertext_version(&ct).ok(), Some(3));
-        let pt = k.open(&CTX, &ct).map(|p| p.expose_secret().to_vec()).unwrap_or_default();
+        let pt = k
+            .open(&CTX, &ct)
+            .map(|p| p.expose_secret().to_vec())
+            .unwrap_or_default();
         assert_eq!(pt, b"200311161632");
         // Two encryptions of the same plaintext differ (fresh salt, fresh key).
         assert_ne!(ct, k.seal(&CTX, b"200311161632").unwrap_or_default());
@@ -249,9 +278,18 @@ mod tests {
         let k = key(1);
         let ct = k.seal(&CTX, b"x").unwrap_or_default();
         for other in [
-            AadContext { tenant_id: 9, ..CTX },
-            AadContext { domain_id: 9, ..CTX },
-            AadContext { record: b"pseudonym-b", ..CTX },
+            AadContext {
+                tenant_id: 9,
+                ..CTX
+            },
+            AadContext {
+                domain_id: 9,
+                ..CTX
+            },
+            AadContext {
+                record: b"pseudonym-b",
+                ..CTX
+            },
         ] {
             assert!(matches!(k.open(&other, &ct), Err(KmsError::Decrypt)));
         }
@@ -260,8 +298,14 @@ mod tests {
         let mut relabelled = ct.clone();
         relabelled[4] = 2;
         let same_bytes_v2 = DataKey::new(2, &SecretKey::from_bytes([1; 32]));
-        assert!(matches!(same_bytes_v2.open(&CTX, &relabelled), Err(KmsError::Decrypt)));
-        assert!(matches!(k.open(&CTX, &relabelled), Err(KmsError::UnknownVersion(2))));
+        assert!(matches!(
+            same_bytes_v2.open(&CTX, &relabelled),
+            Err(KmsError::Decrypt)
+        ));
+        assert!(matches!(
+            k.open(&CTX, &relabelled),
+            Err(KmsError::UnknownVersion(2))
+        ));
     }
 
     #[test]
@@ -273,7 +317,10 @@ mod tests {
             bad[i] ^= 0x01;
             assert!(k.open(&CTX, &bad).is_err(), "byte {i}");
         }
-        assert!(matches!(k.open(&CTX, &ct[..10]), Err(KmsError::Malformed(_))));
+        assert!(matches!(
+            k.open(&CTX, &ct[..10]),
+            Err(KmsError::Malformed(_))
+        ));
     }
 
     #[test]

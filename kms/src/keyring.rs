@@ -48,8 +48,22 @@ impl std::fmt::Debug for TenantKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantKeys")
             .field("tenant_id", &self.tenant_id)
-            .field("versions", &self.encryption.iter().map(|v| (v.version, v.state)).collect::<Vec<_>>())
-            .field("epochs", &self.pseudonym_epochs.iter().map(|(e, _)| *e).collect::<Vec<_>>())
+            .field(
+                "versions",
+                &self
+                    .encryption
+                    .iter()
+                    .map(|v| (v.version, v.state))
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "epochs",
+                &self
+                    .pseudonym_epochs
+                    .iter()
+                    .map(|(e, _)| *e)
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -135,7 +149,10 @@ impl TenantKeys {
             .pseudonym_epochs
             .iter()
             .map(|(epoch, key)| {
-                Ok(WrappedEpoch { epoch: *epoch, key: root.wrap(key, &epoch_context(self.tenant_id, *epoch))? })
+                Ok(WrappedEpoch {
+                    epoch: *epoch,
+                    key: root.wrap(key, &epoch_context(self.tenant_id, *epoch))?,
+                })
             })
             .collect::<Result<_, KmsError>>()?;
         Ok(WrappedTenantKeys {
@@ -147,7 +164,10 @@ impl TenantKeys {
     }
 
     /// Unwraps stored secrets. Destroyed versions are skipped (they have no material).
-    pub fn unwrap(wrapped: &WrappedTenantKeys, root: &dyn RootKeyProvider) -> Result<Self, KmsError> {
+    pub fn unwrap(
+        wrapped: &WrappedTenantKeys,
+        root: &dyn RootKeyProvider,
+    ) -> Result<Self, KmsError> {
         let tenant_id = wrapped.tenant_id;
         let encryption = wrapped
             .encryption
@@ -165,7 +185,12 @@ impl TenantKeys {
         let pseudonym_epochs = wrapped
             .pseudonym_epochs
             .iter()
-            .map(|e| Ok((e.epoch, root.unwrap(&e.key, &epoch_context(tenant_id, e.epoch))?)))
+            .map(|e| {
+                Ok((
+                    e.epoch,
+                    root.unwrap(&e.key, &epoch_context(tenant_id, e.epoch))?,
+                ))
+            })
             .collect::<Result<_, KmsError>>()?;
         Ok(Self {
             tenant_id,
@@ -193,9 +218,16 @@ impl TenantKeys {
         let v = self
             .encryption
             .iter()
-            .find(|v| v.version == version && matches!(v.state, KeyState::Active | KeyState::DecryptOnly))
+            .find(|v| {
+                v.version == version && matches!(v.state, KeyState::Active | KeyState::DecryptOnly)
+            })
             .ok_or(KmsError::UnknownVersion(version))?;
-        let key = derive_key(&v.key, DerivedKeyPurpose::DataEncryption, self.tenant_id, domain_id);
+        let key = derive_key(
+            &v.key,
+            DerivedKeyPurpose::DataEncryption,
+            self.tenant_id,
+            domain_id,
+        );
         Ok(DataKey::new(version, &key))
     }
 
@@ -216,7 +248,12 @@ impl TenantKeys {
 
     /// The tenant-wide subject-handle key.
     pub fn subject_key(&self) -> SecretKey {
-        derive_key(&self.subject, DerivedKeyPurpose::SubjectHandle, self.tenant_id, 0)
+        derive_key(
+            &self.subject,
+            DerivedKeyPurpose::SubjectHandle,
+            self.tenant_id,
+            0,
+        )
     }
 }
 
@@ -228,18 +265,31 @@ mod tests {
     #[test]
     fn wrap_unwrap_round_trip_keeps_every_derived_key() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key")).unwrap_or_else(|e| panic!("{e}"));
+        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key"))
+            .unwrap_or_else(|e| panic!("{e}"));
         let keys = TenantKeys::generate(7, 0);
         let wrapped = keys.wrap(&root).unwrap_or_else(|e| panic!("{e}"));
         let back = TenantKeys::unwrap(&wrapped, &root).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.active_version(), Some(1));
-        let ctx = AadContext { tenant_id: 7, domain_id: 3, record: b"p" };
-        let ct = keys.data_key(3, 1).and_then(|k| k.seal(&ctx, b"secret")).unwrap_or_default();
-        let pt = back.data_key(3, 1).and_then(|k| k.open(&ctx, &ct)).map(|p| p.expose_secret().to_vec());
+        let ctx = AadContext {
+            tenant_id: 7,
+            domain_id: 3,
+            record: b"p",
+        };
+        let ct = keys
+            .data_key(3, 1)
+            .and_then(|k| k.seal(&ctx, b"secret"))
+            .unwrap_or_default();
+        let pt = back
+            .data_key(3, 1)
+            .and_then(|k| k.open(&ctx, &ct))
+            .map(|p| p.expose_secret().to_vec());
         assert_eq!(pt.ok(), Some(b"secret".to_vec()));
         assert_eq!(
-            keys.pseudonym_key(DerivedKeyPurpose::PseudonymMac, 3, 1).ok(),
-            back.pseudonym_key(DerivedKeyPurpose::PseudonymMac, 3, 1).ok()
+            keys.pseudonym_key(DerivedKeyPurpose::PseudonymMac, 3, 1)
+                .ok(),
+            back.pseudonym_key(DerivedKeyPurpose::PseudonymMac, 3, 1)
+                .ok()
         );
         assert_eq!(keys.subject_key(), back.subject_key());
     }
@@ -247,8 +297,11 @@ mod tests {
     #[test]
     fn wrapped_keys_are_bound_to_their_tenant() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key")).unwrap_or_else(|e| panic!("{e}"));
-        let mut wrapped = TenantKeys::generate(7, 0).wrap(&root).unwrap_or_else(|e| panic!("{e}"));
+        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut wrapped = TenantKeys::generate(7, 0)
+            .wrap(&root)
+            .unwrap_or_else(|e| panic!("{e}"));
         wrapped.tenant_id = 8;
         assert!(TenantKeys::unwrap(&wrapped, &root).is_err());
     }

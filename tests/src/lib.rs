@@ -60,10 +60,20 @@ pub async fn start_with(limits: Limits, client_ca: Option<PathBuf>) -> InProcess
         root_key_file: None,
         limits,
     };
-    let running = server::start(config, Arc::new(clock.clone())).await.unwrap_or_else(|e| panic!("start: {e:#}"));
-    let ca_pem = std::fs::read(dir.path().join("data/tls/ca.pem")).unwrap_or_else(|e| panic!("ca: {e}"));
+    let running = server::start(config, Arc::new(clock.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("start: {e:#}"));
+    let ca_pem =
+        std::fs::read(dir.path().join("data/tls/ca.pem")).unwrap_or_else(|e| panic!("ca: {e}"));
     let operator_token = read_trimmed(&dir.path().join("data/operator.token"));
-    InProcess { addr: format!("https://127.0.0.1:{}", running.addr.port()), dir, clock, ca_pem, operator_token, running: Some(running) }
+    InProcess {
+        addr: format!("https://127.0.0.1:{}", running.addr.port()),
+        dir,
+        clock,
+        ca_pem,
+        operator_token,
+        running: Some(running),
+    }
 }
 
 impl InProcess {
@@ -89,11 +99,16 @@ pub async fn connect(addr: &str, ca_pem: &[u8], token: Option<&str>) -> Valv {
         identity: None,
         server_name: None,
     };
-    Valv::connect(config).await.unwrap_or_else(|e| panic!("connect: {e}"))
+    Valv::connect(config)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"))
 }
 
 fn read_trimmed(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_owned()
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_owned()
 }
 
 /// The real binary running as a child process, logging at `trace` to a file.
@@ -132,12 +147,22 @@ pub fn spawn(bin: &str, data_dir: &Path, log_path: &Path) -> ChildServer {
     let deadline = Instant::now() + Duration::from_secs(30);
     let addr = loop {
         let text = std::fs::read(log_path).unwrap_or_default();
-        let text = String::from_utf8_lossy(&text[usize::try_from(start_len).unwrap_or(0).min(text.len())..]).into_owned();
+        let text = String::from_utf8_lossy(
+            &text[usize::try_from(start_len).unwrap_or(0).min(text.len())..],
+        )
+        .into_owned();
         if let Some(line) = text.lines().find(|l| l.contains("valv is serving")) {
-            let addr = line.split("addr=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_default();
+            let addr = line
+                .split("addr=")
+                .nth(1)
+                .and_then(|s| s.split_whitespace().next())
+                .unwrap_or_default();
             break addr.to_owned();
         }
-        assert!(Instant::now() < deadline, "server did not start; log:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "server did not start; log:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     ChildServer {
@@ -198,11 +223,16 @@ pub async fn setup_tenant(
 ) -> Tenant {
     let created = operator
         .admin()
-        .create_tenant(pb::CreateTenantRequest { name: name.into(), admin_name: String::new() })
+        .create_tenant(pb::CreateTenantRequest {
+            name: name.into(),
+            admin_name: String::new(),
+        })
         .await
         .unwrap_or_else(|e| panic!("create tenant: {e}"))
         .into_inner();
-    let admin = operator.with_token(&created.admin_token).unwrap_or_else(|e| panic!("{e}"));
+    let admin = operator
+        .with_token(&created.admin_token)
+        .unwrap_or_else(|e| panic!("{e}"));
     for (d, kind, scheme, reversible) in domains {
         admin
             .admin()
@@ -278,19 +308,41 @@ pub async fn pseudonymise_ok(client: &Valv, domain: &str, ids: &[&str]) -> Vec<S
 }
 
 /// Re-identifies and returns (verdict, identifier) per item.
-pub async fn reidentify(client: &Valv, domain: &str, purpose: &str, pseudonyms: &[String]) -> Result<Vec<(pb::Verdict, String)>, tonic::Status> {
+pub async fn reidentify(
+    client: &Valv,
+    domain: &str,
+    purpose: &str,
+    pseudonyms: &[String],
+) -> Result<Vec<(pb::Verdict, String)>, tonic::Status> {
     let reply = client
         .pseudonyms()
-        .re_identify(pb::ReIdentifyRequest { domain: domain.into(), purpose: purpose.into(), pseudonyms: pseudonyms.to_vec() })
+        .re_identify(pb::ReIdentifyRequest {
+            domain: domain.into(),
+            purpose: purpose.into(),
+            pseudonyms: pseudonyms.to_vec(),
+        })
         .await?
         .into_inner();
-    Ok(reply.results.into_iter().map(|r| (r.verdict(), r.identifier)).collect())
+    Ok(reply
+        .results
+        .into_iter()
+        .map(|r| (r.verdict(), r.identifier))
+        .collect())
 }
 
 /// A consent grant request for `identifier` in `domain`.
-pub fn grant(domain: &str, identifier: &str, purpose: &str, text_version: u32, valid_until_unix_ms: i64) -> pb::GrantConsentRequest {
+pub fn grant(
+    domain: &str,
+    identifier: &str,
+    purpose: &str,
+    text_version: u32,
+    valid_until_unix_ms: i64,
+) -> pb::GrantConsentRequest {
     pb::GrantConsentRequest {
-        subject: Some(pb::SubjectRef { domain: domain.into(), by: Some(pb::subject_ref::By::Identifier(identifier.into())) }),
+        subject: Some(pb::SubjectRef {
+            domain: domain.into(),
+            by: Some(pb::subject_ref::By::Identifier(identifier.into())),
+        }),
         purpose: purpose.into(),
         text_version,
         method: pb::ConsentMethod::Bankid.into(),
@@ -300,5 +352,6 @@ pub fn grant(domain: &str, identifier: &str, purpose: &str, text_version: u32, v
 
 /// The identifiers test data shipped with the repository.
 pub fn identifiers_json() -> serde_json::Value {
-    serde_json::from_str(include_str!("../testdata/identifiers.json")).unwrap_or(serde_json::Value::Null)
+    serde_json::from_str(include_str!("../testdata/identifiers.json"))
+        .unwrap_or(serde_json::Value::Null)
 }

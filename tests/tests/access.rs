@@ -44,19 +44,31 @@ fn allowed_role(rpc: Rpc) -> pb::Role {
         Rpc::CreateTenant => pb::Role::Operator,
         Rpc::Pseudonymise | Rpc::PseudonymiseStream => pb::Role::Tokenizer,
         Rpc::ReIdentify => pb::Role::Reidentifier,
-        Rpc::GrantConsent | Rpc::WithdrawConsent | Rpc::GetConsentHistory => pb::Role::ConsentManager,
+        Rpc::GrantConsent | Rpc::WithdrawConsent | Rpc::GetConsentHistory => {
+            pb::Role::ConsentManager
+        }
         _ => pb::Role::TenantAdmin,
     }
 }
 
 fn subject() -> Option<pb::SubjectRef> {
-    Some(pb::SubjectRef { domain: "d".into(), by: Some(pb::subject_ref::By::Identifier("anna@example.se".into())) })
+    Some(pb::SubjectRef {
+        domain: "d".into(),
+        by: Some(pb::subject_ref::By::Identifier("anna@example.se".into())),
+    })
 }
 
 /// Makes one call of `rpc`; `n` keeps names unique.
 async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
     match rpc {
-        Rpc::CreateTenant => c.admin().create_tenant(pb::CreateTenantRequest { name: format!("t{n}"), admin_name: String::new() }).await.map(drop),
+        Rpc::CreateTenant => c
+            .admin()
+            .create_tenant(pb::CreateTenantRequest {
+                name: format!("t{n}"),
+                admin_name: String::new(),
+            })
+            .await
+            .map(drop),
         Rpc::CreateDomain => c
             .admin()
             .create_domain(pb::CreateDomainRequest {
@@ -68,7 +80,11 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             })
             .await
             .map(drop),
-        Rpc::ListDomains => c.admin().list_domains(pb::ListDomainsRequest {}).await.map(drop),
+        Rpc::ListDomains => c
+            .admin()
+            .list_domains(pb::ListDomainsRequest {})
+            .await
+            .map(drop),
         Rpc::DefinePurpose => c
             .admin()
             .define_purpose(pb::DefinePurposeRequest {
@@ -80,7 +96,11 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             })
             .await
             .map(drop),
-        Rpc::ListPurposes => c.admin().list_purposes(pb::ListPurposesRequest {}).await.map(drop),
+        Rpc::ListPurposes => c
+            .admin()
+            .list_purposes(pb::ListPurposesRequest {})
+            .await
+            .map(drop),
         Rpc::CreatePrincipal => c
             .admin()
             .create_principal(pb::CreatePrincipalRequest {
@@ -91,21 +111,47 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             })
             .await
             .map(drop),
-        Rpc::RevokePrincipal => c.admin().revoke_principal(pb::RevokePrincipalRequest { id: "0000000000000000".into() }).await.map(drop),
-        Rpc::ListPrincipals => c.admin().list_principals(pb::ListPrincipalsRequest {}).await.map(drop),
+        Rpc::RevokePrincipal => c
+            .admin()
+            .revoke_principal(pb::RevokePrincipalRequest {
+                id: "0000000000000000".into(),
+            })
+            .await
+            .map(drop),
+        Rpc::ListPrincipals => c
+            .admin()
+            .list_principals(pb::ListPrincipalsRequest {})
+            .await
+            .map(drop),
         Rpc::Pseudonymise => c
             .pseudonyms()
-            .pseudonymise(pb::PseudonymiseRequest { domain: "d".into(), identifiers: vec!["anna@example.se".into()], batch_id: 0 })
+            .pseudonymise(pb::PseudonymiseRequest {
+                domain: "d".into(),
+                identifiers: vec!["anna@example.se".into()],
+                batch_id: 0,
+            })
             .await
             .map(drop),
         Rpc::PseudonymiseStream => {
-            let batch = pb::PseudonymiseRequest { domain: "d".into(), identifiers: vec!["anna@example.se".into()], batch_id: 1 };
-            let mut replies = c.pseudonyms().pseudonymise_stream(tokio_stream::iter(vec![batch])).await?.into_inner();
+            let batch = pb::PseudonymiseRequest {
+                domain: "d".into(),
+                identifiers: vec!["anna@example.se".into()],
+                batch_id: 1,
+            };
+            let mut replies = c
+                .pseudonyms()
+                .pseudonymise_stream(tokio_stream::iter(vec![batch]))
+                .await?
+                .into_inner();
             replies.message().await.map(drop)
         }
         Rpc::ReIdentify => c
             .pseudonyms()
-            .re_identify(pb::ReIdentifyRequest { domain: "d".into(), purpose: "research".into(), pseudonyms: vec!["x".into()] })
+            .re_identify(pb::ReIdentifyRequest {
+                domain: "d".into(),
+                purpose: "research".into(),
+                pseudonyms: vec!["x".into()],
+            })
             .await
             .map(drop),
         Rpc::GrantConsent => c
@@ -121,12 +167,18 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .map(drop),
         Rpc::WithdrawConsent => c
             .consents()
-            .withdraw_consent(pb::WithdrawConsentRequest { subject: subject(), purpose: "research".into() })
+            .withdraw_consent(pb::WithdrawConsentRequest {
+                subject: subject(),
+                purpose: "research".into(),
+            })
             .await
             .map(drop),
         Rpc::GetConsentHistory => c
             .consents()
-            .get_consent_history(pb::GetConsentHistoryRequest { subject: subject(), purpose: String::new() })
+            .get_consent_history(pb::GetConsentHistoryRequest {
+                subject: subject(),
+                purpose: String::new(),
+            })
             .await
             .map(drop),
     }
@@ -155,7 +207,11 @@ async fn every_role_against_every_rpc() {
     ];
     let mut clients = vec![(pb::Role::Operator, operator.clone())];
     for role in roles {
-        let purposes = if role == pb::Role::Reidentifier { vec!["research".to_owned()] } else { vec![] };
+        let purposes = if role == pb::Role::Reidentifier {
+            vec!["research".to_owned()]
+        } else {
+            vec![]
+        };
         let token = admin
             .admin()
             .create_principal(pb::CreatePrincipalRequest {
@@ -184,7 +240,11 @@ async fn every_role_against_every_rpc() {
                     assert!(result.is_ok(), "{role:?} {rpc:?}: {result:?}");
                 }
             } else {
-                assert_eq!(result.err().map(|s| s.code()), Some(Code::PermissionDenied), "{role:?} must be denied {rpc:?}");
+                assert_eq!(
+                    result.err().map(|s| s.code()),
+                    Some(Code::PermissionDenied),
+                    "{role:?} must be denied {rpc:?}"
+                );
             }
         }
     }
@@ -221,18 +281,33 @@ async fn a_tenant_touches_nothing_of_another() {
     let a_consent = server.client(&a.consent_manager).await;
 
     // Same identifier, same domain name, other tenant: a different, unlinkable pseudonym.
-    assert_ne!(pseudonymise_ok(&a_tok, "shared", &["anna@example.se"]).await, b_pseudonyms);
+    assert_ne!(
+        pseudonymise_ok(&a_tok, "shared", &["anna@example.se"]).await,
+        b_pseudonyms
+    );
     // B's domain does not exist for A.
     let err = a_tok
         .pseudonyms()
-        .pseudonymise(pb::PseudonymiseRequest { domain: "only-b".into(), identifiers: vec!["x@y.se".into()], batch_id: 0 })
+        .pseudonymise(pb::PseudonymiseRequest {
+            domain: "only-b".into(),
+            identifiers: vec!["x@y.se".into()],
+            batch_id: 0,
+        })
         .await
         .err();
     assert_eq!(err.map(|s| s.code()), Some(Code::NotFound));
     // B's pseudonyms are not found through A, in a domain of the same name or B's own.
-    let r = reidentify(&a_reid, "shared", "ops", &b_pseudonyms).await.unwrap_or_default();
+    let r = reidentify(&a_reid, "shared", "ops", &b_pseudonyms)
+        .await
+        .unwrap_or_default();
     assert_eq!(r, vec![(pb::Verdict::NotFound, String::new())]);
-    assert_eq!(reidentify(&a_reid, "only-b", "ops", &b_only).await.err().map(|s| s.code()), Some(Code::NotFound));
+    assert_eq!(
+        reidentify(&a_reid, "only-b", "ops", &b_only)
+            .await
+            .err()
+            .map(|s| s.code()),
+        Some(Code::NotFound)
+    );
     // B's principals cannot be listed or revoked by A.
     let b_ids: Vec<String> = b_admin
         .admin()
@@ -244,16 +319,28 @@ async fn a_tenant_touches_nothing_of_another() {
         .into_iter()
         .map(|p| p.id)
         .collect();
-    let a_list = a_admin.admin().list_principals(pb::ListPrincipalsRequest {}).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    let a_list = a_admin
+        .admin()
+        .list_principals(pb::ListPrincipalsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
     assert!(a_list.principals.iter().all(|p| !b_ids.contains(&p.id)));
     assert_eq!(a_list.principals.len(), 4);
     for id in &b_ids {
-        let err = a_admin.admin().revoke_principal(pb::RevokePrincipalRequest { id: id.clone() }).await.err();
+        let err = a_admin
+            .admin()
+            .revoke_principal(pb::RevokePrincipalRequest { id: id.clone() })
+            .await
+            .err();
         assert_eq!(err.map(|s| s.code()), Some(Code::NotFound));
     }
     // A consent recorded by A for B's pseudonym is refused: it is not A's.
     let req = pb::GrantConsentRequest {
-        subject: Some(pb::SubjectRef { domain: "shared".into(), by: Some(pb::subject_ref::By::Pseudonym(b_pseudonyms[0].clone())) }),
+        subject: Some(pb::SubjectRef {
+            domain: "shared".into(),
+            by: Some(pb::subject_ref::By::Pseudonym(b_pseudonyms[0].clone())),
+        }),
         purpose: "ops".into(),
         text_version: 1,
         method: pb::ConsentMethod::Web.into(),
@@ -261,13 +348,26 @@ async fn a_tenant_touches_nothing_of_another() {
     };
     let err = a_consent.consents().grant_consent(req).await.err();
     // `ops` is contract-based, so the purpose check answers first; either way nothing is recorded.
-    assert!(matches!(err.map(|s| s.code()), Some(Code::NotFound | Code::FailedPrecondition)));
+    assert!(matches!(
+        err.map(|s| s.code()),
+        Some(Code::NotFound | Code::FailedPrecondition)
+    ));
     // The operator sees no tenant data.
-    let err = operator.admin().list_domains(pb::ListDomainsRequest {}).await.err();
+    let err = operator
+        .admin()
+        .list_domains(pb::ListDomainsRequest {})
+        .await
+        .err();
     assert_eq!(err.map(|s| s.code()), Some(Code::PermissionDenied));
     // B still re-identifies its own.
     let b_reid = server.client(&b.reidentifier).await;
-    assert_eq!(reidentify(&b_reid, "shared", "ops", &b_pseudonyms).await.unwrap_or_default()[0].1, "anna@example.se");
+    assert_eq!(
+        reidentify(&b_reid, "shared", "ops", &b_pseudonyms)
+            .await
+            .unwrap_or_default()[0]
+            .1,
+        "anna@example.se"
+    );
     server.stop().await;
 }
 
@@ -275,14 +375,36 @@ async fn a_tenant_touches_nothing_of_another() {
 async fn no_valid_credential_is_unauthenticated() {
     let server = start().await;
     let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(&operator, "acme", &[("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)], &[]).await;
+    let t = setup_tenant(
+        &operator,
+        "acme",
+        &[("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)],
+        &[],
+    )
+    .await;
     let anonymous = connect(&server.addr, &server.ca_pem, None).await;
-    let list = |c: Valv| async move { c.admin().list_domains(pb::ListDomainsRequest {}).await.err().map(|s| s.code()) };
+    let list = |c: Valv| async move {
+        c.admin()
+            .list_domains(pb::ListDomainsRequest {})
+            .await
+            .err()
+            .map(|s| s.code())
+    };
     assert_eq!(list(anonymous).await, Some(Code::Unauthenticated));
-    assert_eq!(list(server.client("garbage").await).await, Some(Code::Unauthenticated));
+    assert_eq!(
+        list(server.client("garbage").await).await,
+        Some(Code::Unauthenticated)
+    );
     // A well-formed token with the right id but a wrong secret.
-    let forged = format!("{}{}", &t.admin[..t.admin.len() - 1], if t.admin.ends_with('a') { "b" } else { "a" });
-    assert_eq!(list(server.client(&forged).await).await, Some(Code::Unauthenticated));
+    let forged = format!(
+        "{}{}",
+        &t.admin[..t.admin.len() - 1],
+        if t.admin.ends_with('a') { "b" } else { "a" }
+    );
+    assert_eq!(
+        list(server.client(&forged).await).await,
+        Some(Code::Unauthenticated)
+    );
     // Revoked principals stop working at once.
     let admin = server.client(&t.admin).await;
     let tok = admin
@@ -298,12 +420,28 @@ async fn no_valid_credential_is_unauthenticated() {
         .into_inner();
     assert_eq!(list(server.client(&tok.token).await).await, None);
     let id = tok.principal.map(|p| p.id).unwrap_or_default();
-    admin.admin().revoke_principal(pb::RevokePrincipalRequest { id }).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(list(server.client(&tok.token).await).await, Some(Code::Unauthenticated));
+    admin
+        .admin()
+        .revoke_principal(pb::RevokePrincipalRequest { id })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        list(server.client(&tok.token).await).await,
+        Some(Code::Unauthenticated)
+    );
     // Plain-text connections to a TLS server fail.
-    let plain = Valv::connect(ClientConfig { addr: server.addr.replace("https", "http"), ..ClientConfig::default() }).await;
+    let plain = Valv::connect(ClientConfig {
+        addr: server.addr.replace("https", "http"),
+        ..ClientConfig::default()
+    })
+    .await;
     if let Ok(c) = plain {
-        assert!(c.admin().list_domains(pb::ListDomainsRequest {}).await.is_err());
+        assert!(
+            c.admin()
+                .list_domains(pb::ListDomainsRequest {})
+                .await
+                .is_err()
+        );
     }
     server.stop().await;
 }
@@ -314,10 +452,13 @@ async fn client_certificate_authenticates_a_bound_principal() {
     use sha2::{Digest, Sha256};
     init();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+    let mut ca_params =
+        CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap_or_else(|e| panic!("{e}"));
+    let ca_cert = ca_params
+        .self_signed(&ca_key)
+        .unwrap_or_else(|e| panic!("{e}"));
     let ca_path = dir.path().join("clients-ca.pem");
     std::fs::write(&ca_path, ca_cert.pem()).unwrap_or_else(|e| panic!("{e}"));
     let issuer = Issuer::from_params(&ca_params, &ca_key);
@@ -333,7 +474,13 @@ async fn client_certificate_authenticates_a_bound_principal() {
 
     let server = start_with(valv::app::Limits::default(), Some(ca_path)).await;
     let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(&operator, "acme", &[("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)], &[]).await;
+    let t = setup_tenant(
+        &operator,
+        "acme",
+        &[("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)],
+        &[],
+    )
+    .await;
     let admin = server.client(&t.admin).await;
     admin
         .admin()
@@ -352,14 +499,35 @@ async fn client_certificate_authenticates_a_bound_principal() {
         identity: Some((cert.into_bytes(), key.into_bytes())),
         server_name: None,
     };
-    let bound = Valv::connect(with_cert(bound_cert.pem(), bound_key.serialize_pem())).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(pseudonymise_ok(&bound, "d", &["anna@example.se"]).await.len(), 1);
+    let bound = Valv::connect(with_cert(bound_cert.pem(), bound_key.serialize_pem()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        pseudonymise_ok(&bound, "d", &["anna@example.se"])
+            .await
+            .len(),
+        1
+    );
     // The certificate carries only the roles of its principal.
-    assert_eq!(bound.admin().list_domains(pb::ListDomainsRequest {}).await.err().map(|s| s.code()), Some(Code::PermissionDenied));
-    let unbound = Valv::connect(with_cert(other_cert.pem(), other_key.serialize_pem())).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        bound
+            .admin()
+            .list_domains(pb::ListDomainsRequest {})
+            .await
+            .err()
+            .map(|s| s.code()),
+        Some(Code::PermissionDenied)
+    );
+    let unbound = Valv::connect(with_cert(other_cert.pem(), other_key.serialize_pem()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let err = unbound
         .pseudonyms()
-        .pseudonymise(pb::PseudonymiseRequest { domain: "d".into(), identifiers: vec!["a@b.se".into()], batch_id: 0 })
+        .pseudonymise(pb::PseudonymiseRequest {
+            domain: "d".into(),
+            identifiers: vec!["a@b.se".into()],
+            batch_id: 0,
+        })
         .await
         .err();
     assert_eq!(err.map(|s| s.code()), Some(Code::Unauthenticated));

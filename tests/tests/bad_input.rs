@@ -15,15 +15,30 @@ fn kind_of(name: &str) -> pb::IdentifierKind {
     }
 }
 
-const KINDS: [&str; 6] = ["se-personnummer", "no-fodselsnummer", "dk-cpr", "fi-hetu", "email", "phone"];
+const KINDS: [&str; 6] = [
+    "se-personnummer",
+    "no-fodselsnummer",
+    "dk-cpr",
+    "fi-hetu",
+    "email",
+    "phone",
+];
 
 #[tokio::test]
 async fn malformed_identifiers_of_every_kind_are_per_item_errors_and_store_nothing() {
     let server = start().await;
     let operator = server.client(&server.operator_token).await;
-    let domains: Vec<(&str, pb::IdentifierKind, pb::Scheme, bool)> =
-        KINDS.iter().map(|k| (*k, kind_of(k), pb::Scheme::Keyed, true)).collect();
-    let t = setup_tenant(&operator, "acme", &domains, &[("ops", pb::LegalBasis::Contract)]).await;
+    let domains: Vec<(&str, pb::IdentifierKind, pb::Scheme, bool)> = KINDS
+        .iter()
+        .map(|k| (*k, kind_of(k), pb::Scheme::Keyed, true))
+        .collect();
+    let t = setup_tenant(
+        &operator,
+        "acme",
+        &domains,
+        &[("ops", pb::LegalBasis::Contract)],
+    )
+    .await;
     let tok = server.client(&t.tokenizer).await;
     let data = identifiers_json();
     for kind in KINDS {
@@ -36,7 +51,11 @@ async fn malformed_identifiers_of_every_kind_are_per_item_errors_and_store_nothi
         assert!(!invalid.is_empty());
         let reply = tok
             .pseudonyms()
-            .pseudonymise(pb::PseudonymiseRequest { domain: kind.into(), identifiers: invalid.clone(), batch_id: 0 })
+            .pseudonymise(pb::PseudonymiseRequest {
+                domain: kind.into(),
+                identifiers: invalid.clone(),
+                batch_id: 0,
+            })
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .into_inner();
@@ -47,14 +66,25 @@ async fn malformed_identifiers_of_every_kind_are_per_item_errors_and_store_nothi
             };
             assert_eq!(e.field, format!("identifiers[{i}]"));
             assert!(e.rule.starts_with(&format!("{kind}: ")), "{}", e.rule);
-            assert!(!e.rule.contains(invalid[i].trim()), "rule echoes the identifier");
+            assert!(
+                !e.rule.contains(invalid[i].trim()),
+                "rule echoes the identifier"
+            );
         }
     }
     // And the valid ones of every kind work.
     for kind in KINDS {
         for case in data[kind]["valid"].as_array().into_iter().flatten() {
-            let value = case.get("value").or_else(|| case["same_person"].get(0)).and_then(|v| v.as_str()).unwrap_or_default();
-            assert_eq!(pseudonymise_ok(&tok, kind, &[value]).await.len(), 1, "{kind}");
+            let value = case
+                .get("value")
+                .or_else(|| case["same_person"].get(0))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            assert_eq!(
+                pseudonymise_ok(&tok, kind, &[value]).await.len(),
+                1,
+                "{kind}"
+            );
         }
     }
     server.stop().await;
@@ -62,59 +92,137 @@ async fn malformed_identifiers_of_every_kind_are_per_item_errors_and_store_nothi
 
 #[tokio::test]
 async fn batch_limits_unknown_names_and_malformed_requests() {
-    let limits = valv::app::Limits { max_batch: 100, max_identifier_bytes: 64, max_message_bytes: 64 * 1024 };
+    let limits = valv::app::Limits {
+        max_batch: 100,
+        max_identifier_bytes: 64,
+        max_message_bytes: 64 * 1024,
+    };
     let server = start_with(limits, None).await;
     let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(&operator, "acme", &[("d", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)], &[("ops", pb::LegalBasis::Contract)]).await;
+    let t = setup_tenant(
+        &operator,
+        "acme",
+        &[("d", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)],
+        &[("ops", pb::LegalBasis::Contract)],
+    )
+    .await;
     let tok = server.client(&t.tokenizer).await;
     let reid = server.client(&t.reidentifier).await;
     let pseudonymise = |domain: &str, ids: Vec<String>| {
         let tok = tok.clone();
         let domain = domain.to_owned();
-        async move { tok.pseudonyms().pseudonymise(pb::PseudonymiseRequest { domain, identifiers: ids, batch_id: 0 }).await }
+        async move {
+            tok.pseudonyms()
+                .pseudonymise(pb::PseudonymiseRequest {
+                    domain,
+                    identifiers: ids,
+                    batch_id: 0,
+                })
+                .await
+        }
     };
     let status = |r: Result<_, tonic::Status>| r.err().map(|s| (s.code(), s.message().to_owned()));
 
     let empty = status(pseudonymise("d", vec![]).await);
-    assert_eq!(empty, Some((Code::InvalidArgument, "identifiers: must not be empty".into())));
+    assert_eq!(
+        empty,
+        Some((
+            Code::InvalidArgument,
+            "identifiers: must not be empty".into()
+        ))
+    );
     let over = status(pseudonymise("d", (0..101).map(|i| format!("P-{i}")).collect()).await);
     assert_eq!(over.as_ref().map(|s| s.0), Some(Code::ResourceExhausted));
-    assert!(over.map(|s| s.1.starts_with("identifiers: 101 items exceed")).unwrap_or(false));
+    assert!(
+        over.map(|s| s.1.starts_with("identifiers: 101 items exceed"))
+            .unwrap_or(false)
+    );
     // A message over the size limit is refused from its length prefix, before it is buffered.
-    let huge = status(pseudonymise("d", (0..90).map(|i| format!("{i}-{}", "x".repeat(1000))).collect()).await);
+    let huge = status(
+        pseudonymise(
+            "d",
+            (0..90)
+                .map(|i| format!("{i}-{}", "x".repeat(1000)))
+                .collect(),
+        )
+        .await,
+    );
     assert_eq!(huge.map(|s| s.0), Some(Code::OutOfRange));
     let unknown = status(pseudonymise("nope", vec!["P-1".into()]).await);
     assert_eq!(unknown.map(|s| s.0), Some(Code::NotFound));
-    let long = pseudonymise("d", vec!["y".repeat(65)]).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    let long = pseudonymise("d", vec!["y".repeat(65)])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
     assert_eq!(long.created, 0);
-    assert!(matches!(&long.results[0].outcome, Some(pb::pseudonymise_result::Outcome::Error(e)) if e.rule.contains("limit")));
+    assert!(
+        matches!(&long.results[0].outcome, Some(pb::pseudonymise_result::Outcome::Error(e)) if e.rule.contains("limit"))
+    );
 
     let p = pseudonymise_ok(&tok, "d", &["P-1"]).await;
-    assert_eq!(reidentify(&reid, "d", "nope", &p).await.err().map(|s| s.code()), Some(Code::NotFound));
-    assert_eq!(reidentify(&reid, "d", "ops", &[]).await.err().map(|s| s.code()), Some(Code::InvalidArgument));
+    assert_eq!(
+        reidentify(&reid, "d", "nope", &p)
+            .await
+            .err()
+            .map(|s| s.code()),
+        Some(Code::NotFound)
+    );
+    assert_eq!(
+        reidentify(&reid, "d", "ops", &[])
+            .await
+            .err()
+            .map(|s| s.code()),
+        Some(Code::InvalidArgument)
+    );
     // Garbage pseudonyms are per-item not-found.
-    let r = reidentify(&reid, "d", "ops", &["!!".into(), p[0].clone()]).await.unwrap_or_default();
-    assert_eq!(r, vec![(pb::Verdict::NotFound, String::new()), (pb::Verdict::Released, "P-1".into())]);
+    let r = reidentify(&reid, "d", "ops", &["!!".into(), p[0].clone()])
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        r,
+        vec![
+            (pb::Verdict::NotFound, String::new()),
+            (pb::Verdict::Released, "P-1".into())
+        ]
+    );
 
     // Admin input: names, kinds, roles, purposes.
     let admin = server.client(&t.admin).await;
-    let bad_domain = |name: &str, kind: pb::IdentifierKind, scheme: pb::Scheme| pb::CreateDomainRequest {
-        name: name.into(),
-        kind: kind.into(),
-        scheme: scheme.into(),
-        reversible: true,
-        retention_seconds: 0,
-    };
+    let bad_domain =
+        |name: &str, kind: pb::IdentifierKind, scheme: pb::Scheme| pb::CreateDomainRequest {
+            name: name.into(),
+            kind: kind.into(),
+            scheme: scheme.into(),
+            reversible: true,
+            retention_seconds: 0,
+        };
     for (req, field) in [
-        (bad_domain("Bad Name", pb::IdentifierKind::Email, pb::Scheme::Keyed), "name:"),
-        (bad_domain("ok", pb::IdentifierKind::Unspecified, pb::Scheme::Keyed), "kind:"),
-        (bad_domain("ok", pb::IdentifierKind::Email, pb::Scheme::Unspecified), "scheme:"),
+        (
+            bad_domain("Bad Name", pb::IdentifierKind::Email, pb::Scheme::Keyed),
+            "name:",
+        ),
+        (
+            bad_domain("ok", pb::IdentifierKind::Unspecified, pb::Scheme::Keyed),
+            "kind:",
+        ),
+        (
+            bad_domain("ok", pb::IdentifierKind::Email, pb::Scheme::Unspecified),
+            "scheme:",
+        ),
     ] {
         let s = admin.admin().create_domain(req).await.err();
         assert_eq!(s.as_ref().map(|s| s.code()), Some(Code::InvalidArgument));
         assert!(s.map(|s| s.message().starts_with(field)).unwrap_or(false));
     }
-    let dup = admin.admin().create_domain(bad_domain("d", pb::IdentifierKind::Email, pb::Scheme::Keyed)).await.err();
+    let dup = admin
+        .admin()
+        .create_domain(bad_domain(
+            "d",
+            pb::IdentifierKind::Email,
+            pb::Scheme::Keyed,
+        ))
+        .await
+        .err();
     assert_eq!(dup.map(|s| s.code()), Some(Code::AlreadyExists));
     let bad_principal = admin
         .admin()
@@ -126,7 +234,13 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
         })
         .await
         .err();
-    assert_eq!(bad_principal.map(|s| (s.code(), s.message().to_owned())), Some((Code::InvalidArgument, "purposes[0]: not defined in this tenant".into())));
+    assert_eq!(
+        bad_principal.map(|s| (s.code(), s.message().to_owned())),
+        Some((
+            Code::InvalidArgument,
+            "purposes[0]: not defined in this tenant".into()
+        ))
+    );
     let operator_role = admin
         .admin()
         .create_principal(pb::CreatePrincipalRequest {
@@ -139,9 +253,26 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
         .err();
     assert_eq!(operator_role.map(|s| s.code()), Some(Code::InvalidArgument));
     // Nothing of the refused requests exists afterwards.
-    let domains = admin.admin().list_domains(pb::ListDomainsRequest {}).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
-    assert_eq!(domains.domains.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), vec!["d"]);
-    let principals = admin.admin().list_principals(pb::ListPrincipalsRequest {}).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    let domains = admin
+        .admin()
+        .list_domains(pb::ListDomainsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(
+        domains
+            .domains
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["d"]
+    );
+    let principals = admin
+        .admin()
+        .list_principals(pb::ListPrincipalsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
     assert_eq!(principals.principals.len(), 4);
 
     // Consent input.
@@ -157,14 +288,31 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let past = cm.consents().grant_consent(grant("d", "P-1", "research", 1, T0_MS - 1)).await.err();
-    assert_eq!(past.map(|s| (s.code(), s.message().to_owned())), Some((Code::InvalidArgument, "valid_until_unix_ms: must be in the future".into())));
-    let v0 = cm.consents().grant_consent(grant("d", "P-1", "research", 0, 0)).await.err();
+    let past = cm
+        .consents()
+        .grant_consent(grant("d", "P-1", "research", 1, T0_MS - 1))
+        .await
+        .err();
+    assert_eq!(
+        past.map(|s| (s.code(), s.message().to_owned())),
+        Some((
+            Code::InvalidArgument,
+            "valid_until_unix_ms: must be in the future".into()
+        ))
+    );
+    let v0 = cm
+        .consents()
+        .grant_consent(grant("d", "P-1", "research", 0, 0))
+        .await
+        .err();
     assert_eq!(v0.map(|s| s.code()), Some(Code::InvalidArgument));
     let withdraw_nothing = cm
         .consents()
         .withdraw_consent(pb::WithdrawConsentRequest {
-            subject: Some(pb::SubjectRef { domain: "d".into(), by: Some(pb::subject_ref::By::Identifier("P-1".into())) }),
+            subject: Some(pb::SubjectRef {
+                domain: "d".into(),
+                by: Some(pb::subject_ref::By::Identifier("P-1".into())),
+            }),
             purpose: "research".into(),
         })
         .await
@@ -172,9 +320,15 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
     assert_eq!(withdraw_nothing.map(|s| s.code()), Some(Code::NotFound));
     let no_subject = cm
         .consents()
-        .grant_consent(pb::GrantConsentRequest { subject: None, ..grant("d", "P-1", "research", 1, 0) })
+        .grant_consent(pb::GrantConsentRequest {
+            subject: None,
+            ..grant("d", "P-1", "research", 1, 0)
+        })
         .await
         .err();
-    assert_eq!(no_subject.map(|s| s.message().to_owned()), Some("subject: must be set".into()));
+    assert_eq!(
+        no_subject.map(|s| s.message().to_owned()),
+        Some("subject: must be set".into())
+    );
     server.stop().await;
 }

@@ -20,7 +20,12 @@ async fn every_pseudonym_handed_out_survives_kill_9() {
         "acme",
         &[
             ("keyed", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true),
-            ("random", pb::IdentifierKind::Opaque, pb::Scheme::Random, true),
+            (
+                "random",
+                pb::IdentifierKind::Opaque,
+                pb::Scheme::Random,
+                true,
+            ),
             ("other", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true),
         ],
         &[("ops", pb::LegalBasis::Contract)],
@@ -57,9 +62,14 @@ async fn every_pseudonym_handed_out_survives_kill_9() {
         let items: Vec<_> = handed_out.iter().filter(|(d, _, _)| *d == domain).collect();
         for chunk in items.chunks(5000) {
             let ps: Vec<String> = chunk.iter().map(|(_, _, p)| p.clone()).collect();
-            let back = reidentify(&reid, domain, "ops", &ps).await.unwrap_or_else(|e| panic!("{e}"));
+            let back = reidentify(&reid, domain, "ops", &ps)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
             for ((_, id, _), (verdict, got)) in chunk.iter().zip(back) {
-                assert_eq!((verdict, got.as_str()), (pb::Verdict::Released, id.as_str()));
+                assert_eq!(
+                    (verdict, got.as_str()),
+                    (pb::Verdict::Released, id.as_str())
+                );
             }
         }
     }
@@ -67,16 +77,27 @@ async fn every_pseudonym_handed_out_survives_kill_9() {
     // Stable across the restart: the same identifiers give the same pseudonyms in both schemes.
     let tok = server.client(&t.tokenizer).await;
     for domain in ["keyed", "random"] {
-        let sample: Vec<_> = handed_out.iter().filter(|(d, _, _)| *d == domain).take(100).collect();
+        let sample: Vec<_> = handed_out
+            .iter()
+            .filter(|(d, _, _)| *d == domain)
+            .take(100)
+            .collect();
         let ids: Vec<&str> = sample.iter().map(|(_, i, _)| i.as_str()).collect();
         let again = pseudonymise_ok(&tok, domain, &ids).await;
         let before: Vec<String> = sample.iter().map(|(_, _, p)| p.clone()).collect();
         assert_eq!(again, before, "{domain}");
     }
     // Unlinkable across domains: no pseudonym of `keyed` appears in `other`.
-    let keyed: Vec<_> = handed_out.iter().filter(|(d, _, _)| *d == "keyed").take(500).collect();
+    let keyed: Vec<_> = handed_out
+        .iter()
+        .filter(|(d, _, _)| *d == "keyed")
+        .take(500)
+        .collect();
     let ids: Vec<&str> = keyed.iter().map(|(_, i, _)| i.as_str()).collect();
-    let other: HashSet<String> = pseudonymise_ok(&tok, "other", &ids).await.into_iter().collect();
+    let other: HashSet<String> = pseudonymise_ok(&tok, "other", &ids)
+        .await
+        .into_iter()
+        .collect();
     assert_eq!(other.len(), 500);
     assert!(keyed.iter().all(|(_, _, p)| !other.contains(p)));
     server.terminate();

@@ -19,18 +19,38 @@ async fn a_full_workload_leaks_no_identifier() {
         "acme",
         &[
             ("mail", pb::IdentifierKind::Email, pb::Scheme::Keyed, true),
-            ("pnr", pb::IdentifierKind::SePersonnummer, pb::Scheme::Random, true),
-            ("fpe", pb::IdentifierKind::SePersonnummer, pb::Scheme::FormatPreserving, true),
+            (
+                "pnr",
+                pb::IdentifierKind::SePersonnummer,
+                pb::Scheme::Random,
+                true,
+            ),
+            (
+                "fpe",
+                pb::IdentifierKind::SePersonnummer,
+                pb::Scheme::FormatPreserving,
+                true,
+            ),
         ],
-        &[("research", pb::LegalBasis::Consent), ("ops", pb::LegalBasis::Contract)],
+        &[
+            ("research", pb::LegalBasis::Consent),
+            ("ops", pb::LegalBasis::Contract),
+        ],
     )
     .await;
     let tok = server.client(&t.tokenizer).await;
     let reid = server.client(&t.reidentifier).await;
     let cm = server.client(&t.consent_manager).await;
 
-    let emails: Vec<String> = (0..50).map(|i| format!("leakcanary{i:03}@example.se")).collect();
-    let pnrs = ["195209035525", "197807241901", "198112189876", "200311161632"];
+    let emails: Vec<String> = (0..50)
+        .map(|i| format!("leakcanary{i:03}@example.se"))
+        .collect();
+    let pnrs = [
+        "195209035525",
+        "197807241901",
+        "198112189876",
+        "200311161632",
+    ];
     let bad = ["leakcanarybad@@example.se", "leakcanary-no-at"];
     let mut secrets: Vec<String> = emails.clone();
     secrets.extend(pnrs.iter().map(|s| (*s).to_owned()));
@@ -44,7 +64,11 @@ async fn a_full_workload_leaks_no_identifier() {
     // Invalid items and errors.
     let reply = tok
         .pseudonyms()
-        .pseudonymise(pb::PseudonymiseRequest { domain: "mail".into(), identifiers: bad.iter().map(|s| (*s).to_owned()).collect(), batch_id: 0 })
+        .pseudonymise(pb::PseudonymiseRequest {
+            domain: "mail".into(),
+            identifiers: bad.iter().map(|s| (*s).to_owned()).collect(),
+            batch_id: 0,
+        })
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .into_inner();
@@ -57,21 +81,44 @@ async fn a_full_workload_leaks_no_identifier() {
         })
         .collect();
     // An identifier sent where a pseudonym belongs, and as a consent subject that fails.
-    let r = reidentify(&reid, "fpe", "ops", &["199001011234".into(), f[0].clone()]).await.unwrap_or_default();
+    let r = reidentify(&reid, "fpe", "ops", &["199001011234".into(), f[0].clone()])
+        .await
+        .unwrap_or_default();
     assert_eq!(r[0].0, pb::Verdict::NotFound);
     secrets.push("199001011234".into());
-    if let Err(s) = cm.consents().grant_consent(grant("pnr", "19811318-9875", "research", 1, 0)).await {
+    if let Err(s) = cm
+        .consents()
+        .grant_consent(grant("pnr", "19811318-9875", "research", 1, 0))
+        .await
+    {
         messages.push(s.message().to_owned());
     }
     secrets.push("19811318-9875".into());
-    cm.consents().grant_consent(grant("pnr", "19520903-5525", "research", 1, 0)).await.unwrap_or_else(|e| panic!("{e}"));
-    cm.consents().grant_consent(grant("mail", &emails[0], "research", 1, 0)).await.unwrap_or_else(|e| panic!("{e}"));
-    let released = reidentify(&reid, "pnr", "research", &p).await.unwrap_or_default();
+    cm.consents()
+        .grant_consent(grant("pnr", "19520903-5525", "research", 1, 0))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    cm.consents()
+        .grant_consent(grant("mail", &emails[0], "research", 1, 0))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let released = reidentify(&reid, "pnr", "research", &p)
+        .await
+        .unwrap_or_default();
     assert_eq!(released[0], (pb::Verdict::Released, "195209035525".into()));
-    assert_eq!(reidentify(&reid, "mail", "research", &mail).await.unwrap_or_default()[0].0, pb::Verdict::Released);
+    assert_eq!(
+        reidentify(&reid, "mail", "research", &mail)
+            .await
+            .unwrap_or_default()[0]
+            .0,
+        pb::Verdict::Released
+    );
     cm.consents()
         .withdraw_consent(pb::WithdrawConsentRequest {
-            subject: Some(pb::SubjectRef { domain: "pnr".into(), by: Some(pb::subject_ref::By::Identifier("520903-5525".into())) }),
+            subject: Some(pb::SubjectRef {
+                domain: "pnr".into(),
+                by: Some(pb::subject_ref::By::Identifier("520903-5525".into())),
+            }),
             purpose: "research".into(),
         })
         .await
@@ -79,20 +126,30 @@ async fn a_full_workload_leaks_no_identifier() {
     server.terminate();
 
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(log_text.contains("TRACE"), "the server must have logged at trace level");
-    let root_key = std::fs::read_to_string(data.join("root.key")).unwrap_or_default().trim().to_owned();
+    assert!(
+        log_text.contains("TRACE"),
+        "the server must have logged at trace level"
+    );
+    let root_key = std::fs::read_to_string(data.join("root.key"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     assert_eq!(root_key.len(), 64);
     assert!(!log_text.contains(&root_key), "root key in the log");
 
     // Audit entries, read from the store itself.
-    let store = valv::store::sled::SledStore::open(&data.join("store")).unwrap_or_else(|e| panic!("{e}"));
+    let store =
+        valv::store::sled::SledStore::open(&data.join("store")).unwrap_or_else(|e| panic!("{e}"));
     let mut audit = String::new();
     for chain in 0..64 {
         for e in store.read_audit(chain).await.unwrap_or_default() {
             audit.push_str(&serde_json::to_string(&e).unwrap_or_default());
         }
     }
-    assert!(audit.contains("reidentify") && audit.contains("consent.grant"), "audit must hold the acts");
+    assert!(
+        audit.contains("reidentify") && audit.contains("consent.grant"),
+        "audit must hold the acts"
+    );
     drop(store);
 
     // Everything on disk, byte for byte (identifiers are stored only encrypted).
@@ -104,8 +161,14 @@ async fn a_full_workload_leaks_no_identifier() {
     for s in &secrets {
         assert!(!log_text.contains(s.as_str()), "identifier in the log");
         assert!(!audit.contains(s.as_str()), "identifier in the audit log");
-        assert!(!messages.iter().any(|m| m.contains(s.as_str())), "identifier in an error message");
-        assert!(!disk.windows(s.len()).any(|w| w == s.as_bytes()), "identifier in the clear on disk");
+        assert!(
+            !messages.iter().any(|m| m.contains(s.as_str())),
+            "identifier in an error message"
+        );
+        assert!(
+            !disk.windows(s.len()).any(|w| w == s.as_bytes()),
+            "identifier in the clear on disk"
+        );
     }
     assert!(!log_text.contains("leakcanary"));
 }

@@ -32,7 +32,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_batch: 10_000, max_identifier_bytes: 256, max_message_bytes: 16 * 1024 * 1024 }
+        Self {
+            max_batch: 10_000,
+            max_identifier_bytes: 256,
+            max_message_bytes: 16 * 1024 * 1024,
+        }
     }
 }
 
@@ -68,7 +72,12 @@ fn poisoned<T>(_: T) -> VaultError {
 
 impl App {
     /// Builds the state.
-    pub fn new(store: Arc<dyn Store>, root: Arc<dyn RootKeyProvider>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        root: Arc<dyn RootKeyProvider>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Self {
         Self {
             audit: AuditLog::new(Arc::clone(&store)),
             store,
@@ -96,7 +105,10 @@ impl App {
             .await?
             .ok_or_else(|| VaultError::FailedPrecondition("tenant has no key ring".into()))?;
         let keys = Arc::new(TenantKeys::unwrap(&wrapped, self.root.as_ref())?);
-        self.tenants.write().map_err(poisoned)?.insert(tenant_id, Arc::clone(&keys));
+        self.tenants
+            .write()
+            .map_err(poisoned)?
+            .insert(tenant_id, Arc::clone(&keys));
         Ok(keys)
     }
 
@@ -115,29 +127,41 @@ impl App {
         let key = tenant.pseudonym_key(purpose, domain.id, domain.epoch)?;
         let pseudonym = PseudonymKey::new(domain.scheme, domain.kind, &key)
             .map_err(|_| VaultError::Internal("domain scheme does not fit its kind".into()))?;
-        let version = tenant
-            .active_version()
-            .ok_or_else(|| VaultError::FailedPrecondition("tenant has no active key version".into()))?;
+        let version = tenant.active_version().ok_or_else(|| {
+            VaultError::FailedPrecondition("tenant has no active key version".into())
+        })?;
         let keys = Arc::new(DomainKeys {
             pseudonym,
             subject: SubjectHasher::new(&tenant.subject_key()),
             data_key: tenant.data_key(domain.id, version)?,
         });
-        self.domains.write().map_err(poisoned)?.insert(cache_key, Arc::clone(&keys));
+        self.domains
+            .write()
+            .map_err(poisoned)?
+            .insert(cache_key, Arc::clone(&keys));
         Ok(keys)
     }
 
     /// The data key of a domain under a specific version (to open older ciphertexts).
-    pub async fn data_key(&self, domain: &DomainRecord, version: KeyVersion) -> VaultResult<DataKey> {
+    pub async fn data_key(
+        &self,
+        domain: &DomainRecord,
+        version: KeyVersion,
+    ) -> VaultResult<DataKey> {
         let keys = self.domain_keys(domain).await?;
         if keys.data_key.version() == version {
             return Ok(keys.data_key.clone());
         }
-        Ok(self.tenant_keys(domain.tenant_id).await?.data_key(domain.id, version)?)
+        Ok(self
+            .tenant_keys(domain.tenant_id)
+            .await?
+            .data_key(domain.id, version)?)
     }
 
     /// The subject hasher of a tenant.
     pub async fn subject_hasher(&self, tenant_id: u64) -> VaultResult<SubjectHasher> {
-        Ok(SubjectHasher::new(&self.tenant_keys(tenant_id).await?.subject_key()))
+        Ok(SubjectHasher::new(
+            &self.tenant_keys(tenant_id).await?.subject_key(),
+        ))
     }
 }

@@ -46,11 +46,17 @@ async fn ensure_operator(app: &App, data_dir: &Path) -> anyhow::Result<()> {
     if !app.store.list_principals(None).await?.is_empty() {
         return Ok(());
     }
-    let (principal, token) = new_principal(app, None, "operator", vec![Role::Operator], vec![], None)
-        .await
-        .map_err(|e| anyhow::anyhow!("creating the first operator: {e}"))?;
+    let (principal, token) =
+        new_principal(app, None, "operator", vec![Role::Operator], vec![], None)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the first operator: {e}"))?;
     let path = operator_token_path(data_dir);
-    let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
     f.write_all(token.expose_secret())?;
     f.write_all(b"\n")?;
     f.sync_all()?;

@@ -108,7 +108,10 @@ pub fn run() -> ExitCode {
             max_message_bytes: args.max_message_bytes,
         },
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("valv: cannot start the runtime: {e}");

@@ -45,15 +45,22 @@ pub enum VaultError {
 impl VaultError {
     /// Shorthand for [`VaultError::InvalidArgument`].
     pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        Self::InvalidArgument { field: field.into(), rule: rule.into() }
+        Self::InvalidArgument {
+            field: field.into(),
+            rule: rule.into(),
+        }
     }
 }
 
 impl From<StoreError> for VaultError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::AlreadyExists(what) => Self::AlreadyExists(format!("{what} already exists")),
-            StoreError::Durability(d) => Self::Unavailable(format!("storage could not make the write durable: {d}")),
+            StoreError::AlreadyExists(what) => {
+                Self::AlreadyExists(format!("{what} already exists"))
+            }
+            StoreError::Durability(d) => {
+                Self::Unavailable(format!("storage could not make the write durable: {d}"))
+            }
             other => Self::Internal(other.to_string()),
         }
     }

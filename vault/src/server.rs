@@ -54,9 +54,16 @@ impl Running {
 /// Opens the data directory, binds and starts serving in the background.
 pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     config.validate().map_err(anyhow::Error::msg)?;
-    let app = bootstrap::open(&config.data_dir, config.root_key_file.as_deref(), clock, config.limits).await?;
+    let app = bootstrap::open(
+        &config.data_dir,
+        config.root_key_file.as_deref(),
+        clock,
+        config.limits,
+    )
+    .await?;
 
-    let mut builder = Server::builder().trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()));
+    let mut builder =
+        Server::builder().trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()));
     let mut dev_ca = None;
     let identity = match &config.tls {
         TlsMode::Files { cert, key } => Some(Identity::from_pem(
@@ -77,15 +84,25 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         let mut tls_config = ServerTlsConfig::new().identity(identity);
         if let Some(ca) = &config.client_ca {
             let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
-            tls_config = tls_config.client_ca_root(Certificate::from_pem(pem)).client_auth_optional(true);
+            tls_config = tls_config
+                .client_ca_root(Certificate::from_pem(pem))
+                .client_auth_optional(true);
         }
-        builder = builder.tls_config(tls_config).context("TLS configuration")?;
+        builder = builder
+            .tls_config(tls_config)
+            .context("TLS configuration")?;
     }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<AdminServiceServer<AdminApi>>().await;
-    health_reporter.set_serving::<PseudonymServiceServer<PseudonymApi>>().await;
-    health_reporter.set_serving::<ConsentServiceServer<ConsentApi>>().await;
+    health_reporter
+        .set_serving::<AdminServiceServer<AdminApi>>()
+        .await;
+    health_reporter
+        .set_serving::<PseudonymServiceServer<PseudonymApi>>()
+        .await;
+    health_reporter
+        .set_serving::<ConsentServiceServer<ConsentApi>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(valv_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -100,18 +117,33 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(AdminServiceServer::new(AdminApi(Arc::clone(&app))).max_decoding_message_size(max))
-        .add_service(PseudonymServiceServer::new(PseudonymApi(Arc::clone(&app))).max_decoding_message_size(max))
-        .add_service(ConsentServiceServer::new(ConsentApi(Arc::clone(&app))).max_decoding_message_size(max));
+        .add_service(
+            AdminServiceServer::new(AdminApi(Arc::clone(&app))).max_decoding_message_size(max),
+        )
+        .add_service(
+            PseudonymServiceServer::new(PseudonymApi(Arc::clone(&app)))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            ConsentServiceServer::new(ConsentApi(Arc::clone(&app))).max_decoding_message_size(max),
+        );
 
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(
+        TcpListenerStream::new(listener),
+        async move {
+            let _ = rx.await;
+        },
+    ));
     tracing::info!(%addr, tls = !matches!(config.tls, TlsMode::InsecurePlaintext), "valv is serving");
-    Ok(Running { addr, dev_ca, shutdown: Some(tx), task })
+    Ok(Running {
+        addr,
+        dev_ca,
+        shutdown: Some(tx),
+        task,
+    })
 }

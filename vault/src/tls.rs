@@ -23,7 +23,11 @@ pub struct ServerTls {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
@@ -32,17 +36,29 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Loads the development CA and server certificate from `<data_dir>/tls`, creating them on first use.
 pub fn ensure_dev_tls(data_dir: &Path) -> anyhow::Result<ServerTls> {
     let dir = data_dir.join("tls");
-    let (ca_path, cert_path, key_path) = (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"));
+    let (ca_path, cert_path, key_path) = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
     if !cert_path.exists() {
         fs::create_dir_all(&dir)?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "Valv development CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Valv development CA");
         let ca_key = KeyPair::generate()?;
         let ca_cert = ca_params.self_signed(&ca_key)?;
         let issuer = Issuer::from_params(&ca_params, &ca_key);
-        let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()])?;
-        params.distinguished_name.push(DnType::CommonName, "valv development server");
+        let mut params = CertificateParams::new(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ])?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "valv development server");
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &issuer)?;
         write_private(&key_path, key.serialize_pem().as_bytes())?;
@@ -56,7 +72,8 @@ pub fn ensure_dev_tls(data_dir: &Path) -> anyhow::Result<ServerTls> {
         );
     }
     Ok(ServerTls {
-        cert_pem: fs::read(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?,
+        cert_pem: fs::read(&cert_path)
+            .with_context(|| format!("reading {}", cert_path.display()))?,
         key_pem: fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?,
         dev_ca_path: Some(ca_path),
     })

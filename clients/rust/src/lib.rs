@@ -76,22 +76,35 @@ impl ClientConfig {
     /// `VALV_CA` (path of a PEM CA file).
     pub fn from_env() -> Result<Self, ClientError> {
         let addr = std::env::var("VALV_ADDR").unwrap_or_else(|_| "https://127.0.0.1:7443".into());
-        let token = match (std::env::var("VALV_TOKEN"), std::env::var("VALV_TOKEN_FILE")) {
+        let token = match (
+            std::env::var("VALV_TOKEN"),
+            std::env::var("VALV_TOKEN_FILE"),
+        ) {
             (Ok(t), _) => Some(t),
             (_, Ok(path)) => Some(read_token(&PathBuf::from(path))?),
             _ => None,
         };
         let ca_pem = match std::env::var("VALV_CA") {
-            Ok(path) => Some(std::fs::read(&path).map_err(|e| ClientError::Config(format!("VALV_CA {path}: {e}")))?),
+            Ok(path) => Some(
+                std::fs::read(&path)
+                    .map_err(|e| ClientError::Config(format!("VALV_CA {path}: {e}")))?,
+            ),
             Err(_) => None,
         };
-        Ok(Self { addr, ca_pem, token, identity: None, server_name: None })
+        Ok(Self {
+            addr,
+            ca_pem,
+            token,
+            identity: None,
+            server_name: None,
+        })
     }
 }
 
 /// Reads a token file (first line, trimmed).
 pub fn read_token(path: &std::path::Path) -> Result<String, ClientError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ClientError::Config(format!("token file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ClientError::Config(format!("token file {}: {e}", path.display())))?;
     Ok(text.trim().to_owned())
 }
 
@@ -121,12 +134,17 @@ pub struct Valv {
 impl Valv {
     /// Connects (TLS unless the address is `http://`).
     pub async fn connect(config: ClientConfig) -> Result<Self, ClientError> {
-        let mut endpoint = Endpoint::from_str(&config.addr).map_err(|e| ClientError::Config(format!("address: {e}")))?;
+        let mut endpoint = Endpoint::from_str(&config.addr)
+            .map_err(|e| ClientError::Config(format!("address: {e}")))?;
         if config.addr.starts_with("https://") {
             let mut tls = ClientTlsConfig::new();
             match &config.ca_pem {
                 Some(ca) => tls = tls.ca_certificate(Certificate::from_pem(ca)),
-                None => return Err(ClientError::Config("TLS needs a CA: set VALV_CA or --ca".into())),
+                None => {
+                    return Err(ClientError::Config(
+                        "TLS needs a CA: set VALV_CA or --ca".into(),
+                    ));
+                }
             }
             if let Some((cert, key)) = &config.identity {
                 tls = tls.identity(Identity::from_pem(cert, key));
@@ -139,17 +157,25 @@ impl Valv {
         let channel = endpoint.connect().await?;
         let auth = match &config.token {
             Some(t) => Some(
-                MetadataValue::try_from(format!("Bearer {t}")).map_err(|_| ClientError::Config("token is not ASCII".into()))?,
+                MetadataValue::try_from(format!("Bearer {t}"))
+                    .map_err(|_| ClientError::Config("token is not ASCII".into()))?,
             ),
             None => None,
         };
-        Ok(Self { channel, auth: Auth(auth) })
+        Ok(Self {
+            channel,
+            auth: Auth(auth),
+        })
     }
 
     /// The same connection with another bearer token.
     pub fn with_token(&self, token: &str) -> Result<Self, ClientError> {
-        let value = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| ClientError::Config("token is not ASCII".into()))?;
-        Ok(Self { channel: self.channel.clone(), auth: Auth(Some(value)) })
+        let value = MetadataValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| ClientError::Config("token is not ASCII".into()))?;
+        Ok(Self {
+            channel: self.channel.clone(),
+            auth: Auth(Some(value)),
+        })
     }
 
     /// `AdminService`.

@@ -67,10 +67,10 @@ impl FileRootKeyProvider {
             )));
         }
         let text = Zeroizing::new(fs::read_to_string(path)?);
-        let bytes = Zeroizing::new(
-            hex::decode(text.trim())
-                .map_err(|_| KmsError::Provider("root key file is not 64 hex characters".into()))?,
-        );
+        let bytes =
+            Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
+                KmsError::Provider("root key file is not 64 hex characters".into())
+            })?);
         let key = SecretKey::from_slice(&bytes)
             .ok_or_else(|| KmsError::Provider("root key file is not 64 hex characters".into()))?;
         let provider = Self::from_key(path.to_path_buf(), key);
@@ -93,7 +93,11 @@ impl FileRootKeyProvider {
         // ok: the key is exactly 32 bytes.
         #[allow(clippy::expect_used)]
         let cipher = Aes256Gcm::new_from_slice(key.expose_secret()).expect("32-byte key");
-        Self { path, cipher, key_id }
+        Self {
+            path,
+            cipher,
+            key_id,
+        }
     }
 
     /// Where the key file is.
@@ -129,7 +133,13 @@ impl RootKeyProvider for FileRootKeyProvider {
         let aad = Self::aad(context);
         let body = self
             .cipher
-            .encrypt(&nonce.into(), Payload { msg: secret.expose_secret(), aad: &aad })
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: secret.expose_secret(),
+                    aad: &aad,
+                },
+            )
             .map_err(|_| KmsError::Encrypt)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&body);
@@ -153,7 +163,8 @@ impl RootKeyProvider for FileRootKeyProvider {
                 wrapped.root_key_id, self.key_id
             )));
         }
-        let bytes = hex::decode(&wrapped.wrapped_hex).map_err(|_| KmsError::Malformed("wrapped key hex"))?;
+        let bytes = hex::decode(&wrapped.wrapped_hex)
+            .map_err(|_| KmsError::Malformed("wrapped key hex"))?;
         if bytes.len() != 12 + 32 + 16 {
             return Err(KmsError::Malformed("wrapped key length"));
         }
@@ -162,7 +173,13 @@ impl RootKeyProvider for FileRootKeyProvider {
         let aad = Self::aad(context);
         let plain = Zeroizing::new(
             self.cipher
-                .decrypt(&nonce.into(), Payload { msg: &bytes[12..], aad: &aad })
+                .decrypt(
+                    &nonce.into(),
+                    Payload {
+                        msg: &bytes[12..],
+                        aad: &aad,
+                    },
+                )
                 .map_err(|_| KmsError::Decrypt)?,
         );
         SecretKey::from_slice(&plain).ok_or(KmsError::Malformed("wrapped key length"))
@@ -177,21 +194,36 @@ mod tests {
     fn creates_key_with_mode_0600_and_reloads_it() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("root.key");
-        let (p1, created) = FileRootKeyProvider::open_or_create(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (p1, created) =
+            FileRootKeyProvider::open_or_create(&path).unwrap_or_else(|e| panic!("{e}"));
         assert!(created);
-        let mode = fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let mode = fs::metadata(&path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
         assert_eq!(mode, 0o600);
         assert!(!p1.fit_for_production());
         let secret = SecretKey::generate();
-        let wrapped = p1.wrap(&secret, "tenant/1/enc/v1").unwrap_or_else(|e| panic!("{e}"));
-        assert!(!wrapped.wrapped_hex.contains(&hex::encode(secret.expose_secret())));
+        let wrapped = p1
+            .wrap(&secret, "tenant/1/enc/v1")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !wrapped
+                .wrapped_hex
+                .contains(&hex::encode(secret.expose_secret()))
+        );
 
-        let (p2, created) = FileRootKeyProvider::open_or_create(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (p2, created) =
+            FileRootKeyProvider::open_or_create(&path).unwrap_or_else(|e| panic!("{e}"));
         assert!(!created);
         assert_eq!(p1.root_key_id(), p2.root_key_id());
-        let back = p2.unwrap(&wrapped, "tenant/1/enc/v1").unwrap_or_else(|e| panic!("{e}"));
+        let back = p2
+            .unwrap(&wrapped, "tenant/1/enc/v1")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, secret);
-        assert!(matches!(p2.unwrap(&wrapped, "tenant/2/enc/v1"), Err(KmsError::Decrypt)));
+        assert!(matches!(
+            p2.unwrap(&wrapped, "tenant/2/enc/v1"),
+            Err(KmsError::Decrypt)
+        ));
     }
 
     #[test]
@@ -199,16 +231,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("root.key");
         FileRootKeyProvider::open_or_create(&path).unwrap_or_else(|e| panic!("{e}"));
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(FileRootKeyProvider::open_or_create(&path), Err(KmsError::Provider(_))));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            FileRootKeyProvider::open_or_create(&path),
+            Err(KmsError::Provider(_))
+        ));
     }
 
     #[test]
     fn another_root_key_cannot_unwrap() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (a, _) = FileRootKeyProvider::open_or_create(&dir.path().join("a")).unwrap_or_else(|e| panic!("{e}"));
-        let (b, _) = FileRootKeyProvider::open_or_create(&dir.path().join("b")).unwrap_or_else(|e| panic!("{e}"));
-        let wrapped = a.wrap(&SecretKey::generate(), "x").unwrap_or_else(|e| panic!("{e}"));
+        let (a, _) = FileRootKeyProvider::open_or_create(&dir.path().join("a"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (b, _) = FileRootKeyProvider::open_or_create(&dir.path().join("b"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let wrapped = a
+            .wrap(&SecretKey::generate(), "x")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(b.unwrap(&wrapped, "x").is_err());
     }
 }

@@ -18,10 +18,15 @@ fn token_text(t: &valv_kms::SecretBytes) -> String {
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
-    async fn create_tenant(&self, request: Request<pb::CreateTenantRequest>) -> Result<Response<pb::CreateTenantResponse>, Status> {
+    async fn create_tenant(
+        &self,
+        request: Request<pb::CreateTenantRequest>,
+    ) -> Result<Response<pb::CreateTenantResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let (tenant, admin, token) = admin::create_tenant(&self.0, &caller, &r.name, &r.admin_name).await.map_err(to_status)?;
+        let (tenant, admin, token) = admin::create_tenant(&self.0, &caller, &r.name, &r.admin_name)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::CreateTenantResponse {
             tenant: Some(convert::tenant(&tenant)),
             admin: Some(convert::principal(&admin)),
@@ -29,7 +34,10 @@ impl AdminService for AdminApi {
         }))
     }
 
-    async fn create_domain(&self, request: Request<pb::CreateDomainRequest>) -> Result<Response<pb::CreateDomainResponse>, Status> {
+    async fn create_domain(
+        &self,
+        request: Request<pb::CreateDomainRequest>,
+    ) -> Result<Response<pb::CreateDomainResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let spec = admin::DomainSpec {
@@ -39,17 +47,31 @@ impl AdminService for AdminApi {
             reversible: r.reversible,
             retention_seconds: r.retention_seconds,
         };
-        let d = admin::create_domain(&self.0, &caller, spec).await.map_err(to_status)?;
-        Ok(Response::new(pb::CreateDomainResponse { domain: Some(convert::domain(&d)) }))
+        let d = admin::create_domain(&self.0, &caller, spec)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CreateDomainResponse {
+            domain: Some(convert::domain(&d)),
+        }))
     }
 
-    async fn list_domains(&self, request: Request<pb::ListDomainsRequest>) -> Result<Response<pb::ListDomainsResponse>, Status> {
+    async fn list_domains(
+        &self,
+        request: Request<pb::ListDomainsRequest>,
+    ) -> Result<Response<pb::ListDomainsResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let list = admin::list_domains(&self.0, &caller).await.map_err(to_status)?;
-        Ok(Response::new(pb::ListDomainsResponse { domains: list.iter().map(convert::domain).collect() }))
+        let list = admin::list_domains(&self.0, &caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListDomainsResponse {
+            domains: list.iter().map(convert::domain).collect(),
+        }))
     }
 
-    async fn define_purpose(&self, request: Request<pb::DefinePurposeRequest>) -> Result<Response<pb::DefinePurposeResponse>, Status> {
+    async fn define_purpose(
+        &self,
+        request: Request<pb::DefinePurposeRequest>,
+    ) -> Result<Response<pb::DefinePurposeResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let spec = admin::PurposeSpec {
@@ -59,36 +81,75 @@ impl AdminService for AdminApi {
             default_consent_validity_seconds: r.default_consent_validity_seconds,
             description: r.description,
         };
-        let (p, created) = admin::define_purpose(&self.0, &caller, spec).await.map_err(to_status)?;
-        Ok(Response::new(pb::DefinePurposeResponse { purpose: Some(convert::purpose(&p)), created }))
+        let (p, created) = admin::define_purpose(&self.0, &caller, spec)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::DefinePurposeResponse {
+            purpose: Some(convert::purpose(&p)),
+            created,
+        }))
     }
 
-    async fn list_purposes(&self, request: Request<pb::ListPurposesRequest>) -> Result<Response<pb::ListPurposesResponse>, Status> {
+    async fn list_purposes(
+        &self,
+        request: Request<pb::ListPurposesRequest>,
+    ) -> Result<Response<pb::ListPurposesResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let list = admin::list_purposes(&self.0, &caller).await.map_err(to_status)?;
-        Ok(Response::new(pb::ListPurposesResponse { purposes: list.iter().map(convert::purpose).collect() }))
+        let list = admin::list_purposes(&self.0, &caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListPurposesResponse {
+            purposes: list.iter().map(convert::purpose).collect(),
+        }))
     }
 
-    async fn create_principal(&self, request: Request<pb::CreatePrincipalRequest>) -> Result<Response<pb::CreatePrincipalResponse>, Status> {
+    async fn create_principal(
+        &self,
+        request: Request<pb::CreatePrincipalRequest>,
+    ) -> Result<Response<pb::CreatePrincipalResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let roles = convert::roles(&r.roles).map_err(to_status)?;
-        let (p, token) = admin::create_principal(&self.0, &caller, &r.name, roles, r.purposes, &r.client_cert_sha256)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::CreatePrincipalResponse { principal: Some(convert::principal(&p)), token: token_text(&token) }))
+        let (p, token) = admin::create_principal(
+            &self.0,
+            &caller,
+            &r.name,
+            roles,
+            r.purposes,
+            &r.client_cert_sha256,
+        )
+        .await
+        .map_err(to_status)?;
+        Ok(Response::new(pb::CreatePrincipalResponse {
+            principal: Some(convert::principal(&p)),
+            token: token_text(&token),
+        }))
     }
 
-    async fn revoke_principal(&self, request: Request<pb::RevokePrincipalRequest>) -> Result<Response<pb::RevokePrincipalResponse>, Status> {
+    async fn revoke_principal(
+        &self,
+        request: Request<pb::RevokePrincipalRequest>,
+    ) -> Result<Response<pb::RevokePrincipalResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let p = admin::revoke_principal(&self.0, &caller, &r.id).await.map_err(to_status)?;
-        Ok(Response::new(pb::RevokePrincipalResponse { principal: Some(convert::principal(&p)) }))
+        let p = admin::revoke_principal(&self.0, &caller, &r.id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RevokePrincipalResponse {
+            principal: Some(convert::principal(&p)),
+        }))
     }
 
-    async fn list_principals(&self, request: Request<pb::ListPrincipalsRequest>) -> Result<Response<pb::ListPrincipalsResponse>, Status> {
+    async fn list_principals(
+        &self,
+        request: Request<pb::ListPrincipalsRequest>,
+    ) -> Result<Response<pb::ListPrincipalsResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let list = admin::list_principals(&self.0, &caller).await.map_err(to_status)?;
-        Ok(Response::new(pb::ListPrincipalsResponse { principals: list.iter().map(convert::principal).collect() }))
+        let list = admin::list_principals(&self.0, &caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListPrincipalsResponse {
+            principals: list.iter().map(convert::principal).collect(),
+        }))
     }
 }

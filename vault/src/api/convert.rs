@@ -9,22 +9,26 @@ use crate::{
         scheme::Scheme,
     },
     error::{VaultError, VaultResult},
-    store::records::{DomainRecord, LegalBasis, PrincipalRecord, PurposeRecord, Role, TenantRecord},
+    store::records::{
+        DomainRecord, LegalBasis, PrincipalRecord, PurposeRecord, Role, TenantRecord,
+    },
 };
 
 /// Wire kind → kind (`None` for unspecified).
 pub fn kind(v: i32) -> VaultResult<Option<IdentifierKind>> {
     use pb::IdentifierKind as K;
-    Ok(match K::try_from(v).map_err(|_| VaultError::invalid("kind", "unknown identifier kind"))? {
-        K::Unspecified => None,
-        K::Opaque => Some(IdentifierKind::Opaque),
-        K::Email => Some(IdentifierKind::Email),
-        K::Phone => Some(IdentifierKind::Phone),
-        K::SePersonnummer => Some(IdentifierKind::SePersonnummer),
-        K::NoFodselsnummer => Some(IdentifierKind::NoFodselsnummer),
-        K::DkCpr => Some(IdentifierKind::DkCpr),
-        K::FiHetu => Some(IdentifierKind::FiHetu),
-    })
+    Ok(
+        match K::try_from(v).map_err(|_| VaultError::invalid("kind", "unknown identifier kind"))? {
+            K::Unspecified => None,
+            K::Opaque => Some(IdentifierKind::Opaque),
+            K::Email => Some(IdentifierKind::Email),
+            K::Phone => Some(IdentifierKind::Phone),
+            K::SePersonnummer => Some(IdentifierKind::SePersonnummer),
+            K::NoFodselsnummer => Some(IdentifierKind::NoFodselsnummer),
+            K::DkCpr => Some(IdentifierKind::DkCpr),
+            K::FiHetu => Some(IdentifierKind::FiHetu),
+        },
+    )
 }
 
 fn kind_out(k: IdentifierKind) -> pb::IdentifierKind {
@@ -43,12 +47,14 @@ fn kind_out(k: IdentifierKind) -> pb::IdentifierKind {
 /// Wire scheme → scheme.
 pub fn scheme(v: i32) -> VaultResult<Option<Scheme>> {
     use pb::Scheme as S;
-    Ok(match S::try_from(v).map_err(|_| VaultError::invalid("scheme", "unknown scheme"))? {
-        S::Unspecified => None,
-        S::Keyed => Some(Scheme::Keyed),
-        S::Random => Some(Scheme::Random),
-        S::FormatPreserving => Some(Scheme::FormatPreserving),
-    })
+    Ok(
+        match S::try_from(v).map_err(|_| VaultError::invalid("scheme", "unknown scheme"))? {
+            S::Unspecified => None,
+            S::Keyed => Some(Scheme::Keyed),
+            S::Random => Some(Scheme::Random),
+            S::FormatPreserving => Some(Scheme::FormatPreserving),
+        },
+    )
 }
 
 fn scheme_out(s: Scheme) -> pb::Scheme {
@@ -62,15 +68,19 @@ fn scheme_out(s: Scheme) -> pb::Scheme {
 /// Wire legal basis → legal basis.
 pub fn legal_basis(v: i32) -> VaultResult<Option<LegalBasis>> {
     use pb::LegalBasis as L;
-    Ok(match L::try_from(v).map_err(|_| VaultError::invalid("legal_basis", "unknown legal basis"))? {
-        L::Unspecified => None,
-        L::Consent => Some(LegalBasis::Consent),
-        L::Contract => Some(LegalBasis::Contract),
-        L::LegalObligation => Some(LegalBasis::LegalObligation),
-        L::VitalInterests => Some(LegalBasis::VitalInterests),
-        L::PublicTask => Some(LegalBasis::PublicTask),
-        L::LegitimateInterests => Some(LegalBasis::LegitimateInterests),
-    })
+    Ok(
+        match L::try_from(v)
+            .map_err(|_| VaultError::invalid("legal_basis", "unknown legal basis"))?
+        {
+            L::Unspecified => None,
+            L::Consent => Some(LegalBasis::Consent),
+            L::Contract => Some(LegalBasis::Contract),
+            L::LegalObligation => Some(LegalBasis::LegalObligation),
+            L::VitalInterests => Some(LegalBasis::VitalInterests),
+            L::PublicTask => Some(LegalBasis::PublicTask),
+            L::LegitimateInterests => Some(LegalBasis::LegitimateInterests),
+        },
+    )
 }
 
 fn legal_basis_out(l: LegalBasis) -> pb::LegalBasis {
@@ -99,7 +109,10 @@ pub fn roles(v: &[i32]) -> VaultResult<Vec<Role>> {
             Ok(R::SubjectOfficer) => Ok(Role::SubjectOfficer),
             Ok(R::KeyOfficer) => Ok(Role::KeyOfficer),
             Ok(R::Auditor) => Ok(Role::Auditor),
-            _ => Err(VaultError::invalid(format!("roles[{i}]"), "unknown or unspecified role")),
+            _ => Err(VaultError::invalid(
+                format!("roles[{i}]"),
+                "unknown or unspecified role",
+            )),
         })
         .collect()
 }
@@ -170,7 +183,10 @@ pub fn consent_status(s: ConsentStatus) -> pb::ConsentStatus {
 
 /// Tenant → wire.
 pub fn tenant(t: &TenantRecord) -> pb::Tenant {
-    pb::Tenant { name: t.name.clone(), created_unix_ms: t.created_ms }
+    pb::Tenant {
+        name: t.name.clone(),
+        created_unix_ms: t.created_ms,
+    }
 }
 
 /// Domain → wire.

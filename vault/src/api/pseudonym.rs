@@ -16,8 +16,14 @@ use crate::{
 /// The pseudonym service.
 pub struct PseudonymApi(pub Arc<App>);
 
-async fn one_batch(app: &Arc<App>, caller: &Caller, r: pb::PseudonymiseRequest) -> Result<pb::PseudonymiseResponse, Status> {
-    let out = pseudonymise::pseudonymise(app, caller, &r.domain, r.identifiers).await.map_err(to_status)?;
+async fn one_batch(
+    app: &Arc<App>,
+    caller: &Caller,
+    r: pb::PseudonymiseRequest,
+) -> Result<pb::PseudonymiseResponse, Status> {
+    let out = pseudonymise::pseudonymise(app, caller, &r.domain, r.identifiers)
+        .await
+        .map_err(to_status)?;
     let results = out
         .results
         .into_iter()
@@ -25,21 +31,34 @@ async fn one_batch(app: &Arc<App>, caller: &Caller, r: pb::PseudonymiseRequest) 
         .map(|(i, item)| pb::PseudonymiseResult {
             outcome: Some(match item {
                 Ok(p) => pb::pseudonymise_result::Outcome::Pseudonym(p),
-                Err(rule) => pb::pseudonymise_result::Outcome::Error(pb::ItemError { field: format!("identifiers[{i}]"), rule }),
+                Err(rule) => pb::pseudonymise_result::Outcome::Error(pb::ItemError {
+                    field: format!("identifiers[{i}]"),
+                    rule,
+                }),
             }),
         })
         .collect();
-    Ok(pb::PseudonymiseResponse { batch_id: r.batch_id, results, created: out.created })
+    Ok(pb::PseudonymiseResponse {
+        batch_id: r.batch_id,
+        results,
+        created: out.created,
+    })
 }
 
 #[tonic::async_trait]
 impl PseudonymService for PseudonymApi {
-    async fn pseudonymise(&self, request: Request<pb::PseudonymiseRequest>) -> Result<Response<pb::PseudonymiseResponse>, Status> {
+    async fn pseudonymise(
+        &self,
+        request: Request<pb::PseudonymiseRequest>,
+    ) -> Result<Response<pb::PseudonymiseResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
-        Ok(Response::new(one_batch(&self.0, &caller, request.into_inner()).await?))
+        Ok(Response::new(
+            one_batch(&self.0, &caller, request.into_inner()).await?,
+        ))
     }
 
-    type PseudonymiseStreamStream = Pin<Box<dyn Stream<Item = Result<pb::PseudonymiseResponse, Status>> + Send + 'static>>;
+    type PseudonymiseStreamStream =
+        Pin<Box<dyn Stream<Item = Result<pb::PseudonymiseResponse, Status>> + Send + 'static>>;
 
     async fn pseudonymise_stream(
         &self,
@@ -64,10 +83,15 @@ impl PseudonymService for PseudonymApi {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn re_identify(&self, request: Request<pb::ReIdentifyRequest>) -> Result<Response<pb::ReIdentifyResponse>, Status> {
+    async fn re_identify(
+        &self,
+        request: Request<pb::ReIdentifyRequest>,
+    ) -> Result<Response<pb::ReIdentifyResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let out = reidentify::reidentify(&self.0, &caller, &r.domain, &r.purpose, r.pseudonyms).await.map_err(to_status)?;
+        let out = reidentify::reidentify(&self.0, &caller, &r.domain, &r.purpose, r.pseudonyms)
+            .await
+            .map_err(to_status)?;
         let results = out
             .into_iter()
             .map(|item| pb::ReIdentifyResult {

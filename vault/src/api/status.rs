@@ -8,7 +8,9 @@ use crate::error::VaultError;
 /// replaced by a generic message.
 pub fn to_status(e: VaultError) -> Status {
     match e {
-        VaultError::InvalidArgument { field, rule } => Status::new(Code::InvalidArgument, format!("{field}: {rule}")),
+        VaultError::InvalidArgument { field, rule } => {
+            Status::new(Code::InvalidArgument, format!("{field}: {rule}"))
+        }
         VaultError::Unauthenticated(m) => Status::new(Code::Unauthenticated, m),
         VaultError::PermissionDenied(m) => Status::new(Code::PermissionDenied, m),
         VaultError::NotFound(m) => Status::new(Code::NotFound, m),

@@ -40,10 +40,9 @@ impl AuditLog {
     /// Appends `entry` and waits until it is durable.
     pub async fn record(&self, chain: u64, entry: AuditRecord) -> VaultResult<()> {
         self.append(chain, entry).await?;
-        self.store
-            .sync()
-            .await
-            .map_err(|e| VaultError::Unavailable(format!("audit entry could not be made durable: {e}")))
+        self.store.sync().await.map_err(|e| {
+            VaultError::Unavailable(format!("audit entry could not be made durable: {e}"))
+        })
     }
 }
 

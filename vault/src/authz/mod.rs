@@ -27,7 +27,10 @@ impl Caller {
         if self.principal.roles.contains(&role) {
             Ok(())
         } else {
-            Err(VaultError::PermissionDenied(format!("role {} required", role_name(role))))
+            Err(VaultError::PermissionDenied(format!(
+                "role {} required",
+                role_name(role)
+            )))
         }
     }
 
@@ -71,12 +74,20 @@ pub async fn authenticate(
     peer_cert_der: Option<&[u8]>,
 ) -> VaultResult<Caller> {
     let principal = if let Some(value) = metadata.get("authorization") {
-        let text = value.to_str().map_err(|_| VaultError::Unauthenticated("malformed authorization header"))?;
+        let text = value
+            .to_str()
+            .map_err(|_| VaultError::Unauthenticated("malformed authorization header"))?;
         let raw = text
             .strip_prefix("Bearer ")
-            .ok_or(VaultError::Unauthenticated("authorization must be `Bearer <token>`"))?;
-        let (id, secret) = token::parse(raw).ok_or(VaultError::Unauthenticated("malformed bearer token"))?;
-        let principal = store.principal(id).await?.ok_or(VaultError::Unauthenticated("unknown or invalid token"))?;
+            .ok_or(VaultError::Unauthenticated(
+                "authorization must be `Bearer <token>`",
+            ))?;
+        let (id, secret) =
+            token::parse(raw).ok_or(VaultError::Unauthenticated("malformed bearer token"))?;
+        let principal = store
+            .principal(id)
+            .await?
+            .ok_or(VaultError::Unauthenticated("unknown or invalid token"))?;
         if !token::verify(secret, &principal.token_sha256) {
             return Err(VaultError::Unauthenticated("unknown or invalid token"));
         }
@@ -86,9 +97,13 @@ pub async fn authenticate(
         store
             .principal_by_cert(&fingerprint)
             .await?
-            .ok_or(VaultError::Unauthenticated("client certificate is not bound to a principal"))?
+            .ok_or(VaultError::Unauthenticated(
+                "client certificate is not bound to a principal",
+            ))?
     } else {
-        return Err(VaultError::Unauthenticated("no credential: send `authorization: Bearer <token>` or a client certificate"));
+        return Err(VaultError::Unauthenticated(
+            "no credential: send `authorization: Bearer <token>` or a client certificate",
+        ));
     };
     if principal.revoked {
         return Err(VaultError::Unauthenticated("principal revoked"));

@@ -15,7 +15,8 @@ pub fn issue() -> (String, SecretBytes, String) {
     let id = hex::encode(id);
     let mut secret = zeroize::Zeroizing::new([0u8; 32]);
     rand::rng().fill_bytes(secret.as_mut());
-    let secret_text = zeroize::Zeroizing::new(BASE32_NOPAD.encode(secret.as_ref()).to_ascii_lowercase());
+    let secret_text =
+        zeroize::Zeroizing::new(BASE32_NOPAD.encode(secret.as_ref()).to_ascii_lowercase());
     let hash = hex::encode(Sha256::digest(secret_text.as_bytes()));
     let token = SecretBytes::from(format!("valv_{id}_{}", secret_text.as_str()));
     (id, token, hash)
@@ -25,12 +26,15 @@ pub fn issue() -> (String, SecretBytes, String) {
 pub fn parse(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix("valv_")?;
     let (id, secret) = rest.split_once('_')?;
-    (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) && secret.len() == 52).then_some((id, secret))
+    (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) && secret.len() == 52)
+        .then_some((id, secret))
 }
 
 /// Constant-time check of a token secret against the stored hash.
 pub fn verify(secret: &str, stored_sha256_hex: &str) -> bool {
-    let Ok(stored) = hex::decode(stored_sha256_hex) else { return false };
+    let Ok(stored) = hex::decode(stored_sha256_hex) else {
+        return false;
+    };
     let actual = Sha256::digest(secret.as_bytes());
     actual.as_slice().ct_eq(&stored).into()
 }

@@ -136,21 +136,48 @@ mod tests {
         }
     }
 
-    const CONSENT: PurposeRule = PurposeRule { needs_consent: true, min_text_version: 2 };
+    const CONSENT: PurposeRule = PurposeRule {
+        needs_consent: true,
+        min_text_version: 2,
+    };
 
     #[test]
     fn rule_table() {
         let g = grant(2, 1000);
-        let w = ConsentEvent { kind: ConsentEventKind::Withdrawn, ..grant(2, 0) };
+        let w = ConsentEvent {
+            kind: ConsentEventKind::Withdrawn,
+            ..grant(2, 0)
+        };
         assert_eq!(decide(false, true, CONSENT, Some(&g), 10), Verdict::Denied);
-        assert_eq!(decide(true, false, CONSENT, Some(&g), 10), Verdict::NotFound);
+        assert_eq!(
+            decide(true, false, CONSENT, Some(&g), 10),
+            Verdict::NotFound
+        );
         assert_eq!(decide(true, true, CONSENT, None, 10), Verdict::NoConsent);
-        assert_eq!(decide(true, true, CONSENT, Some(&g), 999), Verdict::Released);
-        assert_eq!(decide(true, true, CONSENT, Some(&g), 1000), Verdict::ConsentExpired);
-        assert_eq!(decide(true, true, CONSENT, Some(&w), 10), Verdict::ConsentWithdrawn);
-        assert_eq!(decide(true, true, CONSENT, Some(&grant(1, 0)), 10), Verdict::NoConsent);
-        assert_eq!(decide(true, true, CONSENT, Some(&grant(3, 0)), i64::MAX), Verdict::Released);
-        let contract = PurposeRule { needs_consent: false, min_text_version: 0 };
+        assert_eq!(
+            decide(true, true, CONSENT, Some(&g), 999),
+            Verdict::Released
+        );
+        assert_eq!(
+            decide(true, true, CONSENT, Some(&g), 1000),
+            Verdict::ConsentExpired
+        );
+        assert_eq!(
+            decide(true, true, CONSENT, Some(&w), 10),
+            Verdict::ConsentWithdrawn
+        );
+        assert_eq!(
+            decide(true, true, CONSENT, Some(&grant(1, 0)), 10),
+            Verdict::NoConsent
+        );
+        assert_eq!(
+            decide(true, true, CONSENT, Some(&grant(3, 0)), i64::MAX),
+            Verdict::Released
+        );
+        let contract = PurposeRule {
+            needs_consent: false,
+            min_text_version: 0,
+        };
         assert_eq!(decide(true, true, contract, None, 10), Verdict::Released);
         assert_eq!(decide(false, true, contract, None, 10), Verdict::Denied);
     }

@@ -69,9 +69,30 @@ mod tests {
 
     #[test]
     fn from_unix_ms() {
-        assert_eq!(Date::from_unix_ms(0), Date { year: 1970, month: 1, day: 1 });
+        assert_eq!(
+            Date::from_unix_ms(0),
+            Date {
+                year: 1970,
+                month: 1,
+                day: 1
+            }
+        );
         // 2026-11-23T00:00:00Z
-        assert_eq!(Date::from_unix_ms(1_795_392_000_000), Date { year: 2026, month: 11, day: 23 });
-        assert_eq!(Date::from_unix_ms(951_782_400_000), Date { year: 2000, month: 2, day: 29 });
+        assert_eq!(
+            Date::from_unix_ms(1_795_392_000_000),
+            Date {
+                year: 2026,
+                month: 11,
+                day: 23
+            }
+        );
+        assert_eq!(
+            Date::from_unix_ms(951_782_400_000),
+            Date {
+                year: 2000,
+                month: 2,
+                day: 29
+            }
+        );
     }
 }

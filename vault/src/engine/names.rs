@@ -10,7 +10,10 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
         return Err("at most 63 characters");
     }
     let mut chars = name.chars();
-    if !chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+    if !chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
         return Err("must start with a-z or 0-9");
     }
     if !name

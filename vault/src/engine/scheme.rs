@@ -64,12 +64,13 @@ impl Pseudonym {
                 if text.len() != 26 {
                     return None;
                 }
-                let bytes = BASE32_NOPAD.decode(text.to_ascii_uppercase().as_bytes()).ok()?;
+                let bytes = BASE32_NOPAD
+                    .decode(text.to_ascii_uppercase().as_bytes())
+                    .ok()?;
                 (bytes.len() == 16).then_some(Self(bytes))
             }
-            Scheme::FormatPreserving => {
-                (!text.is_empty() && text.len() <= 32 && text.is_ascii()).then(|| Self(text.as_bytes().to_vec()))
-            }
+            Scheme::FormatPreserving => (!text.is_empty() && text.len() <= 32 && text.is_ascii())
+                .then(|| Self(text.as_bytes().to_vec())),
         }
     }
 
@@ -102,10 +103,15 @@ pub struct UnsupportedKind;
 impl PseudonymKey {
     /// Prepares `key` (the MAC key for `keyed`, blind-index key for `random`, FF1 key for
     /// `format-preserving`).
-    pub fn new(scheme: Scheme, kind: IdentifierKind, key: &SecretKey) -> Result<Self, UnsupportedKind> {
+    pub fn new(
+        scheme: Scheme,
+        kind: IdentifierKind,
+        key: &SecretKey,
+    ) -> Result<Self, UnsupportedKind> {
         // ok: HMAC takes keys of any length.
         #[allow(clippy::expect_used)]
-        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose_secret()).expect("any key length");
+        let mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose_secret()).expect("any key length");
         let ff1 = match scheme {
             Scheme::FormatPreserving if kind.supports_format_preserving() => {
                 Some(FF1::<Aes256>::new(key.expose_secret(), 10).map_err(|_| UnsupportedKind)?)
@@ -113,7 +119,12 @@ impl PseudonymKey {
             Scheme::FormatPreserving => return Err(UnsupportedKind),
             _ => None,
         };
-        Ok(Self { scheme, kind, mac, ff1 })
+        Ok(Self {
+            scheme,
+            kind,
+            mac,
+            ff1,
+        })
     }
 
     fn mac16(&self, normalised: &[u8]) -> [u8; 16] {
@@ -141,21 +152,31 @@ impl PseudonymKey {
 
     fn ff1_digits(&self, digits: &[u16]) -> Option<Vec<u16>> {
         let ff1 = self.ff1.as_ref()?;
-        let out = ff1.encrypt(b"valv", &FlexibleNumeralString::from(digits.to_vec())).ok()?;
+        let out = ff1
+            .encrypt(b"valv", &FlexibleNumeralString::from(digits.to_vec()))
+            .ok()?;
         Some(Vec::from(out))
     }
 
     fn format_preserving(&self, normalised: &[u8]) -> Option<Pseudonym> {
         let text = std::str::from_utf8(normalised).ok()?;
         let digit_of = |c: char| c.to_digit(10).and_then(|d| u16::try_from(d).ok());
-        let to_str = |d: &[u16]| d.iter().map(|x| char::from(b'0' + u8::try_from(*x).unwrap_or(0))).collect::<String>();
+        let to_str = |d: &[u16]| {
+            d.iter()
+                .map(|x| char::from(b'0' + u8::try_from(*x).unwrap_or(0)))
+                .collect::<String>()
+        };
         let out = match self.kind {
             IdentifierKind::SePersonnummer => {
                 // FF1 over the 11 digits before the check digit, then a correct Luhn digit.
                 let d: Vec<u16> = text.chars().take(11).filter_map(digit_of).collect();
                 let e = self.ff1_digits(&d)?;
                 let nine: Vec<u32> = e[2..11].iter().map(|x| u32::from(*x)).collect();
-                format!("{}{}", to_str(&e), super::identifier::luhn_check_digit(&nine))
+                format!(
+                    "{}{}",
+                    to_str(&e),
+                    super::identifier::luhn_check_digit(&nine)
+                )
             }
             IdentifierKind::NoFodselsnummer => {
                 // Cycle-walk FF1 over the nine digits until both check digits exist: a
@@ -175,7 +196,11 @@ impl PseudonymKey {
                 format!("{prefix}{}", to_str(&self.ff1_digits(&d)?))
             }
             IdentifierKind::FiHetu => {
-                let nine: Vec<u16> = text[..6].chars().chain(text[7..10].chars()).filter_map(digit_of).collect();
+                let nine: Vec<u16> = text[..6]
+                    .chars()
+                    .chain(text[7..10].chars())
+                    .filter_map(digit_of)
+                    .collect();
                 let e = to_str(&self.ff1_digits(&nine)?);
                 let check = char::from(super::identifier::hetu_check_char(&e));
                 format!("{}{}{}{check}", &e[..6], &text[6..7], &e[6..9])
@@ -192,7 +217,8 @@ mod tests {
     use crate::engine::{date::Date, identifier::normalise};
 
     fn key(scheme: Scheme, kind: IdentifierKind, b: u8) -> PseudonymKey {
-        PseudonymKey::new(scheme, kind, &SecretKey::from_bytes([b; 32])).unwrap_or_else(|_| panic!("key"))
+        PseudonymKey::new(scheme, kind, &SecretKey::from_bytes([b; 32]))
+            .unwrap_or_else(|_| panic!("key"))
     }
 
     #[test]
@@ -205,14 +231,24 @@ mod tests {
         assert_ne!(a, k1.derive(b"bo@example.se"));
         let text = a.map(|p| p.declassify(Scheme::Keyed)).unwrap_or_default();
         assert_eq!(text.len(), 26);
-        assert!(text.chars().all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c)));
-        assert_eq!(Pseudonym::parse(Scheme::Keyed, &text).map(|p| p.declassify(Scheme::Keyed)), Some(text));
+        assert!(
+            text.chars()
+                .all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c))
+        );
+        assert_eq!(
+            Pseudonym::parse(Scheme::Keyed, &text).map(|p| p.declassify(Scheme::Keyed)),
+            Some(text)
+        );
         assert!(Pseudonym::parse(Scheme::Keyed, "not-a-pseudonym").is_none());
     }
 
     #[test]
     fn format_preserving_keeps_the_shape_and_passes_the_checks() {
-        let today = Date { year: 2026, month: 11, day: 23 };
+        let today = Date {
+            year: 2026,
+            month: 11,
+            day: 23,
+        };
         let cases = [
             (IdentifierKind::SePersonnummer, "200311161632"),
             (IdentifierKind::NoFodselsnummer, "04110657264"),
@@ -222,31 +258,54 @@ mod tests {
         ];
         for (kind, id) in cases {
             let k = key(Scheme::FormatPreserving, kind, 9);
-            let p = k.derive(id.as_bytes()).map(|p| p.declassify(Scheme::FormatPreserving)).unwrap_or_default();
+            let p = k
+                .derive(id.as_bytes())
+                .map(|p| p.declassify(Scheme::FormatPreserving))
+                .unwrap_or_default();
             assert_eq!(p.len(), id.len(), "{kind:?}");
             assert_ne!(p, id);
-            assert_eq!(Some(p.clone()), k.derive(id.as_bytes()).map(|p| p.declassify(Scheme::FormatPreserving)));
+            assert_eq!(
+                Some(p.clone()),
+                k.derive(id.as_bytes())
+                    .map(|p| p.declassify(Scheme::FormatPreserving))
+            );
             match kind {
                 // Check digits are correct (the date part may not be a real date).
                 IdentifierKind::SePersonnummer => {
                     let d: Vec<u32> = p.chars().filter_map(|c| c.to_digit(10)).collect();
-                    assert_eq!(crate::engine::identifier::luhn_check_digit(&d[2..11]), d[11]);
+                    assert_eq!(
+                        crate::engine::identifier::luhn_check_digit(&d[2..11]),
+                        d[11]
+                    );
                 }
                 IdentifierKind::NoFodselsnummer => {
                     let d: Vec<u32> = p.chars().filter_map(|c| c.to_digit(10)).collect();
-                    assert_eq!(crate::engine::identifier::no_check_digits(&d[..9]), Some((d[9], d[10])));
+                    assert_eq!(
+                        crate::engine::identifier::no_check_digits(&d[..9]),
+                        Some((d[9], d[10]))
+                    );
                 }
                 IdentifierKind::FiHetu => {
                     assert_eq!(&p[6..7], "-");
                     let nine = format!("{}{}", &p[..6], &p[7..10]);
-                    assert_eq!(p.as_bytes()[10], crate::engine::identifier::hetu_check_char(&nine));
+                    assert_eq!(
+                        p.as_bytes()[10],
+                        crate::engine::identifier::hetu_check_char(&nine)
+                    );
                 }
                 IdentifierKind::Phone => assert!(p.starts_with('+')),
                 _ => {}
             }
             let _ = normalise(kind, id, today, 64);
         }
-        assert!(PseudonymKey::new(Scheme::FormatPreserving, IdentifierKind::Email, &SecretKey::from_bytes([1; 32])).is_err());
+        assert!(
+            PseudonymKey::new(
+                Scheme::FormatPreserving,
+                IdentifierKind::Email,
+                &SecretKey::from_bytes([1; 32])
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -23,7 +23,9 @@ impl SubjectHasher {
     pub fn new(key: &SecretKey) -> Self {
         // ok: HMAC takes keys of any length.
         #[allow(clippy::expect_used)]
-        Self(<Hmac<Sha256> as KeyInit>::new_from_slice(key.expose_secret()).expect("any key length"))
+        Self(
+            <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose_secret()).expect("any key length"),
+        )
     }
 
     /// The handle of a normalised identifier of `kind`.

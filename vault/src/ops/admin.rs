@@ -10,7 +10,9 @@ use crate::{
     authz::{Caller, token},
     engine::{identifier::IdentifierKind, names::check_name, scheme::Scheme},
     error::{VaultError, VaultResult},
-    store::records::{DomainRecord, LegalBasis, PrincipalRecord, PurposeRecord, Role, TenantRecord},
+    store::records::{
+        DomainRecord, LegalBasis, PrincipalRecord, PurposeRecord, Role, TenantRecord,
+    },
 };
 
 fn name_ok(field: &str, name: &str) -> VaultResult<()> {
@@ -18,16 +20,37 @@ fn name_ok(field: &str, name: &str) -> VaultResult<()> {
 }
 
 /// Creates a tenant and its first tenant-admin; returns the admin's token (shown once).
-pub async fn create_tenant(app: &Arc<App>, caller: &Caller, name: &str, admin_name: &str) -> VaultResult<(TenantRecord, PrincipalRecord, SecretBytes)> {
+pub async fn create_tenant(
+    app: &Arc<App>,
+    caller: &Caller,
+    name: &str,
+    admin_name: &str,
+) -> VaultResult<(TenantRecord, PrincipalRecord, SecretBytes)> {
     caller.require(Role::Operator)?;
     name_ok("name", name)?;
-    let admin_name = if admin_name.is_empty() { "admin" } else { admin_name };
+    let admin_name = if admin_name.is_empty() {
+        "admin"
+    } else {
+        admin_name
+    };
     name_ok("admin_name", admin_name)?;
     let now = app.now_ms();
-    let tenant = TenantRecord { id: app.store.next_id().await?, name: name.to_owned(), created_ms: now };
+    let tenant = TenantRecord {
+        id: app.store.next_id().await?,
+        name: name.to_owned(),
+        created_ms: now,
+    };
     let wrapped = TenantKeys::generate(tenant.id, now).wrap(app.root.as_ref())?;
     app.store.create_tenant(&tenant, &wrapped).await?;
-    let (admin, token) = new_principal(app, Some(tenant.id), admin_name, vec![Role::TenantAdmin], vec![], None).await?;
+    let (admin, token) = new_principal(
+        app,
+        Some(tenant.id),
+        admin_name,
+        vec![Role::TenantAdmin],
+        vec![],
+        None,
+    )
+    .await?;
     let mut entry = audit::entry(now, caller.id(), "tenant.create");
     entry.counts = vec![("tenant".into(), tenant.id)];
     app.audit.record(OPERATOR_CHAIN, entry).await?;
@@ -75,11 +98,19 @@ pub struct DomainSpec {
 }
 
 /// Creates a domain.
-pub async fn create_domain(app: &Arc<App>, caller: &Caller, spec: DomainSpec) -> VaultResult<DomainRecord> {
+pub async fn create_domain(
+    app: &Arc<App>,
+    caller: &Caller,
+    spec: DomainSpec,
+) -> VaultResult<DomainRecord> {
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
     name_ok("name", &spec.name)?;
-    let kind = spec.kind.ok_or_else(|| VaultError::invalid("kind", "must be set"))?;
-    let scheme = spec.scheme.ok_or_else(|| VaultError::invalid("scheme", "must be set"))?;
+    let kind = spec
+        .kind
+        .ok_or_else(|| VaultError::invalid("kind", "must be set"))?;
+    let scheme = spec
+        .scheme
+        .ok_or_else(|| VaultError::invalid("scheme", "must be set"))?;
     if scheme == Scheme::FormatPreserving && !kind.supports_format_preserving() {
         return Err(VaultError::invalid(
             "scheme",
@@ -87,7 +118,10 @@ pub async fn create_domain(app: &Arc<App>, caller: &Caller, spec: DomainSpec) ->
         ));
     }
     if spec.retention_seconds > 100 * 365 * 86_400 {
-        return Err(VaultError::invalid("retention_seconds", "at most 100 years"));
+        return Err(VaultError::invalid(
+            "retention_seconds",
+            "at most 100 years",
+        ));
     }
     let domain = DomainRecord {
         id: app.store.next_id().await?,
@@ -129,10 +163,16 @@ pub struct PurposeSpec {
 }
 
 /// Creates or updates a purpose; returns it and whether it was new.
-pub async fn define_purpose(app: &Arc<App>, caller: &Caller, spec: PurposeSpec) -> VaultResult<(PurposeRecord, bool)> {
+pub async fn define_purpose(
+    app: &Arc<App>,
+    caller: &Caller,
+    spec: PurposeSpec,
+) -> VaultResult<(PurposeRecord, bool)> {
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
     name_ok("name", &spec.name)?;
-    let legal_basis = spec.legal_basis.ok_or_else(|| VaultError::invalid("legal_basis", "must be set"))?;
+    let legal_basis = spec
+        .legal_basis
+        .ok_or_else(|| VaultError::invalid("legal_basis", "must be set"))?;
     if spec.description.len() > 4096 {
         return Err(VaultError::invalid("description", "at most 4096 bytes"));
     }
@@ -151,7 +191,10 @@ pub async fn define_purpose(app: &Arc<App>, caller: &Caller, spec: PurposeSpec) 
     app.store.put_purpose(&purpose).await?;
     let mut entry = audit::entry(now, caller.id(), "purpose.define");
     entry.purpose = Some(purpose.name.clone());
-    entry.counts = vec![("min_text_version".into(), u64::from(purpose.min_text_version))];
+    entry.counts = vec![(
+        "min_text_version".into(),
+        u64::from(purpose.min_text_version),
+    )];
     app.audit.record(tenant_id, entry).await?;
     Ok((purpose, existing.is_none()))
 }
@@ -177,17 +220,30 @@ pub async fn create_principal(
         return Err(VaultError::invalid("roles", "at least one role"));
     }
     if roles.contains(&Role::Operator) {
-        return Err(VaultError::invalid("roles", "operator cannot be granted to a tenant principal"));
+        return Err(VaultError::invalid(
+            "roles",
+            "operator cannot be granted to a tenant principal",
+        ));
     }
     for (i, p) in purposes.iter().enumerate() {
         if app.store.purpose(tenant_id, p).await?.is_none() {
-            return Err(VaultError::invalid(format!("purposes[{i}]"), "not defined in this tenant"));
+            return Err(VaultError::invalid(
+                format!("purposes[{i}]"),
+                "not defined in this tenant",
+            ));
         }
     }
     let cert = match client_cert_sha256 {
         "" => None,
-        fp if fp.len() == 64 && fp.bytes().all(|b| b.is_ascii_hexdigit()) => Some(fp.to_ascii_lowercase()),
-        _ => return Err(VaultError::invalid("client_cert_sha256", "64 hex characters (SHA-256 of the DER certificate)")),
+        fp if fp.len() == 64 && fp.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(fp.to_ascii_lowercase())
+        }
+        _ => {
+            return Err(VaultError::invalid(
+                "client_cert_sha256",
+                "64 hex characters (SHA-256 of the DER certificate)",
+            ));
+        }
     };
     let result = new_principal(app, Some(tenant_id), name, roles, purposes, cert).await?;
     let mut entry = audit::entry(app.now_ms(), caller.id(), "principal.create");
@@ -197,7 +253,11 @@ pub async fn create_principal(
 }
 
 /// Revokes a principal of the caller's tenant.
-pub async fn revoke_principal(app: &Arc<App>, caller: &Caller, id: &str) -> VaultResult<PrincipalRecord> {
+pub async fn revoke_principal(
+    app: &Arc<App>,
+    caller: &Caller,
+    id: &str,
+) -> VaultResult<PrincipalRecord> {
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
     let mut principal = app
         .store

@@ -50,23 +50,40 @@ pub struct PurposeHistory {
     pub events: Vec<ConsentEvent>,
 }
 
-async fn resolve_subject(app: &App, tenant_id: u64, domain_name: &str, by: SubjectBy) -> VaultResult<SubjectHandle> {
-    let domain = find_domain(app, tenant_id, domain_name).await.map_err(|e| match e {
-        VaultError::InvalidArgument { rule, .. } => VaultError::invalid("subject.domain", rule),
-        other => other,
-    })?;
+async fn resolve_subject(
+    app: &App,
+    tenant_id: u64,
+    domain_name: &str,
+    by: SubjectBy,
+) -> VaultResult<SubjectHandle> {
+    let domain = find_domain(app, tenant_id, domain_name)
+        .await
+        .map_err(|e| match e {
+            VaultError::InvalidArgument { rule, .. } => VaultError::invalid("subject.domain", rule),
+            other => other,
+        })?;
     match by {
         SubjectBy::Identifier(raw) => {
             let today = Date::from_unix_ms(app.now_ms());
             let n = normalise(domain.kind, &raw, today, app.limits.max_identifier_bytes)
                 .map_err(|e| VaultError::invalid("subject.identifier", e.to_string()))?;
-            Ok(app.subject_hasher(tenant_id).await?.handle(domain.kind, n.value.expose_secret()))
+            Ok(app
+                .subject_hasher(tenant_id)
+                .await?
+                .handle(domain.kind, n.value.expose_secret()))
         }
         SubjectBy::Pseudonym(text) => {
-            let not_found = || VaultError::NotFound("subject.pseudonym: no such pseudonym in this domain".into());
+            let not_found = || {
+                VaultError::NotFound("subject.pseudonym: no such pseudonym in this domain".into())
+            };
             let p = Pseudonym::parse(domain.scheme, &text).ok_or_else(not_found)?;
             let found = app.store.mappings(domain.id, vec![p.0]).await?;
-            found.into_iter().next().flatten().map(|m| m.subject).ok_or_else(not_found)
+            found
+                .into_iter()
+                .next()
+                .flatten()
+                .map(|m| m.subject)
+                .ok_or_else(not_found)
         }
     }
 }
@@ -75,22 +92,45 @@ fn consent_purpose(p: &crate::store::records::PurposeRecord) -> VaultResult<()> 
     if p.legal_basis == LegalBasis::Consent {
         Ok(())
     } else {
-        Err(VaultError::FailedPrecondition("purpose: its legal basis is not consent".into()))
+        Err(VaultError::FailedPrecondition(
+            "purpose: its legal basis is not consent".into(),
+        ))
     }
 }
 
-async fn record(app: &App, caller: &Caller, tenant_id: u64, action: &str, purpose: &str, subject: SubjectHandle, event: ConsentEvent) -> VaultResult<ConsentEvent> {
-    let event = app.store.append_consent(tenant_id, subject, purpose, event).await?;
+async fn record(
+    app: &App,
+    caller: &Caller,
+    tenant_id: u64,
+    action: &str,
+    purpose: &str,
+    subject: SubjectHandle,
+    event: ConsentEvent,
+) -> VaultResult<ConsentEvent> {
+    let event = app
+        .store
+        .append_consent(tenant_id, subject, purpose, event)
+        .await?;
     let mut entry = audit::entry(event.at_ms, caller.id(), action);
     entry.purpose = Some(purpose.to_owned());
     entry.subject = Some(hex::encode(subject));
-    entry.counts = vec![("seq".into(), event.seq), ("text_version".into(), u64::from(event.text_version))];
+    entry.counts = vec![
+        ("seq".into(), event.seq),
+        ("text_version".into(), u64::from(event.text_version)),
+    ];
     app.audit.record(tenant_id, entry).await?;
     Ok(event)
 }
 
 /// Grants a consent.
-pub async fn grant(app: &Arc<App>, caller: &Caller, domain: &str, by: SubjectBy, purpose: &str, grant: Grant) -> VaultResult<ConsentEvent> {
+pub async fn grant(
+    app: &Arc<App>,
+    caller: &Caller,
+    domain: &str,
+    by: SubjectBy,
+    purpose: &str,
+    grant: Grant,
+) -> VaultResult<ConsentEvent> {
     let tenant_id = caller.tenant_with(Role::ConsentManager)?;
     let purpose = find_purpose(app, tenant_id, purpose).await?;
     consent_purpose(&purpose)?;
@@ -103,10 +143,20 @@ pub async fn grant(app: &Arc<App>, caller: &Caller, domain: &str, by: SubjectBy,
     let now = app.now_ms();
     let valid_until_ms = match grant.valid_until_ms {
         0 if purpose.default_consent_validity_seconds > 0 => now.saturating_add(
-            i64::try_from(purpose.default_consent_validity_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
+            i64::try_from(
+                purpose
+                    .default_consent_validity_seconds
+                    .saturating_mul(1000),
+            )
+            .unwrap_or(i64::MAX),
         ),
         0 => 0,
-        t if t <= now => return Err(VaultError::invalid("valid_until_unix_ms", "must be in the future")),
+        t if t <= now => {
+            return Err(VaultError::invalid(
+                "valid_until_unix_ms",
+                "must be in the future",
+            ));
+        }
         t => t,
     };
     let subject = resolve_subject(app, tenant_id, domain, by).await?;
@@ -119,18 +169,40 @@ pub async fn grant(app: &Arc<App>, caller: &Caller, domain: &str, by: SubjectBy,
         valid_until_ms,
         recorded_by: caller.id().to_owned(),
     };
-    record(app, caller, tenant_id, "consent.grant", &purpose.name, subject, event).await
+    record(
+        app,
+        caller,
+        tenant_id,
+        "consent.grant",
+        &purpose.name,
+        subject,
+        event,
+    )
+    .await
 }
 
 /// Withdraws a consent; NOT_FOUND if the latest event is not a grant.
-pub async fn withdraw(app: &Arc<App>, caller: &Caller, domain: &str, by: SubjectBy, purpose: &str) -> VaultResult<ConsentEvent> {
+pub async fn withdraw(
+    app: &Arc<App>,
+    caller: &Caller,
+    domain: &str,
+    by: SubjectBy,
+    purpose: &str,
+) -> VaultResult<ConsentEvent> {
     let tenant_id = caller.tenant_with(Role::ConsentManager)?;
     let purpose = find_purpose(app, tenant_id, purpose).await?;
     let subject = resolve_subject(app, tenant_id, domain, by).await?;
-    let history = app.store.consent_history(tenant_id, subject, &purpose.name).await?;
+    let history = app
+        .store
+        .consent_history(tenant_id, subject, &purpose.name)
+        .await?;
     match history.last() {
         Some(e) if e.kind == ConsentEventKind::Granted => {}
-        _ => return Err(VaultError::NotFound("consent: no granted consent to withdraw".into())),
+        _ => {
+            return Err(VaultError::NotFound(
+                "consent: no granted consent to withdraw".into(),
+            ));
+        }
     }
     let event = ConsentEvent {
         seq: 0,
@@ -141,14 +213,34 @@ pub async fn withdraw(app: &Arc<App>, caller: &Caller, domain: &str, by: Subject
         valid_until_ms: 0,
         recorded_by: caller.id().to_owned(),
     };
-    record(app, caller, tenant_id, "consent.withdraw", &purpose.name, subject, event).await
+    record(
+        app,
+        caller,
+        tenant_id,
+        "consent.withdraw",
+        &purpose.name,
+        subject,
+        event,
+    )
+    .await
 }
 
 /// The consent history of a subject, for one purpose or all.
-pub async fn history(app: &Arc<App>, caller: &Caller, domain: &str, by: SubjectBy, purpose: &str) -> VaultResult<Vec<PurposeHistory>> {
+pub async fn history(
+    app: &Arc<App>,
+    caller: &Caller,
+    domain: &str,
+    by: SubjectBy,
+    purpose: &str,
+) -> VaultResult<Vec<PurposeHistory>> {
     let tenant_id = caller.tenant_with(Role::ConsentManager)?;
     let purposes = if purpose.is_empty() {
-        app.store.list_purposes(tenant_id).await?.into_iter().map(|p| p.name).collect()
+        app.store
+            .list_purposes(tenant_id)
+            .await?
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
     } else {
         vec![find_purpose(app, tenant_id, purpose).await?.name]
     };
@@ -160,7 +252,11 @@ pub async fn history(app: &Arc<App>, caller: &Caller, domain: &str, by: SubjectB
         if events.is_empty() && purpose.is_empty() {
             continue;
         }
-        out.push(PurposeHistory { status: status(events.last(), now), purpose: name, events });
+        out.push(PurposeHistory {
+            status: status(events.last(), now),
+            purpose: name,
+            events,
+        });
     }
     Ok(out)
 }

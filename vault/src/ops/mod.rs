@@ -15,7 +15,11 @@ use crate::{
 };
 
 /// The caller's domain `name`, or NOT_FOUND (also for another tenant's domain of that name).
-pub(crate) async fn find_domain(app: &App, tenant_id: u64, name: &str) -> VaultResult<DomainRecord> {
+pub(crate) async fn find_domain(
+    app: &App,
+    tenant_id: u64,
+    name: &str,
+) -> VaultResult<DomainRecord> {
     if name.is_empty() {
         return Err(VaultError::invalid("domain", "must not be empty"));
     }
@@ -26,7 +30,11 @@ pub(crate) async fn find_domain(app: &App, tenant_id: u64, name: &str) -> VaultR
 }
 
 /// The caller's purpose `name`, or NOT_FOUND.
-pub(crate) async fn find_purpose(app: &App, tenant_id: u64, name: &str) -> VaultResult<PurposeRecord> {
+pub(crate) async fn find_purpose(
+    app: &App,
+    tenant_id: u64,
+    name: &str,
+) -> VaultResult<PurposeRecord> {
     if name.is_empty() {
         return Err(VaultError::invalid("purpose", "must not be empty"));
     }

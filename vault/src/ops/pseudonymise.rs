@@ -31,6 +31,14 @@ pub struct Pseudonymised {
     pub created: u32,
 }
 
+/// An identifier that needs a stored mapping.
+struct Candidate {
+    pseudonym: Pseudonym,
+    blind: Option<[u8; 16]>,
+    value: valv_kms::SecretBytes,
+    subject: [u8; 16],
+}
+
 enum Slot {
     Failed(String),
     Ready(Pseudonym),
@@ -58,7 +66,7 @@ pub async fn pseudonymise(
 
     // Pure part: normalise and derive.
     let mut slots = Vec::with_capacity(identifiers.len());
-    let mut candidates: Vec<(Pseudonym, Option<[u8; 16]>, valv_kms::SecretBytes, [u8; 16])> = Vec::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
     for raw in &identifiers {
         let normalised = match normalise(domain.kind, raw, today, app.limits.max_identifier_bytes) {
             Ok(n) => n,
@@ -72,11 +80,17 @@ pub async fn pseudonymise(
         match (derived, stores_mapping) {
             (Some(p), false) => slots.push(Slot::Ready(p)),
             (derived, _) => {
-                let blind = (domain.scheme == Scheme::Random).then(|| keys.pseudonym.blind_index(value.expose_secret()));
+                let blind = (domain.scheme == Scheme::Random)
+                    .then(|| keys.pseudonym.blind_index(value.expose_secret()));
                 let pseudonym = derived.unwrap_or_else(Pseudonym::random);
                 let subject = keys.subject.handle(domain.kind, value.expose_secret());
                 slots.push(Slot::Pending(candidates.len()));
-                candidates.push((pseudonym, blind, value, subject));
+                candidates.push(Candidate {
+                    pseudonym,
+                    blind,
+                    value,
+                    subject,
+                });
             }
         }
     }
@@ -87,7 +101,10 @@ pub async fn pseudonymise(
     if domain.scheme != Scheme::Random && !candidates.is_empty() {
         let existing = app
             .store
-            .mappings(domain.id, candidates.iter().map(|c| c.0.0.clone()).collect())
+            .mappings(
+                domain.id,
+                candidates.iter().map(|c| c.pseudonym.0.clone()).collect(),
+            )
             .await?;
         for (k, e) in known.iter_mut().zip(existing) {
             *k = e.is_some();
@@ -96,12 +113,25 @@ pub async fn pseudonymise(
 
     let mut rows = Vec::new();
     let mut row_of = vec![None; candidates.len()];
-    for (i, (pseudonym, blind, value, subject)) in candidates.iter().enumerate() {
+    for (
+        i,
+        Candidate {
+            pseudonym,
+            blind,
+            value,
+            subject,
+        },
+    ) in candidates.iter().enumerate()
+    {
         if known[i] {
             continue;
         }
         let ciphertext = if domain.reversible {
-            let ctx = AadContext { tenant_id, domain_id: domain.id, record: &pseudonym.0 };
+            let ctx = AadContext {
+                tenant_id,
+                domain_id: domain.id,
+                record: &pseudonym.0,
+            };
             Some(keys.data_key.seal(&ctx, value.expose_secret())?)
         } else {
             None
@@ -110,10 +140,22 @@ pub async fn pseudonymise(
         rows.push(NewMapping {
             blind: *blind,
             pseudonym: pseudonym.0.clone(),
-            record: MappingRecord { epoch: domain.epoch, subject: *subject, created_ms: now, expires_ms, ciphertext },
+            record: MappingRecord {
+                epoch: domain.epoch,
+                subject: *subject,
+                created_ms: now,
+                expires_ms,
+                ciphertext,
+            },
         });
     }
-    let outcomes = if rows.is_empty() { Vec::new() } else { app.store.insert_mappings(tenant_id, domain.id, rows).await? };
+    let outcomes = if rows.is_empty() {
+        Vec::new()
+    } else {
+        app.store
+            .insert_mappings(tenant_id, domain.id, rows)
+            .await?
+    };
 
     let mut created = 0u32;
     let mut failed = 0u64;
@@ -129,10 +171,10 @@ pub async fn pseudonymise(
                 let p = match row_of[i].and_then(|r| outcomes.get(r)) {
                     Some(InsertOutcome::Inserted) => {
                         created += 1;
-                        candidates[i].0.clone()
+                        candidates[i].pseudonym.clone()
                     }
                     Some(InsertOutcome::Existing(p)) => Pseudonym(p.clone()),
-                    None => candidates[i].0.clone(),
+                    None => candidates[i].pseudonym.clone(),
                 };
                 Ok(p.declassify(domain.scheme))
             }

@@ -63,22 +63,38 @@ pub async fn reidentify(
     };
     let now = app.now_ms();
 
-    let parsed: Vec<Option<Pseudonym>> = pseudonyms.iter().map(|t| Pseudonym::parse(domain.scheme, t)).collect();
+    let parsed: Vec<Option<Pseudonym>> = pseudonyms
+        .iter()
+        .map(|t| Pseudonym::parse(domain.scheme, t))
+        .collect();
     let lookups: Vec<Vec<u8>> = parsed.iter().flatten().map(|p| p.0.clone()).collect();
-    let found = if allowed && !lookups.is_empty() { app.store.mappings(domain.id, lookups).await? } else { Vec::new() };
+    let found = if allowed && !lookups.is_empty() {
+        app.store.mappings(domain.id, lookups).await?
+    } else {
+        Vec::new()
+    };
     let mut found = found.into_iter();
     let mappings: Vec<_> = parsed
         .iter()
         .map(|p| match p {
-            Some(_) if allowed => found.next().flatten().filter(|m| mapping_live(m.expires_ms, now)),
+            Some(_) if allowed => found
+                .next()
+                .flatten()
+                .filter(|m| mapping_live(m.expires_ms, now)),
             _ => None,
         })
         .collect();
     let consents = if rule.needs_consent && allowed {
         let subjects: Vec<_> = mappings.iter().flatten().map(|m| m.subject).collect();
-        let latest = app.store.latest_consents(tenant_id, &purpose.name, subjects).await?;
+        let latest = app
+            .store
+            .latest_consents(tenant_id, &purpose.name, subjects)
+            .await?;
         let mut latest = latest.into_iter();
-        mappings.iter().map(|m| m.as_ref().and_then(|_| latest.next().flatten())).collect()
+        mappings
+            .iter()
+            .map(|m| m.as_ref().and_then(|_| latest.next().flatten()))
+            .collect()
     } else {
         vec![None; mappings.len()]
     };
@@ -89,15 +105,27 @@ pub async fn reidentify(
     entry.purpose = Some(purpose.name.clone());
     let mut released = 0u64;
     for (i, text) in pseudonyms.iter().enumerate() {
-        let verdict = decide(allowed, mappings[i].is_some(), rule, consents[i].as_ref(), now);
+        let verdict = decide(
+            allowed,
+            mappings[i].is_some(),
+            rule,
+            consents[i].as_ref(),
+            now,
+        );
         let identifier = match (verdict, &mappings[i], &parsed[i]) {
             (Verdict::Released, Some(m), Some(p)) => {
-                let ct = m
-                    .ciphertext
-                    .as_ref()
-                    .ok_or_else(|| VaultError::Internal("reversible mapping without ciphertext".into()))?;
+                let ct = m.ciphertext.as_ref().ok_or_else(|| {
+                    VaultError::Internal("reversible mapping without ciphertext".into())
+                })?;
                 let key = app.data_key(&domain, ciphertext_version(ct)?).await?;
-                let plain = key.open(&AadContext { tenant_id, domain_id: domain.id, record: &p.0 }, ct)?;
+                let plain = key.open(
+                    &AadContext {
+                        tenant_id,
+                        domain_id: domain.id,
+                        record: &p.0,
+                    },
+                    ct,
+                )?;
                 released += 1;
                 Some(String::from_utf8_lossy(plain.expose_secret()).into_owned())
             }
@@ -105,11 +133,21 @@ pub async fn reidentify(
         };
         // Only pseudonyms that matched a mapping are written to the audit log verbatim: text
         // that matched nothing could be anything the caller sent, even an identifier.
-        let logged = if mappings[i].is_some() { text.clone() } else { "<unmatched>".to_owned() };
+        let logged = if mappings[i].is_some() {
+            text.clone()
+        } else {
+            "<unmatched>".to_owned()
+        };
         entry.items.push((logged, verdict_name(verdict).to_owned()));
-        results.push(ReIdentified { verdict, identifier });
+        results.push(ReIdentified {
+            verdict,
+            identifier,
+        });
     }
-    entry.counts = vec![("items".into(), pseudonyms.len() as u64), ("released".into(), released)];
+    entry.counts = vec![
+        ("items".into(), pseudonyms.len() as u64),
+        ("released".into(), released),
+    ];
     // Fail closed: nothing is released unless its audit entry is durable.
     app.audit.record(tenant_id, entry).await?;
     Ok(results)

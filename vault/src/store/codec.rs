@@ -40,7 +40,13 @@ pub fn decode_mapping(b: &[u8]) -> Option<MappingRecord> {
         1 => Some(b[FIXED..].to_vec()),
         _ => return None,
     };
-    Some(MappingRecord { epoch, subject, created_ms, expires_ms, ciphertext })
+    Some(MappingRecord {
+        epoch,
+        subject,
+        created_ms,
+        expires_ms,
+        ciphertext,
+    })
 }
 
 #[cfg(test)]
@@ -50,7 +56,13 @@ mod tests {
     #[test]
     fn round_trip() {
         for ct in [None, Some(vec![1, 2, 3])] {
-            let r = MappingRecord { epoch: 3, subject: [9; 16], created_ms: 5, expires_ms: -1, ciphertext: ct };
+            let r = MappingRecord {
+                epoch: 3,
+                subject: [9; 16],
+                created_ms: 5,
+                expires_ms: -1,
+                ciphertext: ct,
+            };
             assert_eq!(decode_mapping(&encode_mapping(&r)), Some(r));
         }
         assert_eq!(decode_mapping(&[2, 0]), None);

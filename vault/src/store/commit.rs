@@ -47,7 +47,10 @@ impl GroupCommit {
         let (done, _) = watch::channel(Durable::default());
         let inner = Arc::new(Inner {
             writes: AtomicU64::new(0),
-            state: Mutex::new(State { requested: 0, shutdown: false }),
+            state: Mutex::new(State {
+                requested: 0,
+                shutdown: false,
+            }),
             wake: Condvar::new(),
             done,
         });
@@ -73,7 +76,11 @@ impl GroupCommit {
             return Ok(());
         }
         {
-            let mut state = self.inner.state.lock().map_err(|_| StoreError::Durability("lock poisoned".into()))?;
+            let mut state = self
+                .inner
+                .state
+                .lock()
+                .map_err(|_| StoreError::Durability("lock poisoned".into()))?;
             state.requested = state.requested.max(target);
         }
         self.inner.wake.notify_one();
@@ -106,7 +113,9 @@ impl Drop for GroupCommit {
 fn flusher<F: Fn() -> Result<(), String>>(inner: &Inner, flush: F) {
     loop {
         {
-            let Ok(mut state) = inner.state.lock() else { return };
+            let Ok(mut state) = inner.state.lock() else {
+                return;
+            };
             while state.requested <= inner.done.borrow().upto && !state.shutdown {
                 state = match inner.wake.wait(state) {
                     Ok(s) => s,
@@ -126,7 +135,9 @@ fn flusher<F: Fn() -> Result<(), String>>(inner: &Inner, flush: F) {
             Ok(()) => inner.done.send_modify(|d| d.upto = d.upto.max(upto)),
             Err(e) => {
                 tracing::error!(error = %e, "durable flush failed");
-                inner.done.send_modify(|d| d.failed_upto = d.failed_upto.max(upto));
+                inner
+                    .done
+                    .send_modify(|d| d.failed_upto = d.failed_upto.max(upto));
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         }

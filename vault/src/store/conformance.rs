@@ -4,20 +4,37 @@ use super::{Store, StoreError, records::*};
 use crate::engine::consent::{ConsentEvent, ConsentEventKind};
 
 fn mapping(subject: u8, ct: Option<Vec<u8>>) -> MappingRecord {
-    MappingRecord { epoch: 1, subject: [subject; 16], created_ms: 1, expires_ms: 0, ciphertext: ct }
+    MappingRecord {
+        epoch: 1,
+        subject: [subject; 16],
+        created_ms: 1,
+        expires_ms: 0,
+        ciphertext: ct,
+    }
 }
 
 pub(crate) async fn run(store: &dyn Store) {
     // Registry.
-    let t = TenantRecord { id: store.next_id().await.unwrap_or(0), name: "acme".into(), created_ms: 1 };
+    let t = TenantRecord {
+        id: store.next_id().await.unwrap_or(0),
+        name: "acme".into(),
+        created_ms: 1,
+    };
     let keys = valv_kms::WrappedTenantKeys {
         tenant_id: t.id,
         encryption: vec![],
         pseudonym_epochs: vec![],
-        subject: valv_kms::WrappedKey { provider: "file".into(), root_key_id: "x".into(), wrapped_hex: "00".into() },
+        subject: valv_kms::WrappedKey {
+            provider: "file".into(),
+            root_key_id: "x".into(),
+            wrapped_hex: "00".into(),
+        },
     };
     assert!(store.create_tenant(&t, &keys).await.is_ok());
-    assert!(matches!(store.create_tenant(&t, &keys).await, Err(StoreError::AlreadyExists(_))));
+    assert!(matches!(
+        store.create_tenant(&t, &keys).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
     assert_eq!(store.tenant(t.id).await.ok().flatten(), Some(t.clone()));
     assert!(store.tenant_keys(t.id).await.ok().flatten().is_some());
 
@@ -33,34 +50,98 @@ pub(crate) async fn run(store: &dyn Store) {
         created_ms: 1,
     };
     assert!(store.create_domain(&d).await.is_ok());
-    assert!(matches!(store.create_domain(&d).await, Err(StoreError::AlreadyExists(_))));
-    assert_eq!(store.domain(t.id, "patients").await.ok().flatten(), Some(d.clone()));
-    assert_eq!(store.domain(t.id + 1000, "patients").await.ok().flatten(), None);
-    assert_eq!(store.list_domains(t.id).await.map(|v| v.len()).ok(), Some(1));
+    assert!(matches!(
+        store.create_domain(&d).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(
+        store.domain(t.id, "patients").await.ok().flatten(),
+        Some(d.clone())
+    );
+    assert_eq!(
+        store.domain(t.id + 1000, "patients").await.ok().flatten(),
+        None
+    );
+    assert_eq!(
+        store.list_domains(t.id).await.map(|v| v.len()).ok(),
+        Some(1)
+    );
 
     // Mappings: insert-if-absent, repeated rows in a batch, blind index.
     let rows = vec![
-        NewMapping { blind: None, pseudonym: vec![1; 16], record: mapping(1, Some(vec![9])) },
-        NewMapping { blind: None, pseudonym: vec![1; 16], record: mapping(1, Some(vec![8])) },
-        NewMapping { blind: None, pseudonym: vec![2; 16], record: mapping(2, None) },
+        NewMapping {
+            blind: None,
+            pseudonym: vec![1; 16],
+            record: mapping(1, Some(vec![9])),
+        },
+        NewMapping {
+            blind: None,
+            pseudonym: vec![1; 16],
+            record: mapping(1, Some(vec![8])),
+        },
+        NewMapping {
+            blind: None,
+            pseudonym: vec![2; 16],
+            record: mapping(2, None),
+        },
     ];
-    let out = store.insert_mappings(t.id, d.id, rows).await.unwrap_or_default();
-    assert_eq!(out, vec![InsertOutcome::Inserted, InsertOutcome::Existing(vec![1; 16]), InsertOutcome::Inserted]);
+    let out = store
+        .insert_mappings(t.id, d.id, rows)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        out,
+        vec![
+            InsertOutcome::Inserted,
+            InsertOutcome::Existing(vec![1; 16]),
+            InsertOutcome::Inserted
+        ]
+    );
     let again = store
-        .insert_mappings(t.id, d.id, vec![NewMapping { blind: None, pseudonym: vec![1; 16], record: mapping(1, None) }])
+        .insert_mappings(
+            t.id,
+            d.id,
+            vec![NewMapping {
+                blind: None,
+                pseudonym: vec![1; 16],
+                record: mapping(1, None),
+            }],
+        )
         .await
         .unwrap_or_default();
     assert_eq!(again, vec![InsertOutcome::Existing(vec![1; 16])]);
-    let got = store.mappings(d.id, vec![vec![1; 16], vec![3; 16]]).await.unwrap_or_default();
+    let got = store
+        .mappings(d.id, vec![vec![1; 16], vec![3; 16]])
+        .await
+        .unwrap_or_default();
     assert_eq!(got, vec![Some(mapping(1, Some(vec![9]))), None]);
-    let blind = |p: u8| NewMapping { blind: Some([7; 16]), pseudonym: vec![p; 16], record: mapping(3, None) };
-    assert_eq!(store.insert_mappings(t.id, d.id, vec![blind(5)]).await.unwrap_or_default(), vec![InsertOutcome::Inserted]);
+    let blind = |p: u8| NewMapping {
+        blind: Some([7; 16]),
+        pseudonym: vec![p; 16],
+        record: mapping(3, None),
+    };
     assert_eq!(
-        store.insert_mappings(t.id, d.id, vec![blind(6)]).await.unwrap_or_default(),
+        store
+            .insert_mappings(t.id, d.id, vec![blind(5)])
+            .await
+            .unwrap_or_default(),
+        vec![InsertOutcome::Inserted]
+    );
+    assert_eq!(
+        store
+            .insert_mappings(t.id, d.id, vec![blind(6)])
+            .await
+            .unwrap_or_default(),
         vec![InsertOutcome::Existing(vec![5; 16])]
     );
     // Other domain ids see nothing.
-    assert_eq!(store.mappings(d.id + 1, vec![vec![1; 16]]).await.unwrap_or_default(), vec![None]);
+    assert_eq!(
+        store
+            .mappings(d.id + 1, vec![vec![1; 16]])
+            .await
+            .unwrap_or_default(),
+        vec![None]
+    );
 
     // Consents: sequence numbers and latest.
     let ev = |kind| ConsentEvent {
@@ -72,15 +153,39 @@ pub(crate) async fn run(store: &dyn Store) {
         valid_until_ms: 0,
         recorded_by: "p".into(),
     };
-    let a = store.append_consent(t.id, [1; 16], "research", ev(ConsentEventKind::Granted)).await;
+    let a = store
+        .append_consent(t.id, [1; 16], "research", ev(ConsentEventKind::Granted))
+        .await;
     assert_eq!(a.map(|e| e.seq).ok(), Some(1));
-    let b = store.append_consent(t.id, [1; 16], "research", ev(ConsentEventKind::Withdrawn)).await;
+    let b = store
+        .append_consent(t.id, [1; 16], "research", ev(ConsentEventKind::Withdrawn))
+        .await;
     assert_eq!(b.map(|e| e.seq).ok(), Some(2));
-    assert_eq!(store.consent_history(t.id, [1; 16], "research").await.map(|h| h.len()).ok(), Some(2));
-    assert_eq!(store.consent_history(t.id, [1; 16], "research2").await.map(|h| h.len()).ok(), Some(0));
-    let latest = store.latest_consents(t.id, "research", vec![[1; 16], [2; 16]]).await.unwrap_or_default();
+    assert_eq!(
+        store
+            .consent_history(t.id, [1; 16], "research")
+            .await
+            .map(|h| h.len())
+            .ok(),
+        Some(2)
+    );
+    assert_eq!(
+        store
+            .consent_history(t.id, [1; 16], "research2")
+            .await
+            .map(|h| h.len())
+            .ok(),
+        Some(0)
+    );
+    let latest = store
+        .latest_consents(t.id, "research", vec![[1; 16], [2; 16]])
+        .await
+        .unwrap_or_default();
     assert_eq!(latest.len(), 2);
-    assert_eq!(latest[0].as_ref().map(|e| e.kind), Some(ConsentEventKind::Withdrawn));
+    assert_eq!(
+        latest[0].as_ref().map(|e| e.kind),
+        Some(ConsentEventKind::Withdrawn)
+    );
     assert_eq!(latest[1], None);
 
     // Audit: sequence numbers per chain.
@@ -95,10 +200,21 @@ pub(crate) async fn run(store: &dyn Store) {
         counts: vec![],
         items: vec![],
     };
-    assert!(store.append_audit(t.id, vec![entry.clone(), entry.clone()]).await.is_ok());
+    assert!(
+        store
+            .append_audit(t.id, vec![entry.clone(), entry.clone()])
+            .await
+            .is_ok()
+    );
     assert!(store.append_audit(t.id, vec![entry.clone()]).await.is_ok());
     assert!(store.append_audit(0, vec![entry]).await.is_ok());
-    let chain: Vec<u64> = store.read_audit(t.id).await.unwrap_or_default().iter().map(|e| e.seq).collect();
+    let chain: Vec<u64> = store
+        .read_audit(t.id)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
     assert_eq!(chain, vec![1, 2, 3]);
     assert_eq!(store.read_audit(0).await.map(|c| c.len()).ok(), Some(1));
 
@@ -133,6 +249,12 @@ async fn sled_audit_sequence_continues_after_reopen() {
     }
     let store = super::sled::SledStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert!(store.append_audit(5, vec![entry]).await.is_ok());
-    let seqs: Vec<u64> = store.read_audit(5).await.unwrap_or_default().iter().map(|e| e.seq).collect();
+    let seqs: Vec<u64> = store
+        .read_audit(5)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
     assert_eq!(seqs, vec![1, 2]);
 }

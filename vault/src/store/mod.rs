@@ -15,8 +15,8 @@ use thiserror::Error;
 use valv_kms::WrappedTenantKeys;
 
 use self::records::{
-    AuditRecord, DomainRecord, InsertOutcome, MappingRecord, NewMapping, PrincipalRecord, PurposeRecord,
-    TenantRecord,
+    AuditRecord, DomainRecord, InsertOutcome, MappingRecord, NewMapping, PrincipalRecord,
+    PurposeRecord, TenantRecord,
 };
 use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
 
@@ -47,7 +47,11 @@ pub trait Store: Send + Sync + 'static {
     async fn next_id(&self) -> StoreResult<u64>;
 
     /// Stores a new tenant with its wrapped keys. `AlreadyExists` if the name is taken.
-    async fn create_tenant(&self, tenant: &TenantRecord, keys: &WrappedTenantKeys) -> StoreResult<()>;
+    async fn create_tenant(
+        &self,
+        tenant: &TenantRecord,
+        keys: &WrappedTenantKeys,
+    ) -> StoreResult<()>;
     /// A tenant by id.
     async fn tenant(&self, id: u64) -> StoreResult<Option<TenantRecord>>;
     /// A tenant's wrapped keys.
@@ -86,7 +90,11 @@ pub trait Store: Send + Sync + 'static {
         rows: Vec<NewMapping>,
     ) -> StoreResult<Vec<InsertOutcome>>;
     /// Looks mappings up by pseudonym.
-    async fn mappings(&self, domain_id: u64, pseudonyms: Vec<Vec<u8>>) -> StoreResult<Vec<Option<MappingRecord>>>;
+    async fn mappings(
+        &self,
+        domain_id: u64,
+        pseudonyms: Vec<Vec<u8>>,
+    ) -> StoreResult<Vec<Option<MappingRecord>>>;
 
     /// Appends a consent event (its `seq` is assigned here) and returns it.
     async fn append_consent(

@@ -71,13 +71,16 @@ impl SledStore {
             db,
         });
         let flush_db = trees.db.clone();
-        let commit = GroupCommit::start(move || flush_db.flush().map(|_| ()).map_err(|e| e.to_string()));
+        let commit =
+            GroupCommit::start(move || flush_db.flush().map(|_| ()).map_err(|e| e.to_string()));
         Ok(Self { trees, commit })
     }
 
     fn get_json<T: DeserializeOwned>(&self, key: &str) -> StoreResult<Option<T>> {
         match self.trees.meta.get(key).map_err(backend)? {
-            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|_| StoreError::Corrupt("registry row")),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt("registry row")),
             None => Ok(None),
         }
     }
@@ -136,10 +139,18 @@ fn stripe(id: u64) -> usize {
 impl Store for SledStore {
     async fn next_id(&self) -> StoreResult<u64> {
         // sled ids start at 0; ours start at 1 so 0 can mean "none" (operator chain, tenant-wide).
-        self.trees.db.generate_id().map(|id| id + 1).map_err(backend)
+        self.trees
+            .db
+            .generate_id()
+            .map(|id| id + 1)
+            .map_err(backend)
     }
 
-    async fn create_tenant(&self, tenant: &TenantRecord, keys: &WrappedTenantKeys) -> StoreResult<()> {
+    async fn create_tenant(
+        &self,
+        tenant: &TenantRecord,
+        keys: &WrappedTenantKeys,
+    ) -> StoreResult<()> {
         let id = tenant.id.to_string().into_bytes();
         if !self.insert_new(&format!("tenant-name/{}", tenant.name), id)? {
             return Err(StoreError::AlreadyExists("tenant"));
@@ -158,7 +169,10 @@ impl Store for SledStore {
 
     async fn create_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
         let bytes = serde_json::to_vec(domain).map_err(|_| StoreError::Corrupt("domain"))?;
-        if !self.insert_new(&format!("domain/{}/{}", domain.tenant_id, domain.name), bytes)? {
+        if !self.insert_new(
+            &format!("domain/{}/{}", domain.tenant_id, domain.name),
+            bytes,
+        )? {
             return Err(StoreError::AlreadyExists("domain"));
         }
         self.commit.wrote();
@@ -174,7 +188,10 @@ impl Store for SledStore {
     }
 
     async fn put_purpose(&self, purpose: &PurposeRecord) -> StoreResult<()> {
-        self.put_json(&format!("purpose/{}/{}", purpose.tenant_id, purpose.name), purpose)
+        self.put_json(
+            &format!("purpose/{}/{}", purpose.tenant_id, purpose.name),
+            purpose,
+        )
     }
 
     async fn purpose(&self, tenant_id: u64, name: &str) -> StoreResult<Option<PurposeRecord>> {
@@ -193,10 +210,10 @@ impl Store for SledStore {
                 .meta
                 .compare_and_swap(&key, None::<&[u8]>, Some(principal.id.as_bytes()))
                 .map_err(backend)?;
-            if let Err(current) = swapped {
-                if current.current.as_deref() != Some(principal.id.as_bytes()) {
-                    return Err(StoreError::AlreadyExists("client certificate binding"));
-                }
+            if let Err(current) = swapped
+                && current.current.as_deref() != Some(principal.id.as_bytes())
+            {
+                return Err(StoreError::AlreadyExists("client certificate binding"));
             }
         }
         self.put_json(&format!("principal/{}", principal.id), principal)
@@ -207,7 +224,12 @@ impl Store for SledStore {
     }
 
     async fn principal_by_cert(&self, sha256_hex: &str) -> StoreResult<Option<PrincipalRecord>> {
-        match self.trees.meta.get(format!("cert/{sha256_hex}")).map_err(backend)? {
+        match self
+            .trees
+            .meta
+            .get(format!("cert/{sha256_hex}"))
+            .map_err(backend)?
+        {
             Some(id) => self.get_json(&format!("principal/{}", String::from_utf8_lossy(&id))),
             None => Ok(None),
         }
@@ -215,7 +237,10 @@ impl Store for SledStore {
 
     async fn list_principals(&self, tenant_id: Option<u64>) -> StoreResult<Vec<PrincipalRecord>> {
         let all: Vec<PrincipalRecord> = self.scan_json("principal/")?;
-        Ok(all.into_iter().filter(|p| p.tenant_id == tenant_id).collect())
+        Ok(all
+            .into_iter()
+            .filter(|p| p.tenant_id == tenant_id)
+            .collect())
     }
 
     async fn insert_mappings(
@@ -226,7 +251,9 @@ impl Store for SledStore {
     ) -> StoreResult<Vec<InsertOutcome>> {
         let trees = Arc::clone(&self.trees);
         let (outcomes, wrote) = tokio::task::spawn_blocking(move || -> StoreResult<_> {
-            let _guard = trees.stripes[stripe(domain_id)].lock().map_err(|_| backend("lock poisoned"))?;
+            let _guard = trees.stripes[stripe(domain_id)]
+                .lock()
+                .map_err(|_| backend("lock poisoned"))?;
             let mut batch = sled::Batch::default();
             let mut outcomes = Vec::with_capacity(rows.len());
             // Identifiers repeated inside this very batch get the first row's pseudonym.
@@ -247,7 +274,11 @@ impl Store for SledStore {
                     continue;
                 }
                 if let Some(existing) = trees.data.get(&probe).map_err(backend)? {
-                    let pseudonym = if row.blind.is_some() { existing.to_vec() } else { row.pseudonym.clone() };
+                    let pseudonym = if row.blind.is_some() {
+                        existing.to_vec()
+                    } else {
+                        row.pseudonym.clone()
+                    };
                     outcomes.push(InsertOutcome::Existing(pseudonym));
                     continue;
                 }
@@ -280,15 +311,23 @@ impl Store for SledStore {
         Ok(outcomes)
     }
 
-    async fn mappings(&self, domain_id: u64, pseudonyms: Vec<Vec<u8>>) -> StoreResult<Vec<Option<MappingRecord>>> {
+    async fn mappings(
+        &self,
+        domain_id: u64,
+        pseudonyms: Vec<Vec<u8>>,
+    ) -> StoreResult<Vec<Option<MappingRecord>>> {
         let trees = Arc::clone(&self.trees);
         tokio::task::spawn_blocking(move || {
             pseudonyms
                 .iter()
-                .map(|p| match trees.data.get(mapping_key(domain_id, p)).map_err(backend)? {
-                    Some(v) => decode_mapping(&v).map(Some).ok_or(StoreError::Corrupt("mapping")),
-                    None => Ok(None),
-                })
+                .map(
+                    |p| match trees.data.get(mapping_key(domain_id, p)).map_err(backend)? {
+                        Some(v) => decode_mapping(&v)
+                            .map(Some)
+                            .ok_or(StoreError::Corrupt("mapping")),
+                        None => Ok(None),
+                    },
+                )
                 .collect()
         })
         .await
@@ -304,10 +343,23 @@ impl Store for SledStore {
     ) -> StoreResult<ConsentEvent> {
         let prefix = consent_prefix(tenant_id, &subject, purpose);
         {
-            let _guard = self.trees.stripes[stripe(tenant_id)].lock().map_err(|_| backend("lock poisoned"))?;
-            let last = self.trees.consent.scan_prefix(&prefix).next_back().transpose().map_err(backend)?;
+            let _guard = self.trees.stripes[stripe(tenant_id)]
+                .lock()
+                .map_err(|_| backend("lock poisoned"))?;
+            let last = self
+                .trees
+                .consent
+                .scan_prefix(&prefix)
+                .next_back()
+                .transpose()
+                .map_err(backend)?;
             event.seq = match last {
-                Some((_, v)) => serde_json::from_slice::<ConsentEvent>(&v).map_err(|_| StoreError::Corrupt("consent"))?.seq + 1,
+                Some((_, v)) => {
+                    serde_json::from_slice::<ConsentEvent>(&v)
+                        .map_err(|_| StoreError::Corrupt("consent"))?
+                        .seq
+                        + 1
+                }
                 None => 1,
             };
             let mut key = prefix;
@@ -354,7 +406,9 @@ impl Store for SledStore {
                         .transpose()
                         .map_err(backend)?;
                     match last {
-                        Some((_, v)) => serde_json::from_slice(&v).map(Some).map_err(|_| StoreError::Corrupt("consent")),
+                        Some((_, v)) => serde_json::from_slice(&v)
+                            .map(Some)
+                            .map_err(|_| StoreError::Corrupt("consent")),
                         None => Ok(None),
                     }
                 })
@@ -366,13 +420,29 @@ impl Store for SledStore {
 
     async fn append_audit(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()> {
         {
-            let mut next = self.trees.audit_next.lock().map_err(|_| backend("lock poisoned"))?;
+            let mut next = self
+                .trees
+                .audit_next
+                .lock()
+                .map_err(|_| backend("lock poisoned"))?;
             let seq = match next.get(&chain) {
                 Some(s) => *s,
                 None => {
-                    let last = self.trees.audit.scan_prefix(chain.to_be_bytes()).next_back().transpose().map_err(backend)?;
+                    let last = self
+                        .trees
+                        .audit
+                        .scan_prefix(chain.to_be_bytes())
+                        .next_back()
+                        .transpose()
+                        .map_err(backend)?;
                     match last {
-                        Some((k, _)) => u64::from_be_bytes(k[8..16].try_into().map_err(|_| StoreError::Corrupt("audit key"))?) + 1,
+                        Some((k, _)) => {
+                            u64::from_be_bytes(
+                                k[8..16]
+                                    .try_into()
+                                    .map_err(|_| StoreError::Corrupt("audit key"))?,
+                            ) + 1
+                        }
                         None => 1,
                     }
                 }
@@ -383,7 +453,10 @@ impl Store for SledStore {
                 entry.seq = s;
                 let mut key = chain.to_be_bytes().to_vec();
                 key.extend_from_slice(&s.to_be_bytes());
-                batch.insert(key, serde_json::to_vec(&entry).map_err(|_| StoreError::Corrupt("audit"))?);
+                batch.insert(
+                    key,
+                    serde_json::to_vec(&entry).map_err(|_| StoreError::Corrupt("audit"))?,
+                );
                 s += 1;
             }
             self.trees.audit.apply_batch(batch).map_err(backend)?;

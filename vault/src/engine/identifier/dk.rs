@@ -21,8 +21,20 @@ pub(super) fn normalise(raw: &str) -> Result<(String, Date), &'static str> {
     // Century from the first digit of the sequence number (CPR office rules).
     let year = match d[6] {
         0..=3 => 1900 + yy,
-        4 | 9 => if yy <= 36 { 2000 + yy } else { 1900 + yy },
-        _ => if yy <= 57 { 2000 + yy } else { 1800 + yy },
+        4 | 9 => {
+            if yy <= 36 {
+                2000 + yy
+            } else {
+                1900 + yy
+            }
+        }
+        _ => {
+            if yy <= 57 {
+                2000 + yy
+            } else {
+                1800 + yy
+            }
+        }
     };
     if !(1..=31).contains(&day) {
         return Err("day");

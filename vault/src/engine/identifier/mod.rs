@@ -103,13 +103,18 @@ pub fn normalise(
         IdentifierKind::FiHetu => fi::normalise(raw).map(|(v, d)| (v, Some(d))),
     };
     result
-        .map(|(value, birth_date)| Normalised { value: SecretBytes::from(value), birth_date })
+        .map(|(value, birth_date)| Normalised {
+            value: SecretBytes::from(value),
+            birth_date,
+        })
         .map_err(fail)
 }
 
 /// ASCII digits of `s` as numbers, or `None` if any character is not a digit.
 fn digits(s: &str) -> Option<Vec<u32>> {
-    s.chars().map(|c| c.to_digit(10).filter(|_| c.is_ascii_digit())).collect()
+    s.chars()
+        .map(|c| c.to_digit(10).filter(|_| c.is_ascii_digit()))
+        .collect()
 }
 
 /// Two ASCII digits as a number.

@@ -48,19 +48,7 @@ pub(super) fn normalise(raw: &str, today: Date) -> Result<(String, Date), &'stat
 
 /// Luhn over the ten digits YYMMDDNNNC.
 fn luhn_ok(ten: &[u32]) -> bool {
-    let sum: u32 = ten
-        .iter()
-        .enumerate()
-        .map(|(i, &d)| {
-            if i % 2 == 0 {
-                let x = d * 2;
-                if x > 9 { x - 9 } else { x }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum % 10 == 0
+    luhn_check_digit(&ten[..9]) == ten[9]
 }
 
 /// The Luhn check digit for nine digits YYMMDDNNN (used by the format-preserving scheme).

@@ -1,0 +1,312 @@
+//! `valvctl bench`: a load generator that sets up its own tenant and measures the figures
+//! recorded in BENCHMARKS.md (throughput by batch size, new vs repeated identifiers,
+//! re-identification with the consent check, single-item latency, disk bytes per mapping).
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use valv_client::{Valv, pb};
+
+/// Options of the load generator. Connect with an operator token.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Identifiers per throughput scenario at batch size 10,000 (smaller batches use a tenth).
+    #[arg(long, default_value_t = 200_000)]
+    total: usize,
+    /// Concurrent requests in flight.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Samples for single-item latency.
+    #[arg(long, default_value_t = 2_000)]
+    latency_samples: usize,
+    /// The server's data directory, to measure disk bytes per stored mapping.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+struct Setup {
+    tokenizer: Valv,
+    reidentifier: Valv,
+    consents: Valv,
+    run: String,
+}
+
+async fn setup(operator: &Valv) -> anyhow::Result<Setup> {
+    let run = format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis()
+    );
+    let t = operator
+        .admin()
+        .create_tenant(pb::CreateTenantRequest {
+            name: format!("bench-{run}"),
+            admin_name: String::new(),
+        })
+        .await
+        .context("creating the bench tenant (needs an operator token)")?
+        .into_inner();
+    let admin = operator.with_token(&t.admin_token)?;
+    admin
+        .admin()
+        .create_domain(pb::CreateDomainRequest {
+            name: "bench".into(),
+            kind: pb::IdentifierKind::Opaque.into(),
+            scheme: pb::Scheme::Keyed.into(),
+            reversible: true,
+            retention_seconds: 0,
+        })
+        .await?;
+    admin
+        .admin()
+        .define_purpose(pb::DefinePurposeRequest {
+            name: "study".into(),
+            legal_basis: pb::LegalBasis::Consent.into(),
+            min_text_version: 1,
+            default_consent_validity_seconds: 0,
+            description: String::new(),
+        })
+        .await?;
+    let principal = |role: pb::Role, purposes: Vec<String>| {
+        let admin = admin.clone();
+        async move {
+            let r = admin
+                .admin()
+                .create_principal(pb::CreatePrincipalRequest {
+                    name: format!(
+                        "bench-{}",
+                        role.as_str_name().to_lowercase().replace('_', "-")
+                    ),
+                    roles: vec![role.into()],
+                    purposes,
+                    client_cert_sha256: String::new(),
+                })
+                .await?
+                .into_inner();
+            anyhow::Ok(admin.with_token(&r.token)?)
+        }
+    };
+    Ok(Setup {
+        tokenizer: principal(pb::Role::Tokenizer, vec![]).await?,
+        reidentifier: principal(pb::Role::Reidentifier, vec!["study".into()]).await?,
+        consents: principal(pb::Role::ConsentManager, vec![]).await?,
+        run,
+    })
+}
+
+fn ids(run: &str, from: usize, n: usize) -> Vec<String> {
+    (from..from + n).map(|i| format!("b{run}-{i:09}")).collect()
+}
+
+/// Pseudonymises `total` identifiers starting at `from` in batches of `batch` with
+/// `concurrency` requests in flight; returns identifiers per second.
+async fn pseudonymise(
+    s: &Setup,
+    from: usize,
+    total: usize,
+    batch: usize,
+    concurrency: usize,
+) -> anyhow::Result<f64> {
+    let batches: Vec<usize> = (0..total.div_ceil(batch)).collect();
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let mine: Vec<usize> = batches
+            .iter()
+            .copied()
+            .filter(|b| b % concurrency == w)
+            .collect();
+        let client = s.tokenizer.clone();
+        let run = s.run.clone();
+        workers.push(tokio::spawn(async move {
+            let mut client = client.pseudonyms();
+            for b in mine {
+                let n = batch.min(total - b * batch);
+                let reply = client
+                    .pseudonymise(pb::PseudonymiseRequest {
+                        domain: "bench".into(),
+                        identifiers: ids(&run, from + b * batch, n),
+                        batch_id: b as u64,
+                    })
+                    .await?
+                    .into_inner();
+                if reply.results.len() != n {
+                    bail!("short reply");
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                dir_size(&p)
+            } else {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            }
+        })
+        .sum()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(idx).copied().unwrap_or_default()
+}
+
+/// Runs every scenario and prints a Markdown table.
+pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
+    let s = setup(operator).await?;
+    let c = args.concurrency.max(1);
+    let small = (args.total / 10).max(1000);
+    let disk_before = args.data_dir.as_deref().map(|d| dir_size(&d.join("store")));
+    println!("| scenario | batch | identifiers | result |");
+    println!("| --- | ---: | ---: | ---: |");
+    // New identifiers; the 10,000 range comes first and is reused for the repeated runs.
+    let new_10k = pseudonymise(&s, 0, args.total, 10_000, c).await?;
+    println!(
+        "| Pseudonymise, new | 10000 | {} | {new_10k:.0} ids/s |",
+        args.total
+    );
+    let disk_after = args.data_dir.as_deref().map(|d| dir_size(&d.join("store")));
+    let new_100 = pseudonymise(&s, 100_000_000, small, 100, c).await?;
+    println!("| Pseudonymise, new | 100 | {small} | {new_100:.0} ids/s |");
+    let n1 = small / 10;
+    let new_1 = pseudonymise(&s, 200_000_000, n1, 1, c).await?;
+    println!("| Pseudonymise, new | 1 | {n1} | {new_1:.0} ids/s |");
+    let rep_10k = pseudonymise(&s, 0, args.total, 10_000, c).await?;
+    println!(
+        "| Pseudonymise, repeated | 10000 | {} | {rep_10k:.0} ids/s |",
+        args.total
+    );
+    let rep_100 = pseudonymise(&s, 0, small, 100, c).await?;
+    println!("| Pseudonymise, repeated | 100 | {small} | {rep_100:.0} ids/s |");
+    let rep_1 = pseudonymise(&s, 0, n1, 1, c).await?;
+    println!("| Pseudonymise, repeated | 1 | {n1} | {rep_1:.0} ids/s |");
+
+    // Re-identification with the consent check: 10,000 subjects, all with a consent.
+    let consent_ids = ids(&s.run, 0, 10_000);
+    let mut grants = Vec::new();
+    for chunk in consent_ids.chunks(10_000usize.div_ceil(16)) {
+        let cm = s.consents.clone();
+        let chunk = chunk.to_vec();
+        grants.push(tokio::spawn(async move {
+            for id in chunk {
+                cm.consents()
+                    .grant_consent(pb::GrantConsentRequest {
+                        subject: Some(pb::SubjectRef {
+                            domain: "bench".into(),
+                            by: Some(pb::subject_ref::By::Identifier(id)),
+                        }),
+                        purpose: "study".into(),
+                        text_version: 1,
+                        method: pb::ConsentMethod::Web.into(),
+                        valid_until_unix_ms: 0,
+                    })
+                    .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for g in grants {
+        g.await??;
+    }
+    let reply = s
+        .tokenizer
+        .pseudonyms()
+        .pseudonymise(pb::PseudonymiseRequest {
+            domain: "bench".into(),
+            identifiers: consent_ids,
+            batch_id: 0,
+        })
+        .await?
+        .into_inner();
+    let pseudonyms: Vec<String> = reply
+        .results
+        .into_iter()
+        .filter_map(|r| match r.outcome {
+            Some(pb::pseudonymise_result::Outcome::Pseudonym(p)) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let rounds = (args.total / 10_000).max(1);
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..c {
+        let client = s.reidentifier.clone();
+        let ps = pseudonyms.clone();
+        let mine = (0..rounds).filter(|r| r % c == w).count();
+        workers.push(tokio::spawn(async move {
+            let mut client = client.pseudonyms();
+            for _ in 0..mine {
+                let r = client
+                    .re_identify(pb::ReIdentifyRequest {
+                        domain: "bench".into(),
+                        purpose: "study".into(),
+                        pseudonyms: ps.clone(),
+                    })
+                    .await?
+                    .into_inner();
+                if r.results
+                    .iter()
+                    .any(|i| i.verdict() != pb::Verdict::Released)
+                {
+                    bail!("a consented pseudonym was not released");
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    let reid = (rounds * 10_000) as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "| ReIdentify, consent check, all released | 10000 | {} | {reid:.0} pseudonyms/s |",
+        rounds * 10_000
+    );
+
+    // Single-item latency, one request at a time, new identifiers.
+    let mut client = s.tokenizer.pseudonyms();
+    let mut samples = Vec::with_capacity(args.latency_samples);
+    for id in ids(&s.run, 300_000_000, args.latency_samples) {
+        let t = Instant::now();
+        client
+            .pseudonymise(pb::PseudonymiseRequest {
+                domain: "bench".into(),
+                identifiers: vec![id],
+                batch_id: 0,
+            })
+            .await?;
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    println!(
+        "| Pseudonymise latency, new, sequential | 1 | {} | p50 {:.2} ms, p99 {:.2} ms |",
+        samples.len(),
+        percentile(&samples, 0.5).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3
+    );
+    if let (Some(before), Some(after)) = (disk_before, disk_after) {
+        let per = after.saturating_sub(before) as f64 / args.total as f64;
+        println!(
+            "| Disk growth per new mapping (store dir, after {} inserts) | – | {} | {per:.0} bytes |",
+            args.total, args.total
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,723 @@
+//! The commands: admin (tenants, domains, purposes, principals), pseudonymise, re-identify,
+//! consents, and the load generator.
+
+use std::{io::BufRead, process::ExitCode};
+
+use anyhow::{Context, bail};
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+use valv_client::{ClientConfig, Valv, pb};
+
+use crate::{Cli, bench};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Tenants (operator).
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Pseudonymisation domains (tenant-admin).
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Purposes of processing (tenant-admin).
+    #[command(subcommand)]
+    Purpose(PurposeCmd),
+    /// Principals and their tokens (tenant-admin).
+    #[command(subcommand)]
+    Principal(PrincipalCmd),
+    /// Pseudonymise identifiers given as arguments, or one per line on stdin (tokenizer).
+    Pseudonymise {
+        /// Domain.
+        #[arg(long)]
+        domain: String,
+        /// Identifiers; none reads stdin.
+        identifiers: Vec<String>,
+    },
+    /// Re-identify pseudonyms for a purpose (reidentifier).
+    Reidentify {
+        /// Domain.
+        #[arg(long)]
+        domain: String,
+        /// Purpose the identifiers are needed for.
+        #[arg(long)]
+        purpose: String,
+        /// Pseudonyms; none reads stdin.
+        pseudonyms: Vec<String>,
+    },
+    /// Consents (consent-manager).
+    #[command(subcommand)]
+    Consent(ConsentCmd),
+    /// Load generator: throughput and latency figures for BENCHMARKS.md.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCmd {
+    /// Create a tenant; prints its first tenant-admin token (shown once).
+    Create {
+        /// Tenant name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Opaque,
+    Email,
+    Phone,
+    SePersonnummer,
+    NoFodselsnummer,
+    DkCpr,
+    FiHetu,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemeArg {
+    Keyed,
+    Random,
+    FormatPreserving,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCmd {
+    /// Create a domain.
+    Create {
+        /// Domain name, e.g. patients.research.
+        name: String,
+        /// Identifier kind.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// Pseudonym scheme.
+        #[arg(long, value_enum, default_value = "keyed")]
+        scheme: SchemeArg,
+        /// Keep identifiers (encrypted) so they can be re-identified.
+        #[arg(long)]
+        reversible: bool,
+        /// Mappings expire after this many seconds (0 = never).
+        #[arg(long, default_value_t = 0)]
+        retention_seconds: u64,
+    },
+    /// List domains.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Basis {
+    Consent,
+    Contract,
+    LegalObligation,
+    VitalInterests,
+    PublicTask,
+    LegitimateInterests,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PurposeCmd {
+    /// Define (create or update) a purpose.
+    Define {
+        /// Purpose name, e.g. research-export.
+        name: String,
+        /// GDPR Art. 6 legal basis.
+        #[arg(long, value_enum)]
+        legal_basis: Basis,
+        /// Consents to older text versions do not count.
+        #[arg(long, default_value_t = 1)]
+        min_text_version: u32,
+        /// Validity of consents granted without an end, in days (0 = no end).
+        #[arg(long, default_value_t = 0)]
+        default_validity_days: u64,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List purposes.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    TenantAdmin,
+    Tokenizer,
+    Reidentifier,
+    ConsentManager,
+    SubjectOfficer,
+    KeyOfficer,
+    Auditor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrincipalCmd {
+    /// Create a principal; prints its bearer token (shown once).
+    Create {
+        /// Principal name.
+        name: String,
+        /// Role (repeat for several).
+        #[arg(long = "role", value_enum, required = true)]
+        roles: Vec<RoleArg>,
+        /// Purpose a reidentifier may use (repeat for several).
+        #[arg(long = "purpose")]
+        purposes: Vec<String>,
+        /// Bind an mTLS client certificate: SHA-256 of its DER, hex.
+        #[arg(long, default_value = "")]
+        client_cert_sha256: String,
+    },
+    /// List principals.
+    List,
+    /// Revoke a principal at once.
+    Revoke {
+        /// Principal id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Method {
+    Bankid,
+    SmsOtp,
+    Signature,
+    Oral,
+    Paper,
+    Web,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SubjectArgs {
+    /// Domain that knows the subject.
+    #[arg(long)]
+    domain: String,
+    /// The subject's identifier (never stored by the vault).
+    #[arg(
+        long,
+        conflicts_with = "pseudonym",
+        required_unless_present = "pseudonym"
+    )]
+    identifier: Option<String>,
+    /// The subject's pseudonym in the domain.
+    #[arg(long)]
+    pseudonym: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCmd {
+    /// Record a consent.
+    Grant {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// Purpose.
+        #[arg(long)]
+        purpose: String,
+        /// Consent text version agreed to.
+        #[arg(long, default_value_t = 1)]
+        text_version: u32,
+        /// How the subject confirmed.
+        #[arg(long, value_enum)]
+        method: Method,
+        /// Valid for this many days (default: the purpose's default validity).
+        #[arg(long)]
+        valid_days: Option<u64>,
+    },
+    /// Withdraw a consent (effective for the very next re-identification).
+    Withdraw {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// Purpose.
+        #[arg(long)]
+        purpose: String,
+    },
+    /// Show a subject's consent history.
+    History {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// Only this purpose.
+        #[arg(long, default_value = "")]
+        purpose: String,
+    },
+}
+
+/// Connects with the global flags.
+pub async fn connect(cli: &Cli) -> anyhow::Result<Valv> {
+    let token = match (&cli.token, &cli.token_file) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(path)) => Some(valv_client::read_token(path)?),
+        (None, None) => None,
+    };
+    let ca_pem = match &cli.ca {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading CA {}", path.display()))?)
+        }
+        None => None,
+    };
+    let config = ClientConfig {
+        addr: cli.addr.clone(),
+        ca_pem,
+        token,
+        identity: None,
+        server_name: None,
+    };
+    Ok(Valv::connect(config).await?)
+}
+
+fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+fn stdin_lines(given: Vec<String>) -> anyhow::Result<Vec<String>> {
+    if !given.is_empty() {
+        return Ok(given);
+    }
+    std::io::stdin()
+        .lock()
+        .lines()
+        .map(|l| l.map_err(Into::into))
+        .collect()
+}
+
+fn subject_ref(s: SubjectArgs) -> pb::SubjectRef {
+    let by = match (s.identifier, s.pseudonym) {
+        (Some(i), _) => pb::subject_ref::By::Identifier(i),
+        (None, Some(p)) => pb::subject_ref::By::Pseudonym(p),
+        (None, None) => pb::subject_ref::By::Identifier(String::new()),
+    };
+    pb::SubjectRef {
+        domain: s.domain,
+        by: Some(by),
+    }
+}
+
+fn domain_json(d: &pb::Domain) -> serde_json::Value {
+    json!({"name": d.name, "kind": d.kind().as_str_name(), "scheme": d.scheme().as_str_name(),
+           "reversible": d.reversible, "retention_seconds": d.retention_seconds, "epoch": d.epoch})
+}
+
+fn principal_json(p: &pb::Principal) -> serde_json::Value {
+    let roles: Vec<&str> = p.roles().map(|r| r.as_str_name()).collect();
+    json!({"id": p.id, "name": p.name, "roles": roles, "purposes": p.purposes, "revoked": p.revoked})
+}
+
+fn event_json(e: &pb::ConsentEvent) -> serde_json::Value {
+    json!({"seq": e.seq, "purpose": e.purpose, "kind": e.kind().as_str_name(), "text_version": e.text_version,
+           "method": e.method().as_str_name(), "at_unix_ms": e.at_unix_ms, "valid_until_unix_ms": e.valid_until_unix_ms,
+           "recorded_by": e.recorded_by})
+}
+
+/// Runs the command; the exit code is non-zero when items were refused.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let valv = connect(&cli).await?;
+    let json = cli.json;
+    match cli.command {
+        Command::Tenant(TenantCmd::Create { name }) => {
+            let r = valv
+                .admin()
+                .create_tenant(pb::CreateTenantRequest {
+                    name,
+                    admin_name: String::new(),
+                })
+                .await?
+                .into_inner();
+            let tenant = r.tenant.map(|t| t.name).unwrap_or_default();
+            print(
+                json,
+                json!({"tenant": tenant, "admin_token": r.admin_token}),
+                || {
+                    format!(
+                        "tenant {tenant} created\nadmin token (shown once): {}",
+                        r.admin_token
+                    )
+                },
+            );
+        }
+        Command::Domain(DomainCmd::Create {
+            name,
+            kind,
+            scheme,
+            reversible,
+            retention_seconds,
+        }) => {
+            let kind = match kind {
+                Kind::Opaque => pb::IdentifierKind::Opaque,
+                Kind::Email => pb::IdentifierKind::Email,
+                Kind::Phone => pb::IdentifierKind::Phone,
+                Kind::SePersonnummer => pb::IdentifierKind::SePersonnummer,
+                Kind::NoFodselsnummer => pb::IdentifierKind::NoFodselsnummer,
+                Kind::DkCpr => pb::IdentifierKind::DkCpr,
+                Kind::FiHetu => pb::IdentifierKind::FiHetu,
+            };
+            let scheme = match scheme {
+                SchemeArg::Keyed => pb::Scheme::Keyed,
+                SchemeArg::Random => pb::Scheme::Random,
+                SchemeArg::FormatPreserving => pb::Scheme::FormatPreserving,
+            };
+            let r = valv
+                .admin()
+                .create_domain(pb::CreateDomainRequest {
+                    name,
+                    kind: kind.into(),
+                    scheme: scheme.into(),
+                    reversible,
+                    retention_seconds,
+                })
+                .await?
+                .into_inner();
+            let d = r.domain.unwrap_or_default();
+            print(json, domain_json(&d), || {
+                format!("domain {} created", d.name)
+            });
+        }
+        Command::Domain(DomainCmd::List) => {
+            let r = valv
+                .admin()
+                .list_domains(pb::ListDomainsRequest {})
+                .await?
+                .into_inner();
+            let list: Vec<_> = r.domains.iter().map(domain_json).collect();
+            print(json, json!(list), || {
+                r.domains
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{}\t{}\t{}\t{}",
+                            d.name,
+                            d.kind().as_str_name(),
+                            d.scheme().as_str_name(),
+                            if d.reversible {
+                                "reversible"
+                            } else {
+                                "one-way"
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Purpose(PurposeCmd::Define {
+            name,
+            legal_basis,
+            min_text_version,
+            default_validity_days,
+            description,
+        }) => {
+            let basis = match legal_basis {
+                Basis::Consent => pb::LegalBasis::Consent,
+                Basis::Contract => pb::LegalBasis::Contract,
+                Basis::LegalObligation => pb::LegalBasis::LegalObligation,
+                Basis::VitalInterests => pb::LegalBasis::VitalInterests,
+                Basis::PublicTask => pb::LegalBasis::PublicTask,
+                Basis::LegitimateInterests => pb::LegalBasis::LegitimateInterests,
+            };
+            let r = valv
+                .admin()
+                .define_purpose(pb::DefinePurposeRequest {
+                    name,
+                    legal_basis: basis.into(),
+                    min_text_version,
+                    default_consent_validity_seconds: default_validity_days * 86_400,
+                    description,
+                })
+                .await?
+                .into_inner();
+            let p = r.purpose.unwrap_or_default();
+            print(json, json!({"name": p.name, "created": r.created}), || {
+                format!(
+                    "purpose {} {}",
+                    p.name,
+                    if r.created { "defined" } else { "updated" }
+                )
+            });
+        }
+        Command::Purpose(PurposeCmd::List) => {
+            let r = valv
+                .admin()
+                .list_purposes(pb::ListPurposesRequest {})
+                .await?
+                .into_inner();
+            let list: Vec<_> = r
+                .purposes
+                .iter()
+                .map(|p| json!({"name": p.name, "legal_basis": p.legal_basis().as_str_name(), "min_text_version": p.min_text_version}))
+                .collect();
+            print(json, json!(list), || {
+                r.purposes
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{}\t{}\tmin text v{}",
+                            p.name,
+                            p.legal_basis().as_str_name(),
+                            p.min_text_version
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Principal(PrincipalCmd::Create {
+            name,
+            roles,
+            purposes,
+            client_cert_sha256,
+        }) => {
+            let roles = roles
+                .into_iter()
+                .map(|r| {
+                    match r {
+                        RoleArg::TenantAdmin => pb::Role::TenantAdmin,
+                        RoleArg::Tokenizer => pb::Role::Tokenizer,
+                        RoleArg::Reidentifier => pb::Role::Reidentifier,
+                        RoleArg::ConsentManager => pb::Role::ConsentManager,
+                        RoleArg::SubjectOfficer => pb::Role::SubjectOfficer,
+                        RoleArg::KeyOfficer => pb::Role::KeyOfficer,
+                        RoleArg::Auditor => pb::Role::Auditor,
+                    }
+                    .into()
+                })
+                .collect();
+            let r = valv
+                .admin()
+                .create_principal(pb::CreatePrincipalRequest {
+                    name,
+                    roles,
+                    purposes,
+                    client_cert_sha256,
+                })
+                .await?
+                .into_inner();
+            let p = r.principal.unwrap_or_default();
+            print(
+                json,
+                json!({"principal": principal_json(&p), "token": r.token}),
+                || {
+                    format!(
+                        "principal {} ({}) created\ntoken (shown once): {}",
+                        p.name, p.id, r.token
+                    )
+                },
+            );
+        }
+        Command::Principal(PrincipalCmd::List) => {
+            let r = valv
+                .admin()
+                .list_principals(pb::ListPrincipalsRequest {})
+                .await?
+                .into_inner();
+            let list: Vec<_> = r.principals.iter().map(principal_json).collect();
+            print(json, json!(list), || {
+                r.principals
+                    .iter()
+                    .map(|p| {
+                        let roles: Vec<&str> = p.roles().map(|r| r.as_str_name()).collect();
+                        format!(
+                            "{}\t{}\t{}\t{}",
+                            p.id,
+                            p.name,
+                            roles.join(","),
+                            if p.revoked { "revoked" } else { "active" }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Principal(PrincipalCmd::Revoke { id }) => {
+            valv.admin()
+                .revoke_principal(pb::RevokePrincipalRequest { id: id.clone() })
+                .await?;
+            print(json, json!({"revoked": id}), || {
+                format!("principal {id} revoked")
+            });
+        }
+        Command::Pseudonymise {
+            domain,
+            identifiers,
+        } => {
+            let ids = stdin_lines(identifiers)?;
+            let r = valv
+                .pseudonyms()
+                .pseudonymise(pb::PseudonymiseRequest {
+                    domain,
+                    identifiers: ids,
+                    batch_id: 0,
+                })
+                .await?
+                .into_inner();
+            let mut refused = 0;
+            let mut out = Vec::new();
+            for item in &r.results {
+                match &item.outcome {
+                    Some(pb::pseudonymise_result::Outcome::Pseudonym(p)) => {
+                        out.push(json!({"pseudonym": p}))
+                    }
+                    Some(pb::pseudonymise_result::Outcome::Error(e)) => {
+                        refused += 1;
+                        out.push(json!({"error": {"field": e.field, "rule": e.rule}}));
+                    }
+                    None => bail!("empty result from server"),
+                }
+            }
+            print(json, json!(out), || {
+                r.results
+                    .iter()
+                    .map(|i| match &i.outcome {
+                        Some(pb::pseudonymise_result::Outcome::Pseudonym(p)) => p.clone(),
+                        Some(pb::pseudonymise_result::Outcome::Error(e)) => {
+                            format!("error\t{}\t{}", e.field, e.rule)
+                        }
+                        None => String::new(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            if refused > 0 {
+                eprintln!("{refused} of {} identifiers refused", r.results.len());
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Reidentify {
+            domain,
+            purpose,
+            pseudonyms,
+        } => {
+            let ps = stdin_lines(pseudonyms)?;
+            let r = valv
+                .pseudonyms()
+                .re_identify(pb::ReIdentifyRequest {
+                    domain,
+                    purpose,
+                    pseudonyms: ps.clone(),
+                })
+                .await?
+                .into_inner();
+            let refused = r
+                .results
+                .iter()
+                .filter(|i| i.verdict() != pb::Verdict::Released)
+                .count();
+            let list: Vec<_> = r
+                .results
+                .iter()
+                .zip(&ps)
+                .map(|(i, p)| json!({"pseudonym": p, "verdict": i.verdict().as_str_name(), "identifier": i.identifier}))
+                .collect();
+            print(json, json!(list), || {
+                r.results
+                    .iter()
+                    .zip(&ps)
+                    .map(|(i, p)| format!("{p}\t{}\t{}", verdict_word(i.verdict()), i.identifier))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            if refused > 0 {
+                eprintln!("{refused} of {} pseudonyms not released", r.results.len());
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Consent(ConsentCmd::Grant {
+            subject,
+            purpose,
+            text_version,
+            method,
+            valid_days,
+        }) => {
+            let method = match method {
+                Method::Bankid => pb::ConsentMethod::Bankid,
+                Method::SmsOtp => pb::ConsentMethod::SmsOtp,
+                Method::Signature => pb::ConsentMethod::Signature,
+                Method::Oral => pb::ConsentMethod::Oral,
+                Method::Paper => pb::ConsentMethod::Paper,
+                Method::Web => pb::ConsentMethod::Web,
+            };
+            let valid_until_unix_ms = match valid_days {
+                Some(days) => {
+                    now_ms() + i64::try_from(days).unwrap_or(i64::MAX / 86_400_000) * 86_400_000
+                }
+                None => 0,
+            };
+            let r = valv
+                .consents()
+                .grant_consent(pb::GrantConsentRequest {
+                    subject: Some(subject_ref(subject)),
+                    purpose,
+                    text_version,
+                    method: method.into(),
+                    valid_until_unix_ms,
+                })
+                .await?
+                .into_inner();
+            let e = r.event.unwrap_or_default();
+            print(json, event_json(&e), || {
+                format!("consent granted for {} (event {})", e.purpose, e.seq)
+            });
+        }
+        Command::Consent(ConsentCmd::Withdraw { subject, purpose }) => {
+            let r = valv
+                .consents()
+                .withdraw_consent(pb::WithdrawConsentRequest {
+                    subject: Some(subject_ref(subject)),
+                    purpose,
+                })
+                .await?
+                .into_inner();
+            let e = r.event.unwrap_or_default();
+            print(json, event_json(&e), || {
+                format!("consent withdrawn for {} (event {})", e.purpose, e.seq)
+            });
+        }
+        Command::Consent(ConsentCmd::History { subject, purpose }) => {
+            let r = valv
+                .consents()
+                .get_consent_history(pb::GetConsentHistoryRequest {
+                    subject: Some(subject_ref(subject)),
+                    purpose,
+                })
+                .await?
+                .into_inner();
+            let list: Vec<_> = r
+                .purposes
+                .iter()
+                .map(|p| json!({"purpose": p.purpose, "status": p.status().as_str_name(), "events": p.events.iter().map(event_json).collect::<Vec<_>>()}))
+                .collect();
+            print(json, json!(list), || {
+                let mut lines = Vec::new();
+                for p in &r.purposes {
+                    lines.push(format!("{}\t{}", p.purpose, p.status().as_str_name()));
+                    for e in &p.events {
+                        lines.push(format!(
+                            "  #{}\t{}\tv{}\t{}\tat {}\tuntil {}",
+                            e.seq,
+                            e.kind().as_str_name(),
+                            e.text_version,
+                            e.method().as_str_name(),
+                            e.at_unix_ms,
+                            e.valid_until_unix_ms
+                        ));
+                    }
+                }
+                lines.join("\n")
+            });
+        }
+        Command::Bench(args) => bench::run(&valv, args).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verdict_word(v: pb::Verdict) -> &'static str {
+    match v {
+        pb::Verdict::Released => "released",
+        pb::Verdict::NoConsent => "no-consent",
+        pb::Verdict::ConsentWithdrawn => "consent-withdrawn",
+        pb::Verdict::ConsentExpired => "consent-expired",
+        pb::Verdict::NotFound => "not-found",
+        pb::Verdict::Denied => "denied",
+        pb::Verdict::Unspecified => "unspecified",
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
