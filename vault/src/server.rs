@@ -5,7 +5,6 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use valv_proto::v1::{
     admin_service_server::AdminServiceServer, consent_service_server::ConsentServiceServer,
@@ -133,12 +132,11 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(router.serve_with_incoming_shutdown(
-        TcpListenerStream::new(listener),
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    // Small request/response pairs must not wait for delayed ACKs (Nagle): TCP_NODELAY.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
+        let _ = rx.await;
+    }));
     tracing::info!(%addr, tls = !matches!(config.tls, TlsMode::InsecurePlaintext), "valv is serving");
     Ok(Running {
         addr,

@@ -42,7 +42,7 @@ pub enum ClientError {
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
     /// The server answered with an error status.
-    #[error("{}: {}", .0.code(), .0.message())]
+    #[error("{:?}: {}", .0.code(), .0.message())]
     Status(#[from] Status),
 }
 

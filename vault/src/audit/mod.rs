@@ -37,6 +37,15 @@ impl AuditLog {
             .map_err(|e| VaultError::Unavailable(format!("audit entry could not be written: {e}")))
     }
 
+    /// Appends an entry whose durability may trail the act (pseudonymise counts): it is written
+    /// now and flushed with the next durable write or the store's periodic flush.
+    pub async fn append_lazy(&self, chain: u64, entry: AuditRecord) -> VaultResult<()> {
+        self.store
+            .append_audit_lazy(chain, vec![entry])
+            .await
+            .map_err(|e| VaultError::Unavailable(format!("audit entry could not be written: {e}")))
+    }
+
     /// Appends `entry` and waits until it is durable.
     pub async fn record(&self, chain: u64, entry: AuditRecord) -> VaultResult<()> {
         self.append(chain, entry).await?;

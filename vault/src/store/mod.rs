@@ -122,6 +122,12 @@ pub trait Store: Send + Sync + 'static {
     /// Appends entries to an audit chain (0 = operator chain, else the tenant id), assigning
     /// their sequence numbers.
     async fn append_audit(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()>;
+    /// Like [`Store::append_audit`], but the entries need not be durable before the next flush
+    /// that something else asks for (for acts whose audit may trail, such as pseudonymise
+    /// counts). Back-ends without that distinction append normally.
+    async fn append_audit_lazy(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()> {
+        self.append_audit(chain, entries).await
+    }
     /// Reads an audit chain from the start.
     async fn read_audit(&self, chain: u64) -> StoreResult<Vec<AuditRecord>>;
 

@@ -419,6 +419,12 @@ impl Store for SledStore {
     }
 
     async fn append_audit(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()> {
+        self.append_audit_lazy(chain, entries).await?;
+        self.commit.wrote();
+        Ok(())
+    }
+
+    async fn append_audit_lazy(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()> {
         {
             let mut next = self
                 .trees
@@ -462,7 +468,6 @@ impl Store for SledStore {
             self.trees.audit.apply_batch(batch).map_err(backend)?;
             next.insert(chain, s);
         }
-        self.commit.wrote();
         Ok(())
     }
 
