@@ -55,3 +55,44 @@ impl ServeConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str, tls: TlsMode) -> ServeConfig {
+        ServeConfig {
+            listen: listen.parse().unwrap_or_else(|e| panic!("{e}")),
+            data_dir: "d".into(),
+            tls,
+            client_ca: None,
+            root_key_file: None,
+            limits: Limits::default(),
+        }
+    }
+
+    #[test]
+    fn plaintext_only_on_loopback() {
+        assert!(
+            config("127.0.0.1:1", TlsMode::InsecurePlaintext)
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            config("[::1]:1", TlsMode::InsecurePlaintext)
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            config("0.0.0.0:1", TlsMode::InsecurePlaintext)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            config("10.1.2.3:1", TlsMode::InsecurePlaintext)
+                .validate()
+                .is_err()
+        );
+        assert!(config("0.0.0.0:1", TlsMode::Development).validate().is_ok());
+    }
+}

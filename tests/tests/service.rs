@@ -1,0 +1,145 @@
+//! Operability: health and reflection (so grpcurl and load balancers work), and the
+//! bidirectional pseudonymise stream.
+
+use tokio_stream::StreamExt;
+use tonic::Code;
+use valv_e2e::{pb, *};
+
+#[tokio::test]
+async fn health_and_reflection_are_served() {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let server = start().await;
+    let anonymous = connect(&server.addr, &server.ca_pem, None).await;
+    let mut health = HealthClient::new(anonymous.channel());
+    for service in [
+        "valv.v1.AdminService",
+        "valv.v1.PseudonymService",
+        "valv.v1.ConsentService",
+    ] {
+        let r = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        assert_eq!(r.status(), ServingStatus::Serving, "{service}");
+    }
+    let mut reflection = ServerReflectionClient::new(anonymous.channel());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let reply = replies
+        .next()
+        .await
+        .and_then(Result::ok)
+        .and_then(|r| r.message_response);
+    let Some(MessageResponse::ListServicesResponse(list)) = reply else {
+        panic!("no service list")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for service in [
+        "valv.v1.AdminService",
+        "valv.v1.PseudonymService",
+        "valv.v1.ConsentService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == service),
+            "{service} missing from {names:?}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn pseudonymise_stream_answers_every_batch_in_order() {
+    let server = start().await;
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "acme",
+        &[("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)],
+        &[],
+    )
+    .await;
+    let tok = server.client(&t.tokenizer).await;
+    let batches: Vec<pb::PseudonymiseRequest> = (0..20u64)
+        .map(|b| pb::PseudonymiseRequest {
+            domain: "d".into(),
+            identifiers: (0..50).map(|i| format!("user{b}-{i}@example.se")).collect(),
+            batch_id: 100 + b,
+        })
+        .collect();
+    let mut replies = tok
+        .pseudonyms()
+        .pseudonymise_stream(tokio_stream::iter(batches))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let mut ids = Vec::new();
+    let mut first = None;
+    while let Some(reply) = replies.next().await {
+        let reply = reply.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reply.results.len(), 50);
+        assert_eq!(reply.created, 50);
+        if first.is_none() {
+            first = reply.results[0].outcome.clone();
+        }
+        ids.push(reply.batch_id);
+    }
+    assert_eq!(ids, (100..120).collect::<Vec<u64>>());
+    // The stream and the unary call agree.
+    let unary = pseudonymise_ok(&tok, "d", &["user0-0@example.se"]).await;
+    assert_eq!(
+        first,
+        Some(pb::pseudonymise_result::Outcome::Pseudonym(
+            unary[0].clone()
+        ))
+    );
+
+    // A batch for an unknown domain ends the stream with its status, after the good ones.
+    let batches = vec![
+        pb::PseudonymiseRequest {
+            domain: "d".into(),
+            identifiers: vec!["a@b.se".into()],
+            batch_id: 1,
+        },
+        pb::PseudonymiseRequest {
+            domain: "nope".into(),
+            identifiers: vec!["a@b.se".into()],
+            batch_id: 2,
+        },
+    ];
+    let mut replies = tok
+        .pseudonyms()
+        .pseudonymise_stream(tokio_stream::iter(batches))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(
+        replies
+            .next()
+            .await
+            .and_then(Result::ok)
+            .map(|r| r.batch_id),
+        Some(1)
+    );
+    assert_eq!(
+        replies.next().await.and_then(Result::err).map(|s| s.code()),
+        Some(Code::NotFound)
+    );
+    server.stop().await;
+}
