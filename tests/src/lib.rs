@@ -22,9 +22,76 @@ pub use valv_client::{ClientConfig, Valv, pb};
 /// 2026-11-23T00:00:00Z, where in-process test clocks start.
 pub const T0_MS: i64 = 1_795_392_000_000;
 
-/// Installs the rustls crypto provider once per test binary.
+/// Everything logged at `trace` in this test process (in-process servers and clients).
+static LOG: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct LogWriter(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut log) = self.0.lock() {
+            log.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the rustls crypto provider and a `trace`-level log capture, once per test binary.
 pub fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    LOG.get_or_init(|| {
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = LogWriter(Arc::clone(&buffer));
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buffer
+    });
+}
+
+/// Strings that must never appear in a log: every identifier of the shared test data (each
+/// spelling and normal form, valid or not) and every test e-mail address.
+fn forbidden() -> Vec<String> {
+    fn collect(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s)
+                if s.chars().filter(char::is_ascii_digit).count() >= 6 || s.contains('@') =>
+            {
+                out.push(s.trim().to_owned())
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            serde_json::Value::Object(o) => o
+                .iter()
+                .filter(|(k, _)| !k.starts_with('_') && *k != "rule" && *k != "note")
+                .for_each(|(_, x)| collect(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = vec!["@example.se".to_owned()];
+    collect(&identifiers_json(), &mut out);
+    out
+}
+
+/// Fails if anything logged so far in this process holds a test identifier.
+pub fn assert_logs_clean() {
+    let Some(buffer) = LOG.get() else { return };
+    let text = buffer
+        .lock()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    for s in forbidden() {
+        assert!(
+            !text.contains(&s),
+            "an identifier reached the trace log ({} bytes of log checked)",
+            text.len()
+        );
+    }
 }
 
 /// A server running inside the test process.
@@ -83,10 +150,12 @@ impl InProcess {
     }
 
     /// Stops the server and waits for it.
+    /// Stops the server, waits for it, and checks the trace log for identifiers.
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await.unwrap_or_else(|e| panic!("stop: {e:#}"));
         }
+        assert_logs_clean();
     }
 }
 
