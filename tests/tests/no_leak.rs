@@ -123,6 +123,7 @@ async fn a_full_workload_leaks_no_identifier() {
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    let server_token = server.operator_token.clone();
     server.terminate();
 
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -136,6 +137,12 @@ async fn a_full_workload_leaks_no_identifier() {
         .to_owned();
     assert_eq!(root_key.len(), 64);
     assert!(!log_text.contains(&root_key), "root key in the log");
+    // Bearer tokens are secrets too: neither whole nor their secret part may be logged.
+    for token in [&server_token, &t.admin, &t.tokenizer, &t.reidentifier, &t.consent_manager] {
+        let secret = token.rsplit('_').next().unwrap_or_default();
+        assert_eq!(secret.len(), 52);
+        assert!(!log_text.contains(secret), "a bearer token in the log");
+    }
 
     // Audit entries, read from the store itself.
     let store =
