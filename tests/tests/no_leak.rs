@@ -138,7 +138,13 @@ async fn a_full_workload_leaks_no_identifier() {
     assert_eq!(root_key.len(), 64);
     assert!(!log_text.contains(&root_key), "root key in the log");
     // Bearer tokens are secrets too: neither whole nor their secret part may be logged.
-    for token in [&server_token, &t.admin, &t.tokenizer, &t.reidentifier, &t.consent_manager] {
+    for token in [
+        &server_token,
+        &t.admin,
+        &t.tokenizer,
+        &t.reidentifier,
+        &t.consent_manager,
+    ] {
         let secret = token.rsplit('_').next().unwrap_or_default();
         assert_eq!(secret.len(), 52);
         assert!(!log_text.contains(secret), "a bearer token in the log");

@@ -189,17 +189,7 @@ pub(crate) async fn run(store: &dyn Store) {
     assert_eq!(latest[1], None);
 
     // Audit: sequence numbers per chain.
-    let entry = AuditRecord {
-        seq: 0,
-        at_ms: 1,
-        principal: "p".into(),
-        action: "x".into(),
-        domain: None,
-        purpose: None,
-        subject: None,
-        counts: vec![],
-        items: vec![],
-    };
+    let entry = crate::audit::entry(1, "p", "x");
     assert!(
         store
             .append_audit(t.id, vec![entry.clone(), entry.clone()])
@@ -231,17 +221,7 @@ async fn sled_passes_the_conformance_suite() {
 #[tokio::test]
 async fn sled_audit_sequence_continues_after_reopen() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let entry = AuditRecord {
-        seq: 0,
-        at_ms: 1,
-        principal: "p".into(),
-        action: "x".into(),
-        domain: None,
-        purpose: None,
-        subject: None,
-        counts: vec![],
-        items: vec![],
-    };
+    let entry = crate::audit::entry(1, "p", "x");
     {
         let store = super::sled::SledStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         assert!(store.append_audit(5, vec![entry.clone()]).await.is_ok());
