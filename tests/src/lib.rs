@@ -116,13 +116,29 @@ pub async fn start() -> InProcess {
 
 /// Starts an in-process server with these limits and optional client CA (mTLS).
 pub async fn start_with(limits: Limits, client_ca: Option<PathBuf>) -> InProcess {
+    start_tls(limits, client_ca, TlsMode::Development, None).await
+}
+
+/// Starts an in-process server with an explicit TLS mode. `ca_pem` is what clients trust
+/// (`None`: the development CA the server creates).
+pub async fn start_tls(
+    limits: Limits,
+    client_ca: Option<PathBuf>,
+    tls: TlsMode,
+    ca_pem: Option<Vec<u8>>,
+) -> InProcess {
     init();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let clock = ManualClock::new(T0_MS);
+    let scheme = if matches!(tls, TlsMode::InsecurePlaintext) {
+        "http"
+    } else {
+        "https"
+    };
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
         data_dir: dir.path().join("data"),
-        tls: TlsMode::Development,
+        tls,
         client_ca,
         root_key_file: None,
         limits,
@@ -130,11 +146,11 @@ pub async fn start_with(limits: Limits, client_ca: Option<PathBuf>) -> InProcess
     let running = server::start(config, Arc::new(clock.clone()))
         .await
         .unwrap_or_else(|e| panic!("start: {e:#}"));
-    let ca_pem =
-        std::fs::read(dir.path().join("data/tls/ca.pem")).unwrap_or_else(|e| panic!("ca: {e}"));
+    let ca_pem = ca_pem
+        .unwrap_or_else(|| std::fs::read(dir.path().join("data/tls/ca.pem")).unwrap_or_default());
     let operator_token = read_trimmed(&dir.path().join("data/operator.token"));
     InProcess {
-        addr: format!("https://127.0.0.1:{}", running.addr.port()),
+        addr: format!("{scheme}://127.0.0.1:{}", running.addr.port()),
         dir,
         clock,
         ca_pem,

@@ -143,3 +143,95 @@ async fn pseudonymise_stream_answers_every_batch_in_order() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn configured_certificates_and_loopback_plaintext() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use valv::config::TlsMode;
+    init();
+    // An organisation's own CA and server certificate, given as files.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut ca_params =
+        CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let ca = ca_params
+        .self_signed(&ca_key)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .and_then(|p| p.signed_by(&key, &Issuer::from_params(&ca_params, &ca_key)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (cert_path, key_path) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    std::fs::write(&cert_path, cert.pem()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&key_path, key.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
+    let server = start_tls(
+        valv::app::Limits::default(),
+        None,
+        TlsMode::Files {
+            cert: cert_path,
+            key: key_path,
+        },
+        Some(ca.pem().into_bytes()),
+    )
+    .await;
+    assert!(
+        !server.dir.path().join("data/tls").exists(),
+        "no development CA when certificates are given"
+    );
+    let operator = server.client(&server.operator_token).await;
+    operator
+        .admin()
+        .create_tenant(pb::CreateTenantRequest {
+            name: "acme".into(),
+            admin_name: String::new(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A client trusting another CA (the development one of a different server) is refused.
+    let other = start().await;
+    let wrong = Valv::connect(ClientConfig {
+        addr: server.addr.clone(),
+        ca_pem: Some(other.ca_pem.clone()),
+        token: Some(server.operator_token.clone()),
+        ..ClientConfig::default()
+    })
+    .await;
+    let refused = match wrong {
+        Err(_) => true,
+        Ok(c) => c
+            .admin()
+            .list_domains(pb::ListDomainsRequest {})
+            .await
+            .is_err(),
+    };
+    assert!(refused);
+    server.stop().await;
+    other.stop().await;
+
+    // Plaintext, asked for explicitly on loopback.
+    let plain = start_tls(
+        valv::app::Limits::default(),
+        None,
+        TlsMode::InsecurePlaintext,
+        Some(Vec::new()),
+    )
+    .await;
+    assert!(plain.addr.starts_with("http://"));
+    let client = Valv::connect(ClientConfig {
+        addr: plain.addr.clone(),
+        token: Some(plain.operator_token.clone()),
+        ..ClientConfig::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    client
+        .admin()
+        .create_tenant(pb::CreateTenantRequest {
+            name: "acme".into(),
+            admin_name: String::new(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    plain.stop().await;
+}
