@@ -36,7 +36,6 @@ struct Candidate {
     pseudonym: Pseudonym,
     blind: Option<[u8; 16]>,
     value: valv_kms::SecretBytes,
-    subject: [u8; 16],
 }
 
 enum Slot {
@@ -83,13 +82,11 @@ pub async fn pseudonymise(
                 let blind = (domain.scheme == Scheme::Random)
                     .then(|| keys.pseudonym.blind_index(value.expose_secret()));
                 let pseudonym = derived.unwrap_or_else(Pseudonym::random);
-                let subject = keys.subject.handle(domain.kind, value.expose_secret());
                 slots.push(Slot::Pending(candidates.len()));
                 candidates.push(Candidate {
                     pseudonym,
                     blind,
                     value,
-                    subject,
                 });
             }
         }
@@ -119,7 +116,6 @@ pub async fn pseudonymise(
             pseudonym,
             blind,
             value,
-            subject,
         },
     ) in candidates.iter().enumerate()
     {
@@ -142,7 +138,7 @@ pub async fn pseudonymise(
             pseudonym: pseudonym.0.clone(),
             record: MappingRecord {
                 epoch: domain.epoch,
-                subject: *subject,
+                subject: keys.subject.handle(domain.kind, value.expose_secret()),
                 created_ms: now,
                 expires_ms,
                 ciphertext,
