@@ -94,19 +94,12 @@ pub async fn pseudonymise(
     drop(identifiers);
 
     // Deterministic schemes: skip the encryption of identifiers that already have a mapping.
-    let mut known = vec![false; candidates.len()];
-    if domain.scheme != Scheme::Random && !candidates.is_empty() {
-        let existing = app
-            .store
-            .mappings(
-                domain.id,
-                candidates.iter().map(|c| c.pseudonym.0.clone()).collect(),
-            )
-            .await?;
-        for (k, e) in known.iter_mut().zip(existing) {
-            *k = e.is_some();
-        }
-    }
+    let known = if domain.scheme != Scheme::Random && !candidates.is_empty() {
+        let keys: Vec<Vec<u8>> = candidates.iter().map(|c| c.pseudonym.0.clone()).collect();
+        app.store.contains_mappings(domain.id, keys).await?
+    } else {
+        vec![false; candidates.len()]
+    };
 
     let mut rows = Vec::new();
     let mut row_of = vec![None; candidates.len()];

@@ -134,6 +134,13 @@ pub(crate) async fn run(store: &dyn Store) {
             .unwrap_or_default(),
         vec![InsertOutcome::Existing(vec![5; 16])]
     );
+    assert_eq!(
+        store
+            .contains_mappings(d.id, vec![vec![1; 16], vec![3; 16]])
+            .await
+            .unwrap_or_default(),
+        vec![true, false]
+    );
     // Other domain ids see nothing.
     assert_eq!(
         store

@@ -89,6 +89,20 @@ pub trait Store: Send + Sync + 'static {
         domain_id: u64,
         rows: Vec<NewMapping>,
     ) -> StoreResult<Vec<InsertOutcome>>;
+    /// Which of these pseudonyms have a mapping (cheaper than [`Store::mappings`]: nothing is
+    /// decoded).
+    async fn contains_mappings(
+        &self,
+        domain_id: u64,
+        pseudonyms: Vec<Vec<u8>>,
+    ) -> StoreResult<Vec<bool>> {
+        Ok(self
+            .mappings(domain_id, pseudonyms)
+            .await?
+            .iter()
+            .map(Option::is_some)
+            .collect())
+    }
     /// Looks mappings up by pseudonym.
     async fn mappings(
         &self,

@@ -334,6 +334,27 @@ impl Store for SledStore {
         .map_err(join)?
     }
 
+    async fn contains_mappings(
+        &self,
+        domain_id: u64,
+        pseudonyms: Vec<Vec<u8>>,
+    ) -> StoreResult<Vec<bool>> {
+        let trees = Arc::clone(&self.trees);
+        tokio::task::spawn_blocking(move || {
+            pseudonyms
+                .iter()
+                .map(|p| {
+                    trees
+                        .data
+                        .contains_key(mapping_key(domain_id, p))
+                        .map_err(backend)
+                })
+                .collect()
+        })
+        .await
+        .map_err(join)?
+    }
+
     async fn append_consent(
         &self,
         tenant_id: u64,
