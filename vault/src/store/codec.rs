@@ -1,12 +1,22 @@
 //! Compact binary encoding of mapping records, the store's hottest and largest rows.
 //!
-//! `0x01 | epoch u32 | subject [16] | created i64 | expires i64 | flag u8 | ciphertext…`
-//! (all big-endian). JSON would double the bytes on disk per mapping.
+//! `0x02 | epoch u32 | subject [16] | created u32 | expires u32 | flag u8 | ciphertext…`
+//! (big-endian; times in whole seconds since the Unix epoch, 0 = none, good until 2106;
+//! creation rounds down and expiry rounds up, so a mapping never expires early). JSON would
+//! double the bytes on disk per mapping; every byte here is paid once per stored identifier.
 
 use super::records::MappingRecord;
 
-const FORMAT: u8 = 1;
-const FIXED: usize = 1 + 4 + 16 + 8 + 8 + 1;
+const FORMAT: u8 = 2;
+const FIXED: usize = 1 + 4 + 16 + 4 + 4 + 1;
+
+fn secs_floor(ms: i64) -> u32 {
+    u32::try_from(ms.max(0) / 1000).unwrap_or(u32::MAX)
+}
+
+fn secs_ceil(ms: i64) -> u32 {
+    u32::try_from((ms.max(0) + 999) / 1000).unwrap_or(u32::MAX)
+}
 
 /// Encodes a mapping record.
 pub fn encode_mapping(r: &MappingRecord) -> Vec<u8> {
@@ -14,8 +24,8 @@ pub fn encode_mapping(r: &MappingRecord) -> Vec<u8> {
     out.push(FORMAT);
     out.extend_from_slice(&r.epoch.to_be_bytes());
     out.extend_from_slice(&r.subject);
-    out.extend_from_slice(&r.created_ms.to_be_bytes());
-    out.extend_from_slice(&r.expires_ms.to_be_bytes());
+    out.extend_from_slice(&secs_floor(r.created_ms).to_be_bytes());
+    out.extend_from_slice(&secs_ceil(r.expires_ms).to_be_bytes());
     match &r.ciphertext {
         Some(ct) => {
             out.push(1);
@@ -33,9 +43,9 @@ pub fn decode_mapping(b: &[u8]) -> Option<MappingRecord> {
     }
     let epoch = u32::from_be_bytes(b[1..5].try_into().ok()?);
     let subject: [u8; 16] = b[5..21].try_into().ok()?;
-    let created_ms = i64::from_be_bytes(b[21..29].try_into().ok()?);
-    let expires_ms = i64::from_be_bytes(b[29..37].try_into().ok()?);
-    let ciphertext = match b[37] {
+    let created_ms = i64::from(u32::from_be_bytes(b[21..25].try_into().ok()?)) * 1000;
+    let expires_ms = i64::from(u32::from_be_bytes(b[25..29].try_into().ok()?)) * 1000;
+    let ciphertext = match b[29] {
         0 => None,
         1 => Some(b[FIXED..].to_vec()),
         _ => return None,
@@ -59,12 +69,30 @@ mod tests {
             let r = MappingRecord {
                 epoch: 3,
                 subject: [9; 16],
-                created_ms: 5,
-                expires_ms: -1,
+                created_ms: 1_795_392_000_000,
+                expires_ms: 1_795_392_060_000,
                 ciphertext: ct,
             };
             assert_eq!(decode_mapping(&encode_mapping(&r)), Some(r));
         }
         assert_eq!(decode_mapping(&[2, 0]), None);
+        // Sub-second times: creation rounds down, expiry rounds up (never early); 0 stays 0.
+        let r = MappingRecord {
+            epoch: 1,
+            subject: [0; 16],
+            created_ms: 1_500,
+            expires_ms: 2_001,
+            ciphertext: None,
+        };
+        let back = decode_mapping(&encode_mapping(&r));
+        assert_eq!(
+            back.as_ref().map(|b| (b.created_ms, b.expires_ms)),
+            Some((1_000, 3_000))
+        );
+        let none = MappingRecord { expires_ms: 0, ..r };
+        assert_eq!(
+            decode_mapping(&encode_mapping(&none)).map(|b| b.expires_ms),
+            Some(0)
+        );
     }
 }

@@ -7,7 +7,7 @@ fn mapping(subject: u8, ct: Option<Vec<u8>>) -> MappingRecord {
     MappingRecord {
         epoch: 1,
         subject: [subject; 16],
-        created_ms: 1,
+        created_ms: 1_000,
         expires_ms: 0,
         ciphertext: ct,
     }

@@ -2,8 +2,9 @@
 //!
 //! Layout (all keys big-endian so ranges sort):
 //! - `meta`: JSON registry rows (`tenant/…`, `keys/…`, `domain/…`, `purpose/…`, `principal/…`).
-//! - `data`: `m|domain|pseudonym` → mapping (binary, see `codec`), `b|domain|blind` → pseudonym,
-//!   `s|tenant|subject|domain|pseudonym` → subject index. One tree, so a batch is atomic.
+//! - `data`: `m|domain|pseudonym` → mapping (binary, see `codec`, holding the subject handle),
+//!   `b|domain|blind` → pseudonym. One tree, so a batch is atomic. There is no separate
+//!   subject-index row: see `Store::insert_mappings`.
 //! - `consent`: `tenant|subject|purpose|0|seq` → JSON event.
 //! - `audit`: `chain|seq` → JSON entry.
 
@@ -245,7 +246,7 @@ impl Store for SledStore {
 
     async fn insert_mappings(
         &self,
-        tenant_id: u64,
+        _tenant_id: u64,
         domain_id: u64,
         rows: Vec<NewMapping>,
     ) -> StoreResult<Vec<InsertOutcome>> {
@@ -287,13 +288,6 @@ impl Store for SledStore {
                 if row.blind.is_some() {
                     batch.insert(probe.clone(), row.pseudonym.clone());
                 }
-                let mut skey = Vec::with_capacity(1 + 8 + 16 + 8 + row.pseudonym.len());
-                skey.push(b's');
-                skey.extend_from_slice(&tenant_id.to_be_bytes());
-                skey.extend_from_slice(&row.record.subject);
-                skey.extend_from_slice(&domain_id.to_be_bytes());
-                skey.extend_from_slice(&row.pseudonym);
-                batch.insert(skey, &[] as &[u8]);
                 in_batch.insert(probe, row.pseudonym.clone());
                 outcomes.push(InsertOutcome::Inserted);
                 wrote = true;
