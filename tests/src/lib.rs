@@ -319,15 +319,7 @@ pub async fn setup_tenant(
         .with_token(&created.admin_token)
         .unwrap_or_else(|e| panic!("{e}"));
     for (d, kind, scheme, reversible) in domains {
-        admin
-            .admin()
-            .create_domain(pb::CreateDomainRequest {
-                name: (*d).into(),
-                kind: (*kind).into(),
-                scheme: (*scheme).into(),
-                reversible: *reversible,
-                retention_seconds: 0,
-            })
+        create_domain(&admin, d, *kind, *scheme, *reversible, 0)
             .await
             .unwrap_or_else(|e| panic!("create domain: {e}"));
     }
@@ -368,6 +360,28 @@ pub async fn setup_tenant(
         consent_manager: principal(pb::Role::ConsentManager, vec![]).await,
         admin: created.admin_token,
     }
+}
+
+/// Creates a domain as the tenant-admin `admin`.
+pub async fn create_domain(
+    admin: &Valv,
+    name: &str,
+    kind: pb::IdentifierKind,
+    scheme: pb::Scheme,
+    reversible: bool,
+    retention_seconds: u64,
+) -> Result<pb::Domain, tonic::Status> {
+    let reply = admin
+        .admin()
+        .create_domain(pb::CreateDomainRequest {
+            name: name.into(),
+            kind: kind.into(),
+            scheme: scheme.into(),
+            reversible,
+            retention_seconds,
+        })
+        .await?;
+    Ok(reply.into_inner().domain.unwrap_or_default())
 }
 
 /// Pseudonymises and returns the pseudonyms, panicking on any per-item error.
@@ -439,4 +453,58 @@ pub fn grant(
 pub fn identifiers_json() -> serde_json::Value {
     serde_json::from_str(include_str!("../testdata/identifiers.json"))
         .unwrap_or(serde_json::Value::Null)
+}
+
+/// A certificate authority made for one test (rcgen): for server certificates given as files
+/// and for mTLS client certificates.
+pub struct TestCa {
+    params: rcgen::CertificateParams,
+    key: rcgen::KeyPair,
+    /// The CA certificate (PEM).
+    pub pem: String,
+}
+
+/// A certificate issued by a [`TestCa`].
+pub struct Issued {
+    /// Certificate (PEM).
+    pub cert_pem: String,
+    /// Private key (PEM).
+    pub key_pem: String,
+    /// Certificate (DER), e.g. for its SHA-256 fingerprint.
+    pub der: Vec<u8>,
+}
+
+impl TestCa {
+    /// A fresh self-signed CA.
+    pub fn new() -> Self {
+        let mut params =
+            rcgen::CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let pem = params
+            .self_signed(&key)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .pem();
+        Self { params, key, pem }
+    }
+
+    /// Issues a certificate for `name` (a DNS name or an IP address).
+    pub fn issue(&self, name: &str) -> Issued {
+        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .and_then(|p| p.signed_by(&key, &issuer))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().to_vec(),
+        }
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        Self::new()
+    }
 }

@@ -260,17 +260,16 @@ async fn a_tenant_touches_nothing_of_another() {
     let a = setup_tenant(&operator, "tenant-a", &domains, &purposes).await;
     let b = setup_tenant(&operator, "tenant-b", &domains, &purposes).await;
     let b_admin = server.client(&b.admin).await;
-    b_admin
-        .admin()
-        .create_domain(pb::CreateDomainRequest {
-            name: "only-b".into(),
-            kind: pb::IdentifierKind::Email.into(),
-            scheme: pb::Scheme::Keyed.into(),
-            reversible: true,
-            retention_seconds: 0,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    create_domain(
+        &b_admin,
+        "only-b",
+        pb::IdentifierKind::Email,
+        pb::Scheme::Keyed,
+        true,
+        0,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let b_tok = server.client(&b.tokenizer).await;
     let b_pseudonyms = pseudonymise_ok(&b_tok, "shared", &["anna@example.se"]).await;
     let b_only = pseudonymise_ok(&b_tok, "only-b", &["anna@example.se"]).await;
@@ -448,29 +447,14 @@ async fn no_valid_credential_is_unauthenticated() {
 
 #[tokio::test]
 async fn client_certificate_authenticates_a_bound_principal() {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     use sha2::{Digest, Sha256};
     init();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mut ca_params =
-        CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-    let ca_cert = ca_params
-        .self_signed(&ca_key)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ca = TestCa::new();
     let ca_path = dir.path().join("clients-ca.pem");
-    std::fs::write(&ca_path, ca_cert.pem()).unwrap_or_else(|e| panic!("{e}"));
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
-    let mk = || {
-        let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-        let cert = CertificateParams::new(vec!["batch-job".to_owned()])
-            .and_then(|p| p.signed_by(&key, &issuer))
-            .unwrap_or_else(|e| panic!("{e}"));
-        (cert, key)
-    };
-    let (bound_cert, bound_key) = mk();
-    let (other_cert, other_key) = mk();
+    std::fs::write(&ca_path, &ca.pem).unwrap_or_else(|e| panic!("{e}"));
+    let bound = ca.issue("batch-job");
+    let other = ca.issue("batch-job");
 
     let server = start_with(valv::app::Limits::default(), Some(ca_path)).await;
     let operator = server.client(&server.operator_token).await;
@@ -488,7 +472,7 @@ async fn client_certificate_authenticates_a_bound_principal() {
             name: "batch-job".into(),
             roles: vec![pb::Role::Tokenizer.into()],
             purposes: vec![],
-            client_cert_sha256: hex::encode(Sha256::digest(bound_cert.der())),
+            client_cert_sha256: hex::encode(Sha256::digest(&bound.der)),
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -499,7 +483,7 @@ async fn client_certificate_authenticates_a_bound_principal() {
         identity: Some((cert.into_bytes(), key.into_bytes())),
         server_name: None,
     };
-    let bound = Valv::connect(with_cert(bound_cert.pem(), bound_key.serialize_pem()))
+    let bound = Valv::connect(with_cert(bound.cert_pem.clone(), bound.key_pem.clone()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -518,7 +502,7 @@ async fn client_certificate_authenticates_a_bound_principal() {
             .map(|s| s.code()),
         Some(Code::PermissionDenied)
     );
-    let unbound = Valv::connect(with_cert(other_cert.pem(), other_key.serialize_pem()))
+    let unbound = Valv::connect(with_cert(other.cert_pem.clone(), other.key_pem.clone()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let err = unbound

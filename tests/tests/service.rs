@@ -146,25 +146,15 @@ async fn pseudonymise_stream_answers_every_batch_in_order() {
 
 #[tokio::test]
 async fn configured_certificates_and_loopback_plaintext() {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     use valv::config::TlsMode;
     init();
     // An organisation's own CA and server certificate, given as files.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mut ca_params =
-        CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-    let ca = ca_params
-        .self_signed(&ca_key)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .and_then(|p| p.signed_by(&key, &Issuer::from_params(&ca_params, &ca_key)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ca = TestCa::new();
+    let server_cert = ca.issue("127.0.0.1");
     let (cert_path, key_path) = (dir.path().join("server.pem"), dir.path().join("server.key"));
-    std::fs::write(&cert_path, cert.pem()).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&key_path, key.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cert_path, &server_cert.cert_pem).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&key_path, &server_cert.key_pem).unwrap_or_else(|e| panic!("{e}"));
     let server = start_tls(
         valv::app::Limits::default(),
         None,
@@ -172,7 +162,7 @@ async fn configured_certificates_and_loopback_plaintext() {
             cert: cert_path,
             key: key_path,
         },
-        Some(ca.pem().into_bytes()),
+        Some(ca.pem.clone().into_bytes()),
     )
     .await;
     assert!(

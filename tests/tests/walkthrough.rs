@@ -291,17 +291,16 @@ async fn schemes_random_and_format_preserving_and_one_way() {
 
     // Format-preserving for e-mail is refused at domain creation.
     let admin = server.client(&t.admin).await;
-    let err = admin
-        .admin()
-        .create_domain(pb::CreateDomainRequest {
-            name: "bad".into(),
-            kind: pb::IdentifierKind::Email.into(),
-            scheme: pb::Scheme::FormatPreserving.into(),
-            reversible: true,
-            retention_seconds: 0,
-        })
-        .await
-        .err();
+    let err = create_domain(
+        &admin,
+        "bad",
+        pb::IdentifierKind::Email,
+        pb::Scheme::FormatPreserving,
+        true,
+        0,
+    )
+    .await
+    .err();
     assert_eq!(
         err.as_ref().map(|s| s.code()),
         Some(tonic::Code::InvalidArgument)
@@ -319,17 +318,16 @@ async fn mappings_expire_with_domain_retention() {
     let operator = server.client(&server.operator_token).await;
     let t = setup_tenant(&operator, "acme", &[], &[("ops", pb::LegalBasis::Contract)]).await;
     let admin = server.client(&t.admin).await;
-    admin
-        .admin()
-        .create_domain(pb::CreateDomainRequest {
-            name: "short".into(),
-            kind: pb::IdentifierKind::Opaque.into(),
-            scheme: pb::Scheme::Keyed.into(),
-            reversible: true,
-            retention_seconds: 60,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    create_domain(
+        &admin,
+        "short",
+        pb::IdentifierKind::Opaque,
+        pb::Scheme::Keyed,
+        true,
+        60,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let tok = server.client(&t.tokenizer).await;
     let reid = server.client(&t.reidentifier).await;
     let p = pseudonymise_ok(&tok, "short", &["P-1"]).await;
