@@ -7,6 +7,7 @@ pub mod codec;
 mod commit;
 #[cfg(test)]
 mod conformance;
+mod known;
 pub mod records;
 pub mod sled;
 
