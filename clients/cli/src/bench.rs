@@ -25,6 +25,19 @@ pub struct BenchArgs {
     /// The server's data directory, to measure disk bytes per stored mapping.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Run only one scenario (after inserting `--total` new identifiers, so the store is not
+    /// empty); useful under a profiler.
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+}
+
+/// A scenario to run alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Only {
+    /// Single-item latency, sequential.
+    Latency,
+    /// Repeated identifiers in batches of 10,000, five rounds.
+    Repeated,
 }
 
 struct Setup {
@@ -182,6 +195,20 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
         "| Pseudonymise, new | 10000 | {} | {new_10k:.0} ids/s |",
         args.total
     );
+    match args.only {
+        Some(Only::Latency) => return latency(&s, args.latency_samples).await,
+        Some(Only::Repeated) => {
+            for _ in 0..5 {
+                let r = pseudonymise(&s, 0, args.total, 10_000, c).await?;
+                println!(
+                    "| Pseudonymise, repeated | 10000 | {} | {r:.0} ids/s |",
+                    args.total
+                );
+            }
+            return Ok(());
+        }
+        None => {}
+    }
     let disk_after = args.data_dir.as_deref().map(|d| dir_size(&d.join("store")));
     let new_100 = pseudonymise(&s, 100_000_000, small, 100, c).await?;
     println!("| Pseudonymise, new | 100 | {small} | {new_100:.0} ids/s |");
@@ -280,10 +307,22 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
         rounds * 10_000
     );
 
-    // Single-item latency, one request at a time, new identifiers.
+    latency(&s, args.latency_samples).await?;
+    if let (Some(before), Some(after)) = (disk_before, disk_after) {
+        let per = after.saturating_sub(before) as f64 / args.total as f64;
+        println!(
+            "| Disk growth per new mapping (store dir, after {} inserts) | – | {} | {per:.0} bytes |",
+            args.total, args.total
+        );
+    }
+    Ok(())
+}
+
+/// Single-item latency, one request at a time, new identifiers.
+async fn latency(s: &Setup, n: usize) -> anyhow::Result<()> {
     let mut client = s.tokenizer.pseudonyms();
-    let mut samples = Vec::with_capacity(args.latency_samples);
-    for id in ids(&s.run, 300_000_000, args.latency_samples) {
+    let mut samples = Vec::with_capacity(n);
+    for id in ids(&s.run, 300_000_000, n) {
         let t = Instant::now();
         client
             .pseudonymise(pb::PseudonymiseRequest {
@@ -301,12 +340,5 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
         percentile(&samples, 0.5).as_secs_f64() * 1e3,
         percentile(&samples, 0.99).as_secs_f64() * 1e3
     );
-    if let (Some(before), Some(after)) = (disk_before, disk_after) {
-        let per = after.saturating_sub(before) as f64 / args.total as f64;
-        println!(
-            "| Disk growth per new mapping (store dir, after {} inserts) | – | {} | {per:.0} bytes |",
-            args.total, args.total
-        );
-    }
     Ok(())
 }
