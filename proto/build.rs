@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "valv/v1/admin.proto",
     "valv/v1/pseudonym.proto",
     "valv/v1/consent.proto",
+    "valv/v1/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

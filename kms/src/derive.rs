@@ -21,6 +21,8 @@ pub enum DerivedKeyPurpose {
     FormatPreserving,
     /// Key of the tenant-wide subject handle, from the subject secret.
     SubjectHandle,
+    /// Ed25519 seed of the audit-checkpoint key, from the signing secret.
+    AuditSigning,
 }
 
 impl DerivedKeyPurpose {
@@ -31,6 +33,7 @@ impl DerivedKeyPurpose {
             Self::BlindIndex => b"blind-index",
             Self::FormatPreserving => b"ff1",
             Self::SubjectHandle => b"subject-handle",
+            Self::AuditSigning => b"audit-signing",
         }
     }
 }

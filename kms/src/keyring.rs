@@ -13,6 +13,7 @@ use crate::{
     error::KmsError,
     providers::{RootKeyProvider, WrappedKey},
     secret::SecretKey,
+    signing::SigningKey,
 };
 
 /// Lifecycle state of an encryption key version.
@@ -42,6 +43,7 @@ pub struct TenantKeys {
     encryption: Vec<EncryptionVersion>,
     pseudonym_epochs: Vec<(u32, SecretKey)>,
     subject: SecretKey,
+    signing: SecretKey,
 }
 
 impl std::fmt::Debug for TenantKeys {
@@ -101,6 +103,8 @@ pub struct WrappedTenantKeys {
     pub pseudonym_epochs: Vec<WrappedEpoch>,
     /// Subject-handle secret.
     pub subject: WrappedKey,
+    /// Signing secret (audit checkpoints).
+    pub signing: WrappedKey,
 }
 
 fn enc_context(tenant_id: u64, version: KeyVersion) -> String {
@@ -113,6 +117,10 @@ fn epoch_context(tenant_id: u64, epoch: u32) -> String {
 
 fn subject_context(tenant_id: u64) -> String {
     format!("tenant/{tenant_id}/subject")
+}
+
+fn signing_context(tenant_id: u64) -> String {
+    format!("tenant/{tenant_id}/signing")
 }
 
 impl TenantKeys {
@@ -128,6 +136,7 @@ impl TenantKeys {
             }],
             pseudonym_epochs: vec![(1, SecretKey::generate())],
             subject: SecretKey::generate(),
+            signing: SecretKey::generate(),
         }
     }
 
@@ -160,6 +169,7 @@ impl TenantKeys {
             encryption,
             pseudonym_epochs,
             subject: root.wrap(&self.subject, &subject_context(self.tenant_id))?,
+            signing: root.wrap(&self.signing, &signing_context(self.tenant_id))?,
         })
     }
 
@@ -197,12 +207,21 @@ impl TenantKeys {
             encryption,
             pseudonym_epochs,
             subject: root.unwrap(&wrapped.subject, &subject_context(tenant_id))?,
+            signing: root.unwrap(&wrapped.signing, &signing_context(tenant_id))?,
         })
     }
 
     /// The tenant these secrets belong to.
     pub fn tenant_id(&self) -> u64 {
         self.tenant_id
+    }
+
+    /// Every encryption key version with material: (version, state, creation time).
+    pub fn versions(&self) -> Vec<(KeyVersion, KeyState, i64)> {
+        self.encryption
+            .iter()
+            .map(|v| (v.version, v.state, v.created_unix_ms))
+            .collect()
     }
 
     /// The version new data is encrypted under.
@@ -244,6 +263,17 @@ impl TenantKeys {
             .find(|(e, _)| *e == epoch)
             .ok_or(KmsError::UnknownVersion(epoch))?;
         Ok(derive_key(secret, purpose, self.tenant_id, domain_id))
+    }
+
+    /// The Ed25519 key that signs this tenant's audit checkpoints (tenant 0: the operator
+    /// chain's).
+    pub fn audit_signing_key(&self) -> SigningKey {
+        SigningKey::from_seed(&derive_key(
+            &self.signing,
+            DerivedKeyPurpose::AuditSigning,
+            self.tenant_id,
+            0,
+        ))
     }
 
     /// The tenant-wide subject-handle key.

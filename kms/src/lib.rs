@@ -3,9 +3,10 @@
 //! The hierarchy (see `DESIGN.md`):
 //!
 //! ```text
-//! root key (file | PKCS#11)  ── wraps ──▶ tenant key ring v1..vn, pseudonym secret (epoch e), subject secret
+//! root key (file | PKCS#11)  ── wraps ──▶ tenant key ring v1..vn, pseudonym secret (epoch e), subject secret, signing secret
 //! tenant key vN   ── HKDF(info = domain) ──▶ data key of that domain   ── per record ──▶ AES-256-GCM
 //! pseudonym secret e ── HKDF(info = domain) ──▶ MAC / blind-index / FF1 keys of that domain
+//! signing secret  ── HKDF(label) ──▶ Ed25519 audit-checkpoint key
 //! ```
 //!
 //! Every secret here is a newtype that zeroizes on drop and prints no bytes in `Debug`; the only
@@ -19,6 +20,7 @@ pub mod error;
 pub mod keyring;
 pub mod providers;
 pub mod secret;
+pub mod signing;
 
 pub use derive::{DerivedKeyPurpose, derive_key};
 pub use envelope::{AadContext, DataKey, KeyVersion};
@@ -26,3 +28,4 @@ pub use error::KmsError;
 pub use keyring::{KeyState, TenantKeys, WrappedTenantKeys};
 pub use providers::{RootKeyProvider, WrappedKey, file::FileRootKeyProvider};
 pub use secret::{SecretBytes, SecretKey};
+pub use signing::SigningKey;

@@ -3,12 +3,14 @@
 //! Both the server (`valv`) and the clients depend on this crate only, so the `.proto` files are
 //! the single source of truth for field names, numbers and documentation.
 
-#![allow(clippy::all, missing_docs)]
 
 /// Generated messages and services of `valv.v1`.
+#[allow(clippy::all, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("valv.v1");
 }
+
+pub mod audit;
 
 /// The encoded `FileDescriptorSet` of `valv.v1`, served through gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("valv_descriptor");

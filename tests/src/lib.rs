@@ -13,7 +13,7 @@ use std::{
 use tempfile::TempDir;
 use valv::{
     app::Limits,
-    config::{ServeConfig, TlsMode},
+    config::{AuditSettings, ServeConfig, TlsMode},
     engine::clock::ManualClock,
     server::{self, Running},
 };
@@ -106,6 +106,8 @@ pub struct InProcess {
     pub ca_pem: Vec<u8>,
     /// Operator token from the first start.
     pub operator_token: String,
+    /// Where metrics are served, if asked for.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     running: Option<Running>,
 }
 
@@ -127,21 +129,42 @@ pub async fn start_tls(
     tls: TlsMode,
     ca_pem: Option<Vec<u8>>,
 ) -> InProcess {
+    start_configured(
+        |c| {
+            c.limits = limits;
+            c.client_ca = client_ca;
+            c.tls = tls;
+        },
+        ca_pem,
+    )
+    .await
+}
+
+/// Starts an in-process server on development TLS after `configure` has changed the defaults
+/// (loopback port 0, a fresh data directory, default limits and audit schedule, no metrics).
+pub async fn start_configured(
+    configure: impl FnOnce(&mut ServeConfig),
+    ca_pem: Option<Vec<u8>>,
+) -> InProcess {
     init();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let clock = ManualClock::new(T0_MS);
-    let scheme = if matches!(tls, TlsMode::InsecurePlaintext) {
+    let mut config = ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        data_dir: dir.path().join("data"),
+        tls: TlsMode::Development,
+        client_ca: None,
+        root_key_file: None,
+        limits: Limits::default(),
+        audit: AuditSettings::default(),
+        metrics_listen: None,
+        store: None,
+    };
+    configure(&mut config);
+    let scheme = if matches!(config.tls, TlsMode::InsecurePlaintext) {
         "http"
     } else {
         "https"
-    };
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
-        data_dir: dir.path().join("data"),
-        tls,
-        client_ca,
-        root_key_file: None,
-        limits,
     };
     let running = server::start(config, Arc::new(clock.clone()))
         .await
@@ -151,6 +174,7 @@ pub async fn start_tls(
     let operator_token = read_trimmed(&dir.path().join("data/operator.token"));
     InProcess {
         addr: format!("{scheme}://127.0.0.1:{}", running.addr.port()),
+        metrics_addr: running.metrics_addr,
         dir,
         clock,
         ca_pem,

@@ -16,6 +16,7 @@ use crate::{
         subject::SubjectHasher,
     },
     error::{VaultError, VaultResult},
+    observe::metrics::Metrics,
     store::{Store, records::DomainRecord},
 };
 
@@ -62,6 +63,8 @@ pub struct App {
     pub limits: Limits,
     /// Audit append point.
     pub audit: AuditLog,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
     tenants: RwLock<HashMap<u64, Arc<TenantKeys>>>,
     domains: RwLock<HashMap<(u64, u32), Arc<DomainKeys>>>,
 }
@@ -77,15 +80,45 @@ impl App {
         root: Arc<dyn RootKeyProvider>,
         clock: Arc<dyn Clock>,
         limits: Limits,
+        checkpoint_entries: u64,
     ) -> Self {
         Self {
-            audit: AuditLog::new(Arc::clone(&store)),
+            audit: AuditLog::new(Arc::clone(&store), checkpoint_entries),
+            metrics: Arc::new(Metrics::new()),
             store,
             root,
             clock,
             limits,
             tenants: RwLock::new(HashMap::new()),
             domains: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Updates the gauges that are read rather than counted (before a metrics scrape).
+    pub async fn refresh_metrics(&self) {
+        if let Ok(bytes) = self.store.size_on_disk().await {
+            self.metrics.set_store_size(bytes);
+        }
+        let now = self.now_ms();
+        let loaded: Vec<Arc<TenantKeys>> = match self.tenants.read() {
+            Ok(t) => t.values().cloned().collect(),
+            Err(_) => return,
+        };
+        for keys in loaded {
+            for (version, state, created) in keys.versions() {
+                let state = match state {
+                    valv_kms::KeyState::Active => "active",
+                    valv_kms::KeyState::DecryptOnly => "decrypt-only",
+                    valv_kms::KeyState::Retired => "retired",
+                    valv_kms::KeyState::Destroyed => "destroyed",
+                };
+                self.metrics.set_key_age(
+                    keys.tenant_id(),
+                    version,
+                    state,
+                    (now - created).max(0) / 1000,
+                );
+            }
         }
     }
 

@@ -9,10 +9,11 @@ use std::{
 };
 
 use anyhow::Context;
-use valv_kms::{FileRootKeyProvider, RootKeyProvider};
+use valv_kms::{FileRootKeyProvider, RootKeyProvider, TenantKeys};
 
 use crate::{
     app::{App, Limits},
+    audit::OPERATOR_CHAIN,
     engine::clock::Clock,
     ops::admin::new_principal,
     store::{Store, records::Role, sled::SledStore},
@@ -29,16 +30,34 @@ pub async fn open(
     root_key_file: Option<&Path>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    checkpoint_entries: u64,
+    store: Option<Arc<dyn Store>>,
 ) -> anyhow::Result<Arc<App>> {
     fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))?;
     let root_path = root_key_file.map_or_else(|| data_dir.join("root.key"), Path::to_path_buf);
     let (root, _) = FileRootKeyProvider::open_or_create(&root_path)?;
     let root: Arc<dyn RootKeyProvider> = Arc::new(root);
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&data_dir.join("store"))?);
-    let app = Arc::new(App::new(store, root, clock, limits));
+    let store: Arc<dyn Store> = match store {
+        Some(s) => s,
+        None => Arc::new(SledStore::open(&data_dir.join("store"))?),
+    };
+    let app = Arc::new(App::new(store, root, clock, limits, checkpoint_entries));
+    ensure_operator_chain_keys(&app).await?;
     ensure_operator(&app, data_dir).await?;
     Ok(app)
+}
+
+/// The operator audit chain (0) signs its checkpoints with a key ring of its own, made once.
+async fn ensure_operator_chain_keys(app: &App) -> anyhow::Result<()> {
+    if app.store.tenant_keys(OPERATOR_CHAIN).await?.is_none() {
+        let keys = TenantKeys::generate(OPERATOR_CHAIN, app.now_ms());
+        app.store
+            .put_tenant_keys(&keys.wrap(app.root.as_ref())?)
+            .await?;
+        app.store.sync().await?;
+    }
+    Ok(())
 }
 
 /// On an empty store, creates the first operator and writes its token to a 0600 file.

@@ -67,6 +67,15 @@ struct ServeArgs {
     /// Largest request message, in bytes; larger ones are refused before they are buffered.
     #[arg(long, env = "VALV_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
     max_message_bytes: usize,
+    /// Serve Prometheus metrics (plain HTTP, `GET /metrics`) on this address; off when unset.
+    #[arg(long, env = "VALV_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Sign each audit chain's head after this many new entries.
+    #[arg(long, env = "VALV_AUDIT_CHECKPOINT_ENTRIES", default_value_t = 1000)]
+    audit_checkpoint_entries: u64,
+    /// And at least this often (seconds) while a chain grows.
+    #[arg(long, env = "VALV_AUDIT_CHECKPOINT_SECONDS", default_value_t = 60)]
+    audit_checkpoint_seconds: u64,
     /// Log format; the level comes from RUST_LOG (default `info`).
     #[arg(long, env = "VALV_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -107,6 +116,12 @@ pub fn run() -> ExitCode {
             max_identifier_bytes: args.max_identifier_bytes,
             max_message_bytes: args.max_message_bytes,
         },
+        audit: crate::config::AuditSettings {
+            checkpoint_entries: args.audit_checkpoint_entries,
+            checkpoint_interval: std::time::Duration::from_secs(args.audit_checkpoint_seconds.max(1)),
+        },
+        metrics_listen: args.metrics_listen,
+        store: None,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

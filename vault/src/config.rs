@@ -1,8 +1,37 @@
 //! Server configuration: what `valv serve` was asked to do, validated before anything starts.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{fmt, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use crate::app::Limits;
+use crate::{app::Limits, store::Store};
+
+/// When the audit checkpointer signs chain heads.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditSettings {
+    /// After this many new entries in a chain.
+    pub checkpoint_entries: u64,
+    /// And at least this often while a chain grows.
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            checkpoint_entries: 1000,
+            checkpoint_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A store to use instead of the data directory's sled store (embedding, fault-injection
+/// tests). Keys, TLS material and the operator token still live in the data directory.
+#[derive(Clone)]
+pub struct StoreOverride(pub Arc<dyn Store>);
+
+impl fmt::Debug for StoreOverride {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StoreOverride")
+    }
+}
 
 /// How the server speaks TLS.
 #[derive(Debug, Clone)]
@@ -35,6 +64,12 @@ pub struct ServeConfig {
     pub root_key_file: Option<PathBuf>,
     /// Request limits.
     pub limits: Limits,
+    /// Audit checkpoint schedule.
+    pub audit: AuditSettings,
+    /// Where to serve Prometheus metrics (plain HTTP, `GET /metrics`); off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Use this store instead of opening `<data-dir>/store`.
+    pub store: Option<StoreOverride>,
 }
 
 impl ServeConfig {
@@ -68,6 +103,9 @@ mod tests {
             client_ca: None,
             root_key_file: None,
             limits: Limits::default(),
+            audit: AuditSettings::default(),
+            metrics_listen: None,
+            store: None,
         }
     }
 

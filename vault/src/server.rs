@@ -7,15 +7,17 @@ use anyhow::Context;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use valv_proto::v1::{
-    admin_service_server::AdminServiceServer, consent_service_server::ConsentServiceServer,
-    pseudonym_service_server::PseudonymServiceServer,
+    admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
+    consent_service_server::ConsentServiceServer, pseudonym_service_server::PseudonymServiceServer,
 };
 
 use crate::{
-    api::{admin::AdminApi, consent::ConsentApi, pseudonym::PseudonymApi},
+    api::{admin::AdminApi, audit::AuditApi, consent::ConsentApi, pseudonym::PseudonymApi},
+    audit::checkpoint,
     bootstrap,
     config::{ServeConfig, TlsMode},
     engine::clock::Clock,
+    observe::{metrics, request_id::RequestIdLayer},
     tls,
 };
 
@@ -25,7 +27,10 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The development CA clients should trust, if one is in use.
     pub dev_ca: Option<PathBuf>,
+    /// The bound metrics address, if metrics are served.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
+    background: Vec<JoinHandle<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
@@ -38,9 +43,13 @@ impl Running {
         self.wait().await
     }
 
-    /// Waits until the server ends.
-    pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("server task")?.context("server")?;
+    /// Waits until the server ends (and then stops its background tasks).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let result = (&mut self.task).await;
+        for task in &self.background {
+            task.abort();
+        }
+        result.context("server task")?.context("server")?;
         Ok(())
     }
 
@@ -58,11 +67,36 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         config.root_key_file.as_deref(),
         clock,
         config.limits,
+        config.audit.checkpoint_entries,
+        config.store.clone().map(|s| s.0),
     )
     .await?;
 
-    let mut builder =
-        Server::builder().trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()));
+    let mut metrics_addr = None;
+    let mut background = vec![checkpoint::spawn(
+        Arc::clone(&app),
+        config.audit.checkpoint_interval,
+    )];
+    if let Some(addr) = config.metrics_listen {
+        let listener = metrics::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics listener {addr}"))?;
+        metrics_addr = Some(listener.local_addr()?);
+        let scrape_app = Arc::clone(&app);
+        let metrics_handle = Arc::clone(&app.metrics);
+        background.push(tokio::spawn(async move {
+            let refresh = move || {
+                let app = Arc::clone(&scrape_app);
+                async move { app.refresh_metrics().await }
+            };
+            let metrics = Arc::clone(&metrics_handle);
+            if let Err(e) = metrics::serve(listener, metrics, refresh).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        }));
+    }
+
+    let mut builder = Server::builder().layer(RequestIdLayer::new(Arc::clone(&app.metrics)));
     let mut dev_ca = None;
     let identity = match &config.tls {
         TlsMode::Files { cert, key } => Some(Identity::from_pem(
@@ -102,6 +136,9 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     health_reporter
         .set_serving::<ConsentServiceServer<ConsentApi>>()
         .await;
+    health_reporter
+        .set_serving::<AuditServiceServer<AuditApi>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(valv_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -125,6 +162,9 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         )
         .add_service(
             ConsentServiceServer::new(ConsentApi(Arc::clone(&app))).max_decoding_message_size(max),
+        )
+        .add_service(
+            AuditServiceServer::new(AuditApi(Arc::clone(&app))).max_decoding_message_size(max),
         );
 
     let listener = TcpListener::bind(config.listen)
@@ -141,7 +181,9 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     Ok(Running {
         addr,
         dev_ca,
+        metrics_addr,
         shutdown: Some(tx),
+        background,
         task,
     })
 }

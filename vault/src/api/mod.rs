@@ -2,6 +2,7 @@
 //! in `ops/` and converts the answer. Errors become statuses in `status.rs` only.
 
 pub mod admin;
+pub mod audit;
 pub mod consent;
 pub mod convert;
 pub mod pseudonym;

@@ -19,6 +19,8 @@ use crate::{
 pub struct Caller {
     /// The principal behind the credential.
     pub principal: PrincipalRecord,
+    /// The call's request id (`x-request-id`), for audit entries.
+    pub request_id: String,
 }
 
 impl Caller {
@@ -108,5 +110,18 @@ pub async fn authenticate(
     if principal.revoked {
         return Err(VaultError::Unauthenticated("principal revoked"));
     }
-    Ok(Caller { principal })
+    let span = tracing::Span::current();
+    span.record("principal", principal.id.as_str());
+    if let Some(t) = principal.tenant_id {
+        span.record("tenant", t);
+    }
+    let request_id = metadata
+        .get(crate::observe::request_id::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Caller {
+        principal,
+        request_id,
+    })
 }

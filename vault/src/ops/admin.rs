@@ -51,7 +51,7 @@ pub async fn create_tenant(
         None,
     )
     .await?;
-    let mut entry = audit::entry(now, caller.id(), "tenant.create");
+    let mut entry = audit::act(now, caller, "tenant.create");
     entry.counts = vec![("tenant".into(), tenant.id)];
     app.audit.record(OPERATOR_CHAIN, entry).await?;
     Ok((tenant, admin, token))
@@ -135,7 +135,7 @@ pub async fn create_domain(
         created_ms: app.now_ms(),
     };
     app.store.create_domain(&domain).await?;
-    let mut entry = audit::entry(domain.created_ms, caller.id(), "domain.create");
+    let mut entry = audit::act(domain.created_ms, caller, "domain.create");
     entry.domain = Some(domain.name.clone());
     app.audit.record(tenant_id, entry).await?;
     Ok(domain)
@@ -189,7 +189,7 @@ pub async fn define_purpose(
         updated_ms: now,
     };
     app.store.put_purpose(&purpose).await?;
-    let mut entry = audit::entry(now, caller.id(), "purpose.define");
+    let mut entry = audit::act(now, caller, "purpose.define");
     entry.purpose = Some(purpose.name.clone());
     entry.counts = vec![(
         "min_text_version".into(),
@@ -246,7 +246,7 @@ pub async fn create_principal(
         }
     };
     let result = new_principal(app, Some(tenant_id), name, roles, purposes, cert).await?;
-    let mut entry = audit::entry(app.now_ms(), caller.id(), "principal.create");
+    let mut entry = audit::act(app.now_ms(), caller, "principal.create");
     entry.items = vec![("principal".into(), result.0.id.clone())];
     app.audit.record(tenant_id, entry).await?;
     Ok(result)
@@ -267,7 +267,7 @@ pub async fn revoke_principal(
         .ok_or_else(|| VaultError::NotFound("id: no such principal in this tenant".into()))?;
     principal.revoked = true;
     app.store.put_principal(&principal).await?;
-    let mut entry = audit::entry(app.now_ms(), caller.id(), "principal.revoke");
+    let mut entry = audit::act(app.now_ms(), caller, "principal.revoke");
     entry.items = vec![("principal".into(), principal.id.clone())];
     app.audit.record(tenant_id, entry).await?;
     Ok(principal)

@@ -111,7 +111,7 @@ async fn record(
         .store
         .append_consent(tenant_id, subject, purpose, event)
         .await?;
-    let mut entry = audit::entry(event.at_ms, caller.id(), action);
+    let mut entry = audit::act(event.at_ms, caller, action);
     entry.purpose = Some(purpose.to_owned());
     entry.subject = Some(hex::encode(subject));
     entry.counts = vec![

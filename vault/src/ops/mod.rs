@@ -4,6 +4,7 @@
 //! gRPC layer in `api/` only converts messages and maps errors.
 
 pub mod admin;
+pub mod audit;
 pub mod consent;
 pub mod pseudonymise;
 pub mod reidentify;

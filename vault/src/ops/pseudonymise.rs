@@ -170,7 +170,7 @@ pub async fn pseudonymise(
         })
         .collect();
 
-    let mut entry = audit::entry(now, caller.id(), "pseudonymise");
+    let mut entry = audit::act(now, caller, "pseudonymise");
     entry.domain = Some(domain.name.clone());
     entry.counts = vec![
         ("items".into(), results.len() as u64),

@@ -106,7 +106,7 @@ pub async fn reidentify(
         None
     };
     let mut results = Vec::with_capacity(pseudonyms.len());
-    let mut entry = audit::entry(now, caller.id(), "reidentify");
+    let mut entry = audit::act(now, caller, "reidentify");
     entry.domain = Some(domain.name.clone());
     entry.purpose = Some(purpose.name.clone());
     let mut released = 0u64;

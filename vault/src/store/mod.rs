@@ -14,6 +14,7 @@ pub mod sled;
 use async_trait::async_trait;
 use thiserror::Error;
 use valv_kms::WrappedTenantKeys;
+use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
 use self::records::{
     AuditRecord, DomainRecord, InsertOutcome, MappingRecord, NewMapping, PrincipalRecord,
@@ -140,8 +141,9 @@ pub trait Store: Send + Sync + 'static {
         subjects: Vec<SubjectHandle>,
     ) -> StoreResult<Vec<Option<ConsentEvent>>>;
 
-    /// Appends entries to an audit chain (0 = operator chain, else the tenant id), assigning
-    /// their sequence numbers.
+    /// Appends entries to an audit chain (0 = operator chain, else the tenant id): assigns each
+    /// the next sequence number and links it to the previous entry's hash, atomically with
+    /// respect to concurrent appends to the same chain.
     async fn append_audit(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()>;
     /// Like [`Store::append_audit`], but the entries need not be durable before the next flush
     /// that something else asks for (for acts whose audit may trail, such as pseudonymise
@@ -149,12 +151,31 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit_lazy(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()> {
         self.append_audit(chain, entries).await
     }
-    /// Reads an audit chain from the start.
-    async fn read_audit(&self, chain: u64) -> StoreResult<Vec<AuditRecord>>;
+    /// Up to `limit` entries of a chain in stored order, starting at sequence number `from_seq`.
+    async fn read_audit(
+        &self,
+        chain: u64,
+        from_seq: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>>;
+    /// The last entry's sequence number and hash (`None` for an empty chain).
+    async fn audit_head(&self, chain: u64) -> StoreResult<Option<(u64, Vec<u8>)>>;
+    /// Stores a signed checkpoint.
+    async fn put_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> StoreResult<()>;
+    /// All checkpoints of a chain, by sequence number.
+    async fn audit_checkpoints(&self, chain: u64) -> StoreResult<Vec<AuditCheckpoint>>;
+
+    /// Stores (or replaces) wrapped keys without a tenant record (the operator chain's keys).
+    async fn put_tenant_keys(&self, keys: &WrappedTenantKeys) -> StoreResult<()>;
 
     /// Returns when every write made before the call is durable (group commit: one flush serves
     /// all concurrent callers).
     async fn sync(&self) -> StoreResult<()>;
+    /// Like [`Store::sync`], but also covers writes made lazily (before a checkpoint signs
+    /// them).
+    async fn sync_all(&self) -> StoreResult<()> {
+        self.sync().await
+    }
     /// Bytes the store occupies on disk.
     async fn size_on_disk(&self) -> StoreResult<u64>;
 }

@@ -158,11 +158,12 @@ pub enum InsertOutcome {
     Existing(Vec<u8>),
 }
 
-/// One audit entry. Never holds an identifier: subjects appear as handles, items as pseudonyms.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One audit entry as an act builds it. Never holds an identifier: subjects appear as handles,
+/// items as pseudonyms. The store assigns its chain position and hashes it into the chain
+/// ([`AuditRecord::chained`]); what is stored and read back is the wire form
+/// [`valv_proto::v1::AuditEntry`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuditRecord {
-    /// Position in its chain (set by the store on append).
-    pub seq: u64,
     /// Time.
     pub at_ms: i64,
     /// Acting principal id.
@@ -175,8 +176,45 @@ pub struct AuditRecord {
     pub purpose: Option<String>,
     /// Subject handle (hex), if the act concerns one subject.
     pub subject: Option<String>,
+    /// Overall outcome, if there is one.
+    pub verdict: Option<String>,
+    /// The request id of the call.
+    pub request_id: String,
     /// Counts, e.g. items, created, refused.
     pub counts: Vec<(String, u64)>,
     /// Per-item outcomes, e.g. (pseudonym, verdict).
     pub items: Vec<(String, String)>,
+}
+
+impl AuditRecord {
+    /// The entry at `seq` of `chain` after `prev_hash`, with its hash set.
+    pub fn chained(self, chain: u64, seq: u64, prev_hash: Vec<u8>) -> valv_proto::v1::AuditEntry {
+        use valv_proto::v1::{AuditCount, AuditEntry, AuditItem};
+        let mut e = AuditEntry {
+            chain,
+            seq,
+            at_unix_ms: self.at_ms,
+            principal: self.principal,
+            action: self.action,
+            domain: self.domain.unwrap_or_default(),
+            purpose: self.purpose.unwrap_or_default(),
+            subject: self.subject.unwrap_or_default(),
+            verdict: self.verdict.unwrap_or_default(),
+            request_id: self.request_id,
+            counts: self
+                .counts
+                .into_iter()
+                .map(|(name, value)| AuditCount { name, value })
+                .collect(),
+            items: self
+                .items
+                .into_iter()
+                .map(|(pseudonym, verdict)| AuditItem { pseudonym, verdict })
+                .collect(),
+            prev_hash,
+            hash: Vec::new(),
+        };
+        e.hash = valv_proto::audit::entry_hash(&e).to_vec();
+        e
+    }
 }

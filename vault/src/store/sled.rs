@@ -6,7 +6,8 @@
 //!   `b|domain|blind` → pseudonym. One tree, so a batch is atomic. There is no separate
 //!   subject-index row: see `Store::insert_mappings`.
 //! - `consent`: `tenant|subject|purpose|0|seq` → JSON event.
-//! - `audit`: `chain|seq` → JSON entry.
+//! - `audit`: `chain|seq` → protobuf `AuditEntry` (hash-chained);
+//!   `audit_checkpoints`: `chain|seq` → protobuf `AuditCheckpoint`.
 
 use std::{
     collections::HashMap,
@@ -16,7 +17,9 @@ use std::{
 
 use async_trait::async_trait;
 use serde::{Serialize, de::DeserializeOwned};
+use prost::Message;
 use valv_kms::WrappedTenantKeys;
+use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
 use super::{
     Store, StoreError, StoreResult,
@@ -35,9 +38,11 @@ struct Trees {
     data: sled::Tree,
     consent: sled::Tree,
     audit: sled::Tree,
+    audit_checkpoints: sled::Tree,
     /// Serialises check-then-insert per domain (and consent/audit sequence assignment).
     stripes: Vec<Mutex<()>>,
-    audit_next: Mutex<HashMap<u64, u64>>,
+    /// Per chain: the next sequence number and the hash of the last entry.
+    audit_next: Mutex<HashMap<u64, (u64, Vec<u8>)>>,
 }
 
 /// The sled store.
@@ -69,6 +74,7 @@ impl SledStore {
             data: db.open_tree("data").map_err(backend)?,
             consent: db.open_tree("consent").map_err(backend)?,
             audit: db.open_tree("audit").map_err(backend)?,
+            audit_checkpoints: db.open_tree("audit_checkpoints").map_err(backend)?,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             audit_next: Mutex::new(HashMap::new()),
             db,
@@ -117,6 +123,21 @@ impl SledStore {
             .collect()
     }
 
+    /// The last stored entry of an audit chain.
+    fn last_audit_entry(&self, chain: u64) -> StoreResult<Option<AuditEntry>> {
+        let last = self
+            .trees
+            .audit
+            .scan_prefix(chain.to_be_bytes())
+            .next_back()
+            .transpose()
+            .map_err(backend)?;
+        last.map(|(_, v)| {
+            AuditEntry::decode(v.as_ref()).map_err(|_| StoreError::Corrupt("audit entry"))
+        })
+        .transpose()
+    }
+
     /// Inserts `key` only if absent, atomically. False if it existed.
     fn insert_new(&self, key: &str, value: Vec<u8>) -> StoreResult<bool> {
         let swapped = self
@@ -126,6 +147,13 @@ impl SledStore {
             .map_err(backend)?;
         Ok(swapped.is_ok())
     }
+}
+
+fn audit_key(chain: u64, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16);
+    k.extend_from_slice(&chain.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
 }
 
 fn mapping_key(domain_id: u64, pseudonym: &[u8]) -> Vec<u8> {
@@ -511,64 +539,98 @@ impl Store for SledStore {
     }
 
     async fn append_audit_lazy(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()> {
-        {
-            let mut next = self
-                .trees
-                .audit_next
-                .lock()
-                .map_err(|_| backend("lock poisoned"))?;
-            let seq = match next.get(&chain) {
-                Some(s) => *s,
-                None => {
-                    let last = self
-                        .trees
-                        .audit
-                        .scan_prefix(chain.to_be_bytes())
-                        .next_back()
-                        .transpose()
-                        .map_err(backend)?;
-                    match last {
-                        Some((k, _)) => {
-                            u64::from_be_bytes(
-                                k[8..16]
-                                    .try_into()
-                                    .map_err(|_| StoreError::Corrupt("audit key"))?,
-                            ) + 1
-                        }
-                        None => 1,
-                    }
-                }
-            };
-            let mut writes = Vec::with_capacity(entries.len());
-            let mut s = seq;
-            for mut entry in entries {
-                entry.seq = s;
-                let mut key = chain.to_be_bytes().to_vec();
-                key.extend_from_slice(&s.to_be_bytes());
-                writes.push((
-                    key,
-                    serde_json::to_vec(&entry).map_err(|_| StoreError::Corrupt("audit"))?,
-                ));
-                s += 1;
-            }
-            write_atomically(&self.trees.audit, writes)?;
-            next.insert(chain, s);
+        let mut next = self
+            .trees
+            .audit_next
+            .lock()
+            .map_err(|_| backend("lock poisoned"))?;
+        let (seq, prev) = match next.get(&chain) {
+            Some(head) => head.clone(),
+            None => match self.last_audit_entry(chain)? {
+                Some(last) => (last.seq + 1, last.hash),
+                None => (1, valv_proto::audit::GENESIS.to_vec()),
+            },
+        };
+        let mut writes = Vec::with_capacity(entries.len());
+        let (mut seq, mut prev) = (seq, prev);
+        for record in entries {
+            let entry = record.chained(chain, seq, prev);
+            writes.push((audit_key(chain, seq), entry.encode_to_vec()));
+            prev = entry.hash;
+            seq += 1;
         }
+        write_atomically(&self.trees.audit, writes)?;
+        next.insert(chain, (seq, prev));
         Ok(())
     }
 
-    async fn read_audit(&self, chain: u64) -> StoreResult<Vec<AuditRecord>> {
+    async fn read_audit(
+        &self,
+        chain: u64,
+        from_seq: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        let trees = Arc::clone(&self.trees);
+        blocking(limit, move || {
+            trees
+                .audit
+                .range(audit_key(chain, from_seq)..audit_key(chain.saturating_add(1), 0))
+                .take(limit)
+                .map(|kv| {
+                    let (_, v) = kv.map_err(backend)?;
+                    AuditEntry::decode(v.as_ref()).map_err(|_| StoreError::Corrupt("audit entry"))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn audit_head(&self, chain: u64) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        if let Some((next, hash)) = self
+            .trees
+            .audit_next
+            .lock()
+            .map_err(|_| backend("lock poisoned"))?
+            .get(&chain)
+        {
+            return Ok((*next > 1).then(|| (next - 1, hash.clone())));
+        }
+        Ok(self.last_audit_entry(chain)?.map(|e| (e.seq, e.hash)))
+    }
+
+    async fn put_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> StoreResult<()> {
         self.trees
-            .audit
+            .audit_checkpoints
+            .insert(
+                audit_key(checkpoint.chain, checkpoint.seq),
+                checkpoint.encode_to_vec(),
+            )
+            .map_err(backend)?;
+        self.commit.wrote();
+        Ok(())
+    }
+
+    async fn audit_checkpoints(&self, chain: u64) -> StoreResult<Vec<AuditCheckpoint>> {
+        self.trees
+            .audit_checkpoints
             .scan_prefix(chain.to_be_bytes())
             .map(|kv| {
                 let (_, v) = kv.map_err(backend)?;
-                serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("audit"))
+                AuditCheckpoint::decode(v.as_ref()).map_err(|_| StoreError::Corrupt("checkpoint"))
             })
             .collect()
     }
 
+    async fn put_tenant_keys(&self, keys: &WrappedTenantKeys) -> StoreResult<()> {
+        self.put_json(&format!("keys/{}", keys.tenant_id), keys)
+    }
+
     async fn sync(&self) -> StoreResult<()> {
+        self.commit.sync().await
+    }
+
+    async fn sync_all(&self) -> StoreResult<()> {
+        self.commit.wrote();
         self.commit.sync().await
     }
 

@@ -1,0 +1,262 @@
+//! Prometheus metrics, served on their own listen address (`--metrics-listen`) so that scraping
+//! never shares a port, a TLS identity or an authorisation path with the data RPCs.
+//!
+//! Names (all prefixed `valv_`): `requests_total{method,code}`, `request_duration_seconds{method}`,
+//! `batch_size{method}`, `identifiers_pseudonymised_total`, `mappings_created_total`,
+//! `reidentify_verdicts_total{verdict}`, `identifiers_released_total`, `audit_entries_total`,
+//! `audit_checkpoints_total`, `store_size_bytes`, `key_version_age_seconds{tenant,version,state}`.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode, body::Bytes, service::service_fn};
+use hyper_util::rt::TokioIo;
+use prometheus_client::{
+    encoding::text::encode,
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use tokio::net::TcpListener;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn latency_histogram() -> Histogram {
+    // 100 µs … ~6.5 s.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.000_1, 2.0, 17,
+    ))
+}
+
+fn size_histogram() -> Histogram {
+    Histogram::new([1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0])
+}
+
+/// Every metric of the vault.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram, fn() -> Histogram>,
+    batch: Family<Labels, Histogram, fn() -> Histogram>,
+    pseudonymised: Counter,
+    created: Counter,
+    verdicts: Family<Labels, Counter>,
+    released: Counter,
+    audit_entries: Counter,
+    checkpoints: Counter,
+    store_size: Gauge,
+    key_age: Family<Labels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("valv");
+        let requests = Family::<Labels, Counter>::default();
+        registry.register(
+            "requests",
+            "gRPC calls by method and status code",
+            requests.clone(),
+        );
+        let latency: Family<Labels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "request_duration_seconds",
+            "Time to the response headers, by method",
+            latency.clone(),
+        );
+        let batch: Family<Labels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(size_histogram);
+        registry.register(
+            "batch_size",
+            "Items per batch call, by method",
+            batch.clone(),
+        );
+        let pseudonymised = Counter::default();
+        registry.register(
+            "identifiers_pseudonymised",
+            "Identifiers answered with a pseudonym",
+            pseudonymised.clone(),
+        );
+        let created = Counter::default();
+        registry.register(
+            "mappings_created",
+            "New mappings stored",
+            created.clone(),
+        );
+        let verdicts = Family::<Labels, Counter>::default();
+        registry.register(
+            "reidentify_verdicts",
+            "Re-identification verdicts by verdict",
+            verdicts.clone(),
+        );
+        let released = Counter::default();
+        registry.register(
+            "identifiers_released",
+            "Identifiers released by re-identification",
+            released.clone(),
+        );
+        let audit_entries = Counter::default();
+        registry.register(
+            "audit_entries",
+            "Audit entries appended",
+            audit_entries.clone(),
+        );
+        let checkpoints = Counter::default();
+        registry.register(
+            "audit_checkpoints",
+            "Signed audit checkpoints",
+            checkpoints.clone(),
+        );
+        let store_size = Gauge::default();
+        registry.register(
+            "store_size_bytes",
+            "Bytes the store occupies on disk",
+            store_size.clone(),
+        );
+        let key_age = Family::<Labels, Gauge>::default();
+        registry.register(
+            "key_version_age_seconds",
+            "Age of each tenant encryption key version (tenants loaded since start)",
+            key_age.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            batch,
+            pseudonymised,
+            created,
+            verdicts,
+            released,
+            audit_entries,
+            checkpoints,
+            store_size,
+            key_age,
+        }
+    }
+
+    /// One finished call.
+    pub fn request_done(&self, method: &str, code: i32, elapsed: Duration) {
+        self.requests
+            .get_or_create(&vec![
+                ("method", method.to_owned()),
+                ("code", code.to_string()),
+            ])
+            .inc();
+        self.latency
+            .get_or_create(&vec![("method", method.to_owned())])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// One batch of `items` for `method`.
+    pub fn batch(&self, method: &'static str, items: usize) {
+        self.batch
+            .get_or_create(&vec![("method", method.to_owned())])
+            .observe(items as f64);
+    }
+
+    /// A pseudonymise batch's outcome.
+    pub fn pseudonymised(&self, answered: u64, created: u64) {
+        self.pseudonymised.inc_by(answered);
+        self.created.inc_by(created);
+    }
+
+    /// One re-identification verdict.
+    pub fn verdict(&self, verdict: &'static str) {
+        self.verdicts
+            .get_or_create(&vec![("verdict", verdict.to_owned())])
+            .inc();
+        if verdict == "released" {
+            self.released.inc();
+        }
+    }
+
+    /// An audit entry was appended.
+    pub fn audit_entry(&self) {
+        self.audit_entries.inc();
+    }
+
+    /// A checkpoint was signed.
+    pub fn checkpoint(&self) {
+        self.checkpoints.inc();
+    }
+
+    /// Sets the store size.
+    pub fn set_store_size(&self, bytes: u64) {
+        self.store_size
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Sets one key version's age.
+    pub fn set_key_age(&self, tenant: u64, version: u32, state: &str, age_seconds: i64) {
+        self.key_age
+            .get_or_create(&vec![
+                ("tenant", tenant.to_string()),
+                ("version", version.to_string()),
+                ("state", state.to_owned()),
+            ])
+            .set(age_seconds);
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Serves `GET /metrics` on `addr` until the task is dropped; `refresh` runs before each scrape
+/// (to update gauges such as the store size).
+pub async fn serve<F, Fut>(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    refresh: F,
+) -> std::io::Result<()>
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let metrics = Arc::clone(&metrics);
+        let refresh = refresh.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                let metrics = Arc::clone(&metrics);
+                let refresh = refresh.clone();
+                async move {
+                    if req.uri().path() == "/metrics" {
+                        refresh().await;
+                        Response::builder()
+                            .header(
+                                "content-type",
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                            )
+                            .body(Full::new(Bytes::from(metrics.render())))
+                    } else {
+                        Response::builder()
+                            .status(StatusCode::NOT_FOUND)
+                            .body(Full::new(Bytes::from_static(b"see /metrics\n")))
+                    }
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Binds the metrics listener.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

@@ -1,0 +1,8 @@
+//! Watching the vault without the watching becoming a leak: a request id and a span per RPC
+//! (`request_id`), Prometheus metrics on their own listener (`metrics`).
+//!
+//! Nothing here ever sees a request body: labels are method names, status codes, verdict names
+//! and numeric tenant ids; values are counts, sizes and durations.
+
+pub mod metrics;
+pub mod request_id;
