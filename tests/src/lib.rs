@@ -236,6 +236,11 @@ pub struct ChildServer {
 /// Starts the real binary on `data_dir` (created if needed), logging to `log_path` (appended).
 /// `bin` is `env!("CARGO_BIN_EXE_valv-under-test")` (only integration tests see that variable).
 pub fn spawn(bin: &str, data_dir: &Path, log_path: &Path) -> ChildServer {
+    spawn_with(bin, data_dir, log_path, &[])
+}
+
+/// Like [`spawn`], with extra `valv serve` arguments.
+pub fn spawn_with(bin: &str, data_dir: &Path, log_path: &Path, extra: &[&str]) -> ChildServer {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -245,6 +250,7 @@ pub fn spawn(bin: &str, data_dir: &Path, log_path: &Path) -> ChildServer {
     let child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .env("RUST_LOG", "trace")
         .env_remove("VALV_LISTEN")
         .stdin(Stdio::null())
@@ -320,6 +326,8 @@ pub struct Tenant {
     pub reidentifier: String,
     /// consent-manager.
     pub consent_manager: String,
+    /// auditor.
+    pub auditor: String,
 }
 
 /// Creates tenant `name` with the given domains (name, kind, scheme, reversible) and purposes
@@ -382,6 +390,7 @@ pub async fn setup_tenant(
         tokenizer: principal(pb::Role::Tokenizer, vec![]).await,
         reidentifier: principal(pb::Role::Reidentifier, all).await,
         consent_manager: principal(pb::Role::ConsentManager, vec![]).await,
+        auditor: principal(pb::Role::Auditor, vec![]).await,
         admin: created.admin_token,
     }
 }

@@ -20,9 +20,13 @@ enum Rpc {
     GrantConsent,
     WithdrawConsent,
     GetConsentHistory,
+    ReadAudit,
+    VerifyAudit,
+    GetAuditKey,
+    VerifyOperatorAudit,
 }
 
-const ALL: [Rpc; 14] = [
+const ALL: [Rpc; 18] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -37,11 +41,16 @@ const ALL: [Rpc; 14] = [
     Rpc::GrantConsent,
     Rpc::WithdrawConsent,
     Rpc::GetConsentHistory,
+    Rpc::ReadAudit,
+    Rpc::VerifyAudit,
+    Rpc::GetAuditKey,
+    Rpc::VerifyOperatorAudit,
 ];
 
 fn allowed_role(rpc: Rpc) -> pb::Role {
     match rpc {
-        Rpc::CreateTenant => pb::Role::Operator,
+        Rpc::CreateTenant | Rpc::VerifyOperatorAudit => pb::Role::Operator,
+        Rpc::ReadAudit | Rpc::VerifyAudit | Rpc::GetAuditKey => pb::Role::Auditor,
         Rpc::Pseudonymise | Rpc::PseudonymiseStream => pb::Role::Tokenizer,
         Rpc::ReIdentify => pb::Role::Reidentifier,
         Rpc::GrantConsent | Rpc::WithdrawConsent | Rpc::GetConsentHistory => {
@@ -178,6 +187,36 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .get_consent_history(pb::GetConsentHistoryRequest {
                 subject: subject(),
                 purpose: String::new(),
+            })
+            .await
+            .map(drop),
+        Rpc::ReadAudit => {
+            let mut stream = c
+                .audit()
+                .read_audit(pb::ReadAuditRequest::default())
+                .await?
+                .into_inner();
+            while stream.message().await?.is_some() {}
+            Ok(())
+        }
+        Rpc::VerifyAudit => c
+            .audit()
+            .verify_audit(pb::VerifyAuditRequest {
+                operator_chain: false,
+            })
+            .await
+            .map(drop),
+        Rpc::GetAuditKey => c
+            .audit()
+            .get_audit_key(pb::GetAuditKeyRequest {
+                operator_chain: false,
+            })
+            .await
+            .map(drop),
+        Rpc::VerifyOperatorAudit => c
+            .audit()
+            .verify_audit(pb::VerifyAuditRequest {
+                operator_chain: true,
             })
             .await
             .map(drop),
@@ -325,7 +364,36 @@ async fn a_tenant_touches_nothing_of_another() {
         .unwrap_or_else(|e| panic!("{e}"))
         .into_inner();
     assert!(a_list.principals.iter().all(|p| !b_ids.contains(&p.id)));
-    assert_eq!(a_list.principals.len(), 4);
+    assert_eq!(a_list.principals.len(), 5);
+    // A's auditor reads A's chain only: nothing in it names B's principals, and its key is A's.
+    let a_audit = server.client(&a.auditor).await;
+    let b_audit = server.client(&b.auditor).await;
+    let mut stream = a_audit
+        .audit()
+        .read_audit(pb::ReadAuditRequest::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let mut a_entries = 0;
+    while let Some(item) = stream.message().await.unwrap_or_else(|e| panic!("{e}")) {
+        if let Some(pb::read_audit_response::Item::Entry(e)) = item.item {
+            a_entries += 1;
+            assert!(!b_ids.contains(&e.principal), "B's act in A's chain");
+        }
+    }
+    assert!(a_entries > 0);
+    let key = |c: Valv| async move {
+        c.audit()
+            .get_audit_key(pb::GetAuditKeyRequest {
+                operator_chain: false,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner()
+    };
+    let (ka, kb) = (key(a_audit).await, key(b_audit).await);
+    assert_ne!(ka.chain, kb.chain);
+    assert_ne!(ka.public_key, kb.public_key);
     for id in &b_ids {
         let err = a_admin
             .admin()

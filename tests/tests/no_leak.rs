@@ -155,7 +155,11 @@ async fn a_full_workload_leaks_no_identifier() {
         valv::store::sled::SledStore::open(&data.join("store")).unwrap_or_else(|e| panic!("{e}"));
     let mut audit = String::new();
     for chain in 0..64 {
-        for e in store.read_audit(chain, 1, usize::MAX).await.unwrap_or_default() {
+        for e in store
+            .read_audit(chain, 1, usize::MAX)
+            .await
+            .unwrap_or_default()
+        {
             audit.push_str(&format!("{e:?}"));
         }
     }

@@ -118,7 +118,9 @@ pub fn run() -> ExitCode {
         },
         audit: crate::config::AuditSettings {
             checkpoint_entries: args.audit_checkpoint_entries,
-            checkpoint_interval: std::time::Duration::from_secs(args.audit_checkpoint_seconds.max(1)),
+            checkpoint_interval: std::time::Duration::from_secs(
+                args.audit_checkpoint_seconds.max(1),
+            ),
         },
         metrics_listen: args.metrics_listen,
         store: None,

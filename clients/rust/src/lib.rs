@@ -28,8 +28,8 @@ use tonic::{
 };
 pub use valv_proto::v1 as pb;
 use valv_proto::v1::{
-    admin_service_client::AdminServiceClient, consent_service_client::ConsentServiceClient,
-    pseudonym_service_client::PseudonymServiceClient,
+    admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
+    consent_service_client::ConsentServiceClient, pseudonym_service_client::PseudonymServiceClient,
 };
 
 /// Client errors.
@@ -192,6 +192,12 @@ impl Valv {
     /// `ConsentService`.
     pub fn consents(&self) -> ConsentServiceClient<AuthChannel> {
         ConsentServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// `AuditService`.
+    pub fn audit(&self) -> AuditServiceClient<AuthChannel> {
+        AuditServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+            .max_decoding_message_size(64 * 1024 * 1024)
     }
 
     /// The raw channel (e.g. for health checks).

@@ -59,9 +59,7 @@ impl AuditService for AuditApi {
                 }
             }
             let result = match result {
-                Ok(()) if r.include_checkpoints => {
-                    audit::checkpoints(&app, chain).await.map(Some)
-                }
+                Ok(()) if r.include_checkpoints => audit::checkpoints(&app, chain).await.map(Some),
                 Ok(()) => Ok(None),
                 Err(e) => Err(e),
             };

@@ -84,11 +84,7 @@ impl Metrics {
             pseudonymised.clone(),
         );
         let created = Counter::default();
-        registry.register(
-            "mappings_created",
-            "New mappings stored",
-            created.clone(),
-        );
+        registry.register("mappings_created", "New mappings stored", created.clone());
         let verdicts = Family::<Labels, Counter>::default();
         registry.register(
             "reidentify_verdicts",

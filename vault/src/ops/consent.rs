@@ -98,6 +98,9 @@ fn consent_purpose(p: &crate::store::records::PurposeRecord) -> VaultResult<()> 
     }
 }
 
+/// Records a consent event. Fail closed: the audit entry is appended first, so a failing audit
+/// log refuses the act before it changes anything; one flush then makes both durable. (A store
+/// error between the two leaves an entry for an act that did not happen — never the reverse.)
 async fn record(
     app: &App,
     caller: &Caller,
@@ -107,18 +110,18 @@ async fn record(
     subject: SubjectHandle,
     event: ConsentEvent,
 ) -> VaultResult<ConsentEvent> {
+    let mut entry = audit::act(event.at_ms, caller, action);
+    entry.purpose = Some(purpose.to_owned());
+    entry.subject = Some(hex::encode(subject));
+    entry.counts = vec![("text_version".into(), u64::from(event.text_version))];
+    app.audit.append(tenant_id, entry).await?;
     let event = app
         .store
         .append_consent(tenant_id, subject, purpose, event)
         .await?;
-    let mut entry = audit::act(event.at_ms, caller, action);
-    entry.purpose = Some(purpose.to_owned());
-    entry.subject = Some(hex::encode(subject));
-    entry.counts = vec![
-        ("seq".into(), event.seq),
-        ("text_version".into(), u64::from(event.text_version)),
-    ];
-    app.audit.record(tenant_id, entry).await?;
+    app.store.sync().await.map_err(|e| {
+        VaultError::Unavailable(format!("consent change could not be made durable: {e}"))
+    })?;
     Ok(event)
 }
 

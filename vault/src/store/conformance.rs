@@ -229,7 +229,10 @@ pub(crate) async fn run(store: &dyn Store) {
         store.audit_head(t.id).await.ok().flatten(),
         Some((3, entries[2].hash.clone()))
     );
-    assert_eq!(store.read_audit(t.id, 2, 1).await.map(|e| e.len()).ok(), Some(1));
+    assert_eq!(
+        store.read_audit(t.id, 2, 1).await.map(|e| e.len()).ok(),
+        Some(1)
+    );
     let cp = valv_proto::v1::AuditCheckpoint {
         chain: t.id,
         seq: 3,
@@ -239,8 +242,14 @@ pub(crate) async fn run(store: &dyn Store) {
     };
     assert!(store.put_audit_checkpoint(&cp).await.is_ok());
     assert_eq!(store.audit_checkpoints(t.id).await.ok(), Some(vec![cp]));
-    assert_eq!(store.audit_checkpoints(0).await.map(|c| c.len()).ok(), Some(0));
-    assert_eq!(store.read_audit(0, 1, 100).await.map(|c| c.len()).ok(), Some(1));
+    assert_eq!(
+        store.audit_checkpoints(0).await.map(|c| c.len()).ok(),
+        Some(0)
+    );
+    assert_eq!(
+        store.read_audit(0, 1, 100).await.map(|c| c.len()).ok(),
+        Some(1)
+    );
 
     assert!(store.sync().await.is_ok());
 }

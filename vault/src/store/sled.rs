@@ -16,8 +16,8 @@ use std::{
 };
 
 use async_trait::async_trait;
-use serde::{Serialize, de::DeserializeOwned};
 use prost::Message;
+use serde::{Serialize, de::DeserializeOwned};
 use valv_kms::WrappedTenantKeys;
 use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 

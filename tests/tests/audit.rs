@@ -1,0 +1,397 @@
+//! The audit trail as evidence: a real server's chain verifies; alterations, deletions,
+//! reorderings and truncation made directly in the raw store are caught and the first wrong entry
+//! is named; `kill -9` leaves one chain without gap or fork; reads are filtered and carry the
+//! request id.
+
+use std::path::Path;
+
+use prost::Message;
+use valv_client::{Valv, pb};
+use valv_e2e::{ChildServer, Tenant, grant, pseudonymise_ok, reidentify, setup_tenant, spawn_with};
+
+const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
+/// A checkpoint after every 5 entries and at least every second.
+const FAST_CHECKPOINTS: &[&str] = &[
+    "--audit-checkpoint-entries",
+    "5",
+    "--audit-checkpoint-seconds",
+    "1",
+];
+
+fn start(data: &Path, log: &Path) -> ChildServer {
+    spawn_with(BIN, data, log, FAST_CHECKPOINTS)
+}
+
+async fn tenant(server: &ChildServer, name: &str) -> (Tenant, Valv) {
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        name,
+        &[(
+            "patients",
+            pb::IdentifierKind::Opaque,
+            pb::Scheme::Keyed,
+            true,
+        )],
+        &[("research", pb::LegalBasis::Consent)],
+    )
+    .await;
+    (t, operator)
+}
+
+/// Some acts of every audited kind.
+async fn workload(server: &ChildServer, t: &Tenant, prefix: &str) {
+    let tok = server.client(&t.tokenizer).await;
+    let cm = server.client(&t.consent_manager).await;
+    let re = server.client(&t.reidentifier).await;
+    for i in 0..3 {
+        let ids: Vec<String> = (0..5).map(|j| format!("{prefix}-{i}-{j}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let ps = pseudonymise_ok(&tok, "patients", &refs).await;
+        cm.consents()
+            .grant_consent(grant("patients", &ids[0], "research", 1, 0))
+            .await
+            .unwrap_or_else(|e| panic!("grant: {e}"));
+        let verdicts = reidentify(&re, "patients", "research", &ps)
+            .await
+            .unwrap_or_else(|e| panic!("reidentify: {e}"));
+        assert_eq!(verdicts[0].0, pb::Verdict::Released);
+    }
+}
+
+async fn verify(server: &ChildServer, t: &Tenant) -> pb::VerifyAuditResponse {
+    server
+        .client(&t.auditor)
+        .await
+        .audit()
+        .verify_audit(pb::VerifyAuditRequest {
+            operator_chain: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("verify: {e}"))
+        .into_inner()
+}
+
+/// Polls until a checkpoint covers every entry that existed at the time of a verification.
+async fn wait_for_checkpoint_of_head(server: &ChildServer, t: &Tenant) -> pb::VerifyAuditResponse {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let v = verify(server, t).await;
+        assert!(v.ok, "untampered chain must verify: {v:?}");
+        if v.last_checkpoint_seq == v.entries {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint of the head: {v:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{e}")) {
+        let entry = entry.unwrap_or_else(|e| panic!("{e}"));
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+fn key(chain: u64, seq: u64) -> Vec<u8> {
+    let mut k = chain.to_be_bytes().to_vec();
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Opens the raw store of a stopped server, applies `tamper` to the audit tree, closes it.
+fn tamper_raw(data: &Path, tamper: impl FnOnce(&sled::Tree)) {
+    let db = sled::open(data.join("store")).unwrap_or_else(|e| panic!("{e}"));
+    let audit = db.open_tree("audit").unwrap_or_else(|e| panic!("{e}"));
+    tamper(&audit);
+    db.flush().unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tampering_in_the_raw_store_is_caught_and_named() {
+    valv_e2e::init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let pristine = dir.path().join("pristine");
+    let log = dir.path().join("valv.log");
+    let server = start(&pristine, &log);
+    let (t, _) = tenant(&server, "evidence").await;
+    workload(&server, &t, "tamper").await;
+    let head = wait_for_checkpoint_of_head(&server, &t).await;
+    assert!(head.entries >= 12, "{head:?}");
+    let chain = server
+        .client(&t.auditor)
+        .await
+        .audit()
+        .get_audit_key(pb::GetAuditKeyRequest {
+            operator_chain: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .chain;
+    server.terminate();
+    // The last stored entry; a checkpoint covers at least `head.entries`.
+    let last = head.entries + 1; // + the verification that saw the checkpoint
+
+    // (case name, tamper, expected first bad seq)
+    type Tamper = Box<dyn FnOnce(&sled::Tree)>;
+    let cases: Vec<(&str, Tamper, u64)> = vec![
+        (
+            "altered entry",
+            Box::new(move |tree: &sled::Tree| {
+                let raw = tree
+                    .get(key(chain, 3))
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| panic!("entry 3"));
+                let mut e = pb::AuditEntry::decode(raw.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+                e.principal = "someone-else".into();
+                let _ = tree.insert(key(chain, 3), e.encode_to_vec());
+            }),
+            3,
+        ),
+        (
+            "deleted entry",
+            Box::new(move |tree: &sled::Tree| {
+                let _ = tree.remove(key(chain, 4));
+            }),
+            4,
+        ),
+        (
+            "reordered entries",
+            Box::new(move |tree: &sled::Tree| {
+                let five = tree.get(key(chain, 5)).ok().flatten();
+                let six = tree.get(key(chain, 6)).ok().flatten();
+                if let (Some(five), Some(six)) = (five, six) {
+                    let _ = tree.insert(key(chain, 5), six);
+                    let _ = tree.insert(key(chain, 6), five);
+                }
+            }),
+            5,
+        ),
+        (
+            "truncated tail",
+            Box::new(move |tree: &sled::Tree| {
+                for seq in last - 2..=last {
+                    let _ = tree.remove(key(chain, seq));
+                }
+            }),
+            last - 2,
+        ),
+    ];
+
+    let copies: Vec<_> = (0..cases.len())
+        .map(|i| {
+            let data = dir.path().join(format!("case{i}"));
+            copy_dir(&pristine, &data);
+            data
+        })
+        .collect();
+
+    // The untouched store restarts and still verifies (the chain survives a restart).
+    let server = start(&pristine, &log);
+    let v = verify(&server, &t).await;
+    assert!(v.ok, "{v:?}");
+    assert_eq!(v.entries, last, "{v:?}");
+    server.terminate();
+
+    for ((name, tamper, expected), data) in cases.into_iter().zip(copies) {
+        tamper_raw(&data, tamper);
+        let server = start(&data, &log);
+        let v = verify(&server, &t).await;
+        assert!(!v.ok, "{name}: not caught: {v:?}");
+        assert_eq!(v.first_bad_seq, expected, "{name}: {v:?}");
+        assert!(!v.problem.is_empty(), "{name}");
+        server.terminate();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_leaves_one_chain_without_gap_or_fork() {
+    valv_e2e::init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let log = dir.path().join("valv.log");
+    let server = start(&data, &log);
+    let (t, _) = tenant(&server, "crash").await;
+    // Concurrent acts from four clients append to one chain.
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let tok = server.client(&t.tokenizer).await;
+        let cm = server.client(&t.consent_manager).await;
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let id = format!("crash-{w}-{i}");
+                pseudonymise_ok(&tok, "patients", &[id.as_str()]).await;
+                cm.consents()
+                    .grant_consent(grant("patients", &id, "research", 1, 0))
+                    .await
+                    .unwrap_or_else(|e| panic!("grant: {e}"));
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    server.kill_9();
+
+    let server = start(&data, &log);
+    let v = verify(&server, &t).await;
+    // Every grant was acknowledged, so its entry is durable: 40 grants at least.
+    assert!(v.ok, "{v:?}");
+    assert!(v.entries >= 40, "{v:?}");
+    // Appending after the restart continues the same chain.
+    workload(&server, &t, "after").await;
+    let again = verify(&server, &t).await;
+    assert!(again.ok, "{again:?}");
+    assert!(again.entries > v.entries, "{again:?}");
+    server.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_are_filtered_carry_request_ids_and_are_audited() {
+    valv_e2e::init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let log = dir.path().join("valv.log");
+    let server = start(&data, &log);
+    let (t, operator) = tenant(&server, "reader").await;
+
+    // A request id sent by the caller comes back and lands in the audit entry.
+    let mut request = tonic::Request::new(pb::PseudonymiseRequest {
+        domain: "patients".into(),
+        identifiers: vec!["reader-1".into()],
+        batch_id: 0,
+    });
+    request.metadata_mut().insert(
+        "x-request-id",
+        "req-reader-0001".parse().unwrap_or_else(|e| panic!("{e}")),
+    );
+    let reply = server
+        .client(&t.tokenizer)
+        .await
+        .pseudonyms()
+        .pseudonymise(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        reply
+            .metadata()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("req-reader-0001")
+    );
+    // Without one, the server makes one.
+    let reply = server
+        .client(&t.tokenizer)
+        .await
+        .pseudonyms()
+        .pseudonymise(pb::PseudonymiseRequest {
+            domain: "patients".into(),
+            identifiers: vec!["reader-2".into()],
+            batch_id: 0,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let generated = reply
+        .metadata()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(generated.len(), 32, "{generated}");
+
+    let read = |filter: pb::ReadAuditRequest| {
+        let auditor = t.auditor.clone();
+        let server = &server;
+        async move {
+            let mut stream = server
+                .client(&auditor)
+                .await
+                .audit()
+                .read_audit(filter)
+                .await
+                .unwrap_or_else(|e| panic!("read: {e}"))
+                .into_inner();
+            let mut entries = Vec::new();
+            let mut checkpoints = Vec::new();
+            while let Some(item) = stream.message().await.unwrap_or_else(|e| panic!("{e}")) {
+                match item.item {
+                    Some(pb::read_audit_response::Item::Entry(e)) => entries.push(e),
+                    Some(pb::read_audit_response::Item::Checkpoint(c)) => checkpoints.push(c),
+                    None => {}
+                }
+            }
+            (entries, checkpoints)
+        }
+    };
+    let (pseudonymise, _) = read(pb::ReadAuditRequest {
+        action: "pseudonymise".into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(pseudonymise.len(), 2);
+    assert!(pseudonymise.iter().all(|e| e.action == "pseudonymise"));
+    assert_eq!(pseudonymise[0].request_id, "req-reader-0001");
+    assert_eq!(pseudonymise[1].request_id, generated);
+
+    let (all, _) = read(pb::ReadAuditRequest::default()).await;
+    assert!(all.len() > 2);
+    assert!(all.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+    // The first read was itself recorded (before its answer).
+    assert!(all.iter().any(|e| e.action == "audit.read"));
+    let tokenizer_id = pseudonymise[0].principal.clone();
+    let (by_principal, _) = read(pb::ReadAuditRequest {
+        principal: tokenizer_id.clone(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_principal.len(), 2);
+    let (none, _) = read(pb::ReadAuditRequest {
+        from_unix_ms: i64::MAX - 1,
+        ..Default::default()
+    })
+    .await;
+    assert!(none.is_empty());
+
+    // Only auditors read a tenant chain; operators read only the operator chain.
+    let denied = server
+        .client(&t.tokenizer)
+        .await
+        .audit()
+        .verify_audit(pb::VerifyAuditRequest {
+            operator_chain: false,
+        })
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(denied, Some(tonic::Code::PermissionDenied));
+    let op = operator
+        .audit()
+        .verify_audit(pb::VerifyAuditRequest {
+            operator_chain: true,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert!(op.ok && op.entries >= 1, "{op:?}");
+    let op_reads_tenant = operator
+        .audit()
+        .verify_audit(pb::VerifyAuditRequest {
+            operator_chain: false,
+        })
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(op_reads_tenant, Some(tonic::Code::PermissionDenied));
+    server.terminate();
+}
