@@ -230,6 +230,8 @@ pub struct ChildServer {
     pub operator_token: String,
     /// Where its stderr goes.
     pub log_path: PathBuf,
+    /// The metrics address, when started with `--metrics-listen`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     child: Child,
 }
 
@@ -260,12 +262,20 @@ pub fn spawn_with(bin: &str, data_dir: &Path, log_path: &Path, extra: &[&str]) -
         .unwrap_or_else(|e| panic!("spawn: {e}"));
     // The address is in the "valv is serving" line.
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut metrics_addr = None;
     let addr = loop {
         let text = std::fs::read(log_path).unwrap_or_default();
         let text = String::from_utf8_lossy(
             &text[usize::try_from(start_len).unwrap_or(0).min(text.len())..],
         )
         .into_owned();
+        if let Some(line) = text.lines().find(|l| l.contains("serving metrics")) {
+            metrics_addr = line
+                .split("addr=")
+                .nth(1)
+                .and_then(|s| s.split_whitespace().next())
+                .and_then(|s| s.parse().ok());
+        }
         if let Some(line) = text.lines().find(|l| l.contains("valv is serving")) {
             let addr = line
                 .split("addr=")
@@ -285,6 +295,7 @@ pub fn spawn_with(bin: &str, data_dir: &Path, log_path: &Path, extra: &[&str]) -
         ca_pem: std::fs::read(data_dir.join("tls/ca.pem")).unwrap_or_else(|e| panic!("ca: {e}")),
         operator_token: read_trimmed(&data_dir.join("operator.token")),
         log_path: log_path.to_path_buf(),
+        metrics_addr,
         child,
     }
 }
@@ -314,6 +325,25 @@ impl Drop for ChildServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `GET path` over plain HTTP/1.1; the whole response (status line, headers, body).
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: valv\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    response
 }
 
 /// Tokens of a tenant set up with the usual principals.

@@ -1,5 +1,5 @@
 //! No identifier (and no key byte) appears in the server's log at `trace`, in audit entries, in
-//! error messages, or in the clear anywhere in the data directory.
+//! metrics, in error messages, or in the clear anywhere in the data directory.
 
 use valv::store::Store;
 use valv_e2e::{pb, *};
@@ -12,7 +12,7 @@ async fn a_full_workload_leaks_no_identifier() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let data = dir.path().join("data");
     let log = dir.path().join("server.log");
-    let server = spawn(BIN, &data, &log);
+    let server = spawn_with(BIN, &data, &log, &["--metrics-listen", "127.0.0.1:0"]);
     let operator = server.client(&server.operator_token).await;
     let t = setup_tenant(
         &operator,
@@ -123,6 +123,14 @@ async fn a_full_workload_leaks_no_identifier() {
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    let metrics = http_get(
+        server
+            .metrics_addr
+            .unwrap_or_else(|| panic!("metrics address in the log")),
+        "/metrics",
+    )
+    .await;
+    assert!(metrics.contains("valv_identifiers_pseudonymised_total"));
     let server_token = server.operator_token.clone();
     server.terminate();
 
@@ -137,6 +145,7 @@ async fn a_full_workload_leaks_no_identifier() {
         .to_owned();
     assert_eq!(root_key.len(), 64);
     assert!(!log_text.contains(&root_key), "root key in the log");
+    assert!(!metrics.contains(&root_key), "root key in the metrics");
     // Bearer tokens are secrets too: neither whole nor their secret part may be logged.
     for token in [
         &server_token,
@@ -178,6 +187,7 @@ async fn a_full_workload_leaks_no_identifier() {
     for s in &secrets {
         assert!(!log_text.contains(s.as_str()), "identifier in the log");
         assert!(!audit.contains(s.as_str()), "identifier in the audit log");
+        assert!(!metrics.contains(s.as_str()), "identifier in the metrics");
         assert!(
             !messages.iter().any(|m| m.contains(s.as_str())),
             "identifier in an error message"

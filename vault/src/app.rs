@@ -82,9 +82,10 @@ impl App {
         limits: Limits,
         checkpoint_entries: u64,
     ) -> Self {
+        let metrics = Arc::new(Metrics::new());
         Self {
-            audit: AuditLog::new(Arc::clone(&store), checkpoint_entries),
-            metrics: Arc::new(Metrics::new()),
+            audit: AuditLog::new(Arc::clone(&store), checkpoint_entries, Arc::clone(&metrics)),
+            metrics,
             store,
             root,
             clock,

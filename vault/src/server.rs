@@ -81,7 +81,9 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         let listener = metrics::bind(addr)
             .await
             .with_context(|| format!("binding the metrics listener {addr}"))?;
-        metrics_addr = Some(listener.local_addr()?);
+        let bound = listener.local_addr()?;
+        tracing::info!(addr = %bound, "serving metrics (GET /metrics, plain HTTP)");
+        metrics_addr = Some(bound);
         let scrape_app = Arc::clone(&app);
         let metrics_handle = Arc::clone(&app.metrics);
         background.push(tokio::spawn(async move {

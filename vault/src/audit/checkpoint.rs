@@ -40,6 +40,7 @@ pub async fn checkpoint_chain(
     cp.signature = key.sign(&checkpoint_message(&cp)).to_vec();
     app.store.put_audit_checkpoint(&cp).await?;
     app.store.sync().await.map_err(unavailable)?;
+    app.metrics.checkpoint();
     Ok(Some(cp))
 }
 

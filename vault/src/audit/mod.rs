@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use crate::{
     authz::Caller,
     error::{VaultError, VaultResult},
+    observe::metrics::Metrics,
     store::{Store, records::AuditRecord},
 };
 
@@ -34,12 +35,14 @@ pub struct AuditLog {
     /// Woken when a chain has grown by `checkpoint_every` entries.
     pub(crate) due: Notify,
     checkpoint_every: u64,
+    metrics: Arc<Metrics>,
 }
 
 impl AuditLog {
     /// The log over `store`; a checkpoint is due after `checkpoint_every` entries of a chain.
-    pub fn new(store: Arc<dyn Store>, checkpoint_every: u64) -> Self {
+    pub fn new(store: Arc<dyn Store>, checkpoint_every: u64, metrics: Arc<Metrics>) -> Self {
         Self {
+            metrics,
             store,
             pending: Mutex::new(HashMap::new()),
             due: Notify::new(),
@@ -48,6 +51,7 @@ impl AuditLog {
     }
 
     fn grew(&self, chain: u64) {
+        self.metrics.audit_entry();
         let Ok(mut pending) = self.pending.lock() else {
             return;
         };

@@ -184,5 +184,8 @@ pub async fn pseudonymise(
         .sync()
         .await
         .map_err(|e| VaultError::Unavailable(format!("mappings could not be made durable: {e}")))?;
+    app.metrics.batch("pseudonymise", results.len());
+    app.metrics
+        .pseudonymised(results.len() as u64 - failed, u64::from(created));
     Ok(Pseudonymised { results, created })
 }

@@ -160,5 +160,9 @@ pub async fn reidentify(
     ];
     // Fail closed: nothing is released unless its audit entry is durable.
     app.audit.record(tenant_id, entry).await?;
+    app.metrics.batch("reidentify", results.len());
+    for r in &results {
+        app.metrics.verdict(verdict_name(r.verdict));
+    }
     Ok(results)
 }
