@@ -395,3 +395,93 @@ async fn reads_are_filtered_carry_request_ids_and_are_audited() {
     assert_eq!(op_reads_tenant, Some(tonic::Code::PermissionDenied));
     server.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn valvctl_exports_a_chain_and_verifies_it_offline() {
+    valv_e2e::init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let log = dir.path().join("valv.log");
+    let server = start(&data, &log);
+    let (t, _) = tenant(&server, "offline").await;
+    workload(&server, &t, "offline").await;
+    wait_for_checkpoint_of_head(&server, &t).await;
+    let valvctl = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
+            .args(args)
+            .env("VALV_ADDR", &server.addr)
+            .env("VALV_CA", data.join("tls/ca.pem"))
+            .env("VALV_TOKEN", &t.auditor)
+            .env_remove("VALV_TOKEN_FILE")
+            .output()
+            .unwrap_or_else(|e| panic!("valvctl: {e}"))
+    };
+    let online = valvctl(&["audit", "verify"]);
+    assert!(online.status.success(), "{online:?}");
+    assert!(String::from_utf8_lossy(&online.stdout).contains("audit chain verified"));
+
+    let key = valvctl(&["audit", "key"]);
+    assert!(key.status.success());
+    let key_path = dir.path().join("audit.key");
+    std::fs::write(&key_path, &key.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let export = dir.path().join("audit.jsonl");
+    let out = valvctl(&["audit", "export", "--out", &export.to_string_lossy()]);
+    assert!(out.status.success(), "{out:?}");
+    server.terminate();
+
+    // Offline: no server, only the file and the public key.
+    let offline = |file: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
+            .args(["--json", "audit", "verify", "--file"])
+            .arg(file)
+            .arg("--public-key")
+            .arg(&key_path)
+            .env("VALV_ADDR", "https://127.0.0.1:1")
+            .output()
+            .unwrap_or_else(|e| panic!("valvctl: {e}"))
+    };
+    let good = offline(&export);
+    assert!(good.status.success(), "{good:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&good.stdout).unwrap_or(serde_json::Value::Null);
+    assert_eq!(report["ok"], true);
+    assert!(report["checkpoints"].as_u64().is_some_and(|n| n >= 1));
+
+    let text = std::fs::read_to_string(&export).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let entries: Vec<usize> = (0..lines.len())
+        .filter(|i| lines[*i].contains("\"type\":\"entry\""))
+        .collect();
+    // One character changed in the fourth entry.
+    let mut altered: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    altered[entries[3]] = altered[entries[3]].replacen("\"at_unix_ms\":", "\"at_unix_ms\":1", 1);
+    let altered_path = dir.path().join("altered.jsonl");
+    std::fs::write(&altered_path, altered.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    let bad = offline(&altered_path);
+    assert_eq!(bad.status.code(), Some(1));
+    let report: serde_json::Value =
+        serde_json::from_slice(&bad.stdout).unwrap_or(serde_json::Value::Null);
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["first_bad_seq"], 4);
+    // The tail cut off from two entries before the last checkpoint (checkpoints kept): caught
+    // against that checkpoint. (Entries after the last checkpoint cannot be missed by anyone.)
+    let last_checkpoint = lines
+        .iter()
+        .filter(|l| l.contains("\"type\":\"checkpoint\""))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["seq"].as_u64())
+        .max()
+        .unwrap_or_else(|| panic!("a checkpoint in the export"));
+    let keep = usize::try_from(last_checkpoint - 2).unwrap_or(0);
+    let cut: Vec<&str> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !entries[keep..].contains(i))
+        .map(|(_, l)| *l)
+        .collect();
+    let cut_path = dir.path().join("cut.jsonl");
+    std::fs::write(&cut_path, cut.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    let bad = offline(&cut_path);
+    assert_eq!(bad.status.code(), Some(1), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("truncated"));
+}

@@ -76,13 +76,18 @@ struct ServeArgs {
     /// And at least this often (seconds) while a chain grows.
     #[arg(long, env = "VALV_AUDIT_CHECKPOINT_SECONDS", default_value_t = 60)]
     audit_checkpoint_seconds: u64,
+    /// Log level (`error`, `warn`, `info`, `debug`, `trace`); `RUST_LOG` overrides it.
+    #[arg(long, env = "VALV_LOG_LEVEL", default_value = "info")]
+    log_level: String,
     /// Log format; the level comes from RUST_LOG (default `info`).
     #[arg(long, env = "VALV_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, level: &str) {
+    // RUST_LOG (full filter syntax) wins over --log-level.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -98,7 +103,7 @@ fn init_logging(format: LogFormat) {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let Command::Serve(args) = cli.command;
-    init_logging(args.log_format);
+    init_logging(args.log_format, &args.log_level);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tls = match (args.insecure_plaintext, args.tls_cert, args.tls_key) {
         (true, _, _) => TlsMode::InsecurePlaintext,

@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use valv_client::{ClientConfig, Valv, pb};
 
-use crate::{Cli, bench};
+use crate::{Cli, audit, bench};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -46,6 +46,9 @@ pub enum Command {
     /// Consents (consent-manager).
     #[command(subcommand)]
     Consent(ConsentCmd),
+    /// The audit log: export, public key, verify (auditor; operators with --operator-chain).
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
     /// Load generator: throughput and latency figures for BENCHMARKS.md.
     Bench(bench::BenchArgs),
 }
@@ -305,9 +308,19 @@ fn event_json(e: &pb::ConsentEvent) -> serde_json::Value {
 
 /// Runs the command; the exit code is non-zero when items were refused.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Offline verification makes no connection.
+    if let Command::Audit(audit::AuditCmd::Verify {
+        file: Some(file),
+        public_key,
+        ..
+    }) = &cli.command
+    {
+        return audit::verify_offline(cli.json, file, public_key.as_deref().unwrap_or_default());
+    }
     let valv = connect(&cli).await?;
     let json = cli.json;
     match cli.command {
+        Command::Audit(cmd) => return audit::run(&valv, json, cmd).await,
         Command::Tenant(TenantCmd::Create { name }) => {
             let r = valv
                 .admin()

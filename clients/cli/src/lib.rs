@@ -4,6 +4,7 @@
 //! Connection settings come from flags or the environment: `VALV_ADDR`, `VALV_TOKEN` (or
 //! `VALV_TOKEN_FILE`) and `VALV_CA`.
 
+mod audit;
 mod bench;
 mod commands;
 
