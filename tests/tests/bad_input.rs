@@ -273,7 +273,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .into_inner();
-    assert_eq!(principals.principals.len(), 4);
+    assert_eq!(principals.principals.len(), 5);
 
     // Consent input.
     let cm = server.client(&t.consent_manager).await;
