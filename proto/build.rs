@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "valv/v1/pseudonym.proto",
     "valv/v1/consent.proto",
     "valv/v1/audit.proto",
+    "valv/v1/keys.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -24,9 +24,9 @@ pub enum KeyState {
     Active,
     /// Still opens old data; encrypts nothing new.
     DecryptOnly,
-    /// No longer used; material kept until destroyed.
+    /// Replaced by a rotation that re-encrypted every record; its material is erased.
     Retired,
-    /// Material gone for good.
+    /// Destroyed on purpose (e.g. after a compromise); its material is erased.
     Destroyed,
 }
 
@@ -34,7 +34,8 @@ struct EncryptionVersion {
     version: KeyVersion,
     state: KeyState,
     created_unix_ms: i64,
-    key: SecretKey,
+    /// `None` once retired or destroyed.
+    key: Option<SecretKey>,
 }
 
 /// The unwrapped secrets of one tenant, held in memory while the vault serves it.
@@ -79,8 +80,9 @@ pub struct WrappedVersion {
     pub state: KeyState,
     /// Creation time.
     pub created_unix_ms: i64,
-    /// The key, wrapped by the root key.
-    pub key: WrappedKey,
+    /// The key, wrapped by the root key; absent once retired or destroyed.
+    #[serde(default)]
+    pub key: Option<WrappedKey>,
 }
 
 /// One wrapped pseudonym epoch secret.
@@ -132,7 +134,7 @@ impl TenantKeys {
                 version: 1,
                 state: KeyState::Active,
                 created_unix_ms: now_unix_ms,
-                key: SecretKey::generate(),
+                key: Some(SecretKey::generate()),
             }],
             pseudonym_epochs: vec![(1, SecretKey::generate())],
             subject: SecretKey::generate(),
@@ -150,7 +152,11 @@ impl TenantKeys {
                     version: v.version,
                     state: v.state,
                     created_unix_ms: v.created_unix_ms,
-                    key: root.wrap(&v.key, &enc_context(self.tenant_id, v.version))?,
+                    key: v
+                        .key
+                        .as_ref()
+                        .map(|k| root.wrap(k, &enc_context(self.tenant_id, v.version)))
+                        .transpose()?,
                 })
             })
             .collect::<Result<_, KmsError>>()?;
@@ -173,7 +179,7 @@ impl TenantKeys {
         })
     }
 
-    /// Unwraps stored secrets. Destroyed versions are skipped (they have no material).
+    /// Unwraps stored secrets. Retired and destroyed versions keep their metadata only.
     pub fn unwrap(
         wrapped: &WrappedTenantKeys,
         root: &dyn RootKeyProvider,
@@ -182,13 +188,18 @@ impl TenantKeys {
         let encryption = wrapped
             .encryption
             .iter()
-            .filter(|v| v.state != KeyState::Destroyed)
             .map(|v| {
+                let live = matches!(v.state, KeyState::Active | KeyState::DecryptOnly);
                 Ok(EncryptionVersion {
                     version: v.version,
                     state: v.state,
                     created_unix_ms: v.created_unix_ms,
-                    key: root.unwrap(&v.key, &enc_context(tenant_id, v.version))?,
+                    key: match (&v.key, live) {
+                        (Some(k), true) => {
+                            Some(root.unwrap(k, &enc_context(tenant_id, v.version))?)
+                        }
+                        _ => None,
+                    },
                 })
             })
             .collect::<Result<_, KmsError>>()?;
@@ -216,12 +227,50 @@ impl TenantKeys {
         self.tenant_id
     }
 
-    /// Every encryption key version with material: (version, state, creation time).
+    /// Every encryption key version, with or without material: (version, state, creation time).
     pub fn versions(&self) -> Vec<(KeyVersion, KeyState, i64)> {
         self.encryption
             .iter()
             .map(|v| (v.version, v.state, v.created_unix_ms))
             .collect()
+    }
+
+    /// Adds a fresh random version and makes it the one new data is encrypted under; the
+    /// previous active version becomes decrypt-only. Returns the new version.
+    pub fn rotate(&mut self, now_unix_ms: i64) -> KeyVersion {
+        let next = self
+            .encryption
+            .iter()
+            .map(|v| v.version)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        for v in &mut self.encryption {
+            if v.state == KeyState::Active {
+                v.state = KeyState::DecryptOnly;
+            }
+        }
+        self.encryption.push(EncryptionVersion {
+            version: next,
+            state: KeyState::Active,
+            created_unix_ms: now_unix_ms,
+            key: Some(SecretKey::generate()),
+        });
+        next
+    }
+
+    /// Retires every decrypt-only version older than `version` and erases its material (call
+    /// once nothing is stored under them any more). Returns the versions retired.
+    pub fn retire_before(&mut self, version: KeyVersion) -> Vec<KeyVersion> {
+        let mut retired = Vec::new();
+        for v in &mut self.encryption {
+            if v.version < version && v.state == KeyState::DecryptOnly {
+                v.state = KeyState::Retired;
+                v.key = None;
+                retired.push(v.version);
+            }
+        }
+        retired
     }
 
     /// The version new data is encrypted under.
@@ -240,9 +289,10 @@ impl TenantKeys {
             .find(|v| {
                 v.version == version && matches!(v.state, KeyState::Active | KeyState::DecryptOnly)
             })
+            .and_then(|v| v.key.as_ref())
             .ok_or(KmsError::UnknownVersion(version))?;
         let key = derive_key(
-            &v.key,
+            v,
             DerivedKeyPurpose::DataEncryption,
             self.tenant_id,
             domain_id,
@@ -334,6 +384,38 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         wrapped.tenant_id = 8;
         assert!(TenantKeys::unwrap(&wrapped, &root).is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_old_data_readable_until_retired() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut keys = TenantKeys::generate(3, 0);
+        let v1 = keys.data_key(9, 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(keys.rotate(5), 2);
+        assert_eq!(keys.active_version(), Some(2));
+        // Both open; the round trip through wrapping keeps states and material.
+        let back = TenantKeys::unwrap(&keys.wrap(&root).unwrap_or_else(|e| panic!("{e}")), &root)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            back.versions(),
+            vec![(1, KeyState::DecryptOnly, 0), (2, KeyState::Active, 5)]
+        );
+        assert!(
+            back.data_key(9, 1)
+                .is_ok_and(|k| k.version() == v1.version())
+        );
+        assert_eq!(keys.retire_before(2), vec![1]);
+        assert!(keys.data_key(9, 1).is_err());
+        let wrapped = keys.wrap(&root).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            wrapped.encryption[0].key.is_none(),
+            "retired material is erased"
+        );
+        let back = TenantKeys::unwrap(&wrapped, &root).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.versions()[0].1, KeyState::Retired);
+        assert!(back.data_key(9, 2).is_ok());
     }
 
     #[test]

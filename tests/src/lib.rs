@@ -358,6 +358,8 @@ pub struct Tenant {
     pub consent_manager: String,
     /// auditor.
     pub auditor: String,
+    /// key-officer.
+    pub key_officer: String,
 }
 
 /// Creates tenant `name` with the given domains (name, kind, scheme, reversible) and purposes
@@ -421,6 +423,7 @@ pub async fn setup_tenant(
         reidentifier: principal(pb::Role::Reidentifier, all).await,
         consent_manager: principal(pb::Role::ConsentManager, vec![]).await,
         auditor: principal(pb::Role::Auditor, vec![]).await,
+        key_officer: principal(pb::Role::KeyOfficer, vec![]).await,
         admin: created.admin_token,
     }
 }

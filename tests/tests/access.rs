@@ -24,9 +24,14 @@ enum Rpc {
     VerifyAudit,
     GetAuditKey,
     VerifyOperatorAudit,
+    ListKeyVersions,
+    RotateTenantKey,
+    GetJob,
+    WatchJob,
+    ListJobs,
 }
 
-const ALL: [Rpc; 18] = [
+const ALL: [Rpc; 23] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -45,12 +50,22 @@ const ALL: [Rpc; 18] = [
     Rpc::VerifyAudit,
     Rpc::GetAuditKey,
     Rpc::VerifyOperatorAudit,
+    Rpc::ListKeyVersions,
+    Rpc::RotateTenantKey,
+    Rpc::GetJob,
+    Rpc::WatchJob,
+    Rpc::ListJobs,
 ];
 
 fn allowed_role(rpc: Rpc) -> pb::Role {
     match rpc {
         Rpc::CreateTenant | Rpc::VerifyOperatorAudit => pb::Role::Operator,
         Rpc::ReadAudit | Rpc::VerifyAudit | Rpc::GetAuditKey => pb::Role::Auditor,
+        Rpc::ListKeyVersions
+        | Rpc::RotateTenantKey
+        | Rpc::GetJob
+        | Rpc::WatchJob
+        | Rpc::ListJobs => pb::Role::KeyOfficer,
         Rpc::Pseudonymise | Rpc::PseudonymiseStream => pb::Role::Tokenizer,
         Rpc::ReIdentify => pb::Role::Reidentifier,
         Rpc::GrantConsent | Rpc::WithdrawConsent | Rpc::GetConsentHistory => {
@@ -220,6 +235,28 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             })
             .await
             .map(drop),
+        Rpc::ListKeyVersions => c
+            .keys()
+            .list_key_versions(pb::ListKeyVersionsRequest {})
+            .await
+            .map(drop),
+        Rpc::RotateTenantKey => c
+            .keys()
+            .rotate_tenant_key(pb::RotateTenantKeyRequest {})
+            .await
+            .map(drop),
+        // Job 1 is no job of this tenant: an allowed caller gets NOT_FOUND.
+        Rpc::GetJob => c
+            .keys()
+            .get_job(pb::GetJobRequest { id: 1 })
+            .await
+            .map(drop),
+        Rpc::WatchJob => c
+            .keys()
+            .watch_job(pb::GetJobRequest { id: 1 })
+            .await
+            .map(drop),
+        Rpc::ListJobs => c.keys().list_jobs(pb::ListJobsRequest {}).await.map(drop),
     }
 }
 
@@ -275,7 +312,10 @@ async fn every_role_against_every_rpc() {
                     result.as_ref().err().map(|s| s.code()) != Some(Code::PermissionDenied),
                     "{role:?} must be allowed {rpc:?}: {result:?}"
                 );
-                if !matches!(rpc, Rpc::RevokePrincipal | Rpc::WithdrawConsent) {
+                if !matches!(
+                    rpc,
+                    Rpc::RevokePrincipal | Rpc::WithdrawConsent | Rpc::GetJob | Rpc::WatchJob
+                ) {
                     assert!(result.is_ok(), "{role:?} {rpc:?}: {result:?}");
                 }
             } else {
@@ -364,7 +404,7 @@ async fn a_tenant_touches_nothing_of_another() {
         .unwrap_or_else(|e| panic!("{e}"))
         .into_inner();
     assert!(a_list.principals.iter().all(|p| !b_ids.contains(&p.id)));
-    assert_eq!(a_list.principals.len(), 5);
+    assert_eq!(a_list.principals.len(), 6);
     // A's auditor reads A's chain only: nothing in it names B's principals, and its key is A's.
     let a_audit = server.client(&a.auditor).await;
     let b_audit = server.client(&b.auditor).await;

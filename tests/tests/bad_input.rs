@@ -96,6 +96,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
         max_batch: 100,
         max_identifier_bytes: 64,
         max_message_bytes: 64 * 1024,
+        ..valv::app::Limits::default()
     };
     let server = start_with(limits, None).await;
     let operator = server.client(&server.operator_token).await;
@@ -273,7 +274,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .into_inner();
-    assert_eq!(principals.principals.len(), 5);
+    assert_eq!(principals.principals.len(), 6);
 
     // Consent input.
     let cm = server.client(&t.consent_manager).await;

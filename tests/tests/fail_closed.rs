@@ -17,8 +17,8 @@ use valv::{
     store::{
         Store, StoreError, StoreResult,
         records::{
-            AuditRecord, DomainRecord, InsertOutcome, MappingRecord, NewMapping, PrincipalRecord,
-            PurposeRecord, TenantRecord,
+            AuditRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord, NewMapping,
+            PrincipalRecord, PurposeRecord, TenantRecord,
         },
         sled::SledStore,
     },
@@ -111,6 +111,40 @@ impl Store for AuditFault {
         pseudonyms: Vec<Vec<u8>>,
     ) -> StoreResult<Vec<Option<MappingRecord>>> {
         self.inner.mappings(domain_id, pseudonyms).await
+    }
+    async fn scan_mappings(
+        &self,
+        domain_id: u64,
+        after: Vec<u8>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, MappingRecord)>> {
+        self.inner.scan_mappings(domain_id, after, limit).await
+    }
+    async fn replace_ciphertext(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+        current: &MappingRecord,
+        ciphertext: Vec<u8>,
+    ) -> StoreResult<bool> {
+        self.inner
+            .replace_ciphertext(domain_id, pseudonym, current, ciphertext)
+            .await
+    }
+    async fn put_job(&self, job: &JobRecord) -> StoreResult<()> {
+        self.inner.put_job(job).await
+    }
+    async fn job(&self, id: u64) -> StoreResult<Option<JobRecord>> {
+        self.inner.job(id).await
+    }
+    async fn jobs(&self) -> StoreResult<Vec<JobRecord>> {
+        self.inner.jobs().await
+    }
+    async fn key_usage(&self, tenant_id: u64) -> StoreResult<Vec<(u32, u64)>> {
+        self.inner.key_usage(tenant_id).await
+    }
+    async fn put_key_usage(&self, tenant_id: u64, version: u32, reserved: u64) -> StoreResult<()> {
+        self.inner.put_key_usage(tenant_id, version, reserved).await
     }
     async fn append_consent(
         &self,

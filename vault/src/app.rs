@@ -20,6 +20,18 @@ use crate::{
     store::{Store, records::DomainRecord},
 };
 
+/// Default use budget of one key version: 2^32 encryptions, NIST SP 800-38D's limit for
+/// random 96-bit GCM nonces under one key. Valv's per-record keys (HKDF from a 192-bit salt)
+/// push the real collision bound far beyond it, so this is a cryptoperiod, not a cliff.
+pub const DEFAULT_KEY_USE_BUDGET: u64 = 1 << 32;
+
+/// Use of one key version: encryptions made, and the durable reservation that bounds them.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeyUse {
+    used: u64,
+    reserved: u64,
+}
+
 /// Request limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -29,6 +41,10 @@ pub struct Limits {
     pub max_identifier_bytes: usize,
     /// Largest encoded request message in bytes (refused before it is buffered).
     pub max_message_bytes: usize,
+    /// Encryptions allowed under one key version before the vault rotates on its own.
+    pub key_use_budget: u64,
+    /// Most records per second a key-rotation job re-encrypts (0 = as fast as it can).
+    pub rotation_records_per_second: u64,
 }
 
 impl Default for Limits {
@@ -37,6 +53,8 @@ impl Default for Limits {
             max_batch: 10_000,
             max_identifier_bytes: 256,
             max_message_bytes: 16 * 1024 * 1024,
+            key_use_budget: DEFAULT_KEY_USE_BUDGET,
+            rotation_records_per_second: 0,
         }
     }
 }
@@ -67,6 +85,10 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     tenants: RwLock<HashMap<u64, Arc<TenantKeys>>>,
     domains: RwLock<HashMap<(u64, u32), Arc<DomainKeys>>>,
+    /// Per tenant: data writers and readers hold it shared; a key-ring change holds it
+    /// exclusively, so no request straddles two key rings.
+    gates: std::sync::Mutex<HashMap<u64, Arc<tokio::sync::RwLock<()>>>>,
+    usage: tokio::sync::Mutex<HashMap<(u64, u32), KeyUse>>,
 }
 
 fn poisoned<T>(_: T) -> VaultError {
@@ -92,7 +114,103 @@ impl App {
             limits,
             tenants: RwLock::new(HashMap::new()),
             domains: RwLock::new(HashMap::new()),
+            gates: std::sync::Mutex::new(HashMap::new()),
+            usage: tokio::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The key-ring gate of a tenant (see the field).
+    pub fn gate(&self, tenant_id: u64) -> Arc<tokio::sync::RwLock<()>> {
+        match self.gates.lock() {
+            Ok(mut g) => Arc::clone(g.entry(tenant_id).or_default()),
+            // A poisoned map still hands out a working (if fresh) gate.
+            Err(_) => Arc::new(tokio::sync::RwLock::new(())),
+        }
+    }
+
+    /// Counts `n` encryptions under `version`; false (and nothing counted) when that would pass
+    /// the use budget. Counts are reserved durably in blocks, so after a crash the count can only
+    /// be too high, never too low.
+    pub async fn reserve_encryptions(
+        &self,
+        tenant_id: u64,
+        version: KeyVersion,
+        n: u64,
+    ) -> VaultResult<bool> {
+        let budget = self.limits.key_use_budget;
+        let mut usage = self.usage.lock().await;
+        let mut u = match usage.get(&(tenant_id, version)) {
+            Some(u) => *u,
+            None => {
+                let reserved = self
+                    .store
+                    .key_usage(tenant_id)
+                    .await?
+                    .into_iter()
+                    .find(|(v, _)| *v == version)
+                    .map_or(0, |(_, r)| r);
+                KeyUse {
+                    used: reserved,
+                    reserved,
+                }
+            }
+        };
+        if u.used.saturating_add(n) > budget {
+            usage.insert((tenant_id, version), u);
+            return Ok(false);
+        }
+        u.used += n;
+        if u.used > u.reserved {
+            let block = (budget / 64).clamp(1, 1_000_000);
+            u.reserved = u.used.saturating_add(block).min(budget);
+            self.store
+                .put_key_usage(tenant_id, version, u.reserved)
+                .await?;
+        }
+        usage.insert((tenant_id, version), u);
+        Ok(true)
+    }
+
+    /// Encryptions counted under a version (a durable upper bound).
+    pub async fn encryptions(&self, tenant_id: u64, version: KeyVersion) -> VaultResult<u64> {
+        if let Some(u) = self.usage.lock().await.get(&(tenant_id, version)) {
+            return Ok(u.used);
+        }
+        Ok(self
+            .store
+            .key_usage(tenant_id)
+            .await?
+            .into_iter()
+            .find(|(v, _)| *v == version)
+            .map_or(0, |(_, r)| r))
+    }
+
+    /// Stores a changed key ring durably and serves it from now on. Call with the tenant's gate
+    /// held exclusively.
+    pub async fn install_tenant_keys(&self, keys: TenantKeys) -> VaultResult<()> {
+        let tenant_id = keys.tenant_id();
+        let wrapped = keys.wrap(self.root.as_ref())?;
+        self.store.put_tenant_keys(&wrapped).await?;
+        self.store.sync().await.map_err(|e| {
+            VaultError::Unavailable(format!("key ring could not be made durable: {e}"))
+        })?;
+        self.tenants
+            .write()
+            .map_err(poisoned)?
+            .insert(tenant_id, Arc::new(keys));
+        // Prepared domain keys hold the previous active version: drop them all (rare event).
+        self.domains.write().map_err(poisoned)?.clear();
+        Ok(())
+    }
+
+    /// A fresh, mutable copy of a tenant's key ring from the store.
+    pub async fn load_tenant_keys(&self, tenant_id: u64) -> VaultResult<TenantKeys> {
+        let wrapped = self
+            .store
+            .tenant_keys(tenant_id)
+            .await?
+            .ok_or_else(|| VaultError::FailedPrecondition("tenant has no key ring".into()))?;
+        Ok(TenantKeys::unwrap(&wrapped, self.root.as_ref())?)
     }
 
     /// Updates the gauges that are read rather than counted (before a metrics scrape).

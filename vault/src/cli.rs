@@ -67,6 +67,12 @@ struct ServeArgs {
     /// Largest request message, in bytes; larger ones are refused before they are buffered.
     #[arg(long, env = "VALV_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
     max_message_bytes: usize,
+    /// Encryptions allowed under one key version before the vault rotates on its own.
+    #[arg(long, env = "VALV_KEY_USE_BUDGET", default_value_t = crate::app::DEFAULT_KEY_USE_BUDGET)]
+    key_use_budget: u64,
+    /// Most records per second a key-rotation job re-encrypts (0 = no limit).
+    #[arg(long, env = "VALV_ROTATION_RECORDS_PER_SECOND", default_value_t = 0)]
+    rotation_records_per_second: u64,
     /// Serve Prometheus metrics (plain HTTP, `GET /metrics`) on this address; off when unset.
     #[arg(long, env = "VALV_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
@@ -120,6 +126,8 @@ pub fn run() -> ExitCode {
             max_batch: args.max_batch,
             max_identifier_bytes: args.max_identifier_bytes,
             max_message_bytes: args.max_message_bytes,
+            key_use_budget: args.key_use_budget,
+            rotation_records_per_second: args.rotation_records_per_second,
         },
         audit: crate::config::AuditSettings {
             checkpoint_entries: args.audit_checkpoint_entries,

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod jobs;
 pub mod observe;
 pub mod ops;
 pub mod server;

@@ -8,11 +8,15 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use valv_proto::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
-    consent_service_server::ConsentServiceServer, pseudonym_service_server::PseudonymServiceServer,
+    consent_service_server::ConsentServiceServer, key_service_server::KeyServiceServer,
+    pseudonym_service_server::PseudonymServiceServer,
 };
 
 use crate::{
-    api::{admin::AdminApi, audit::AuditApi, consent::ConsentApi, pseudonym::PseudonymApi},
+    api::{
+        admin::AdminApi, audit::AuditApi, consent::ConsentApi, keys::KeyApi,
+        pseudonym::PseudonymApi,
+    },
     audit::checkpoint,
     bootstrap,
     config::{ServeConfig, TlsMode},
@@ -72,6 +76,8 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     )
     .await?;
 
+    // Jobs a previous run left running continue now (traffic is served meanwhile).
+    crate::jobs::resume(&app).await?;
     let mut metrics_addr = None;
     let mut background = vec![checkpoint::spawn(
         Arc::clone(&app),
@@ -141,6 +147,9 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     health_reporter
         .set_serving::<AuditServiceServer<AuditApi>>()
         .await;
+    health_reporter
+        .set_serving::<KeyServiceServer<KeyApi>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(valv_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -167,6 +176,9 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         )
         .add_service(
             AuditServiceServer::new(AuditApi(Arc::clone(&app))).max_decoding_message_size(max),
+        )
+        .add_service(
+            KeyServiceServer::new(KeyApi(Arc::clone(&app))).max_decoding_message_size(max),
         );
 
     let listener = TcpListener::bind(config.listen)

@@ -29,7 +29,8 @@ use tonic::{
 pub use valv_proto::v1 as pb;
 use valv_proto::v1::{
     admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
-    consent_service_client::ConsentServiceClient, pseudonym_service_client::PseudonymServiceClient,
+    consent_service_client::ConsentServiceClient, key_service_client::KeyServiceClient,
+    pseudonym_service_client::PseudonymServiceClient,
 };
 
 /// Client errors.
@@ -198,6 +199,11 @@ impl Valv {
     pub fn audit(&self) -> AuditServiceClient<AuthChannel> {
         AuditServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
             .max_decoding_message_size(64 * 1024 * 1024)
+    }
+
+    /// `KeyService`.
+    pub fn keys(&self) -> KeyServiceClient<AuthChannel> {
+        KeyServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 
     /// The raw channel (e.g. for health checks).

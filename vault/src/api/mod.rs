@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod consent;
 pub mod convert;
+pub mod keys;
 pub mod pseudonym;
 pub mod status;
 

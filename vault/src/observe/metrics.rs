@@ -4,9 +4,14 @@
 //! Names (all prefixed `valv_`): `requests_total{method,code}`, `request_duration_seconds{method}`,
 //! `batch_size{method}`, `identifiers_pseudonymised_total`, `mappings_created_total`,
 //! `reidentify_verdicts_total{verdict}`, `identifiers_released_total`, `audit_entries_total`,
-//! `audit_checkpoints_total`, `store_size_bytes`, `key_version_age_seconds{tenant,version,state}`.
+//! `audit_checkpoints_total`, `store_size_bytes`, `key_version_age_seconds{tenant,version,state}`,
+//! `job_progress_ratio{job,kind,tenant}`, `job_records_done{job,kind,tenant}`.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
 
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode, body::Bytes, service::service_fn};
@@ -45,6 +50,8 @@ pub struct Metrics {
     checkpoints: Counter,
     store_size: Gauge,
     key_age: Family<Labels, Gauge>,
+    job_ratio: Family<Labels, Gauge<f64, AtomicU64>>,
+    job_done: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -121,7 +128,21 @@ impl Metrics {
             "Age of each tenant encryption key version (tenants loaded since start)",
             key_age.clone(),
         );
+        let job_ratio = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "job_progress_ratio",
+            "Share of a background job's records handled (1 when it ended)",
+            job_ratio.clone(),
+        );
+        let job_done = Family::<Labels, Gauge>::default();
+        registry.register(
+            "job_records_done",
+            "Records a background job has handled",
+            job_done.clone(),
+        );
         Self {
+            job_ratio,
+            job_done,
             registry,
             requests,
             latency,
@@ -198,6 +219,28 @@ impl Metrics {
                 ("state", state.to_owned()),
             ])
             .set(age_seconds);
+    }
+
+    /// A job's progress.
+    pub fn job_progress(&self, job: &crate::store::records::JobRecord) {
+        let labels = vec![
+            ("job", job.id.to_string()),
+            ("kind", job.kind.clone()),
+            ("tenant", job.tenant_id.to_string()),
+        ];
+        let ratio = if job.state == crate::jobs::DONE || job.total == 0 {
+            if job.state == crate::jobs::RUNNING {
+                0.0
+            } else {
+                1.0
+            }
+        } else {
+            job.done as f64 / job.total as f64
+        };
+        self.job_ratio.get_or_create(&labels).set(ratio);
+        self.job_done
+            .get_or_create(&labels)
+            .set(i64::try_from(job.done).unwrap_or(i64::MAX));
     }
 
     /// The text exposition format.

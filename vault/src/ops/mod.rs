@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod audit;
 pub mod consent;
+pub mod keys;
 pub mod pseudonymise;
 pub mod reidentify;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use valv_kms::AadContext;
 
-use super::{check_batch, find_domain};
+use super::{check_batch, find_domain, keys};
 use crate::{
     app::App,
     audit,
@@ -42,6 +42,20 @@ enum Slot {
     Failed(String),
     Ready(Pseudonym),
     Pending(usize),
+}
+
+/// The active key version's use budget is spent: rotate now (the vault itself asks), or refuse
+/// while a rotation is still moving records.
+async fn budget_spent(app: &Arc<App>, tenant_id: u64, caller: &Caller) -> VaultResult<()> {
+    tracing::warn!(tenant = tenant_id, "key version use budget spent; rotating");
+    match keys::rotate(app, tenant_id, "valv:use-budget", &caller.request_id).await {
+        Ok(_) => Ok(()),
+        Err(VaultError::FailedPrecondition(_)) => Err(VaultError::Unavailable(
+            "the active key version's use budget is spent and a key rotation is still running; retry later"
+                .into(),
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// Pseudonymises `identifiers` in the caller's domain `domain_name`.
@@ -101,6 +115,29 @@ pub async fn pseudonymise(
         vec![false; candidates.len()]
     };
 
+    // Count this batch's encryptions against the active key version's use budget, under the
+    // tenant's shared gate so a key rotation cannot happen between choosing the key and storing
+    // what it sealed.
+    let to_seal = if domain.reversible {
+        known.iter().filter(|k| !**k).count() as u64
+    } else {
+        0
+    };
+    let gate = app.gate(tenant_id);
+    let (shared, data_key) = loop {
+        let shared = Arc::clone(&gate).read_owned().await;
+        let data_key = app.domain_keys(&domain).await?.data_key.clone();
+        if to_seal == 0
+            || app
+                .reserve_encryptions(tenant_id, data_key.version(), to_seal)
+                .await?
+        {
+            break (shared, data_key);
+        }
+        drop(shared);
+        budget_spent(app, tenant_id, caller).await?;
+    };
+
     let mut rows = Vec::new();
     let mut row_of = vec![None; candidates.len()];
     for (
@@ -121,7 +158,7 @@ pub async fn pseudonymise(
                 domain_id: domain.id,
                 record: &pseudonym.0,
             };
-            Some(keys.data_key.seal(&ctx, value.expose_secret())?)
+            Some(data_key.seal(&ctx, value.expose_secret())?)
         } else {
             None
         };
@@ -145,6 +182,7 @@ pub async fn pseudonymise(
             .insert_mappings(tenant_id, domain.id, rows)
             .await?
     };
+    drop(shared);
 
     let mut created = 0u32;
     let mut failed = 0u64;

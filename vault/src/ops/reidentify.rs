@@ -68,6 +68,10 @@ pub async fn reidentify(
         .map(|t| Pseudonym::parse(domain.scheme, t))
         .collect();
     let lookups: Vec<Vec<u8>> = parsed.iter().flatten().map(|p| p.0.clone()).collect();
+    // Shared gate from reading ciphertexts to opening them: a rotation cannot erase a key
+    // version in between.
+    let gate = app.gate(tenant_id);
+    let _shared = gate.read().await;
     let found = if allowed && !lookups.is_empty() {
         app.store.mappings(domain.id, lookups).await?
     } else {

@@ -17,8 +17,8 @@ use valv_kms::WrappedTenantKeys;
 use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
 use self::records::{
-    AuditRecord, DomainRecord, InsertOutcome, MappingRecord, NewMapping, PrincipalRecord,
-    PurposeRecord, TenantRecord,
+    AuditRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord, NewMapping,
+    PrincipalRecord, PurposeRecord, TenantRecord,
 };
 use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
 
@@ -117,6 +117,35 @@ pub trait Store: Send + Sync + 'static {
         domain_id: u64,
         pseudonyms: Vec<Vec<u8>>,
     ) -> StoreResult<Vec<Option<MappingRecord>>>;
+
+    /// Up to `limit` mappings of a domain in key order, after pseudonym `after` (from the start
+    /// when empty), for jobs that walk every record.
+    async fn scan_mappings(
+        &self,
+        domain_id: u64,
+        after: Vec<u8>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, MappingRecord)>>;
+    /// Replaces a mapping's ciphertext if the mapping is still exactly `current` (false: it
+    /// changed or is gone, nothing written).
+    async fn replace_ciphertext(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+        current: &MappingRecord,
+        ciphertext: Vec<u8>,
+    ) -> StoreResult<bool>;
+
+    /// Creates or replaces a job record.
+    async fn put_job(&self, job: &JobRecord) -> StoreResult<()>;
+    /// A job by id.
+    async fn job(&self, id: u64) -> StoreResult<Option<JobRecord>>;
+    /// Every job (all tenants), by id.
+    async fn jobs(&self) -> StoreResult<Vec<JobRecord>>;
+    /// Encryptions reserved per key version of a tenant (a durable upper bound of the use count).
+    async fn key_usage(&self, tenant_id: u64) -> StoreResult<Vec<(u32, u64)>>;
+    /// Records the reserved encryptions of one key version.
+    async fn put_key_usage(&self, tenant_id: u64, version: u32, reserved: u64) -> StoreResult<()>;
 
     /// Appends a consent event (its `seq` is assigned here) and returns it.
     async fn append_consent(

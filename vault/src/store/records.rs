@@ -218,3 +218,34 @@ impl AuditRecord {
         e
     }
 }
+
+/// A background job (key rotation), persisted so it resumes after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Unique id.
+    pub id: u64,
+    /// Tenant it works on.
+    pub tenant_id: u64,
+    /// What it does, e.g. `rotate-tenant-key`.
+    pub kind: String,
+    /// `running`, `done` or `failed`.
+    pub state: String,
+    /// Key version records are moved to.
+    pub target_version: u32,
+    /// Records handled so far.
+    pub done: u64,
+    /// Records to handle (counted when the job started).
+    pub total: u64,
+    /// Start time.
+    pub started_ms: i64,
+    /// End time (0 while running).
+    pub finished_ms: i64,
+    /// Resume point: index into the tenant's domains (by id) …
+    pub cursor_domain: usize,
+    /// … and the last pseudonym handled in that domain (hex; empty = from the start).
+    pub cursor_after_hex: String,
+    /// Why it failed.
+    pub error: String,
+    /// Principal that started it.
+    pub started_by: String,
+}

@@ -449,6 +449,84 @@ impl Store for SledStore {
         Ok(answer)
     }
 
+    async fn scan_mappings(
+        &self,
+        domain_id: u64,
+        after: Vec<u8>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, MappingRecord)>> {
+        let trees = Arc::clone(&self.trees);
+        blocking(limit, move || {
+            let prefix = mapping_key(domain_id, &[]);
+            let start = mapping_key(domain_id, &after);
+            let mut end = prefix.clone();
+            // `m|domain+1`: the first key after this domain's mappings.
+            end.truncate(1);
+            end.extend_from_slice(&domain_id.saturating_add(1).to_be_bytes());
+            trees
+                .data
+                .range(start..end)
+                .filter(|kv| {
+                    kv.as_ref()
+                        .map_or(true, |(k, _)| k.as_ref() != mapping_key(domain_id, &after))
+                })
+                .take(limit)
+                .map(|kv| {
+                    let (k, v) = kv.map_err(backend)?;
+                    let record = decode_mapping(&v).ok_or(StoreError::Corrupt("mapping"))?;
+                    Ok((k[prefix.len()..].to_vec(), record))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn replace_ciphertext(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+        current: &MappingRecord,
+        ciphertext: Vec<u8>,
+    ) -> StoreResult<bool> {
+        let old = encode_mapping(current);
+        let new = encode_mapping(&MappingRecord {
+            ciphertext: Some(ciphertext),
+            ..current.clone()
+        });
+        let swapped = self
+            .trees
+            .data
+            .compare_and_swap(mapping_key(domain_id, pseudonym), Some(old), Some(new))
+            .map_err(backend)?;
+        if swapped.is_ok() {
+            self.commit.wrote();
+        }
+        Ok(swapped.is_ok())
+    }
+
+    async fn put_job(&self, job: &JobRecord) -> StoreResult<()> {
+        self.put_json(&format!("job/{:020}", job.id), job)
+    }
+
+    async fn job(&self, id: u64) -> StoreResult<Option<JobRecord>> {
+        self.get_json(&format!("job/{id:020}"))
+    }
+
+    async fn jobs(&self) -> StoreResult<Vec<JobRecord>> {
+        self.scan_json("job/")
+    }
+
+    async fn key_usage(&self, tenant_id: u64) -> StoreResult<Vec<(u32, u64)>> {
+        self.scan_json(&format!("usage/{tenant_id}/"))
+    }
+
+    async fn put_key_usage(&self, tenant_id: u64, version: u32, reserved: u64) -> StoreResult<()> {
+        self.put_json(
+            &format!("usage/{tenant_id}/{version:010}"),
+            &(version, reserved),
+        )
+    }
+
     async fn append_consent(
         &self,
         tenant_id: u64,

@@ -1,0 +1,319 @@
+//! Tenant-key rotation: a new version at once, a job that moves every record while traffic
+//! continues, retirement of the old version at the end, resumption after `kill -9`, and the
+//! use budget that rotates on its own.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicU64, Ordering},
+};
+
+use valv::app::Limits;
+use valv_client::{Valv, pb};
+use valv_e2e::{Tenant, pseudonymise_ok, reidentify, setup_tenant, spawn_with, start_configured};
+
+const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
+
+async fn tenant(operator: &Valv, name: &str) -> Tenant {
+    setup_tenant(
+        operator,
+        name,
+        &[
+            (
+                "patients",
+                pb::IdentifierKind::Opaque,
+                pb::Scheme::Keyed,
+                true,
+            ),
+            ("mail", pb::IdentifierKind::Email, pb::Scheme::Random, true),
+        ],
+        &[("care", pb::LegalBasis::Contract)],
+    )
+    .await
+}
+
+/// Pseudonymises `n` identifiers `<prefix>-<i>` in batches; returns (identifier, pseudonym).
+async fn fill(tok: &Valv, prefix: &str, n: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}-{i:06}")).collect();
+    for chunk in ids.chunks(1000) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let ps = pseudonymise_ok(tok, "patients", &refs).await;
+        out.extend(chunk.iter().cloned().zip(ps));
+    }
+    out
+}
+
+async fn versions(ko: &Valv) -> Vec<pb::KeyVersionInfo> {
+    ko.keys()
+        .list_key_versions(pb::ListKeyVersionsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("list versions: {e}"))
+        .into_inner()
+        .versions
+}
+
+/// Follows `WatchJob` to its end; returns the last message and how many were seen.
+async fn watch(ko: &Valv, id: u64) -> (pb::Job, usize) {
+    let mut stream = ko
+        .keys()
+        .watch_job(pb::GetJobRequest { id })
+        .await
+        .unwrap_or_else(|e| panic!("watch: {e}"))
+        .into_inner();
+    let mut last = None;
+    let mut n = 0;
+    while let Some(j) = stream.message().await.unwrap_or_else(|e| panic!("{e}")) {
+        n += 1;
+        assert!(j.done <= j.total.max(j.done));
+        last = Some(j);
+    }
+    (last.unwrap_or_default(), n)
+}
+
+async fn all_reidentify(re: &Valv, pairs: &[(String, String)]) {
+    for chunk in pairs.chunks(1000) {
+        let ps: Vec<String> = chunk.iter().map(|(_, p)| p.clone()).collect();
+        let got = reidentify(re, "patients", "care", &ps)
+            .await
+            .unwrap_or_else(|e| panic!("reidentify: {e}"));
+        for ((id, _), (verdict, back)) in chunk.iter().zip(got) {
+            assert_eq!(verdict, pb::Verdict::Released);
+            assert_eq!(&back, id);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotation_moves_every_record_while_traffic_continues() {
+    let server = start_configured(
+        |c| {
+            c.limits = Limits {
+                rotation_records_per_second: 3_000,
+                ..Limits::default()
+            };
+        },
+        None,
+    )
+    .await;
+    let operator = server.client(&server.operator_token).await;
+    let t = tenant(&operator, "rotating").await;
+    let tok = server.client(&t.tokenizer).await;
+    let re = server.client(&t.reidentifier).await;
+    let ko = server.client(&t.key_officer).await;
+    let before = fill(&tok, "before", 3_000).await;
+    let mail = pseudonymise_ok(&tok, "mail", &["rot@example.se"]).await;
+    let v = versions(&ko).await;
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].state(), pb::KeyVersionState::Active);
+    assert_eq!(v[0].records, 3_001);
+    assert!(v[0].encryptions >= 3_001);
+
+    // Traffic during the job: new pseudonyms and exact re-identifications, none may fail.
+    let stop = Arc::new(AtomicBool::new(false));
+    let checked = Arc::new(AtomicU64::new(0));
+    let mut traffic = Vec::new();
+    for w in 0..2 {
+        let (tok, re, stop, checked) = (
+            tok.clone(),
+            re.clone(),
+            Arc::clone(&stop),
+            Arc::clone(&checked),
+        );
+        let sample: Vec<(String, String)> = before.iter().skip(w).step_by(97).cloned().collect();
+        traffic.push(tokio::spawn(async move {
+            let mut made = Vec::new();
+            let mut round = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let id = format!("during-{w}-{round}");
+                let p = pseudonymise_ok(&tok, "patients", &[id.as_str()]).await;
+                made.push((id, p[0].clone()));
+                all_reidentify(&re, &sample).await;
+                all_reidentify(&re, &made).await;
+                checked.fetch_add(1, Ordering::SeqCst);
+                round += 1;
+            }
+            made
+        }));
+    }
+
+    let rotated = ko
+        .keys()
+        .rotate_tenant_key(pb::RotateTenantKeyRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("rotate: {e}"))
+        .into_inner();
+    assert_eq!(rotated.new_version, 2);
+    // New data is under v2 at once; v1 still opens old data.
+    let v = versions(&ko).await;
+    assert_eq!(v[0].state(), pb::KeyVersionState::DecryptOnly);
+    assert_eq!(v[1].state(), pb::KeyVersionState::Active);
+    // A second rotation while the job runs is refused.
+    let second = ko
+        .keys()
+        .rotate_tenant_key(pb::RotateTenantKeyRequest {})
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(second, Some(tonic::Code::FailedPrecondition));
+
+    let (end, messages) = watch(&ko, rotated.job_id).await;
+    assert_eq!(end.state(), pb::JobState::Done, "{end:?}");
+    assert!(messages >= 2, "progress was reported along the way");
+    stop.store(true, Ordering::SeqCst);
+    let mut during = Vec::new();
+    for task in traffic {
+        during.extend(task.await.unwrap_or_else(|e| panic!("traffic failed: {e}")));
+    }
+    // Everything under v1 when the rotation began was moved: the 3,001 stored before the
+    // traffic, plus whatever the traffic stored before the rotation.
+    assert_eq!(end.done, end.total, "{end:?}");
+    assert!(
+        (3_001..=3_001 + during.len() as u64).contains(&end.total),
+        "{end:?}"
+    );
+    assert!(
+        checked.load(Ordering::SeqCst) >= 2,
+        "traffic ran during the job"
+    );
+
+    let v = versions(&ko).await;
+    assert_eq!(v[0].state(), pb::KeyVersionState::Retired);
+    assert_eq!(v[0].records, 0);
+    assert_eq!(v[1].state(), pb::KeyVersionState::Active);
+    assert_eq!(v[1].records, 3_001 + during.len() as u64);
+    all_reidentify(&re, &before).await;
+    all_reidentify(&re, &during).await;
+    let m = reidentify(&re, "mail", "care", &mail)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m[0], (pb::Verdict::Released, "rot@example.se".into()));
+    // Pseudonyms did not change: rotating the encryption ring never touches them.
+    assert_eq!(
+        pseudonymise_ok(&tok, "patients", &[before[0].0.as_str()]).await[0],
+        before[0].1
+    );
+
+    // Both key operations are in the audit chain, which verifies.
+    let auditor = server.client(&t.auditor).await;
+    let mut stream = auditor
+        .audit()
+        .read_audit(pb::ReadAuditRequest::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let mut actions = Vec::new();
+    while let Some(item) = stream.message().await.unwrap_or_else(|e| panic!("{e}")) {
+        if let Some(pb::read_audit_response::Item::Entry(e)) = item.item {
+            actions.push(e.action);
+        }
+    }
+    assert!(actions.contains(&"key.rotate".to_owned()));
+    assert!(actions.contains(&"key.rotate.done".to_owned()));
+    let jobs = ko
+        .keys()
+        .list_jobs(pb::ListJobsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .jobs;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state(), pb::JobState::Done);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_killed_midway_resumes_and_loses_nothing() {
+    valv_e2e::init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let log = dir.path().join("valv.log");
+    let slow = ["--rotation-records-per-second", "1000"];
+    let server = spawn_with(BIN, &data, &log, &slow);
+    let operator = server.client(&server.operator_token).await;
+    let t = tenant(&operator, "resumed").await;
+    let tok = server.client(&t.tokenizer).await;
+    let pairs = fill(&tok, "resume", 4_000).await;
+    let ko = server.client(&t.key_officer).await;
+    let rotated = ko
+        .keys()
+        .rotate_tenant_key(pb::RotateTenantKeyRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    // Wait until the job is partway.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let partway = loop {
+        let j = ko
+            .keys()
+            .get_job(pb::GetJobRequest { id: rotated.job_id })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        if j.done >= 500 {
+            break j;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job did not progress: {j:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(partway.done < partway.total, "{partway:?}");
+    server.kill_9();
+
+    let server = spawn_with(BIN, &data, &log, &[]);
+    let ko = server.client(&t.key_officer).await;
+    let (end, _) = watch(&ko, rotated.job_id).await;
+    assert_eq!(end.state(), pb::JobState::Done, "{end:?}");
+    assert_eq!(end.total, 4_000);
+    assert!(end.done >= 4_000 - 500, "{end:?}");
+    let v = versions(&ko).await;
+    assert_eq!(v[0].state(), pb::KeyVersionState::Retired);
+    assert_eq!(v[0].records, 0);
+    assert_eq!(v[1].records, 4_000);
+    let re = server.client(&t.reidentifier).await;
+    all_reidentify(&re, &pairs).await;
+    server.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_use_budget_rotates_on_its_own() {
+    let server = start_configured(
+        |c| {
+            c.limits = Limits {
+                key_use_budget: 50,
+                ..Limits::default()
+            };
+        },
+        None,
+    )
+    .await;
+    let operator = server.client(&server.operator_token).await;
+    let t = tenant(&operator, "budget").await;
+    let tok = server.client(&t.tokenizer).await;
+    let ko = server.client(&t.key_officer).await;
+    let mut pairs = fill(&tok, "first", 40).await;
+    assert_eq!(versions(&ko).await.len(), 1);
+    // 20 more would pass 50 encryptions under v1: the vault rotates and seals them under v2.
+    pairs.extend(fill(&tok, "second", 20).await);
+    let v = versions(&ko).await;
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert_eq!(v[1].state(), pb::KeyVersionState::Active);
+    assert_eq!(v[0].budget, 50);
+    let jobs = ko
+        .keys()
+        .list_jobs(pb::ListJobsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .jobs;
+    assert_eq!(jobs.len(), 1);
+    let (end, _) = watch(&ko, jobs[0].id).await;
+    assert_eq!(end.state(), pb::JobState::Done);
+    let v = versions(&ko).await;
+    assert_eq!(v[0].state(), pb::KeyVersionState::Retired);
+    assert_eq!(v[1].records, 60);
+    let re = server.client(&t.reidentifier).await;
+    all_reidentify(&re, &pairs).await;
+    server.stop().await;
+}

@@ -1,0 +1,138 @@
+//! `valv.v1.KeyService`.
+
+use std::{pin::Pin, sync::Arc, time::Duration};
+
+use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tonic::{Request, Response, Status};
+use valv_kms::KeyState;
+use valv_proto::v1::{self as pb, key_service_server::KeyService};
+
+use super::{caller, status::to_status};
+use crate::{app::App, jobs, ops::keys, store::records::JobRecord};
+
+/// The key service.
+pub struct KeyApi(pub Arc<App>);
+
+fn state(s: KeyState) -> pb::KeyVersionState {
+    match s {
+        KeyState::Active => pb::KeyVersionState::Active,
+        KeyState::DecryptOnly => pb::KeyVersionState::DecryptOnly,
+        KeyState::Retired => pb::KeyVersionState::Retired,
+        KeyState::Destroyed => pb::KeyVersionState::Destroyed,
+    }
+}
+
+/// A job record as the wire shows it.
+pub fn job(j: &JobRecord, now_ms: i64) -> pb::Job {
+    let (rate, eta) = jobs::progress(j, now_ms);
+    let state = match j.state.as_str() {
+        jobs::RUNNING => pb::JobState::Running,
+        jobs::DONE => pb::JobState::Done,
+        _ => pb::JobState::Failed,
+    };
+    pb::Job {
+        id: j.id,
+        kind: j.kind.clone(),
+        state: state.into(),
+        done: j.done,
+        total: j.total,
+        rate_per_second: rate,
+        estimated_end_unix_ms: eta,
+        started_unix_ms: j.started_ms,
+        finished_unix_ms: j.finished_ms,
+        target_version: j.target_version,
+        error: j.error.clone(),
+    }
+}
+
+#[tonic::async_trait]
+impl KeyService for KeyApi {
+    async fn list_key_versions(
+        &self,
+        request: Request<pb::ListKeyVersionsRequest>,
+    ) -> Result<Response<pb::ListKeyVersionsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let versions = keys::list_versions(&self.0, &caller)
+            .await
+            .map_err(to_status)?
+            .into_iter()
+            .map(|v| pb::KeyVersionInfo {
+                version: v.version,
+                state: state(v.state).into(),
+                created_unix_ms: v.created_ms,
+                records: v.records,
+                encryptions: v.encryptions,
+                budget: self.0.limits.key_use_budget,
+            })
+            .collect();
+        Ok(Response::new(pb::ListKeyVersionsResponse { versions }))
+    }
+
+    async fn rotate_tenant_key(
+        &self,
+        request: Request<pb::RotateTenantKeyRequest>,
+    ) -> Result<Response<pb::RotateTenantKeyResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let (new_version, job_id) = keys::rotate_for(&self.0, &caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RotateTenantKeyResponse {
+            new_version,
+            job_id,
+        }))
+    }
+
+    async fn get_job(
+        &self,
+        request: Request<pb::GetJobRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let id = request.into_inner().id;
+        let j = keys::job(&self.0, &caller, id).await.map_err(to_status)?;
+        Ok(Response::new(job(&j, self.0.now_ms())))
+    }
+
+    type WatchJobStream = Pin<Box<dyn Stream<Item = Result<pb::Job, Status>> + Send + 'static>>;
+
+    async fn watch_job(
+        &self,
+        request: Request<pb::GetJobRequest>,
+    ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let id = request.into_inner().id;
+        // Checked once up front: the caller may see this job.
+        keys::job(&self.0, &caller, id).await.map_err(to_status)?;
+        let app = Arc::clone(&self.0);
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            loop {
+                let update = match keys::job(&app, &caller, id).await {
+                    Ok(j) => Ok(j),
+                    Err(e) => Err(to_status(e)),
+                };
+                let ended = update.as_ref().map_or(true, |j| j.state != jobs::RUNNING);
+                let message = update.map(|j| job(&j, app.now_ms()));
+                if tx.send(message).await.is_err() || ended {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn list_jobs(
+        &self,
+        request: Request<pb::ListJobsRequest>,
+    ) -> Result<Response<pb::ListJobsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let now = self.0.now_ms();
+        let jobs = keys::list_jobs(&self.0, &caller)
+            .await
+            .map_err(to_status)?
+            .iter()
+            .map(|j| job(j, now))
+            .collect();
+        Ok(Response::new(pb::ListJobsResponse { jobs }))
+    }
+}
