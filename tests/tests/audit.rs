@@ -356,6 +356,29 @@ async fn reads_are_filtered_carry_request_ids_and_are_audited() {
     })
     .await;
     assert_eq!(by_principal.len(), 2);
+    // By subject: the consent acts about one person, found by the handle in their entries.
+    let cm = server.client(&t.consent_manager).await;
+    for id in ["reader-1", "reader-2", "reader-1"] {
+        cm.consents()
+            .grant_consent(grant("patients", id, "research", 1, 0))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let (grants, _) = read(pb::ReadAuditRequest {
+        action: "consent.grant".into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(grants.len(), 3);
+    let handle = grants[0].subject.clone();
+    assert_eq!(handle.len(), 32);
+    let (about_one, _) = read(pb::ReadAuditRequest {
+        subject: handle.clone(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(about_one.len(), 2);
+    assert!(about_one.iter().all(|e| e.subject == handle));
     let (none, _) = read(pb::ReadAuditRequest {
         from_unix_ms: i64::MAX - 1,
         ..Default::default()

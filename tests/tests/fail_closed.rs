@@ -302,6 +302,31 @@ async fn nothing_is_released_or_changed_when_the_audit_log_fails() {
     assert_eq!(err, Some(Code::Unavailable));
     assert_eq!(history("closed-1").await, 1);
     assert_eq!(history("closed-2").await, 0);
+    // A key operation: refused, and the key ring is unchanged.
+    let ko = server.client(&t.key_officer).await;
+    let err = ko
+        .keys()
+        .rotate_tenant_key(pb::RotateTenantKeyRequest {})
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(err, Some(Code::Unavailable));
+    let versions = ko
+        .keys()
+        .list_key_versions(pb::ListKeyVersionsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .versions;
+    assert_eq!(versions.len(), 1);
+    let jobs = ko
+        .keys()
+        .list_jobs(pb::ListJobsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .jobs;
+    assert!(jobs.is_empty());
     // Reading the audit log is itself recorded, so it is refused too.
     let err = auditor
         .audit()

@@ -284,6 +284,7 @@ async fn a_spent_use_budget_rotates_on_its_own() {
                 key_use_budget: 50,
                 ..Limits::default()
             };
+            c.metrics_listen = Some(([127, 0, 0, 1], 0).into());
         },
         None,
     )
@@ -315,5 +316,21 @@ async fn a_spent_use_budget_rotates_on_its_own() {
     assert_eq!(v[1].records, 60);
     let re = server.client(&t.reidentifier).await;
     all_reidentify(&re, &pairs).await;
+    // The job's progress is a metric.
+    let metrics = valv_e2e::http_get(
+        server.metrics_addr.unwrap_or_else(|| panic!("metrics")),
+        "/metrics",
+    )
+    .await;
+    let series = format!(
+        "valv_job_progress_ratio{{job=\"{}\",kind=\"rotate-tenant-key\"",
+        jobs[0].id
+    );
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with(&series))
+        .unwrap_or_else(|| panic!("no job metric in {metrics}"));
+    assert!(line.ends_with(" 1.0") || line.ends_with(" 1"), "{line}");
+    assert!(metrics.contains("valv_job_records_done{"));
     server.stop().await;
 }

@@ -162,6 +162,14 @@ pub async fn reidentify(
         ("items".into(), pseudonyms.len() as u64),
         ("released".into(), released),
     ];
+    entry.verdict = Some(
+        match released {
+            0 => "refused",
+            n if n == pseudonyms.len() as u64 => "released",
+            _ => "partly-released",
+        }
+        .to_owned(),
+    );
     // Fail closed: nothing is released unless its audit entry is durable.
     app.audit.record(tenant_id, entry).await?;
     app.metrics.batch("reidentify", results.len());
