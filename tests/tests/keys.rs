@@ -334,3 +334,44 @@ async fn a_spent_use_budget_rotates_on_its_own() {
     assert!(metrics.contains("valv_job_records_done{"));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn valvctl_lists_rotates_and_watches() {
+    valv_e2e::init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let server = spawn_with(BIN, &data, &dir.path().join("valv.log"), &[]);
+    let operator = server.client(&server.operator_token).await;
+    let t = tenant(&operator, "cli").await;
+    let tok = server.client(&t.tokenizer).await;
+    let pairs = fill(&tok, "cli", 300).await;
+    let valvctl = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
+            .arg("--json")
+            .args(args)
+            .env("VALV_ADDR", &server.addr)
+            .env("VALV_CA", data.join("tls/ca.pem"))
+            .env("VALV_TOKEN", &t.key_officer)
+            .env_remove("VALV_TOKEN_FILE")
+            .output()
+            .unwrap_or_else(|e| panic!("valvctl: {e}"));
+        assert!(out.status.success(), "valvctl {args:?}: {out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("valvctl {args:?}: not JSON ({e}): {out:?}"))
+    };
+    let listed = valvctl(&["keys", "list"]);
+    assert_eq!(listed[0]["state"], "active");
+    assert_eq!(listed[0]["records"], 300);
+    let job = valvctl(&["keys", "rotate", "--watch"]);
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["done"], 300);
+    assert_eq!(job["target_version"], 2);
+    let listed = valvctl(&["keys", "list"]);
+    assert_eq!(listed[0]["state"], "retired");
+    assert_eq!(listed[1]["records"], 300);
+    let jobs = valvctl(&["jobs", "list"]);
+    assert_eq!(jobs[0]["id"], job["id"]);
+    let re = server.client(&t.reidentifier).await;
+    all_reidentify(&re, &pairs).await;
+    server.terminate();
+}

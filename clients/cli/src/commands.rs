@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use valv_client::{ClientConfig, Valv, pb};
 
-use crate::{Cli, audit, bench};
+use crate::{Cli, audit, bench, keys};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -49,6 +49,12 @@ pub enum Command {
     /// The audit log: export, public key, verify (auditor; operators with --operator-chain).
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Encryption key versions and rotation (key-officer).
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
+    /// Background jobs such as key rotation (key-officer).
+    #[command(subcommand)]
+    Jobs(keys::JobsCmd),
     /// Load generator: throughput and latency figures for BENCHMARKS.md.
     Bench(bench::BenchArgs),
 }
@@ -321,6 +327,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let json = cli.json;
     match cli.command {
         Command::Audit(cmd) => return audit::run(&valv, json, cmd).await,
+        Command::Keys(cmd) => return keys::run_keys(&valv, json, cmd).await,
+        Command::Jobs(cmd) => return keys::run_jobs(&valv, json, cmd).await,
         Command::Tenant(TenantCmd::Create { name }) => {
             let r = valv
                 .admin()

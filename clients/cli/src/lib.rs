@@ -7,6 +7,7 @@
 mod audit;
 mod bench;
 mod commands;
+mod keys;
 
 use std::{path::PathBuf, process::ExitCode};
 

@@ -1,0 +1,231 @@
+//! `valvctl keys` and `valvctl jobs` for key officers: list versions, rotate the tenant key and
+//! follow its re-encryption job (a progress bar on stderr when stderr is a terminal).
+
+use std::{io::IsTerminal, process::ExitCode, time::Duration};
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use valv_client::{Valv, pb};
+
+/// `valvctl keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Every encryption key version: state, age, records under it, encryptions and budget.
+    List,
+    /// Rotate the tenant key: a new version at once, and a job that re-encrypts every record.
+    Rotate {
+        /// Follow the job until it ends.
+        #[arg(long)]
+        watch: bool,
+    },
+}
+
+/// `valvctl jobs …`.
+#[derive(Debug, Subcommand)]
+pub enum JobsCmd {
+    /// The tenant's jobs, newest first.
+    List,
+    /// One job's progress.
+    Get {
+        /// Job id.
+        id: u64,
+    },
+    /// Follow a job until it ends.
+    Watch {
+        /// Job id.
+        id: u64,
+    },
+}
+
+fn state_name(s: pb::KeyVersionState) -> &'static str {
+    match s {
+        pb::KeyVersionState::Active => "active",
+        pb::KeyVersionState::DecryptOnly => "decrypt-only",
+        pb::KeyVersionState::Retired => "retired",
+        pb::KeyVersionState::Destroyed => "destroyed",
+        pb::KeyVersionState::Unspecified => "unknown",
+    }
+}
+
+fn job_state(s: pb::JobState) -> &'static str {
+    match s {
+        pb::JobState::Running => "running",
+        pb::JobState::Done => "done",
+        pb::JobState::Failed => "failed",
+        pb::JobState::Unspecified => "unknown",
+    }
+}
+
+fn job_json(j: &pb::Job) -> serde_json::Value {
+    json!({"id": j.id, "kind": j.kind, "state": job_state(j.state()), "done": j.done, "total": j.total,
+           "rate_per_second": j.rate_per_second, "estimated_end_unix_ms": j.estimated_end_unix_ms,
+           "started_unix_ms": j.started_unix_ms, "finished_unix_ms": j.finished_unix_ms,
+           "target_version": j.target_version, "error": j.error})
+}
+
+fn job_line(j: &pb::Job) -> String {
+    let mut line = format!(
+        "job {} {} {}: {}/{} records",
+        j.id,
+        j.kind,
+        job_state(j.state()),
+        j.done,
+        j.total
+    );
+    if j.state() == pb::JobState::Running && j.rate_per_second > 0.0 {
+        line.push_str(&format!(", {:.0}/s", j.rate_per_second));
+    }
+    if !j.error.is_empty() {
+        line.push_str(&format!(", error: {}", j.error));
+    }
+    line
+}
+
+/// Follows a job to its end; a bar on a terminal, otherwise the final line.
+async fn watch(valv: &Valv, json: bool, id: u64) -> anyhow::Result<ExitCode> {
+    let mut stream = valv
+        .keys()
+        .watch_job(pb::GetJobRequest { id })
+        .await?
+        .into_inner();
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:40}] {pos}/{len} records, {per_sec}, ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let mut last = None;
+    while let Some(j) = stream.message().await? {
+        if let Some(bar) = &bar {
+            bar.set_message(format!("job {}", j.id));
+            bar.set_length(j.total.max(j.done));
+            bar.set_position(j.done);
+        }
+        last = Some(j);
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let Some(j) = last else {
+        anyhow::bail!("the job stream ended without a message");
+    };
+    if json {
+        println!("{}", job_json(&j));
+    } else {
+        println!("{}", job_line(&j));
+    }
+    Ok(if j.state() == pb::JobState::Done {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs `valvctl keys …`.
+pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        KeysCmd::List => {
+            let versions = valv
+                .keys()
+                .list_key_versions(pb::ListKeyVersionsRequest {})
+                .await?
+                .into_inner()
+                .versions;
+            if json {
+                let list: Vec<_> = versions
+                    .iter()
+                    .map(|v| {
+                        json!({"version": v.version, "state": state_name(v.state()),
+                                    "created_unix_ms": v.created_unix_ms, "records": v.records,
+                                    "encryptions": v.encryptions, "budget": v.budget})
+                    })
+                    .collect();
+                println!("{}", json!(list));
+            } else {
+                println!("version\tstate\trecords\tencryptions/budget");
+                for v in &versions {
+                    println!(
+                        "v{}\t{}\t{}\t{}/{}",
+                        v.version,
+                        state_name(v.state()),
+                        v.records,
+                        v.encryptions,
+                        v.budget
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCmd::Rotate { watch: follow } => {
+            let r = valv
+                .keys()
+                .rotate_tenant_key(pb::RotateTenantKeyRequest {})
+                .await?
+                .into_inner();
+            if !json || !follow {
+                let text = format!(
+                    "key version v{} is active; re-encryption job {} started",
+                    r.new_version, r.job_id
+                );
+                if json {
+                    println!(
+                        "{}",
+                        json!({"new_version": r.new_version, "job_id": r.job_id})
+                    );
+                } else {
+                    eprintln!("{text}");
+                }
+            }
+            if follow {
+                return watch(valv, json, r.job_id).await;
+            }
+            if !json {
+                println!("{}", r.job_id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs `valvctl jobs …`.
+pub async fn run_jobs(valv: &Valv, json: bool, cmd: JobsCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        JobsCmd::List => {
+            let jobs = valv
+                .keys()
+                .list_jobs(pb::ListJobsRequest {})
+                .await?
+                .into_inner()
+                .jobs;
+            if json {
+                println!("{}", json!(jobs.iter().map(job_json).collect::<Vec<_>>()));
+            } else {
+                for j in &jobs {
+                    println!("{}", job_line(j));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobsCmd::Get { id } => {
+            let j = valv
+                .keys()
+                .get_job(pb::GetJobRequest { id })
+                .await?
+                .into_inner();
+            if json {
+                println!("{}", job_json(&j));
+            } else {
+                println!("{}", job_line(&j));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobsCmd::Watch { id } => watch(valv, json, id).await,
+    }
+}
