@@ -52,8 +52,8 @@ pub fn entry_hash(e: &AuditEntry) -> [u8; 32] {
     }
     count(&mut h, e.items.len());
     for i in &e.items {
-        lp(&mut h, i.pseudonym.as_bytes());
-        lp(&mut h, i.verdict.as_bytes());
+        lp(&mut h, i.target.as_bytes());
+        lp(&mut h, i.outcome.as_bytes());
     }
     lp(&mut h, &e.prev_hash);
     h.finalize().into()
@@ -219,8 +219,8 @@ mod tests {
                         value: seq,
                     }],
                     items: vec![AuditItem {
-                        pseudonym: format!("ps{seq}"),
-                        verdict: "released".into(),
+                        target: format!("ps{seq}"),
+                        outcome: "released".into(),
                     }],
                     prev_hash: prev.clone(),
                     ..Default::default()
@@ -275,7 +275,7 @@ mod tests {
                 8 => e.verdict.push('x'),
                 9 => e.request_id.push('x'),
                 10 => e.counts[0].value += 1,
-                _ => e.items[0].verdict.push('x'),
+                _ => e.items[0].outcome.push('x'),
             }
             variants.push(entry_hash(&e));
         }
@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn an_altered_entry_is_named() {
         let mut e = chain(5);
-        e[2].items[0].verdict = "no-consent".into();
+        e[2].items[0].outcome = "no-consent".into();
         let v = check(&e, &[]);
         assert_eq!(v.problem.map(|p| p.0), Some(3));
     }

@@ -327,6 +327,33 @@ impl Drop for ChildServer {
     }
 }
 
+/// Reads an audit chain through `ReadAudit`: (entries, checkpoints).
+pub async fn read_audit(
+    client: &Valv,
+    filter: pb::ReadAuditRequest,
+) -> (Vec<pb::AuditEntry>, Vec<pb::AuditCheckpoint>) {
+    let mut stream = client
+        .audit()
+        .read_audit(filter)
+        .await
+        .unwrap_or_else(|e| panic!("read audit: {e}"))
+        .into_inner();
+    let mut entries = Vec::new();
+    let mut checkpoints = Vec::new();
+    while let Some(item) = stream
+        .message()
+        .await
+        .unwrap_or_else(|e| panic!("read audit: {e}"))
+    {
+        match item.item {
+            Some(pb::read_audit_response::Item::Entry(e)) => entries.push(e),
+            Some(pb::read_audit_response::Item::Checkpoint(c)) => checkpoints.push(c),
+            None => {}
+        }
+    }
+    (entries, checkpoints)
+}
+
 /// `GET path` over plain HTTP/1.1; the whole response (status line, headers, body).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use prost::Message;
 use valv_client::{Valv, pb};
-use valv_e2e::{ChildServer, Tenant, grant, pseudonymise_ok, reidentify, setup_tenant, spawn_with};
+use valv_e2e::{
+    ChildServer, Tenant, grant, pseudonymise_ok, read_audit, reidentify, setup_tenant, spawn_with,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
 /// A checkpoint after every 5 entries and at least every second.
@@ -310,30 +312,8 @@ async fn reads_are_filtered_carry_request_ids_and_are_audited() {
         .to_owned();
     assert_eq!(generated.len(), 32, "{generated}");
 
-    let read = |filter: pb::ReadAuditRequest| {
-        let auditor = t.auditor.clone();
-        let server = &server;
-        async move {
-            let mut stream = server
-                .client(&auditor)
-                .await
-                .audit()
-                .read_audit(filter)
-                .await
-                .unwrap_or_else(|e| panic!("read: {e}"))
-                .into_inner();
-            let mut entries = Vec::new();
-            let mut checkpoints = Vec::new();
-            while let Some(item) = stream.message().await.unwrap_or_else(|e| panic!("{e}")) {
-                match item.item {
-                    Some(pb::read_audit_response::Item::Entry(e)) => entries.push(e),
-                    Some(pb::read_audit_response::Item::Checkpoint(c)) => checkpoints.push(c),
-                    None => {}
-                }
-            }
-            (entries, checkpoints)
-        }
-    };
+    let auditor = server.client(&t.auditor).await;
+    let read = |filter: pb::ReadAuditRequest| read_audit(&auditor, filter);
     let (pseudonymise, _) = read(pb::ReadAuditRequest {
         action: "pseudonymise".into(),
         ..Default::default()

@@ -9,7 +9,9 @@ use std::sync::{
 
 use valv::app::Limits;
 use valv_client::{Valv, pb};
-use valv_e2e::{Tenant, pseudonymise_ok, reidentify, setup_tenant, spawn_with, start_configured};
+use valv_e2e::{
+    Tenant, pseudonymise_ok, read_audit, reidentify, setup_tenant, spawn_with, start_configured,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
 
@@ -195,18 +197,8 @@ async fn rotation_moves_every_record_while_traffic_continues() {
 
     // Both key operations are in the audit chain, which verifies.
     let auditor = server.client(&t.auditor).await;
-    let mut stream = auditor
-        .audit()
-        .read_audit(pb::ReadAuditRequest::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner();
-    let mut actions = Vec::new();
-    while let Some(item) = stream.message().await.unwrap_or_else(|e| panic!("{e}")) {
-        if let Some(pb::read_audit_response::Item::Entry(e)) = item.item {
-            actions.push(e.action);
-        }
-    }
+    let (entries, _) = read_audit(&auditor, pb::ReadAuditRequest::default()).await;
+    let actions: Vec<String> = entries.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"key.rotate".to_owned()));
     assert!(actions.contains(&"key.rotate.done".to_owned()));
     let jobs = ko

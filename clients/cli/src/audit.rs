@@ -94,7 +94,7 @@ pub fn entry_json(e: &pb::AuditEntry) -> Value {
         "verdict": e.verdict,
         "request_id": e.request_id,
         "counts": e.counts.iter().map(|c| json!({"name": c.name, "value": c.value})).collect::<Vec<_>>(),
-        "items": e.items.iter().map(|i| json!({"pseudonym": i.pseudonym, "verdict": i.verdict})).collect::<Vec<_>>(),
+        "items": e.items.iter().map(|i| json!({"target": i.target, "outcome": i.outcome})).collect::<Vec<_>>(),
         "prev_hash": hex(&e.prev_hash),
         "hash": hex(&e.hash),
     })
@@ -160,8 +160,8 @@ fn entry_from(v: &Value) -> anyhow::Result<pb::AuditEntry> {
         items: list("items")
             .iter()
             .map(|i| pb::AuditItem {
-                pseudonym: text(i, "pseudonym"),
-                verdict: text(i, "verdict"),
+                target: text(i, "target"),
+                outcome: text(i, "outcome"),
             })
             .collect(),
         prev_hash: unhex(v, "prev_hash")?,

@@ -128,7 +128,7 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     ];
     entry.items = retired
         .iter()
-        .map(|v| (format!("v{v}"), "retired".to_owned()))
+        .map(|v| (format!("key-version:{v}"), "retired".to_owned()))
         .collect();
     app.audit.append(tenant_id, entry).await?;
     app.install_tenant_keys(keys).await?;

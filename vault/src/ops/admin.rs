@@ -247,7 +247,7 @@ pub async fn create_principal(
     };
     let result = new_principal(app, Some(tenant_id), name, roles, purposes, cert).await?;
     let mut entry = audit::act(app.now_ms(), caller, "principal.create");
-    entry.items = vec![("principal".into(), result.0.id.clone())];
+    entry.items = vec![(result.0.id.clone(), "created".into())];
     app.audit.record(tenant_id, entry).await?;
     Ok(result)
 }
@@ -268,7 +268,7 @@ pub async fn revoke_principal(
     principal.revoked = true;
     app.store.put_principal(&principal).await?;
     let mut entry = audit::act(app.now_ms(), caller, "principal.revoke");
-    entry.items = vec![("principal".into(), principal.id.clone())];
+    entry.items = vec![(principal.id.clone(), "revoked".into())];
     app.audit.record(tenant_id, entry).await?;
     Ok(principal)
 }

@@ -182,7 +182,7 @@ pub struct AuditRecord {
     pub request_id: String,
     /// Counts, e.g. items, created, refused.
     pub counts: Vec<(String, u64)>,
-    /// Per-item outcomes, e.g. (pseudonym, verdict).
+    /// Per-item (target, outcome), e.g. (pseudonym, verdict).
     pub items: Vec<(String, String)>,
 }
 
@@ -209,7 +209,7 @@ impl AuditRecord {
             items: self
                 .items
                 .into_iter()
-                .map(|(pseudonym, verdict)| AuditItem { pseudonym, verdict })
+                .map(|(target, outcome)| AuditItem { target, outcome })
                 .collect(),
             prev_hash,
             hash: Vec::new(),
