@@ -120,11 +120,14 @@ where
                 let code = grpc_status(&response);
                 let elapsed = start.elapsed();
                 metrics.request_done(&method, code, elapsed);
-                tracing::info!(
-                    status = code,
-                    latency_ms = elapsed.as_secs_f64() * 1e3,
-                    "rpc done"
-                );
+                // Successful calls at `debug` (a line per call would cost more than the call);
+                // failures at `info`.
+                let latency_ms = elapsed.as_secs_f64() * 1e3;
+                if code == 0 {
+                    tracing::debug!(status = code, latency_ms, "rpc done");
+                } else {
+                    tracing::info!(status = code, latency_ms, "rpc done");
+                }
                 Ok(response)
             }
             .instrument(span),
