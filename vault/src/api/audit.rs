@@ -41,30 +41,37 @@ impl AuditService for AuditApi {
         let app = Arc::clone(&self.0);
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
-            let mut pending = Vec::new();
-            let result = audit::for_each_entry(&app, chain, |e| {
-                if filter.keeps(&e) {
-                    pending.push(e);
-                }
-                true
-            })
-            .await;
-            // Entries are collected a page at a time by the store; send them in order.
-            for e in pending {
-                let item = pb::ReadAuditResponse {
-                    item: Some(pb::read_audit_response::Item::Entry(e)),
+            // Page by page, so memory stays bounded however long the chain is.
+            let mut from = 1;
+            loop {
+                let page = match app.store.read_audit(chain, from, audit::PAGE).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(to_status(e.into()))).await;
+                        return;
+                    }
                 };
-                if tx.send(Ok(item)).await.is_err() {
-                    return;
+                let full = page.len() == audit::PAGE;
+                if let Some(last) = page.last() {
+                    from = last.seq.saturating_add(1);
+                }
+                for e in page.into_iter().filter(|e| filter.keeps(e)) {
+                    let item = pb::ReadAuditResponse {
+                        item: Some(pb::read_audit_response::Item::Entry(e)),
+                    };
+                    if tx.send(Ok(item)).await.is_err() {
+                        return;
+                    }
+                }
+                if !full {
+                    break;
                 }
             }
-            let result = match result {
-                Ok(()) if r.include_checkpoints => audit::checkpoints(&app, chain).await.map(Some),
-                Ok(()) => Ok(None),
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(Some(cps)) => {
+            if !r.include_checkpoints {
+                return;
+            }
+            match audit::checkpoints(&app, chain).await {
+                Ok(cps) => {
                     for cp in cps {
                         let item = pb::ReadAuditResponse {
                             item: Some(pb::read_audit_response::Item::Checkpoint(cp)),
@@ -74,7 +81,6 @@ impl AuditService for AuditApi {
                         }
                     }
                 }
-                Ok(None) => {}
                 Err(e) => {
                     let _ = tx.send(Err(to_status(e))).await;
                 }

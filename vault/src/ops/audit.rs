@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// Entries read from the store per step.
-const PAGE: usize = 1000;
+pub const PAGE: usize = 1000;
 
 /// Which chain `caller` may read: the operator chain (operators, when asked for it) or the
 /// caller's tenant chain (auditors).
