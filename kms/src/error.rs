@@ -15,6 +15,9 @@ pub enum KmsError {
     /// The ciphertext names a key version the ring does not hold (retired or destroyed).
     #[error("key version {0} is not available")]
     UnknownVersion(u32),
+    /// The active version cannot be destroyed (rotate first).
+    #[error("key version {0} is active; rotate before destroying it")]
+    ActiveVersion(u32),
     /// The root key provider could not load, create or use its key.
     #[error("root key provider: {0}")]
     Provider(String),

@@ -259,6 +259,22 @@ impl TenantKeys {
         next
     }
 
+    /// Destroys a non-active version: its material is erased and records under it can never be
+    /// opened again. The active version must be rotated away first.
+    pub fn destroy(&mut self, version: KeyVersion) -> Result<(), KmsError> {
+        let v = self
+            .encryption
+            .iter_mut()
+            .find(|v| v.version == version)
+            .ok_or(KmsError::UnknownVersion(version))?;
+        if v.state == KeyState::Active {
+            return Err(KmsError::ActiveVersion(version));
+        }
+        v.state = KeyState::Destroyed;
+        v.key = None;
+        Ok(())
+    }
+
     /// Retires every decrypt-only version older than `version` and erases its material (call
     /// once nothing is stored under them any more). Returns the versions retired.
     pub fn retire_before(&mut self, version: KeyVersion) -> Vec<KeyVersion> {

@@ -29,9 +29,12 @@ enum Rpc {
     GetJob,
     WatchJob,
     ListJobs,
+    DestroyKeyVersion,
+    ApproveOperation,
+    ListPendingOperations,
 }
 
-const ALL: [Rpc; 23] = [
+const ALL: [Rpc; 26] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -55,6 +58,9 @@ const ALL: [Rpc; 23] = [
     Rpc::GetJob,
     Rpc::WatchJob,
     Rpc::ListJobs,
+    Rpc::DestroyKeyVersion,
+    Rpc::ApproveOperation,
+    Rpc::ListPendingOperations,
 ];
 
 fn allowed_role(rpc: Rpc) -> pb::Role {
@@ -65,7 +71,10 @@ fn allowed_role(rpc: Rpc) -> pb::Role {
         | Rpc::RotateTenantKey
         | Rpc::GetJob
         | Rpc::WatchJob
-        | Rpc::ListJobs => pb::Role::KeyOfficer,
+        | Rpc::ListJobs
+        | Rpc::DestroyKeyVersion
+        | Rpc::ApproveOperation
+        | Rpc::ListPendingOperations => pb::Role::KeyOfficer,
         Rpc::Pseudonymise | Rpc::PseudonymiseStream => pb::Role::Tokenizer,
         Rpc::ReIdentify => pb::Role::Reidentifier,
         Rpc::GrantConsent | Rpc::WithdrawConsent | Rpc::GetConsentHistory => {
@@ -257,6 +266,26 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .await
             .map(drop),
         Rpc::ListJobs => c.keys().list_jobs(pb::ListJobsRequest {}).await.map(drop),
+        // v1 was rotated away above (an allowed caller gets FAILED_PRECONDITION), and operation
+        // 1 is none of this tenant's (NOT_FOUND).
+        Rpc::DestroyKeyVersion => c
+            .keys()
+            .destroy_key_version(pb::DestroyKeyVersionRequest {
+                version: 1,
+                force: false,
+            })
+            .await
+            .map(drop),
+        Rpc::ApproveOperation => c
+            .keys()
+            .approve_operation(pb::ApproveOperationRequest { id: 1 })
+            .await
+            .map(drop),
+        Rpc::ListPendingOperations => c
+            .keys()
+            .list_pending_operations(pb::ListPendingOperationsRequest {})
+            .await
+            .map(drop),
     }
 }
 
@@ -314,7 +343,12 @@ async fn every_role_against_every_rpc() {
                 );
                 if !matches!(
                     rpc,
-                    Rpc::RevokePrincipal | Rpc::WithdrawConsent | Rpc::GetJob | Rpc::WatchJob
+                    Rpc::RevokePrincipal
+                        | Rpc::WithdrawConsent
+                        | Rpc::GetJob
+                        | Rpc::WatchJob
+                        | Rpc::DestroyKeyVersion
+                        | Rpc::ApproveOperation
                 ) {
                     assert!(result.is_ok(), "{role:?} {rpc:?}: {result:?}");
                 }

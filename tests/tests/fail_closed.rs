@@ -18,7 +18,7 @@ use valv::{
         Store, StoreError, StoreResult,
         records::{
             AuditRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord, NewMapping,
-            PrincipalRecord, PurposeRecord, TenantRecord,
+            PendingOpRecord, PrincipalRecord, PurposeRecord, TenantRecord,
         },
         sled::SledStore,
     },
@@ -139,6 +139,12 @@ impl Store for AuditFault {
     }
     async fn jobs(&self) -> StoreResult<Vec<JobRecord>> {
         self.inner.jobs().await
+    }
+    async fn put_pending_op(&self, op: &PendingOpRecord) -> StoreResult<()> {
+        self.inner.put_pending_op(op).await
+    }
+    async fn pending_ops(&self) -> StoreResult<Vec<PendingOpRecord>> {
+        self.inner.pending_ops().await
     }
     async fn key_usage(&self, tenant_id: u64) -> StoreResult<Vec<(u32, u64)>> {
         self.inner.key_usage(tenant_id).await

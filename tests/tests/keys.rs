@@ -367,3 +367,180 @@ async fn valvctl_lists_rotates_and_watches() {
     all_reidentify(&re, &pairs).await;
     server.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_officer() {
+    let server = start_configured(
+        |c| {
+            c.limits = Limits {
+                two_person_rule: true,
+                approval_window_seconds: 600,
+                // The job moves one page of 500 at once, then waits ~12 s: time to destroy v1
+                // while 700 records are still under it.
+                rotation_records_per_second: 40,
+                ..Limits::default()
+            };
+        },
+        None,
+    )
+    .await;
+    let operator = server.client(&server.operator_token).await;
+    let t = tenant(&operator, "destroying").await;
+    let tok = server.client(&t.tokenizer).await;
+    let pairs = fill(&tok, "destroy", 1_200).await;
+    let officer_a = server.client(&t.key_officer).await;
+    let second = server
+        .client(&t.admin)
+        .await
+        .admin()
+        .create_principal(pb::CreatePrincipalRequest {
+            name: "second-officer".into(),
+            roles: vec![pb::Role::KeyOfficer.into()],
+            purposes: vec![],
+            client_cert_sha256: String::new(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let officer_b = server.client(&second.token).await;
+    let rotated = officer_a
+        .keys()
+        .rotate_tenant_key(pb::RotateTenantKeyRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let j = officer_a
+            .keys()
+            .get_job(pb::GetJobRequest { id: rotated.job_id })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        if j.done >= 500 {
+            assert_eq!(j.done, 500, "{j:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{j:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let destroy = |c: &Valv, version: u32, force: bool| {
+        let c = c.clone();
+        async move {
+            c.keys()
+                .destroy_key_version(pb::DestroyKeyVersionRequest { version, force })
+                .await
+        }
+    };
+    // The active version: rotate first.
+    let err = destroy(&officer_a, 2, true).await.err();
+    assert_eq!(err.map(|s| s.code()), Some(tonic::Code::FailedPrecondition));
+    // Records still under v1: refused, and the counts are named.
+    let err = destroy(&officer_a, 1, false)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("must be refused"));
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        err.message().contains("patients: 700 records"),
+        "{}",
+        err.message()
+    );
+    // Forced: filed for a second officer's approval.
+    let filed = destroy(&officer_a, 1, true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert!(!filed.destroyed);
+    assert_eq!(filed.records.len(), 1);
+    assert_eq!(filed.records[0].records, 700);
+    let approve = |c: &Valv, id: u64| {
+        let c = c.clone();
+        async move {
+            c.keys()
+                .approve_operation(pb::ApproveOperationRequest { id })
+                .await
+        }
+    };
+    // Past the window, an approval is refused.
+    server.clock.advance_ms(601_000);
+    let late = approve(&officer_b, filed.pending_operation_id).await.err();
+    assert_eq!(
+        late.map(|s| s.code()),
+        Some(tonic::Code::FailedPrecondition)
+    );
+    let filed = destroy(&officer_a, 1, true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert!(!filed.destroyed);
+    // Nothing happened yet.
+    assert_eq!(
+        versions(&officer_a).await[0].state(),
+        pb::KeyVersionState::DecryptOnly
+    );
+    // The requester cannot approve their own request.
+    let own = approve(&officer_a, filed.pending_operation_id).await.err();
+    assert_eq!(own.map(|s| s.code()), Some(tonic::Code::PermissionDenied));
+    let pending = officer_b
+        .keys()
+        .list_pending_operations(pb::ListPendingOperationsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .operations;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, filed.pending_operation_id);
+    let done = approve(&officer_b, filed.pending_operation_id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(done.kind, "destroy-key-version");
+    assert_eq!(
+        versions(&officer_a).await[0].state(),
+        pb::KeyVersionState::Destroyed
+    );
+    // The 500 moved records still re-identify; the 700 under v1 are gone, and say so.
+    let re = server.client(&t.reidentifier).await;
+    let mut released = 0;
+    let mut destroyed = 0;
+    for chunk in pairs.chunks(600) {
+        let ps: Vec<String> = chunk.iter().map(|(_, p)| p.clone()).collect();
+        let got = reidentify(&re, "patients", "care", &ps)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for ((id, _), (verdict, back)) in chunk.iter().zip(got) {
+            match verdict {
+                pb::Verdict::Released => {
+                    assert_eq!(&back, id);
+                    released += 1;
+                }
+                pb::Verdict::KeyDestroyed => {
+                    assert!(back.is_empty());
+                    destroyed += 1;
+                }
+                other => panic!("unexpected verdict {other:?}"),
+            }
+        }
+    }
+    assert_eq!((released, destroyed), (500, 700));
+    // Request, approval and act are in the audit chain.
+    let auditor = server.client(&t.auditor).await;
+    let (entries, _) = read_audit(&auditor, pb::ReadAuditRequest::default()).await;
+    let requests = entries
+        .iter()
+        .filter(|e| e.action == "destroy-key-version.request")
+        .count();
+    assert_eq!(requests, 2);
+    let act = entries
+        .iter()
+        .find(|e| e.action == "key.destroy")
+        .unwrap_or_else(|| panic!("key.destroy audited"));
+    assert!(act.items.iter().any(|i| i.outcome == "approved"));
+    assert!(
+        act.counts
+            .iter()
+            .any(|c| c.name == "records_lost" && c.value == 700)
+    );
+    server.stop().await;
+}

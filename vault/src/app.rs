@@ -45,6 +45,10 @@ pub struct Limits {
     pub key_use_budget: u64,
     /// Most records per second a key-rotation job re-encrypts (0 = as fast as it can).
     pub rotation_records_per_second: u64,
+    /// Destructive operations need a second principal's approval.
+    pub two_person_rule: bool,
+    /// How long a destructive operation waits for approval, in seconds.
+    pub approval_window_seconds: u64,
 }
 
 impl Default for Limits {
@@ -55,6 +59,8 @@ impl Default for Limits {
             max_message_bytes: 16 * 1024 * 1024,
             key_use_budget: DEFAULT_KEY_USE_BUDGET,
             rotation_records_per_second: 0,
+            two_person_rule: false,
+            approval_window_seconds: 3600,
         }
     }
 }

@@ -73,6 +73,14 @@ struct ServeArgs {
     /// Most records per second a key-rotation job re-encrypts (0 = no limit).
     #[arg(long, env = "VALV_ROTATION_RECORDS_PER_SECOND", default_value_t = 0)]
     rotation_records_per_second: u64,
+    /// Destructive operations (destroying a key version) take effect only when a second
+    /// principal with the same role approves them. Off by default while the only root-key
+    /// provider is the development file provider.
+    #[arg(long, env = "VALV_TWO_PERSON_RULE")]
+    two_person_rule: bool,
+    /// How long a destructive operation waits for its approval, in seconds.
+    #[arg(long, env = "VALV_APPROVAL_WINDOW_SECONDS", default_value_t = 3600)]
+    approval_window_seconds: u64,
     /// Serve Prometheus metrics (plain HTTP, `GET /metrics`) on this address; off when unset.
     #[arg(long, env = "VALV_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
@@ -128,6 +136,8 @@ pub fn run() -> ExitCode {
             max_message_bytes: args.max_message_bytes,
             key_use_budget: args.key_use_budget,
             rotation_records_per_second: args.rotation_records_per_second,
+            two_person_rule: args.two_person_rule,
+            approval_window_seconds: args.approval_window_seconds,
         },
         audit: crate::config::AuditSettings {
             checkpoint_entries: args.audit_checkpoint_entries,

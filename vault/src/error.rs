@@ -68,7 +68,12 @@ impl From<StoreError> for VaultError {
 
 impl From<valv_kms::KmsError> for VaultError {
     fn from(e: valv_kms::KmsError) -> Self {
-        Self::Internal(format!("key material: {e}"))
+        match e {
+            valv_kms::KmsError::ActiveVersion(_) => {
+                Self::FailedPrecondition(format!("version: {e}"))
+            }
+            other => Self::Internal(format!("key material: {other}")),
+        }
     }
 }
 

@@ -732,6 +732,7 @@ fn verdict_word(v: pb::Verdict) -> &'static str {
         pb::Verdict::ConsentExpired => "consent-expired",
         pb::Verdict::NotFound => "not-found",
         pb::Verdict::Denied => "denied",
+        pb::Verdict::KeyDestroyed => "key-destroyed",
         pb::Verdict::Unspecified => "unspecified",
     }
 }

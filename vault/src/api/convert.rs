@@ -168,6 +168,7 @@ pub fn verdict(v: Verdict) -> pb::Verdict {
         Verdict::ConsentExpired => pb::Verdict::ConsentExpired,
         Verdict::NotFound => pb::Verdict::NotFound,
         Verdict::Denied => pb::Verdict::Denied,
+        Verdict::KeyDestroyed => pb::Verdict::KeyDestroyed,
     }
 }
 

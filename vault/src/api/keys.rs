@@ -8,7 +8,12 @@ use valv_kms::KeyState;
 use valv_proto::v1::{self as pb, key_service_server::KeyService};
 
 use super::{caller, status::to_status};
-use crate::{app::App, jobs, ops::keys, store::records::JobRecord};
+use crate::{
+    app::App,
+    jobs,
+    ops::{approval, keys},
+    store::records::JobRecord,
+};
 
 /// The key service.
 pub struct KeyApi(pub Arc<App>);
@@ -134,5 +139,72 @@ impl KeyService for KeyApi {
             .map(|j| job(j, now))
             .collect();
         Ok(Response::new(pb::ListJobsResponse { jobs }))
+    }
+
+    async fn destroy_key_version(
+        &self,
+        request: Request<pb::DestroyKeyVersionRequest>,
+    ) -> Result<Response<pb::DestroyKeyVersionResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let (outcome, remaining) = keys::destroy(&self.0, &caller, r.version, r.force)
+            .await
+            .map_err(to_status)?;
+        let records = remaining
+            .into_iter()
+            .map(|(domain, records)| pb::DomainRecords { domain, records })
+            .collect();
+        Ok(Response::new(match outcome {
+            approval::Outcome::Done(_) => pb::DestroyKeyVersionResponse {
+                destroyed: true,
+                pending_operation_id: 0,
+                approve_before_unix_ms: 0,
+                records,
+            },
+            approval::Outcome::Pending(id, before) => pb::DestroyKeyVersionResponse {
+                destroyed: false,
+                pending_operation_id: id,
+                approve_before_unix_ms: before,
+                records,
+            },
+        }))
+    }
+
+    async fn approve_operation(
+        &self,
+        request: Request<pb::ApproveOperationRequest>,
+    ) -> Result<Response<pb::ApproveOperationResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let id = request.into_inner().id;
+        let (kind, summary) = approval::approve(&self.0, &caller, id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ApproveOperationResponse {
+            kind,
+            summary,
+        }))
+    }
+
+    async fn list_pending_operations(
+        &self,
+        request: Request<pb::ListPendingOperationsRequest>,
+    ) -> Result<Response<pb::ListPendingOperationsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let operations = approval::list(&self.0, &caller)
+            .await
+            .map_err(to_status)?
+            .iter()
+            .map(|o| pb::PendingOperation {
+                id: o.id,
+                kind: o.kind.clone(),
+                requested_by: o.requested_by.clone(),
+                requested_unix_ms: o.requested_ms,
+                expires_unix_ms: o.expires_ms,
+                summary: approval::summary(o),
+            })
+            .collect();
+        Ok(Response::new(pb::ListPendingOperationsResponse {
+            operations,
+        }))
     }
 }

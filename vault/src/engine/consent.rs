@@ -73,6 +73,8 @@ pub enum Verdict {
     NotFound,
     /// The principal may not re-identify for this purpose.
     Denied,
+    /// The ciphertext's key version was destroyed: the identifier is gone.
+    KeyDestroyed,
 }
 
 /// What the rule needs to know about the purpose.

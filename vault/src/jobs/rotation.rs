@@ -91,7 +91,17 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
                 domain_id: domain.id,
                 record: pseudonym,
             };
-            let plain = app.data_key(domain, version).await?.open(&ctx, ct)?;
+            // A record under a destroyed version cannot be moved: it is gone for good.
+            let old_key = match app
+                .tenant_keys(tenant_id)
+                .await?
+                .data_key(domain.id, version)
+            {
+                Ok(k) => k,
+                Err(valv_kms::KmsError::UnknownVersion(_)) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let plain = old_key.open(&ctx, ct)?;
             let fresh = target_key.seal(&ctx, plain.expose_secret())?;
             // A record that changed meanwhile (or was deleted) is left alone: whoever changed it
             // wrote it under the active version already.

@@ -12,7 +12,7 @@ use crate::{
     authz::Caller,
     error::{VaultError, VaultResult},
     jobs,
-    store::records::{JobRecord, Role},
+    store::records::{JobRecord, PendingOpRecord, Role},
 };
 
 /// Kind name of the rotation job.
@@ -171,4 +171,144 @@ pub async fn list_jobs(app: &App, caller: &Caller) -> VaultResult<Vec<JobRecord>
         .collect();
     jobs.sort_by_key(|j| std::cmp::Reverse(j.id));
     Ok(jobs)
+}
+
+/// Records under `version`, per domain name (only domains that have some).
+pub async fn records_under(
+    app: &App,
+    tenant_id: u64,
+    version: KeyVersion,
+) -> VaultResult<Vec<(String, u64)>> {
+    let mut out = Vec::new();
+    for domain in app.store.list_domains(tenant_id).await? {
+        if !domain.reversible {
+            continue;
+        }
+        let mut n = 0;
+        let mut after = Vec::new();
+        loop {
+            let page = app.store.scan_mappings(domain.id, after, 2_000).await?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = last.clone();
+            for (_, m) in &page {
+                if let Some(ct) = &m.ciphertext
+                    && ciphertext_version(ct)? == version
+                {
+                    n += 1;
+                }
+            }
+        }
+        if n > 0 {
+            out.push((domain.name, n));
+        }
+    }
+    Ok(out)
+}
+
+/// `DestroyKeyVersion`: checks, then runs or files the destruction (two-person rule). Returns
+/// the outcome and the records still under the version.
+pub async fn destroy(
+    app: &Arc<App>,
+    caller: &Caller,
+    version: KeyVersion,
+    force: bool,
+) -> VaultResult<(super::approval::Outcome, Vec<(String, u64)>)> {
+    let tenant_id = caller.tenant_with(Role::KeyOfficer)?;
+    let keys = app.tenant_keys(tenant_id).await?;
+    let state = keys
+        .versions()
+        .into_iter()
+        .find(|(v, _, _)| *v == version)
+        .map(|(_, s, _)| s)
+        .ok_or_else(|| VaultError::NotFound("version: no such key version".into()))?;
+    match state {
+        KeyState::Active => {
+            return Err(VaultError::FailedPrecondition(
+                "version: the active version cannot be destroyed; rotate first".into(),
+            ));
+        }
+        KeyState::Retired | KeyState::Destroyed => {
+            return Err(VaultError::FailedPrecondition(
+                "version: its material is already erased".into(),
+            ));
+        }
+        KeyState::DecryptOnly => {}
+    }
+    let remaining = records_under(app, tenant_id, version).await?;
+    if !remaining.is_empty() && !force {
+        let list: Vec<String> = remaining
+            .iter()
+            .map(|(d, n)| format!("{d}: {n} records"))
+            .collect();
+        return Err(VaultError::FailedPrecondition(format!(
+            "version: records are still under it ({}); let the rotation job move them, or force",
+            list.join(", ")
+        )));
+    }
+    let op = destruction(tenant_id, version, force, caller.id());
+    let outcome = super::approval::request_or_run(app, caller, op).await?;
+    Ok((outcome, remaining))
+}
+
+/// The pending-operation record of a destruction.
+fn destruction(
+    tenant_id: u64,
+    version: KeyVersion,
+    force: bool,
+    requested_by: &str,
+) -> PendingOpRecord {
+    PendingOpRecord {
+        id: 0,
+        tenant_id,
+        kind: super::approval::DESTROY_KEY_VERSION.into(),
+        version,
+        force,
+        requested_by: requested_by.to_owned(),
+        requested_ms: 0,
+        expires_ms: 0,
+        state: String::new(),
+        approved_by: String::new(),
+    }
+}
+
+/// Destroys the version now (after any approval): under the tenant's exclusive gate, audit
+/// first, then the key ring without the version's material.
+pub async fn destroy_now(
+    app: &Arc<App>,
+    op: &PendingOpRecord,
+    requested_by: &str,
+    approved_by: Option<&str>,
+    request_id: &str,
+) -> VaultResult<()> {
+    let gate = app.gate(op.tenant_id);
+    let exclusive = gate.write().await;
+    let mut keys = app.load_tenant_keys(op.tenant_id).await?;
+    keys.destroy(op.version)?;
+    let lost: u64 = records_under(app, op.tenant_id, op.version)
+        .await?
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    let mut entry = audit::entry(app.now_ms(), requested_by, "key.destroy");
+    entry.request_id = request_id.to_owned();
+    entry.counts = vec![
+        ("version".into(), u64::from(op.version)),
+        ("records_lost".into(), lost),
+    ];
+    entry.items = vec![(format!("key-version:{}", op.version), "destroyed".into())];
+    if let Some(approver) = approved_by {
+        entry.items.push((approver.to_owned(), "approved".into()));
+    }
+    app.audit.append(op.tenant_id, entry).await?;
+    app.install_tenant_keys(keys).await?;
+    drop(exclusive);
+    tracing::warn!(
+        tenant = op.tenant_id,
+        version = op.version,
+        lost,
+        "key version destroyed"
+    );
+    Ok(())
 }

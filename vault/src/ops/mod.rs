@@ -4,6 +4,7 @@
 //! gRPC layer in `api/` only converts messages and maps errors.
 
 pub mod admin;
+pub mod approval;
 pub mod audit;
 pub mod consent;
 pub mod keys;

@@ -36,6 +36,7 @@ pub fn verdict_name(v: Verdict) -> &'static str {
         Verdict::ConsentExpired => "consent-expired",
         Verdict::NotFound => "not-found",
         Verdict::Denied => "denied",
+        Verdict::KeyDestroyed => "key-destroyed",
     }
 }
 
@@ -122,15 +123,27 @@ pub async fn reidentify(
             consents[i].as_ref(),
             now,
         );
+        let mut verdict = verdict;
         let identifier = match (verdict, &mappings[i], &parsed[i]) {
-            (Verdict::Released, Some(m), Some(p)) => {
+            (Verdict::Released, Some(m), Some(p)) => 'open: {
                 let ct = m.ciphertext.as_ref().ok_or_else(|| {
                     VaultError::Internal("reversible mapping without ciphertext".into())
                 })?;
                 let version = ciphertext_version(ct)?;
                 let key = match &active {
                     Some(k) if k.version() == version => k.clone(),
-                    _ => app.data_key(&domain, version).await?,
+                    _ => match app
+                        .tenant_keys(tenant_id)
+                        .await?
+                        .data_key(domain.id, version)
+                    {
+                        Ok(k) => k,
+                        Err(valv_kms::KmsError::UnknownVersion(_)) => {
+                            verdict = Verdict::KeyDestroyed;
+                            break 'open None;
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
                 };
                 let plain = key.open(
                     &AadContext {

@@ -18,7 +18,7 @@ use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
 use self::records::{
     AuditRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord, NewMapping,
-    PrincipalRecord, PurposeRecord, TenantRecord,
+    PendingOpRecord, PrincipalRecord, PurposeRecord, TenantRecord,
 };
 use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
 
@@ -142,6 +142,10 @@ pub trait Store: Send + Sync + 'static {
     async fn job(&self, id: u64) -> StoreResult<Option<JobRecord>>;
     /// Every job (all tenants), by id.
     async fn jobs(&self) -> StoreResult<Vec<JobRecord>>;
+    /// Creates or replaces a pending operation.
+    async fn put_pending_op(&self, op: &PendingOpRecord) -> StoreResult<()>;
+    /// Every pending operation record (any state), by id.
+    async fn pending_ops(&self) -> StoreResult<Vec<PendingOpRecord>>;
     /// Encryptions reserved per key version of a tenant (a durable upper bound of the use count).
     async fn key_usage(&self, tenant_id: u64) -> StoreResult<Vec<(u32, u64)>>;
     /// Records the reserved encryptions of one key version.

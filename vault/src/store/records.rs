@@ -249,3 +249,28 @@ pub struct JobRecord {
     /// Principal that started it.
     pub started_by: String,
 }
+
+/// A destructive operation waiting for a second principal's approval (two-person rule).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingOpRecord {
+    /// Unique id.
+    pub id: u64,
+    /// Tenant it acts on (0: operator operations).
+    pub tenant_id: u64,
+    /// What it does, e.g. `destroy-key-version`.
+    pub kind: String,
+    /// Key version it names, if any.
+    pub version: u32,
+    /// Whether records under the version may be lost.
+    pub force: bool,
+    /// Who asked.
+    pub requested_by: String,
+    /// When.
+    pub requested_ms: i64,
+    /// Approval must come before this.
+    pub expires_ms: i64,
+    /// `pending`, `approved` or `expired`.
+    pub state: String,
+    /// Who approved.
+    pub approved_by: String,
+}

@@ -516,6 +516,14 @@ impl Store for SledStore {
         self.scan_json("job/")
     }
 
+    async fn put_pending_op(&self, op: &PendingOpRecord) -> StoreResult<()> {
+        self.put_json(&format!("pending/{:020}", op.id), op)
+    }
+
+    async fn pending_ops(&self) -> StoreResult<Vec<PendingOpRecord>> {
+        self.scan_json("pending/")
+    }
+
     async fn key_usage(&self, tenant_id: u64) -> StoreResult<Vec<(u32, u64)>> {
         self.scan_json(&format!("usage/{tenant_id}/"))
     }
