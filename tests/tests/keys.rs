@@ -363,6 +363,18 @@ async fn valvctl_lists_rotates_and_watches() {
     assert_eq!(listed[1]["records"], 300);
     let jobs = valvctl(&["jobs", "list"]);
     assert_eq!(jobs[0]["id"], job["id"]);
+    assert_eq!(valvctl(&["keys", "pending"]), serde_json::json!([]));
+    // Destroying the active version is refused, with the reason on stderr.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
+        .args(["keys", "destroy", "2", "--force"])
+        .env("VALV_ADDR", &server.addr)
+        .env("VALV_CA", data.join("tls/ca.pem"))
+        .env("VALV_TOKEN", &t.key_officer)
+        .env_remove("VALV_TOKEN_FILE")
+        .output()
+        .unwrap_or_else(|e| panic!("valvctl: {e}"));
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("rotate first"));
     let re = server.client(&t.reidentifier).await;
     all_reidentify(&re, &pairs).await;
     server.terminate();

@@ -19,6 +19,22 @@ pub enum KeysCmd {
         #[arg(long)]
         watch: bool,
     },
+    /// Destroy a decrypt-only version after a suspected compromise (refused while records are
+    /// under it unless --force; under the two-person rule a second key officer must approve).
+    Destroy {
+        /// Version number.
+        version: u32,
+        /// Destroy even though records are still under it: they become unreadable for good.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Approve another key officer's pending destructive operation.
+    Approve {
+        /// Operation id.
+        id: u64,
+    },
+    /// Destructive operations waiting for approval.
+    Pending,
 }
 
 /// `valvctl jobs …`.
@@ -191,7 +207,73 @@ pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<E
             }
             Ok(ExitCode::SUCCESS)
         }
+        KeysCmd::Destroy { version, force } => destroy(valv, json, version, force).await,
+        KeysCmd::Approve { id } => {
+            let r = valv
+                .keys()
+                .approve_operation(pb::ApproveOperationRequest { id })
+                .await?
+                .into_inner();
+            if json {
+                println!("{}", json!({"kind": r.kind, "summary": r.summary}));
+            } else {
+                println!("approved and done: {}", r.summary);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCmd::Pending => {
+            let ops = valv
+                .keys()
+                .list_pending_operations(pb::ListPendingOperationsRequest {})
+                .await?
+                .into_inner()
+                .operations;
+            if json {
+                let list: Vec<_> = ops
+                    .iter()
+                    .map(|o| {
+                        json!({"id": o.id, "kind": o.kind, "requested_by": o.requested_by,
+                                    "requested_unix_ms": o.requested_unix_ms,
+                                    "expires_unix_ms": o.expires_unix_ms, "summary": o.summary})
+                    })
+                    .collect();
+                println!("{}", json!(list));
+            } else {
+                for o in &ops {
+                    println!("{}\t{}\trequested by {}", o.id, o.summary, o.requested_by);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+async fn destroy(valv: &Valv, json: bool, version: u32, force: bool) -> anyhow::Result<ExitCode> {
+    let r = valv
+        .keys()
+        .destroy_key_version(pb::DestroyKeyVersionRequest { version, force })
+        .await?
+        .into_inner();
+    let records: Vec<_> = r
+        .records
+        .iter()
+        .map(|d| json!({"domain": d.domain, "records": d.records}))
+        .collect();
+    if json {
+        println!(
+            "{}",
+            json!({"destroyed": r.destroyed, "pending_operation_id": r.pending_operation_id,
+                   "approve_before_unix_ms": r.approve_before_unix_ms, "records": records})
+        );
+    } else if r.destroyed {
+        println!("key version v{version} destroyed");
+    } else {
+        println!(
+            "destruction of v{version} filed as operation {}; a second key officer must run `valvctl keys approve {}`",
+            r.pending_operation_id, r.pending_operation_id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `valvctl jobs …`.
