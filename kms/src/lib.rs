@@ -26,6 +26,6 @@ pub use derive::{DerivedKeyPurpose, derive_key};
 pub use envelope::{AadContext, DataKey, KeyVersion};
 pub use error::KmsError;
 pub use keyring::{KeyState, TenantKeys, WrappedTenantKeys};
-pub use providers::{RootKeyProvider, WrappedKey, file::FileRootKeyProvider};
+pub use providers::{Rewrapping, RootKeyProvider, WrappedKey, file::FileRootKeyProvider};
 pub use secret::{SecretBytes, SecretKey};
 pub use signing::SigningKey;

@@ -32,9 +32,10 @@ enum Rpc {
     DestroyKeyVersion,
     ApproveOperation,
     ListPendingOperations,
+    RotateRootKey,
 }
 
-const ALL: [Rpc; 26] = [
+const ALL: [Rpc; 27] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -61,11 +62,22 @@ const ALL: [Rpc; 26] = [
     Rpc::DestroyKeyVersion,
     Rpc::ApproveOperation,
     Rpc::ListPendingOperations,
+    Rpc::RotateRootKey,
 ];
 
-fn allowed_role(rpc: Rpc) -> pb::Role {
+fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
     match rpc {
-        Rpc::CreateTenant | Rpc::VerifyOperatorAudit => pb::Role::Operator,
+        // Operators approve and list operator operations; key officers their tenant's.
+        Rpc::ApproveOperation | Rpc::ListPendingOperations => {
+            vec![pb::Role::KeyOfficer, pb::Role::Operator]
+        }
+        other => vec![single_role(other)],
+    }
+}
+
+fn single_role(rpc: Rpc) -> pb::Role {
+    match rpc {
+        Rpc::CreateTenant | Rpc::VerifyOperatorAudit | Rpc::RotateRootKey => pb::Role::Operator,
         Rpc::ReadAudit | Rpc::VerifyAudit | Rpc::GetAuditKey => pb::Role::Auditor,
         Rpc::ListKeyVersions
         | Rpc::RotateTenantKey
@@ -286,6 +298,11 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .list_pending_operations(pb::ListPendingOperationsRequest {})
             .await
             .map(drop),
+        Rpc::RotateRootKey => c
+            .keys()
+            .rotate_root_key(pb::RotateRootKeyRequest {})
+            .await
+            .map(drop),
     }
 }
 
@@ -336,7 +353,7 @@ async fn every_role_against_every_rpc() {
         for (role, client) in &clients {
             n += 1;
             let result = call(rpc, client, n).await;
-            if *role == allowed_role(rpc) {
+            if allowed_roles(rpc).contains(role) {
                 assert!(
                     result.as_ref().err().map(|s| s.code()) != Some(Code::PermissionDenied),
                     "{role:?} must be allowed {rpc:?}: {result:?}"

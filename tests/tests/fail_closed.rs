@@ -208,6 +208,9 @@ impl Store for AuditFault {
     async fn audit_checkpoints(&self, chain: u64) -> StoreResult<Vec<AuditCheckpoint>> {
         self.inner.audit_checkpoints(chain).await
     }
+    async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>> {
+        self.inner.all_tenant_keys().await
+    }
     async fn put_tenant_keys(&self, keys: &WrappedTenantKeys) -> StoreResult<()> {
         self.inner.put_tenant_keys(keys).await
     }

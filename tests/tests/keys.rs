@@ -556,3 +556,157 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
+    valv_e2e::init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let log = dir.path().join("valv.log");
+    let server = spawn_with(BIN, &data, &log, &[]);
+    let operator = server.client(&server.operator_token).await;
+    let t = tenant(&operator, "rooted").await;
+    let tok = server.client(&t.tokenizer).await;
+    let pairs = fill(&tok, "root", 200).await;
+    let old_root = std::fs::read(data.join("root.key")).unwrap_or_else(|e| panic!("{e}"));
+    let rotated = operator
+        .keys()
+        .rotate_root_key(pb::RotateRootKeyRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("rotate root: {e}"))
+        .into_inner();
+    assert!(rotated.rotated);
+    // Tenants may not rotate the root key.
+    let denied = server
+        .client(&t.key_officer)
+        .await
+        .keys()
+        .rotate_root_key(pb::RotateRootKeyRequest {})
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(denied, Some(tonic::Code::PermissionDenied));
+    server.terminate();
+
+    // The old key is gone from disk (its file now holds the new key) …
+    let new_root = std::fs::read(data.join("root.key")).unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(new_root, old_root);
+    assert!(!data.join("root.key.next").exists());
+    // … and nothing needs it: restart and use everything.
+    let server = spawn_with(BIN, &data, &log, &[]);
+    let re = server.client(&t.reidentifier).await;
+    all_reidentify(&re, &pairs).await;
+    let operator = server.client(&server.operator_token).await;
+    let t2 = tenant(&operator, "after-root").await;
+    let more = fill(&server.client(&t2.tokenizer).await, "after", 10).await;
+    all_reidentify(&server.client(&t2.reidentifier).await, &more).await;
+    let verified = server
+        .client(&server.operator_token)
+        .await
+        .audit()
+        .verify_audit(pb::VerifyAuditRequest {
+            operator_chain: true,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert!(verified.ok, "{verified:?}");
+    server.terminate();
+
+    // A rotation cut off after the new key was written but before any key ring was re-wrapped:
+    // the next start finishes it.
+    let cut = [7u8; 32]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        + "\n";
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(data.join("root.key.next"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::io::Write::write_all(&mut f, cut.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let server = spawn_with(BIN, &data, &log, &[]);
+    assert!(!data.join("root.key.next").exists());
+    assert_eq!(
+        std::fs::read_to_string(data.join("root.key")).unwrap_or_default(),
+        cut
+    );
+    all_reidentify(&server.client(&t.reidentifier).await, &pairs).await;
+    server.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_root_key_rotation_needs_a_second_operator_under_the_two_person_rule() {
+    let server = start_configured(
+        |c| {
+            c.limits = Limits {
+                two_person_rule: true,
+                ..Limits::default()
+            };
+        },
+        None,
+    )
+    .await;
+    let first = server.client(&server.operator_token).await;
+    let t = tenant(&first, "two-ops").await;
+    let pairs = fill(&server.client(&t.tokenizer).await, "two", 20).await;
+    let second_token = first
+        .admin()
+        .create_principal(pb::CreatePrincipalRequest {
+            name: "second-operator".into(),
+            roles: vec![pb::Role::Operator.into()],
+            purposes: vec![],
+            client_cert_sha256: String::new(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .token;
+    let second = server.client(&second_token).await;
+    let filed = first
+        .keys()
+        .rotate_root_key(pb::RotateRootKeyRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert!(!filed.rotated);
+    let key_before = std::fs::read(server.dir.path().join("data/root.key")).unwrap_or_default();
+    let own = first
+        .keys()
+        .approve_operation(pb::ApproveOperationRequest {
+            id: filed.pending_operation_id,
+        })
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(own, Some(tonic::Code::PermissionDenied));
+    // A tenant's key officer cannot see or approve an operator operation.
+    let ko = server.client(&t.key_officer).await;
+    let foreign = ko
+        .keys()
+        .approve_operation(pb::ApproveOperationRequest {
+            id: filed.pending_operation_id,
+        })
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(foreign, Some(tonic::Code::NotFound));
+    let done = second
+        .keys()
+        .approve_operation(pb::ApproveOperationRequest {
+            id: filed.pending_operation_id,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(done.kind, "rotate-root-key");
+    let key_after = std::fs::read(server.dir.path().join("data/root.key")).unwrap_or_default();
+    assert_ne!(key_before, key_after);
+    all_reidentify(&server.client(&t.reidentifier).await, &pairs).await;
+    server.stop().await;
+}

@@ -79,8 +79,11 @@ pub struct DomainKeys {
 pub struct App {
     /// Storage back-end.
     pub store: Arc<dyn Store>,
-    /// Root key provider.
-    pub root: Arc<dyn RootKeyProvider>,
+    /// Root key provider (replaced by a root-key rotation) and its key file, if it has one.
+    root: RwLock<(Arc<dyn RootKeyProvider>, Option<std::path::PathBuf>)>,
+    /// Held shared while a key ring is wrapped and stored, exclusively while the root key is
+    /// replaced, so no key ring is wrapped under a root key on its way out.
+    pub root_change: tokio::sync::RwLock<()>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Request limits.
@@ -115,13 +118,38 @@ impl App {
             audit: AuditLog::new(Arc::clone(&store), checkpoint_entries, Arc::clone(&metrics)),
             metrics,
             store,
-            root,
+            root: RwLock::new((root, None)),
+            root_change: tokio::sync::RwLock::new(()),
             clock,
             limits,
             tenants: RwLock::new(HashMap::new()),
             domains: RwLock::new(HashMap::new()),
             gates: std::sync::Mutex::new(HashMap::new()),
             usage: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The current root key provider.
+    pub fn root(&self) -> Arc<dyn RootKeyProvider> {
+        match self.root.read() {
+            Ok(r) => Arc::clone(&r.0),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner().0),
+        }
+    }
+
+    /// The root key's file, for providers that keep one.
+    pub fn root_file(&self) -> Option<std::path::PathBuf> {
+        match self.root.read() {
+            Ok(r) => r.1.clone(),
+            Err(poisoned) => poisoned.into_inner().1.clone(),
+        }
+    }
+
+    /// Replaces the root key provider (after a rotation) and records its file.
+    pub fn set_root(&self, provider: Arc<dyn RootKeyProvider>, file: Option<std::path::PathBuf>) {
+        match self.root.write() {
+            Ok(mut r) => *r = (provider, file),
+            Err(poisoned) => *poisoned.into_inner() = (provider, file),
         }
     }
 
@@ -195,7 +223,8 @@ impl App {
     /// held exclusively.
     pub async fn install_tenant_keys(&self, keys: TenantKeys) -> VaultResult<()> {
         let tenant_id = keys.tenant_id();
-        let wrapped = keys.wrap(self.root.as_ref())?;
+        let _root = self.root_change.read().await;
+        let wrapped = keys.wrap(self.root().as_ref())?;
         self.store.put_tenant_keys(&wrapped).await?;
         self.store.sync().await.map_err(|e| {
             VaultError::Unavailable(format!("key ring could not be made durable: {e}"))
@@ -216,7 +245,7 @@ impl App {
             .tenant_keys(tenant_id)
             .await?
             .ok_or_else(|| VaultError::FailedPrecondition("tenant has no key ring".into()))?;
-        Ok(TenantKeys::unwrap(&wrapped, self.root.as_ref())?)
+        Ok(TenantKeys::unwrap(&wrapped, self.root().as_ref())?)
     }
 
     /// Updates the gauges that are read rather than counted (before a metrics scrape).
@@ -262,7 +291,7 @@ impl App {
             .tenant_keys(tenant_id)
             .await?
             .ok_or_else(|| VaultError::FailedPrecondition("tenant has no key ring".into()))?;
-        let keys = Arc::new(TenantKeys::unwrap(&wrapped, self.root.as_ref())?);
+        let keys = Arc::new(TenantKeys::unwrap(&wrapped, self.root().as_ref())?);
         self.tenants
             .write()
             .map_err(poisoned)?

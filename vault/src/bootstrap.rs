@@ -43,6 +43,9 @@ pub async fn open(
         None => Arc::new(SledStore::open(&data_dir.join("store"))?),
     };
     let app = Arc::new(App::new(store, root, clock, limits, checkpoint_entries));
+    app.set_root(app.root(), Some(root_path.clone()));
+    // A root-key rotation cut off by a crash is finished before anything else.
+    crate::ops::root::finish_interrupted(&app).await?;
     ensure_operator_chain_keys(&app).await?;
     ensure_operator(&app, data_dir).await?;
     Ok(app)
@@ -53,7 +56,7 @@ async fn ensure_operator_chain_keys(app: &App) -> anyhow::Result<()> {
     if app.store.tenant_keys(OPERATOR_CHAIN).await?.is_none() {
         let keys = TenantKeys::generate(OPERATOR_CHAIN, app.now_ms());
         app.store
-            .put_tenant_keys(&keys.wrap(app.root.as_ref())?)
+            .put_tenant_keys(&keys.wrap(app.root().as_ref())?)
             .await?;
         app.store.sync().await?;
     }

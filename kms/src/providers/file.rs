@@ -105,6 +105,17 @@ impl FileRootKeyProvider {
         &self.path
     }
 
+    /// Moves this key's file over `to` (atomically, replacing — and so erasing — the key that was
+    /// there) and makes the rename durable. Ends a root-key rotation.
+    pub fn promote(mut self, to: &Path) -> Result<Self, KmsError> {
+        fs::rename(&self.path, to)?;
+        if let Some(dir) = to.parent() {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        self.path = to.to_path_buf();
+        Ok(self)
+    }
+
     fn aad(context: &str) -> Vec<u8> {
         let mut aad = b"valv/v1/wrap/".to_vec();
         aad.extend_from_slice(context.as_bytes());

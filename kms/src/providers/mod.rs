@@ -33,3 +33,38 @@ pub trait RootKeyProvider: Send + Sync {
     /// Unwraps a key made by `wrap` with the same context.
     fn unwrap(&self, wrapped: &WrappedKey, context: &str) -> Result<SecretKey, KmsError>;
 }
+
+/// During a root-key rotation: unwraps with whichever of two root keys wrapped a secret (told
+/// apart by `root_key_id`), wraps with the new one.
+pub struct Rewrapping<'a> {
+    /// The root key being replaced.
+    pub old: &'a dyn RootKeyProvider,
+    /// The root key that replaces it.
+    pub new: &'a dyn RootKeyProvider,
+}
+
+impl RootKeyProvider for Rewrapping<'_> {
+    fn name(&self) -> &'static str {
+        self.new.name()
+    }
+
+    fn fit_for_production(&self) -> bool {
+        self.new.fit_for_production()
+    }
+
+    fn root_key_id(&self) -> String {
+        self.new.root_key_id()
+    }
+
+    fn wrap(&self, secret: &SecretKey, context: &str) -> Result<WrappedKey, KmsError> {
+        self.new.wrap(secret, context)
+    }
+
+    fn unwrap(&self, wrapped: &WrappedKey, context: &str) -> Result<SecretKey, KmsError> {
+        if wrapped.root_key_id == self.new.root_key_id() {
+            self.new.unwrap(wrapped, context)
+        } else {
+            self.old.unwrap(wrapped, context)
+        }
+    }
+}

@@ -207,4 +207,28 @@ impl KeyService for KeyApi {
             operations,
         }))
     }
+
+    async fn rotate_root_key(
+        &self,
+        request: Request<pb::RotateRootKeyRequest>,
+    ) -> Result<Response<pb::RotateRootKeyResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let outcome = crate::ops::root::rotate(&self.0, &caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(match outcome {
+            approval::Outcome::Done(_) => pb::RotateRootKeyResponse {
+                rotated: true,
+                root_key_id: self.0.root().root_key_id(),
+                pending_operation_id: 0,
+                approve_before_unix_ms: 0,
+            },
+            approval::Outcome::Pending(id, before) => pb::RotateRootKeyResponse {
+                rotated: false,
+                root_key_id: String::new(),
+                pending_operation_id: id,
+                approve_before_unix_ms: before,
+            },
+        }))
+    }
 }

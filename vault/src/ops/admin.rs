@@ -40,8 +40,11 @@ pub async fn create_tenant(
         name: name.to_owned(),
         created_ms: now,
     };
-    let wrapped = TenantKeys::generate(tenant.id, now).wrap(app.root.as_ref())?;
+    // Shared root lock: a root-key rotation cannot miss this key ring.
+    let root = app.root_change.read().await;
+    let wrapped = TenantKeys::generate(tenant.id, now).wrap(app.root().as_ref())?;
     app.store.create_tenant(&tenant, &wrapped).await?;
+    drop(root);
     let (admin, token) = new_principal(
         app,
         Some(tenant.id),
@@ -214,6 +217,26 @@ pub async fn create_principal(
     purposes: Vec<String>,
     client_cert_sha256: &str,
 ) -> VaultResult<(PrincipalRecord, SecretBytes)> {
+    // Operators create only operators (a second one is what the two-person rule needs).
+    if caller.principal.tenant_id.is_none() && caller.require(Role::Operator).is_ok() {
+        if roles != [Role::Operator] {
+            return Err(VaultError::PermissionDenied(
+                "operators create only operator principals".into(),
+            ));
+        }
+        name_ok("name", name)?;
+        if !purposes.is_empty() {
+            return Err(VaultError::invalid(
+                "purposes",
+                "operators have no purposes",
+            ));
+        }
+        let result = new_principal(app, None, name, roles, vec![], None).await?;
+        let mut entry = audit::act(app.now_ms(), caller, "principal.create");
+        entry.items = vec![(result.0.id.clone(), "created".into())];
+        app.audit.record(OPERATOR_CHAIN, entry).await?;
+        return Ok(result);
+    }
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
     name_ok("name", name)?;
     if roles.is_empty() {

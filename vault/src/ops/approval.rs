@@ -15,6 +15,8 @@ use crate::{
 
 /// Operation kinds.
 pub const DESTROY_KEY_VERSION: &str = "destroy-key-version";
+/// Root-key rotation (operators; tenant 0).
+pub const ROTATE_ROOT_KEY: &str = "rotate-root-key";
 
 const PENDING: &str = "pending";
 const APPROVED: &str = "approved";
@@ -28,10 +30,21 @@ pub enum Outcome {
     Pending(u64, i64),
 }
 
-/// The role that requests and approves an operation kind (key officers for every kind so far;
-/// tenant shredding and root-key rotation will be operators').
-fn role_of(_kind: &str) -> Role {
-    Role::KeyOfficer
+/// The role that requests and approves an operation kind.
+fn role_of(kind: &str) -> Role {
+    if kind == ROTATE_ROOT_KEY {
+        Role::Operator
+    } else {
+        Role::KeyOfficer
+    }
+}
+
+/// Where a caller may approve: operators the operator scope (0), key officers their tenant.
+fn scope(caller: &Caller) -> VaultResult<u64> {
+    if caller.require(Role::Operator).is_ok() {
+        return Ok(0);
+    }
+    caller.tenant_with(Role::KeyOfficer)
 }
 
 /// Runs `op` now, or files it for approval when the two-person rule is on.
@@ -69,7 +82,7 @@ pub async fn request_or_run(
 /// Approves another principal's pending operation, which then takes effect.
 pub async fn approve(app: &Arc<App>, caller: &Caller, id: u64) -> VaultResult<(String, String)> {
     // The role first: a caller who may approve nothing learns nothing about operations.
-    let tenant_id = caller.tenant_with(Role::KeyOfficer)?;
+    let tenant_id = scope(caller)?;
     let not_found = || VaultError::NotFound("id: no such pending operation".into());
     let mut op = app
         .store
@@ -78,10 +91,10 @@ pub async fn approve(app: &Arc<App>, caller: &Caller, id: u64) -> VaultResult<(S
         .into_iter()
         .find(|o| o.id == id)
         .ok_or_else(not_found)?;
-    caller.require(role_of(&op.kind))?;
     if op.tenant_id != tenant_id {
         return Err(not_found());
     }
+    caller.require(role_of(&op.kind))?;
     if op.state != PENDING {
         return Err(VaultError::FailedPrecondition(format!(
             "id: the operation is {}",
@@ -117,7 +130,7 @@ pub async fn approve(app: &Arc<App>, caller: &Caller, id: u64) -> VaultResult<(S
 
 /// Pending operations of the caller's tenant.
 pub async fn list(app: &App, caller: &Caller) -> VaultResult<Vec<PendingOpRecord>> {
-    let tenant_id = caller.tenant_with(Role::KeyOfficer)?;
+    let tenant_id = scope(caller)?;
     let now = app.now_ms();
     Ok(app
         .store
@@ -130,6 +143,9 @@ pub async fn list(app: &App, caller: &Caller) -> VaultResult<Vec<PendingOpRecord
 
 /// A one-line description (no identifiers).
 pub fn summary(op: &PendingOpRecord) -> String {
+    if op.kind == ROTATE_ROOT_KEY {
+        return op.kind.clone();
+    }
     format!(
         "{} v{}{}",
         op.kind,
@@ -149,6 +165,10 @@ async fn execute(
         DESTROY_KEY_VERSION => {
             keys::destroy_now(app, op, requested_by, approved_by, request_id).await?;
             Ok(summary(op))
+        }
+        ROTATE_ROOT_KEY => {
+            let id = super::root::rotate_now(app, requested_by, approved_by, request_id).await?;
+            Ok(format!("root key rotated; new root key id {id}"))
         }
         other => Err(VaultError::Internal(format!(
             "unknown operation kind {other}"

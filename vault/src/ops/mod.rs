@@ -10,6 +10,7 @@ pub mod consent;
 pub mod keys;
 pub mod pseudonymise;
 pub mod reidentify;
+pub mod root;
 
 use crate::{
     app::App,

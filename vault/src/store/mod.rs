@@ -198,6 +198,8 @@ pub trait Store: Send + Sync + 'static {
     /// All checkpoints of a chain, by sequence number.
     async fn audit_checkpoints(&self, chain: u64) -> StoreResult<Vec<AuditCheckpoint>>;
 
+    /// Every stored key ring (all tenants and the operator chain's).
+    async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>>;
     /// Stores (or replaces) wrapped keys without a tenant record (the operator chain's keys).
     async fn put_tenant_keys(&self, keys: &WrappedTenantKeys) -> StoreResult<()>;
 

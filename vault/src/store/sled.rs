@@ -707,6 +707,10 @@ impl Store for SledStore {
             .collect()
     }
 
+    async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>> {
+        self.scan_json("keys/")
+    }
+
     async fn put_tenant_keys(&self, keys: &WrappedTenantKeys) -> StoreResult<()> {
         self.put_json(&format!("keys/{}", keys.tenant_id), keys)
     }
