@@ -569,13 +569,37 @@ async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
     let tok = server.client(&t.tokenizer).await;
     let pairs = fill(&tok, "root", 200).await;
     let old_root = std::fs::read(data.join("root.key")).unwrap_or_else(|e| panic!("{e}"));
-    let rotated = operator
-        .keys()
-        .rotate_root_key(pb::RotateRootKeyRequest {})
-        .await
-        .unwrap_or_else(|e| panic!("rotate root: {e}"))
-        .into_inner();
-    assert!(rotated.rotated);
+    // Through the CLI, as the README shows.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
+        .args(["--json", "keys", "rotate-root"])
+        .env("VALV_ADDR", &server.addr)
+        .env("VALV_CA", data.join("tls/ca.pem"))
+        .env("VALV_TOKEN", &server.operator_token)
+        .env_remove("VALV_TOKEN_FILE")
+        .output()
+        .unwrap_or_else(|e| panic!("valvctl: {e}"));
+    assert!(out.status.success(), "{out:?}");
+    let rotated: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    assert_eq!(rotated["rotated"], true, "{rotated}");
+    assert_eq!(rotated["root_key_id"].as_str().map(str::len), Some(16));
+    // Operators create a second operator the same way.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
+        .args([
+            "--json",
+            "principal",
+            "create",
+            "second-op",
+            "--role",
+            "operator",
+        ])
+        .env("VALV_ADDR", &server.addr)
+        .env("VALV_CA", data.join("tls/ca.pem"))
+        .env("VALV_TOKEN", &server.operator_token)
+        .env_remove("VALV_TOKEN_FILE")
+        .output()
+        .unwrap_or_else(|e| panic!("valvctl: {e}"));
+    assert!(out.status.success(), "{out:?}");
     // Tenants may not rotate the root key.
     let denied = server
         .client(&t.key_officer)

@@ -151,6 +151,8 @@ pub enum RoleArg {
     SubjectOfficer,
     KeyOfficer,
     Auditor,
+    /// Only an operator may create one (a second operator, for the two-person rule).
+    Operator,
 }
 
 #[derive(Debug, Subcommand)]
@@ -492,6 +494,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         RoleArg::SubjectOfficer => pb::Role::SubjectOfficer,
                         RoleArg::KeyOfficer => pb::Role::KeyOfficer,
                         RoleArg::Auditor => pb::Role::Auditor,
+                        RoleArg::Operator => pb::Role::Operator,
                     }
                     .into()
                 })

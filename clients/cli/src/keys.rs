@@ -35,6 +35,8 @@ pub enum KeysCmd {
     },
     /// Destructive operations waiting for approval.
     Pending,
+    /// Operator: re-wrap every key ring under a fresh root key; the old root key is erased.
+    RotateRoot,
 }
 
 /// `valvctl jobs …`.
@@ -208,6 +210,29 @@ pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<E
             Ok(ExitCode::SUCCESS)
         }
         KeysCmd::Destroy { version, force } => destroy(valv, json, version, force).await,
+        KeysCmd::RotateRoot => {
+            let r = valv
+                .keys()
+                .rotate_root_key(pb::RotateRootKeyRequest {})
+                .await?
+                .into_inner();
+            if json {
+                println!(
+                    "{}",
+                    json!({"rotated": r.rotated, "root_key_id": r.root_key_id,
+                           "pending_operation_id": r.pending_operation_id,
+                           "approve_before_unix_ms": r.approve_before_unix_ms})
+                );
+            } else if r.rotated {
+                println!("root key rotated; new root key id {}", r.root_key_id);
+            } else {
+                println!(
+                    "root-key rotation filed as operation {}; a second operator must run `valvctl keys approve {}`",
+                    r.pending_operation_id, r.pending_operation_id
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         KeysCmd::Approve { id } => {
             let r = valv
                 .keys()
