@@ -33,9 +33,10 @@ enum Rpc {
     ApproveOperation,
     ListPendingOperations,
     RotateRootKey,
+    ShredTenant,
 }
 
-const ALL: [Rpc; 27] = [
+const ALL: [Rpc; 28] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -63,6 +64,7 @@ const ALL: [Rpc; 27] = [
     Rpc::ApproveOperation,
     Rpc::ListPendingOperations,
     Rpc::RotateRootKey,
+    Rpc::ShredTenant,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -77,7 +79,9 @@ fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
 
 fn single_role(rpc: Rpc) -> pb::Role {
     match rpc {
-        Rpc::CreateTenant | Rpc::VerifyOperatorAudit | Rpc::RotateRootKey => pb::Role::Operator,
+        Rpc::CreateTenant | Rpc::VerifyOperatorAudit | Rpc::RotateRootKey | Rpc::ShredTenant => {
+            pb::Role::Operator
+        }
         Rpc::ReadAudit | Rpc::VerifyAudit | Rpc::GetAuditKey => pb::Role::Auditor,
         Rpc::ListKeyVersions
         | Rpc::RotateTenantKey
@@ -303,6 +307,14 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .rotate_root_key(pb::RotateRootKeyRequest {})
             .await
             .map(drop),
+        // No such tenant: an allowed caller gets NOT_FOUND (shredding `acme` would end the test).
+        Rpc::ShredTenant => c
+            .keys()
+            .shred_tenant(pb::ShredTenantRequest {
+                tenant: "nobody".into(),
+            })
+            .await
+            .map(drop),
     }
 }
 
@@ -366,6 +378,7 @@ async fn every_role_against_every_rpc() {
                         | Rpc::WatchJob
                         | Rpc::DestroyKeyVersion
                         | Rpc::ApproveOperation
+                        | Rpc::ShredTenant
                 ) {
                     assert!(result.is_ok(), "{role:?} {rpc:?}: {result:?}");
                 }

@@ -208,6 +208,18 @@ impl Store for AuditFault {
     async fn audit_checkpoints(&self, chain: u64) -> StoreResult<Vec<AuditCheckpoint>> {
         self.inner.audit_checkpoints(chain).await
     }
+    async fn tenant_id_by_name(&self, name: &str) -> StoreResult<Option<u64>> {
+        self.inner.tenant_id_by_name(name).await
+    }
+    async fn tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        self.inner.tenants().await
+    }
+    async fn put_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        self.inner.put_tenant(tenant).await
+    }
+    async fn delete_tenant_keys(&self, tenant_id: u64) -> StoreResult<()> {
+        self.inner.delete_tenant_keys(tenant_id).await
+    }
     async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>> {
         self.inner.all_tenant_keys().await
     }

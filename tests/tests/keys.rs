@@ -734,3 +734,124 @@ async fn a_root_key_rotation_needs_a_second_operator_under_the_two_person_rule()
     all_reidentify(&server.client(&t.reidentifier).await, &pairs).await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shredded_tenant_is_unreadable_even_with_the_root_key_and_the_raw_store() {
+    valv_e2e::init();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let log = dir.path().join("valv.log");
+    let server = spawn_with(BIN, &data, &log, &[]);
+    let operator = server.client(&server.operator_token).await;
+    let a = tenant(&operator, "doomed").await;
+    let b = tenant(&operator, "kept").await;
+    fill(&server.client(&a.tokenizer).await, "doomed", 50).await;
+    let b_pairs = fill(&server.client(&b.tokenizer).await, "kept", 50).await;
+    let a_id = server
+        .client(&a.auditor)
+        .await
+        .audit()
+        .get_audit_key(pb::GetAuditKeyRequest {
+            operator_chain: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .chain;
+    server.terminate();
+    // A's key ring as stored before shredding (what leftover log copies would hold).
+    let ring_before: valv_kms::WrappedTenantKeys = {
+        let db = sled::open(data.join("store")).unwrap_or_else(|e| panic!("{e}"));
+        let meta = db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
+        let raw = meta
+            .get(format!("keys/{a_id}"))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("A's key ring"));
+        serde_json::from_slice(&raw).unwrap_or_else(|e| panic!("{e}"))
+    };
+
+    let server = spawn_with(BIN, &data, &log, &[]);
+    let operator = server.client(&server.operator_token).await;
+    let shredded = operator
+        .keys()
+        .shred_tenant(pb::ShredTenantRequest {
+            tenant: "doomed".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("shred: {e}"))
+        .into_inner();
+    assert!(shredded.shredded);
+    // Every call of A's principals is refused; B is untouched.
+    let refused = |r: Result<(), tonic::Status>| r.err().map(|s| s.code());
+    let a_tok = server.client(&a.tokenizer).await;
+    assert_eq!(
+        refused(
+            a_tok
+                .pseudonyms()
+                .pseudonymise(pb::PseudonymiseRequest {
+                    domain: "patients".into(),
+                    identifiers: vec!["doomed-x".into()],
+                    batch_id: 0,
+                })
+                .await
+                .map(drop)
+        ),
+        Some(tonic::Code::FailedPrecondition)
+    );
+    assert_eq!(
+        refused(
+            server
+                .client(&a.admin)
+                .await
+                .admin()
+                .list_domains(pb::ListDomainsRequest {})
+                .await
+                .map(drop)
+        ),
+        Some(tonic::Code::FailedPrecondition)
+    );
+    assert_eq!(
+        refused(
+            reidentify(
+                &server.client(&a.reidentifier).await,
+                "patients",
+                "care",
+                &["x".into()]
+            )
+            .await
+            .map(drop)
+        ),
+        Some(tonic::Code::FailedPrecondition)
+    );
+    all_reidentify(&server.client(&b.reidentifier).await, &b_pairs).await;
+    server.terminate();
+
+    // The raw store with the current root key in hand: A's key ring is gone, and the copy taken
+    // before shredding (as an append-only log may still hold it) no longer unwraps.
+    let (root, _) = valv_kms::FileRootKeyProvider::open_or_create(&data.join("root.key"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    {
+        let db = sled::open(data.join("store")).unwrap_or_else(|e| panic!("{e}"));
+        let meta = db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
+        assert!(meta.get(format!("keys/{a_id}")).ok().flatten().is_none());
+    }
+    assert!(valv_kms::TenantKeys::unwrap(&ring_before, &root).is_err());
+
+    // Still refused after a restart; B still works.
+    let server = spawn_with(BIN, &data, &log, &[]);
+    let a_tok = server.client(&a.tokenizer).await;
+    let again = a_tok
+        .pseudonyms()
+        .pseudonymise(pb::PseudonymiseRequest {
+            domain: "patients".into(),
+            identifiers: vec!["doomed-y".into()],
+            batch_id: 0,
+        })
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(again, Some(tonic::Code::FailedPrecondition));
+    all_reidentify(&server.client(&b.reidentifier).await, &b_pairs).await;
+    server.terminate();
+}

@@ -98,6 +98,7 @@ pub struct App {
     /// exclusively, so no request straddles two key rings.
     gates: std::sync::Mutex<HashMap<u64, Arc<tokio::sync::RwLock<()>>>>,
     usage: tokio::sync::Mutex<HashMap<(u64, u32), KeyUse>>,
+    shredded: RwLock<std::collections::HashSet<u64>>,
 }
 
 fn poisoned<T>(_: T) -> VaultError {
@@ -126,7 +127,24 @@ impl App {
             domains: RwLock::new(HashMap::new()),
             gates: std::sync::Mutex::new(HashMap::new()),
             usage: tokio::sync::Mutex::new(HashMap::new()),
+            shredded: RwLock::new(std::collections::HashSet::new()),
         }
+    }
+
+    /// Whether a tenant's key ring was destroyed (every call for it is refused).
+    pub fn is_shredded(&self, tenant_id: u64) -> bool {
+        self.shredded
+            .read()
+            .map(|s| s.contains(&tenant_id))
+            .unwrap_or(true)
+    }
+
+    /// Marks a tenant shredded and forgets its unwrapped keys.
+    pub fn mark_shredded(&self, tenant_id: u64) -> VaultResult<()> {
+        self.shredded.write().map_err(poisoned)?.insert(tenant_id);
+        self.tenants.write().map_err(poisoned)?.remove(&tenant_id);
+        self.domains.write().map_err(poisoned)?.clear();
+        Ok(())
     }
 
     /// The current root key provider.

@@ -47,6 +47,11 @@ pub async fn open(
     // A root-key rotation cut off by a crash is finished before anything else.
     crate::ops::root::finish_interrupted(&app).await?;
     ensure_operator_chain_keys(&app).await?;
+    for tenant in app.store.tenants().await? {
+        if tenant.shredded_ms != 0 {
+            app.mark_shredded(tenant.id)?;
+        }
+    }
     ensure_operator(&app, data_dir).await?;
     Ok(app)
 }

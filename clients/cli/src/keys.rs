@@ -37,6 +37,11 @@ pub enum KeysCmd {
     Pending,
     /// Operator: re-wrap every key ring under a fresh root key; the old root key is erased.
     RotateRoot,
+    /// Operator: crypto-shred a tenant (its key ring is destroyed, the root key rotated).
+    Shred {
+        /// Tenant name.
+        tenant: String,
+    },
 }
 
 /// `valvctl jobs …`.
@@ -210,6 +215,30 @@ pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<E
             Ok(ExitCode::SUCCESS)
         }
         KeysCmd::Destroy { version, force } => destroy(valv, json, version, force).await,
+        KeysCmd::Shred { tenant } => {
+            let r = valv
+                .keys()
+                .shred_tenant(pb::ShredTenantRequest {
+                    tenant: tenant.clone(),
+                })
+                .await?
+                .into_inner();
+            if json {
+                println!(
+                    "{}",
+                    json!({"shredded": r.shredded, "pending_operation_id": r.pending_operation_id,
+                           "approve_before_unix_ms": r.approve_before_unix_ms})
+                );
+            } else if r.shredded {
+                println!("tenant {tenant} shredded");
+            } else {
+                println!(
+                    "shredding of {tenant} filed as operation {}; a second operator must run `valvctl keys approve {}`",
+                    r.pending_operation_id, r.pending_operation_id
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         KeysCmd::RotateRoot => {
             let r = valv
                 .keys()

@@ -231,4 +231,27 @@ impl KeyService for KeyApi {
             },
         }))
     }
+
+    async fn shred_tenant(
+        &self,
+        request: Request<pb::ShredTenantRequest>,
+    ) -> Result<Response<pb::ShredTenantResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let name = request.into_inner().tenant;
+        let outcome = crate::ops::shred::shred(&self.0, &caller, &name)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(match outcome {
+            approval::Outcome::Done(_) => pb::ShredTenantResponse {
+                shredded: true,
+                pending_operation_id: 0,
+                approve_before_unix_ms: 0,
+            },
+            approval::Outcome::Pending(id, before) => pb::ShredTenantResponse {
+                shredded: false,
+                pending_operation_id: id,
+                approve_before_unix_ms: before,
+            },
+        }))
+    }
 }

@@ -17,7 +17,19 @@ use crate::{app::App, authz::Caller};
 pub(crate) async fn caller<T>(app: &App, request: &Request<T>) -> Result<Caller, Status> {
     let certs = request.peer_certs();
     let leaf = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
-    crate::authz::authenticate(app.store.as_ref(), request.metadata(), leaf)
+    let caller = crate::authz::authenticate(app.store.as_ref(), request.metadata(), leaf)
         .await
-        .map_err(status::to_status)
+        .map_err(status::to_status)?;
+    if caller
+        .principal
+        .tenant_id
+        .is_some_and(|t| app.is_shredded(t))
+    {
+        return Err(status::to_status(
+            crate::error::VaultError::FailedPrecondition(
+                "tenant: its keys were destroyed (shredded); nothing of it can be used".into(),
+            ),
+        ));
+    }
+    Ok(caller)
 }

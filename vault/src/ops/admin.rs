@@ -39,6 +39,7 @@ pub async fn create_tenant(
         id: app.store.next_id().await?,
         name: name.to_owned(),
         created_ms: now,
+        shredded_ms: 0,
     };
     // Shared root lock: a root-key rotation cannot miss this key ring.
     let root = app.root_change.read().await;

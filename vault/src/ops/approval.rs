@@ -17,6 +17,8 @@ use crate::{
 pub const DESTROY_KEY_VERSION: &str = "destroy-key-version";
 /// Root-key rotation (operators; tenant 0).
 pub const ROTATE_ROOT_KEY: &str = "rotate-root-key";
+/// Tenant shredding (operators; tenant 0 is the scope, `target_tenant` the victim).
+pub const SHRED_TENANT: &str = "shred-tenant";
 
 const PENDING: &str = "pending";
 const APPROVED: &str = "approved";
@@ -32,7 +34,7 @@ pub enum Outcome {
 
 /// The role that requests and approves an operation kind.
 fn role_of(kind: &str) -> Role {
-    if kind == ROTATE_ROOT_KEY {
+    if kind == ROTATE_ROOT_KEY || kind == SHRED_TENANT {
         Role::Operator
     } else {
         Role::KeyOfficer
@@ -146,6 +148,9 @@ pub fn summary(op: &PendingOpRecord) -> String {
     if op.kind == ROTATE_ROOT_KEY {
         return op.kind.clone();
     }
+    if op.kind == SHRED_TENANT {
+        return format!("{} (tenant id {})", op.kind, op.target_tenant);
+    }
     format!(
         "{} v{}{}",
         op.kind,
@@ -165,6 +170,10 @@ async fn execute(
         DESTROY_KEY_VERSION => {
             keys::destroy_now(app, op, requested_by, approved_by, request_id).await?;
             Ok(summary(op))
+        }
+        SHRED_TENANT => {
+            super::shred::shred_now(app, op.target_tenant, requested_by, approved_by, request_id)
+                .await
         }
         ROTATE_ROOT_KEY => {
             let id = super::root::rotate_now(app, requested_by, approved_by, request_id).await?;

@@ -270,6 +270,7 @@ fn destruction(
         expires_ms: 0,
         state: String::new(),
         approved_by: String::new(),
+        target_tenant: 0,
     }
 }
 

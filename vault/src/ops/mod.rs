@@ -11,6 +11,7 @@ pub mod keys;
 pub mod pseudonymise;
 pub mod reidentify;
 pub mod root;
+pub mod shred;
 
 use crate::{
     app::App,

@@ -112,6 +112,7 @@ pub async fn rotate(
         expires_ms: 0,
         state: String::new(),
         approved_by: String::new(),
+        target_tenant: 0,
     };
     super::approval::request_or_run(app, caller, op).await
 }

@@ -19,6 +19,7 @@ pub(crate) async fn run(store: &dyn Store) {
         id: store.next_id().await.unwrap_or(0),
         name: "acme".into(),
         created_ms: 1,
+        shredded_ms: 0,
     };
     let keys = valv_kms::WrappedTenantKeys {
         tenant_id: t.id,

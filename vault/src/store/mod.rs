@@ -198,6 +198,14 @@ pub trait Store: Send + Sync + 'static {
     /// All checkpoints of a chain, by sequence number.
     async fn audit_checkpoints(&self, chain: u64) -> StoreResult<Vec<AuditCheckpoint>>;
 
+    /// A tenant id by name.
+    async fn tenant_id_by_name(&self, name: &str) -> StoreResult<Option<u64>>;
+    /// Every tenant.
+    async fn tenants(&self) -> StoreResult<Vec<TenantRecord>>;
+    /// Replaces a tenant record.
+    async fn put_tenant(&self, tenant: &TenantRecord) -> StoreResult<()>;
+    /// Deletes a tenant's key ring (crypto-shredding).
+    async fn delete_tenant_keys(&self, tenant_id: u64) -> StoreResult<()>;
     /// Every stored key ring (all tenants and the operator chain's).
     async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>>;
     /// Stores (or replaces) wrapped keys without a tenant record (the operator chain's keys).

@@ -14,6 +14,9 @@ pub struct TenantRecord {
     pub name: String,
     /// Creation time.
     pub created_ms: i64,
+    /// When its key ring was destroyed (0: never).
+    #[serde(default)]
+    pub shredded_ms: i64,
 }
 
 /// A pseudonymisation domain of a tenant.
@@ -273,4 +276,7 @@ pub struct PendingOpRecord {
     pub state: String,
     /// Who approved.
     pub approved_by: String,
+    /// The tenant an operator operation acts on (shredding).
+    #[serde(default)]
+    pub target_tenant: u64,
 }

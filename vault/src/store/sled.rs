@@ -707,6 +707,39 @@ impl Store for SledStore {
             .collect()
     }
 
+    async fn tenant_id_by_name(&self, name: &str) -> StoreResult<Option<u64>> {
+        match self
+            .trees
+            .meta
+            .get(format!("tenant-name/{name}"))
+            .map_err(backend)?
+        {
+            Some(v) => std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(Some)
+                .ok_or(StoreError::Corrupt("tenant name row")),
+            None => Ok(None),
+        }
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        self.scan_json("tenant/")
+    }
+
+    async fn put_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        self.put_json(&format!("tenant/{}", tenant.id), tenant)
+    }
+
+    async fn delete_tenant_keys(&self, tenant_id: u64) -> StoreResult<()> {
+        self.trees
+            .meta
+            .remove(format!("keys/{tenant_id}"))
+            .map_err(backend)?;
+        self.commit.wrote();
+        Ok(())
+    }
+
     async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>> {
         self.scan_json("keys/")
     }
