@@ -33,16 +33,15 @@ pub struct VersionInfo {
     pub encryptions: u64,
 }
 
-/// Stored ciphertexts of a tenant per key version (walks every reversible mapping).
-pub async fn records_by_version(
-    app: &App,
-    tenant_id: u64,
-) -> VaultResult<HashMap<KeyVersion, u64>> {
-    let mut counts = HashMap::new();
+/// Stored ciphertexts of a tenant per domain name and key version (walks every reversible
+/// mapping; O(records)).
+async fn census(app: &App, tenant_id: u64) -> VaultResult<Vec<(String, HashMap<KeyVersion, u64>)>> {
+    let mut out = Vec::new();
     for domain in app.store.list_domains(tenant_id).await? {
         if !domain.reversible {
             continue;
         }
+        let mut counts = HashMap::new();
         let mut after = Vec::new();
         loop {
             let page = app.store.scan_mappings(domain.id, after, 2_000).await?;
@@ -56,8 +55,23 @@ pub async fn records_by_version(
                 }
             }
         }
+        out.push((domain.name, counts));
     }
-    Ok(counts)
+    Ok(out)
+}
+
+/// Stored ciphertexts of a tenant per key version.
+pub async fn records_by_version(
+    app: &App,
+    tenant_id: u64,
+) -> VaultResult<HashMap<KeyVersion, u64>> {
+    let mut total = HashMap::new();
+    for (_, counts) in census(app, tenant_id).await? {
+        for (version, n) in counts {
+            *total.entry(version).or_insert(0) += n;
+        }
+    }
+    Ok(total)
 }
 
 /// Every encryption key version of the caller's tenant.
@@ -179,32 +193,11 @@ pub async fn records_under(
     tenant_id: u64,
     version: KeyVersion,
 ) -> VaultResult<Vec<(String, u64)>> {
-    let mut out = Vec::new();
-    for domain in app.store.list_domains(tenant_id).await? {
-        if !domain.reversible {
-            continue;
-        }
-        let mut n = 0;
-        let mut after = Vec::new();
-        loop {
-            let page = app.store.scan_mappings(domain.id, after, 2_000).await?;
-            let Some((last, _)) = page.last() else {
-                break;
-            };
-            after = last.clone();
-            for (_, m) in &page {
-                if let Some(ct) = &m.ciphertext
-                    && ciphertext_version(ct)? == version
-                {
-                    n += 1;
-                }
-            }
-        }
-        if n > 0 {
-            out.push((domain.name, n));
-        }
-    }
-    Ok(out)
+    Ok(census(app, tenant_id)
+        .await?
+        .into_iter()
+        .filter_map(|(domain, counts)| counts.get(&version).map(|n| (domain, *n)))
+        .collect())
 }
 
 /// `DestroyKeyVersion`: checks, then runs or files the destruction (two-person rule). Returns
