@@ -46,8 +46,13 @@ pub fn init() {
     LOG.get_or_init(|| {
         let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
         let writer = LogWriter(Arc::clone(&buffer));
+        // sled's own trace logs stay off: sled logs from epoch-reclamation destructors that run
+        // during thread-local teardown, when tracing's thread-locals are already gone, and
+        // that aborts the process (see valv::cli::init_logging).
         let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                valv::cli::LOG_FILTER_TRACE,
+            ))
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .try_init();

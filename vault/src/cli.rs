@@ -98,11 +98,27 @@ struct ServeArgs {
     log_format: LogFormat,
 }
 
+/// Everything at `trace` except sled's own logs (see [`quiet_sled`]).
+pub const LOG_FILTER_TRACE: &str = "trace,sled=info";
+
+/// sled 0.34 logs (through `log`) from epoch-reclamation destructors that can run while a
+/// thread's thread-locals are torn down; if tracing's thread-locals are gone by then, the
+/// logging call panics inside a thread-local destructor and the process aborts. Seen in the
+/// test suite at `trace`; sled below `info` is therefore always filtered out.
+fn quiet_sled(filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    match "sled=info".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
 fn init_logging(format: LogFormat, level: &str) {
     // RUST_LOG (full filter syntax) wins over --log-level.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = quiet_sled(
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
