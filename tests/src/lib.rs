@@ -237,6 +237,7 @@ pub struct ChildServer {
     pub log_path: PathBuf,
     /// The metrics address, when started with `--metrics-listen`.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    data_dir: PathBuf,
     child: Child,
 }
 
@@ -301,6 +302,7 @@ pub fn spawn_with(bin: &str, data_dir: &Path, log_path: &Path, extra: &[&str]) -
         operator_token: read_trimmed(&data_dir.join("operator.token")),
         log_path: log_path.to_path_buf(),
         metrics_addr,
+        data_dir: data_dir.to_path_buf(),
         child,
     }
 }
@@ -309,6 +311,19 @@ impl ChildServer {
     /// A client with `token`.
     pub async fn client(&self, token: &str) -> Valv {
         connect(&self.addr, &self.ca_pem, Some(token)).await
+    }
+
+    /// Runs the real `valvctl` (`bin` = `env!("CARGO_BIN_EXE_valvctl-under-test")`) against this
+    /// server with `token`, trusting its development CA.
+    pub fn valvctl(&self, bin: &str, token: &str, args: &[&str]) -> std::process::Output {
+        Command::new(bin)
+            .args(args)
+            .env("VALV_ADDR", &self.addr)
+            .env("VALV_CA", self.data_dir.join("tls/ca.pem"))
+            .env("VALV_TOKEN", token)
+            .env_remove("VALV_TOKEN_FILE")
+            .output()
+            .unwrap_or_else(|e| panic!("valvctl: {e}"))
     }
 
     /// SIGKILL: no shutdown, no flush.

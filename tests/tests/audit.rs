@@ -409,16 +409,8 @@ async fn valvctl_exports_a_chain_and_verifies_it_offline() {
     let (t, _) = tenant(&server, "offline").await;
     workload(&server, &t, "offline").await;
     wait_for_checkpoint_of_head(&server, &t).await;
-    let valvctl = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
-            .args(args)
-            .env("VALV_ADDR", &server.addr)
-            .env("VALV_CA", data.join("tls/ca.pem"))
-            .env("VALV_TOKEN", &t.auditor)
-            .env_remove("VALV_TOKEN_FILE")
-            .output()
-            .unwrap_or_else(|e| panic!("valvctl: {e}"))
-    };
+    let valvctl =
+        |args: &[&str]| server.valvctl(env!("CARGO_BIN_EXE_valvctl-under-test"), &t.auditor, args);
     let online = valvctl(&["audit", "verify"]);
     assert!(online.status.success(), "{online:?}");
     assert!(String::from_utf8_lossy(&online.stdout).contains("audit chain verified"));

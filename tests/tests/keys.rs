@@ -14,6 +14,7 @@ use valv_e2e::{
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
+const VALVCTL: &str = env!("CARGO_BIN_EXE_valvctl-under-test");
 
 async fn tenant(operator: &Valv, name: &str) -> Tenant {
     setup_tenant(
@@ -338,15 +339,9 @@ async fn valvctl_lists_rotates_and_watches() {
     let tok = server.client(&t.tokenizer).await;
     let pairs = fill(&tok, "cli", 300).await;
     let valvctl = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
-            .arg("--json")
-            .args(args)
-            .env("VALV_ADDR", &server.addr)
-            .env("VALV_CA", data.join("tls/ca.pem"))
-            .env("VALV_TOKEN", &t.key_officer)
-            .env_remove("VALV_TOKEN_FILE")
-            .output()
-            .unwrap_or_else(|e| panic!("valvctl: {e}"));
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = server.valvctl(VALVCTL, &t.key_officer, &all);
         assert!(out.status.success(), "valvctl {args:?}: {out:?}");
         serde_json::from_slice::<serde_json::Value>(&out.stdout)
             .unwrap_or_else(|e| panic!("valvctl {args:?}: not JSON ({e}): {out:?}"))
@@ -365,14 +360,11 @@ async fn valvctl_lists_rotates_and_watches() {
     assert_eq!(jobs[0]["id"], job["id"]);
     assert_eq!(valvctl(&["keys", "pending"]), serde_json::json!([]));
     // Destroying the active version is refused, with the reason on stderr.
-    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
-        .args(["keys", "destroy", "2", "--force"])
-        .env("VALV_ADDR", &server.addr)
-        .env("VALV_CA", data.join("tls/ca.pem"))
-        .env("VALV_TOKEN", &t.key_officer)
-        .env_remove("VALV_TOKEN_FILE")
-        .output()
-        .unwrap_or_else(|e| panic!("valvctl: {e}"));
+    let refused = server.valvctl(
+        VALVCTL,
+        &t.key_officer,
+        &["keys", "destroy", "2", "--force"],
+    );
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("rotate first"));
     let re = server.client(&t.reidentifier).await;
@@ -570,35 +562,29 @@ async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
     let pairs = fill(&tok, "root", 200).await;
     let old_root = std::fs::read(data.join("root.key")).unwrap_or_else(|e| panic!("{e}"));
     // Through the CLI, as the README shows.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
-        .args(["--json", "keys", "rotate-root"])
-        .env("VALV_ADDR", &server.addr)
-        .env("VALV_CA", data.join("tls/ca.pem"))
-        .env("VALV_TOKEN", &server.operator_token)
-        .env_remove("VALV_TOKEN_FILE")
-        .output()
-        .unwrap_or_else(|e| panic!("valvctl: {e}"));
+    let out = server.valvctl(
+        VALVCTL,
+        &server.operator_token,
+        &["--json", "keys", "rotate-root"],
+    );
     assert!(out.status.success(), "{out:?}");
     let rotated: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     assert_eq!(rotated["rotated"], true, "{rotated}");
     assert_eq!(rotated["root_key_id"].as_str().map(str::len), Some(16));
     // Operators create a second operator the same way.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_valvctl-under-test"))
-        .args([
+    let out = server.valvctl(
+        VALVCTL,
+        &server.operator_token,
+        &[
             "--json",
             "principal",
             "create",
             "second-op",
             "--role",
             "operator",
-        ])
-        .env("VALV_ADDR", &server.addr)
-        .env("VALV_CA", data.join("tls/ca.pem"))
-        .env("VALV_TOKEN", &server.operator_token)
-        .env_remove("VALV_TOKEN_FILE")
-        .output()
-        .unwrap_or_else(|e| panic!("valvctl: {e}"));
+        ],
+    );
     assert!(out.status.success(), "{out:?}");
     // Tenants may not rotate the root key.
     let denied = server
