@@ -316,6 +316,15 @@ impl TenantKeys {
         Ok(DataKey::new(version, &key))
     }
 
+    /// Makes sure a pseudonym secret for `epoch` exists (a fresh random one if not). Secrets are
+    /// per tenant and epoch; each domain derives its own keys from them, so one domain moving to
+    /// an epoch another domain already uses shares nothing with it.
+    pub fn ensure_epoch(&mut self, epoch: u32) {
+        if !self.pseudonym_epochs.iter().any(|(e, _)| *e == epoch) {
+            self.pseudonym_epochs.push((epoch, SecretKey::generate()));
+        }
+    }
+
     /// A pseudonym key (MAC, blind index or FF1) of `domain_id` in `epoch`.
     pub fn pseudonym_key(
         &self,

@@ -34,9 +34,12 @@ enum Rpc {
     ListPendingOperations,
     RotateRootKey,
     ShredTenant,
+    RotateDomainEpoch,
+    TranslateEpoch,
+    FinalizeEpoch,
 }
 
-const ALL: [Rpc; 28] = [
+const ALL: [Rpc; 31] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -65,6 +68,9 @@ const ALL: [Rpc; 28] = [
     Rpc::ListPendingOperations,
     Rpc::RotateRootKey,
     Rpc::ShredTenant,
+    Rpc::RotateDomainEpoch,
+    Rpc::TranslateEpoch,
+    Rpc::FinalizeEpoch,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -90,7 +96,10 @@ fn single_role(rpc: Rpc) -> pb::Role {
         | Rpc::ListJobs
         | Rpc::DestroyKeyVersion
         | Rpc::ApproveOperation
-        | Rpc::ListPendingOperations => pb::Role::KeyOfficer,
+        | Rpc::ListPendingOperations
+        | Rpc::RotateDomainEpoch
+        | Rpc::TranslateEpoch
+        | Rpc::FinalizeEpoch => pb::Role::KeyOfficer,
         Rpc::Pseudonymise | Rpc::PseudonymiseStream => pb::Role::Tokenizer,
         Rpc::ReIdentify => pb::Role::Reidentifier,
         Rpc::GrantConsent | Rpc::WithdrawConsent | Rpc::GetConsentHistory => {
@@ -313,6 +322,28 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .shred_tenant(pb::ShredTenantRequest {
                 tenant: "nobody".into(),
             })
+            .await
+            .map(drop),
+        Rpc::RotateDomainEpoch => c
+            .keys()
+            .rotate_domain_epoch(pb::RotateDomainEpochRequest {
+                domain: "d".into(),
+                grace_seconds: 0,
+            })
+            .await
+            .map(drop),
+        Rpc::TranslateEpoch => {
+            let mut stream = c
+                .keys()
+                .translate_epoch(pb::TranslateEpochRequest { domain: "d".into() })
+                .await?
+                .into_inner();
+            while stream.message().await?.is_some() {}
+            Ok(())
+        }
+        Rpc::FinalizeEpoch => c
+            .keys()
+            .finalize_epoch(pb::FinalizeEpochRequest { domain: "d".into() })
             .await
             .map(drop),
     }

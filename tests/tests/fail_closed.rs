@@ -63,6 +63,9 @@ impl Store for AuditFault {
     async fn create_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
         self.inner.create_domain(domain).await
     }
+    async fn put_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
+        self.inner.put_domain(domain).await
+    }
     async fn domain(&self, tenant_id: u64, name: &str) -> StoreResult<Option<DomainRecord>> {
         self.inner.domain(tenant_id, name).await
     }

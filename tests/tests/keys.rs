@@ -841,3 +841,150 @@ async fn a_shredded_tenant_is_unreadable_even_with_the_root_key_and_the_raw_stor
     all_reidentify(&server.client(&b.reidentifier).await, &b_pairs).await;
     server.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_domain_epoch_rotation_translates_old_pseudonyms_and_ends_with_its_grace_period() {
+    let server = start_configured(|_| {}, None).await;
+    let operator = server.client(&server.operator_token).await;
+    let t = tenant(&operator, "epochs").await;
+    valv_e2e::create_domain(
+        &server.client(&t.admin).await,
+        "oneway",
+        pb::IdentifierKind::Opaque,
+        pb::Scheme::Keyed,
+        false,
+        0,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let tok = server.client(&t.tokenizer).await;
+    let re = server.client(&t.reidentifier).await;
+    let ko = server.client(&t.key_officer).await;
+    let before = fill(&tok, "epoch", 600).await;
+    let mail_old = pseudonymise_ok(&tok, "mail", &["epoch@example.se"]).await;
+
+    let rotated = ko
+        .keys()
+        .rotate_domain_epoch(pb::RotateDomainEpochRequest {
+            domain: "patients".into(),
+            grace_seconds: 3_600,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(rotated.epoch, 2);
+    // New pseudonyms at once; the old one still re-identifies, marked old.
+    let (id0, old0) = &before[0];
+    let new0 = pseudonymise_ok(&tok, "patients", &[id0.as_str()]).await[0].clone();
+    assert_ne!(&new0, old0);
+    let both = re
+        .pseudonyms()
+        .re_identify(pb::ReIdentifyRequest {
+            domain: "patients".into(),
+            purpose: "care".into(),
+            pseudonyms: vec![old0.clone(), new0.clone()],
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .results;
+    assert_eq!(both[0].identifier, *id0);
+    assert!(both[0].old_epoch);
+    assert_eq!(both[1].identifier, *id0);
+    assert!(!both[1].old_epoch);
+
+    // Translation: one pair per stored old mapping; each new pseudonym is what pseudonymise now
+    // gives, and it re-identifies.
+    let translate = |domain: &'static str| {
+        let ko = ko.clone();
+        async move {
+            let mut stream = ko
+                .keys()
+                .translate_epoch(pb::TranslateEpochRequest {
+                    domain: domain.into(),
+                })
+                .await?
+                .into_inner();
+            let mut pairs = Vec::new();
+            while let Some(p) = stream.message().await? {
+                pairs.push((p.old_pseudonym, p.new_pseudonym));
+            }
+            Ok::<_, tonic::Status>(pairs)
+        }
+    };
+    let pairs = translate("patients")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pairs.len(), 600);
+    let by_old: std::collections::HashMap<String, String> = pairs.into_iter().collect();
+    assert_eq!(by_old.get(old0), Some(&new0));
+    let translated: Vec<(String, String)> = before
+        .iter()
+        .map(|(id, old)| (id.clone(), by_old.get(old).cloned().unwrap_or_default()))
+        .collect();
+    all_reidentify(&re, &translated).await;
+    let ids: Vec<&str> = before[1..4].iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(
+        pseudonymise_ok(&tok, "patients", &ids).await,
+        translated[1..4]
+            .iter()
+            .map(|(_, p)| p.clone())
+            .collect::<Vec<_>>()
+    );
+    // A one-way domain has nothing to translate from.
+    let oneway = translate("oneway").await.err().map(|s| s.code());
+    assert_eq!(oneway, Some(tonic::Code::FailedPrecondition));
+
+    // After the grace period, old pseudonyms are not found; new ones still are.
+    server.clock.advance_ms(3_601_000);
+    let after_grace = reidentify(&re, "patients", "care", &[old0.clone(), new0.clone()])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(after_grace[0].0, pb::Verdict::NotFound);
+    assert_eq!(after_grace[1], (pb::Verdict::Released, id0.clone()));
+
+    // A random-scheme domain, finalized at once.
+    ko.keys()
+        .rotate_domain_epoch(pb::RotateDomainEpochRequest {
+            domain: "mail".into(),
+            grace_seconds: 0,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mail_pairs = translate("mail").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(mail_pairs.len(), 1);
+    assert_eq!(mail_pairs[0].0, mail_old[0]);
+    ko.keys()
+        .finalize_epoch(pb::FinalizeEpochRequest {
+            domain: "mail".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mail = reidentify(
+        &re,
+        "mail",
+        "care",
+        &[mail_old[0].clone(), mail_pairs[0].1.clone()],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(mail[0].0, pb::Verdict::NotFound);
+    assert_eq!(mail[1], (pb::Verdict::Released, "epoch@example.se".into()));
+    assert_eq!(
+        pseudonymise_ok(&tok, "mail", &["epoch@example.se"]).await[0],
+        mail_pairs[0].1
+    );
+
+    let (entries, _) = read_audit(
+        &server.client(&t.auditor).await,
+        pb::ReadAuditRequest::default(),
+    )
+    .await;
+    for action in ["epoch.rotate", "epoch.translate", "epoch.finalize"] {
+        assert!(
+            entries.iter().any(|e| e.action == action),
+            "{action} audited"
+        );
+    }
+    server.stop().await;
+}

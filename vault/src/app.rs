@@ -49,6 +49,8 @@ pub struct Limits {
     pub two_person_rule: bool,
     /// How long a destructive operation waits for approval, in seconds.
     pub approval_window_seconds: u64,
+    /// Default grace period of old pseudonyms after an epoch rotation, in seconds.
+    pub epoch_grace_seconds: u64,
 }
 
 impl Default for Limits {
@@ -61,6 +63,7 @@ impl Default for Limits {
             rotation_records_per_second: 0,
             two_person_rule: false,
             approval_window_seconds: 3600,
+            epoch_grace_seconds: 30 * 24 * 3600,
         }
     }
 }

@@ -81,6 +81,9 @@ struct ServeArgs {
     /// How long a destructive operation waits for its approval, in seconds.
     #[arg(long, env = "VALV_APPROVAL_WINDOW_SECONDS", default_value_t = 3600)]
     approval_window_seconds: u64,
+    /// How long pseudonyms of an earlier epoch still re-identify after RotateDomainEpoch.
+    #[arg(long, env = "VALV_EPOCH_GRACE_SECONDS", default_value_t = 30 * 24 * 3600)]
+    epoch_grace_seconds: u64,
     /// Serve Prometheus metrics (plain HTTP, `GET /metrics`) on this address; off when unset.
     #[arg(long, env = "VALV_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
@@ -154,6 +157,7 @@ pub fn run() -> ExitCode {
             rotation_records_per_second: args.rotation_records_per_second,
             two_person_rule: args.two_person_rule,
             approval_window_seconds: args.approval_window_seconds,
+            epoch_grace_seconds: args.epoch_grace_seconds,
         },
         audit: crate::config::AuditSettings {
             checkpoint_entries: args.audit_checkpoint_entries,

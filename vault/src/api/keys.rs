@@ -11,7 +11,7 @@ use super::{caller, status::to_status};
 use crate::{
     app::App,
     jobs,
-    ops::{approval, keys},
+    ops::{approval, epochs, keys},
     store::records::JobRecord,
 };
 
@@ -98,6 +98,9 @@ impl KeyService for KeyApi {
     }
 
     type WatchJobStream = Pin<Box<dyn Stream<Item = Result<pb::Job, Status>> + Send + 'static>>;
+
+    type TranslateEpochStream =
+        Pin<Box<dyn Stream<Item = Result<pb::PseudonymPair, Status>> + Send + 'static>>;
 
     async fn watch_job(
         &self,
@@ -253,5 +256,72 @@ impl KeyService for KeyApi {
                 approve_before_unix_ms: before,
             },
         }))
+    }
+
+    async fn rotate_domain_epoch(
+        &self,
+        request: Request<pb::RotateDomainEpochRequest>,
+    ) -> Result<Response<pb::RotateDomainEpochResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let (epoch, until) = epochs::rotate(&self.0, &caller, &r.domain, r.grace_seconds)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RotateDomainEpochResponse {
+            epoch,
+            old_epochs_until_unix_ms: until,
+        }))
+    }
+
+    async fn translate_epoch(
+        &self,
+        request: Request<pb::TranslateEpochRequest>,
+    ) -> Result<Response<Self::TranslateEpochStream>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let domain = epochs::start_translation(&self.0, &caller, &r.domain)
+            .await
+            .map_err(to_status)?;
+        let app = Arc::clone(&self.0);
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            let mut after = Vec::new();
+            loop {
+                match epochs::translate_page(&app, &domain, after).await {
+                    Ok((pairs, next)) => {
+                        for (old_pseudonym, new_pseudonym) in pairs {
+                            let pair = pb::PseudonymPair {
+                                old_pseudonym,
+                                new_pseudonym,
+                            };
+                            if tx.send(Ok(pair)).await.is_err() {
+                                return;
+                            }
+                        }
+                        match next {
+                            Some(n) => after = n,
+                            None => return,
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(to_status(e))).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn finalize_epoch(
+        &self,
+        request: Request<pb::FinalizeEpochRequest>,
+    ) -> Result<Response<pb::FinalizeEpochResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let epoch = epochs::finalize(&self.0, &caller, &r.domain)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::FinalizeEpochResponse { epoch }))
     }
 }

@@ -97,6 +97,7 @@ impl PseudonymService for PseudonymApi {
             .map(|item| pb::ReIdentifyResult {
                 verdict: convert::verdict(item.verdict).into(),
                 identifier: item.identifier.unwrap_or_default(),
+                old_epoch: item.old_epoch,
             })
             .collect();
         Ok(Response::new(pb::ReIdentifyResponse { results }))

@@ -137,6 +137,7 @@ pub async fn create_domain(
         retention_seconds: spec.retention_seconds,
         epoch: 1,
         created_ms: app.now_ms(),
+        old_epochs_until_ms: 0,
     };
     app.store.create_domain(&domain).await?;
     let mut entry = audit::act(domain.created_ms, caller, "domain.create");

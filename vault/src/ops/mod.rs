@@ -7,6 +7,7 @@ pub mod admin;
 pub mod approval;
 pub mod audit;
 pub mod consent;
+pub mod epochs;
 pub mod keys;
 pub mod pseudonymise;
 pub mod reidentify;

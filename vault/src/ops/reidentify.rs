@@ -25,6 +25,8 @@ pub struct ReIdentified {
     pub verdict: Verdict,
     /// The identifier, only when `verdict` is `Released`. Leaves the vault through the response.
     pub identifier: Option<String>,
+    /// The pseudonym is of an earlier epoch, still honoured during the grace period.
+    pub old_epoch: bool,
 }
 
 /// A verdict's name in audit entries.
@@ -85,7 +87,9 @@ pub async fn reidentify(
             Some(_) if allowed => found
                 .next()
                 .flatten()
-                .filter(|m| mapping_live(m.expires_ms, now)),
+                .filter(|m| mapping_live(m.expires_ms, now))
+                // Pseudonyms of earlier epochs re-identify only during the grace period.
+                .filter(|m| m.epoch >= domain.epoch || now <= domain.old_epochs_until_ms),
             _ => None,
         })
         .collect();
@@ -169,6 +173,7 @@ pub async fn reidentify(
         results.push(ReIdentified {
             verdict,
             identifier,
+            old_epoch: mappings[i].as_ref().is_some_and(|m| m.epoch < domain.epoch),
         });
     }
     entry.counts = vec![

@@ -54,6 +54,7 @@ pub(crate) async fn run(store: &dyn Store) {
         retention_seconds: 0,
         epoch: 1,
         created_ms: 1,
+        old_epochs_until_ms: 0,
     };
     assert!(store.create_domain(&d).await.is_ok());
     assert!(matches!(

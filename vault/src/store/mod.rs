@@ -61,6 +61,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a new domain. `AlreadyExists` if the tenant has a domain of that name.
     async fn create_domain(&self, domain: &DomainRecord) -> StoreResult<()>;
+    /// Replaces an existing domain record (epoch changes).
+    async fn put_domain(&self, domain: &DomainRecord) -> StoreResult<()>;
     /// A domain by tenant and name.
     async fn domain(&self, tenant_id: u64, name: &str) -> StoreResult<Option<DomainRecord>>;
     /// All domains of a tenant, by name.

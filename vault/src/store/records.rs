@@ -40,6 +40,9 @@ pub struct DomainRecord {
     pub epoch: u32,
     /// Creation time.
     pub created_ms: i64,
+    /// Until when pseudonyms of earlier epochs still re-identify (0: never after a rotation).
+    #[serde(default)]
+    pub old_epochs_until_ms: i64,
 }
 
 /// Legal basis of a purpose (GDPR Art. 6).

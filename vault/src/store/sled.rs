@@ -256,6 +256,13 @@ impl Store for SledStore {
         Ok(())
     }
 
+    async fn put_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
+        self.put_json(
+            &format!("domain/{}/{}", domain.tenant_id, domain.name),
+            domain,
+        )
+    }
+
     async fn domain(&self, tenant_id: u64, name: &str) -> StoreResult<Option<DomainRecord>> {
         self.get_json(&format!("domain/{tenant_id}/{name}"))
     }
