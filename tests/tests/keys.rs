@@ -367,8 +367,50 @@ async fn valvctl_lists_rotates_and_watches() {
     );
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("rotate first"));
+    // Epochs: rotate, translate to CSV, finalize.
+    assert_eq!(
+        valvctl(&["keys", "epoch", "rotate", "patients"])["epoch"],
+        2
+    );
+    let csv = server.valvctl(
+        VALVCTL,
+        &t.key_officer,
+        &["keys", "epoch", "translate", "patients"],
+    );
+    assert!(csv.status.success(), "{csv:?}");
+    let csv = String::from_utf8_lossy(&csv.stdout).into_owned();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "old,new");
+    assert_eq!(lines.len(), 301);
+    let first_old = &pairs
+        .iter()
+        .find(|(_, p)| lines[1].starts_with(p.as_str()))
+        .unwrap_or_else(|| panic!("a translated pseudonym of ours: {}", lines[1]))
+        .1;
+    assert!(lines[1].len() > first_old.len() + 1);
+    assert_eq!(
+        valvctl(&["keys", "epoch", "finalize", "patients"])["epoch"],
+        2
+    );
+    let by_old: std::collections::HashMap<&str, &str> = lines[1..]
+        .iter()
+        .filter_map(|l| l.split_once(','))
+        .collect();
+    let translated: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(id, old)| {
+            (
+                id.clone(),
+                by_old
+                    .get(old.as_str())
+                    .copied()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
     let re = server.client(&t.reidentifier).await;
-    all_reidentify(&re, &pairs).await;
+    all_reidentify(&re, &translated).await;
     server.terminate();
 }
 

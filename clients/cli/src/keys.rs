@@ -42,6 +42,32 @@ pub enum KeysCmd {
         /// Tenant name.
         tenant: String,
     },
+    /// Domain pseudonym epochs (after a suspected leak of a domain's MAC/FF1 key).
+    #[command(subcommand)]
+    Epoch(EpochCmd),
+}
+
+/// `valvctl keys epoch …`.
+#[derive(Debug, Subcommand)]
+pub enum EpochCmd {
+    /// New pseudonyms from a new epoch at once; old ones re-identify until the grace period ends.
+    Rotate {
+        /// Domain.
+        domain: String,
+        /// Grace period in seconds (0: the server's default).
+        #[arg(long, default_value_t = 0)]
+        grace_seconds: u64,
+    },
+    /// Write old→new pseudonym pairs as CSV (`old,new`) to stdout, for migrating tables.
+    Translate {
+        /// Domain.
+        domain: String,
+    },
+    /// End the grace period: old pseudonyms are not found from now on.
+    Finalize {
+        /// Domain.
+        domain: String,
+    },
 }
 
 /// `valvctl jobs …`.
@@ -239,6 +265,7 @@ pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<E
             }
             Ok(ExitCode::SUCCESS)
         }
+        KeysCmd::Epoch(cmd) => epoch(valv, json, cmd).await,
         KeysCmd::RotateRoot => {
             let r = valv
                 .keys()
@@ -326,6 +353,72 @@ async fn destroy(valv: &Valv, json: bool, version: u32, force: bool) -> anyhow::
             "destruction of v{version} filed as operation {}; a second key officer must run `valvctl keys approve {}`",
             r.pending_operation_id, r.pending_operation_id
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn epoch(valv: &Valv, json: bool, cmd: EpochCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        EpochCmd::Rotate {
+            domain,
+            grace_seconds,
+        } => {
+            let r = valv
+                .keys()
+                .rotate_domain_epoch(pb::RotateDomainEpochRequest {
+                    domain,
+                    grace_seconds,
+                })
+                .await?
+                .into_inner();
+            if json {
+                println!(
+                    "{}",
+                    json!({"epoch": r.epoch, "old_epochs_until_unix_ms": r.old_epochs_until_unix_ms})
+                );
+            } else {
+                println!(
+                    "epoch {} is in use; old pseudonyms re-identify until {} (ms since the epoch)",
+                    r.epoch, r.old_epochs_until_unix_ms
+                );
+            }
+        }
+        EpochCmd::Translate { domain } => {
+            let mut stream = valv
+                .keys()
+                .translate_epoch(pb::TranslateEpochRequest { domain })
+                .await?
+                .into_inner();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            use std::io::Write;
+            if !json {
+                writeln!(out, "old,new")?;
+            }
+            while let Some(p) = stream.message().await? {
+                if json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"old": p.old_pseudonym, "new": p.new_pseudonym})
+                    )?;
+                } else {
+                    writeln!(out, "{},{}", p.old_pseudonym, p.new_pseudonym)?;
+                }
+            }
+            out.flush()?;
+        }
+        EpochCmd::Finalize { domain } => {
+            let r = valv
+                .keys()
+                .finalize_epoch(pb::FinalizeEpochRequest { domain })
+                .await?
+                .into_inner();
+            if json {
+                println!("{}", json!({"epoch": r.epoch}));
+            } else {
+                println!("epoch {} only, from now on", r.epoch);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
