@@ -78,6 +78,28 @@ pub struct DomainKeys {
     pub data_key: DataKey,
 }
 
+/// A domain's data keys by version, derived on first use.
+pub struct DomainDataKeys {
+    tenant: Arc<TenantKeys>,
+    domain_id: u64,
+    derived: HashMap<KeyVersion, Option<DataKey>>,
+}
+
+impl DomainDataKeys {
+    /// The key of `version`; `None` when its material is gone (retired or destroyed).
+    pub fn get(&mut self, version: KeyVersion) -> VaultResult<Option<&DataKey>> {
+        if !self.derived.contains_key(&version) {
+            let key = match self.tenant.data_key(self.domain_id, version) {
+                Ok(k) => Some(k),
+                Err(valv_kms::KmsError::UnknownVersion(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            self.derived.insert(version, key);
+        }
+        Ok(self.derived.get(&version).and_then(Option::as_ref))
+    }
+}
+
 /// The running vault's state.
 pub struct App {
     /// Storage back-end.
@@ -350,20 +372,14 @@ impl App {
         Ok(keys)
     }
 
-    /// The data key of a domain under a specific version (to open older ciphertexts).
-    pub async fn data_key(
-        &self,
-        domain: &DomainRecord,
-        version: KeyVersion,
-    ) -> VaultResult<DataKey> {
-        let keys = self.domain_keys(domain).await?;
-        if keys.data_key.version() == version {
-            return Ok(keys.data_key.clone());
-        }
-        Ok(self
-            .tenant_keys(domain.tenant_id)
-            .await?
-            .data_key(domain.id, version)?)
+    /// The data keys of a domain by version, for one batch or page (each version derived once).
+    pub async fn domain_data_keys(&self, domain: &DomainRecord) -> VaultResult<DomainDataKeys> {
+        let active = self.domain_keys(domain).await?.data_key.clone();
+        Ok(DomainDataKeys {
+            tenant: self.tenant_keys(domain.tenant_id).await?,
+            domain_id: domain.id,
+            derived: HashMap::from([(active.version(), Some(active))]),
+        })
     }
 
     /// The subject hasher of a tenant.

@@ -76,7 +76,11 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
             continue;
         };
         job.cursor_after_hex = hex::encode(last);
-        let target_key = app.data_key(domain, target).await?;
+        let mut keys = app.domain_data_keys(domain).await?;
+        let target_key = keys
+            .get(target)?
+            .cloned()
+            .ok_or_else(|| VaultError::Internal(format!("key version {target} is gone")))?;
         let mut moved = 0u64;
         for (pseudonym, record) in &page {
             let Some(ct) = &record.ciphertext else {
@@ -92,14 +96,8 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
                 record: pseudonym,
             };
             // A record under a destroyed version cannot be moved: it is gone for good.
-            let old_key = match app
-                .tenant_keys(tenant_id)
-                .await?
-                .data_key(domain.id, version)
-            {
-                Ok(k) => k,
-                Err(valv_kms::KmsError::UnknownVersion(_)) => continue,
-                Err(e) => return Err(e.into()),
+            let Some(old_key) = keys.get(version)? else {
+                continue;
             };
             let plain = old_key.open(&ctx, ct)?;
             let fresh = target_key.seal(&ctx, plain.expose_secret())?;

@@ -115,7 +115,7 @@ pub async fn translate_page(
     let gate = app.gate(tenant_id);
     let _shared = gate.read().await;
     let keys = app.domain_keys(domain).await?;
-    let tenant = app.tenant_keys(tenant_id).await?;
+    let mut data_keys = app.domain_data_keys(domain).await?;
     let now = app.now_ms();
     let mut olds = Vec::new();
     let mut rows = Vec::new();
@@ -125,7 +125,7 @@ pub async fn translate_page(
             continue;
         }
         // A record under a destroyed key version cannot be translated: its identifier is gone.
-        let Ok(old_key) = tenant.data_key(domain.id, ciphertext_version(ct)?) else {
+        let Some(old_key) = data_keys.get(ciphertext_version(ct)?)? else {
             continue;
         };
         let plain = old_key.open(

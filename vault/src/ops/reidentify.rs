@@ -108,9 +108,9 @@ pub async fn reidentify(
         vec![None; mappings.len()]
     };
 
-    // The active data key opens almost every record; older versions are looked up on demand.
-    let active = if allowed {
-        Some(app.domain_keys(&domain).await?.data_key.clone())
+    // The active data key opens almost every record; older versions are derived once, on demand.
+    let mut data_keys = if allowed {
+        Some(app.domain_data_keys(&domain).await?)
     } else {
         None
     };
@@ -134,20 +134,14 @@ pub async fn reidentify(
                     VaultError::Internal("reversible mapping without ciphertext".into())
                 })?;
                 let version = ciphertext_version(ct)?;
-                let key = match &active {
-                    Some(k) if k.version() == version => k.clone(),
-                    _ => match app
-                        .tenant_keys(tenant_id)
-                        .await?
-                        .data_key(domain.id, version)
-                    {
-                        Ok(k) => k,
-                        Err(valv_kms::KmsError::UnknownVersion(_)) => {
-                            verdict = Verdict::KeyDestroyed;
-                            break 'open None;
-                        }
-                        Err(e) => return Err(e.into()),
-                    },
+                let Some(key) = data_keys
+                    .as_mut()
+                    .map(|k| k.get(version))
+                    .transpose()?
+                    .flatten()
+                else {
+                    verdict = Verdict::KeyDestroyed;
+                    break 'open None;
                 };
                 let plain = key.open(
                     &AadContext {
