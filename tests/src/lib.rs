@@ -374,6 +374,40 @@ pub async fn read_audit(
     (entries, checkpoints)
 }
 
+/// The caller's tenant audit chain key (`GetAuditKey`): chain id (= tenant id) and public key.
+pub async fn audit_key(auditor: &Valv) -> pb::GetAuditKeyResponse {
+    auditor
+        .audit()
+        .get_audit_key(pb::GetAuditKeyRequest {
+            operator_chain: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("audit key: {e}"))
+        .into_inner()
+}
+
+/// The tenant's encryption key versions (`ListKeyVersions`, key officer).
+pub async fn key_versions(key_officer: &Valv) -> Vec<pb::KeyVersionInfo> {
+    key_officer
+        .keys()
+        .list_key_versions(pb::ListKeyVersionsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("list key versions: {e}"))
+        .into_inner()
+        .versions
+}
+
+/// The tenant's jobs, newest first (`ListJobs`, key officer).
+pub async fn jobs(key_officer: &Valv) -> Vec<pb::Job> {
+    key_officer
+        .keys()
+        .list_jobs(pb::ListJobsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("list jobs: {e}"))
+        .into_inner()
+        .jobs
+}
+
 /// `GET path` over plain HTTP/1.1; the whole response (status line, headers, body).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -510,16 +510,7 @@ async fn a_tenant_touches_nothing_of_another() {
     );
     let a_entries = a_chain.len();
     assert!(a_entries > 0);
-    let key = |c: Valv| async move {
-        c.audit()
-            .get_audit_key(pb::GetAuditKeyRequest {
-                operator_chain: false,
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .into_inner()
-    };
-    let (ka, kb) = (key(a_audit).await, key(b_audit).await);
+    let (ka, kb) = (audit_key(&a_audit).await, audit_key(&b_audit).await);
     assert_ne!(ka.chain, kb.chain);
     assert_ne!(ka.public_key, kb.public_key);
     for id in &b_ids {

@@ -8,7 +8,8 @@ use std::path::Path;
 use prost::Message;
 use valv_client::{Valv, pb};
 use valv_e2e::{
-    ChildServer, Tenant, grant, pseudonymise_ok, read_audit, reidentify, setup_tenant, spawn_with,
+    ChildServer, Tenant, audit_key, grant, pseudonymise_ok, read_audit, reidentify, setup_tenant,
+    spawn_with,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
@@ -129,17 +130,7 @@ async fn tampering_in_the_raw_store_is_caught_and_named() {
     workload(&server, &t, "tamper").await;
     let head = wait_for_checkpoint_of_head(&server, &t).await;
     assert!(head.entries >= 12, "{head:?}");
-    let chain = server
-        .client(&t.auditor)
-        .await
-        .audit()
-        .get_audit_key(pb::GetAuditKeyRequest {
-            operator_chain: false,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .chain;
+    let chain = audit_key(&server.client(&t.auditor).await).await.chain;
     server.terminate();
     // The last stored entry; a checkpoint covers at least `head.entries`.
     let last = head.entries + 1; // + the verification that saw the checkpoint

@@ -23,7 +23,9 @@ use valv::{
         sled::SledStore,
     },
 };
-use valv_e2e::{grant, pb, pseudonymise_ok, reidentify, setup_tenant, start_configured};
+use valv_e2e::{
+    grant, jobs, key_versions, pb, pseudonymise_ok, reidentify, setup_tenant, start_configured,
+};
 use valv_kms::WrappedTenantKeys;
 use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
@@ -335,21 +337,9 @@ async fn nothing_is_released_or_changed_when_the_audit_log_fails() {
         .err()
         .map(|s| s.code());
     assert_eq!(err, Some(Code::Unavailable));
-    let versions = ko
-        .keys()
-        .list_key_versions(pb::ListKeyVersionsRequest {})
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .versions;
+    let versions = key_versions(&ko).await;
     assert_eq!(versions.len(), 1);
-    let jobs = ko
-        .keys()
-        .list_jobs(pb::ListJobsRequest {})
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .jobs;
+    let jobs = jobs(&ko).await;
     assert!(jobs.is_empty());
     // Reading the audit log is itself recorded, so it is refused too.
     let err = auditor

@@ -10,7 +10,8 @@ use std::sync::{
 use valv::app::Limits;
 use valv_client::{Valv, pb};
 use valv_e2e::{
-    Tenant, pseudonymise_ok, read_audit, reidentify, setup_tenant, spawn_with, start_configured,
+    Tenant, audit_key, jobs, key_versions, pseudonymise_ok, read_audit, reidentify, setup_tenant,
+    spawn_with, start_configured,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
@@ -44,15 +45,6 @@ async fn fill(tok: &Valv, prefix: &str, n: usize) -> Vec<(String, String)> {
         out.extend(chunk.iter().cloned().zip(ps));
     }
     out
-}
-
-async fn versions(ko: &Valv) -> Vec<pb::KeyVersionInfo> {
-    ko.keys()
-        .list_key_versions(pb::ListKeyVersionsRequest {})
-        .await
-        .unwrap_or_else(|e| panic!("list versions: {e}"))
-        .into_inner()
-        .versions
 }
 
 /// Follows `WatchJob` to its end; returns the last message and how many were seen.
@@ -105,7 +97,7 @@ async fn rotation_moves_every_record_while_traffic_continues() {
     let ko = server.client(&t.key_officer).await;
     let before = fill(&tok, "before", 3_000).await;
     let mail = pseudonymise_ok(&tok, "mail", &["rot@example.se"]).await;
-    let v = versions(&ko).await;
+    let v = key_versions(&ko).await;
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].state(), pb::KeyVersionState::Active);
     assert_eq!(v[0].records, 3_001);
@@ -147,7 +139,7 @@ async fn rotation_moves_every_record_while_traffic_continues() {
         .into_inner();
     assert_eq!(rotated.new_version, 2);
     // New data is under v2 at once; v1 still opens old data.
-    let v = versions(&ko).await;
+    let v = key_versions(&ko).await;
     assert_eq!(v[0].state(), pb::KeyVersionState::DecryptOnly);
     assert_eq!(v[1].state(), pb::KeyVersionState::Active);
     // A second rotation while the job runs is refused.
@@ -179,7 +171,7 @@ async fn rotation_moves_every_record_while_traffic_continues() {
         "traffic ran during the job"
     );
 
-    let v = versions(&ko).await;
+    let v = key_versions(&ko).await;
     assert_eq!(v[0].state(), pb::KeyVersionState::Retired);
     assert_eq!(v[0].records, 0);
     assert_eq!(v[1].state(), pb::KeyVersionState::Active);
@@ -202,13 +194,7 @@ async fn rotation_moves_every_record_while_traffic_continues() {
     let actions: Vec<String> = entries.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"key.rotate".to_owned()));
     assert!(actions.contains(&"key.rotate.done".to_owned()));
-    let jobs = ko
-        .keys()
-        .list_jobs(pb::ListJobsRequest {})
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .jobs;
+    let jobs = jobs(&ko).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].state(), pb::JobState::Done);
     server.stop().await;
@@ -260,7 +246,7 @@ async fn a_rotation_killed_midway_resumes_and_loses_nothing() {
     assert_eq!(end.state(), pb::JobState::Done, "{end:?}");
     assert_eq!(end.total, 4_000);
     assert!(end.done >= 4_000 - 500, "{end:?}");
-    let v = versions(&ko).await;
+    let v = key_versions(&ko).await;
     assert_eq!(v[0].state(), pb::KeyVersionState::Retired);
     assert_eq!(v[0].records, 0);
     assert_eq!(v[1].records, 4_000);
@@ -287,24 +273,18 @@ async fn a_spent_use_budget_rotates_on_its_own() {
     let tok = server.client(&t.tokenizer).await;
     let ko = server.client(&t.key_officer).await;
     let mut pairs = fill(&tok, "first", 40).await;
-    assert_eq!(versions(&ko).await.len(), 1);
+    assert_eq!(key_versions(&ko).await.len(), 1);
     // 20 more would pass 50 encryptions under v1: the vault rotates and seals them under v2.
     pairs.extend(fill(&tok, "second", 20).await);
-    let v = versions(&ko).await;
+    let v = key_versions(&ko).await;
     assert_eq!(v.len(), 2, "{v:?}");
     assert_eq!(v[1].state(), pb::KeyVersionState::Active);
     assert_eq!(v[0].budget, 50);
-    let jobs = ko
-        .keys()
-        .list_jobs(pb::ListJobsRequest {})
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .jobs;
+    let jobs = jobs(&ko).await;
     assert_eq!(jobs.len(), 1);
     let (end, _) = watch(&ko, jobs[0].id).await;
     assert_eq!(end.state(), pb::JobState::Done);
-    let v = versions(&ko).await;
+    let v = key_versions(&ko).await;
     assert_eq!(v[0].state(), pb::KeyVersionState::Retired);
     assert_eq!(v[1].records, 60);
     let re = server.client(&t.reidentifier).await;
@@ -522,7 +502,7 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
     assert!(!filed.destroyed);
     // Nothing happened yet.
     assert_eq!(
-        versions(&officer_a).await[0].state(),
+        key_versions(&officer_a).await[0].state(),
         pb::KeyVersionState::DecryptOnly
     );
     // The requester cannot approve their own request.
@@ -543,7 +523,7 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
         .into_inner();
     assert_eq!(done.kind, "destroy-key-version");
     assert_eq!(
-        versions(&officer_a).await[0].state(),
+        key_versions(&officer_a).await[0].state(),
         pb::KeyVersionState::Destroyed
     );
     // The 500 moved records still re-identify; the 700 under v1 are gone, and say so.
@@ -775,17 +755,7 @@ async fn a_shredded_tenant_is_unreadable_even_with_the_root_key_and_the_raw_stor
     let b = tenant(&operator, "kept").await;
     fill(&server.client(&a.tokenizer).await, "doomed", 50).await;
     let b_pairs = fill(&server.client(&b.tokenizer).await, "kept", 50).await;
-    let a_id = server
-        .client(&a.auditor)
-        .await
-        .audit()
-        .get_audit_key(pb::GetAuditKeyRequest {
-            operator_chain: false,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .chain;
+    let a_id = audit_key(&server.client(&a.auditor).await).await.chain;
     server.terminate();
     // A's key ring as stored before shredding (what leftover log copies would hold).
     let ring_before: valv_kms::WrappedTenantKeys = {
