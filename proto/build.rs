@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "valv/v1/consent.proto",
     "valv/v1/audit.proto",
     "valv/v1/keys.proto",
+    "valv/v1/seal.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

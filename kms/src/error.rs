@@ -24,6 +24,15 @@ pub enum KmsError {
     /// Reading or writing key files failed.
     #[error("root key file: {0}")]
     Io(#[from] std::io::Error),
+    /// The vault is sealed: no root key is in memory until enough unseal shares arrive.
+    #[error("the vault is sealed; unseal it with the operators' key shares")]
+    Sealed,
+    /// Unseal shares that are malformed, from another vault, or do not combine to its key.
+    #[error("unseal share: {0}")]
+    Share(String),
+    /// The PKCS#11 module or token refused an operation.
+    #[error("PKCS#11: {0}")]
+    Pkcs11(String),
     /// Encryption itself failed (the AEAD refused the input length).
     #[error("encryption failed")]
     Encrypt,

@@ -13,7 +13,7 @@ use std::{
 use tempfile::TempDir;
 use valv::{
     app::Limits,
-    config::{AuditSettings, ServeConfig, TlsMode},
+    config::{AuditSettings, RootConfig, ServeConfig, TlsMode},
     engine::clock::ManualClock,
     server::{self, Running},
 };
@@ -99,6 +99,88 @@ pub fn assert_logs_clean() {
     }
 }
 
+/// The token the suite runs against when `VALV_TEST_ROOT_PROVIDER=pkcs11` (set up by
+/// `tests/with-softhsm`); `None` for the default development `file` root key.
+fn pkcs11_token() -> Option<(String, String, String)> {
+    if std::env::var("VALV_TEST_ROOT_PROVIDER").ok().as_deref() != Some("pkcs11") {
+        return None;
+    }
+    let module = std::env::var("VALV_TEST_PKCS11_MODULE").unwrap_or_else(|_| {
+        panic!(
+            "VALV_TEST_ROOT_PROVIDER=pkcs11 needs VALV_TEST_PKCS11_MODULE (use tests/with-softhsm)"
+        )
+    });
+    let token = std::env::var("VALV_TEST_PKCS11_TOKEN").unwrap_or_else(|_| "valv-test".into());
+    let pin = std::env::var("VALV_TEST_PKCS11_PIN").unwrap_or_else(|_| "1234".into());
+    Some((module, token, pin))
+}
+
+/// True when the suite runs on a PKCS#11 root key.
+pub fn pkcs11_mode() -> bool {
+    pkcs11_token().is_some()
+}
+
+/// One root key object per data directory, so parallel tests share the token but no key. The
+/// label is kept in the data directory, so a copy of it (as tests make) uses the same key.
+fn pkcs11_key_label(data_dir: &Path) -> String {
+    use sha2::Digest;
+    let file = data_dir.join("test-pkcs11-key-label");
+    if let Ok(label) = std::fs::read_to_string(&file) {
+        return label.trim().to_owned();
+    }
+    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    let label = format!("valv-test-{}", hex::encode(&digest[..8]));
+    std::fs::create_dir_all(data_dir).unwrap_or_else(|e| panic!("{}: {e}", data_dir.display()));
+    std::fs::write(&file, &label).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    label
+}
+
+/// The root key set-up of a test server on `data_dir`: the development file, or (in the
+/// pkcs11 run) a key in the SoftHSM2 token.
+pub fn root_config(data_dir: &Path) -> RootConfig {
+    match pkcs11_token() {
+        None => RootConfig::File(None),
+        Some((module, token, pin)) => RootConfig::Pkcs11(valv_kms::Pkcs11Config {
+            module: module.into(),
+            token_label: token,
+            pin: zeroize::Zeroizing::new(pin),
+            key_label: pkcs11_key_label(data_dir),
+        }),
+    }
+}
+
+/// Where a test server's root key lives (to check rotations from outside the server).
+pub fn root_slot(data_dir: &Path) -> Arc<dyn valv_kms::RootKeySlot> {
+    match root_config(data_dir) {
+        RootConfig::File(_) => Arc::new(valv_kms::FileRootSlot::new(data_dir.join("root.key"))),
+        RootConfig::Pkcs11(config) => {
+            Arc::new(valv_kms::Pkcs11Slot::open(config).unwrap_or_else(|e| panic!("pkcs11: {e}")))
+        }
+    }
+}
+
+/// `valv serve` arguments (and environment) that select the same root key as [`root_config`]
+/// (none for a sealed data directory: its root key is in its seal file).
+fn root_args(data_dir: &Path, extra: &[&str]) -> (Vec<String>, Vec<(&'static str, String)>) {
+    let sealed = data_dir.join("root.sealed").exists();
+    let Some((module, token, pin)) = pkcs11_token().filter(|_| !sealed) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut args = vec![
+        "--pkcs11-module".to_owned(),
+        module,
+        "--pkcs11-token".to_owned(),
+        token,
+        "--pkcs11-key-label".to_owned(),
+        pkcs11_key_label(data_dir),
+    ];
+    // Outside development mode the two-person rule is on by default; tests that want it say so.
+    if !extra.iter().any(|a| a.starts_with("--two-person-rule")) {
+        args.push("--two-person-rule=off".to_owned());
+    }
+    (args, vec![("VALV_PKCS11_PIN", pin)])
+}
+
 /// A server running inside the test process.
 pub struct InProcess {
     /// Data directory (kept until drop).
@@ -159,7 +241,7 @@ pub async fn start_configured(
         data_dir: dir.path().join("data"),
         tls: TlsMode::Development,
         client_ca: None,
-        root_key_file: None,
+        root: root_config(&dir.path().join("data")),
         limits: Limits::default(),
         audit: AuditSettings::default(),
         metrics_listen: None,
@@ -255,10 +337,13 @@ pub fn spawn_with(bin: &str, data_dir: &Path, log_path: &Path, extra: &[&str]) -
         .open(log_path)
         .unwrap_or_else(|e| panic!("log: {e}"));
     let start_len = std::fs::metadata(log_path).map(|m| m.len()).unwrap_or(0);
+    let (root_args, root_env) = root_args(data_dir, extra);
     let child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(extra)
+        .args(&root_args)
+        .envs(root_env)
         .env("RUST_LOG", "trace")
         .env_remove("VALV_LISTEN")
         .stdin(Stdio::null())
@@ -299,7 +384,10 @@ pub fn spawn_with(bin: &str, data_dir: &Path, log_path: &Path, extra: &[&str]) -
     ChildServer {
         addr: format!("https://{addr}"),
         ca_pem: std::fs::read(data_dir.join("tls/ca.pem")).unwrap_or_else(|e| panic!("ca: {e}")),
-        operator_token: read_trimmed(&data_dir.join("operator.token")),
+        // A sealed vault writes its first operator token at its first unseal.
+        operator_token: std::fs::read_to_string(data_dir.join("operator.token"))
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default(),
         log_path: log_path.to_path_buf(),
         metrics_addr,
         data_dir: data_dir.to_path_buf(),

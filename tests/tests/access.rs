@@ -37,9 +37,10 @@ enum Rpc {
     RotateDomainEpoch,
     TranslateEpoch,
     FinalizeEpoch,
+    Seal,
 }
 
-const ALL: [Rpc; 31] = [
+const ALL: [Rpc; 32] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -71,6 +72,7 @@ const ALL: [Rpc; 31] = [
     Rpc::RotateDomainEpoch,
     Rpc::TranslateEpoch,
     Rpc::FinalizeEpoch,
+    Rpc::Seal,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -85,9 +87,11 @@ fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
 
 fn single_role(rpc: Rpc) -> pb::Role {
     match rpc {
-        Rpc::CreateTenant | Rpc::VerifyOperatorAudit | Rpc::RotateRootKey | Rpc::ShredTenant => {
-            pb::Role::Operator
-        }
+        Rpc::CreateTenant
+        | Rpc::VerifyOperatorAudit
+        | Rpc::RotateRootKey
+        | Rpc::ShredTenant
+        | Rpc::Seal => pb::Role::Operator,
         Rpc::ReadAudit | Rpc::VerifyAudit | Rpc::GetAuditKey => pb::Role::Auditor,
         Rpc::ListKeyVersions
         | Rpc::RotateTenantKey
@@ -311,6 +315,8 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .list_pending_operations(pb::ListPendingOperationsRequest {})
             .await
             .map(drop),
+        // This vault has no seal: an allowed caller gets FAILED_PRECONDITION.
+        Rpc::Seal => c.seal().seal(pb::SealRequest {}).await.map(drop),
         Rpc::RotateRootKey => c
             .keys()
             .rotate_root_key(pb::RotateRootKeyRequest {})
@@ -410,6 +416,7 @@ async fn every_role_against_every_rpc() {
                         | Rpc::DestroyKeyVersion
                         | Rpc::ApproveOperation
                         | Rpc::ShredTenant
+                        | Rpc::Seal
                 ) {
                     assert!(result.is_ok(), "{role:?} {rpc:?}: {result:?}");
                 }

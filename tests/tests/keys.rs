@@ -582,7 +582,11 @@ async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
     let t = tenant(&operator, "rooted").await;
     let tok = server.client(&t.tokenizer).await;
     let pairs = fill(&tok, "root", 200).await;
-    let old_root = std::fs::read(data.join("root.key")).unwrap_or_else(|e| panic!("{e}"));
+    let slot = valv_e2e::root_slot(&data);
+    let old_root = slot
+        .current()
+        .map(|r| r.root_key_id())
+        .unwrap_or_else(|e| panic!("{e}"));
     // Through the CLI, as the README shows.
     let out = server.valvctl(
         VALVCTL,
@@ -620,10 +624,14 @@ async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
     assert_eq!(denied, Some(tonic::Code::PermissionDenied));
     server.terminate();
 
-    // The old key is gone from disk (its file now holds the new key) …
-    let new_root = std::fs::read(data.join("root.key")).unwrap_or_else(|e| panic!("{e}"));
+    // The old key is gone (the file provider's file, or the token, holds only the new key) …
+    let new_root = slot
+        .current()
+        .map(|r| r.root_key_id())
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(new_root, old_root);
-    assert!(!data.join("root.key.next").exists());
+    assert_eq!(rotated["root_key_id"].as_str(), Some(new_root.as_str()));
+    assert_eq!(slot.key_ids().ok(), Some(vec![new_root.clone()]));
     // … and nothing needs it: restart and use everything.
     let server = spawn_with(BIN, &data, &log, &[]);
     let re = server.client(&t.reidentifier).await;
@@ -645,29 +653,18 @@ async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
     assert!(verified.ok, "{verified:?}");
     server.terminate();
 
-    // A rotation cut off after the new key was written but before any key ring was re-wrapped:
+    // A rotation cut off after the new key was made but before any key ring was re-wrapped:
     // the next start finishes it.
-    let cut = [7u8; 32]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        + "\n";
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(data.join("root.key.next"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        std::io::Write::write_all(&mut f, cut.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    }
+    let cut = slot
+        .next(true)
+        .ok()
+        .flatten()
+        .map(|k| k.root_key_id())
+        .unwrap_or_else(|| panic!("next root key"));
+    assert_eq!(slot.key_ids().map(|ids| ids.len()).ok(), Some(2));
     let server = spawn_with(BIN, &data, &log, &[]);
-    assert!(!data.join("root.key.next").exists());
-    assert_eq!(
-        std::fs::read_to_string(data.join("root.key")).unwrap_or_default(),
-        cut
-    );
+    assert!(slot.next(false).is_ok_and(|n| n.is_none()));
+    assert_eq!(slot.key_ids().ok(), Some(vec![cut]));
     all_reidentify(&server.client(&t.reidentifier).await, &pairs).await;
     server.terminate();
 }
@@ -707,7 +704,8 @@ async fn a_root_key_rotation_needs_a_second_operator_under_the_two_person_rule()
         .unwrap_or_else(|e| panic!("{e}"))
         .into_inner();
     assert!(!filed.rotated);
-    let key_before = std::fs::read(server.dir.path().join("data/root.key")).unwrap_or_default();
+    let slot = valv_e2e::root_slot(&server.dir.path().join("data"));
+    let key_before = slot.current().map(|r| r.root_key_id()).ok();
     let own = first
         .keys()
         .approve_operation(pb::ApproveOperationRequest {
@@ -737,7 +735,7 @@ async fn a_root_key_rotation_needs_a_second_operator_under_the_two_person_rule()
         .unwrap_or_else(|e| panic!("{e}"))
         .into_inner();
     assert_eq!(done.kind, "rotate-root-key");
-    let key_after = std::fs::read(server.dir.path().join("data/root.key")).unwrap_or_default();
+    let key_after = slot.current().map(|r| r.root_key_id()).ok();
     assert_ne!(key_before, key_after);
     all_reidentify(&server.client(&t.reidentifier).await, &pairs).await;
     server.stop().await;
@@ -827,14 +825,15 @@ async fn a_shredded_tenant_is_unreadable_even_with_the_root_key_and_the_raw_stor
 
     // The raw store with the current root key in hand: A's key ring is gone, and the copy taken
     // before shredding (as an append-only log may still hold it) no longer unwraps.
-    let (root, _) = valv_kms::FileRootKeyProvider::open_or_create(&data.join("root.key"))
+    let root = valv_e2e::root_slot(&data)
+        .current()
         .unwrap_or_else(|e| panic!("{e}"));
     {
         let db = sled::open(data.join("store")).unwrap_or_else(|e| panic!("{e}"));
         let meta = db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
         assert!(meta.get(format!("keys/{a_id}")).ok().flatten().is_none());
     }
-    assert!(valv_kms::TenantKeys::unwrap(&ring_before, &root).is_err());
+    assert!(valv_kms::TenantKeys::unwrap(&ring_before, root.as_ref()).is_err());
 
     // Still refused after a restart; B still works.
     let server = spawn_with(BIN, &data, &log, &[]);

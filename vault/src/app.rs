@@ -6,7 +6,9 @@ use std::{
     sync::{Arc, RwLock},
 };
 
-use valv_kms::{DataKey, DerivedKeyPurpose, KeyVersion, RootKeyProvider, TenantKeys};
+use valv_kms::{
+    DataKey, DerivedKeyPurpose, KeyVersion, RootKeyProvider, RootKeySlot, SealedRoot, TenantKeys,
+};
 
 use crate::{
     audit::AuditLog,
@@ -100,12 +102,18 @@ impl DomainDataKeys {
     }
 }
 
+/// The root key in use and the slot it came from.
+type RootInUse = (Arc<dyn RootKeyProvider>, Option<Arc<dyn RootKeySlot>>);
+
 /// The running vault's state.
 pub struct App {
     /// Storage back-end.
     pub store: Arc<dyn Store>,
-    /// Root key provider (replaced by a root-key rotation) and its key file, if it has one.
-    root: RwLock<(Arc<dyn RootKeyProvider>, Option<std::path::PathBuf>)>,
+    /// The root key in use and the slot it came from (both replaced by a root-key rotation;
+    /// [`SealedRoot`] and no slot while sealed).
+    root: RwLock<RootInUse>,
+    /// Sealing state; `None` for vaults without a seal file (file and pkcs11 providers).
+    pub seal: Option<crate::ops::seal::SealState>,
     /// Held shared while a key ring is wrapped and stored, exclusively while the root key is
     /// replaced, so no key ring is wrapped under a root key on its way out.
     pub root_change: tokio::sync::RwLock<()>,
@@ -132,19 +140,27 @@ fn poisoned<T>(_: T) -> VaultError {
 
 impl App {
     /// Builds the state.
+    /// Builds the state: unsealed with `slot`'s current root key, or sealed (no key at all)
+    /// when `seal` is given and `slot` is `None`.
     pub fn new(
         store: Arc<dyn Store>,
-        root: Arc<dyn RootKeyProvider>,
+        slot: Option<Arc<dyn RootKeySlot>>,
+        seal: Option<crate::ops::seal::SealState>,
         clock: Arc<dyn Clock>,
         limits: Limits,
         checkpoint_entries: u64,
-    ) -> Self {
+    ) -> VaultResult<Self> {
         let metrics = Arc::new(Metrics::new());
-        Self {
+        let root: Arc<dyn RootKeyProvider> = match &slot {
+            Some(slot) => slot.current()?,
+            None => Arc::new(SealedRoot),
+        };
+        Ok(Self {
             audit: AuditLog::new(Arc::clone(&store), checkpoint_entries, Arc::clone(&metrics)),
             metrics,
             store,
-            root: RwLock::new((root, None)),
+            root: RwLock::new((root, slot)),
+            seal,
             root_change: tokio::sync::RwLock::new(()),
             clock,
             limits,
@@ -153,7 +169,7 @@ impl App {
             gates: std::sync::Mutex::new(HashMap::new()),
             usage: tokio::sync::Mutex::new(HashMap::new()),
             shredded: RwLock::new(std::collections::HashSet::new()),
-        }
+        })
     }
 
     /// Whether a tenant's key ring was destroyed (every call for it is refused).
@@ -180,20 +196,34 @@ impl App {
         }
     }
 
-    /// The root key's file, for providers that keep one.
-    pub fn root_file(&self) -> Option<std::path::PathBuf> {
+    /// Where the root key lives (`None` while sealed).
+    pub fn root_slot(&self) -> Option<Arc<dyn RootKeySlot>> {
         match self.root.read() {
             Ok(r) => r.1.clone(),
             Err(poisoned) => poisoned.into_inner().1.clone(),
         }
     }
 
-    /// Replaces the root key provider (after a rotation) and records its file.
-    pub fn set_root(&self, provider: Arc<dyn RootKeyProvider>, file: Option<std::path::PathBuf>) {
+    /// Replaces the root key (after a rotation or an unseal) and the slot it came from.
+    pub fn set_root(&self, provider: Arc<dyn RootKeyProvider>, slot: Option<Arc<dyn RootKeySlot>>) {
         match self.root.write() {
-            Ok(mut r) => *r = (provider, file),
-            Err(poisoned) => *poisoned.into_inner() = (provider, file),
+            Ok(mut r) => *r = (provider, slot),
+            Err(poisoned) => *poisoned.into_inner() = (provider, slot),
         }
+    }
+
+    /// True while no root key is in memory (a sealed vault before its shares arrived).
+    pub fn is_sealed(&self) -> bool {
+        self.seal.as_ref().is_some_and(|s| s.is_sealed())
+    }
+
+    /// Forgets every unwrapped key and prepared domain key (sealing). Keys still held by calls
+    /// in flight are wiped when those calls end (every key type zeroizes on drop).
+    pub fn forget_keys(&self) -> VaultResult<()> {
+        self.tenants.write().map_err(poisoned)?.clear();
+        self.domains.write().map_err(poisoned)?.clear();
+        self.set_root(Arc::new(SealedRoot), None);
+        Ok(())
     }
 
     /// The key-ring gate of a tenant (see the field).

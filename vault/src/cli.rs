@@ -1,12 +1,13 @@
-//! The `valv` command line: `valv serve …`.
+//! The `valv` command line: `valv serve …` and `valv operator init …`.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use zeroize::Zeroizing;
 
 use crate::{
     app::Limits,
-    config::{ServeConfig, TlsMode},
+    config::{RootConfig, ServeConfig, TlsMode},
     engine::clock::SystemClock,
     server,
 };
@@ -26,7 +27,34 @@ enum Command {
     /// With no certificate given, a development CA and server certificate are created in
     /// <data-dir>/tls (trust <data-dir>/tls/ca.pem); the first start writes the operator's
     /// bearer token to <data-dir>/operator.token (mode 0600).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Set-up steps for operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Sets up a new data directory for a sealed start: a fresh root key, sealed under an unseal
+    /// key that is split into N shares (Shamir), any T of which unseal the vault.
+    ///
+    /// The shares are printed once, here, and kept nowhere: hand each to a different person.
+    /// `valv serve` on this data directory then starts sealed until T shares arrive
+    /// (`valvctl unseal`).
+    Init(InitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// Data directory to set up (must not hold a root key or a store yet).
+    #[arg(long, env = "VALV_DATA_DIR", default_value = "valv-data")]
+    data_dir: PathBuf,
+    /// Number of key shares to deal (1–255).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
+    shares: u8,
+    /// Number of shares that unseal (1–shares).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
+    threshold: u8,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -56,8 +84,23 @@ struct ServeArgs {
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     insecure_plaintext: bool,
     /// Root key file of the development `file` provider [default: <data-dir>/root.key].
-    #[arg(long, env = "VALV_ROOT_KEY_FILE")]
+    #[arg(long, env = "VALV_ROOT_KEY_FILE", conflicts_with = "pkcs11_module")]
     root_key_file: Option<PathBuf>,
+    /// Keep the root key in an HSM: the PKCS#11 module (shared library) to load, e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so. The user PIN comes from VALV_PKCS11_PIN or
+    /// --pkcs11-pin-file.
+    #[arg(long, env = "VALV_PKCS11_MODULE", requires = "pkcs11_token")]
+    pkcs11_module: Option<PathBuf>,
+    /// Label of the PKCS#11 token that holds the root key.
+    #[arg(long, env = "VALV_PKCS11_TOKEN", requires = "pkcs11_module")]
+    pkcs11_token: Option<String>,
+    /// Label of the root key object in the token (generated there, non-extractable, on first
+    /// start).
+    #[arg(long, env = "VALV_PKCS11_KEY_LABEL", default_value = "valv-root")]
+    pkcs11_key_label: String,
+    /// File holding the token's user PIN (mode 0600). Without it, VALV_PKCS11_PIN is read.
+    #[arg(long, env = "VALV_PKCS11_PIN_FILE")]
+    pkcs11_pin_file: Option<PathBuf>,
     /// Most identifiers or pseudonyms in one batch.
     #[arg(long, env = "VALV_MAX_BATCH", default_value_t = Limits::default().max_batch)]
     max_batch: usize,
@@ -73,11 +116,12 @@ struct ServeArgs {
     /// Most records per second a key-rotation job re-encrypts (0 = no limit).
     #[arg(long, env = "VALV_ROTATION_RECORDS_PER_SECOND", default_value_t = 0)]
     rotation_records_per_second: u64,
-    /// Destructive operations (destroying a key version) take effect only when a second
-    /// principal with the same role approves them. Off by default while the only root-key
-    /// provider is the development file provider.
-    #[arg(long, env = "VALV_TWO_PERSON_RULE")]
-    two_person_rule: bool,
+    /// Destructive operations (destroying a key version, shredding a tenant, rotating the root
+    /// key) take effect only when a second principal with the same role approves them
+    /// (`on`/`off`). Default: on, except in development mode (the plain `file` root key).
+    #[arg(long, env = "VALV_TWO_PERSON_RULE", num_args = 0..=1, default_missing_value = "on",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    two_person_rule: Option<bool>,
     /// How long a destructive operation waits for its approval, in seconds.
     #[arg(long, env = "VALV_APPROVAL_WINDOW_SECONDS", default_value_t = 3600)]
     approval_window_seconds: u64,
@@ -135,9 +179,22 @@ fn init_logging(format: LogFormat, level: &str) {
 /// Entry point of the `valv` binary.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => *args,
+        Command::Operator(OperatorCommand::Init(args)) => return operator_init(&args),
+    };
     init_logging(args.log_format, &args.log_level);
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let root = match root_config(&args) {
+        Ok(root) => root,
+        Err(e) => {
+            eprintln!("valv: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let two_person_rule = args
+        .two_person_rule
+        .unwrap_or_else(|| !root.is_development(&args.data_dir));
     let tls = match (args.insecure_plaintext, args.tls_cert, args.tls_key) {
         (true, _, _) => TlsMode::InsecurePlaintext,
         (false, Some(cert), Some(key)) => TlsMode::Files { cert, key },
@@ -148,14 +205,14 @@ pub fn run() -> ExitCode {
         data_dir: args.data_dir,
         tls,
         client_ca: args.client_ca,
-        root_key_file: args.root_key_file,
+        root,
         limits: Limits {
             max_batch: args.max_batch,
             max_identifier_bytes: args.max_identifier_bytes,
             max_message_bytes: args.max_message_bytes,
             key_use_budget: args.key_use_budget,
             rotation_records_per_second: args.rotation_records_per_second,
-            two_person_rule: args.two_person_rule,
+            two_person_rule,
             approval_window_seconds: args.approval_window_seconds,
             epoch_grace_seconds: args.epoch_grace_seconds,
         },
@@ -204,4 +261,74 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let _ = tx.send(());
     }
     running.wait().await
+}
+
+/// The root key set-up the flags ask for.
+fn root_config(args: &ServeArgs) -> Result<RootConfig, String> {
+    let (Some(module), Some(token)) = (&args.pkcs11_module, &args.pkcs11_token) else {
+        return Ok(RootConfig::File(args.root_key_file.clone()));
+    };
+    let pin = match &args.pkcs11_pin_file {
+        Some(path) => {
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+                    .permissions(),
+            );
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "{} is readable by group or others; chmod 600 it",
+                    path.display()
+                ));
+            }
+            Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            )
+        }
+        None => Zeroizing::new(std::env::var("VALV_PKCS11_PIN").map_err(|_| {
+            "--pkcs11-module needs the token's user PIN: set VALV_PKCS11_PIN or --pkcs11-pin-file"
+                .to_owned()
+        })?),
+    };
+    Ok(RootConfig::Pkcs11(valv_kms::Pkcs11Config {
+        module: module.clone(),
+        token_label: token.clone(),
+        pin,
+        key_label: args.pkcs11_key_label.clone(),
+    }))
+}
+
+/// `valv operator init`: prints the shares once.
+fn operator_init(args: &InitArgs) -> ExitCode {
+    if args.threshold > args.shares {
+        eprintln!(
+            "valv: --threshold ({}) must not exceed --shares ({})",
+            args.threshold, args.shares
+        );
+        return ExitCode::FAILURE;
+    }
+    let shares = match crate::bootstrap::init_sealed(&args.data_dir, args.shares, args.threshold) {
+        Ok(shares) => shares,
+        Err(e) => {
+            eprintln!("valv: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "Sealed data directory {} set up. Below are its {} unseal key shares; any {} of them unseal it.\n\
+         They are shown this once and stored nowhere: give each to a different person now.\n\
+         Start the vault with `valv serve --data-dir {}`; it starts sealed.\n\
+         Each holder then runs `valvctl unseal` and pastes their share.",
+        args.data_dir.display(),
+        args.shares,
+        args.threshold,
+        args.data_dir.display()
+    );
+    for (i, share) in shares.iter().enumerate() {
+        println!("share {}: {}", i + 1, share.as_str());
+    }
+    ExitCode::SUCCESS
 }

@@ -33,6 +33,27 @@ impl fmt::Debug for StoreOverride {
     }
 }
 
+/// Where the root key lives.
+#[derive(Debug, Clone)]
+pub enum RootConfig {
+    /// In the data directory: a sealed start when `<data-dir>/root.sealed` exists (made by
+    /// `valv operator init`), else the development `file` provider with this key file
+    /// (default `<data-dir>/root.key`, created on first start).
+    File(Option<PathBuf>),
+    /// A non-extractable key inside a PKCS#11 token (HSM).
+    Pkcs11(valv_kms::Pkcs11Config),
+}
+
+impl RootConfig {
+    /// True for the development set-up: a plain root key file in the data directory.
+    pub fn is_development(&self, data_dir: &std::path::Path) -> bool {
+        matches!(self, Self::File(_))
+            && !data_dir
+                .join(valv_kms::providers::sealed::SEAL_FILE)
+                .exists()
+    }
+}
+
 /// How the server speaks TLS.
 #[derive(Debug, Clone)]
 pub enum TlsMode {
@@ -60,8 +81,8 @@ pub struct ServeConfig {
     pub tls: TlsMode,
     /// CA whose client certificates may authenticate (mTLS, optional per client).
     pub client_ca: Option<PathBuf>,
-    /// Root key file of the `file` provider (default `<data-dir>/root.key`).
-    pub root_key_file: Option<PathBuf>,
+    /// Where the root key lives.
+    pub root: RootConfig,
     /// Request limits.
     pub limits: Limits,
     /// Audit checkpoint schedule.
@@ -101,7 +122,7 @@ mod tests {
             data_dir: "d".into(),
             tls,
             client_ca: None,
-            root_key_file: None,
+            root: RootConfig::File(None),
             limits: Limits::default(),
             audit: AuditSettings::default(),
             metrics_listen: None,

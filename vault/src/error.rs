@@ -72,6 +72,8 @@ impl From<valv_kms::KmsError> for VaultError {
             valv_kms::KmsError::ActiveVersion(_) => {
                 Self::FailedPrecondition(format!("version: {e}"))
             }
+            valv_kms::KmsError::Sealed => Self::FailedPrecondition(e.to_string()),
+            valv_kms::KmsError::Share(rule) => Self::invalid("share", rule),
             other => Self::Internal(format!("key material: {other}")),
         }
     }

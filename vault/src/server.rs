@@ -9,13 +9,13 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use valv_proto::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
     consent_service_server::ConsentServiceServer, key_service_server::KeyServiceServer,
-    pseudonym_service_server::PseudonymServiceServer,
+    pseudonym_service_server::PseudonymServiceServer, seal_service_server::SealServiceServer,
 };
 
 use crate::{
     api::{
         admin::AdminApi, audit::AuditApi, consent::ConsentApi, keys::KeyApi,
-        pseudonym::PseudonymApi,
+        pseudonym::PseudonymApi, seal::SealApi,
     },
     audit::checkpoint,
     bootstrap,
@@ -68,7 +68,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     config.validate().map_err(anyhow::Error::msg)?;
     let app = bootstrap::open(
         &config.data_dir,
-        config.root_key_file.as_deref(),
+        &config.root,
         clock,
         config.limits,
         config.audit.checkpoint_entries,
@@ -76,8 +76,11 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     )
     .await?;
 
-    // Jobs a previous run left running continue now (traffic is served meanwhile).
-    crate::jobs::resume(&app).await?;
+    // Jobs a previous run left running continue now (traffic is served meanwhile); a sealed
+    // vault resumes them when it is unsealed.
+    if !app.is_sealed() {
+        crate::jobs::resume(&app).await?;
+    }
     let mut metrics_addr = None;
     let mut background = vec![checkpoint::spawn(
         Arc::clone(&app),
@@ -136,20 +139,20 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
-        .set_serving::<AdminServiceServer<AdminApi>>()
+        .set_serving::<SealServiceServer<SealApi>>()
         .await;
-    health_reporter
-        .set_serving::<PseudonymServiceServer<PseudonymApi>>()
-        .await;
-    health_reporter
-        .set_serving::<ConsentServiceServer<ConsentApi>>()
-        .await;
-    health_reporter
-        .set_serving::<AuditServiceServer<AuditApi>>()
-        .await;
-    health_reporter
-        .set_serving::<KeyServiceServer<KeyApi>>()
-        .await;
+    set_health(&health_reporter, app.is_sealed()).await;
+    if let Some(seal) = &app.seal {
+        // Health follows the seal: NOT_SERVING for every data service while sealed.
+        let mut sealed = seal.watch();
+        let reporter = health_reporter.clone();
+        background.push(tokio::spawn(async move {
+            while sealed.changed().await.is_ok() {
+                let now = *sealed.borrow_and_update();
+                set_health(&reporter, now).await;
+            }
+        }));
+    }
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(valv_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -177,8 +180,9 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         .add_service(
             AuditServiceServer::new(AuditApi(Arc::clone(&app))).max_decoding_message_size(max),
         )
+        .add_service(KeyServiceServer::new(KeyApi(Arc::clone(&app))).max_decoding_message_size(max))
         .add_service(
-            KeyServiceServer::new(KeyApi(Arc::clone(&app))).max_decoding_message_size(max),
+            SealServiceServer::new(SealApi(Arc::clone(&app))).max_decoding_message_size(64 * 1024),
         );
 
     let listener = TcpListener::bind(config.listen)
@@ -200,4 +204,33 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         background,
         task,
     })
+}
+
+/// Every service but the seal service serves only while the vault is unsealed.
+async fn set_health(reporter: &tonic_health::server::HealthReporter, sealed: bool) {
+    use tonic_health::ServingStatus::{NotServing, Serving};
+    let status = if sealed { NotServing } else { Serving };
+    reporter.set_service_status("", status).await;
+    reporter
+        .set_service_status(service_name::<AdminServiceServer<AdminApi>>(), status)
+        .await;
+    reporter
+        .set_service_status(
+            service_name::<PseudonymServiceServer<PseudonymApi>>(),
+            status,
+        )
+        .await;
+    reporter
+        .set_service_status(service_name::<ConsentServiceServer<ConsentApi>>(), status)
+        .await;
+    reporter
+        .set_service_status(service_name::<AuditServiceServer<AuditApi>>(), status)
+        .await;
+    reporter
+        .set_service_status(service_name::<KeyServiceServer<KeyApi>>(), status)
+        .await;
+}
+
+fn service_name<S: tonic::server::NamedService>() -> &'static str {
+    S::NAME
 }

@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use valv_client::{ClientConfig, Valv, pb};
 
-use crate::{Cli, audit, bench, keys};
+use crate::{Cli, audit, bench, keys, seal};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -55,6 +55,20 @@ pub enum Command {
     /// Background jobs such as key rotation (key-officer).
     #[command(subcommand)]
     Jobs(keys::JobsCmd),
+    /// Give one unseal key share to a sealed vault (no token needed). The share is read from
+    /// --share-file, else from stdin; never pass it on the command line.
+    Unseal {
+        /// File holding the share (`valv-share:…`).
+        #[arg(long)]
+        share_file: Option<std::path::PathBuf>,
+        /// Forget the shares given so far first.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Operator: seal the vault now; every key leaves memory until the shares are given again.
+    Seal,
+    /// Whether the vault is sealed, and how many shares it has been given (no token needed).
+    SealStatus,
     /// Load generator: throughput and latency figures for BENCHMARKS.md.
     Bench(bench::BenchArgs),
 }
@@ -331,6 +345,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => return audit::run(&valv, json, cmd).await,
         Command::Keys(cmd) => return keys::run_keys(&valv, json, cmd).await,
         Command::Jobs(cmd) => return keys::run_jobs(&valv, json, cmd).await,
+        Command::Unseal { share_file, reset } => {
+            return seal::unseal(&valv, json, share_file.as_ref(), reset).await;
+        }
+        Command::Seal => return seal::seal(&valv, json).await,
+        Command::SealStatus => return seal::status(&valv, json).await,
         Command::Tenant(TenantCmd::Create { name }) => {
             let r = valv
                 .admin()

@@ -8,6 +8,7 @@ mod audit;
 mod bench;
 mod commands;
 mod keys;
+mod seal;
 
 use std::{path::PathBuf, process::ExitCode};
 

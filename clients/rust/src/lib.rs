@@ -30,7 +30,7 @@ pub use valv_proto::v1 as pb;
 use valv_proto::v1::{
     admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
     consent_service_client::ConsentServiceClient, key_service_client::KeyServiceClient,
-    pseudonym_service_client::PseudonymServiceClient,
+    pseudonym_service_client::PseudonymServiceClient, seal_service_client::SealServiceClient,
 };
 
 /// Client errors.
@@ -204,6 +204,11 @@ impl Valv {
     /// `KeyService`.
     pub fn keys(&self) -> KeyServiceClient<AuthChannel> {
         KeyServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// `SealService` (status and unseal need no token).
+    pub fn seal(&self) -> SealServiceClient<AuthChannel> {
+        SealServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 
     /// The raw channel (e.g. for health checks).

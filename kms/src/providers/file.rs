@@ -9,32 +9,25 @@ use std::{
     io::Write,
     os::unix::fs::{OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
-use aes_gcm::{
-    Aes256Gcm, KeyInit,
-    aead::{Aead, Payload},
-};
-use hmac::{Hmac, Mac};
-use rand::Rng;
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::{RootKeyProvider, WrappedKey};
+use super::{RootKeyProvider, RootKeySlot, WrappedKey, local::LocalRootKey};
 use crate::{error::KmsError, secret::SecretKey};
 
 /// Root key kept in a local file.
 pub struct FileRootKeyProvider {
     path: PathBuf,
-    cipher: Aes256Gcm,
-    key_id: String,
+    key: LocalRootKey,
 }
 
 impl std::fmt::Debug for FileRootKeyProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileRootKeyProvider")
             .field("path", &self.path)
-            .field("key_id", &self.key_id)
+            .field("key_id", &self.key.root_key_id())
             .finish_non_exhaustive()
     }
 }
@@ -47,80 +40,77 @@ impl FileRootKeyProvider {
             false
         } else {
             let key = SecretKey::generate();
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)?;
-            let text = Zeroizing::new(hex::encode(key.expose_secret()));
-            file.write_all(text.as_bytes())?;
-            file.write_all(b"\n")?;
-            file.sync_all()?;
+            write_secret_file(path, hex::encode(key.expose_secret()).as_bytes())?;
             true
         };
-        let mode = fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            return Err(KmsError::Provider(format!(
-                "{} is readable by group or others (mode {:o}); chmod 600 it",
-                path.display(),
-                mode & 0o777
-            )));
-        }
-        let text = Zeroizing::new(fs::read_to_string(path)?);
+        let text = read_secret_file(path)?;
         let bytes =
             Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
                 KmsError::Provider("root key file is not 64 hex characters".into())
             })?);
         let key = SecretKey::from_slice(&bytes)
             .ok_or_else(|| KmsError::Provider("root key file is not 64 hex characters".into()))?;
-        let provider = Self::from_key(path.to_path_buf(), key);
+        let provider = Self {
+            path: path.to_path_buf(),
+            key: LocalRootKey::new("file", &key),
+        };
         tracing::warn!(
             path = %path.display(),
-            root_key_id = %provider.key_id,
+            root_key_id = %provider.root_key_id(),
             created,
             "DEVELOPMENT ROOT KEY: the `file` root key provider keeps the root key on local disk; \
-             it is not fit for production (use an HSM through the pkcs11 provider)"
+             it is not fit for production (use an HSM through the pkcs11 provider, or `valv operator init` for a sealed start)"
         );
         Ok((provider, created))
-    }
-
-    fn from_key(path: PathBuf, key: SecretKey) -> Self {
-        // ok: HMAC accepts keys of any length.
-        #[allow(clippy::expect_used)]
-        let mut mac = Hmac::<Sha256>::new_from_slice(key.expose_secret()).expect("any key length");
-        mac.update(b"valv/v1/root-key-id");
-        let key_id = hex::encode(&mac.finalize().into_bytes()[..8]);
-        // ok: the key is exactly 32 bytes.
-        #[allow(clippy::expect_used)]
-        let cipher = Aes256Gcm::new_from_slice(key.expose_secret()).expect("32-byte key");
-        Self {
-            path,
-            cipher,
-            key_id,
-        }
     }
 
     /// Where the key file is.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
 
-    /// Moves this key's file over `to` (atomically, replacing — and so erasing — the key that was
-    /// there) and makes the rename durable. Ends a root-key rotation.
-    pub fn promote(mut self, to: &Path) -> Result<Self, KmsError> {
-        fs::rename(&self.path, to)?;
-        if let Some(dir) = to.parent() {
-            fs::File::open(dir)?.sync_all()?;
-        }
-        self.path = to.to_path_buf();
-        Ok(self)
-    }
+/// Writes a new secret file with mode 0600 (refusing to replace one) and makes it durable.
+pub(crate) fn write_secret_file(path: &Path, body: &[u8]) -> Result<(), KmsError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(body)?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    Ok(())
+}
 
-    fn aad(context: &str) -> Vec<u8> {
-        let mut aad = b"valv/v1/wrap/".to_vec();
-        aad.extend_from_slice(context.as_bytes());
-        aad
+/// Reads a secret file, refusing one that group or others may read.
+pub(crate) fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, KmsError> {
+    let mode = fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(KmsError::Provider(format!(
+            "{} is readable by group or others (mode {:o}); chmod 600 it",
+            path.display(),
+            mode & 0o777
+        )));
     }
+    Ok(Zeroizing::new(fs::read_to_string(path)?))
+}
+
+/// Moves `from` over `to` atomically (replacing — and so erasing — what was there) and makes
+/// the rename durable.
+pub(crate) fn durable_rename(from: &Path, to: &Path) -> Result<(), KmsError> {
+    fs::rename(from, to)?;
+    if let Some(dir) = to.parent() {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// `<file>.next`: where a root-key rotation keeps the incoming key until it is promoted.
+pub(crate) fn next_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".next");
+    PathBuf::from(name)
 }
 
 impl RootKeyProvider for FileRootKeyProvider {
@@ -133,67 +123,63 @@ impl RootKeyProvider for FileRootKeyProvider {
     }
 
     fn root_key_id(&self) -> String {
-        self.key_id.clone()
+        self.key.root_key_id()
     }
 
-    /// AES-256-GCM under the root key with a random 96-bit nonce. A root key wraps a few keys per
-    /// tenant and rotation, many orders of magnitude below GCM's 2^32 random-nonce limit.
     fn wrap(&self, secret: &SecretKey, context: &str) -> Result<WrappedKey, KmsError> {
-        let mut nonce = [0u8; 12];
-        rand::rng().fill_bytes(&mut nonce);
-        let aad = Self::aad(context);
-        let body = self
-            .cipher
-            .encrypt(
-                &nonce.into(),
-                Payload {
-                    msg: secret.expose_secret(),
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| KmsError::Encrypt)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&body);
-        Ok(WrappedKey {
-            provider: self.name().to_owned(),
-            root_key_id: self.key_id.clone(),
-            wrapped_hex: hex::encode(out),
-        })
+        self.key.wrap(secret, context)
     }
 
     fn unwrap(&self, wrapped: &WrappedKey, context: &str) -> Result<SecretKey, KmsError> {
-        if wrapped.provider != self.name() {
-            return Err(KmsError::Provider(format!(
-                "key was wrapped by provider `{}`, not `file`",
-                wrapped.provider
-            )));
+        self.key.unwrap(wrapped, context)
+    }
+}
+
+/// The `file` provider's slot: the key file and, during a rotation, `<file>.next`.
+#[derive(Debug)]
+pub struct FileRootSlot {
+    path: PathBuf,
+}
+
+impl FileRootSlot {
+    /// The slot of the key file at `path` (created on first use).
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+}
+
+impl RootKeySlot for FileRootSlot {
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+
+    fn current(&self) -> Result<Arc<dyn RootKeyProvider>, KmsError> {
+        Ok(Arc::new(FileRootKeyProvider::open_or_create(&self.path)?.0))
+    }
+
+    fn next(&self, create: bool) -> Result<Option<Arc<dyn RootKeyProvider>>, KmsError> {
+        let next = next_path(&self.path);
+        if !create && !next.exists() {
+            return Ok(None);
         }
-        if wrapped.root_key_id != self.key_id {
-            return Err(KmsError::Provider(format!(
-                "key was wrapped by root key {}, this is root key {}",
-                wrapped.root_key_id, self.key_id
-            )));
+        Ok(Some(Arc::new(
+            FileRootKeyProvider::open_or_create(&next)?.0,
+        )))
+    }
+
+    fn promote_next(&self) -> Result<Arc<dyn RootKeyProvider>, KmsError> {
+        durable_rename(&next_path(&self.path), &self.path)?;
+        self.current()
+    }
+
+    fn key_ids(&self) -> Result<Vec<String>, KmsError> {
+        let mut ids = Vec::new();
+        for path in [self.path.clone(), next_path(&self.path)] {
+            if path.exists() {
+                ids.push(FileRootKeyProvider::open_or_create(&path)?.0.root_key_id());
+            }
         }
-        let bytes = hex::decode(&wrapped.wrapped_hex)
-            .map_err(|_| KmsError::Malformed("wrapped key hex"))?;
-        if bytes.len() != 12 + 32 + 16 {
-            return Err(KmsError::Malformed("wrapped key length"));
-        }
-        let mut nonce = [0u8; 12];
-        nonce.copy_from_slice(&bytes[..12]);
-        let aad = Self::aad(context);
-        let plain = Zeroizing::new(
-            self.cipher
-                .decrypt(
-                    &nonce.into(),
-                    Payload {
-                        msg: &bytes[12..],
-                        aad: &aad,
-                    },
-                )
-                .map_err(|_| KmsError::Decrypt)?,
-        );
-        SecretKey::from_slice(&plain).ok_or(KmsError::Malformed("wrapped key length"))
+        Ok(ids)
     }
 }
 

@@ -3,11 +3,16 @@
 //! A provider wraps and unwraps tenant secrets; it never hands its root key out. Each provider
 //! says whether it is fit for production, so a development provider cannot pass for an HSM.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{error::KmsError, secret::SecretKey};
 
 pub mod file;
+pub mod local;
+pub mod pkcs11;
+pub mod sealed;
 
 /// A secret wrapped (encrypted and authenticated) under a root key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,5 +71,73 @@ impl RootKeyProvider for Rewrapping<'_> {
         } else {
             self.old.unwrap(wrapped, context)
         }
+    }
+}
+
+/// Refuses a wrapped key that another provider or another root key made, naming both (ids are
+/// key-check values, not secrets).
+pub(crate) fn check_origin(
+    provider: &dyn RootKeyProvider,
+    wrapped: &WrappedKey,
+) -> Result<(), KmsError> {
+    if wrapped.provider != provider.name() {
+        return Err(KmsError::Provider(format!(
+            "key was wrapped by provider `{}`, not `{}`",
+            wrapped.provider,
+            provider.name()
+        )));
+    }
+    if wrapped.root_key_id != provider.root_key_id() {
+        return Err(KmsError::Provider(format!(
+            "key was wrapped by root key {}, this is root key {}",
+            wrapped.root_key_id,
+            provider.root_key_id()
+        )));
+    }
+    Ok(())
+}
+
+/// Where a provider keeps its root key, and how a rotation replaces it: the incoming key is
+/// made beside the current one ("next"), every key ring is re-wrapped, then the next key is
+/// promoted and the old one erased. A crash between those steps leaves a next key behind, which
+/// the vault finds at start and finishes the rotation with.
+pub trait RootKeySlot: Send + Sync {
+    /// Where the key lives, for logs (no secrets).
+    fn describe(&self) -> String;
+    /// The current root key (created on first use where the provider can).
+    fn current(&self) -> Result<Arc<dyn RootKeyProvider>, KmsError>;
+    /// The incoming root key of a rotation; made now when `create`, else only if one exists.
+    fn next(&self, create: bool) -> Result<Option<Arc<dyn RootKeyProvider>>, KmsError>;
+    /// Makes the next key current and erases the old one; returns the new current key.
+    fn promote_next(&self) -> Result<Arc<dyn RootKeyProvider>, KmsError>;
+    /// Ids of every root key the slot still holds (current and next), so an officer can check
+    /// that a replaced key is really gone.
+    fn key_ids(&self) -> Result<Vec<String>, KmsError>;
+}
+
+/// Stands in for the root key while the vault is sealed: every use fails with
+/// [`KmsError::Sealed`], so nothing can be wrapped or unwrapped.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedRoot;
+
+impl RootKeyProvider for SealedRoot {
+    fn name(&self) -> &'static str {
+        "sealed"
+    }
+
+    fn fit_for_production(&self) -> bool {
+        true
+    }
+
+    fn root_key_id(&self) -> String {
+        String::new()
+    }
+
+    fn wrap(&self, _: &SecretKey, _: &str) -> Result<WrappedKey, KmsError> {
+        Err(KmsError::Sealed)
+    }
+
+    fn unwrap(&self, _: &WrappedKey, _: &str) -> Result<SecretKey, KmsError> {
+        Err(KmsError::Sealed)
     }
 }

@@ -7,6 +7,7 @@ pub mod consent;
 pub mod convert;
 pub mod keys;
 pub mod pseudonym;
+pub mod seal;
 pub mod status;
 
 use tonic::{Request, Status};
@@ -15,6 +16,13 @@ use crate::{app::App, authz::Caller};
 
 /// Authenticates the caller of `request` (bearer token, else TLS client certificate).
 pub(crate) async fn caller<T>(app: &App, request: &Request<T>) -> Result<Caller, Status> {
+    if app.is_sealed() {
+        return Err(status::to_status(
+            crate::error::VaultError::FailedPrecondition(
+                "the vault is sealed; it answers only the seal service until unsealed (valvctl unseal)".into(),
+            ),
+        ));
+    }
     let certs = request.peer_certs();
     let leaf = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
     let caller = crate::authz::authenticate(app.store.as_ref(), request.metadata(), leaf)

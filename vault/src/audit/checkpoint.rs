@@ -54,6 +54,10 @@ pub fn spawn(app: Arc<App>, every: Duration) -> tokio::task::JoinHandle<()> {
                 () = tokio::time::sleep(every) => {}
                 () = app.audit.due.notified() => {}
             }
+            // Signing needs keys; a sealed vault signs what grew once it is unsealed.
+            if app.is_sealed() {
+                continue;
+            }
             for chain in app.audit.take_grown() {
                 match checkpoint_chain(&app, chain, signed.get(&chain).copied()).await {
                     Ok(Some(cp)) => {

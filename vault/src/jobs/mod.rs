@@ -72,6 +72,9 @@ pub async fn resume(app: &Arc<App>) -> VaultResult<usize> {
         .await?
         .into_iter()
         .filter(|j| j.state == RUNNING)
+        // A job that is still running in this process (sealed and unsealed quickly) is not
+        // started twice.
+        .filter(|j| runtime().lock().map_or(true, |r| !r.contains_key(&j.id)))
         .collect();
     let n = running.len();
     for job in running {

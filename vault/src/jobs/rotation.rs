@@ -24,6 +24,14 @@ const PAGE: usize = 500;
 /// Runs the job to its end and records how it ended.
 pub async fn run(app: Arc<App>, mut job: JobRecord) {
     if let Err(e) = run_inner(&app, &mut job).await {
+        if app.is_sealed() {
+            // Not a failure: the job stays running and resumes at the next unseal.
+            tracing::info!(
+                job = job.id,
+                "key rotation job paused: the vault was sealed"
+            );
+            return;
+        }
         tracing::error!(job = job.id, error = %e, "key rotation job failed");
         job.state = FAILED.into();
         job.error = e.to_string();
@@ -61,6 +69,11 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     let done_at_start = job.done;
     let rate = app.limits.rotation_records_per_second;
     while let Some(domain) = domains.get(job.cursor_domain) {
+        if app.is_sealed() {
+            return Err(VaultError::FailedPrecondition(
+                "the vault was sealed".into(),
+            ));
+        }
         if !domain.reversible {
             job.cursor_domain += 1;
             job.cursor_after_hex.clear();

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod pseudonymise;
 pub mod reidentify;
 pub mod root;
+pub mod seal;
 pub mod shred;
 
 use crate::{

@@ -1,24 +1,20 @@
 //! Root-key rotation (operator): every key ring is re-wrapped under a fresh root key, after
-//! which the old root key is gone — the file provider renames the new key's file over the old
-//! one. Crash-safe: the new key is written to `<root file>.next` first; a vault that starts and
-//! finds that file finishes the rotation (key rings are told apart by the root key id that
-//! wrapped them) before it serves anything.
+//! which the old root key is gone — the provider's slot erases it (the file and sealed
+//! providers rename the new key's file over the old one; the pkcs11 provider destroys the old
+//! key object in the token). Crash-safe: the new key is made beside the old one first
+//! (`<file>.next`, or a token key labelled `<label>.next`); a vault that starts and finds it
+//! finishes the rotation (key rings are told apart by the root key id that wrapped them) before
+//! it serves anything.
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
-use valv_kms::{FileRootKeyProvider, Rewrapping, RootKeyProvider, TenantKeys};
+use valv_kms::{Rewrapping, RootKeyProvider, TenantKeys};
 
 use crate::{
     app::App,
     audit::{self, OPERATOR_CHAIN},
     error::{VaultError, VaultResult},
 };
-
-fn next_path(file: &std::path::Path) -> PathBuf {
-    let mut name = file.as_os_str().to_owned();
-    name.push(".next");
-    PathBuf::from(name)
-}
 
 /// Re-wraps every key ring under `new` (unwrapping each secret with whichever key wrapped it)
 /// and makes that durable. Returns how many key rings were re-wrapped.
@@ -49,12 +45,14 @@ pub async fn rotate_now(
     approved_by: Option<&str>,
     request_id: &str,
 ) -> VaultResult<String> {
-    let file = app.root_file().ok_or_else(|| {
-        VaultError::FailedPrecondition("this root key provider cannot rotate its key here".into())
+    let slot = app.root_slot().ok_or_else(|| {
+        VaultError::FailedPrecondition("the vault is sealed; unseal it first".into())
     })?;
     let exclusive = app.root_change.write().await;
     let old = app.root();
-    let (next, _) = FileRootKeyProvider::open_or_create(&next_path(&file))?;
+    let next = slot
+        .next(true)?
+        .ok_or_else(|| VaultError::Internal("the root key slot made no next key".into()))?;
     let mut entry = audit::entry(app.now_ms(), requested_by, "root.rotate");
     entry.request_id = request_id.to_owned();
     entry.items = vec![
@@ -65,10 +63,11 @@ pub async fn rotate_now(
         entry.items.push((approver.to_owned(), "approved".into()));
     }
     app.audit.append(OPERATOR_CHAIN, entry).await?;
-    let rings = rewrap_all(app, old.as_ref(), &next).await?;
-    let next = next.promote(&file)?;
-    let id = next.root_key_id();
-    app.set_root(Arc::new(next), Some(file));
+    let rings = rewrap_all(app, old.as_ref(), next.as_ref()).await?;
+    drop(next);
+    let current = slot.promote_next()?;
+    let id = current.root_key_id();
+    app.set_root(current, Some(slot));
     drop(exclusive);
     tracing::warn!(root_key_id = %id, rings, "root key rotated; the previous root key is erased");
     Ok(id)
@@ -76,22 +75,21 @@ pub async fn rotate_now(
 
 /// Finishes a root-key rotation that a crash cut off (at start, before serving).
 pub async fn finish_interrupted(app: &App) -> VaultResult<()> {
-    let Some(file) = app.root_file() else {
+    let Some(slot) = app.root_slot() else {
         return Ok(());
     };
-    let next = next_path(&file);
-    if !next.exists() {
+    let Some(new) = slot.next(false)? else {
         return Ok(());
-    }
-    tracing::warn!(file = %next.display(), "finishing an interrupted root-key rotation");
-    let (new, _) = FileRootKeyProvider::open_or_create(&next)?;
+    };
+    tracing::warn!(root = %slot.describe(), "finishing an interrupted root-key rotation");
     let old = app.root();
     let mut entry = audit::entry(app.now_ms(), "valv", "root.rotate.resumed");
     entry.items = vec![(format!("root-key:{}", new.root_key_id()), "active".into())];
     app.audit.append(OPERATOR_CHAIN, entry).await?;
-    rewrap_all(app, old.as_ref(), &new).await?;
-    let new = new.promote(&file)?;
-    app.set_root(Arc::new(new), Some(file));
+    rewrap_all(app, old.as_ref(), new.as_ref()).await?;
+    drop(new);
+    let current = slot.promote_next()?;
+    app.set_root(current, Some(slot));
     Ok(())
 }
 

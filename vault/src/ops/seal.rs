@@ -1,0 +1,170 @@
+//! Sealing (operator): a vault set up with `valv operator init` starts with no root key in
+//! memory and answers nothing but its seal status until enough key shares arrive through
+//! `Unseal`; `Seal` returns it to that state at once, wiping every key it held.
+//!
+//! Unseal is unauthenticated on purpose — the shares are the credential, and no principal can
+//! be checked before the keys are back — but a share of another vault, or one that does not
+//! parse, never counts; every unseal and seal is audited in the operator chain.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use valv_kms::{RootKeySlot, Unsealer};
+
+use crate::{
+    app::App,
+    audit::{self, OPERATOR_CHAIN},
+    authz::Caller,
+    error::{VaultError, VaultResult},
+    store::records::Role,
+};
+
+/// The seal of a vault that has a seal file.
+pub struct SealState {
+    /// The data directory (the first unseal finishes setting it up).
+    pub data_dir: PathBuf,
+    sealed: AtomicBool,
+    unsealer: tokio::sync::Mutex<Unsealer>,
+    changed: tokio::sync::watch::Sender<bool>,
+}
+
+impl SealState {
+    /// A sealed state for the seal file at `path`.
+    pub fn new(path: &std::path::Path, data_dir: PathBuf) -> VaultResult<Self> {
+        Ok(Self {
+            data_dir,
+            sealed: AtomicBool::new(true),
+            unsealer: tokio::sync::Mutex::new(Unsealer::open(path)?),
+            changed: tokio::sync::watch::channel(true).0,
+        })
+    }
+
+    /// True while no root key is in memory.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed.load(Ordering::SeqCst)
+    }
+
+    /// Follows the sealed flag (for health reporting).
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.changed.subscribe()
+    }
+
+    fn set(&self, sealed: bool) {
+        self.sealed.store(sealed, Ordering::SeqCst);
+        self.changed.send_replace(sealed);
+    }
+}
+
+/// What `GetSealStatus` tells anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// No root key in memory.
+    pub sealed: bool,
+    /// Shares needed (0 without a seal file).
+    pub threshold: u32,
+    /// Shares dealt (0 without a seal file).
+    pub shares: u32,
+    /// Distinct shares received towards the threshold.
+    pub progress: u32,
+    /// Where the root key lives: `file`, `sealed` or `pkcs11`.
+    pub provider: &'static str,
+}
+
+/// The seal status.
+pub async fn status(app: &App) -> Status {
+    let Some(seal) = &app.seal else {
+        return Status {
+            sealed: false,
+            threshold: 0,
+            shares: 0,
+            progress: 0,
+            provider: app.root().name(),
+        };
+    };
+    let unsealer = seal.unsealer.lock().await;
+    Status {
+        sealed: seal.is_sealed(),
+        threshold: u32::from(unsealer.seal().threshold),
+        shares: u32::from(unsealer.seal().shares),
+        progress: u32::from(unsealer.progress()),
+        provider: "sealed",
+    }
+}
+
+fn no_seal() -> VaultError {
+    VaultError::FailedPrecondition(
+        "this vault has no seal (it was not set up with `valv operator init`); stop the process instead"
+            .into(),
+    )
+}
+
+/// Adds one key share; the share that reaches the threshold unseals the vault (and, on its
+/// first unseal, finishes setting up the data directory). `reset` forgets shares given so far.
+pub async fn unseal(app: &Arc<App>, share: &str, reset: bool) -> VaultResult<Status> {
+    let seal = app.seal.as_ref().ok_or_else(no_seal)?;
+    {
+        let mut unsealer = seal.unsealer.lock().await;
+        if reset {
+            unsealer.reset();
+        }
+        if !seal.is_sealed() {
+            return Err(VaultError::FailedPrecondition(
+                "the vault is not sealed".into(),
+            ));
+        }
+        if share.is_empty() {
+            if reset {
+                drop(unsealer);
+                return Ok(status(app).await);
+            }
+            return Err(VaultError::invalid("share", "must not be empty"));
+        }
+        let Some(slot) = unsealer.add(share)? else {
+            drop(unsealer);
+            return Ok(status(app).await);
+        };
+        let slot: Arc<dyn RootKeySlot> = Arc::new(slot);
+        app.set_root(slot.current()?, Some(slot));
+        let threshold = unsealer.seal().threshold;
+        if let Err(e) = crate::bootstrap::after_unseal(app, &seal.data_dir).await {
+            app.forget_keys()?;
+            return Err(VaultError::Unavailable(format!(
+                "unsealed, but starting up failed, so the vault sealed itself again: {e:#}"
+            )));
+        }
+        let mut entry = audit::entry(app.now_ms(), "valv", "vault.unseal");
+        entry.items = vec![(format!("shares:{threshold}"), "combined".into())];
+        app.audit.append(OPERATOR_CHAIN, entry).await?;
+        seal.set(false);
+    }
+    crate::jobs::resume(app).await?;
+    tracing::warn!("vault unsealed: the root key is in memory");
+    Ok(status(app).await)
+}
+
+/// Seals the vault now (operator): new calls are refused at once, every unwrapped key is
+/// dropped, and shares must be given again.
+pub async fn seal(app: &App, caller: &Caller) -> VaultResult<Status> {
+    caller.require(Role::Operator)?;
+    let seal = app.seal.as_ref().ok_or_else(no_seal)?;
+    {
+        // No key ring is being wrapped while the keys go.
+        let _exclusive = app.root_change.write().await;
+        seal.set(true);
+        app.forget_keys()?;
+        seal.unsealer.lock().await.reset();
+    }
+    let mut entry = audit::entry(app.now_ms(), caller.id(), "vault.seal");
+    entry.request_id.clone_from(&caller.request_id);
+    app.audit.append(OPERATOR_CHAIN, entry).await?;
+    tracing::warn!(
+        by = caller.id(),
+        "vault sealed: every key was dropped from memory"
+    );
+    Ok(status(app).await)
+}
