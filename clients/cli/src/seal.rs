@@ -28,7 +28,7 @@ fn show(json: bool, s: &pb::SealStatus) {
             s.progress, s.shares, s.threshold
         );
     } else {
-        println!("unsealed (root key: {})", s.root_provider);
+        println!("unsealed (root key provider: {})", s.root_provider);
     }
 }
 
