@@ -23,6 +23,8 @@ pub enum DerivedKeyPurpose {
     SubjectHandle,
     /// Ed25519 seed of the audit-checkpoint key, from the signing secret.
     AuditSigning,
+    /// Ed25519 seed of the consent-receipt key, from the signing secret.
+    ReceiptSigning,
 }
 
 impl DerivedKeyPurpose {
@@ -34,6 +36,7 @@ impl DerivedKeyPurpose {
             Self::FormatPreserving => b"ff1",
             Self::SubjectHandle => b"subject-handle",
             Self::AuditSigning => b"audit-signing",
+            Self::ReceiptSigning => b"receipt-signing",
         }
     }
 }

@@ -351,6 +351,17 @@ impl TenantKeys {
         ))
     }
 
+    /// The Ed25519 key that signs the tenant's consent receipts (derived from the signing secret
+    /// with its own label, so it is not the audit key).
+    pub fn receipt_signing_key(&self) -> SigningKey {
+        SigningKey::from_seed(&derive_key(
+            &self.signing,
+            DerivedKeyPurpose::ReceiptSigning,
+            self.tenant_id,
+            0,
+        ))
+    }
+
     /// The tenant-wide subject-handle key.
     pub fn subject_key(&self) -> SecretKey {
         derive_key(

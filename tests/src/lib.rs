@@ -565,9 +565,23 @@ pub async fn setup_tenant(
                 min_text_version: 1,
                 default_consent_validity_seconds: 0,
                 description: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|e| panic!("define purpose: {e}"));
+        // Consent-based purposes get three text versions, so grants can name 1–3.
+        if *basis == pb::LegalBasis::Consent {
+            for v in 1..=3 {
+                admin
+                    .admin()
+                    .add_consent_text(pb::AddConsentTextRequest {
+                        purpose: (*p).into(),
+                        text: format!("Consent text {v} of {p}: I agree that …"),
+                    })
+                    .await
+                    .unwrap_or_else(|e| panic!("add consent text: {e}"));
+            }
+        }
     }
     let principal = |role: pb::Role, purposes: Vec<String>| {
         let admin = admin.clone();
@@ -681,6 +695,7 @@ pub fn grant(
         text_version,
         method: pb::ConsentMethod::Bankid.into(),
         valid_until_unix_ms,
+        ..Default::default()
     }
 }
 

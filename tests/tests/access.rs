@@ -38,9 +38,15 @@ enum Rpc {
     TranslateEpoch,
     FinalizeEpoch,
     Seal,
+    AddConsentText,
+    ListConsentTexts,
+    GetTenantSettings,
+    SetTenantSettings,
+    VerifyReceipt,
+    GetReceiptKey,
 }
 
-const ALL: [Rpc; 32] = [
+const ALL: [Rpc; 38] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -73,6 +79,12 @@ const ALL: [Rpc; 32] = [
     Rpc::TranslateEpoch,
     Rpc::FinalizeEpoch,
     Rpc::Seal,
+    Rpc::AddConsentText,
+    Rpc::ListConsentTexts,
+    Rpc::GetTenantSettings,
+    Rpc::SetTenantSettings,
+    Rpc::VerifyReceipt,
+    Rpc::GetReceiptKey,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -80,6 +92,10 @@ fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
         // Operators approve and list operator operations; key officers their tenant's.
         Rpc::ApproveOperation | Rpc::ListPendingOperations => {
             vec![pb::Role::KeyOfficer, pb::Role::Operator]
+        }
+        Rpc::ListConsentTexts => vec![pb::Role::TenantAdmin, pb::Role::ConsentManager],
+        Rpc::VerifyReceipt | Rpc::GetReceiptKey => {
+            vec![pb::Role::ConsentManager, pb::Role::Auditor]
         }
         other => vec![single_role(other)],
     }
@@ -155,6 +171,7 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
                 min_text_version: 0,
                 default_consent_validity_seconds: 0,
                 description: String::new(),
+                ..Default::default()
             })
             .await
             .map(drop),
@@ -224,6 +241,7 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
                 text_version: 1,
                 method: pb::ConsentMethod::Web.into(),
                 valid_until_unix_ms: 0,
+                ..Default::default()
             })
             .await
             .map(drop),
@@ -313,6 +331,44 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
         Rpc::ListPendingOperations => c
             .keys()
             .list_pending_operations(pb::ListPendingOperationsRequest {})
+            .await
+            .map(drop),
+        Rpc::AddConsentText => c
+            .admin()
+            .add_consent_text(pb::AddConsentTextRequest {
+                purpose: "research".into(),
+                text: format!("text {n}"),
+            })
+            .await
+            .map(drop),
+        Rpc::ListConsentTexts => c
+            .admin()
+            .list_consent_texts(pb::ListConsentTextsRequest {
+                purpose: "research".into(),
+            })
+            .await
+            .map(drop),
+        Rpc::GetTenantSettings => c
+            .admin()
+            .get_tenant_settings(pb::GetTenantSettingsRequest {})
+            .await
+            .map(drop),
+        Rpc::SetTenantSettings => c
+            .admin()
+            .set_tenant_settings(pb::SetTenantSettingsRequest { age_of_consent: 16 })
+            .await
+            .map(drop),
+        // Not a receipt: an allowed caller gets an answer saying so (valid: false).
+        Rpc::VerifyReceipt => c
+            .consents()
+            .verify_receipt(pb::VerifyReceiptRequest {
+                receipt: "{}".into(),
+            })
+            .await
+            .map(drop),
+        Rpc::GetReceiptKey => c
+            .consents()
+            .get_receipt_key(pb::GetReceiptKeyRequest {})
             .await
             .map(drop),
         // This vault has no seal: an allowed caller gets FAILED_PRECONDITION.
@@ -538,6 +594,7 @@ async fn a_tenant_touches_nothing_of_another() {
         text_version: 1,
         method: pb::ConsentMethod::Web.into(),
         valid_until_unix_ms: 0,
+        ..Default::default()
     };
     let err = a_consent.consents().grant_consent(req).await.err();
     // `ops` is contract-based, so the purpose check answers first; either way nothing is recorded.

@@ -286,6 +286,28 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
             min_text_version: 1,
             default_consent_validity_seconds: 0,
             description: String::new(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let no_text = cm
+        .consents()
+        .grant_consent(grant("d", "P-1", "research", 1, 0))
+        .await
+        .err();
+    assert_eq!(
+        no_text.map(|s| (s.code(), s.message().to_owned())),
+        Some((
+            Code::InvalidArgument,
+            "text_version: no consent text of that version for this purpose (AddConsentText first)"
+                .into()
+        ))
+    );
+    admin
+        .admin()
+        .add_consent_text(pb::AddConsentTextRequest {
+            purpose: "research".into(),
+            text: "I agree.".into(),
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));

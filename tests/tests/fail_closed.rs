@@ -17,8 +17,8 @@ use valv::{
     store::{
         Store, StoreError, StoreResult,
         records::{
-            AuditRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord, NewMapping,
-            PendingOpRecord, PrincipalRecord, PurposeRecord, TenantRecord,
+            AuditRecord, ConsentTextRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord,
+            NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, TenantRecord,
         },
         sled::SledStore,
     },
@@ -186,6 +186,46 @@ impl Store for AuditFault {
     ) -> StoreResult<Vec<Option<ConsentEvent>>> {
         self.inner
             .latest_consents(tenant_id, purpose, subjects)
+            .await
+    }
+    async fn put_consent_text(&self, tenant_id: u64, text: &ConsentTextRecord) -> StoreResult<()> {
+        self.inner.put_consent_text(tenant_id, text).await
+    }
+    async fn consent_texts(
+        &self,
+        tenant_id: u64,
+        purpose: &str,
+    ) -> StoreResult<Vec<ConsentTextRecord>> {
+        self.inner.consent_texts(tenant_id, purpose).await
+    }
+    async fn put_evidence(
+        &self,
+        tenant_id: u64,
+        id: &[u8],
+        ciphertext: Vec<u8>,
+    ) -> StoreResult<()> {
+        self.inner.put_evidence(tenant_id, id, ciphertext).await
+    }
+    async fn evidence(&self, tenant_id: u64, id: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.evidence(tenant_id, id).await
+    }
+    async fn scan_evidence(
+        &self,
+        tenant_id: u64,
+        after: Vec<u8>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.inner.scan_evidence(tenant_id, after, limit).await
+    }
+    async fn replace_evidence(
+        &self,
+        tenant_id: u64,
+        id: &[u8],
+        current: &[u8],
+        ciphertext: Vec<u8>,
+    ) -> StoreResult<bool> {
+        self.inner
+            .replace_evidence(tenant_id, id, current, ciphertext)
             .await
     }
     async fn append_audit(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()> {

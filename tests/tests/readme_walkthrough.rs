@@ -83,6 +83,24 @@ fn the_readme_session_with_valvctl() {
             "1",
         ],
     );
+    let text_file = dir.path().join("consent-v1.txt");
+    std::fs::write(
+        &text_file,
+        "I agree that Region North uses my records for research exports.\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let added = cli.json(
+        &admin,
+        &[
+            "purpose",
+            "text",
+            "add",
+            "research-export",
+            "--file",
+            text_file.to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(added["version"], 1);
     let token = |args: &[&str]| {
         cli.json(&admin, args)["token"]
             .as_str()
@@ -154,6 +172,7 @@ fn the_readme_session_with_valvctl() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert_eq!(reid(2).trim_end(), format!("{p}\tno-consent"));
+    let receipt = dir.path().join("receipt.json");
     cli.ok(
         &desk,
         &[
@@ -169,8 +188,16 @@ fn the_readme_session_with_valvctl() {
             "bankid",
             "--valid-days",
             "365",
+            "--receipt-out",
+            receipt.to_str().unwrap_or_default(),
         ],
     );
+    let verified = cli.json(
+        &desk,
+        &["receipt", "verify", receipt.to_str().unwrap_or_default()],
+    );
+    assert_eq!(verified["valid"], true, "{verified}");
+    assert_eq!(verified["current_status"], "granted");
     assert_eq!(reid(0).trim_end(), format!("{p}\treleased\t195209035525"));
     cli.ok(
         &desk,

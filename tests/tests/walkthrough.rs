@@ -197,6 +197,7 @@ async fn first_session_consent_gates_reidentification() {
             min_text_version: 2,
             default_consent_validity_seconds: 0,
             description: "v2 of the text".into(),
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -82,6 +82,14 @@ async fn setup(operator: &Valv) -> anyhow::Result<Setup> {
             min_text_version: 1,
             default_consent_validity_seconds: 0,
             description: String::new(),
+            ..Default::default()
+        })
+        .await?;
+    admin
+        .admin()
+        .add_consent_text(pb::AddConsentTextRequest {
+            purpose: "study".into(),
+            text: "I agree that my data is used for the benchmark study.".into(),
         })
         .await?;
     let principal = |role: pb::Role, purposes: Vec<String>| {
@@ -243,6 +251,7 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
                         text_version: 1,
                         method: pb::ConsentMethod::Web.into(),
                         valid_until_unix_ms: 0,
+                        ..Default::default()
                     })
                     .await?;
             }

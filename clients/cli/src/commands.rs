@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use valv_client::{ClientConfig, Valv, pb};
 
-use crate::{Cli, audit, bench, keys, seal};
+use crate::{Cli, audit, bench, consent, keys, seal};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -69,12 +69,22 @@ pub enum Command {
     Seal,
     /// Whether the vault is sealed, and how many shares it has been given (no token needed).
     SealStatus,
+    /// Consent receipts: verify one (offline with --public-key, else online), export the key.
+    #[command(subcommand)]
+    Receipt(consent::ReceiptCmd),
     /// Load generator: throughput and latency figures for BENCHMARKS.md.
     Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCmd {
+    /// Show or change the caller's tenant settings (tenant-admin).
+    Settings {
+        /// Below this age (from the birth date in personnummer, fødselsnummer, CPR, HETU) a
+        /// consent needs a guardian.
+        #[arg(long)]
+        age_of_consent: Option<u32>,
+    },
     /// Create a tenant; prints its first tenant-admin token (shown once).
     Create {
         /// Tenant name.
@@ -151,9 +161,24 @@ pub enum PurposeCmd {
         /// Description.
         #[arg(long, default_value = "")]
         description: String,
+        /// GDPR Art. 9: special categories, explicit consent (receipts say so).
+        #[arg(long)]
+        explicit_consent: bool,
+        /// A domain the purpose covers (repeat; none = every domain).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Withdrawing consent erases the subject's mappings in the covered domains.
+        #[arg(long)]
+        erase_on_withdrawal: bool,
+        /// Keep consent evidence this many days after withdrawal or expiry (0 = until erasure).
+        #[arg(long, default_value_t = 0)]
+        evidence_retention_days: u64,
     },
     /// List purposes.
     List,
+    /// Consent texts of a purpose (versioned; grants name the version agreed to).
+    #[command(subcommand)]
+    Text(consent::TextCmd),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -239,6 +264,24 @@ pub enum ConsentCmd {
         /// Valid for this many days (default: the purpose's default validity).
         #[arg(long)]
         valid_days: Option<u64>,
+        /// Where consent was collected, e.g. patient-portal.
+        #[arg(long, default_value = "")]
+        channel: String,
+        /// File with the proof (signed document, BankID transaction id …); stored encrypted.
+        #[arg(long)]
+        evidence_file: Option<std::path::PathBuf>,
+        /// Media type of the evidence file.
+        #[arg(long, default_value = "")]
+        evidence_media_type: String,
+        /// For a subject under the age of consent: the guardian's identifier (same domain).
+        #[arg(long, conflicts_with = "guardian_pseudonym")]
+        guardian: Option<String>,
+        /// … or the guardian's pseudonym in the domain.
+        #[arg(long)]
+        guardian_pseudonym: Option<String>,
+        /// Write the signed receipt (JSON) to this file instead of standard output.
+        #[arg(long)]
+        receipt_out: Option<std::path::PathBuf>,
     },
     /// Withdraw a consent (effective for the very next re-identification).
     Withdraw {
@@ -339,9 +382,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         return audit::verify_offline(cli.json, file, public_key.as_deref().unwrap_or_default());
     }
+    if let Command::Receipt(consent::ReceiptCmd::Verify {
+        file,
+        public_key: Some(key),
+    }) = &cli.command
+    {
+        return consent::verify_offline(cli.json, file, key);
+    }
     let valv = connect(&cli).await?;
     let json = cli.json;
     match cli.command {
+        Command::Receipt(cmd) => return consent::run_receipt(&valv, json, cmd).await,
+        Command::Purpose(PurposeCmd::Text(cmd)) => {
+            return consent::run_text(&valv, json, cmd).await;
+        }
+        Command::Tenant(TenantCmd::Settings { age_of_consent }) => {
+            return consent::run_settings(&valv, json, age_of_consent).await;
+        }
         Command::Audit(cmd) => return audit::run(&valv, json, cmd).await,
         Command::Keys(cmd) => return keys::run_keys(&valv, json, cmd).await,
         Command::Jobs(cmd) => return keys::run_jobs(&valv, json, cmd).await,
@@ -441,6 +498,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             min_text_version,
             default_validity_days,
             description,
+            explicit_consent,
+            domains,
+            erase_on_withdrawal,
+            evidence_retention_days,
         }) => {
             let basis = match legal_basis {
                 Basis::Consent => pb::LegalBasis::Consent,
@@ -458,6 +519,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     min_text_version,
                     default_consent_validity_seconds: default_validity_days * 86_400,
                     description,
+                    explicit_consent,
+                    domains,
+                    erase_on_withdrawal,
+                    evidence_retention_seconds: evidence_retention_days * 86_400,
                 })
                 .await?
                 .into_inner();
@@ -663,6 +728,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             text_version,
             method,
             valid_days,
+            channel,
+            evidence_file,
+            evidence_media_type,
+            guardian,
+            guardian_pseudonym,
+            receipt_out,
         }) => {
             let method = match method {
                 Method::Bankid => pb::ConsentMethod::Bankid,
@@ -678,6 +749,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => 0,
             };
+            let evidence = match &evidence_file {
+                Some(path) => {
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+                }
+                None => Vec::new(),
+            };
+            let guardian = match (guardian, guardian_pseudonym) {
+                (Some(i), _) => Some(pb::subject_ref::By::Identifier(i)),
+                (None, Some(p)) => Some(pb::subject_ref::By::Pseudonym(p)),
+                (None, None) => None,
+            }
+            .map(|by| pb::SubjectRef {
+                domain: String::new(),
+                by: Some(by),
+            });
             let r = valv
                 .consents()
                 .grant_consent(pb::GrantConsentRequest {
@@ -686,12 +772,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     text_version,
                     method: method.into(),
                     valid_until_unix_ms,
+                    channel,
+                    evidence,
+                    evidence_media_type,
+                    guardian,
                 })
                 .await?
                 .into_inner();
             let e = r.event.unwrap_or_default();
-            print(json, event_json(&e), || {
-                format!("consent granted for {} (event {})", e.purpose, e.seq)
+            if let Some(path) = &receipt_out {
+                std::fs::write(path, format!("{}\n", r.receipt))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            let mut value = event_json(&e);
+            value["receipt_id"] = json!(e.receipt_id);
+            if receipt_out.is_none() {
+                value["receipt"] = json!(r.receipt);
+            }
+            print(json, value, || {
+                let mut text = format!(
+                    "consent granted for {} (event {}, receipt {})",
+                    e.purpose, e.seq, e.receipt_id
+                );
+                if receipt_out.is_none() {
+                    text.push('\n');
+                    text.push_str(&r.receipt);
+                }
+                text
             });
         }
         Command::Consent(ConsentCmd::Withdraw { subject, purpose }) => {

@@ -6,7 +6,10 @@ use tonic::{Request, Response, Status};
 use valv_proto::v1::{self as pb, admin_service_server::AdminService};
 
 use super::{caller, convert, status::to_status};
-use crate::{app::App, ops::admin};
+use crate::{
+    app::App,
+    ops::{admin, consent_texts},
+};
 
 /// The admin service.
 pub struct AdminApi(pub Arc<App>);
@@ -14,6 +17,15 @@ pub struct AdminApi(pub Arc<App>);
 fn token_text(t: &valv_kms::SecretBytes) -> String {
     // Declassified on purpose: the token goes to its owner once, in this response.
     String::from_utf8_lossy(t.expose_secret()).into_owned()
+}
+
+fn settings(t: &crate::store::records::TenantRecord) -> pb::TenantSettings {
+    pb::TenantSettings {
+        age_of_consent: match t.age_of_consent {
+            0 => crate::store::records::DEFAULT_AGE_OF_CONSENT,
+            age => age,
+        },
+    }
 }
 
 #[tonic::async_trait]
@@ -80,6 +92,10 @@ impl AdminService for AdminApi {
             min_text_version: r.min_text_version,
             default_consent_validity_seconds: r.default_consent_validity_seconds,
             description: r.description,
+            explicit_consent: r.explicit_consent,
+            domains: r.domains,
+            erase_on_withdrawal: r.erase_on_withdrawal,
+            evidence_retention_seconds: r.evidence_retention_seconds,
         };
         let (p, created) = admin::define_purpose(&self.0, &caller, spec)
             .await
@@ -88,6 +104,57 @@ impl AdminService for AdminApi {
             purpose: Some(convert::purpose(&p)),
             created,
         }))
+    }
+
+    async fn add_consent_text(
+        &self,
+        request: Request<pb::AddConsentTextRequest>,
+    ) -> Result<Response<pb::AddConsentTextResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let text = consent_texts::add(&self.0, &caller, &r.purpose, r.text)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::AddConsentTextResponse {
+            text: Some(convert::consent_text(&text)),
+        }))
+    }
+
+    async fn list_consent_texts(
+        &self,
+        request: Request<pb::ListConsentTextsRequest>,
+    ) -> Result<Response<pb::ListConsentTextsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let texts = consent_texts::list(&self.0, &caller, &r.purpose)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListConsentTextsResponse {
+            texts: texts.iter().map(convert::consent_text).collect(),
+        }))
+    }
+
+    async fn get_tenant_settings(
+        &self,
+        request: Request<pb::GetTenantSettingsRequest>,
+    ) -> Result<Response<pb::TenantSettings>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let t = admin::tenant_settings(&self.0, &caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(settings(&t)))
+    }
+
+    async fn set_tenant_settings(
+        &self,
+        request: Request<pb::SetTenantSettingsRequest>,
+    ) -> Result<Response<pb::TenantSettings>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let t = admin::set_age_of_consent(&self.0, &caller, r.age_of_consent)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(settings(&t)))
     }
 
     async fn list_purposes(

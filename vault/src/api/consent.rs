@@ -9,7 +9,10 @@ use super::{caller, convert, status::to_status};
 use crate::{
     app::App,
     error::VaultError,
-    ops::consent::{self, Grant, SubjectBy},
+    ops::{
+        consent::{self, Grant, SubjectBy},
+        receipts,
+    },
 };
 
 /// The consent service.
@@ -32,6 +35,41 @@ fn subject(s: Option<pb::SubjectRef>) -> Result<(String, SubjectBy), Status> {
 
 #[tonic::async_trait]
 impl ConsentService for ConsentApi {
+    async fn verify_receipt(
+        &self,
+        request: Request<pb::VerifyReceiptRequest>,
+    ) -> Result<Response<pb::VerifyReceiptResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let v = receipts::verify(&self.0, &caller, &r.receipt)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::VerifyReceiptResponse {
+            valid: v.valid,
+            problem: v.problem,
+            receipt_id: v.receipt_id,
+            current_status: v
+                .status
+                .map_or(pb::ConsentStatus::Unspecified, convert::consent_status)
+                .into(),
+        }))
+    }
+
+    async fn get_receipt_key(
+        &self,
+        request: Request<pb::GetReceiptKeyRequest>,
+    ) -> Result<Response<pb::GetReceiptKeyResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let (tenant, key) = receipts::public_key(&self.0, &caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::GetReceiptKeyResponse {
+            tenant,
+            key_id: valv_proto::receipt::key_id(&key),
+            public_key: key.to_vec(),
+        }))
+    }
+
     async fn grant_consent(
         &self,
         request: Request<pb::GrantConsentRequest>,
@@ -39,16 +77,45 @@ impl ConsentService for ConsentApi {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let (domain, by) = subject(r.subject)?;
+        let guardian = match r.guardian {
+            None => None,
+            Some(g) => {
+                if !g.domain.is_empty() && g.domain != domain {
+                    return Err(to_status(VaultError::invalid(
+                        "guardian.domain",
+                        "must be empty or the subject's domain",
+                    )));
+                }
+                Some(
+                    subject(Some(pb::SubjectRef {
+                        domain: domain.clone(),
+                        by: g.by,
+                    }))
+                    .map_err(|_| {
+                        to_status(VaultError::invalid(
+                            "guardian",
+                            "identifier or pseudonym must be set",
+                        ))
+                    })?
+                    .1,
+                )
+            }
+        };
         let grant = Grant {
             text_version: r.text_version,
             method: convert::method(r.method).map_err(to_status)?,
             valid_until_ms: r.valid_until_unix_ms,
+            channel: r.channel,
+            evidence: valv_kms::SecretBytes::new(r.evidence),
+            evidence_media_type: r.evidence_media_type,
+            guardian,
         };
-        let e = consent::grant(&self.0, &caller, &domain, by, &r.purpose, grant)
+        let granted = consent::grant(&self.0, &caller, &domain, by, &r.purpose, grant)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::GrantConsentResponse {
-            event: Some(convert::consent_event(&r.purpose, &e)),
+            event: Some(convert::consent_event(&r.purpose, &granted.event)),
+            receipt: granted.receipt,
         }))
     }
 

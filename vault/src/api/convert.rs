@@ -213,6 +213,22 @@ pub fn purpose(p: &PurposeRecord) -> pb::Purpose {
         description: p.description.clone(),
         created_unix_ms: p.created_ms,
         updated_unix_ms: p.updated_ms,
+        explicit_consent: p.explicit_consent,
+        domains: p.domains.clone(),
+        erase_on_withdrawal: p.erase_on_withdrawal,
+        evidence_retention_seconds: p.evidence_retention_seconds,
+        text_versions: p.text_versions,
+    }
+}
+
+/// Consent text → wire.
+pub fn consent_text(t: &crate::store::records::ConsentTextRecord) -> pb::ConsentText {
+    pb::ConsentText {
+        purpose: t.purpose.clone(),
+        version: t.version,
+        text: t.text.clone(),
+        sha256: t.sha256.clone(),
+        added_unix_ms: t.added_ms,
     }
 }
 
@@ -244,5 +260,11 @@ pub fn consent_event(purpose: &str, e: &ConsentEvent) -> pb::ConsentEvent {
         at_unix_ms: e.at_ms,
         valid_until_unix_ms: e.valid_until_ms,
         recorded_by: e.recorded_by.clone(),
+        channel: e.channel.clone(),
+        receipt_id: e.receipt_id.clone(),
+        text_sha256: e.text_sha256.clone(),
+        guardian_ref: e.guardian_ref.clone(),
+        evidence_bytes: e.evidence_bytes,
+        evidence_media_type: e.evidence_media_type.clone(),
     }
 }

@@ -6,17 +6,18 @@
 use serde::{Deserialize, Serialize};
 
 /// What happened to a consent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConsentEventKind {
     /// The subject consented.
+    #[default]
     Granted,
     /// The subject withdrew consent.
     Withdrawn,
 }
 
 /// One entry of a consent history. Holds no identifier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentEvent {
     /// Position in the history, from 1.
     pub seq: u64,
@@ -32,6 +33,24 @@ pub struct ConsentEvent {
     pub valid_until_ms: i64,
     /// Principal id that recorded it.
     pub recorded_by: String,
+    /// Grants: where consent was collected.
+    #[serde(default)]
+    pub channel: String,
+    /// Grants: the signed receipt's id (hex).
+    #[serde(default)]
+    pub receipt_id: String,
+    /// Grants: SHA-256 of the consent text agreed to (hex).
+    #[serde(default)]
+    pub text_sha256: String,
+    /// Grants for a minor: the guardian's subject reference (`subject:<hex>`).
+    #[serde(default)]
+    pub guardian_ref: String,
+    /// Grants: bytes of stored evidence (0: none, or no longer kept).
+    #[serde(default)]
+    pub evidence_bytes: u64,
+    /// Grants: the evidence's media type as given.
+    #[serde(default)]
+    pub evidence_media_type: String,
 }
 
 /// The current state of a consent.
@@ -135,6 +154,7 @@ mod tests {
             at_ms: 0,
             valid_until_ms: until,
             recorded_by: "p".into(),
+            ..ConsentEvent::default()
         }
     }
 

@@ -32,6 +32,13 @@ impl Date {
         (day >= 1 && day <= days_in_month(year, month)).then_some(Self { year, month, day })
     }
 
+    /// Completed years from `self` (a birth date) to `today`; 0 for a date in the future.
+    pub fn years_until(self, today: Self) -> u32 {
+        let before_birthday = (today.month, today.day) < (self.month, self.day);
+        let years = today.year - self.year - i32::from(before_birthday);
+        u32::try_from(years).unwrap_or(0)
+    }
+
     /// The UTC date of a Unix time in milliseconds (Howard Hinnant's civil-from-days).
     pub fn from_unix_ms(ms: i64) -> Self {
         let days = ms.div_euclid(86_400_000);
@@ -55,6 +62,20 @@ impl Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completed_years() {
+        let born = Date {
+            year: 2010,
+            month: 3,
+            day: 15,
+        };
+        let on = |year, month, day| born.years_until(Date { year, month, day });
+        assert_eq!(on(2026, 3, 14), 15);
+        assert_eq!(on(2026, 3, 15), 16);
+        assert_eq!(on(2026, 12, 1), 16);
+        assert_eq!(on(2009, 1, 1), 0);
+    }
 
     #[test]
     fn validity_and_leap_years() {

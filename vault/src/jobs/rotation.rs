@@ -14,7 +14,7 @@ use crate::{
     app::App,
     audit,
     error::{VaultError, VaultResult},
-    ops::keys::records_by_version,
+    ops::{consent::EVIDENCE_DOMAIN_ID, keys::records_by_version},
     store::records::JobRecord,
 };
 
@@ -135,6 +135,11 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
         }
     }
 
+    // Consent evidence comes after every domain (cursor one past the last domain).
+    if job.cursor_domain == domains.len() {
+        move_evidence(app, job).await?;
+    }
+
     // Nothing is stored under older versions any more: retire them and erase their material.
     let gate = app.gate(tenant_id);
     let exclusive = gate.write().await;
@@ -165,4 +170,55 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
         "key rotation finished"
     );
     Ok(())
+}
+
+/// Re-encrypts the tenant's consent evidence under the job's target version, a page at a time
+/// (resumable like the mappings).
+async fn move_evidence(app: &App, job: &mut JobRecord) -> VaultResult<()> {
+    let tenant_id = job.tenant_id;
+    let target = job.target_version;
+    loop {
+        if app.is_sealed() {
+            return Err(VaultError::FailedPrecondition(
+                "the vault was sealed".into(),
+            ));
+        }
+        let after = hex::decode(&job.cursor_after_hex)
+            .map_err(|_| VaultError::Internal("job cursor is not hex".into()))?;
+        let page = app.store.scan_evidence(tenant_id, after, PAGE).await?;
+        let Some((last, _)) = page.last() else {
+            job.cursor_domain += 1;
+            job.cursor_after_hex.clear();
+            return save(app, job).await;
+        };
+        job.cursor_after_hex = hex::encode(last);
+        let keys = app.tenant_keys(tenant_id).await?;
+        let target_key = keys.data_key(EVIDENCE_DOMAIN_ID, target)?;
+        let mut moved = 0u64;
+        for (id, ct) in &page {
+            let version = ciphertext_version(ct)?;
+            if version == target {
+                continue;
+            }
+            // Under a destroyed version: gone for good.
+            let Ok(old_key) = keys.data_key(EVIDENCE_DOMAIN_ID, version) else {
+                continue;
+            };
+            let ctx = AadContext {
+                tenant_id,
+                domain_id: EVIDENCE_DOMAIN_ID,
+                record: id,
+            };
+            let plain = old_key.open(&ctx, ct)?;
+            let fresh = target_key.seal(&ctx, plain.expose_secret())?;
+            if app.store.replace_evidence(tenant_id, id, ct, fresh).await? {
+                moved += 1;
+            }
+        }
+        if moved > 0 && !app.reserve_encryptions(tenant_id, target, moved).await? {
+            tracing::warn!(job = job.id, "rotation passed the new version's use budget");
+        }
+        job.done += moved;
+        save(app, job).await?;
+    }
 }

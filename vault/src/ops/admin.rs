@@ -40,6 +40,7 @@ pub async fn create_tenant(
         name: name.to_owned(),
         created_ms: now,
         shredded_ms: 0,
+        age_of_consent: 0,
     };
     // Shared root lock: a root-key rotation cannot miss this key ring.
     let root = app.root_change.read().await;
@@ -165,6 +166,14 @@ pub struct PurposeSpec {
     pub default_consent_validity_seconds: u64,
     /// Free text.
     pub description: String,
+    /// GDPR Art. 9 explicit consent.
+    pub explicit_consent: bool,
+    /// Domains covered (empty: all).
+    pub domains: Vec<String>,
+    /// Withdrawal erases the subject's mappings in the covered domains.
+    pub erase_on_withdrawal: bool,
+    /// Evidence kept this long after withdrawal or expiry (0: until erasure).
+    pub evidence_retention_seconds: u64,
 }
 
 /// Creates or updates a purpose; returns it and whether it was new.
@@ -181,6 +190,20 @@ pub async fn define_purpose(
     if spec.description.len() > 4096 {
         return Err(VaultError::invalid("description", "at most 4096 bytes"));
     }
+    for (i, domain) in spec.domains.iter().enumerate() {
+        if app.store.domain(tenant_id, domain).await?.is_none() {
+            return Err(VaultError::invalid(
+                format!("domains[{i}]"),
+                "no such domain in this tenant",
+            ));
+        }
+    }
+    if legal_basis != LegalBasis::Consent && (spec.erase_on_withdrawal || spec.explicit_consent) {
+        return Err(VaultError::invalid(
+            "legal_basis",
+            "explicit_consent and erase_on_withdrawal need the legal basis consent",
+        ));
+    }
     let now = app.now_ms();
     let existing = app.store.purpose(tenant_id, &spec.name).await?;
     let purpose = PurposeRecord {
@@ -192,6 +215,11 @@ pub async fn define_purpose(
         description: spec.description,
         created_ms: existing.as_ref().map_or(now, |p| p.created_ms),
         updated_ms: now,
+        explicit_consent: spec.explicit_consent,
+        domains: spec.domains,
+        erase_on_withdrawal: spec.erase_on_withdrawal,
+        evidence_retention_seconds: spec.evidence_retention_seconds,
+        text_versions: existing.as_ref().map_or(0, |p| p.text_versions),
     };
     app.store.put_purpose(&purpose).await?;
     let mut entry = audit::act(now, caller, "purpose.define");
@@ -202,6 +230,36 @@ pub async fn define_purpose(
     )];
     app.audit.record(tenant_id, entry).await?;
     Ok((purpose, existing.is_none()))
+}
+
+/// The caller's tenant settings (tenant-admin).
+pub async fn tenant_settings(app: &Arc<App>, caller: &Caller) -> VaultResult<TenantRecord> {
+    let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
+    app.store
+        .tenant(tenant_id)
+        .await?
+        .ok_or_else(|| VaultError::NotFound("tenant: gone".into()))
+}
+
+/// Sets the age of consent (tenant-admin).
+pub async fn set_age_of_consent(
+    app: &Arc<App>,
+    caller: &Caller,
+    age: u32,
+) -> VaultResult<TenantRecord> {
+    if !(1..=25).contains(&age) {
+        return Err(VaultError::invalid(
+            "age_of_consent",
+            "must be between 1 and 25",
+        ));
+    }
+    let mut tenant = tenant_settings(app, caller).await?;
+    tenant.age_of_consent = age;
+    app.store.put_tenant(&tenant).await?;
+    let mut entry = audit::act(app.now_ms(), caller, "tenant.settings");
+    entry.counts = vec![("age_of_consent".into(), u64::from(age))];
+    app.audit.record(tenant.id, entry).await?;
+    Ok(tenant)
 }
 
 /// Lists the caller's purposes.

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use super::{find_domain, find_purpose};
+use valv_kms::{AadContext, envelope::ciphertext_version};
+
+use super::{consent_texts, find_domain, find_purpose, receipts};
 use crate::{
     app::App,
     audit,
@@ -16,7 +18,7 @@ use crate::{
         subject::SubjectHandle,
     },
     error::{VaultError, VaultResult},
-    store::records::{LegalBasis, Role},
+    store::records::{DEFAULT_AGE_OF_CONSENT, LegalBasis, Role},
 };
 
 /// How a request names the subject.
@@ -29,7 +31,6 @@ pub enum SubjectBy {
 }
 
 /// A consent grant.
-#[derive(Debug)]
 pub struct Grant {
     /// Consent text version agreed to.
     pub text_version: u32,
@@ -37,6 +38,35 @@ pub struct Grant {
     pub method: String,
     /// End of validity; 0 = the purpose's default.
     pub valid_until_ms: i64,
+    /// Where consent was collected.
+    pub channel: String,
+    /// Proof (stored encrypted; wiped from memory on drop).
+    pub evidence: valv_kms::SecretBytes,
+    /// The evidence's media type.
+    pub evidence_media_type: String,
+    /// For a minor: the guardian, named in the same domain as the subject.
+    pub guardian: Option<SubjectBy>,
+}
+
+/// Largest evidence accepted, in bytes.
+pub const MAX_EVIDENCE_BYTES: usize = 1024 * 1024;
+
+/// A grant as recorded: the event and its signed receipt.
+#[derive(Debug)]
+pub struct Granted {
+    /// The stored event.
+    pub event: ConsentEvent,
+    /// The receipt (JSON).
+    pub receipt: String,
+}
+
+/// A subject as a request named it: its handle and, where the identifier kind carries one and
+/// it could be read, the birth date.
+struct Resolved {
+    handle: SubjectHandle,
+    birth_date: Option<Date>,
+    /// The kind carries a birth date but this reference cannot reveal it (one-way pseudonym).
+    age_unknowable: bool,
 }
 
 /// A purpose's history for one subject.
@@ -56,34 +86,99 @@ async fn resolve_subject(
     domain_name: &str,
     by: SubjectBy,
 ) -> VaultResult<SubjectHandle> {
+    Ok(resolve(app, tenant_id, domain_name, by, "subject")
+        .await?
+        .handle)
+}
+
+/// Resolves a subject reference; `field` names it in errors (`subject`, `guardian`).
+async fn resolve(
+    app: &App,
+    tenant_id: u64,
+    domain_name: &str,
+    by: SubjectBy,
+    field: &str,
+) -> VaultResult<Resolved> {
     let domain = find_domain(app, tenant_id, domain_name)
         .await
         .map_err(|e| match e {
-            VaultError::InvalidArgument { rule, .. } => VaultError::invalid("subject.domain", rule),
+            VaultError::InvalidArgument { rule, .. } => {
+                VaultError::invalid(format!("{field}.domain"), rule)
+            }
             other => other,
         })?;
+    let today = Date::from_unix_ms(app.now_ms());
     match by {
         SubjectBy::Identifier(raw) => {
-            let today = Date::from_unix_ms(app.now_ms());
             let n = normalise(domain.kind, &raw, today, app.limits.max_identifier_bytes)
-                .map_err(|e| VaultError::invalid("subject.identifier", e.to_string()))?;
-            Ok(app
-                .subject_hasher(tenant_id)
-                .await?
-                .handle(domain.kind, n.value.expose_secret()))
+                .map_err(|e| VaultError::invalid(format!("{field}.identifier"), e.to_string()))?;
+            Ok(Resolved {
+                handle: app
+                    .subject_hasher(tenant_id)
+                    .await?
+                    .handle(domain.kind, n.value.expose_secret()),
+                birth_date: n.birth_date,
+                age_unknowable: false,
+            })
         }
         SubjectBy::Pseudonym(text) => {
             let not_found = || {
-                VaultError::NotFound("subject.pseudonym: no such pseudonym in this domain".into())
+                VaultError::NotFound(format!(
+                    "{field}.pseudonym: no such pseudonym in this domain"
+                ))
             };
             let p = Pseudonym::parse(domain.scheme, &text).ok_or_else(not_found)?;
-            let found = app.store.mappings(domain.id, vec![p.0]).await?;
-            found
+            let mapping = app
+                .store
+                .mappings(domain.id, vec![p.0.clone()])
+                .await?
                 .into_iter()
                 .next()
                 .flatten()
-                .map(|m| m.subject)
-                .ok_or_else(not_found)
+                .ok_or_else(not_found)?;
+            let mut resolved = Resolved {
+                handle: mapping.subject,
+                birth_date: None,
+                age_unknowable: false,
+            };
+            if domain.kind.carries_birth_date() {
+                match &mapping.ciphertext {
+                    // Reversible: the birth date is in the identifier the vault holds.
+                    Some(ct) => {
+                        let gate = app.gate(tenant_id);
+                        let _shared = gate.read().await;
+                        let version = ciphertext_version(ct)?;
+                        let mut keys = app.domain_data_keys(&domain).await?;
+                        if let Some(key) = keys.get(version)? {
+                            let plain = key.open(
+                                &AadContext {
+                                    tenant_id,
+                                    domain_id: domain.id,
+                                    record: &p.0,
+                                },
+                                ct,
+                            )?;
+                            let text = String::from_utf8_lossy(plain.expose_secret()).into_owned();
+                            let text = valv_kms::SecretBytes::new(text.into_bytes());
+                            resolved.birth_date = std::str::from_utf8(text.expose_secret())
+                                .ok()
+                                .and_then(|t| {
+                                    normalise(
+                                        domain.kind,
+                                        t,
+                                        today,
+                                        app.limits.max_identifier_bytes,
+                                    )
+                                    .ok()
+                                })
+                                .and_then(|n| n.birth_date);
+                        }
+                        resolved.age_unknowable = resolved.birth_date.is_none();
+                    }
+                    None => resolved.age_unknowable = true,
+                }
+            }
+            Ok(resolved)
         }
     }
 }
@@ -125,7 +220,8 @@ async fn record(
     Ok(event)
 }
 
-/// Grants a consent.
+/// Grants a consent: checks the text version, the subject's age (a minor needs a guardian),
+/// stores the evidence encrypted, records the event (audit first) and signs its receipt.
 pub async fn grant(
     app: &Arc<App>,
     caller: &Caller,
@@ -133,7 +229,7 @@ pub async fn grant(
     by: SubjectBy,
     purpose: &str,
     grant: Grant,
-) -> VaultResult<ConsentEvent> {
+) -> VaultResult<Granted> {
     let tenant_id = caller.tenant_with(Role::ConsentManager)?;
     let purpose = find_purpose(app, tenant_id, purpose).await?;
     consent_purpose(&purpose)?;
@@ -142,6 +238,18 @@ pub async fn grant(
     }
     if grant.method.is_empty() {
         return Err(VaultError::invalid("method", "must be set"));
+    }
+    if grant.channel.len() > 64 {
+        return Err(VaultError::invalid("channel", "at most 64 bytes"));
+    }
+    if grant.evidence.len() > MAX_EVIDENCE_BYTES {
+        return Err(VaultError::invalid("evidence", "at most 1 MiB"));
+    }
+    if grant.evidence_media_type.len() > 100 {
+        return Err(VaultError::invalid(
+            "evidence_media_type",
+            "at most 100 bytes",
+        ));
     }
     let now = app.now_ms();
     let valid_until_ms = match grant.valid_until_ms {
@@ -162,26 +270,132 @@ pub async fn grant(
         }
         t => t,
     };
-    let subject = resolve_subject(app, tenant_id, domain, by).await?;
+    let text = consent_texts::get(
+        app,
+        tenant_id,
+        &purpose.name,
+        grant.text_version,
+        "text_version",
+    )
+    .await?;
+    let subject = resolve(app, tenant_id, domain, by, "subject").await?;
+    let guardian_ref = guardian_check(app, tenant_id, domain, &subject, grant.guardian).await?;
+
+    let mut receipt_id = [0u8; 16];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut receipt_id);
+    let evidence_bytes = grant.evidence.len() as u64;
+    // Evidence first (encrypted under the active key version, counted against its budget, under
+    // the tenant's shared gate): a crash before the event leaves an orphan, never an event
+    // that claims evidence it lacks.
+    if evidence_bytes > 0 {
+        let gate = app.gate(tenant_id);
+        let _shared = gate.read().await;
+        let keys = app.tenant_keys(tenant_id).await?;
+        let version = keys.active_version().ok_or_else(|| {
+            VaultError::FailedPrecondition("tenant has no active key version".into())
+        })?;
+        if !app.reserve_encryptions(tenant_id, version, 1).await? {
+            return Err(VaultError::Unavailable(
+                "the active key version's use budget is spent; rotate the tenant key".into(),
+            ));
+        }
+        let ct = keys.data_key(EVIDENCE_DOMAIN_ID, version)?.seal(
+            &AadContext {
+                tenant_id,
+                domain_id: EVIDENCE_DOMAIN_ID,
+                record: &receipt_id,
+            },
+            grant.evidence.expose_secret(),
+        )?;
+        app.store.put_evidence(tenant_id, &receipt_id, ct).await?;
+    }
     let event = ConsentEvent {
-        seq: 0,
         kind: ConsentEventKind::Granted,
         text_version: grant.text_version,
         method: grant.method,
         at_ms: now,
         valid_until_ms,
         recorded_by: caller.id().to_owned(),
+        channel: grant.channel,
+        receipt_id: hex::encode(receipt_id),
+        text_sha256: text.sha256,
+        guardian_ref,
+        evidence_bytes,
+        evidence_media_type: grant.evidence_media_type,
+        ..ConsentEvent::default()
     };
-    record(
+    let event = record(
         app,
         caller,
         tenant_id,
         "consent.grant",
         &purpose.name,
-        subject,
+        subject.handle,
         event,
     )
-    .await
+    .await?;
+    let receipt = receipts::issue(app, tenant_id, &purpose, &subject.handle, &event).await?;
+    Ok(Granted { event, receipt })
+}
+
+/// Domain id under which consent evidence is encrypted (no real domain has id 0).
+pub const EVIDENCE_DOMAIN_ID: u64 = 0;
+
+/// A subject under the tenant's age of consent needs an adult guardian; returns the guardian's
+/// reference for the record (empty when none is needed or given).
+async fn guardian_check(
+    app: &App,
+    tenant_id: u64,
+    domain: &str,
+    subject: &Resolved,
+    guardian: Option<SubjectBy>,
+) -> VaultResult<String> {
+    let tenant = app
+        .store
+        .tenant(tenant_id)
+        .await?
+        .ok_or_else(|| VaultError::Internal("tenant record missing".into()))?;
+    let age_of_consent = match tenant.age_of_consent {
+        0 => DEFAULT_AGE_OF_CONSENT,
+        age => age,
+    };
+    let today = Date::from_unix_ms(app.now_ms());
+    if subject.age_unknowable {
+        return Err(VaultError::FailedPrecondition(
+            "subject: the age of consent cannot be checked from a one-way pseudonym; name the subject by identifier".into(),
+        ));
+    }
+    let minor = subject
+        .birth_date
+        .is_some_and(|born| born.years_until(today) < age_of_consent);
+    let Some(guardian) = guardian else {
+        if minor {
+            return Err(VaultError::invalid(
+                "guardian",
+                format!(
+                    "the subject is under the age of consent ({age_of_consent}); name a guardian who consents on their behalf"
+                ),
+            ));
+        }
+        return Ok(String::new());
+    };
+    let guardian = resolve(app, tenant_id, domain, guardian, "guardian").await?;
+    if guardian.handle == subject.handle {
+        return Err(VaultError::invalid(
+            "guardian",
+            "must be another person than the subject",
+        ));
+    }
+    if guardian
+        .birth_date
+        .is_some_and(|born| born.years_until(today) < age_of_consent)
+    {
+        return Err(VaultError::invalid(
+            "guardian",
+            "is under the age of consent too",
+        ));
+    }
+    Ok(receipts::subject_ref(&guardian.handle))
 }
 
 /// Withdraws a consent; NOT_FOUND if the latest event is not a grant.
@@ -208,13 +422,10 @@ pub async fn withdraw(
         }
     }
     let event = ConsentEvent {
-        seq: 0,
         kind: ConsentEventKind::Withdrawn,
-        text_version: 0,
-        method: String::new(),
         at_ms: app.now_ms(),
-        valid_until_ms: 0,
         recorded_by: caller.id().to_owned(),
+        ..ConsentEvent::default()
     };
     record(
         app,

@@ -57,6 +57,21 @@ async fn census(app: &App, tenant_id: u64) -> VaultResult<Vec<(String, HashMap<K
         }
         out.push((domain.name, counts));
     }
+    let mut counts = HashMap::new();
+    let mut after = Vec::new();
+    loop {
+        let page = app.store.scan_evidence(tenant_id, after, 2_000).await?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = last.clone();
+        for (_, ct) in &page {
+            *counts.entry(ciphertext_version(ct)?).or_insert(0) += 1;
+        }
+    }
+    if !counts.is_empty() {
+        out.push(("(consent evidence)".to_owned(), counts));
+    }
     Ok(out)
 }
 

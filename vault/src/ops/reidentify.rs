@@ -59,7 +59,9 @@ pub async fn reidentify(
         ));
     }
     let purpose = find_purpose(app, tenant_id, purpose_name).await?;
-    let allowed = caller.principal.purposes.iter().any(|p| p == &purpose.name);
+    // The principal must hold the purpose, and the purpose must cover this domain.
+    let allowed = caller.principal.purposes.iter().any(|p| p == &purpose.name)
+        && (purpose.domains.is_empty() || purpose.domains.contains(&domain.name));
     let rule = PurposeRule {
         needs_consent: purpose.legal_basis == LegalBasis::Consent,
         min_text_version: purpose.min_text_version,

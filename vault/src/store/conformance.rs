@@ -20,6 +20,7 @@ pub(crate) async fn run(store: &dyn Store) {
         name: "acme".into(),
         created_ms: 1,
         shredded_ms: 0,
+        age_of_consent: 0,
     };
     let keys = valv_kms::WrappedTenantKeys {
         tenant_id: t.id,
@@ -157,6 +158,72 @@ pub(crate) async fn run(store: &dyn Store) {
         vec![None]
     );
 
+    // Consent texts: versions in order, a version only once.
+    let text = |version| ConsentTextRecord {
+        purpose: "research".into(),
+        version,
+        text: format!("text {version}"),
+        sha256: String::new(),
+        added_ms: 1,
+    };
+    for v in [1, 2] {
+        assert!(store.put_consent_text(t.id, &text(v)).await.is_ok());
+    }
+    assert!(matches!(
+        store.put_consent_text(t.id, &text(2)).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let versions: Vec<u32> = store
+        .consent_texts(t.id, "research")
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|x| x.version)
+        .collect();
+    assert_eq!(versions, vec![1, 2]);
+
+    // Evidence: put, scan in id order after a cursor, compare-and-swap.
+    for id in [[3u8; 16], [1; 16], [2; 16]] {
+        assert!(store.put_evidence(t.id, &id, vec![id[0]]).await.is_ok());
+    }
+    assert!(
+        store
+            .put_evidence(t.id + 1, &[0; 16], vec![9])
+            .await
+            .is_ok()
+    );
+    let page = store
+        .scan_evidence(t.id, Vec::new(), 2)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        page,
+        vec![([1u8; 16].to_vec(), vec![1]), ([2u8; 16].to_vec(), vec![2])]
+    );
+    let rest = store
+        .scan_evidence(t.id, [2u8; 16].to_vec(), 10)
+        .await
+        .unwrap_or_default();
+    assert_eq!(rest, vec![([3u8; 16].to_vec(), vec![3])]);
+    assert_eq!(
+        store
+            .replace_evidence(t.id, &[3; 16], &[3], vec![4])
+            .await
+            .ok(),
+        Some(true)
+    );
+    assert_eq!(
+        store
+            .replace_evidence(t.id, &[3; 16], &[3], vec![5])
+            .await
+            .ok(),
+        Some(false)
+    );
+    assert_eq!(
+        store.evidence(t.id, &[3; 16]).await.ok().flatten(),
+        Some(vec![4])
+    );
+
     // Consents: sequence numbers and latest.
     let ev = |kind| ConsentEvent {
         seq: 0,
@@ -166,6 +233,7 @@ pub(crate) async fn run(store: &dyn Store) {
         at_ms: 1,
         valid_until_ms: 0,
         recorded_by: "p".into(),
+        ..ConsentEvent::default()
     };
     let a = store
         .append_consent(t.id, [1; 16], "research", ev(ConsentEventKind::Granted))

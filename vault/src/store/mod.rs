@@ -17,8 +17,8 @@ use valv_kms::WrappedTenantKeys;
 use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
 use self::records::{
-    AuditRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord, NewMapping,
-    PendingOpRecord, PrincipalRecord, PurposeRecord, TenantRecord,
+    AuditRecord, ConsentTextRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord,
+    NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, TenantRecord,
 };
 use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
 
@@ -175,6 +175,36 @@ pub trait Store: Send + Sync + 'static {
         purpose: &str,
         subjects: Vec<SubjectHandle>,
     ) -> StoreResult<Vec<Option<ConsentEvent>>>;
+
+    /// Stores a new consent text version. `AlreadyExists` if that version exists.
+    async fn put_consent_text(&self, tenant_id: u64, text: &ConsentTextRecord) -> StoreResult<()>;
+    /// Every text version of a purpose, oldest first.
+    async fn consent_texts(
+        &self,
+        tenant_id: u64,
+        purpose: &str,
+    ) -> StoreResult<Vec<ConsentTextRecord>>;
+    /// Stores encrypted consent evidence under its receipt id.
+    async fn put_evidence(&self, tenant_id: u64, id: &[u8], ciphertext: Vec<u8>)
+    -> StoreResult<()>;
+    /// Encrypted evidence by receipt id.
+    async fn evidence(&self, tenant_id: u64, id: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+    /// Up to `limit` evidence records of a tenant in id order after `after` (for jobs that
+    /// re-encrypt every ciphertext).
+    async fn scan_evidence(
+        &self,
+        tenant_id: u64,
+        after: Vec<u8>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Replaces evidence if it is still exactly `current` (false: changed or gone).
+    async fn replace_evidence(
+        &self,
+        tenant_id: u64,
+        id: &[u8],
+        current: &[u8],
+        ciphertext: Vec<u8>,
+    ) -> StoreResult<bool>;
 
     /// Appends entries to an audit chain (0 = operator chain, else the tenant id): assigns each
     /// the next sequence number and links it to the previous entry's hash, atomically with

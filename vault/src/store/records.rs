@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{identifier::IdentifierKind, scheme::Scheme, subject::SubjectHandle};
 
 /// A tenant (data controller).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRecord {
     /// Numeric id, bound into key derivation and AAD.
     pub id: u64,
@@ -17,6 +17,27 @@ pub struct TenantRecord {
     /// When its key ring was destroyed (0: never).
     #[serde(default)]
     pub shredded_ms: i64,
+    /// Below this age a consent needs a guardian (0: the default, [`DEFAULT_AGE_OF_CONSENT`]).
+    #[serde(default)]
+    pub age_of_consent: u32,
+}
+
+/// GDPR Art. 8's default age of consent, used until a tenant sets its own.
+pub const DEFAULT_AGE_OF_CONSENT: u32 = 16;
+
+/// One version of a purpose's consent text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentTextRecord {
+    /// Purpose name.
+    pub purpose: String,
+    /// Version, from 1.
+    pub version: u32,
+    /// The text as given.
+    pub text: String,
+    /// SHA-256 of the text, hex.
+    pub sha256: String,
+    /// When it was added.
+    pub added_ms: i64,
 }
 
 /// A pseudonymisation domain of a tenant.
@@ -46,10 +67,11 @@ pub struct DomainRecord {
 }
 
 /// Legal basis of a purpose (GDPR Art. 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LegalBasis {
     /// Art. 6(1)(a).
+    #[default]
     Consent,
     /// Art. 6(1)(b).
     Contract,
@@ -64,7 +86,7 @@ pub enum LegalBasis {
 }
 
 /// A purpose of processing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurposeRecord {
     /// Owning tenant.
     pub tenant_id: u64,
@@ -82,6 +104,21 @@ pub struct PurposeRecord {
     pub created_ms: i64,
     /// Last change.
     pub updated_ms: i64,
+    /// GDPR Art. 9 explicit consent (special categories).
+    #[serde(default)]
+    pub explicit_consent: bool,
+    /// Domains covered (empty: all).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Withdrawal erases the subject's mappings in the covered domains.
+    #[serde(default)]
+    pub erase_on_withdrawal: bool,
+    /// Evidence kept this long after withdrawal or expiry (0: until erasure).
+    #[serde(default)]
+    pub evidence_retention_seconds: u64,
+    /// Consent text versions added so far.
+    #[serde(default)]
+    pub text_versions: u32,
 }
 
 /// A role from DESIGN.md.

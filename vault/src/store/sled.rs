@@ -6,6 +6,8 @@
 //!   `b|domain|blind` → pseudonym. One tree, so a batch is atomic. There is no separate
 //!   subject-index row: see `Store::insert_mappings`.
 //! - `consent`: `tenant|subject|purpose|0|seq` → JSON event.
+//! - `evidence`: `tenant|receipt id` → AES-256-GCM consent evidence (consent texts are
+//!   `meta` rows `ctext/…`).
 //! - `audit`: `chain|seq` → protobuf `AuditEntry` (hash-chained);
 //!   `audit_checkpoints`: `chain|seq` → protobuf `AuditCheckpoint`.
 
@@ -37,6 +39,7 @@ struct Trees {
     meta: sled::Tree,
     data: sled::Tree,
     consent: sled::Tree,
+    evidence: sled::Tree,
     audit: sled::Tree,
     audit_checkpoints: sled::Tree,
     /// Serialises check-then-insert per domain (and consent/audit sequence assignment).
@@ -73,6 +76,7 @@ impl SledStore {
             meta: db.open_tree("meta").map_err(backend)?,
             data: db.open_tree("data").map_err(backend)?,
             consent: db.open_tree("consent").map_err(backend)?,
+            evidence: db.open_tree("evidence").map_err(backend)?,
             audit: db.open_tree("audit").map_err(backend)?,
             audit_checkpoints: db.open_tree("audit_checkpoints").map_err(backend)?,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
@@ -162,6 +166,12 @@ fn mapping_key(domain_id: u64, pseudonym: &[u8]) -> Vec<u8> {
     k.extend_from_slice(&domain_id.to_be_bytes());
     k.extend_from_slice(pseudonym);
     k
+}
+
+fn evidence_key(tenant_id: u64, id: &[u8]) -> Vec<u8> {
+    let mut key = tenant_id.to_be_bytes().to_vec();
+    key.extend_from_slice(id);
+    key
 }
 
 fn consent_prefix(tenant_id: u64, subject: &SubjectHandle, purpose: &str) -> Vec<u8> {
@@ -577,6 +587,93 @@ impl Store for SledStore {
         }
         self.commit.wrote();
         Ok(event)
+    }
+
+    async fn put_consent_text(&self, tenant_id: u64, text: &ConsentTextRecord) -> StoreResult<()> {
+        let key = format!("ctext/{tenant_id}/{}/{:010}", text.purpose, text.version);
+        let bytes = serde_json::to_vec(text).map_err(|_| StoreError::Corrupt("consent text"))?;
+        let swapped = self
+            .trees
+            .meta
+            .compare_and_swap(key, None::<&[u8]>, Some(bytes))
+            .map_err(backend)?;
+        if swapped.is_err() {
+            return Err(StoreError::AlreadyExists("consent text version"));
+        }
+        self.commit.wrote();
+        Ok(())
+    }
+
+    async fn consent_texts(
+        &self,
+        tenant_id: u64,
+        purpose: &str,
+    ) -> StoreResult<Vec<ConsentTextRecord>> {
+        self.scan_json(&format!("ctext/{tenant_id}/{purpose}/"))
+    }
+
+    async fn put_evidence(
+        &self,
+        tenant_id: u64,
+        id: &[u8],
+        ciphertext: Vec<u8>,
+    ) -> StoreResult<()> {
+        self.trees
+            .evidence
+            .insert(evidence_key(tenant_id, id), ciphertext)
+            .map_err(backend)?;
+        self.commit.wrote();
+        Ok(())
+    }
+
+    async fn evidence(&self, tenant_id: u64, id: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .trees
+            .evidence
+            .get(evidence_key(tenant_id, id))
+            .map_err(backend)?
+            .map(|v| v.to_vec()))
+    }
+
+    async fn scan_evidence(
+        &self,
+        tenant_id: u64,
+        after: Vec<u8>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let prefix = tenant_id.to_be_bytes();
+        let start = evidence_key(tenant_id, &after);
+        let mut out = Vec::new();
+        for kv in self.trees.evidence.range(start..) {
+            let (k, v) = kv.map_err(backend)?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let id = k[8..].to_vec();
+            if id == after && !after.is_empty() {
+                continue;
+            }
+            out.push((id, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    async fn replace_evidence(
+        &self,
+        tenant_id: u64,
+        id: &[u8],
+        current: &[u8],
+        ciphertext: Vec<u8>,
+    ) -> StoreResult<bool> {
+        let swapped = self
+            .trees
+            .evidence
+            .compare_and_swap(evidence_key(tenant_id, id), Some(current), Some(ciphertext))
+            .map_err(backend)?;
+        if swapped.is_ok() {
+            self.commit.wrote();
+        }
+        Ok(swapped.is_ok())
     }
 
     async fn consent_history(

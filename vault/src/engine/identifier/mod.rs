@@ -37,6 +37,15 @@ pub enum IdentifierKind {
 }
 
 impl IdentifierKind {
+    /// True for national identity numbers that encode a birth date (the age-of-consent check
+    /// needs one).
+    pub fn carries_birth_date(self) -> bool {
+        matches!(
+            self,
+            Self::SePersonnummer | Self::NoFodselsnummer | Self::DkCpr | Self::FiHetu
+        )
+    }
+
     /// The kind's name as used in rules, docs and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
