@@ -44,9 +44,11 @@ enum Rpc {
     SetTenantSettings,
     VerifyReceipt,
     GetReceiptKey,
+    ListConsents,
+    ConsentStats,
 }
 
-const ALL: [Rpc; 38] = [
+const ALL: [Rpc; 40] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -85,6 +87,8 @@ const ALL: [Rpc; 38] = [
     Rpc::SetTenantSettings,
     Rpc::VerifyReceipt,
     Rpc::GetReceiptKey,
+    Rpc::ListConsents,
+    Rpc::ConsentStats,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -122,9 +126,11 @@ fn single_role(rpc: Rpc) -> pb::Role {
         | Rpc::FinalizeEpoch => pb::Role::KeyOfficer,
         Rpc::Pseudonymise | Rpc::PseudonymiseStream => pb::Role::Tokenizer,
         Rpc::ReIdentify => pb::Role::Reidentifier,
-        Rpc::GrantConsent | Rpc::WithdrawConsent | Rpc::GetConsentHistory => {
-            pb::Role::ConsentManager
-        }
+        Rpc::GrantConsent
+        | Rpc::WithdrawConsent
+        | Rpc::GetConsentHistory
+        | Rpc::ListConsents
+        | Rpc::ConsentStats => pb::Role::ConsentManager,
         _ => pb::Role::TenantAdmin,
     }
 }
@@ -364,6 +370,16 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .verify_receipt(pb::VerifyReceiptRequest {
                 receipt: "{}".into(),
             })
+            .await
+            .map(drop),
+        Rpc::ListConsents => c
+            .consents()
+            .list_consents(pb::ListConsentsRequest::default())
+            .await
+            .map(drop),
+        Rpc::ConsentStats => c
+            .consents()
+            .consent_stats(pb::ConsentStatsRequest {})
             .await
             .map(drop),
         Rpc::GetReceiptKey => c

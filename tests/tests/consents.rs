@@ -343,3 +343,146 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
     assert_eq!(under(key_versions(&ko).await, 2), 4);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consents_are_listed_by_pseudonym_filtered_paged_and_counted() {
+    let server = start().await;
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "desk",
+        &[(
+            "patients",
+            pb::IdentifierKind::SePersonnummer,
+            pb::Scheme::Keyed,
+            true,
+        )],
+        &[("research", pb::LegalBasis::Consent)],
+    )
+    .await;
+    let cm = server.client(&t.consent_manager).await;
+    let tok = server.client(&t.tokenizer).await;
+    let day = 86_400_000;
+    // Adult A: no end; B: ends in 10 days; C: withdrawn; D: text version 1, ends in 60 days.
+    let people = [
+        "19800101-1231",
+        "19520903-5525",
+        "200311161632",
+        "19950505-3216",
+    ];
+    let ps = pseudonymise_ok(&tok, "patients", &people).await;
+    let ends = [0, T0_MS + 10 * day, 0, T0_MS + 60 * day];
+    for (i, person) in people.iter().enumerate() {
+        cm.consents()
+            .grant_consent(pb::GrantConsentRequest {
+                valid_until_unix_ms: ends[i],
+                ..grant_request(person, if i == 3 { 1 } else { 2 })
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    cm.consents()
+        .withdraw_consent(pb::WithdrawConsentRequest {
+            subject: subject("patients", people[2]),
+            purpose: "research".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let list = |filter: pb::ListConsentsRequest| {
+        let cm = cm.clone();
+        async move {
+            cm.consents()
+                .list_consents(filter)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into_inner()
+        }
+    };
+    let pseudonyms = |r: &pb::ListConsentsResponse| {
+        let mut p: Vec<String> = r
+            .consents
+            .iter()
+            .map(|c| c.latest.clone().unwrap_or_default().subject_pseudonym)
+            .collect();
+        p.sort();
+        p
+    };
+    let sorted = |v: &[&String]| {
+        let mut v: Vec<String> = v.iter().map(|s| (*s).clone()).collect();
+        v.sort();
+        v
+    };
+    // Everything, by the pseudonym the data platforms know; no identifier anywhere.
+    let all = list(pb::ListConsentsRequest::default()).await;
+    assert_eq!(pseudonyms(&all), sorted(&ps.iter().collect::<Vec<_>>()));
+    assert!(
+        all.consents
+            .iter()
+            .all(|c| c.subject_ref.starts_with("subject:"))
+    );
+    let text = format!("{all:?}");
+    for person in people {
+        assert!(
+            !text.contains(&person.replace('-', "")[2..]),
+            "identifier in the list"
+        );
+    }
+    // Expiring within 30 days: B only.
+    let soon = list(pb::ListConsentsRequest {
+        expiring_after_unix_ms: T0_MS,
+        expiring_before_unix_ms: T0_MS + 30 * day,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(pseudonyms(&soon), vec![ps[1].clone()]);
+    // Withdrawn: C. Text version below 2: D.
+    let withdrawn = list(pb::ListConsentsRequest {
+        status: pb::ConsentStatus::Withdrawn.into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(pseudonyms(&withdrawn), vec![ps[2].clone()]);
+    let old_text = list(pb::ListConsentsRequest {
+        text_version_below: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(pseudonyms(&old_text), vec![ps[3].clone()]);
+    // Paging one at a time visits each pair once.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = list(pb::ListConsentsRequest {
+            page_size: 1,
+            page_token: token.clone(),
+            ..Default::default()
+        })
+        .await;
+        seen.extend(pseudonyms(&page));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    seen.sort();
+    assert_eq!(seen, pseudonyms(&all));
+    // Counts move with the clock: after 10 days B has expired.
+    server.clock.advance_ms(10 * day);
+    let stats = cm
+        .consents()
+        .consent_stats(pb::ConsentStatsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .purposes;
+    let research = stats
+        .iter()
+        .find(|p| p.purpose == "research")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (research.granted, research.withdrawn, research.expired),
+        (2, 1, 1)
+    );
+    server.stop().await;
+}

@@ -178,6 +178,12 @@ impl Store for AuditFault {
             .consent_history(tenant_id, subject, purpose)
             .await
     }
+    async fn scan_consents(
+        &self,
+        tenant_id: u64,
+    ) -> StoreResult<Vec<(SubjectHandle, String, ConsentEvent)>> {
+        self.inner.scan_consents(tenant_id).await
+    }
     async fn latest_consents(
         &self,
         tenant_id: u64,

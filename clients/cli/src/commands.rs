@@ -291,6 +291,26 @@ pub enum ConsentCmd {
         #[arg(long)]
         purpose: String,
     },
+    /// Current consents by pseudonym (one JSON line each with --json), filtered.
+    List {
+        /// Only this purpose.
+        #[arg(long, default_value = "")]
+        purpose: String,
+        /// Only consents still granted that end within this many days (to ask again).
+        #[arg(long)]
+        expiring_within_days: Option<i64>,
+        /// Only withdrawn consents.
+        #[arg(long, conflicts_with = "expired")]
+        withdrawn: bool,
+        /// Only expired consents.
+        #[arg(long)]
+        expired: bool,
+        /// Only consents to a text version below this.
+        #[arg(long, default_value_t = 0)]
+        text_version_below: u32,
+    },
+    /// Counts per purpose: granted, withdrawn, expired.
+    Stats,
     /// Show a subject's consent history.
     History {
         #[command(flatten)]
@@ -800,6 +820,91 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 text
             });
+        }
+        Command::Consent(ConsentCmd::List {
+            purpose,
+            expiring_within_days,
+            withdrawn,
+            expired,
+            text_version_below,
+        }) => {
+            let status = if withdrawn {
+                pb::ConsentStatus::Withdrawn
+            } else if expired {
+                pb::ConsentStatus::Expired
+            } else {
+                pb::ConsentStatus::Unspecified
+            };
+            let (expiring_after_unix_ms, expiring_before_unix_ms) = match expiring_within_days {
+                Some(days) => (now_ms(), now_ms() + days.saturating_mul(86_400_000)),
+                None => (0, 0),
+            };
+            let mut page_token = String::new();
+            loop {
+                let r = valv
+                    .consents()
+                    .list_consents(pb::ListConsentsRequest {
+                        purpose: purpose.clone(),
+                        status: status.into(),
+                        expiring_after_unix_ms,
+                        expiring_before_unix_ms,
+                        text_version_below,
+                        page_size: 1000,
+                        page_token,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                for c in &r.consents {
+                    let e = c.latest.clone().unwrap_or_default();
+                    print(
+                        json,
+                        json!({"subject_ref": c.subject_ref, "purpose": c.purpose,
+                               "status": c.status().as_str_name(), "domain": e.subject_domain,
+                               "pseudonym": e.subject_pseudonym, "text_version": e.text_version,
+                               "valid_until_unix_ms": e.valid_until_unix_ms}),
+                        || {
+                            format!(
+                                "{}\t{}\t{}\t{}",
+                                if e.subject_pseudonym.is_empty() {
+                                    &c.subject_ref
+                                } else {
+                                    &e.subject_pseudonym
+                                },
+                                c.purpose,
+                                c.status()
+                                    .as_str_name()
+                                    .trim_start_matches("CONSENT_STATUS_")
+                                    .to_lowercase(),
+                                e.valid_until_unix_ms
+                            )
+                        },
+                    );
+                }
+                if r.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = r.next_page_token;
+            }
+        }
+        Command::Consent(ConsentCmd::Stats) => {
+            let r = valv
+                .consents()
+                .consent_stats(pb::ConsentStatsRequest {})
+                .await?
+                .into_inner();
+            for p in &r.purposes {
+                print(
+                    json,
+                    json!({"purpose": p.purpose, "granted": p.granted, "withdrawn": p.withdrawn, "expired": p.expired}),
+                    || {
+                        format!(
+                            "{}\tgranted {}\twithdrawn {}\texpired {}",
+                            p.purpose, p.granted, p.withdrawn, p.expired
+                        )
+                    },
+                );
+            }
         }
         Command::Consent(ConsentCmd::Withdraw { subject, purpose }) => {
             let r = valv

@@ -11,7 +11,7 @@ use crate::{
     error::VaultError,
     ops::{
         consent::{self, Grant, SubjectBy},
-        receipts,
+        consent_list, receipts,
     },
 };
 
@@ -35,6 +35,71 @@ fn subject(s: Option<pb::SubjectRef>) -> Result<(String, SubjectBy), Status> {
 
 #[tonic::async_trait]
 impl ConsentService for ConsentApi {
+    async fn list_consents(
+        &self,
+        request: Request<pb::ListConsentsRequest>,
+    ) -> Result<Response<pb::ListConsentsResponse>, Status> {
+        use crate::engine::consent::ConsentStatus as S;
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let status = match r.status() {
+            pb::ConsentStatus::Unspecified => None,
+            pb::ConsentStatus::None => Some(S::None),
+            pb::ConsentStatus::Granted => Some(S::Granted),
+            pb::ConsentStatus::Withdrawn => Some(S::Withdrawn),
+            pb::ConsentStatus::Expired => Some(S::Expired),
+        };
+        let filter = consent_list::Filter {
+            purpose: r.purpose,
+            status,
+            granted_after_ms: r.granted_after_unix_ms,
+            granted_before_ms: r.granted_before_unix_ms,
+            expiring_after_ms: r.expiring_after_unix_ms,
+            expiring_before_ms: r.expiring_before_unix_ms,
+            text_version_below: r.text_version_below,
+            page_size: r.page_size,
+            page_token: r.page_token,
+        };
+        let (list, next) = consent_list::list(&self.0, &caller, filter)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListConsentsResponse {
+            consents: list
+                .iter()
+                .map(|c| pb::ConsentSummary {
+                    subject_ref: c.subject_ref.clone(),
+                    purpose: c.purpose.clone(),
+                    status: convert::consent_status(c.status).into(),
+                    latest: Some(convert::consent_event(&c.purpose, &c.latest)),
+                })
+                .collect(),
+            next_page_token: next,
+        }))
+    }
+
+    async fn consent_stats(
+        &self,
+        request: Request<pb::ConsentStatsRequest>,
+    ) -> Result<Response<pb::ConsentStatsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let stats = consent_list::stats(&self.0, &caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ConsentStatsResponse {
+            purposes: stats
+                .into_iter()
+                .map(
+                    |(purpose, [granted, withdrawn, expired])| pb::PurposeStats {
+                        purpose,
+                        granted,
+                        withdrawn,
+                        expired,
+                    },
+                )
+                .collect(),
+        }))
+    }
+
     async fn verify_receipt(
         &self,
         request: Request<pb::VerifyReceiptRequest>,

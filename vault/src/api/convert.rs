@@ -266,5 +266,7 @@ pub fn consent_event(purpose: &str, e: &ConsentEvent) -> pb::ConsentEvent {
         guardian_ref: e.guardian_ref.clone(),
         evidence_bytes: e.evidence_bytes,
         evidence_media_type: e.evidence_media_type.clone(),
+        subject_domain: e.subject_domain.clone(),
+        subject_pseudonym: e.subject_pseudonym.clone(),
     }
 }

@@ -51,6 +51,12 @@ pub struct ConsentEvent {
     /// Grants: the evidence's media type as given.
     #[serde(default)]
     pub evidence_media_type: String,
+    /// Grants: the domain the subject was named in.
+    #[serde(default)]
+    pub subject_domain: String,
+    /// Grants: the subject's pseudonym there, where known.
+    #[serde(default)]
+    pub subject_pseudonym: String,
 }
 
 /// The current state of a consent.

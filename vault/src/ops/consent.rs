@@ -67,6 +67,9 @@ struct Resolved {
     birth_date: Option<Date>,
     /// The kind carries a birth date but this reference cannot reveal it (one-way pseudonym).
     age_unknowable: bool,
+    /// The domain the subject was named in, and its pseudonym there where known.
+    domain: String,
+    pseudonym: String,
 }
 
 /// A purpose's history for one subject.
@@ -112,6 +115,15 @@ async fn resolve(
         SubjectBy::Identifier(raw) => {
             let n = normalise(domain.kind, &raw, today, app.limits.max_identifier_bytes)
                 .map_err(|e| VaultError::invalid(format!("{field}.identifier"), e.to_string()))?;
+            // Keyed and format-preserving pseudonyms follow from the identifier; a `random`
+            // domain's would need a lookup and is left out.
+            let pseudonym = app
+                .domain_keys(&domain)
+                .await?
+                .pseudonym
+                .derive(n.value.expose_secret())
+                .map(|p| p.declassify(domain.scheme))
+                .unwrap_or_default();
             Ok(Resolved {
                 handle: app
                     .subject_hasher(tenant_id)
@@ -119,6 +131,8 @@ async fn resolve(
                     .handle(domain.kind, n.value.expose_secret()),
                 birth_date: n.birth_date,
                 age_unknowable: false,
+                domain: domain.name,
+                pseudonym,
             })
         }
         SubjectBy::Pseudonym(text) => {
@@ -140,6 +154,8 @@ async fn resolve(
                 handle: mapping.subject,
                 birth_date: None,
                 age_unknowable: false,
+                domain: domain.name.clone(),
+                pseudonym: p.declassify(domain.scheme),
             };
             if domain.kind.carries_birth_date() {
                 match &mapping.ciphertext {
@@ -322,6 +338,8 @@ pub async fn grant(
         guardian_ref,
         evidence_bytes,
         evidence_media_type: grant.evidence_media_type,
+        subject_domain: subject.domain.clone(),
+        subject_pseudonym: subject.pseudonym.clone(),
         ..ConsentEvent::default()
     };
     let event = record(
@@ -408,7 +426,8 @@ pub async fn withdraw(
 ) -> VaultResult<ConsentEvent> {
     let tenant_id = caller.tenant_with(Role::ConsentManager)?;
     let purpose = find_purpose(app, tenant_id, purpose).await?;
-    let subject = resolve_subject(app, tenant_id, domain, by).await?;
+    let named = resolve(app, tenant_id, domain, by, "subject").await?;
+    let subject = named.handle;
     let history = app
         .store
         .consent_history(tenant_id, subject, &purpose.name)
@@ -425,6 +444,8 @@ pub async fn withdraw(
         kind: ConsentEventKind::Withdrawn,
         at_ms: app.now_ms(),
         recorded_by: caller.id().to_owned(),
+        subject_domain: named.domain,
+        subject_pseudonym: named.pseudonym,
         ..ConsentEvent::default()
     };
     record(

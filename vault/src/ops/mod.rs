@@ -7,6 +7,7 @@ pub mod admin;
 pub mod approval;
 pub mod audit;
 pub mod consent;
+pub mod consent_list;
 pub mod consent_texts;
 pub mod epochs;
 pub mod keys;

@@ -168,6 +168,12 @@ pub trait Store: Send + Sync + 'static {
         subject: SubjectHandle,
         purpose: &str,
     ) -> StoreResult<Vec<ConsentEvent>>;
+    /// Every consent event of a tenant as (subject, purpose, event), by subject, purpose and
+    /// sequence number.
+    async fn scan_consents(
+        &self,
+        tenant_id: u64,
+    ) -> StoreResult<Vec<(SubjectHandle, String, ConsentEvent)>>;
     /// The latest event for each subject, for one purpose.
     async fn latest_consents(
         &self,

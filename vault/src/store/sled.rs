@@ -676,6 +676,32 @@ impl Store for SledStore {
         Ok(swapped.is_ok())
     }
 
+    async fn scan_consents(
+        &self,
+        tenant_id: u64,
+    ) -> StoreResult<Vec<(SubjectHandle, String, ConsentEvent)>> {
+        let trees = Arc::clone(&self.trees);
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for kv in trees.consent.scan_prefix(tenant_id.to_be_bytes()) {
+                let (k, v) = kv.map_err(backend)?;
+                // tenant (8) | subject (16) | purpose | 0 | seq (8)
+                if k.len() < 8 + 16 + 1 + 8 {
+                    return Err(StoreError::Corrupt("consent key"));
+                }
+                let mut subject = [0u8; 16];
+                subject.copy_from_slice(&k[8..24]);
+                let purpose = String::from_utf8_lossy(&k[24..k.len() - 9]).into_owned();
+                let event: ConsentEvent =
+                    serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("consent"))?;
+                out.push((subject, purpose, event));
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(join)?
+    }
+
     async fn consent_history(
         &self,
         tenant_id: u64,
