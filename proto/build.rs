@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "valv/v1/audit.proto",
     "valv/v1/keys.proto",
     "valv/v1/seal.proto",
+    "valv/v1/subject.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -276,13 +276,18 @@ impl InProcess {
         connect(&self.addr, &self.ca_pem, Some(token)).await
     }
 
-    /// Stops the server and waits for it.
     /// Stops the server, waits for it, and checks the trace log for identifiers.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        drop(self.stop_keeping_data().await);
+    }
+
+    /// Like [`InProcess::stop`], but hands back the data directory (to read the raw store).
+    pub async fn stop_keeping_data(mut self) -> TempDir {
         if let Some(r) = self.running.take() {
             r.stop().await.unwrap_or_else(|e| panic!("stop: {e:#}"));
         }
         assert_logs_clean();
+        self.dir
     }
 }
 

@@ -46,9 +46,13 @@ enum Rpc {
     GetReceiptKey,
     ListConsents,
     ConsentStats,
+    ExportSubject,
+    EraseSubject,
+    RestrictSubject,
+    LiftRestriction,
 }
 
-const ALL: [Rpc; 40] = [
+const ALL: [Rpc; 44] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -89,6 +93,10 @@ const ALL: [Rpc; 40] = [
     Rpc::GetReceiptKey,
     Rpc::ListConsents,
     Rpc::ConsentStats,
+    Rpc::ExportSubject,
+    Rpc::EraseSubject,
+    Rpc::RestrictSubject,
+    Rpc::LiftRestriction,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -113,6 +121,9 @@ fn single_role(rpc: Rpc) -> pb::Role {
         | Rpc::ShredTenant
         | Rpc::Seal => pb::Role::Operator,
         Rpc::ReadAudit | Rpc::VerifyAudit | Rpc::GetAuditKey => pb::Role::Auditor,
+        Rpc::ExportSubject | Rpc::EraseSubject | Rpc::RestrictSubject | Rpc::LiftRestriction => {
+            pb::Role::SubjectOfficer
+        }
         Rpc::ListKeyVersions
         | Rpc::RotateTenantKey
         | Rpc::GetJob
@@ -370,6 +381,30 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .verify_receipt(pb::VerifyReceiptRequest {
                 receipt: "{}".into(),
             })
+            .await
+            .map(drop),
+        Rpc::ExportSubject => c
+            .subjects()
+            .export_subject(pb::ExportSubjectRequest { subject: subject() })
+            .await
+            .map(drop),
+        // Last in the matrix for the subject officer: the subject is erased afterwards.
+        Rpc::EraseSubject => c
+            .subjects()
+            .erase_subject(pb::EraseSubjectRequest { subject: subject() })
+            .await
+            .map(drop),
+        Rpc::RestrictSubject => c
+            .subjects()
+            .restrict_subject(pb::RestrictSubjectRequest {
+                subject: subject(),
+                reason: "complaint".into(),
+            })
+            .await
+            .map(drop),
+        Rpc::LiftRestriction => c
+            .subjects()
+            .lift_restriction(pb::LiftRestrictionRequest { subject: subject() })
             .await
             .map(drop),
         Rpc::ListConsents => c

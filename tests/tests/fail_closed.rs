@@ -18,7 +18,8 @@ use valv::{
         Store, StoreError, StoreResult,
         records::{
             AuditRecord, ConsentTextRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord,
-            NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, TenantRecord,
+            NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, RestrictionRecord,
+            TenantRecord, TombstoneRecord,
         },
         sled::SledStore,
     },
@@ -177,6 +178,42 @@ impl Store for AuditFault {
         self.inner
             .consent_history(tenant_id, subject, purpose)
             .await
+    }
+    async fn blind_lookup(&self, domain_id: u64, blind: [u8; 16]) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.blind_lookup(domain_id, blind).await
+    }
+    async fn delete_mapping(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+        blind: Option<[u8; 16]>,
+    ) -> StoreResult<()> {
+        self.inner.delete_mapping(domain_id, pseudonym, blind).await
+    }
+    async fn delete_consents(&self, tenant_id: u64, subject: SubjectHandle) -> StoreResult<u64> {
+        self.inner.delete_consents(tenant_id, subject).await
+    }
+    async fn delete_evidence(&self, tenant_id: u64, id: &[u8]) -> StoreResult<bool> {
+        self.inner.delete_evidence(tenant_id, id).await
+    }
+    async fn put_restriction(&self, tenant_id: u64, r: &RestrictionRecord) -> StoreResult<()> {
+        self.inner.put_restriction(tenant_id, r).await
+    }
+    async fn delete_restriction(&self, tenant_id: u64, subject_hex: &str) -> StoreResult<bool> {
+        self.inner.delete_restriction(tenant_id, subject_hex).await
+    }
+    async fn restrictions(&self, tenant_id: u64) -> StoreResult<Vec<RestrictionRecord>> {
+        self.inner.restrictions(tenant_id).await
+    }
+    async fn put_tombstone(&self, tenant_id: u64, t: &TombstoneRecord) -> StoreResult<()> {
+        self.inner.put_tombstone(tenant_id, t).await
+    }
+    async fn tombstone(
+        &self,
+        tenant_id: u64,
+        subject_hex: &str,
+    ) -> StoreResult<Option<TombstoneRecord>> {
+        self.inner.tombstone(tenant_id, subject_hex).await
     }
     async fn scan_consents(
         &self,

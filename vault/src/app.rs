@@ -132,6 +132,11 @@ pub struct App {
     gates: std::sync::Mutex<HashMap<u64, Arc<tokio::sync::RwLock<()>>>>,
     usage: tokio::sync::Mutex<HashMap<(u64, u32), KeyUse>>,
     shredded: RwLock<std::collections::HashSet<u64>>,
+    restricted:
+        RwLock<HashMap<u64, Arc<std::collections::HashSet<crate::engine::subject::SubjectHandle>>>>,
+    /// Serialises loading the restriction cache with changing restrictions, so a load that
+    /// read the store before a change cannot install a stale set after it.
+    pub restriction_change: tokio::sync::Mutex<()>,
 }
 
 fn poisoned<T>(_: T) -> VaultError {
@@ -169,6 +174,8 @@ impl App {
             gates: std::sync::Mutex::new(HashMap::new()),
             usage: tokio::sync::Mutex::new(HashMap::new()),
             shredded: RwLock::new(std::collections::HashSet::new()),
+            restricted: RwLock::new(HashMap::new()),
+            restriction_change: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -410,6 +417,44 @@ impl App {
             domain_id: domain.id,
             derived: HashMap::from([(active.version(), Some(active))]),
         })
+    }
+
+    /// The subjects of a tenant whose processing is restricted (loaded once, then kept in step
+    /// by [`App::forget_restrictions`]).
+    pub async fn restricted_subjects(
+        &self,
+        tenant_id: u64,
+    ) -> VaultResult<Arc<std::collections::HashSet<crate::engine::subject::SubjectHandle>>> {
+        if let Some(set) = self.restricted.read().map_err(poisoned)?.get(&tenant_id) {
+            return Ok(Arc::clone(set));
+        }
+        let _loading = self.restriction_change.lock().await;
+        if let Some(set) = self.restricted.read().map_err(poisoned)?.get(&tenant_id) {
+            return Ok(Arc::clone(set));
+        }
+        let set: std::collections::HashSet<_> = self
+            .store
+            .restrictions(tenant_id)
+            .await?
+            .iter()
+            .filter_map(|r| hex::decode(&r.subject).ok()?.try_into().ok())
+            .collect();
+        let set = Arc::new(set);
+        self.restricted
+            .write()
+            .map_err(poisoned)?
+            .insert(tenant_id, Arc::clone(&set));
+        Ok(set)
+    }
+
+    /// Drops the cached restrictions of a tenant (after a change, which is stored first, with
+    /// [`App::restriction_change`] held).
+    pub fn forget_restrictions(&self, tenant_id: u64) -> VaultResult<()> {
+        self.restricted
+            .write()
+            .map_err(poisoned)?
+            .remove(&tenant_id);
+        Ok(())
     }
 
     /// The subject hasher of a tenant.

@@ -10,12 +10,13 @@ use valv_proto::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
     consent_service_server::ConsentServiceServer, key_service_server::KeyServiceServer,
     pseudonym_service_server::PseudonymServiceServer, seal_service_server::SealServiceServer,
+    subject_service_server::SubjectServiceServer,
 };
 
 use crate::{
     api::{
         admin::AdminApi, audit::AuditApi, consent::ConsentApi, keys::KeyApi,
-        pseudonym::PseudonymApi, seal::SealApi,
+        pseudonym::PseudonymApi, seal::SealApi, subject::SubjectApi,
     },
     audit::checkpoint,
     bootstrap,
@@ -182,6 +183,9 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         )
         .add_service(KeyServiceServer::new(KeyApi(Arc::clone(&app))).max_decoding_message_size(max))
         .add_service(
+            SubjectServiceServer::new(SubjectApi(Arc::clone(&app))).max_decoding_message_size(max),
+        )
+        .add_service(
             SealServiceServer::new(SealApi(Arc::clone(&app))).max_decoding_message_size(64 * 1024),
         );
 
@@ -228,6 +232,9 @@ async fn set_health(reporter: &tonic_health::server::HealthReporter, sealed: boo
         .await;
     reporter
         .set_service_status(service_name::<KeyServiceServer<KeyApi>>(), status)
+        .await;
+    reporter
+        .set_service_status(service_name::<SubjectServiceServer<SubjectApi>>(), status)
         .await;
 }
 

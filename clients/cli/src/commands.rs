@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use valv_client::{ClientConfig, Valv, pb};
 
-use crate::{Cli, audit, bench, consent, keys, seal};
+use crate::{Cli, audit, bench, consent, keys, seal, subjects};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -69,6 +69,9 @@ pub enum Command {
     Seal,
     /// Whether the vault is sealed, and how many shares it has been given (no token needed).
     SealStatus,
+    /// Requests from data subjects: export, erase, restrict (subject-officer).
+    #[command(subcommand)]
+    Subject(subjects::SubjectCmd),
     /// Consent receipts: verify one (offline with --public-key, else online), export the key.
     #[command(subcommand)]
     Receipt(consent::ReceiptCmd),
@@ -363,7 +366,7 @@ fn stdin_lines(given: Vec<String>) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
-fn subject_ref(s: SubjectArgs) -> pb::SubjectRef {
+pub(crate) fn subject_ref(s: SubjectArgs) -> pb::SubjectRef {
     let by = match (s.identifier, s.pseudonym) {
         (Some(i), _) => pb::subject_ref::By::Identifier(i),
         (None, Some(p)) => pb::subject_ref::By::Pseudonym(p),
@@ -413,6 +416,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let json = cli.json;
     match cli.command {
         Command::Receipt(cmd) => return consent::run_receipt(&valv, json, cmd).await,
+        Command::Subject(cmd) => return subjects::run(&valv, json, cmd).await,
         Command::Purpose(PurposeCmd::Text(cmd)) => {
             return consent::run_text(&valv, json, cmd).await;
         }
@@ -967,6 +971,7 @@ fn verdict_word(v: pb::Verdict) -> &'static str {
         pb::Verdict::NotFound => "not-found",
         pb::Verdict::Denied => "denied",
         pb::Verdict::KeyDestroyed => "key-destroyed",
+        pb::Verdict::Restricted => "restricted",
         pb::Verdict::Unspecified => "unspecified",
     }
 }

@@ -10,6 +10,7 @@ mod commands;
 mod consent;
 mod keys;
 mod seal;
+mod subjects;
 
 use std::{path::PathBuf, process::ExitCode};
 

@@ -31,6 +31,7 @@ use valv_proto::v1::{
     admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
     consent_service_client::ConsentServiceClient, key_service_client::KeyServiceClient,
     pseudonym_service_client::PseudonymServiceClient, seal_service_client::SealServiceClient,
+    subject_service_client::SubjectServiceClient,
 };
 
 /// Client errors.
@@ -204,6 +205,12 @@ impl Valv {
     /// `KeyService`.
     pub fn keys(&self) -> KeyServiceClient<AuthChannel> {
         KeyServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// `SubjectService`.
+    pub fn subjects(&self) -> SubjectServiceClient<AuthChannel> {
+        SubjectServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+            .max_decoding_message_size(64 * 1024 * 1024)
     }
 
     /// `SealService` (status and unseal need no token).

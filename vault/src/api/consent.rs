@@ -18,7 +18,7 @@ use crate::{
 /// The consent service.
 pub struct ConsentApi(pub Arc<App>);
 
-fn subject(s: Option<pb::SubjectRef>) -> Result<(String, SubjectBy), Status> {
+pub(crate) fn subject(s: Option<pb::SubjectRef>) -> Result<(String, SubjectBy), Status> {
     let s = s.ok_or_else(|| to_status(VaultError::invalid("subject", "must be set")))?;
     let by = match s.by {
         Some(pb::subject_ref::By::Identifier(i)) => SubjectBy::Identifier(i),

@@ -169,6 +169,7 @@ pub fn verdict(v: Verdict) -> pb::Verdict {
         Verdict::NotFound => pb::Verdict::NotFound,
         Verdict::Denied => pb::Verdict::Denied,
         Verdict::KeyDestroyed => pb::Verdict::KeyDestroyed,
+        Verdict::Restricted => pb::Verdict::Restricted,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod pseudonym;
 pub mod seal;
 pub mod status;
+pub mod subject;
 
 use tonic::{Request, Status};
 

@@ -100,6 +100,8 @@ pub enum Verdict {
     Denied,
     /// The ciphertext's key version was destroyed: the identifier is gone.
     KeyDestroyed,
+    /// Processing of the subject is restricted (GDPR Art. 18).
+    Restricted,
 }
 
 /// What the rule needs to know about the purpose.
@@ -114,10 +116,12 @@ pub struct PurposeRule {
 /// DESIGN.md's re-identification rule for one item.
 ///
 /// `allowed`: the principal holds `reidentifier` for this purpose. `live`: the mapping exists and
-/// has not expired at `now_ms`. `latest`: the subject's latest consent event for the purpose.
+/// has not expired at `now_ms`. `restricted`: processing of the subject is restricted.
+/// `latest`: the subject's latest consent event for the purpose.
 pub fn decide(
     allowed: bool,
     live: bool,
+    restricted: bool,
     purpose: PurposeRule,
     latest: Option<&ConsentEvent>,
     now_ms: i64,
@@ -127,6 +131,9 @@ pub fn decide(
     }
     if !live {
         return Verdict::NotFound;
+    }
+    if restricted {
+        return Verdict::Restricted;
     }
     if !purpose.needs_consent {
         return Verdict::Released;
@@ -176,38 +183,58 @@ mod tests {
             kind: ConsentEventKind::Withdrawn,
             ..grant(2, 0)
         };
-        assert_eq!(decide(false, true, CONSENT, Some(&g), 10), Verdict::Denied);
         assert_eq!(
-            decide(true, false, CONSENT, Some(&g), 10),
+            decide(false, true, false, CONSENT, Some(&g), 10),
+            Verdict::Denied
+        );
+        assert_eq!(
+            decide(true, false, false, CONSENT, Some(&g), 10),
             Verdict::NotFound
         );
-        assert_eq!(decide(true, true, CONSENT, None, 10), Verdict::NoConsent);
         assert_eq!(
-            decide(true, true, CONSENT, Some(&g), 999),
-            Verdict::Released
-        );
-        assert_eq!(
-            decide(true, true, CONSENT, Some(&g), 1000),
-            Verdict::ConsentExpired
-        );
-        assert_eq!(
-            decide(true, true, CONSENT, Some(&w), 10),
-            Verdict::ConsentWithdrawn
-        );
-        assert_eq!(
-            decide(true, true, CONSENT, Some(&grant(1, 0)), 10),
+            decide(true, true, false, CONSENT, None, 10),
             Verdict::NoConsent
         );
         assert_eq!(
-            decide(true, true, CONSENT, Some(&grant(3, 0)), i64::MAX),
+            decide(true, true, true, CONSENT, Some(&g), 10),
+            Verdict::Restricted
+        );
+        assert_eq!(
+            decide(true, false, true, CONSENT, Some(&g), 10),
+            Verdict::NotFound
+        );
+        assert_eq!(
+            decide(true, true, false, CONSENT, Some(&g), 999),
+            Verdict::Released
+        );
+        assert_eq!(
+            decide(true, true, false, CONSENT, Some(&g), 1000),
+            Verdict::ConsentExpired
+        );
+        assert_eq!(
+            decide(true, true, false, CONSENT, Some(&w), 10),
+            Verdict::ConsentWithdrawn
+        );
+        assert_eq!(
+            decide(true, true, false, CONSENT, Some(&grant(1, 0)), 10),
+            Verdict::NoConsent
+        );
+        assert_eq!(
+            decide(true, true, false, CONSENT, Some(&grant(3, 0)), i64::MAX),
             Verdict::Released
         );
         let contract = PurposeRule {
             needs_consent: false,
             min_text_version: 0,
         };
-        assert_eq!(decide(true, true, contract, None, 10), Verdict::Released);
-        assert_eq!(decide(false, true, contract, None, 10), Verdict::Denied);
+        assert_eq!(
+            decide(true, true, false, contract, None, 10),
+            Verdict::Released
+        );
+        assert_eq!(
+            decide(false, true, false, contract, None, 10),
+            Verdict::Denied
+        );
     }
 
     #[test]

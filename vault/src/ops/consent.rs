@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use valv_kms::{AadContext, envelope::ciphertext_version};
 
-use super::{consent_texts, find_domain, find_purpose, receipts};
+use super::{consent_texts, find_domain, find_purpose, receipts, subjects};
 use crate::{
     app::App,
     audit,
@@ -13,7 +13,7 @@ use crate::{
     engine::{
         consent::{ConsentEvent, ConsentEventKind, ConsentStatus, status},
         date::Date,
-        identifier::normalise,
+        identifier::{IdentifierKind, normalise},
         scheme::Pseudonym,
         subject::SubjectHandle,
     },
@@ -62,14 +62,19 @@ pub struct Granted {
 
 /// A subject as a request named it: its handle and, where the identifier kind carries one and
 /// it could be read, the birth date.
-struct Resolved {
-    handle: SubjectHandle,
+pub(crate) struct Resolved {
+    pub(crate) handle: SubjectHandle,
     birth_date: Option<Date>,
     /// The kind carries a birth date but this reference cannot reveal it (one-way pseudonym).
     age_unknowable: bool,
     /// The domain the subject was named in, and its pseudonym there where known.
-    domain: String,
-    pseudonym: String,
+    pub(crate) domain: String,
+    pub(crate) pseudonym: String,
+    /// The identifier kind of that domain.
+    pub(crate) kind: IdentifierKind,
+    /// The normal form of the identifier, when the reference reveals it (an identifier, or a
+    /// pseudonym of a reversible domain); needed to find the subject in every domain.
+    pub(crate) normal: Option<valv_kms::SecretBytes>,
 }
 
 /// A purpose's history for one subject.
@@ -95,7 +100,7 @@ async fn resolve_subject(
 }
 
 /// Resolves a subject reference; `field` names it in errors (`subject`, `guardian`).
-async fn resolve(
+pub(crate) async fn resolve(
     app: &App,
     tenant_id: u64,
     domain_name: &str,
@@ -133,6 +138,8 @@ async fn resolve(
                 age_unknowable: false,
                 domain: domain.name,
                 pseudonym,
+                kind: domain.kind,
+                normal: Some(n.value),
             })
         }
         SubjectBy::Pseudonym(text) => {
@@ -156,43 +163,38 @@ async fn resolve(
                 age_unknowable: false,
                 domain: domain.name.clone(),
                 pseudonym: p.declassify(domain.scheme),
+                kind: domain.kind,
+                normal: None,
             };
-            if domain.kind.carries_birth_date() {
-                match &mapping.ciphertext {
-                    // Reversible: the birth date is in the identifier the vault holds.
-                    Some(ct) => {
-                        let gate = app.gate(tenant_id);
-                        let _shared = gate.read().await;
-                        let version = ciphertext_version(ct)?;
-                        let mut keys = app.domain_data_keys(&domain).await?;
-                        if let Some(key) = keys.get(version)? {
-                            let plain = key.open(
-                                &AadContext {
-                                    tenant_id,
-                                    domain_id: domain.id,
-                                    record: &p.0,
-                                },
-                                ct,
-                            )?;
-                            let text = String::from_utf8_lossy(plain.expose_secret()).into_owned();
-                            let text = valv_kms::SecretBytes::new(text.into_bytes());
-                            resolved.birth_date = std::str::from_utf8(text.expose_secret())
-                                .ok()
-                                .and_then(|t| {
-                                    normalise(
-                                        domain.kind,
-                                        t,
-                                        today,
-                                        app.limits.max_identifier_bytes,
-                                    )
-                                    .ok()
-                                })
-                                .and_then(|n| n.birth_date);
-                        }
-                        resolved.age_unknowable = resolved.birth_date.is_none();
-                    }
-                    None => resolved.age_unknowable = true,
+            // Reversible: the identifier the vault holds gives the normal form (and birth date).
+            if let Some(ct) = &mapping.ciphertext {
+                let gate = app.gate(tenant_id);
+                let _shared = gate.read().await;
+                let version = ciphertext_version(ct)?;
+                let mut keys = app.domain_data_keys(&domain).await?;
+                if let Some(key) = keys.get(version)? {
+                    let plain = key.open(
+                        &AadContext {
+                            tenant_id,
+                            domain_id: domain.id,
+                            record: &p.0,
+                        },
+                        ct,
+                    )?;
+                    resolved.normal =
+                        Some(valv_kms::SecretBytes::new(plain.expose_secret().to_vec()));
                 }
+            }
+            if domain.kind.carries_birth_date() {
+                resolved.birth_date = resolved
+                    .normal
+                    .as_ref()
+                    .and_then(|n| std::str::from_utf8(n.expose_secret()).ok())
+                    .and_then(|t| {
+                        normalise(domain.kind, t, today, app.limits.max_identifier_bytes).ok()
+                    })
+                    .and_then(|n| n.birth_date);
+                resolved.age_unknowable = resolved.birth_date.is_none();
             }
             Ok(resolved)
         }
@@ -440,15 +442,22 @@ pub async fn withdraw(
             ));
         }
     }
+    // Erase on withdrawal needs to find the subject's mappings: check that before anything.
+    let doomed = if purpose.erase_on_withdrawal {
+        let only = (!purpose.domains.is_empty()).then_some(purpose.domains.as_slice());
+        Some(subjects::held(app, tenant_id, &named, only).await?)
+    } else {
+        None
+    };
     let event = ConsentEvent {
         kind: ConsentEventKind::Withdrawn,
         at_ms: app.now_ms(),
         recorded_by: caller.id().to_owned(),
-        subject_domain: named.domain,
-        subject_pseudonym: named.pseudonym,
+        subject_domain: named.domain.clone(),
+        subject_pseudonym: named.pseudonym.clone(),
         ..ConsentEvent::default()
     };
-    record(
+    let event = record(
         app,
         caller,
         tenant_id,
@@ -457,7 +466,19 @@ pub async fn withdraw(
         subject,
         event,
     )
-    .await
+    .await?;
+    if let Some(held) = doomed {
+        let mut entry = audit::act(app.now_ms(), caller, "subject.erase.withdrawal");
+        entry.purpose = Some(purpose.name.clone());
+        entry.subject = Some(hex::encode(subject));
+        entry.counts = vec![("mappings".into(), held.len() as u64)];
+        app.audit.append(tenant_id, entry).await?;
+        subjects::delete_held(app, &held).await?;
+        app.store.sync().await.map_err(|e| {
+            VaultError::Unavailable(format!("erasure could not be made durable: {e}"))
+        })?;
+    }
+    Ok(event)
 }
 
 /// The consent history of a subject, for one purpose or all.

@@ -39,6 +39,7 @@ pub fn verdict_name(v: Verdict) -> &'static str {
         Verdict::NotFound => "not-found",
         Verdict::Denied => "denied",
         Verdict::KeyDestroyed => "key-destroyed",
+        Verdict::Restricted => "restricted",
     }
 }
 
@@ -110,6 +111,7 @@ pub async fn reidentify(
         vec![None; mappings.len()]
     };
 
+    let restricted = app.restricted_subjects(tenant_id).await?;
     // The active data key opens almost every record; older versions are derived once, on demand.
     let mut data_keys = if allowed {
         Some(app.domain_data_keys(&domain).await?)
@@ -125,6 +127,9 @@ pub async fn reidentify(
         let verdict = decide(
             allowed,
             mappings[i].is_some(),
+            mappings[i]
+                .as_ref()
+                .is_some_and(|m| restricted.contains(&m.subject)),
             rule,
             consents[i].as_ref(),
             now,

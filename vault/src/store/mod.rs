@@ -18,7 +18,8 @@ use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
 use self::records::{
     AuditRecord, ConsentTextRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord,
-    NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, TenantRecord,
+    NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, RestrictionRecord, TenantRecord,
+    TombstoneRecord,
 };
 use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
 
@@ -211,6 +212,34 @@ pub trait Store: Send + Sync + 'static {
         current: &[u8],
         ciphertext: Vec<u8>,
     ) -> StoreResult<bool>;
+
+    /// The pseudonym a blind-index entry points to (`random` domains).
+    async fn blind_lookup(&self, domain_id: u64, blind: [u8; 16]) -> StoreResult<Option<Vec<u8>>>;
+    /// Deletes a mapping (and its blind-index entry, if given) for good.
+    async fn delete_mapping(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+        blind: Option<[u8; 16]>,
+    ) -> StoreResult<()>;
+    /// Deletes every consent event of a subject (all purposes); returns how many.
+    async fn delete_consents(&self, tenant_id: u64, subject: SubjectHandle) -> StoreResult<u64>;
+    /// Deletes evidence; true if there was some.
+    async fn delete_evidence(&self, tenant_id: u64, id: &[u8]) -> StoreResult<bool>;
+    /// Stores a restriction (replacing one of the same subject).
+    async fn put_restriction(&self, tenant_id: u64, r: &RestrictionRecord) -> StoreResult<()>;
+    /// Removes a subject's restriction; true if there was one.
+    async fn delete_restriction(&self, tenant_id: u64, subject_hex: &str) -> StoreResult<bool>;
+    /// Every restriction of a tenant.
+    async fn restrictions(&self, tenant_id: u64) -> StoreResult<Vec<RestrictionRecord>>;
+    /// Stores an erasure tombstone.
+    async fn put_tombstone(&self, tenant_id: u64, t: &TombstoneRecord) -> StoreResult<()>;
+    /// A subject's tombstone.
+    async fn tombstone(
+        &self,
+        tenant_id: u64,
+        subject_hex: &str,
+    ) -> StoreResult<Option<TombstoneRecord>>;
 
     /// Appends entries to an audit chain (0 = operator chain, else the tenant id): assigns each
     /// the next sequence number and links it to the previous entry's hash, atomically with

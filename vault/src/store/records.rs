@@ -320,3 +320,35 @@ pub struct PendingOpRecord {
     #[serde(default)]
     pub target_tenant: u64,
 }
+
+/// A restriction of processing (GDPR Art. 18) on a subject: re-identification is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestrictionRecord {
+    /// Subject handle, hex.
+    pub subject: String,
+    /// Since when.
+    pub since_ms: i64,
+    /// Principal that restricted.
+    pub by: String,
+    /// Why (free text, no identifier).
+    pub reason: String,
+}
+
+/// What is left of an erased subject (GDPR Art. 17): proof that the erasure happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TombstoneRecord {
+    /// Subject handle, hex (a tenant-keyed hash; no identifier).
+    pub subject: String,
+    /// When.
+    pub erased_ms: i64,
+    /// Principal that erased.
+    pub by: String,
+    /// Request id of the erasure.
+    pub request_id: String,
+    /// Mappings deleted.
+    pub mappings: u64,
+    /// Consent events deleted.
+    pub consent_events: u64,
+    /// Evidence records deleted.
+    pub evidence: u64,
+}

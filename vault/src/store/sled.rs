@@ -168,6 +168,13 @@ fn mapping_key(domain_id: u64, pseudonym: &[u8]) -> Vec<u8> {
     k
 }
 
+fn blind_key(domain_id: u64, blind: &[u8]) -> Vec<u8> {
+    let mut k = vec![b'b'];
+    k.extend_from_slice(&domain_id.to_be_bytes());
+    k.extend_from_slice(blind);
+    k
+}
+
 fn evidence_key(tenant_id: u64, id: &[u8]) -> Vec<u8> {
     let mut key = tenant_id.to_be_bytes().to_vec();
     key.extend_from_slice(id);
@@ -674,6 +681,88 @@ impl Store for SledStore {
             self.commit.wrote();
         }
         Ok(swapped.is_ok())
+    }
+
+    async fn blind_lookup(&self, domain_id: u64, blind: [u8; 16]) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .trees
+            .data
+            .get(blind_key(domain_id, &blind))
+            .map_err(backend)?
+            .map(|v| v.to_vec()))
+    }
+
+    async fn delete_mapping(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+        blind: Option<[u8; 16]>,
+    ) -> StoreResult<()> {
+        // The known-mappings table must not claim it once the deletion is visible.
+        self.known.forget(domain_id, pseudonym);
+        let mut batch = sled::Batch::default();
+        batch.remove(mapping_key(domain_id, pseudonym));
+        if let Some(blind) = blind {
+            batch.remove(blind_key(domain_id, &blind));
+        }
+        self.trees.data.apply_batch(batch).map_err(backend)?;
+        self.commit.wrote();
+        Ok(())
+    }
+
+    async fn delete_consents(&self, tenant_id: u64, subject: SubjectHandle) -> StoreResult<u64> {
+        let mut prefix = tenant_id.to_be_bytes().to_vec();
+        prefix.extend_from_slice(&subject);
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in self.trees.consent.scan_prefix(&prefix) {
+            let (k, _) = kv.map_err(backend)?;
+            batch.remove(k);
+            n += 1;
+        }
+        self.trees.consent.apply_batch(batch).map_err(backend)?;
+        self.commit.wrote();
+        Ok(n)
+    }
+
+    async fn delete_evidence(&self, tenant_id: u64, id: &[u8]) -> StoreResult<bool> {
+        let old = self
+            .trees
+            .evidence
+            .remove(evidence_key(tenant_id, id))
+            .map_err(backend)?;
+        self.commit.wrote();
+        Ok(old.is_some())
+    }
+
+    async fn put_restriction(&self, tenant_id: u64, r: &RestrictionRecord) -> StoreResult<()> {
+        self.put_json(&format!("restrict/{tenant_id}/{}", r.subject), r)
+    }
+
+    async fn delete_restriction(&self, tenant_id: u64, subject_hex: &str) -> StoreResult<bool> {
+        let old = self
+            .trees
+            .meta
+            .remove(format!("restrict/{tenant_id}/{subject_hex}"))
+            .map_err(backend)?;
+        self.commit.wrote();
+        Ok(old.is_some())
+    }
+
+    async fn restrictions(&self, tenant_id: u64) -> StoreResult<Vec<RestrictionRecord>> {
+        self.scan_json(&format!("restrict/{tenant_id}/"))
+    }
+
+    async fn put_tombstone(&self, tenant_id: u64, t: &TombstoneRecord) -> StoreResult<()> {
+        self.put_json(&format!("tomb/{tenant_id}/{}", t.subject), t)
+    }
+
+    async fn tombstone(
+        &self,
+        tenant_id: u64,
+        subject_hex: &str,
+    ) -> StoreResult<Option<TombstoneRecord>> {
+        self.get_json(&format!("tomb/{tenant_id}/{subject_hex}"))
     }
 
     async fn scan_consents(

@@ -1,0 +1,73 @@
+//! `valv.v1.SubjectService`.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use valv_proto::v1::{self as pb, subject_service_server::SubjectService};
+
+use super::{caller, consent::subject, status::to_status};
+use crate::{app::App, ops::subjects};
+
+/// The subject service.
+pub struct SubjectApi(pub Arc<App>);
+
+#[tonic::async_trait]
+impl SubjectService for SubjectApi {
+    async fn export_subject(
+        &self,
+        request: Request<pb::ExportSubjectRequest>,
+    ) -> Result<Response<pb::ExportSubjectResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let (domain, by) = subject(request.into_inner().subject)?;
+        let document = subjects::export(&self.0, &caller, &domain, by)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ExportSubjectResponse { document }))
+    }
+
+    async fn erase_subject(
+        &self,
+        request: Request<pb::EraseSubjectRequest>,
+    ) -> Result<Response<pb::EraseSubjectResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let (domain, by) = subject(request.into_inner().subject)?;
+        let t = subjects::erase(&self.0, &caller, &domain, by)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::EraseSubjectResponse {
+            tombstone: Some(pb::Tombstone {
+                subject_ref: format!("subject:{}", t.subject),
+                erased_unix_ms: t.erased_ms,
+                erased_by: t.by,
+                mappings: t.mappings,
+                consent_events: t.consent_events,
+                evidence: t.evidence,
+            }),
+        }))
+    }
+
+    async fn restrict_subject(
+        &self,
+        request: Request<pb::RestrictSubjectRequest>,
+    ) -> Result<Response<pb::RestrictSubjectResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let (domain, by) = subject(r.subject)?;
+        let subject_ref = subjects::restrict(&self.0, &caller, &domain, by, r.reason)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RestrictSubjectResponse { subject_ref }))
+    }
+
+    async fn lift_restriction(
+        &self,
+        request: Request<pb::LiftRestrictionRequest>,
+    ) -> Result<Response<pb::LiftRestrictionResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let (domain, by) = subject(request.into_inner().subject)?;
+        let lifted = subjects::lift(&self.0, &caller, &domain, by)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::LiftRestrictionResponse { lifted }))
+    }
+}

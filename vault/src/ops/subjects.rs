@@ -1,0 +1,395 @@
+//! Requests from data subjects (`subject-officer`): access (export), erasure with a tombstone,
+//! and restriction of processing.
+//!
+//! There is no subject → pseudonyms index (see `Store::insert_mappings`): a subject's mappings are
+//! found again from the normal form of their identifier, by deriving the pseudonym (keyed,
+//! format-preserving) or the blind index (random) in every domain of the same identifier kind
+//! and every pseudonym epoch, and keeping only rows whose stored subject handle matches.
+
+use std::{collections::HashSet, sync::Arc};
+
+use serde_json::json;
+use valv_kms::DerivedKeyPurpose;
+
+use super::consent::{Resolved, SubjectBy, resolve};
+use crate::{
+    app::App,
+    audit,
+    authz::Caller,
+    engine::{
+        consent::{ConsentEventKind, status},
+        scheme::{PseudonymKey, Scheme},
+    },
+    error::{VaultError, VaultResult},
+    store::records::{DomainRecord, MappingRecord, RestrictionRecord, Role, TombstoneRecord},
+};
+
+use super::receipts::subject_ref;
+
+/// One stored mapping of a subject.
+pub(crate) struct Held {
+    pub(crate) domain: DomainRecord,
+    pub(crate) epoch: u32,
+    pub(crate) pseudonym: Vec<u8>,
+    pub(crate) blind: Option<[u8; 16]>,
+    pub(crate) record: MappingRecord,
+}
+
+/// Every mapping of the subject in the tenant's domains of its identifier kind (only those
+/// named in `only`, when given), in every pseudonym epoch.
+pub(crate) async fn held(
+    app: &App,
+    tenant_id: u64,
+    subject: &Resolved,
+    only: Option<&[String]>,
+) -> VaultResult<Vec<Held>> {
+    let Some(normal) = &subject.normal else {
+        return Err(VaultError::FailedPrecondition(
+            "subject: a one-way pseudonym does not reveal the identifier; name the subject by identifier (or by a pseudonym of a reversible domain)".into(),
+        ));
+    };
+    let keys = app.tenant_keys(tenant_id).await?;
+    let mut out = Vec::new();
+    for domain in app.store.list_domains(tenant_id).await? {
+        if domain.kind != subject.kind || only.is_some_and(|o| !o.contains(&domain.name)) {
+            continue;
+        }
+        let purpose = match domain.scheme {
+            Scheme::Keyed => DerivedKeyPurpose::PseudonymMac,
+            Scheme::Random => DerivedKeyPurpose::BlindIndex,
+            Scheme::FormatPreserving => DerivedKeyPurpose::FormatPreserving,
+        };
+        for epoch in 1..=domain.epoch {
+            // A finalized epoch's secret may be gone: nothing of that epoch is stored then.
+            let Ok(secret) = keys.pseudonym_key(purpose, domain.id, epoch) else {
+                continue;
+            };
+            let key = PseudonymKey::new(domain.scheme, domain.kind, &secret)
+                .map_err(|_| VaultError::Internal("domain scheme does not fit its kind".into()))?;
+            let (pseudonym, blind) = if domain.scheme == Scheme::Random {
+                let blind = key.blind_index(normal.expose_secret());
+                match app.store.blind_lookup(domain.id, blind).await? {
+                    Some(p) => (p, Some(blind)),
+                    None => continue,
+                }
+            } else {
+                match key.derive(normal.expose_secret()) {
+                    Some(p) => (p.0, None),
+                    None => continue,
+                }
+            };
+            let found = app
+                .store
+                .mappings(domain.id, vec![pseudonym.clone()])
+                .await?
+                .into_iter()
+                .next()
+                .flatten();
+            if let Some(record) = found.filter(|m| m.subject == subject.handle) {
+                out.push(Held {
+                    domain: domain.clone(),
+                    epoch,
+                    pseudonym,
+                    blind,
+                    record,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn named(
+    app: &App,
+    caller: &Caller,
+    domain: &str,
+    by: SubjectBy,
+) -> VaultResult<(u64, Resolved)> {
+    let tenant_id = caller.tenant_with(Role::SubjectOfficer)?;
+    let subject = resolve(app, tenant_id, domain, by, "subject").await?;
+    Ok((tenant_id, subject))
+}
+
+/// Restricts processing of a subject: re-identification answers `restricted`.
+pub async fn restrict(
+    app: &Arc<App>,
+    caller: &Caller,
+    domain: &str,
+    by: SubjectBy,
+    reason: String,
+) -> VaultResult<String> {
+    if reason.len() > 200 {
+        return Err(VaultError::invalid("reason", "at most 200 bytes"));
+    }
+    let (tenant_id, subject) = named(app, caller, domain, by).await?;
+    let hex_handle = hex::encode(subject.handle);
+    let mut entry = audit::act(app.now_ms(), caller, "subject.restrict");
+    entry.subject = Some(hex_handle.clone());
+    app.audit.append(tenant_id, entry).await?;
+    let change = app.restriction_change.lock().await;
+    app.store
+        .put_restriction(
+            tenant_id,
+            &RestrictionRecord {
+                subject: hex_handle,
+                since_ms: app.now_ms(),
+                by: caller.id().to_owned(),
+                reason,
+            },
+        )
+        .await?;
+    app.store.sync().await.map_err(|e| {
+        VaultError::Unavailable(format!("restriction could not be made durable: {e}"))
+    })?;
+    app.forget_restrictions(tenant_id)?;
+    drop(change);
+    Ok(subject_ref(&subject.handle))
+}
+
+/// Lifts a restriction; false if there was none.
+pub async fn lift(
+    app: &Arc<App>,
+    caller: &Caller,
+    domain: &str,
+    by: SubjectBy,
+) -> VaultResult<bool> {
+    let (tenant_id, subject) = named(app, caller, domain, by).await?;
+    let hex_handle = hex::encode(subject.handle);
+    let mut entry = audit::act(app.now_ms(), caller, "subject.restrict.lift");
+    entry.subject = Some(hex_handle.clone());
+    app.audit.append(tenant_id, entry).await?;
+    let change = app.restriction_change.lock().await;
+    let lifted = app.store.delete_restriction(tenant_id, &hex_handle).await?;
+    app.store
+        .sync()
+        .await
+        .map_err(|e| VaultError::Unavailable(format!("lifting could not be made durable: {e}")))?;
+    app.forget_restrictions(tenant_id)?;
+    drop(change);
+    Ok(lifted)
+}
+
+/// Deletes mappings for good (known-mappings table first, inside the store).
+pub(crate) async fn delete_held(app: &App, held: &[Held]) -> VaultResult<u64> {
+    for h in held {
+        app.store
+            .delete_mapping(h.domain.id, &h.pseudonym, h.blind)
+            .await?;
+    }
+    Ok(held.len() as u64)
+}
+
+/// Erases a subject: mappings in every domain, consent history and evidence, restriction;
+/// leaves a tombstone. Audited first (refused if the audit log cannot take it).
+pub async fn erase(
+    app: &Arc<App>,
+    caller: &Caller,
+    domain: &str,
+    by: SubjectBy,
+) -> VaultResult<TombstoneRecord> {
+    let (tenant_id, subject) = named(app, caller, domain, by).await?;
+    let hex_handle = hex::encode(subject.handle);
+    let held = held(app, tenant_id, &subject, None).await?;
+    let mut receipts = Vec::new();
+    let mut events = 0u64;
+    for purpose in app.store.list_purposes(tenant_id).await? {
+        for e in app
+            .store
+            .consent_history(tenant_id, subject.handle, &purpose.name)
+            .await?
+        {
+            events += 1;
+            if !e.receipt_id.is_empty()
+                && let Ok(id) = hex::decode(&e.receipt_id)
+            {
+                receipts.push(id);
+            }
+        }
+    }
+    let now = app.now_ms();
+    let mut entry = audit::act(now, caller, "subject.erase");
+    entry.subject = Some(hex_handle.clone());
+    entry.counts = vec![
+        ("mappings".into(), held.len() as u64),
+        ("consent_events".into(), events),
+    ];
+    app.audit.append(tenant_id, entry).await?;
+
+    let mappings = delete_held(app, &held).await?;
+    let mut evidence = 0;
+    for id in &receipts {
+        if app.store.delete_evidence(tenant_id, id).await? {
+            evidence += 1;
+        }
+    }
+    let consent_events = app.store.delete_consents(tenant_id, subject.handle).await?;
+    {
+        let _change = app.restriction_change.lock().await;
+        app.store.delete_restriction(tenant_id, &hex_handle).await?;
+        app.forget_restrictions(tenant_id)?;
+    }
+    let tombstone = TombstoneRecord {
+        subject: hex_handle,
+        erased_ms: now,
+        by: caller.id().to_owned(),
+        request_id: caller.request_id.clone(),
+        mappings,
+        consent_events,
+        evidence,
+    };
+    app.store.put_tombstone(tenant_id, &tombstone).await?;
+    app.store
+        .sync()
+        .await
+        .map_err(|e| VaultError::Unavailable(format!("erasure could not be made durable: {e}")))?;
+    Ok(tombstone)
+}
+
+/// The tombstone as exports and responses show it.
+pub fn tombstone_json(t: &TombstoneRecord) -> serde_json::Value {
+    json!({
+        "subject_ref": format!("subject:{}", t.subject),
+        "erased_at_ms": t.erased_ms,
+        "erased_by": t.by,
+        "mappings": t.mappings,
+        "consent_events": t.consent_events,
+        "evidence": t.evidence,
+    })
+}
+
+/// The access-request document (audited; fail closed).
+pub async fn export(
+    app: &Arc<App>,
+    caller: &Caller,
+    domain: &str,
+    by: SubjectBy,
+) -> VaultResult<String> {
+    let (tenant_id, subject) = named(app, caller, domain, by).await?;
+    let hex_handle = hex::encode(subject.handle);
+    let now = app.now_ms();
+    let tenant = app
+        .store
+        .tenant(tenant_id)
+        .await?
+        .ok_or_else(|| VaultError::Internal("tenant record missing".into()))?;
+    let mut entry = audit::act(now, caller, "subject.export");
+    entry.subject = Some(hex_handle.clone());
+    app.audit.record(tenant_id, entry).await?;
+    let head = json!({
+        "format": "valv-subject-export/1",
+        "tenant": tenant.name,
+        "subject_ref": subject_ref(&subject.handle),
+        "exported_at_ms": now,
+        "exported_by": caller.id(),
+    });
+    if let Some(t) = app.store.tombstone(tenant_id, &hex_handle).await? {
+        let mut doc = head;
+        doc["erased"] = tombstone_json(&t);
+        return Ok(serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+
+    let held = held(app, tenant_id, &subject, None).await?;
+    let mut pseudonym_texts = HashSet::new();
+    let pseudonyms: Vec<serde_json::Value> = held
+        .iter()
+        .map(|h| {
+            let text =
+                crate::engine::scheme::Pseudonym(h.pseudonym.clone()).declassify(h.domain.scheme);
+            pseudonym_texts.insert(text.clone());
+            json!({
+                "domain": h.domain.name,
+                "pseudonym": text,
+                "epoch": h.epoch,
+                "reversible": h.domain.reversible,
+                "created_ms": h.record.created_ms,
+                "expires_ms": h.record.expires_ms,
+            })
+        })
+        .collect();
+
+    let mut consents = Vec::new();
+    for purpose in app.store.list_purposes(tenant_id).await? {
+        let history = app
+            .store
+            .consent_history(tenant_id, subject.handle, &purpose.name)
+            .await?;
+        if history.is_empty() {
+            continue;
+        }
+        let texts = app.store.consent_texts(tenant_id, &purpose.name).await?;
+        let events: Vec<serde_json::Value> = history
+            .iter()
+            .map(|e| {
+                let text = texts
+                    .iter()
+                    .find(|t| e.kind == ConsentEventKind::Granted && t.version == e.text_version)
+                    .map(|t| t.text.clone());
+                json!({
+                    "seq": e.seq,
+                    "kind": if e.kind == ConsentEventKind::Granted { "granted" } else { "withdrawn" },
+                    "at_ms": e.at_ms,
+                    "text_version": e.text_version,
+                    "text_sha256": e.text_sha256,
+                    "text": text,
+                    "method": e.method,
+                    "channel": e.channel,
+                    "valid_until_ms": e.valid_until_ms,
+                    "receipt_id": e.receipt_id,
+                    "guardian_ref": e.guardian_ref,
+                    "evidence_bytes": e.evidence_bytes,
+                    "evidence_media_type": e.evidence_media_type,
+                    "recorded_by": e.recorded_by,
+                })
+            })
+            .collect();
+        let state = match status(history.last(), now) {
+            crate::engine::consent::ConsentStatus::None => "none",
+            crate::engine::consent::ConsentStatus::Granted => "granted",
+            crate::engine::consent::ConsentStatus::Withdrawn => "withdrawn",
+            crate::engine::consent::ConsentStatus::Expired => "expired",
+        };
+        consents.push(json!({"purpose": purpose.name, "status": state, "events": events}));
+    }
+
+    // Every audit entry about the subject: by handle, or naming one of its pseudonyms.
+    let mut audit_entries = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = app.store.read_audit(tenant_id, from, 1000).await?;
+        let Some(last) = page.last() else { break };
+        from = last.seq + 1;
+        for e in &page {
+            let items: Vec<serde_json::Value> = e
+                .items
+                .iter()
+                .filter(|i| pseudonym_texts.contains(&i.target))
+                .map(|i| json!({"pseudonym": i.target, "outcome": i.outcome}))
+                .collect();
+            if e.subject == hex_handle || !items.is_empty() {
+                audit_entries.push(json!({
+                    "seq": e.seq,
+                    "at_ms": e.at_unix_ms,
+                    "principal": e.principal,
+                    "action": e.action,
+                    "domain": e.domain,
+                    "purpose": e.purpose,
+                    "items": items,
+                }));
+            }
+        }
+    }
+    let restriction = app
+        .store
+        .restrictions(tenant_id)
+        .await?
+        .into_iter()
+        .find(|r| r.subject == hex_handle)
+        .map(|r| json!({"since_ms": r.since_ms, "by": r.by, "reason": r.reason}));
+
+    let mut doc = head;
+    doc["restriction"] = restriction.unwrap_or(serde_json::Value::Null);
+    doc["pseudonyms"] = json!(pseudonyms);
+    doc["consents"] = json!(consents);
+    doc["audit"] = json!(audit_entries);
+    Ok(serde_json::to_string_pretty(&doc).unwrap_or_default())
+}
