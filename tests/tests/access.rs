@@ -50,9 +50,10 @@ enum Rpc {
     EraseSubject,
     RestrictSubject,
     LiftRestriction,
+    WatchSubjectEvents,
 }
 
-const ALL: [Rpc; 44] = [
+const ALL: [Rpc; 45] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -97,6 +98,7 @@ const ALL: [Rpc; 44] = [
     Rpc::EraseSubject,
     Rpc::RestrictSubject,
     Rpc::LiftRestriction,
+    Rpc::WatchSubjectEvents,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -106,6 +108,11 @@ fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
             vec![pb::Role::KeyOfficer, pb::Role::Operator]
         }
         Rpc::ListConsentTexts => vec![pb::Role::TenantAdmin, pb::Role::ConsentManager],
+        Rpc::WatchSubjectEvents => vec![
+            pb::Role::Tokenizer,
+            pb::Role::ConsentManager,
+            pb::Role::SubjectOfficer,
+        ],
         Rpc::VerifyReceipt | Rpc::GetReceiptKey => {
             vec![pb::Role::ConsentManager, pb::Role::Auditor]
         }
@@ -407,6 +414,18 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .lift_restriction(pb::LiftRestrictionRequest { subject: subject() })
             .await
             .map(drop),
+        Rpc::WatchSubjectEvents => {
+            let mut stream = c
+                .subjects()
+                .watch_subject_events(pb::WatchSubjectEventsRequest {
+                    after_seq: 0,
+                    follow: false,
+                })
+                .await?
+                .into_inner();
+            while stream.message().await?.is_some() {}
+            Ok(())
+        }
         Rpc::ListConsents => c
             .consents()
             .list_consents(pb::ListConsentsRequest::default())

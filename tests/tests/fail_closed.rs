@@ -19,7 +19,7 @@ use valv::{
         records::{
             AuditRecord, ConsentTextRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord,
             NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, RestrictionRecord,
-            TenantRecord, TombstoneRecord,
+            SubjectEventRecord, TenantRecord, TombstoneRecord,
         },
         sled::SledStore,
     },
@@ -214,6 +214,24 @@ impl Store for AuditFault {
         subject_hex: &str,
     ) -> StoreResult<Option<TombstoneRecord>> {
         self.inner.tombstone(tenant_id, subject_hex).await
+    }
+    async fn append_subject_events(
+        &self,
+        tenant_id: u64,
+        events: Vec<SubjectEventRecord>,
+    ) -> StoreResult<()> {
+        self.inner.append_subject_events(tenant_id, events).await
+    }
+    async fn subject_events(
+        &self,
+        tenant_id: u64,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<SubjectEventRecord>> {
+        self.inner.subject_events(tenant_id, after, limit).await
+    }
+    async fn mark_once(&self, key: &str) -> StoreResult<bool> {
+        self.inner.mark_once(key).await
     }
     async fn scan_consents(
         &self,

@@ -406,3 +406,176 @@ fn raw_rows_after(
     server.terminate();
     raw_rows(data)
 }
+
+async fn events(client: &Valv, after_seq: u64) -> Vec<pb::SubjectEvent> {
+    let mut stream = client
+        .subjects()
+        .watch_subject_events(pb::WatchSubjectEventsRequest {
+            after_seq,
+            follow: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(e) = stream.message().await.unwrap_or_else(|e| panic!("{e}")) {
+        out.push(e);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn downstream_systems_follow_subject_events_by_pseudonym_from_a_cursor() {
+    let server = start().await;
+    let operator = server.client(&server.operator_token).await;
+    let kind = pb::IdentifierKind::SePersonnummer;
+    let t = setup_tenant(
+        &operator,
+        "events",
+        &[
+            ("patients", kind, pb::Scheme::Keyed, true),
+            ("lab", kind, pb::Scheme::Random, true),
+        ],
+        &[("research", pb::LegalBasis::Consent)],
+    )
+    .await;
+    let admin = server.client(&t.admin).await;
+    let tok = server.client(&t.tokenizer).await;
+    let cm = server.client(&t.consent_manager).await;
+    let officer_token = admin
+        .admin()
+        .create_principal(pb::CreatePrincipalRequest {
+            name: "dpo".into(),
+            roles: vec![pb::Role::SubjectOfficer.into()],
+            purposes: vec![],
+            client_cert_sha256: String::new(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .token;
+    let officer = server.client(&officer_token).await;
+    let xp = pseudonymise_ok(&tok, "patients", &[X]).await;
+    let xl = pseudonymise_ok(&tok, "lab", &[X]).await;
+    let yp = pseudonymise_ok(&tok, "patients", &[Y]).await;
+    let grant = |who: &'static str, until: i64| {
+        let cm = cm.clone();
+        async move {
+            cm.consents()
+                .grant_consent(pb::GrantConsentRequest {
+                    subject: subject("patients", who),
+                    purpose: "research".into(),
+                    text_version: 1,
+                    method: pb::ConsentMethod::Web.into(),
+                    valid_until_unix_ms: until,
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    };
+    grant(X, valv_e2e::T0_MS + 3_600_000).await;
+    officer
+        .subjects()
+        .restrict_subject(pb::RestrictSubjectRequest {
+            subject: subject("patients", X),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    officer
+        .subjects()
+        .lift_restriction(pb::LiftRestrictionRequest {
+            subject: subject("patients", X),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    grant(Y, 0).await;
+    cm.consents()
+        .withdraw_consent(pb::WithdrawConsentRequest {
+            subject: subject("patients", Y),
+            purpose: "research".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    server.clock.advance_ms(3_600_000);
+    officer
+        .subjects()
+        .erase_subject(pb::EraseSubjectRequest {
+            subject: subject("patients", X),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    use pb::SubjectEventKind as K;
+    let all = events(&tok, 0).await;
+    let seen: Vec<(K, String, String)> = all
+        .iter()
+        .map(|e| (e.kind(), e.domain.clone(), e.pseudonym.clone()))
+        .collect();
+    let p = |d: &str, s: &String| (d.to_owned(), s.clone());
+    let expect = vec![
+        (K::ConsentGranted, p("patients", &xp[0])),
+        (K::Restricted, p("patients", &xp[0])),
+        (K::Restricted, p("lab", &xl[0])),
+        (K::RestrictionLifted, p("patients", &xp[0])),
+        (K::RestrictionLifted, p("lab", &xl[0])),
+        (K::ConsentGranted, p("patients", &yp[0])),
+        (K::ConsentWithdrawn, p("patients", &yp[0])),
+        (K::ConsentExpired, p("patients", &xp[0])),
+        (K::Erased, p("patients", &xp[0])),
+        (K::Erased, p("lab", &xl[0])),
+    ];
+    let mut sorted_seen = seen.clone();
+    let mut sorted_expect: Vec<(K, String, String)> =
+        expect.into_iter().map(|(k, (d, s))| (k, d, s)).collect();
+    // Within one act the order of domains is the vault's; across acts it is the order of acts.
+    let act = |k: &K| *k as i32;
+    sorted_seen.sort_by_key(|(k, d, _)| (act(k), d.clone()));
+    sorted_expect.sort_by_key(|(k, d, _)| (act(k), d.clone()));
+    assert_eq!(sorted_seen, sorted_expect);
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert!(all.iter().all(|e| e.subject_ref.starts_with("subject:")));
+    assert_eq!(all[0].purpose, "research");
+    let text = format!("{all:?}");
+    assert!(!text.contains("19800101") && !text.contains("8001011231"));
+
+    // Resume after a cursor: only what came later. Expiry is announced once.
+    let rest = events(&cm, 7).await;
+    assert_eq!(rest.iter().map(|e| e.seq).collect::<Vec<_>>(), [8, 9, 10]);
+    assert_eq!(events(&officer, 10).await.len(), 0);
+
+    // Following: a new act arrives on an open stream.
+    let mut live = tok
+        .subjects()
+        .watch_subject_events(pb::WatchSubjectEventsRequest {
+            after_seq: 10,
+            follow: true,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    grant(Y, 0).await;
+    let next = tokio::time::timeout(std::time::Duration::from_secs(5), live.message())
+        .await
+        .unwrap_or_else(|_| panic!("no live event"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_default();
+    assert_eq!((next.seq, next.kind()), (11, K::ConsentGranted));
+    assert_eq!(next.pseudonym, yp[0]);
+    drop(live);
+
+    // A re-identifier has no business here.
+    let re = server.client(&t.reidentifier).await;
+    let denied = re
+        .subjects()
+        .watch_subject_events(pb::WatchSubjectEventsRequest::default())
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(denied, Some(Code::PermissionDenied));
+    server.stop().await;
+}

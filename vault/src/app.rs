@@ -137,6 +137,8 @@ pub struct App {
     /// Serialises loading the restriction cache with changing restrictions, so a load that
     /// read the store before a change cannot install a stale set after it.
     pub restriction_change: tokio::sync::Mutex<()>,
+    /// Woken whenever subject events are appended (streams that follow the log).
+    pub subject_events: tokio::sync::Notify,
 }
 
 fn poisoned<T>(_: T) -> VaultError {
@@ -176,6 +178,7 @@ impl App {
             shredded: RwLock::new(std::collections::HashSet::new()),
             restricted: RwLock::new(HashMap::new()),
             restriction_change: tokio::sync::Mutex::new(()),
+            subject_events: tokio::sync::Notify::new(),
         })
     }
 

@@ -83,10 +83,13 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         crate::jobs::resume(&app).await?;
     }
     let mut metrics_addr = None;
-    let mut background = vec![checkpoint::spawn(
-        Arc::clone(&app),
-        config.audit.checkpoint_interval,
-    )];
+    let mut background = vec![
+        checkpoint::spawn(Arc::clone(&app), config.audit.checkpoint_interval),
+        crate::ops::subject_events::spawn_ticker(
+            Arc::clone(&app),
+            std::time::Duration::from_secs(5),
+        ),
+    ];
     if let Some(addr) = config.metrics_listen {
         let listener = metrics::bind(addr)
             .await

@@ -40,6 +40,16 @@ pub enum SubjectCmd {
         #[command(flatten)]
         subject: SubjectArgs,
     },
+    /// Subject events for downstream systems (one JSON line each): consent granted / withdrawn /
+    /// expired, restriction, erasure — by domain and pseudonym.
+    Events {
+        /// Only events after this sequence number (the last one you processed).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Keep running and print new events as they happen.
+        #[arg(long)]
+        follow: bool,
+    },
 }
 
 /// Runs `valvctl subject …`.
@@ -111,6 +121,36 @@ pub async fn run(valv: &Valv, json: bool, cmd: SubjectCmd) -> anyhow::Result<Exi
                 );
             } else {
                 println!("{} restricted", r.subject_ref);
+            }
+        }
+        SubjectCmd::Events { after, follow } => {
+            let mut stream = valv
+                .subjects()
+                .watch_subject_events(pb::WatchSubjectEventsRequest {
+                    after_seq: after,
+                    follow,
+                })
+                .await?
+                .into_inner();
+            while let Some(e) = stream.message().await? {
+                let kind = e
+                    .kind()
+                    .as_str_name()
+                    .trim_start_matches("SUBJECT_EVENT_KIND_")
+                    .to_lowercase();
+                if json {
+                    println!(
+                        "{}",
+                        json!({"seq": e.seq, "at_unix_ms": e.at_unix_ms, "kind": kind,
+                               "subject_ref": e.subject_ref, "purpose": e.purpose,
+                               "domain": e.domain, "pseudonym": e.pseudonym})
+                    );
+                } else {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        e.seq, kind, e.domain, e.pseudonym, e.purpose
+                    );
+                }
             }
         }
         SubjectCmd::Lift { subject } => {

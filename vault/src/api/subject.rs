@@ -1,18 +1,64 @@
 //! `valv.v1.SubjectService`.
 
-use std::sync::Arc;
+use std::{pin::Pin, sync::Arc};
 
+use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 use valv_proto::v1::{self as pb, subject_service_server::SubjectService};
 
 use super::{caller, consent::subject, status::to_status};
-use crate::{app::App, ops::subjects};
+use crate::{
+    app::App,
+    ops::{subject_events, subjects},
+    store::records::SubjectEventRecord,
+};
+
+fn event_kind(kind: &str) -> pb::SubjectEventKind {
+    use subject_events::kind as k;
+    match kind {
+        k::GRANTED => pb::SubjectEventKind::ConsentGranted,
+        k::WITHDRAWN => pb::SubjectEventKind::ConsentWithdrawn,
+        k::EXPIRED => pb::SubjectEventKind::ConsentExpired,
+        k::RESTRICTED => pb::SubjectEventKind::Restricted,
+        k::LIFTED => pb::SubjectEventKind::RestrictionLifted,
+        k::ERASED => pb::SubjectEventKind::Erased,
+        _ => pb::SubjectEventKind::Unspecified,
+    }
+}
+
+fn event(e: SubjectEventRecord) -> pb::SubjectEvent {
+    pb::SubjectEvent {
+        seq: e.seq,
+        at_unix_ms: e.at_ms,
+        kind: event_kind(&e.kind).into(),
+        subject_ref: format!("subject:{}", e.subject),
+        purpose: e.purpose,
+        domain: e.domain,
+        pseudonym: e.pseudonym,
+    }
+}
 
 /// The subject service.
 pub struct SubjectApi(pub Arc<App>);
 
 #[tonic::async_trait]
 impl SubjectService for SubjectApi {
+    type WatchSubjectEventsStream =
+        Pin<Box<dyn Stream<Item = Result<pb::SubjectEvent, Status>> + Send + 'static>>;
+
+    async fn watch_subject_events(
+        &self,
+        request: Request<pb::WatchSubjectEventsRequest>,
+    ) -> Result<Response<Self::WatchSubjectEventsStream>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let rx = subject_events::watch(&self.0, &caller, r.after_seq, r.follow)
+            .await
+            .map_err(to_status)?;
+        let stream = ReceiverStream::new(rx).map(|item| item.map(event).map_err(to_status));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn export_subject(
         &self,
         request: Request<pb::ExportSubjectRequest>,

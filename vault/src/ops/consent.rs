@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use valv_kms::{AadContext, envelope::ciphertext_version};
 
-use super::{consent_texts, find_domain, find_purpose, receipts, subjects};
+use super::{consent_texts, find_domain, find_purpose, receipts, subject_events, subjects};
 use crate::{
     app::App,
     audit,
@@ -354,6 +354,19 @@ pub async fn grant(
         event,
     )
     .await?;
+    subject_events::emit(
+        app,
+        tenant_id,
+        vec![subject_events::event(
+            event.at_ms,
+            subject_events::kind::GRANTED,
+            &hex::encode(subject.handle),
+            &purpose.name,
+            &event.subject_domain,
+            &event.subject_pseudonym,
+        )],
+    )
+    .await?;
     let receipt = receipts::issue(app, tenant_id, &purpose, &subject.handle, &event).await?;
     Ok(Granted { event, receipt })
 }
@@ -467,13 +480,26 @@ pub async fn withdraw(
         event,
     )
     .await?;
+    subject_events::emit(
+        app,
+        tenant_id,
+        vec![subject_events::event(
+            event.at_ms,
+            subject_events::kind::WITHDRAWN,
+            &hex::encode(subject),
+            &purpose.name,
+            &event.subject_domain,
+            &event.subject_pseudonym,
+        )],
+    )
+    .await?;
     if let Some(held) = doomed {
         let mut entry = audit::act(app.now_ms(), caller, "subject.erase.withdrawal");
         entry.purpose = Some(purpose.name.clone());
         entry.subject = Some(hex::encode(subject));
         entry.counts = vec![("mappings".into(), held.len() as u64)];
         app.audit.append(tenant_id, entry).await?;
-        subjects::delete_held(app, &held).await?;
+        subjects::delete_held(app, tenant_id, &subject, &held).await?;
         app.store.sync().await.map_err(|e| {
             VaultError::Unavailable(format!("erasure could not be made durable: {e}"))
         })?;

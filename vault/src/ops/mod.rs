@@ -17,6 +17,7 @@ pub mod reidentify;
 pub mod root;
 pub mod seal;
 pub mod shred;
+pub mod subject_events;
 pub mod subjects;
 
 use crate::{

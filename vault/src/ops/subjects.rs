@@ -11,7 +11,10 @@ use std::{collections::HashSet, sync::Arc};
 use serde_json::json;
 use valv_kms::DerivedKeyPurpose;
 
-use super::consent::{Resolved, SubjectBy, resolve};
+use super::{
+    consent::{Resolved, SubjectBy, resolve},
+    subject_events,
+};
 use crate::{
     app::App,
     audit,
@@ -143,6 +146,10 @@ pub async fn restrict(
     })?;
     app.forget_restrictions(tenant_id)?;
     drop(change);
+    let events =
+        subject_events::about_subject(app, tenant_id, &subject, subject_events::kind::RESTRICTED)
+            .await?;
+    subject_events::emit(app, tenant_id, events).await?;
     Ok(subject_ref(&subject.handle))
 }
 
@@ -166,16 +173,41 @@ pub async fn lift(
         .map_err(|e| VaultError::Unavailable(format!("lifting could not be made durable: {e}")))?;
     app.forget_restrictions(tenant_id)?;
     drop(change);
+    if lifted {
+        let events =
+            subject_events::about_subject(app, tenant_id, &subject, subject_events::kind::LIFTED)
+                .await?;
+        subject_events::emit(app, tenant_id, events).await?;
+    }
     Ok(lifted)
 }
 
-/// Deletes mappings for good (known-mappings table first, inside the store).
-pub(crate) async fn delete_held(app: &App, held: &[Held]) -> VaultResult<u64> {
+/// Deletes mappings for good (known-mappings table first, inside the store) and tells
+/// downstream systems (an `erased` event per mapping).
+pub(crate) async fn delete_held(
+    app: &App,
+    tenant_id: u64,
+    subject: &crate::engine::subject::SubjectHandle,
+    held: &[Held],
+) -> VaultResult<u64> {
+    let now = app.now_ms();
+    let subject_hex = hex::encode(subject);
+    let mut events = Vec::new();
     for h in held {
         app.store
             .delete_mapping(h.domain.id, &h.pseudonym, h.blind)
             .await?;
+        let p = crate::engine::scheme::Pseudonym(h.pseudonym.clone()).declassify(h.domain.scheme);
+        events.push(subject_events::event(
+            now,
+            subject_events::kind::ERASED,
+            &subject_hex,
+            "",
+            &h.domain.name,
+            &p,
+        ));
     }
+    subject_events::emit(app, tenant_id, events).await?;
     Ok(held.len() as u64)
 }
 
@@ -215,7 +247,8 @@ pub async fn erase(
     ];
     app.audit.append(tenant_id, entry).await?;
 
-    let mappings = delete_held(app, &held).await?;
+    subject_events::announce_expired_of(app, tenant_id, subject.handle).await?;
+    let mappings = delete_held(app, tenant_id, &subject.handle, &held).await?;
     let mut evidence = 0;
     for id in &receipts {
         if app.store.delete_evidence(tenant_id, id).await? {

@@ -224,6 +224,40 @@ pub(crate) async fn run(store: &dyn Store) {
         Some(vec![4])
     );
 
+    // Subject events: sequence numbers per tenant, from a cursor. Markers set once.
+    let ev = |kind: &str| SubjectEventRecord {
+        kind: kind.into(),
+        ..SubjectEventRecord::default()
+    };
+    assert!(
+        store
+            .append_subject_events(t.id, vec![ev("a"), ev("b")])
+            .await
+            .is_ok()
+    );
+    assert!(
+        store
+            .append_subject_events(t.id + 1, vec![ev("x")])
+            .await
+            .is_ok()
+    );
+    assert!(
+        store
+            .append_subject_events(t.id, vec![ev("c")])
+            .await
+            .is_ok()
+    );
+    let got: Vec<(u64, String)> = store
+        .subject_events(t.id, 1, 10)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| (e.seq, e.kind))
+        .collect();
+    assert_eq!(got, vec![(2, "b".to_owned()), (3, "c".to_owned())]);
+    assert_eq!(store.mark_once("k").await.ok(), Some(true));
+    assert_eq!(store.mark_once("k").await.ok(), Some(false));
+
     // Consents: sequence numbers and latest.
     let ev = |kind| ConsentEvent {
         seq: 0,

@@ -18,8 +18,8 @@ use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
 use self::records::{
     AuditRecord, ConsentTextRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord,
-    NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, RestrictionRecord, TenantRecord,
-    TombstoneRecord,
+    NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, RestrictionRecord,
+    SubjectEventRecord, TenantRecord, TombstoneRecord,
 };
 use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
 
@@ -240,6 +240,23 @@ pub trait Store: Send + Sync + 'static {
         tenant_id: u64,
         subject_hex: &str,
     ) -> StoreResult<Option<TombstoneRecord>>;
+
+    /// Appends subject events (sequence numbers assigned here, in order).
+    async fn append_subject_events(
+        &self,
+        tenant_id: u64,
+        events: Vec<SubjectEventRecord>,
+    ) -> StoreResult<()>;
+    /// Up to `limit` subject events with a sequence number above `after`.
+    async fn subject_events(
+        &self,
+        tenant_id: u64,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<SubjectEventRecord>>;
+    /// Sets a marker once: true if it was not set before (e.g. "expiry of this consent
+    /// announced").
+    async fn mark_once(&self, key: &str) -> StoreResult<bool>;
 
     /// Appends entries to an audit chain (0 = operator chain, else the tenant id): assigns each
     /// the next sequence number and links it to the previous entry's hash, atomically with

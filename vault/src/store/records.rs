@@ -352,3 +352,23 @@ pub struct TombstoneRecord {
     /// Evidence records deleted.
     pub evidence: u64,
 }
+
+/// One entry of a tenant's subject-event log (what downstream systems must be told).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectEventRecord {
+    /// Position, from 1 (assigned by the store).
+    pub seq: u64,
+    /// When.
+    pub at_ms: i64,
+    /// `consent-granted`, `consent-withdrawn`, `consent-expired`, `restricted`,
+    /// `restriction-lifted`, `erased`.
+    pub kind: String,
+    /// Subject handle, hex.
+    pub subject: String,
+    /// Purpose (consent events).
+    pub purpose: String,
+    /// Domain concerned.
+    pub domain: String,
+    /// Pseudonym concerned.
+    pub pseudonym: String,
+}

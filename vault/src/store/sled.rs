@@ -6,6 +6,7 @@
 //!   `b|domain|blind` → pseudonym. One tree, so a batch is atomic. There is no separate
 //!   subject-index row: see `Store::insert_mappings`.
 //! - `consent`: `tenant|subject|purpose|0|seq` → JSON event.
+//! - `subject_events`: `tenant|seq` → JSON subject event (what downstream systems are told).
 //! - `evidence`: `tenant|receipt id` → AES-256-GCM consent evidence (consent texts are
 //!   `meta` rows `ctext/…`).
 //! - `audit`: `chain|seq` → protobuf `AuditEntry` (hash-chained);
@@ -40,6 +41,7 @@ struct Trees {
     data: sled::Tree,
     consent: sled::Tree,
     evidence: sled::Tree,
+    subject_events: sled::Tree,
     audit: sled::Tree,
     audit_checkpoints: sled::Tree,
     /// Serialises check-then-insert per domain (and consent/audit sequence assignment).
@@ -77,6 +79,7 @@ impl SledStore {
             data: db.open_tree("data").map_err(backend)?,
             consent: db.open_tree("consent").map_err(backend)?,
             evidence: db.open_tree("evidence").map_err(backend)?,
+            subject_events: db.open_tree("subject_events").map_err(backend)?,
             audit: db.open_tree("audit").map_err(backend)?,
             audit_checkpoints: db.open_tree("audit_checkpoints").map_err(backend)?,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
@@ -763,6 +766,81 @@ impl Store for SledStore {
         subject_hex: &str,
     ) -> StoreResult<Option<TombstoneRecord>> {
         self.get_json(&format!("tomb/{tenant_id}/{subject_hex}"))
+    }
+
+    async fn append_subject_events(
+        &self,
+        tenant_id: u64,
+        events: Vec<SubjectEventRecord>,
+    ) -> StoreResult<()> {
+        // One writer per tenant at a time (sequence assignment).
+        let _guard = self.trees.stripes[stripe(tenant_id)]
+            .lock()
+            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+        let prefix = tenant_id.to_be_bytes();
+        let next = match self
+            .trees
+            .subject_events
+            .scan_prefix(prefix)
+            .next_back()
+            .transpose()
+            .map_err(backend)?
+        {
+            Some((k, _)) if k.len() == 16 => {
+                let mut seq = [0u8; 8];
+                seq.copy_from_slice(&k[8..]);
+                u64::from_be_bytes(seq) + 1
+            }
+            _ => 1,
+        };
+        let mut batch = sled::Batch::default();
+        for (seq, mut event) in (next..).zip(events) {
+            event.seq = seq;
+            let mut key = prefix.to_vec();
+            key.extend_from_slice(&seq.to_be_bytes());
+            let bytes =
+                serde_json::to_vec(&event).map_err(|_| StoreError::Corrupt("subject event"))?;
+            batch.insert(key, bytes);
+        }
+        self.trees
+            .subject_events
+            .apply_batch(batch)
+            .map_err(backend)?;
+        self.commit.wrote();
+        Ok(())
+    }
+
+    async fn subject_events(
+        &self,
+        tenant_id: u64,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<SubjectEventRecord>> {
+        let mut start = tenant_id.to_be_bytes().to_vec();
+        start.extend_from_slice(&after.saturating_add(1).to_be_bytes());
+        let mut end = tenant_id.to_be_bytes().to_vec();
+        end.extend_from_slice(&u64::MAX.to_be_bytes());
+        self.trees
+            .subject_events
+            .range(start..=end)
+            .take(limit)
+            .map(|kv| {
+                let (_, v) = kv.map_err(backend)?;
+                serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("subject event"))
+            })
+            .collect()
+    }
+
+    async fn mark_once(&self, key: &str) -> StoreResult<bool> {
+        let swapped = self
+            .trees
+            .meta
+            .compare_and_swap(format!("mark/{key}"), None::<&[u8]>, Some(&b"1"[..]))
+            .map_err(backend)?;
+        if swapped.is_ok() {
+            self.commit.wrote();
+        }
+        Ok(swapped.is_ok())
     }
 
     async fn scan_consents(

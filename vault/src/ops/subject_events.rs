@@ -1,0 +1,237 @@
+//! The subject-event log: what downstream systems must be told (GDPR Art. 19) — consent
+//! granted / withdrawn / expired, restriction, erasure — by domain and pseudonym, in order, with
+//! a cursor to resume from. Acts append their events after the act itself is stored (the same
+//! flush makes both durable); expiries are noticed by a ticker and whenever a stream opens.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::mpsc;
+
+use crate::{
+    app::App,
+    authz::Caller,
+    engine::consent::ConsentEventKind,
+    error::{VaultError, VaultResult},
+    store::records::{Role, SubjectEventRecord},
+};
+
+/// Event kinds as stored.
+pub mod kind {
+    /// A consent was granted.
+    pub const GRANTED: &str = "consent-granted";
+    /// A consent was withdrawn.
+    pub const WITHDRAWN: &str = "consent-withdrawn";
+    /// A consent's end passed.
+    pub const EXPIRED: &str = "consent-expired";
+    /// Processing restricted.
+    pub const RESTRICTED: &str = "restricted";
+    /// Restriction lifted.
+    pub const LIFTED: &str = "restriction-lifted";
+    /// A mapping was erased.
+    pub const ERASED: &str = "erased";
+}
+
+/// A new event (sequence number assigned when appended).
+pub fn event(
+    at_ms: i64,
+    kind: &str,
+    subject_hex: &str,
+    purpose: &str,
+    domain: &str,
+    pseudonym: &str,
+) -> SubjectEventRecord {
+    SubjectEventRecord {
+        seq: 0,
+        at_ms,
+        kind: kind.to_owned(),
+        subject: subject_hex.to_owned(),
+        purpose: purpose.to_owned(),
+        domain: domain.to_owned(),
+        pseudonym: pseudonym.to_owned(),
+    }
+}
+
+/// Appends events and wakes the streams that follow the log.
+pub async fn emit(app: &App, tenant_id: u64, events: Vec<SubjectEventRecord>) -> VaultResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    app.store.append_subject_events(tenant_id, events).await?;
+    app.store.sync().await.map_err(|e| {
+        VaultError::Unavailable(format!("subject events could not be made durable: {e}"))
+    })?;
+    app.subject_events.notify_waiters();
+    Ok(())
+}
+
+/// Announces every consent whose end has passed and was not announced yet (once each).
+pub async fn announce_expired(app: &App, tenant_id: u64) -> VaultResult<usize> {
+    let mut latest = std::collections::BTreeMap::new();
+    for (subject, purpose, e) in app.store.scan_consents(tenant_id).await? {
+        latest.insert((subject, purpose.clone()), e);
+    }
+    announce(app, tenant_id, latest).await
+}
+
+/// Announces the passed ends among one subject's latest consents (before an erasure removes
+/// the history they would be noticed from).
+pub async fn announce_expired_of(
+    app: &App,
+    tenant_id: u64,
+    subject: crate::engine::subject::SubjectHandle,
+) -> VaultResult<usize> {
+    let mut latest = std::collections::BTreeMap::new();
+    for purpose in app.store.list_purposes(tenant_id).await? {
+        if let Some(e) = app
+            .store
+            .consent_history(tenant_id, subject, &purpose.name)
+            .await?
+            .pop()
+        {
+            latest.insert((subject, purpose.name), e);
+        }
+    }
+    announce(app, tenant_id, latest).await
+}
+
+async fn announce(
+    app: &App,
+    tenant_id: u64,
+    latest: std::collections::BTreeMap<
+        (crate::engine::subject::SubjectHandle, String),
+        crate::engine::consent::ConsentEvent,
+    >,
+) -> VaultResult<usize> {
+    let now = app.now_ms();
+    let mut events = Vec::new();
+    for ((subject, purpose), e) in latest {
+        if e.kind != ConsentEventKind::Granted || e.valid_until_ms == 0 || e.valid_until_ms > now {
+            continue;
+        }
+        let subject_hex = hex::encode(subject);
+        let marker = format!("expired/{tenant_id}/{subject_hex}/{purpose}/{}", e.seq);
+        if app.store.mark_once(&marker).await? {
+            events.push(event(
+                e.valid_until_ms,
+                kind::EXPIRED,
+                &subject_hex,
+                &purpose,
+                &e.subject_domain,
+                &e.subject_pseudonym,
+            ));
+        }
+    }
+    let n = events.len();
+    emit(app, tenant_id, events).await?;
+    Ok(n)
+}
+
+/// Announces expiries for every tenant every `every`, until the vault stops.
+pub fn spawn_ticker(app: Arc<App>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let tenants = match app.store.tenants().await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "subject-event ticker: cannot list tenants");
+                    continue;
+                }
+            };
+            for t in tenants.into_iter().filter(|t| t.shredded_ms == 0) {
+                if let Err(e) = announce_expired(&app, t.id).await {
+                    tracing::warn!(tenant = t.id, error = %e, "announcing expired consents failed");
+                }
+            }
+        }
+    })
+}
+
+/// Streams the caller's tenant events after `after`; with `follow`, keeps waiting for more.
+pub async fn watch(
+    app: &Arc<App>,
+    caller: &Caller,
+    after: u64,
+    follow: bool,
+) -> VaultResult<mpsc::Receiver<VaultResult<SubjectEventRecord>>> {
+    let tenant_id = caller
+        .tenant_with(Role::Tokenizer)
+        .or_else(|_| caller.tenant_with(Role::ConsentManager))
+        .or_else(|_| caller.tenant_with(Role::SubjectOfficer))
+        .map_err(|_| {
+            VaultError::PermissionDenied(
+                "needs the tokenizer, consent-manager or subject-officer role".into(),
+            )
+        })?;
+    announce_expired(app, tenant_id).await?;
+    let (tx, rx) = mpsc::channel(256);
+    let app = Arc::clone(app);
+    tokio::spawn(async move {
+        let mut cursor = after;
+        loop {
+            // Register interest before reading, so an event appended in between wakes us.
+            let woken = app.subject_events.notified();
+            let page = match app.store.subject_events(tenant_id, cursor, 500).await {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+            };
+            let empty = page.is_empty();
+            for e in page {
+                cursor = e.seq;
+                if tx.send(Ok(e)).await.is_err() {
+                    return;
+                }
+            }
+            if !empty {
+                continue;
+            }
+            if !follow {
+                return;
+            }
+            tokio::select! {
+                () = woken => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {
+                    let _ = announce_expired(&app, tenant_id).await;
+                }
+                () = tx.closed() => return,
+            }
+        }
+    });
+    Ok(rx)
+}
+
+/// One event per mapping the subject holds where the reference reveals them all, else one for
+/// the domain and pseudonym the request named.
+pub(crate) async fn about_subject(
+    app: &App,
+    tenant_id: u64,
+    subject: &super::consent::Resolved,
+    kind: &str,
+) -> VaultResult<Vec<SubjectEventRecord>> {
+    let now = app.now_ms();
+    let subject_hex = hex::encode(subject.handle);
+    if subject.normal.is_some() {
+        let held = super::subjects::held(app, tenant_id, subject, None).await?;
+        if !held.is_empty() {
+            return Ok(held
+                .iter()
+                .map(|h| {
+                    let p = crate::engine::scheme::Pseudonym(h.pseudonym.clone())
+                        .declassify(h.domain.scheme);
+                    event(now, kind, &subject_hex, "", &h.domain.name, &p)
+                })
+                .collect());
+        }
+    }
+    Ok(vec![event(
+        now,
+        kind,
+        &subject_hex,
+        "",
+        &subject.domain,
+        &subject.pseudonym,
+    )])
+}
