@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "valv/v1/keys.proto",
     "valv/v1/seal.proto",
     "valv/v1/subject.proto",
+    "valv/v1/retention.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

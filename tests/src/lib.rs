@@ -633,6 +633,7 @@ pub async fn create_domain(
             scheme: scheme.into(),
             reversible,
             retention_seconds,
+            ..Default::default()
         })
         .await?;
     Ok(reply.into_inner().domain.unwrap_or_default())

@@ -51,9 +51,11 @@ enum Rpc {
     RestrictSubject,
     LiftRestriction,
     WatchSubjectEvents,
+    PlanRetention,
+    RunRetention,
 }
 
-const ALL: [Rpc; 45] = [
+const ALL: [Rpc; 47] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -99,6 +101,8 @@ const ALL: [Rpc; 45] = [
     Rpc::RestrictSubject,
     Rpc::LiftRestriction,
     Rpc::WatchSubjectEvents,
+    Rpc::PlanRetention,
+    Rpc::RunRetention,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -108,6 +112,7 @@ fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
             vec![pb::Role::KeyOfficer, pb::Role::Operator]
         }
         Rpc::ListConsentTexts => vec![pb::Role::TenantAdmin, pb::Role::ConsentManager],
+        Rpc::PlanRetention => vec![pb::Role::TenantAdmin, pb::Role::SubjectOfficer],
         Rpc::WatchSubjectEvents => vec![
             pb::Role::Tokenizer,
             pb::Role::ConsentManager,
@@ -179,6 +184,7 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
                 scheme: pb::Scheme::Keyed.into(),
                 reversible: true,
                 retention_seconds: 0,
+                ..Default::default()
             })
             .await
             .map(drop),
@@ -426,6 +432,16 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             while stream.message().await?.is_some() {}
             Ok(())
         }
+        Rpc::PlanRetention => c
+            .retention()
+            .plan_retention(pb::PlanRetentionRequest::default())
+            .await
+            .map(drop),
+        Rpc::RunRetention => c
+            .retention()
+            .run_retention(pb::RunRetentionRequest {})
+            .await
+            .map(drop),
         Rpc::ListConsents => c
             .consents()
             .list_consents(pb::ListConsentsRequest::default())

@@ -196,6 +196,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
             scheme: scheme.into(),
             reversible: true,
             retention_seconds: 0,
+            ..Default::default()
         };
     for (req, field) in [
         (

@@ -179,6 +179,20 @@ impl Store for AuditFault {
             .consent_history(tenant_id, subject, purpose)
             .await
     }
+    async fn set_expiry(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+        current: &MappingRecord,
+        expires_ms: i64,
+    ) -> StoreResult<bool> {
+        self.inner
+            .set_expiry(domain_id, pseudonym, current, expires_ms)
+            .await
+    }
+    async fn blind_entries(&self, domain_id: u64) -> StoreResult<Vec<([u8; 16], Vec<u8>)>> {
+        self.inner.blind_entries(domain_id).await
+    }
     async fn blind_lookup(&self, domain_id: u64, blind: [u8; 16]) -> StoreResult<Option<Vec<u8>>> {
         self.inner.blind_lookup(domain_id, blind).await
     }

@@ -53,6 +53,8 @@ pub struct Limits {
     pub approval_window_seconds: u64,
     /// Default grace period of old pseudonyms after an epoch rotation, in seconds.
     pub epoch_grace_seconds: u64,
+    /// How often the retention reaper runs, in seconds (0: never on its own).
+    pub retention_interval_seconds: u64,
 }
 
 impl Default for Limits {
@@ -66,6 +68,7 @@ impl Default for Limits {
             two_person_rule: false,
             approval_window_seconds: 3600,
             epoch_grace_seconds: 30 * 24 * 3600,
+            retention_interval_seconds: 3600,
         }
     }
 }

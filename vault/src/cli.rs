@@ -128,6 +128,10 @@ struct ServeArgs {
     /// How long pseudonyms of an earlier epoch still re-identify after RotateDomainEpoch.
     #[arg(long, env = "VALV_EPOCH_GRACE_SECONDS", default_value_t = 30 * 24 * 3600)]
     epoch_grace_seconds: u64,
+    /// How often the retention reaper deletes what is due, in seconds (0 = only when asked
+    /// through RunRetention).
+    #[arg(long, env = "VALV_RETENTION_INTERVAL_SECONDS", default_value_t = 3600)]
+    retention_interval_seconds: u64,
     /// Serve Prometheus metrics (plain HTTP, `GET /metrics`) on this address; off when unset.
     #[arg(long, env = "VALV_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
@@ -215,6 +219,7 @@ pub fn run() -> ExitCode {
             two_person_rule,
             approval_window_seconds: args.approval_window_seconds,
             epoch_grace_seconds: args.epoch_grace_seconds,
+            retention_interval_seconds: args.retention_interval_seconds,
         },
         audit: crate::config::AuditSettings {
             checkpoint_entries: args.audit_checkpoint_entries,

@@ -9,14 +9,15 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use valv_proto::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
     consent_service_server::ConsentServiceServer, key_service_server::KeyServiceServer,
-    pseudonym_service_server::PseudonymServiceServer, seal_service_server::SealServiceServer,
+    pseudonym_service_server::PseudonymServiceServer,
+    retention_service_server::RetentionServiceServer, seal_service_server::SealServiceServer,
     subject_service_server::SubjectServiceServer,
 };
 
 use crate::{
     api::{
         admin::AdminApi, audit::AuditApi, consent::ConsentApi, keys::KeyApi,
-        pseudonym::PseudonymApi, seal::SealApi, subject::SubjectApi,
+        pseudonym::PseudonymApi, retention::RetentionApi, seal::SealApi, subject::SubjectApi,
     },
     audit::checkpoint,
     bootstrap,
@@ -90,6 +91,12 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
             std::time::Duration::from_secs(5),
         ),
     ];
+    if config.limits.retention_interval_seconds > 0 {
+        background.push(crate::ops::retention::spawn_schedule(
+            Arc::clone(&app),
+            std::time::Duration::from_secs(config.limits.retention_interval_seconds),
+        ));
+    }
     if let Some(addr) = config.metrics_listen {
         let listener = metrics::bind(addr)
             .await
@@ -189,6 +196,10 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
             SubjectServiceServer::new(SubjectApi(Arc::clone(&app))).max_decoding_message_size(max),
         )
         .add_service(
+            RetentionServiceServer::new(RetentionApi(Arc::clone(&app)))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
             SealServiceServer::new(SealApi(Arc::clone(&app))).max_decoding_message_size(64 * 1024),
         );
 
@@ -238,6 +249,12 @@ async fn set_health(reporter: &tonic_health::server::HealthReporter, sealed: boo
         .await;
     reporter
         .set_service_status(service_name::<SubjectServiceServer<SubjectApi>>(), status)
+        .await;
+    reporter
+        .set_service_status(
+            service_name::<RetentionServiceServer<RetentionApi>>(),
+            status,
+        )
         .await;
 }
 

@@ -72,6 +72,7 @@ async fn setup(operator: &Valv) -> anyhow::Result<Setup> {
             scheme: pb::Scheme::Keyed.into(),
             reversible: true,
             retention_seconds: 0,
+            ..Default::default()
         })
         .await?;
     admin

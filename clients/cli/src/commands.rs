@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use valv_client::{ClientConfig, Valv, pb};
 
-use crate::{Cli, audit, bench, consent, keys, seal, subjects};
+use crate::{Cli, audit, bench, consent, keys, retention, seal, subjects};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -69,6 +69,9 @@ pub enum Command {
     Seal,
     /// Whether the vault is sealed, and how many shares it has been given (no token needed).
     SealStatus,
+    /// Retention: what is due for deletion (dry run) and running the reaper now.
+    #[command(subcommand)]
+    Retention(retention::RetentionCmd),
     /// Requests from data subjects: export, erase, restrict (subject-officer).
     #[command(subcommand)]
     Subject(subjects::SubjectCmd),
@@ -131,6 +134,12 @@ pub enum DomainCmd {
         /// Mappings expire after this many seconds (0 = never).
         #[arg(long, default_value_t = 0)]
         retention_seconds: u64,
+        /// Count the retention from a mapping's last use instead of its creation.
+        #[arg(long)]
+        since_last_use: bool,
+        /// A mapping lives no longer than the subject's consent for this purpose.
+        #[arg(long, default_value = "")]
+        consent_purpose: String,
     },
     /// List domains.
     List,
@@ -417,6 +426,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Receipt(cmd) => return consent::run_receipt(&valv, json, cmd).await,
         Command::Subject(cmd) => return subjects::run(&valv, json, cmd).await,
+        Command::Retention(cmd) => return retention::run(&valv, json, cmd).await,
         Command::Purpose(PurposeCmd::Text(cmd)) => {
             return consent::run_text(&valv, json, cmd).await;
         }
@@ -458,6 +468,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scheme,
             reversible,
             retention_seconds,
+            since_last_use,
+            consent_purpose,
         }) => {
             let kind = match kind {
                 Kind::Opaque => pb::IdentifierKind::Opaque,
@@ -481,6 +493,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     scheme: scheme.into(),
                     reversible,
                     retention_seconds,
+                    retention_since_last_use: since_last_use,
+                    consent_purpose,
                 })
                 .await?
                 .into_inner();

@@ -9,6 +9,7 @@ mod bench;
 mod commands;
 mod consent;
 mod keys;
+mod retention;
 mod seal;
 mod subjects;
 

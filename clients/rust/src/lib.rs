@@ -30,7 +30,8 @@ pub use valv_proto::v1 as pb;
 use valv_proto::v1::{
     admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
     consent_service_client::ConsentServiceClient, key_service_client::KeyServiceClient,
-    pseudonym_service_client::PseudonymServiceClient, seal_service_client::SealServiceClient,
+    pseudonym_service_client::PseudonymServiceClient,
+    retention_service_client::RetentionServiceClient, seal_service_client::SealServiceClient,
     subject_service_client::SubjectServiceClient,
 };
 
@@ -205,6 +206,12 @@ impl Valv {
     /// `KeyService`.
     pub fn keys(&self) -> KeyServiceClient<AuthChannel> {
         KeyServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// `RetentionService`.
+    pub fn retention(&self) -> RetentionServiceClient<AuthChannel> {
+        RetentionServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+            .max_decoding_message_size(64 * 1024 * 1024)
     }
 
     /// `SubjectService`.

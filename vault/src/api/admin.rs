@@ -58,6 +58,8 @@ impl AdminService for AdminApi {
             scheme: convert::scheme(r.scheme).map_err(to_status)?,
             reversible: r.reversible,
             retention_seconds: r.retention_seconds,
+            retention_since_last_use: r.retention_since_last_use,
+            consent_purpose: r.consent_purpose,
         };
         let d = admin::create_domain(&self.0, &caller, spec)
             .await

@@ -201,6 +201,8 @@ pub fn domain(d: &DomainRecord) -> pb::Domain {
         retention_seconds: d.retention_seconds,
         epoch: d.epoch,
         created_unix_ms: d.created_ms,
+        retention_since_last_use: d.retention_since_last_use,
+        consent_purpose: d.consent_purpose.clone(),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod consent;
 pub mod convert;
 pub mod keys;
 pub mod pseudonym;
+pub mod retention;
 pub mod seal;
 pub mod status;
 pub mod subject;

@@ -1,6 +1,7 @@
 //! Background jobs: persisted records ([`JobRecord`]) advanced by tasks that save a resume point
 //! after every page of work, so a killed vault picks each running job up where it stopped.
-//! Only key rotation exists so far ([`rotation`]).
+//! Key rotation ([`rotation`]) resumes from its cursor; a retention run
+//! (`ops::retention`) recomputes its plan and runs again.
 
 pub mod rotation;
 
@@ -80,11 +81,21 @@ pub async fn resume(app: &Arc<App>) -> VaultResult<usize> {
     for job in running {
         tracing::info!(
             job = job.id,
+            kind = %job.kind,
             done = job.done,
             total = job.total,
             "resuming job"
         );
-        spawn(Arc::clone(app), job);
+        if job.kind == crate::ops::retention::RETENTION_JOB {
+            let app = Arc::clone(app);
+            tokio::spawn(async move {
+                if let Err(e) = crate::ops::retention::resume(&app, &job).await {
+                    tracing::warn!(job = job.id, error = %e, "resumed retention run failed");
+                }
+            });
+        } else {
+            spawn(Arc::clone(app), job);
+        }
     }
     Ok(n)
 }

@@ -100,6 +100,10 @@ pub struct DomainSpec {
     pub reversible: bool,
     /// Mapping lifetime in seconds.
     pub retention_seconds: u64,
+    /// Retention counts from the last use.
+    pub retention_since_last_use: bool,
+    /// Mappings live no longer than the subject's consent for this purpose.
+    pub consent_purpose: String,
 }
 
 /// Creates a domain.
@@ -128,6 +132,25 @@ pub async fn create_domain(
             "at most 100 years",
         ));
     }
+    if spec.retention_since_last_use && spec.retention_seconds == 0 {
+        return Err(VaultError::invalid(
+            "retention_since_last_use",
+            "needs retention_seconds",
+        ));
+    }
+    if !spec.consent_purpose.is_empty() {
+        let purpose = super::find_purpose(app, tenant_id, &spec.consent_purpose)
+            .await
+            .map_err(|_| {
+                VaultError::invalid("consent_purpose", "no such purpose in this tenant")
+            })?;
+        if purpose.legal_basis != LegalBasis::Consent {
+            return Err(VaultError::invalid(
+                "consent_purpose",
+                "its legal basis is not consent",
+            ));
+        }
+    }
     let domain = DomainRecord {
         id: app.store.next_id().await?,
         tenant_id,
@@ -139,6 +162,8 @@ pub async fn create_domain(
         epoch: 1,
         created_ms: app.now_ms(),
         old_epochs_until_ms: 0,
+        retention_since_last_use: spec.retention_since_last_use,
+        consent_purpose: spec.consent_purpose,
     };
     app.store.create_domain(&domain).await?;
     let mut entry = audit::act(domain.created_ms, caller, "domain.create");

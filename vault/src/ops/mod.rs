@@ -14,6 +14,7 @@ pub mod keys;
 pub mod pseudonymise;
 pub mod receipts;
 pub mod reidentify;
+pub mod retention;
 pub mod root;
 pub mod seal;
 pub mod shred;

@@ -186,6 +186,7 @@ pub async fn pseudonymise(
 
     let mut created = 0u32;
     let mut failed = 0u64;
+    let mut existing: Vec<Vec<u8>> = Vec::new();
     let results: Vec<ItemResult> = slots
         .into_iter()
         .map(|slot| match slot {
@@ -200,14 +201,30 @@ pub async fn pseudonymise(
                         created += 1;
                         candidates[i].pseudonym.clone()
                     }
-                    Some(InsertOutcome::Existing(p)) => Pseudonym(p.clone()),
-                    None => candidates[i].pseudonym.clone(),
+                    Some(InsertOutcome::Existing(p)) => {
+                        existing.push(p.clone());
+                        Pseudonym(p.clone())
+                    }
+                    None => {
+                        existing.push(candidates[i].pseudonym.0.clone());
+                        candidates[i].pseudonym.clone()
+                    }
                 };
                 Ok(p.declassify(domain.scheme))
             }
         })
         .collect();
 
+    // Retention since last use: a mapping pseudonymised again is in use.
+    if domain.retention_since_last_use && !existing.is_empty() {
+        let records = app.store.mappings(domain.id, existing.clone()).await?;
+        let used = existing
+            .into_iter()
+            .zip(records)
+            .filter_map(|(p, r)| Some((p, r?)))
+            .collect();
+        super::retention::touch(app, &domain, used).await?;
+    }
     let mut entry = audit::act(now, caller, "pseudonymise");
     entry.domain = Some(domain.name.clone());
     entry.counts = vec![

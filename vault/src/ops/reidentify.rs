@@ -96,6 +96,29 @@ pub async fn reidentify(
             _ => None,
         })
         .collect();
+    // A consent-bound domain: a mapping does not outlive its subject's consent for the bound
+    // purpose (the reaper deletes it; until then it is already `not-found`).
+    let mappings = if domain.consent_purpose.is_empty() {
+        mappings
+    } else {
+        let subjects: Vec<_> = mappings.iter().flatten().map(|m| m.subject).collect();
+        let mut bound = app
+            .store
+            .latest_consents(tenant_id, &domain.consent_purpose, subjects)
+            .await?
+            .into_iter();
+        mappings
+            .into_iter()
+            .map(|m| {
+                let m = m?;
+                let ended = bound.next().flatten().is_some_and(|e| {
+                    e.kind == crate::engine::consent::ConsentEventKind::Withdrawn
+                        || (e.valid_until_ms != 0 && e.valid_until_ms <= now)
+                });
+                (!ended).then_some(m)
+            })
+            .collect()
+    };
     let consents = if rule.needs_consent && allowed {
         let subjects: Vec<_> = mappings.iter().flatten().map(|m| m.subject).collect();
         let latest = app
@@ -123,6 +146,7 @@ pub async fn reidentify(
     entry.domain = Some(domain.name.clone());
     entry.purpose = Some(purpose.name.clone());
     let mut released = 0u64;
+    let mut used = Vec::new();
     for (i, text) in pseudonyms.iter().enumerate() {
         let verdict = decide(
             allowed,
@@ -135,6 +159,12 @@ pub async fn reidentify(
             now,
         );
         let mut verdict = verdict;
+        if verdict == Verdict::Released
+            && domain.retention_since_last_use
+            && let (Some(m), Some(p)) = (&mappings[i], &parsed[i])
+        {
+            used.push((p.0.clone(), m.clone()));
+        }
         let identifier = match (verdict, &mappings[i], &parsed[i]) {
             (Verdict::Released, Some(m), Some(p)) => 'open: {
                 let ct = m.ciphertext.as_ref().ok_or_else(|| {
@@ -191,6 +221,7 @@ pub async fn reidentify(
     );
     // Fail closed: nothing is released unless its audit entry is durable.
     app.audit.record(tenant_id, entry).await?;
+    super::retention::touch(app, &domain, used).await?;
     app.metrics.batch("reidentify", results.len());
     for r in &results {
         app.metrics.verdict(verdict_name(r.verdict));

@@ -56,6 +56,8 @@ pub(crate) async fn run(store: &dyn Store) {
         epoch: 1,
         created_ms: 1,
         old_epochs_until_ms: 0,
+        retention_since_last_use: false,
+        consent_purpose: String::new(),
     };
     assert!(store.create_domain(&d).await.is_ok());
     assert!(matches!(

@@ -213,6 +213,17 @@ pub trait Store: Send + Sync + 'static {
         ciphertext: Vec<u8>,
     ) -> StoreResult<bool>;
 
+    /// Moves a mapping's expiry if the mapping is still exactly `current` (false: changed or
+    /// gone).
+    async fn set_expiry(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+        current: &MappingRecord,
+        expires_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Every blind-index entry of a domain: (blind index, pseudonym).
+    async fn blind_entries(&self, domain_id: u64) -> StoreResult<Vec<([u8; 16], Vec<u8>)>>;
     /// The pseudonym a blind-index entry points to (`random` domains).
     async fn blind_lookup(&self, domain_id: u64, blind: [u8; 16]) -> StoreResult<Option<Vec<u8>>>;
     /// Deletes a mapping (and its blind-index entry, if given) for good.

@@ -64,6 +64,12 @@ pub struct DomainRecord {
     /// Until when pseudonyms of earlier epochs still re-identify (0: never after a rotation).
     #[serde(default)]
     pub old_epochs_until_ms: i64,
+    /// Retention counts from the last use (pseudonymised again, or released), not creation.
+    #[serde(default)]
+    pub retention_since_last_use: bool,
+    /// A mapping lives no longer than the subject's consent for this purpose (empty: unbound).
+    #[serde(default)]
+    pub consent_purpose: String,
 }
 
 /// Legal basis of a purpose (GDPR Art. 6).
@@ -262,8 +268,8 @@ impl AuditRecord {
     }
 }
 
-/// A background job (key rotation), persisted so it resumes after a crash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A background job (key rotation, retention run), persisted so it resumes after a crash.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobRecord {
     /// Unique id.
     pub id: u64,

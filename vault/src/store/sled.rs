@@ -686,6 +686,44 @@ impl Store for SledStore {
         Ok(swapped.is_ok())
     }
 
+    async fn set_expiry(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+        current: &MappingRecord,
+        expires_ms: i64,
+    ) -> StoreResult<bool> {
+        let old = encode_mapping(current);
+        let new = encode_mapping(&MappingRecord {
+            expires_ms,
+            ..current.clone()
+        });
+        let swapped = self
+            .trees
+            .data
+            .compare_and_swap(mapping_key(domain_id, pseudonym), Some(old), Some(new))
+            .map_err(backend)?;
+        if swapped.is_ok() {
+            self.commit.wrote();
+        }
+        Ok(swapped.is_ok())
+    }
+
+    async fn blind_entries(&self, domain_id: u64) -> StoreResult<Vec<([u8; 16], Vec<u8>)>> {
+        let prefix = blind_key(domain_id, &[]);
+        self.trees
+            .data
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv.map_err(backend)?;
+                let blind: [u8; 16] = k[prefix.len()..]
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("blind-index key"))?;
+                Ok((blind, v.to_vec()))
+            })
+            .collect()
+    }
+
     async fn blind_lookup(&self, domain_id: u64, blind: [u8; 16]) -> StoreResult<Option<Vec<u8>>> {
         Ok(self
             .trees
