@@ -352,6 +352,9 @@ impl Store for AuditFault {
     async fn sync_all(&self) -> StoreResult<()> {
         self.inner.sync_all().await
     }
+    async fn request_compaction(&self) -> StoreResult<()> {
+        self.inner.request_compaction().await
+    }
     async fn size_on_disk(&self) -> StoreResult<u64> {
         self.inner.size_on_disk().await
     }

@@ -333,7 +333,7 @@ fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_erased_subject_leaves_no_live_row_and_no_identifier_in_the_raw_store() {
+async fn an_erased_subject_leaves_no_trace_in_the_raw_store_files_after_compaction() {
     valv_e2e::init();
     const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -350,7 +350,7 @@ async fn an_erased_subject_leaves_no_live_row_and_no_identifier_in_the_raw_store
     )
     .await;
     let tok = server.client(&t.tokenizer).await;
-    pseudonymise_ok(&tok, "patients", &[Y]).await;
+    let y = pseudonymise_ok(&tok, "patients", &[Y]).await;
     let before_x = raw_rows_after(server, &data);
     let server = valv_e2e::spawn(BIN, &data, &log);
     let tok = server.client(&t.tokenizer).await;
@@ -382,21 +382,43 @@ async fn an_erased_subject_leaves_no_live_row_and_no_identifier_in_the_raw_store
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     server.terminate();
-    // X's row is gone from the live store; no file holds X's identifier (it was only ever
-    // stored encrypted). What this does NOT prove: sled's log is append-only, so the bytes of
-    // the deleted ciphertext stay in a log segment until sled reuses it (README: "Erasure and
-    // the store's log"); the test below checks exactly that gap so it is not forgotten.
-    let live = raw_rows(&data);
-    assert!(!live.contains(&x_rows[0]));
-    assert_eq!(live, before_x);
-    let bytes = all_bytes(&data);
-    assert!(!bytes.windows(12).any(|w| w == b"198001011231"));
-    let ct = &x_rows[0][x_rows[0].len() - 40..];
-    let lingering = bytes.windows(ct.len()).any(|w| w == ct);
-    assert!(
-        lingering,
-        "sled no longer keeps deleted values in its log: update the README and drop this check"
+    // The erasure asked for a compaction; until the next start the deleted ciphertext is still
+    // in sled's append-only log …
+    assert!(data.join("store.compact-wanted").exists());
+    let ct = x_rows[0][x_rows[0].len() - 40..].to_vec();
+    let present = |bytes: &[u8]| bytes.windows(ct.len()).any(|w| w == ct.as_slice());
+    assert!(present(&all_bytes(&data)));
+    // … and the start compacts the store: no file holds X's ciphertext or identifier any more,
+    // and the live rows are exactly the others'.
+    let server = valv_e2e::spawn(BIN, &data, &log);
+    // Everything else survived the copy: Y re-identifies, the audit chain verifies.
+    let re = server.client(&t.reidentifier).await;
+    assert_eq!(
+        verdicts(&re, "patients", "care", &y).await,
+        [pb::Verdict::Released]
     );
+    let verified = server
+        .client(&t.auditor)
+        .await
+        .audit()
+        .verify_audit(pb::VerifyAuditRequest {
+            operator_chain: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert!(verified.ok, "{verified:?}");
+    server.terminate();
+    assert!(!data.join("store.compact-wanted").exists());
+    let bytes = all_bytes(&data);
+    assert!(
+        !present(&bytes),
+        "X's ciphertext is still in the store files"
+    );
+    assert!(!bytes.windows(12).any(|w| w == b"198001011231"));
+    assert_eq!(raw_rows(&data), before_x);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("store compacted"));
 }
 
 fn raw_rows_after(

@@ -68,7 +68,18 @@ pub async fn open(
     };
     let store: Arc<dyn Store> = match store {
         Some(s) => s,
-        None => Arc::new(SledStore::open(&data_dir.join("store"))?),
+        None => {
+            let dir = data_dir.join("store");
+            // Deleted data (erasures, retention) leaves the store files for good here.
+            if let Some((before, after)) = crate::store::compact::compact_if_wanted(&dir)? {
+                tracing::info!(
+                    before,
+                    after,
+                    "store compacted: deleted data removed from its files"
+                );
+            }
+            Arc::new(SledStore::open(&dir)?)
+        }
     };
     let app = Arc::new(App::new(
         store,

@@ -42,6 +42,14 @@ enum OperatorCommand {
     /// `valv serve` on this data directory then starts sealed until T shares arrive
     /// (`valvctl unseal`).
     Init(InitArgs),
+    /// Removes deleted data (erased subjects, expired mappings) from the store files for good,
+    /// while the vault is stopped. The vault also does this at start when an erasure or a
+    /// retention run asked for it.
+    Compact {
+        /// Data directory of a stopped vault.
+        #[arg(long, env = "VALV_DATA_DIR", default_value = "valv-data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,6 +194,18 @@ pub fn run() -> ExitCode {
     let args = match cli.command {
         Command::Serve(args) => *args,
         Command::Operator(OperatorCommand::Init(args)) => return operator_init(&args),
+        Command::Operator(OperatorCommand::Compact { data_dir }) => {
+            return match crate::store::compact::compact(&data_dir.join("store")) {
+                Ok((before, after)) => {
+                    println!("store compacted: {before} → {after} bytes");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("valv: {e} (is the vault still running?)");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     init_logging(args.log_format, &args.log_level);
     let _ = rustls::crypto::ring::default_provider().install_default();

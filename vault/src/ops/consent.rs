@@ -500,6 +500,7 @@ pub async fn withdraw(
         entry.counts = vec![("mappings".into(), held.len() as u64)];
         app.audit.append(tenant_id, entry).await?;
         subjects::delete_held(app, tenant_id, &subject, &held).await?;
+        app.store.request_compaction().await?;
         app.store.sync().await.map_err(|e| {
             VaultError::Unavailable(format!("erasure could not be made durable: {e}"))
         })?;

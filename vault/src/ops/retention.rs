@@ -312,6 +312,9 @@ pub async fn reap(app: &App, tenant_id: u64, started_by: &str) -> VaultResult<Re
         job.done += 1;
     }
     subject_events::emit(app, tenant_id, events).await?;
+    if reaped.mappings + reaped.evidence > 0 {
+        app.store.request_compaction().await?;
+    }
     job.state = crate::jobs::DONE.into();
     job.finished_ms = app.now_ms();
     app.store.put_job(&job).await?;

@@ -271,6 +271,7 @@ pub async fn erase(
         evidence,
     };
     app.store.put_tombstone(tenant_id, &tombstone).await?;
+    app.store.request_compaction().await?;
     app.store
         .sync()
         .await

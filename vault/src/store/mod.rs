@@ -5,6 +5,7 @@
 
 pub mod codec;
 mod commit;
+pub mod compact;
 #[cfg(test)]
 mod conformance;
 mod known;
@@ -313,6 +314,11 @@ pub trait Store: Send + Sync + 'static {
     /// them).
     async fn sync_all(&self) -> StoreResult<()> {
         self.sync().await
+    }
+    /// Asks the back-end to remove deleted data physically at the next opportunity (sled: a
+    /// compaction at the next start). Back-ends that delete in place need not do anything.
+    async fn request_compaction(&self) -> StoreResult<()> {
+        Ok(())
     }
     /// Bytes the store occupies on disk.
     async fn size_on_disk(&self) -> StoreResult<u64>;

@@ -52,6 +52,7 @@ struct Trees {
 
 /// The sled store.
 pub struct SledStore {
+    dir: std::path::PathBuf,
     trees: Arc<Trees>,
     commit: GroupCommit,
     known: KnownMappings,
@@ -97,6 +98,7 @@ impl SledStore {
             log.sync_data().map_err(|e| e.to_string())
         });
         Ok(Self {
+            dir: dir.to_path_buf(),
             trees,
             commit,
             known: KnownMappings::new(),
@@ -722,6 +724,10 @@ impl Store for SledStore {
                 Ok((blind, v.to_vec()))
             })
             .collect()
+    }
+
+    async fn request_compaction(&self) -> StoreResult<()> {
+        super::compact::request(&self.dir)
     }
 
     async fn blind_lookup(&self, domain_id: u64, blind: [u8; 16]) -> StoreResult<Option<Vec<u8>>> {
