@@ -142,6 +142,9 @@ pub struct App {
     pub restriction_change: tokio::sync::Mutex<()>,
     /// Woken whenever subject events are appended (streams that follow the log).
     pub subject_events: tokio::sync::Notify,
+    /// Per tenant: the earliest end of a running consent not yet announced as expired (absent:
+    /// unknown, scan to find out), so the expiry ticker does not rescan consents in vain.
+    pub next_consent_expiry: std::sync::Mutex<HashMap<u64, i64>>,
 }
 
 fn poisoned<T>(_: T) -> VaultError {
@@ -182,6 +185,7 @@ impl App {
             restricted: RwLock::new(HashMap::new()),
             restriction_change: tokio::sync::Mutex::new(()),
             subject_events: tokio::sync::Notify::new(),
+            next_consent_expiry: std::sync::Mutex::new(HashMap::new()),
         })
     }
 

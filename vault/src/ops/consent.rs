@@ -367,6 +367,7 @@ pub async fn grant(
         )],
     )
     .await?;
+    subject_events::expiry_scheduled(app, tenant_id, event.valid_until_ms);
     let receipt = receipts::issue(app, tenant_id, &purpose, &subject.handle, &event).await?;
     Ok(Granted { event, receipt })
 }

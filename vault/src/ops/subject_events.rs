@@ -64,13 +64,51 @@ pub async fn emit(app: &App, tenant_id: u64, events: Vec<SubjectEventRecord>) ->
     Ok(())
 }
 
-/// Announces every consent whose end has passed and was not announced yet (once each).
+/// Announces every consent whose end has passed and was not announced yet (once each). Scans
+/// the tenant's consents only when the earliest known end has come (or is not known).
 pub async fn announce_expired(app: &App, tenant_id: u64) -> VaultResult<usize> {
+    let now = app.now_ms();
+    let next = app
+        .next_consent_expiry
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&tenant_id).copied());
+    if next.is_some_and(|t| t > now) {
+        return Ok(0);
+    }
     let mut latest = std::collections::BTreeMap::new();
     for (subject, purpose, e) in app.store.scan_consents(tenant_id).await? {
         latest.insert((subject, purpose.clone()), e);
     }
-    announce(app, tenant_id, latest).await
+    let upcoming = latest
+        .values()
+        .filter(|e| e.kind == ConsentEventKind::Granted && e.valid_until_ms > now)
+        .map(|e| e.valid_until_ms)
+        .min()
+        .unwrap_or(i64::MAX);
+    let n = announce(app, tenant_id, latest).await?;
+    if let Ok(mut m) = app.next_consent_expiry.lock() {
+        // A grant that landed during the scan may have lowered the entry: keep the earlier.
+        let next = m.entry(tenant_id).or_insert(upcoming);
+        *next = if *next <= now {
+            upcoming
+        } else {
+            (*next).min(upcoming)
+        };
+    }
+    Ok(n)
+}
+
+/// A consent ending at `valid_until_ms` was granted: the ticker must look again by then.
+pub fn expiry_scheduled(app: &App, tenant_id: u64, valid_until_ms: i64) {
+    if valid_until_ms == 0 {
+        return;
+    }
+    if let Ok(mut m) = app.next_consent_expiry.lock()
+        && let Some(next) = m.get_mut(&tenant_id)
+    {
+        *next = (*next).min(valid_until_ms);
+    }
 }
 
 /// Announces the passed ends among one subject's latest consents (before an erasure removes
