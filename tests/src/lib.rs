@@ -616,6 +616,23 @@ pub async fn setup_tenant(
     }
 }
 
+/// Creates a principal with one role (no purposes) as `creator` (a tenant-admin, or an operator
+/// creating another operator) and returns its bearer token.
+pub async fn principal_token(creator: &Valv, name: &str, role: pb::Role) -> String {
+    creator
+        .admin()
+        .create_principal(pb::CreatePrincipalRequest {
+            name: name.into(),
+            roles: vec![role.into()],
+            purposes: vec![],
+            client_cert_sha256: String::new(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create principal {name}: {e}"))
+        .into_inner()
+        .token
+}
+
 /// Creates a domain as the tenant-admin `admin`.
 pub async fn create_domain(
     admin: &Valv,

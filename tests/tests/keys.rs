@@ -684,18 +684,8 @@ async fn a_root_key_rotation_needs_a_second_operator_under_the_two_person_rule()
     let first = server.client(&server.operator_token).await;
     let t = tenant(&first, "two-ops").await;
     let pairs = fill(&server.client(&t.tokenizer).await, "two", 20).await;
-    let second_token = first
-        .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "second-operator".into(),
-            roles: vec![pb::Role::Operator.into()],
-            purposes: vec![],
-            client_cert_sha256: String::new(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .token;
+    let second_token =
+        valv_e2e::principal_token(&first, "second-operator", pb::Role::Operator).await;
     let second = server.client(&second_token).await;
     let filed = first
         .keys()

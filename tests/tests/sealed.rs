@@ -264,18 +264,8 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
         !filed.rotated,
         "the two-person rule must be on by default here"
     );
-    let second_token = operator
-        .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "second-operator".into(),
-            roles: vec![pb::Role::Operator.into()],
-            purposes: vec![],
-            client_cert_sha256: String::new(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .token;
+    let second_token =
+        valv_e2e::principal_token(&operator, "second-operator", pb::Role::Operator).await;
     let root_before = std::fs::read_to_string(data.join("root.sealed")).unwrap_or_default();
     server
         .client(&second_token)

@@ -50,18 +50,8 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
     let tok = server.client(&t.tokenizer).await;
     let re = server.client(&t.reidentifier).await;
     let cm = server.client(&t.consent_manager).await;
-    let officer_token = admin
-        .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "dpo-desk".into(),
-            roles: vec![pb::Role::SubjectOfficer.into()],
-            purposes: vec![],
-            client_cert_sha256: String::new(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .token;
+    let officer_token =
+        valv_e2e::principal_token(&admin, "dpo-desk", pb::Role::SubjectOfficer).await;
     let officer = server.client(&officer_token).await;
 
     let x_patients = pseudonymise_ok(&tok, "patients", &[X, Y]).await;
@@ -360,18 +350,7 @@ async fn an_erased_subject_leaves_no_trace_in_the_raw_store_files_after_compacti
     assert_eq!(x_rows.len(), 1);
     let server = valv_e2e::spawn(BIN, &data, &log);
     let admin = server.client(&t.admin).await;
-    let officer_token = admin
-        .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "dpo".into(),
-            roles: vec![pb::Role::SubjectOfficer.into()],
-            purposes: vec![],
-            client_cert_sha256: String::new(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .token;
+    let officer_token = valv_e2e::principal_token(&admin, "dpo", pb::Role::SubjectOfficer).await;
     server
         .client(&officer_token)
         .await
@@ -464,18 +443,7 @@ async fn downstream_systems_follow_subject_events_by_pseudonym_from_a_cursor() {
     let admin = server.client(&t.admin).await;
     let tok = server.client(&t.tokenizer).await;
     let cm = server.client(&t.consent_manager).await;
-    let officer_token = admin
-        .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "dpo".into(),
-            roles: vec![pb::Role::SubjectOfficer.into()],
-            purposes: vec![],
-            client_cert_sha256: String::new(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .token;
+    let officer_token = valv_e2e::principal_token(&admin, "dpo", pb::Role::SubjectOfficer).await;
     let officer = server.client(&officer_token).await;
     let xp = pseudonymise_ok(&tok, "patients", &[X]).await;
     let xl = pseudonymise_ok(&tok, "lab", &[X]).await;

@@ -105,6 +105,29 @@ impl SledStore {
         })
     }
 
+    /// Replaces a mapping row if it is still exactly `current` (false: changed or gone).
+    fn swap_mapping(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+        current: &MappingRecord,
+        next: &MappingRecord,
+    ) -> StoreResult<bool> {
+        let swapped = self
+            .trees
+            .data
+            .compare_and_swap(
+                mapping_key(domain_id, pseudonym),
+                Some(encode_mapping(current)),
+                Some(encode_mapping(next)),
+            )
+            .map_err(backend)?;
+        if swapped.is_ok() {
+            self.commit.wrote();
+        }
+        Ok(swapped.is_ok())
+    }
+
     fn get_json<T: DeserializeOwned>(&self, key: &str) -> StoreResult<Option<T>> {
         match self.trees.meta.get(key).map_err(backend)? {
             Some(v) => serde_json::from_slice(&v)
@@ -517,20 +540,15 @@ impl Store for SledStore {
         current: &MappingRecord,
         ciphertext: Vec<u8>,
     ) -> StoreResult<bool> {
-        let old = encode_mapping(current);
-        let new = encode_mapping(&MappingRecord {
-            ciphertext: Some(ciphertext),
-            ..current.clone()
-        });
-        let swapped = self
-            .trees
-            .data
-            .compare_and_swap(mapping_key(domain_id, pseudonym), Some(old), Some(new))
-            .map_err(backend)?;
-        if swapped.is_ok() {
-            self.commit.wrote();
-        }
-        Ok(swapped.is_ok())
+        self.swap_mapping(
+            domain_id,
+            pseudonym,
+            current,
+            &MappingRecord {
+                ciphertext: Some(ciphertext),
+                ..current.clone()
+            },
+        )
     }
 
     async fn put_job(&self, job: &JobRecord) -> StoreResult<()> {
@@ -695,20 +713,15 @@ impl Store for SledStore {
         current: &MappingRecord,
         expires_ms: i64,
     ) -> StoreResult<bool> {
-        let old = encode_mapping(current);
-        let new = encode_mapping(&MappingRecord {
-            expires_ms,
-            ..current.clone()
-        });
-        let swapped = self
-            .trees
-            .data
-            .compare_and_swap(mapping_key(domain_id, pseudonym), Some(old), Some(new))
-            .map_err(backend)?;
-        if swapped.is_ok() {
-            self.commit.wrote();
-        }
-        Ok(swapped.is_ok())
+        self.swap_mapping(
+            domain_id,
+            pseudonym,
+            current,
+            &MappingRecord {
+                expires_ms,
+                ..current.clone()
+            },
+        )
     }
 
     async fn blind_entries(&self, domain_id: u64) -> StoreResult<Vec<([u8; 16], Vec<u8>)>> {
