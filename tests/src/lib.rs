@@ -181,6 +181,19 @@ fn root_args(data_dir: &Path, extra: &[&str]) -> (Vec<String>, Vec<(&'static str
     (args, vec![("VALV_PKCS11_PIN", pin)])
 }
 
+/// Fails if anything logged so far in this process contains one of `secrets` (identifiers a
+/// test made up itself, beyond the shared test data that [`assert_logs_clean`] checks).
+pub fn assert_log_lacks(secrets: &[&str]) {
+    let Some(buffer) = LOG.get() else { return };
+    let text = buffer
+        .lock()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    for s in secrets {
+        assert!(!text.contains(s), "a test identifier reached the trace log");
+    }
+}
+
 /// A server running inside the test process.
 pub struct InProcess {
     /// Data directory (kept until drop).

@@ -341,6 +341,13 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
     let job = jobs(&ko).await.into_iter().next().unwrap_or_default();
     assert_eq!((job.state(), job.done), (pb::JobState::Done, 4));
     assert_eq!(under(key_versions(&ko).await, 2), 4);
+    valv_e2e::assert_log_lacks(&[
+        "201506011236",
+        "1506011236",
+        "201506014560",
+        "198001011231",
+        "199505053216",
+    ]);
     server.stop().await;
 }
 
@@ -484,5 +491,12 @@ async fn consents_are_listed_by_pseudonym_filtered_paged_and_counted() {
         (research.granted, research.withdrawn, research.expired),
         (2, 1, 1)
     );
+    valv_e2e::assert_log_lacks(&[
+        "201506011236",
+        "1506011236",
+        "201506014560",
+        "198001011231",
+        "199505053216",
+    ]);
     server.stop().await;
 }

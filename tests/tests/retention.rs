@@ -273,5 +273,6 @@ async fn the_reaper_deletes_exactly_what_the_plan_listed() {
         .filter(|e| e.action == "retention.reap.done")
         .collect();
     assert_eq!(done.len(), 2);
+    valv_e2e::assert_log_lacks(&["198001011231", "8001011231", "195209035525"]);
     server.stop().await;
 }

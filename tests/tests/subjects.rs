@@ -283,6 +283,13 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
         verdicts(&re, "lab", "care", &z_lab).await,
         [pb::Verdict::Released]
     );
+    valv_e2e::assert_log_lacks(&[
+        "198001011231",
+        "8001011231",
+        "199505053216",
+        "9505053216",
+        "x@example.se",
+    ]);
     let kept = server.stop_keeping_data().await;
     let data = kept.path().join("data");
 
@@ -567,5 +574,12 @@ async fn downstream_systems_follow_subject_events_by_pseudonym_from_a_cursor() {
         .err()
         .map(|s| s.code());
     assert_eq!(denied, Some(Code::PermissionDenied));
+    valv_e2e::assert_log_lacks(&[
+        "198001011231",
+        "8001011231",
+        "199505053216",
+        "9505053216",
+        "x@example.se",
+    ]);
     server.stop().await;
 }
