@@ -57,15 +57,20 @@ fn ck(what: &str) -> impl Fn(CkError) -> KmsError + '_ {
     move |e| KmsError::Pkcs11(format!("{what}: {e}"))
 }
 
+/// Serialises every call into one module. Root-key operations are rare (key-ring loads and
+/// rotations), and SoftHSM2 was seen to answer attribute reads of a key another thread was
+/// generating at the same moment wrongly; one call at a time costs nothing measurable.
+type ModuleLock = Arc<Mutex<()>>;
+
 /// A module may be initialised once per process: contexts are shared by module path.
-fn context(module: &Path) -> Result<Pkcs11, KmsError> {
-    static CONTEXTS: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
+fn context(module: &Path) -> Result<(Pkcs11, ModuleLock), KmsError> {
+    static CONTEXTS: OnceLock<Mutex<HashMap<PathBuf, (Pkcs11, ModuleLock)>>> = OnceLock::new();
     let mut contexts = CONTEXTS
         .get_or_init(|| Mutex::new(HashMap::new()))
         .lock()
         .map_err(|_| KmsError::Pkcs11("context cache poisoned".into()))?;
     if let Some(ctx) = contexts.get(module) {
-        return Ok(ctx.clone());
+        return Ok((ctx.0.clone(), Arc::clone(&ctx.1)));
     }
     let ctx = Pkcs11::new(module)
         .map_err(|e| KmsError::Pkcs11(format!("loading {}: {e}", module.display())))?;
@@ -73,14 +78,16 @@ fn context(module: &Path) -> Result<Pkcs11, KmsError> {
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
         Err(e) => return Err(ck("C_Initialize")(e)),
     }
-    contexts.insert(module.to_path_buf(), ctx.clone());
-    Ok(ctx)
+    let lock = ModuleLock::default();
+    contexts.insert(module.to_path_buf(), (ctx.clone(), Arc::clone(&lock)));
+    Ok((ctx, lock))
 }
 
 /// The token named in a [`Pkcs11Config`], logged in.
 pub struct Pkcs11Slot {
     config: Pkcs11Config,
     ctx: Pkcs11,
+    lock: ModuleLock,
     slot: Slot,
 }
 
@@ -95,7 +102,10 @@ impl std::fmt::Debug for Pkcs11Slot {
 impl Pkcs11Slot {
     /// Loads the module and finds the token by its label.
     pub fn open(config: Pkcs11Config) -> Result<Self, KmsError> {
-        let ctx = context(&config.module)?;
+        let (ctx, lock) = context(&config.module)?;
+        let guard = lock
+            .lock()
+            .map_err(|_| KmsError::Pkcs11("module lock poisoned".into()))?;
         let slots = ctx
             .get_slots_with_initialized_token()
             .map_err(ck("listing slots"))?;
@@ -114,7 +124,13 @@ impl Pkcs11Slot {
                 config.module.display()
             ))
         })?;
-        Ok(Self { config, ctx, slot })
+        drop(guard);
+        Ok(Self {
+            config,
+            ctx,
+            lock,
+            slot,
+        })
     }
 
     fn session(&self) -> Result<Session, KmsError> {
@@ -127,6 +143,12 @@ impl Pkcs11Slot {
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
             Err(e) => Err(ck("logging in to the token")(e)),
         }
+    }
+
+    fn module(&self) -> Result<std::sync::MutexGuard<'_, ()>, KmsError> {
+        self.lock
+            .lock()
+            .map_err(|_| KmsError::Pkcs11("module lock poisoned".into()))
     }
 
     fn next_label(&self) -> String {
@@ -193,6 +215,7 @@ impl Pkcs11Slot {
             KmsError::Pkcs11("the root key has no CKA_ID to tell it apart by".into())
         })?;
         Ok(Pkcs11RootKey {
+            lock: Arc::clone(&self.lock),
             session: Mutex::new(session),
             handle,
             key_id,
@@ -221,6 +244,7 @@ impl RootKeySlot for Pkcs11Slot {
     }
 
     fn current(&self) -> Result<Arc<dyn RootKeyProvider>, KmsError> {
+        let _module = self.module()?;
         let session = self.session()?;
         let label = &self.config.key_label;
         let handle = match Self::one(Self::find(&session, label)?, label)? {
@@ -243,6 +267,7 @@ impl RootKeySlot for Pkcs11Slot {
     }
 
     fn next(&self, create: bool) -> Result<Option<Arc<dyn RootKeyProvider>>, KmsError> {
+        let _module = self.module()?;
         let session = self.session()?;
         let label = self.next_label();
         let handle = match Self::one(Self::find(&session, &label)?, &label)? {
@@ -254,6 +279,7 @@ impl RootKeySlot for Pkcs11Slot {
     }
 
     fn promote_next(&self) -> Result<Arc<dyn RootKeyProvider>, KmsError> {
+        let module = self.module()?;
         let session = self.session()?;
         let next = Self::one(
             Self::find(&session, &self.next_label())?,
@@ -271,10 +297,13 @@ impl RootKeySlot for Pkcs11Slot {
                 &[Attribute::Label(self.config.key_label.as_bytes().to_vec())],
             )
             .map_err(ck("relabelling the new root key"))?;
+        drop(session);
+        drop(module);
         self.current()
     }
 
     fn key_ids(&self) -> Result<Vec<String>, KmsError> {
+        let _module = self.module()?;
         let session = self.session()?;
         let mut ids = Vec::new();
         for label in [self.config.key_label.clone(), self.next_label()] {
@@ -295,6 +324,7 @@ impl RootKeySlot for Pkcs11Slot {
 
 /// A root key object inside the token, with a logged-in session of its own.
 pub struct Pkcs11RootKey {
+    lock: ModuleLock,
     session: Mutex<Session>,
     handle: ObjectHandle,
     key_id: String,
@@ -312,6 +342,12 @@ impl Pkcs11RootKey {
             .lock()
             .map_err(|_| KmsError::Pkcs11("session lock poisoned".into()))
     }
+
+    fn module(&self) -> Result<std::sync::MutexGuard<'_, ()>, KmsError> {
+        self.lock
+            .lock()
+            .map_err(|_| KmsError::Pkcs11("module lock poisoned".into()))
+    }
 }
 
 impl RootKeyProvider for Pkcs11RootKey {
@@ -328,6 +364,7 @@ impl RootKeyProvider for Pkcs11RootKey {
     }
 
     fn wrap(&self, secret: &SecretKey, context: &str) -> Result<WrappedKey, KmsError> {
+        let _module = self.module()?;
         let mut iv = [0u8; 12];
         rand::rng().fill_bytes(&mut iv);
         let aad = Self::aad(context);
@@ -363,6 +400,7 @@ impl RootKeyProvider for Pkcs11RootKey {
         let aad = Self::aad(context);
         let params =
             GcmParams::new(&mut iv, &aad, Ulong::from(128u64)).map_err(ck("GCM parameters"))?;
+        let _module = self.module()?;
         let plain = Zeroizing::new(
             self.session()?
                 .decrypt(&Mechanism::AesGcm(params), self.handle, &bytes[12..])
