@@ -103,6 +103,25 @@ impl DomainDataKeys {
         }
         Ok(self.derived.get(&version).and_then(Option::as_ref))
     }
+
+    /// Decrypts a mapping's identifier; `None` when its key version's material is gone.
+    pub fn open(
+        &mut self,
+        pseudonym: &[u8],
+        ciphertext: &[u8],
+    ) -> VaultResult<Option<valv_kms::SecretBytes>> {
+        let version = valv_kms::envelope::ciphertext_version(ciphertext)?;
+        let (tenant_id, domain_id) = (self.tenant.tenant_id(), self.domain_id);
+        let Some(key) = self.get(version)? else {
+            return Ok(None);
+        };
+        let context = valv_kms::AadContext {
+            tenant_id,
+            domain_id,
+            record: pseudonym,
+        };
+        Ok(Some(key.open(&context, ciphertext)?))
+    }
 }
 
 /// The root key in use and the slot it came from.

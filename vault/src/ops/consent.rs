@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use valv_kms::{AadContext, envelope::ciphertext_version};
+use valv_kms::AadContext;
 
 use super::{consent_texts, find_domain, find_purpose, receipts, subject_events, subjects};
 use crate::{
@@ -170,20 +170,7 @@ pub(crate) async fn resolve(
             if let Some(ct) = &mapping.ciphertext {
                 let gate = app.gate(tenant_id);
                 let _shared = gate.read().await;
-                let version = ciphertext_version(ct)?;
-                let mut keys = app.domain_data_keys(&domain).await?;
-                if let Some(key) = keys.get(version)? {
-                    let plain = key.open(
-                        &AadContext {
-                            tenant_id,
-                            domain_id: domain.id,
-                            record: &p.0,
-                        },
-                        ct,
-                    )?;
-                    resolved.normal =
-                        Some(valv_kms::SecretBytes::new(plain.expose_secret().to_vec()));
-                }
+                resolved.normal = app.domain_data_keys(&domain).await?.open(&p.0, ct)?;
             }
             if domain.kind.carries_birth_date() {
                 resolved.birth_date = resolved
@@ -211,7 +198,7 @@ fn consent_purpose(p: &crate::store::records::PurposeRecord) -> VaultResult<()> 
     }
 }
 
-/// Records a consent event. Fail closed: the audit entry is appended first, so a failing audit
+/// Records a consent event (and the subject event that tells downstream systems). Fail closed: the audit entry is appended first, so a failing audit
 /// log refuses the act before it changes anything; one flush then makes both durable. (A store
 /// error between the two leaves an entry for an act that did not happen — never the reverse.)
 async fn record(
@@ -232,9 +219,28 @@ async fn record(
         .store
         .append_consent(tenant_id, subject, purpose, event)
         .await?;
+    // What downstream systems are told, made durable by the same flush.
+    let kind = match event.kind {
+        ConsentEventKind::Granted => subject_events::kind::GRANTED,
+        ConsentEventKind::Withdrawn => subject_events::kind::WITHDRAWN,
+    };
+    subject_events::stage(
+        app,
+        tenant_id,
+        vec![subject_events::event(
+            event.at_ms,
+            kind,
+            &hex::encode(subject),
+            purpose,
+            &event.subject_domain,
+            &event.subject_pseudonym,
+        )],
+    )
+    .await?;
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("consent change could not be made durable: {e}"))
     })?;
+    app.subject_events.notify_waiters();
     Ok(event)
 }
 
@@ -354,19 +360,6 @@ pub async fn grant(
         event,
     )
     .await?;
-    subject_events::emit(
-        app,
-        tenant_id,
-        vec![subject_events::event(
-            event.at_ms,
-            subject_events::kind::GRANTED,
-            &hex::encode(subject.handle),
-            &purpose.name,
-            &event.subject_domain,
-            &event.subject_pseudonym,
-        )],
-    )
-    .await?;
     subject_events::expiry_scheduled(app, tenant_id, event.valid_until_ms);
     let receipt = receipts::issue(app, tenant_id, &purpose, &subject.handle, &event).await?;
     Ok(Granted { event, receipt })
@@ -479,19 +472,6 @@ pub async fn withdraw(
         &purpose.name,
         subject,
         event,
-    )
-    .await?;
-    subject_events::emit(
-        app,
-        tenant_id,
-        vec![subject_events::event(
-            event.at_ms,
-            subject_events::kind::WITHDRAWN,
-            &hex::encode(subject),
-            &purpose.name,
-            &event.subject_domain,
-            &event.subject_pseudonym,
-        )],
     )
     .await?;
     if let Some(held) = doomed {

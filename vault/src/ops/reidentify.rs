@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use valv_kms::{AadContext, envelope::ciphertext_version};
-
 use super::{check_batch, find_domain, find_purpose};
 use crate::{
     app::App,
@@ -170,24 +168,15 @@ pub async fn reidentify(
                 let ct = m.ciphertext.as_ref().ok_or_else(|| {
                     VaultError::Internal("reversible mapping without ciphertext".into())
                 })?;
-                let version = ciphertext_version(ct)?;
-                let Some(key) = data_keys
+                let Some(plain) = data_keys
                     .as_mut()
-                    .map(|k| k.get(version))
+                    .map(|k| k.open(&p.0, ct))
                     .transpose()?
                     .flatten()
                 else {
                     verdict = Verdict::KeyDestroyed;
                     break 'open None;
                 };
-                let plain = key.open(
-                    &AadContext {
-                        tenant_id,
-                        domain_id: domain.id,
-                        record: &p.0,
-                    },
-                    ct,
-                )?;
                 released += 1;
                 Some(String::from_utf8_lossy(plain.expose_secret()).into_owned())
             }

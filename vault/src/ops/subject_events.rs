@@ -51,12 +51,21 @@ pub fn event(
     }
 }
 
-/// Appends events and wakes the streams that follow the log.
+/// Appends events without a flush; the caller makes them durable with its own act and then
+/// wakes the streams (`app.subject_events.notify_waiters()`).
+pub async fn stage(app: &App, tenant_id: u64, events: Vec<SubjectEventRecord>) -> VaultResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    Ok(app.store.append_subject_events(tenant_id, events).await?)
+}
+
+/// Appends events, makes them durable and wakes the streams that follow the log.
 pub async fn emit(app: &App, tenant_id: u64, events: Vec<SubjectEventRecord>) -> VaultResult<()> {
     if events.is_empty() {
         return Ok(());
     }
-    app.store.append_subject_events(tenant_id, events).await?;
+    stage(app, tenant_id, events).await?;
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("subject events could not be made durable: {e}"))
     })?;
