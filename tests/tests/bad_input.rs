@@ -356,3 +356,215 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
     );
     server.stop().await;
 }
+
+/// The consent, subject and retention calls: each bad field is named with its rule, and nothing
+/// changes.
+#[tokio::test]
+async fn consent_subject_and_retention_input_is_checked_and_changes_nothing() {
+    let server = start().await;
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "checks",
+        &[(
+            "patients",
+            pb::IdentifierKind::SePersonnummer,
+            pb::Scheme::Keyed,
+            true,
+        )],
+        &[("research", pb::LegalBasis::Consent)],
+    )
+    .await;
+    let admin = server.client(&t.admin).await;
+    let cm = server.client(&t.consent_manager).await;
+    let officer = server
+        .client(&principal_token(&admin, "dpo", pb::Role::SubjectOfficer).await)
+        .await;
+    let refused = |r: Result<(), tonic::Status>| {
+        r.err()
+            .map(|s| (s.code(), s.message().to_owned()))
+            .unwrap_or_else(|| (Code::Ok, String::new()))
+    };
+    let invalid = |m: &str| (Code::InvalidArgument, m.to_owned());
+
+    for age in [0, 26] {
+        let r = admin
+            .admin()
+            .set_tenant_settings(pb::SetTenantSettingsRequest {
+                age_of_consent: age,
+            })
+            .await
+            .map(drop);
+        assert_eq!(
+            refused(r),
+            invalid("age_of_consent: must be between 1 and 25")
+        );
+    }
+    let settings = admin
+        .admin()
+        .get_tenant_settings(pb::GetTenantSettingsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(settings.age_of_consent, 16);
+
+    for (text, rule) in [
+        (String::new(), "text: must not be empty"),
+        ("x".repeat(70_000), "text: at most 65536 bytes"),
+    ] {
+        let r = admin
+            .admin()
+            .add_consent_text(pb::AddConsentTextRequest {
+                purpose: "research".into(),
+                text,
+            })
+            .await
+            .map(drop);
+        assert_eq!(refused(r), invalid(rule));
+    }
+    let texts = admin
+        .admin()
+        .list_consent_texts(pb::ListConsentTextsRequest {
+            purpose: "research".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .texts;
+    assert_eq!(texts.len(), 3);
+
+    let grant = |evidence: Vec<u8>, channel: String| pb::GrantConsentRequest {
+        evidence,
+        channel,
+        ..valv_e2e::grant("patients", "19800101-1231", "research", 1, 0)
+    };
+    for (request, rule) in [
+        (
+            grant(vec![0; 1024 * 1024 + 1], String::new()),
+            "evidence: at most 1 MiB",
+        ),
+        (
+            grant(Vec::new(), "c".repeat(65)),
+            "channel: at most 64 bytes",
+        ),
+    ] {
+        let r = cm.consents().grant_consent(request).await.map(drop);
+        assert_eq!(refused(r), invalid(rule));
+    }
+    let listed = cm
+        .consents()
+        .list_consents(pb::ListConsentsRequest::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert!(listed.consents.is_empty());
+    let r = cm
+        .consents()
+        .list_consents(pb::ListConsentsRequest {
+            page_size: 1001,
+            ..Default::default()
+        })
+        .await
+        .map(drop);
+    assert_eq!(refused(r), invalid("page_size: at most 1000"));
+    let not_a_receipt = cm
+        .consents()
+        .verify_receipt(pb::VerifyReceiptRequest {
+            receipt: "{\"receipt_id\": 1}".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert!(!not_a_receipt.valid && not_a_receipt.problem.starts_with("not a consent receipt"));
+
+    let r = officer
+        .subjects()
+        .restrict_subject(pb::RestrictSubjectRequest {
+            subject: Some(pb::SubjectRef {
+                domain: "patients".into(),
+                by: Some(pb::subject_ref::By::Identifier("19800101-1231".into())),
+            }),
+            reason: "r".repeat(201),
+        })
+        .await
+        .map(drop);
+    assert_eq!(refused(r), invalid("reason: at most 200 bytes"));
+    let r = officer
+        .subjects()
+        .erase_subject(pb::EraseSubjectRequest {
+            subject: Some(pb::SubjectRef {
+                domain: "patients".into(),
+                by: Some(pb::subject_ref::By::Identifier("19800101-1232".into())),
+            }),
+        })
+        .await
+        .err()
+        .map(|s| (s.code(), s.message().contains("1232")));
+    assert_eq!(r, Some((Code::InvalidArgument, false)));
+
+    let r = admin
+        .retention()
+        .plan_retention(pb::PlanRetentionRequest {
+            until_unix_ms: 0,
+            limit: 10_001,
+        })
+        .await
+        .map(drop);
+    assert_eq!(refused(r), invalid("limit: at most 10000"));
+    for (request, rule) in [
+        (
+            pb::CreateDomainRequest {
+                name: "sliding".into(),
+                kind: pb::IdentifierKind::Email.into(),
+                scheme: pb::Scheme::Keyed.into(),
+                retention_since_last_use: true,
+                ..Default::default()
+            },
+            "retention_since_last_use: needs retention_seconds",
+        ),
+        (
+            pb::CreateDomainRequest {
+                name: "bound".into(),
+                kind: pb::IdentifierKind::Email.into(),
+                scheme: pb::Scheme::Keyed.into(),
+                consent_purpose: "nowhere".into(),
+                ..Default::default()
+            },
+            "consent_purpose: no such purpose in this tenant",
+        ),
+    ] {
+        let r = admin.admin().create_domain(request).await.map(drop);
+        assert_eq!(refused(r), invalid(rule));
+    }
+    let r = admin
+        .admin()
+        .define_purpose(pb::DefinePurposeRequest {
+            name: "covering".into(),
+            legal_basis: pb::LegalBasis::Consent.into(),
+            domains: vec!["nowhere".into()],
+            ..Default::default()
+        })
+        .await
+        .map(drop);
+    assert_eq!(
+        refused(r),
+        invalid("domains[0]: no such domain in this tenant")
+    );
+    let domains = admin
+        .admin()
+        .list_domains(pb::ListDomainsRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .domains;
+    assert_eq!(domains.len(), 1);
+    let purposes = admin
+        .admin()
+        .list_purposes(pb::ListPurposesRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .purposes;
+    assert_eq!(purposes.len(), 1);
+    server.stop().await;
+}
