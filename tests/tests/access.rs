@@ -53,9 +53,14 @@ enum Rpc {
     WatchSubjectEvents,
     PlanRetention,
     RunRetention,
+    DefineRecordPolicy,
+    ListRecordPolicies,
+    DeleteRecordPolicy,
+    PseudonymiseRecords,
+    ReIdentifyRecords,
 }
 
-const ALL: [Rpc; 47] = [
+const ALL: [Rpc; 52] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -103,6 +108,11 @@ const ALL: [Rpc; 47] = [
     Rpc::WatchSubjectEvents,
     Rpc::PlanRetention,
     Rpc::RunRetention,
+    Rpc::DefineRecordPolicy,
+    Rpc::ListRecordPolicies,
+    Rpc::DeleteRecordPolicy,
+    Rpc::PseudonymiseRecords,
+    Rpc::ReIdentifyRecords,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -147,8 +157,10 @@ fn single_role(rpc: Rpc) -> pb::Role {
         | Rpc::RotateDomainEpoch
         | Rpc::TranslateEpoch
         | Rpc::FinalizeEpoch => pb::Role::KeyOfficer,
-        Rpc::Pseudonymise | Rpc::PseudonymiseStream => pb::Role::Tokenizer,
-        Rpc::ReIdentify => pb::Role::Reidentifier,
+        Rpc::Pseudonymise | Rpc::PseudonymiseStream | Rpc::PseudonymiseRecords => {
+            pb::Role::Tokenizer
+        }
+        Rpc::ReIdentify | Rpc::ReIdentifyRecords => pb::Role::Reidentifier,
         Rpc::GrantConsent
         | Rpc::WithdrawConsent
         | Rpc::GetConsentHistory
@@ -494,6 +506,67 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .finalize_epoch(pb::FinalizeEpochRequest { domain: "d".into() })
             .await
             .map(drop),
+        Rpc::DefineRecordPolicy => c
+            .admin()
+            .define_record_policy(record_policy(&format!("rp{n}")))
+            .await
+            .map(drop),
+        Rpc::ListRecordPolicies => c
+            .admin()
+            .list_record_policies(pb::ListRecordPoliciesRequest {})
+            .await
+            .map(drop),
+        // No such policy: an allowed caller gets NOT_FOUND.
+        Rpc::DeleteRecordPolicy => c
+            .admin()
+            .delete_record_policy(pb::DeleteRecordPolicyRequest {
+                name: format!("none{n}"),
+            })
+            .await
+            .map(drop),
+        Rpc::PseudonymiseRecords => c
+            .pseudonyms()
+            .pseudonymise_records(pb::PseudonymiseRecordsRequest {
+                policy: "rp".into(),
+                records: vec![br#"{"e":"anna@example.se"}"#.to_vec()],
+                batch_id: 0,
+            })
+            .await
+            .map(drop),
+        Rpc::ReIdentifyRecords => c
+            .pseudonyms()
+            .re_identify_records(pb::ReIdentifyRecordsRequest {
+                policy: "rp".into(),
+                purpose: "research".into(),
+                records: vec![br#"{"e":"x"}"#.to_vec()],
+            })
+            .await
+            .map(drop),
+    }
+}
+
+/// `b-policy`, naming field `/e` of `domain`.
+fn record_policy_for(domain: &str) -> pb::DefineRecordPolicyRequest {
+    let mut r = record_policy("b-policy");
+    if let Some(p) = r.policy.as_mut() {
+        p.fields[0].domain = domain.into();
+    }
+    r
+}
+
+/// A policy naming field `/e` of domain `d`.
+fn record_policy(name: &str) -> pb::DefineRecordPolicyRequest {
+    pb::DefineRecordPolicyRequest {
+        policy: Some(pb::RecordPolicy {
+            name: name.into(),
+            fields: vec![pb::RecordField {
+                pointer: "/e".into(),
+                domain: "d".into(),
+                required: false,
+            }],
+            drop: vec![],
+            updated_unix_ms: 0,
+        }),
     }
 }
 
@@ -509,6 +582,11 @@ async fn every_role_against_every_rpc() {
     )
     .await;
     let admin = server.client(&t.admin).await;
+    admin
+        .admin()
+        .define_record_policy(record_policy("rp"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let roles = [
         pb::Role::TenantAdmin,
         pb::Role::Tokenizer,
@@ -559,6 +637,7 @@ async fn every_role_against_every_rpc() {
                         | Rpc::ApproveOperation
                         | Rpc::ShredTenant
                         | Rpc::Seal
+                        | Rpc::DeleteRecordPolicy
                 ) {
                     assert!(result.is_ok(), "{role:?} {rpc:?}: {result:?}");
                 }
@@ -618,6 +697,55 @@ async fn a_tenant_touches_nothing_of_another() {
         .await
         .err();
     assert_eq!(err.map(|s| s.code()), Some(Code::NotFound));
+    // B's record policy does not exist for A, not even to use it.
+    b_admin
+        .admin()
+        .define_record_policy(record_policy_for("only-b"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = a_tok
+        .pseudonyms()
+        .pseudonymise_records(pb::PseudonymiseRecordsRequest {
+            policy: "b-policy".into(),
+            records: vec![br#"{"e":"x@y.se"}"#.to_vec()],
+            batch_id: 0,
+        })
+        .await
+        .err();
+    assert_eq!(err.map(|s| s.code()), Some(Code::NotFound));
+    let err = a_reid
+        .pseudonyms()
+        .re_identify_records(pb::ReIdentifyRecordsRequest {
+            policy: "b-policy".into(),
+            purpose: "ops".into(),
+            records: vec![format!(r#"{{"e":"{}"}}"#, b_only[0]).into_bytes()],
+        })
+        .await
+        .err();
+    assert_eq!(err.map(|s| s.code()), Some(Code::NotFound));
+    let err = a_admin
+        .admin()
+        .delete_record_policy(pb::DeleteRecordPolicyRequest {
+            name: "b-policy".into(),
+        })
+        .await
+        .err();
+    assert_eq!(err.map(|s| s.code()), Some(Code::NotFound));
+    let a_policies = a_admin
+        .admin()
+        .list_record_policies(pb::ListRecordPoliciesRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .policies;
+    assert!(a_policies.is_empty());
+    // A policy naming B's domain cannot be defined in A.
+    let err = a_admin
+        .admin()
+        .define_record_policy(record_policy_for("only-b"))
+        .await
+        .err();
+    assert_eq!(err.map(|s| s.code()), Some(Code::InvalidArgument));
     // B's pseudonyms are not found through A, in a domain of the same name or B's own.
     let r = reidentify(&a_reid, "shared", "ops", &b_pseudonyms)
         .await

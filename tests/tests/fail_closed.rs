@@ -18,8 +18,8 @@ use valv::{
         Store, StoreError, StoreResult,
         records::{
             AuditRecord, ConsentTextRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord,
-            NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, RestrictionRecord,
-            SubjectEventRecord, TenantRecord, TombstoneRecord,
+            NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord,
+            RestrictionRecord, SubjectEventRecord, TenantRecord, TombstoneRecord,
         },
         sled::SledStore,
     },
@@ -83,6 +83,22 @@ impl Store for AuditFault {
     }
     async fn list_purposes(&self, tenant_id: u64) -> StoreResult<Vec<PurposeRecord>> {
         self.inner.list_purposes(tenant_id).await
+    }
+    async fn put_record_policy(&self, policy: &RecordPolicyRecord) -> StoreResult<()> {
+        self.inner.put_record_policy(policy).await
+    }
+    async fn record_policy(
+        &self,
+        tenant_id: u64,
+        name: &str,
+    ) -> StoreResult<Option<RecordPolicyRecord>> {
+        self.inner.record_policy(tenant_id, name).await
+    }
+    async fn list_record_policies(&self, tenant_id: u64) -> StoreResult<Vec<RecordPolicyRecord>> {
+        self.inner.list_record_policies(tenant_id).await
+    }
+    async fn delete_record_policy(&self, tenant_id: u64, name: &str) -> StoreResult<bool> {
+        self.inner.delete_record_policy(tenant_id, name).await
     }
     async fn put_principal(&self, principal: &PrincipalRecord) -> StoreResult<()> {
         self.inner.put_principal(principal).await

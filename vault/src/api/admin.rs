@@ -8,7 +8,8 @@ use valv_proto::v1::{self as pb, admin_service_server::AdminService};
 use super::{caller, convert, status::to_status};
 use crate::{
     app::App,
-    ops::{admin, consent_texts},
+    ops::{admin, consent_texts, records},
+    store::records::RecordFieldRecord,
 };
 
 /// The admin service.
@@ -106,6 +107,54 @@ impl AdminService for AdminApi {
             purpose: Some(convert::purpose(&p)),
             created,
         }))
+    }
+
+    async fn define_record_policy(
+        &self,
+        request: Request<pb::DefineRecordPolicyRequest>,
+    ) -> Result<Response<pb::DefineRecordPolicyResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let p = request.into_inner().policy.unwrap_or_default();
+        let fields = p
+            .fields
+            .into_iter()
+            .map(|f| RecordFieldRecord {
+                pointer: f.pointer,
+                domain: f.domain,
+                required: f.required,
+            })
+            .collect();
+        let (policy, created) = records::define_policy(&self.0, &caller, &p.name, fields, p.drop)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::DefineRecordPolicyResponse {
+            policy: Some(convert::record_policy(&policy)),
+            created,
+        }))
+    }
+
+    async fn list_record_policies(
+        &self,
+        request: Request<pb::ListRecordPoliciesRequest>,
+    ) -> Result<Response<pb::ListRecordPoliciesResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let list = records::list_policies(&self.0, &caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListRecordPoliciesResponse {
+            policies: list.iter().map(convert::record_policy).collect(),
+        }))
+    }
+
+    async fn delete_record_policy(
+        &self,
+        request: Request<pb::DeleteRecordPolicyRequest>,
+    ) -> Result<Response<pb::DeleteRecordPolicyResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        records::delete_policy(&self.0, &caller, &request.into_inner().name)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::DeleteRecordPolicyResponse {}))
     }
 
     async fn add_consent_text(

@@ -6,11 +6,13 @@ use crate::{
     engine::{
         consent::{ConsentEvent, ConsentEventKind, ConsentStatus, Verdict},
         identifier::IdentifierKind,
+        record::FieldError,
         scheme::Scheme,
     },
     error::{VaultError, VaultResult},
     store::records::{
-        DomainRecord, LegalBasis, PrincipalRecord, PurposeRecord, Role, TenantRecord,
+        DomainRecord, LegalBasis, PrincipalRecord, PurposeRecord, RecordPolicyRecord, Role,
+        TenantRecord,
     },
 };
 
@@ -156,6 +158,37 @@ fn method_out(m: &str) -> pb::ConsentMethod {
         "paper" => M::Paper,
         "web" => M::Web,
         _ => M::Unspecified,
+    }
+}
+
+/// Record policy → wire policy.
+pub fn record_policy(p: &RecordPolicyRecord) -> pb::RecordPolicy {
+    pb::RecordPolicy {
+        name: p.name.clone(),
+        fields: p
+            .fields
+            .iter()
+            .map(|f| pb::RecordField {
+                pointer: f.pointer.clone(),
+                domain: f.domain.clone(),
+                required: f.required,
+            })
+            .collect(),
+        drop: p.drop.clone(),
+        updated_unix_ms: p.updated_ms,
+    }
+}
+
+/// A refused record's errors, each field named `records[i]` + its pointer.
+pub fn record_error(index: usize, errors: Vec<FieldError>) -> pb::RecordError {
+    pb::RecordError {
+        errors: errors
+            .into_iter()
+            .map(|e| pb::ItemError {
+                field: format!("records[{index}]{}", e.pointer),
+                rule: e.rule,
+            })
+            .collect(),
     }
 }
 

@@ -10,7 +10,7 @@ use super::{caller, convert, status::to_status};
 use crate::{
     app::App,
     authz::Caller,
-    ops::{pseudonymise, reidentify},
+    ops::{pseudonymise, records, reidentify},
 };
 
 /// The pseudonym service.
@@ -101,5 +101,73 @@ impl PseudonymService for PseudonymApi {
             })
             .collect();
         Ok(Response::new(pb::ReIdentifyResponse { results }))
+    }
+
+    async fn pseudonymise_records(
+        &self,
+        request: Request<pb::PseudonymiseRecordsRequest>,
+    ) -> Result<Response<pb::PseudonymiseRecordsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let out = records::pseudonymise_records(&self.0, &caller, &r.policy, r.records)
+            .await
+            .map_err(to_status)?;
+        let results = out
+            .results
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| pb::PseudonymiseRecordResult {
+                outcome: Some(match item {
+                    Ok(record) => pb::pseudonymise_record_result::Outcome::Record(record.into()),
+                    Err(errors) => pb::pseudonymise_record_result::Outcome::Error(
+                        convert::record_error(i, errors),
+                    ),
+                }),
+            })
+            .collect();
+        Ok(Response::new(pb::PseudonymiseRecordsResponse {
+            batch_id: r.batch_id,
+            results,
+            created: out.created,
+        }))
+    }
+
+    async fn re_identify_records(
+        &self,
+        request: Request<pb::ReIdentifyRecordsRequest>,
+    ) -> Result<Response<pb::ReIdentifyRecordsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let out = records::reidentify_records(&self.0, &caller, &r.policy, &r.purpose, r.records)
+            .await
+            .map_err(to_status)?;
+        let results = out
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let fields = item
+                    .fields
+                    .into_iter()
+                    .map(|(pointer, verdict, old_epoch)| pb::FieldVerdict {
+                        pointer,
+                        verdict: convert::verdict(verdict).into(),
+                        old_epoch,
+                    })
+                    .collect();
+                match item.record {
+                    Ok(record) => pb::ReIdentifyRecordResult {
+                        record: record.into(),
+                        fields,
+                        error: None,
+                    },
+                    Err(errors) => pb::ReIdentifyRecordResult {
+                        record: Vec::new(),
+                        fields,
+                        error: Some(convert::record_error(i, errors)),
+                    },
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ReIdentifyRecordsResponse { results }))
     }
 }

@@ -7,5 +7,6 @@ pub mod consent;
 pub mod date;
 pub mod identifier;
 pub mod names;
+pub mod record;
 pub mod scheme;
 pub mod subject;

@@ -13,6 +13,7 @@ pub mod epochs;
 pub mod keys;
 pub mod pseudonymise;
 pub mod receipts;
+pub mod records;
 pub mod reidentify;
 pub mod retention;
 pub mod root;

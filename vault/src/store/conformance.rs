@@ -77,6 +77,51 @@ pub(crate) async fn run(store: &dyn Store) {
         Some(1)
     );
 
+    // Record policies: per tenant, replaced by name, deleted once.
+    let policy = RecordPolicyRecord {
+        tenant_id: t.id,
+        name: "visits".into(),
+        fields: vec![RecordFieldRecord {
+            pointer: "/patient/ssn".into(),
+            domain: "patients".into(),
+            required: true,
+        }],
+        drop: vec!["/note".into()],
+        updated_ms: 1,
+    };
+    assert!(store.put_record_policy(&policy).await.is_ok());
+    let mut changed = policy.clone();
+    changed.drop.clear();
+    assert!(store.put_record_policy(&changed).await.is_ok());
+    assert_eq!(
+        store.record_policy(t.id, "visits").await.ok().flatten(),
+        Some(changed)
+    );
+    assert_eq!(
+        store
+            .record_policy(t.id + 1000, "visits")
+            .await
+            .ok()
+            .flatten(),
+        None
+    );
+    assert_eq!(
+        store.list_record_policies(t.id).await.map(|v| v.len()).ok(),
+        Some(1)
+    );
+    assert_eq!(
+        store.delete_record_policy(t.id, "visits").await.ok(),
+        Some(true)
+    );
+    assert_eq!(
+        store.delete_record_policy(t.id, "visits").await.ok(),
+        Some(false)
+    );
+    assert_eq!(
+        store.list_record_policies(t.id).await.map(|v| v.len()).ok(),
+        Some(0)
+    );
+
     // Mappings: insert-if-absent, repeated rows in a batch, blind index.
     let rows = vec![
         NewMapping {

@@ -19,8 +19,8 @@ use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
 use self::records::{
     AuditRecord, ConsentTextRecord, DomainRecord, InsertOutcome, JobRecord, MappingRecord,
-    NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, RestrictionRecord,
-    SubjectEventRecord, TenantRecord, TombstoneRecord,
+    NewMapping, PendingOpRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord,
+    RestrictionRecord, SubjectEventRecord, TenantRecord, TombstoneRecord,
 };
 use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
 
@@ -76,6 +76,19 @@ pub trait Store: Send + Sync + 'static {
     async fn purpose(&self, tenant_id: u64, name: &str) -> StoreResult<Option<PurposeRecord>>;
     /// All purposes of a tenant, by name.
     async fn list_purposes(&self, tenant_id: u64) -> StoreResult<Vec<PurposeRecord>>;
+
+    /// Creates or replaces a record policy.
+    async fn put_record_policy(&self, policy: &RecordPolicyRecord) -> StoreResult<()>;
+    /// A record policy by tenant and name.
+    async fn record_policy(
+        &self,
+        tenant_id: u64,
+        name: &str,
+    ) -> StoreResult<Option<RecordPolicyRecord>>;
+    /// All record policies of a tenant, by name.
+    async fn list_record_policies(&self, tenant_id: u64) -> StoreResult<Vec<RecordPolicyRecord>>;
+    /// Deletes a record policy; false if there was none.
+    async fn delete_record_policy(&self, tenant_id: u64, name: &str) -> StoreResult<bool>;
 
     /// Creates or replaces a principal (also indexes its client certificate).
     async fn put_principal(&self, principal: &PrincipalRecord) -> StoreResult<()>;

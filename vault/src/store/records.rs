@@ -91,6 +91,33 @@ pub enum LegalBasis {
     LegitimateInterests,
 }
 
+/// A record policy: which fields of a JSON record are identifiers of which domain, and which
+/// fields are dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordPolicyRecord {
+    /// Owning tenant.
+    pub tenant_id: u64,
+    /// Name, unique in the tenant.
+    pub name: String,
+    /// Identifier fields: (JSON pointer, domain name, required), in policy order.
+    pub fields: Vec<RecordFieldRecord>,
+    /// JSON pointers of fields to drop.
+    pub drop: Vec<String>,
+    /// Last change.
+    pub updated_ms: i64,
+}
+
+/// One identifier field of a record policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordFieldRecord {
+    /// JSON pointer with `*` tokens.
+    pub pointer: String,
+    /// Domain of the field's identifiers.
+    pub domain: String,
+    /// Records without the field are refused.
+    pub required: bool,
+}
+
 /// A purpose of processing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurposeRecord {

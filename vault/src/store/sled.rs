@@ -331,6 +331,35 @@ impl Store for SledStore {
         self.scan_json(&format!("purpose/{tenant_id}/"))
     }
 
+    async fn put_record_policy(&self, policy: &RecordPolicyRecord) -> StoreResult<()> {
+        self.put_json(
+            &format!("rpolicy/{}/{}", policy.tenant_id, policy.name),
+            policy,
+        )
+    }
+
+    async fn record_policy(
+        &self,
+        tenant_id: u64,
+        name: &str,
+    ) -> StoreResult<Option<RecordPolicyRecord>> {
+        self.get_json(&format!("rpolicy/{tenant_id}/{name}"))
+    }
+
+    async fn list_record_policies(&self, tenant_id: u64) -> StoreResult<Vec<RecordPolicyRecord>> {
+        self.scan_json(&format!("rpolicy/{tenant_id}/"))
+    }
+
+    async fn delete_record_policy(&self, tenant_id: u64, name: &str) -> StoreResult<bool> {
+        let old = self
+            .trees
+            .meta
+            .remove(format!("rpolicy/{tenant_id}/{name}"))
+            .map_err(backend)?;
+        self.commit.wrote();
+        Ok(old.is_some())
+    }
+
     async fn put_principal(&self, principal: &PrincipalRecord) -> StoreResult<()> {
         if let Some(fp) = &principal.client_cert_sha256 {
             let key = format!("cert/{fp}");
