@@ -266,12 +266,13 @@ pub async fn start_configured(
     } else {
         "https"
     };
+    let data_dir = config.data_dir.clone();
     let running = server::start(config, Arc::new(clock.clone()))
         .await
         .unwrap_or_else(|e| panic!("start: {e:#}"));
-    let ca_pem = ca_pem
-        .unwrap_or_else(|| std::fs::read(dir.path().join("data/tls/ca.pem")).unwrap_or_default());
-    let operator_token = read_trimmed(&dir.path().join("data/operator.token"));
+    let ca_pem =
+        ca_pem.unwrap_or_else(|| std::fs::read(data_dir.join("tls/ca.pem")).unwrap_or_default());
+    let operator_token = read_trimmed(&data_dir.join("operator.token"));
     InProcess {
         addr: format!("{scheme}://127.0.0.1:{}", running.addr.port()),
         metrics_addr: running.metrics_addr,
@@ -306,13 +307,13 @@ impl InProcess {
 
 /// Connects to `addr` trusting `ca_pem`.
 pub async fn connect(addr: &str, ca_pem: &[u8], token: Option<&str>) -> Valv {
-    let config = ClientConfig {
-        addr: addr.to_owned(),
-        ca_pem: Some(ca_pem.to_vec()),
-        token: token.map(str::to_owned),
-        identity: None,
-        server_name: None,
-    };
+    // No retries: tests see every refusal as it happens.
+    let mut config = ClientConfig::new(addr)
+        .with_ca_pem(ca_pem.to_vec())
+        .with_retry(valv_client::RetryPolicy::none());
+    if let Some(t) = token {
+        config = config.with_token(t);
+    }
     Valv::connect(config)
         .await
         .unwrap_or_else(|e| panic!("connect: {e}"))

@@ -58,9 +58,10 @@ enum Rpc {
     DeleteRecordPolicy,
     PseudonymiseRecords,
     ReIdentifyRecords,
+    GetLimits,
 }
 
-const ALL: [Rpc; 52] = [
+const ALL: [Rpc; 53] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -113,6 +114,7 @@ const ALL: [Rpc; 52] = [
     Rpc::DeleteRecordPolicy,
     Rpc::PseudonymiseRecords,
     Rpc::ReIdentifyRecords,
+    Rpc::GetLimits,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -131,6 +133,17 @@ fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
         Rpc::VerifyReceipt | Rpc::GetReceiptKey => {
             vec![pb::Role::ConsentManager, pb::Role::Auditor]
         }
+        // Any authenticated principal may read the limits.
+        Rpc::GetLimits => vec![
+            pb::Role::Operator,
+            pb::Role::TenantAdmin,
+            pb::Role::Tokenizer,
+            pb::Role::Reidentifier,
+            pb::Role::ConsentManager,
+            pb::Role::SubjectOfficer,
+            pb::Role::KeyOfficer,
+            pb::Role::Auditor,
+        ],
         other => vec![single_role(other)],
     }
 }
@@ -533,6 +546,11 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             })
             .await
             .map(drop),
+        Rpc::GetLimits => c
+            .pseudonyms()
+            .get_limits(pb::GetLimitsRequest {})
+            .await
+            .map(drop),
         Rpc::ReIdentifyRecords => c
             .pseudonyms()
             .re_identify_records(pb::ReIdentifyRecordsRequest {
@@ -896,6 +914,7 @@ async fn no_valid_credential_is_unauthenticated() {
     // Plain-text connections to a TLS server fail.
     let plain = Valv::connect(ClientConfig {
         addr: server.addr.replace("https", "http"),
+        retry: valv_client::RetryPolicy::none(),
         ..ClientConfig::default()
     })
     .await;
@@ -941,12 +960,11 @@ async fn client_certificate_authenticates_a_bound_principal() {
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let with_cert = |cert: String, key: String| ClientConfig {
-        addr: server.addr.clone(),
-        ca_pem: Some(server.ca_pem.clone()),
-        token: None,
-        identity: Some((cert.into_bytes(), key.into_bytes())),
-        server_name: None,
+    let with_cert = |cert: String, key: String| {
+        ClientConfig::new(server.addr.clone())
+            .with_ca_pem(server.ca_pem.clone())
+            .with_identity(cert.into_bytes(), key.into_bytes())
+            .with_retry(valv_client::RetryPolicy::none())
     };
     let bound = Valv::connect(with_cert(bound.cert_pem.clone(), bound.key_pem.clone()))
         .await

@@ -184,6 +184,7 @@ async fn configured_certificates_and_loopback_plaintext() {
         addr: server.addr.clone(),
         ca_pem: Some(other.ca_pem.clone()),
         token: Some(server.operator_token.clone()),
+        retry: valv_client::RetryPolicy::none(),
         ..ClientConfig::default()
     })
     .await;
@@ -211,6 +212,7 @@ async fn configured_certificates_and_loopback_plaintext() {
     let client = Valv::connect(ClientConfig {
         addr: plain.addr.clone(),
         token: Some(plain.operator_token.clone()),
+        retry: valv_client::RetryPolicy::none(),
         ..ClientConfig::default()
     })
     .await

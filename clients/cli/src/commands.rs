@@ -1,14 +1,18 @@
-//! The commands: admin (tenants, domains, purposes, principals), pseudonymise, re-identify,
-//! consents, and the load generator.
+//! The commands: admin (tenants, domains, purposes, principals), pseudonymise, re-identify
+//! (single items, CSV columns, JSON-lines records), consents, and the load generator.
 
 use std::{io::BufRead, process::ExitCode};
 
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
-use valv_client::{ClientConfig, Valv, pb};
+use valv_client::{Valv, pb};
 
-use crate::{Cli, audit, bench, consent, keys, retention, seal, subjects};
+use crate::{
+    Cli, audit, bench,
+    bulk::{self, csv::Column},
+    config, consent, keys, policy, retention, seal, subjects, table,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -24,24 +28,69 @@ pub enum Command {
     /// Principals and their tokens (tenant-admin).
     #[command(subcommand)]
     Principal(PrincipalCmd),
-    /// Pseudonymise identifiers given as arguments, or one per line on stdin (tokenizer).
+    /// Pseudonymise (tokenizer): identifiers, CSV columns, or JSON-lines records.
+    ///
+    /// Identifiers:  valvctl pseudonymise --domain patients 19520903-5525 …  (none: one per line
+    /// on stdin). CSV:  valvctl pseudonymise --domain patients --column ssn [--column
+    /// phone=phones] in.csv > out.csv  (the header row names the columns; other columns pass
+    /// unchanged). JSON lines:  valvctl pseudonymise --policy visits in.jsonl > out.jsonl (a
+    /// record policy, see `valvctl policy`). Files stream in constant memory with a progress bar
+    /// on a terminal; refused rows are left out and listed on stderr by line; exit code 2 when
+    /// any was refused.
     Pseudonymise {
-        /// Domain.
+        /// Domain (of the identifiers, or the default of --column).
         #[arg(long)]
-        domain: String,
-        /// Identifiers; none reads stdin.
-        identifiers: Vec<String>,
+        domain: Option<String>,
+        /// CSV column to pseudonymise, COLUMN (domain from --domain) or COLUMN=DOMAIN. Repeat.
+        #[arg(
+            long = "column",
+            value_name = "COLUMN[=DOMAIN]",
+            conflicts_with = "policy"
+        )]
+        columns: Vec<String>,
+        /// Record policy for JSON-lines input.
+        #[arg(long)]
+        policy: Option<String>,
+        #[command(flatten)]
+        bulk: BulkArgs,
+        /// Identifiers; or, with --column/--policy, the input file (none or `-`: stdin).
+        args: Vec<String>,
     },
-    /// Re-identify pseudonyms for a purpose (reidentifier).
+    /// Re-identify for a purpose (reidentifier): pseudonyms, CSV columns, or JSON-lines records.
+    ///
+    /// Same forms as `pseudonymise`, plus --purpose. Cells and fields that are not released keep
+    /// their pseudonym; the summary on stderr counts them by verdict; exit code 2 when any was
+    /// not released.
     Reidentify {
-        /// Domain.
+        /// Domain (of the pseudonyms, or the default of --column).
         #[arg(long)]
-        domain: String,
+        domain: Option<String>,
         /// Purpose the identifiers are needed for.
         #[arg(long)]
         purpose: String,
-        /// Pseudonyms; none reads stdin.
-        pseudonyms: Vec<String>,
+        /// CSV column to re-identify, COLUMN or COLUMN=DOMAIN. Repeat.
+        #[arg(
+            long = "column",
+            value_name = "COLUMN[=DOMAIN]",
+            conflicts_with = "policy"
+        )]
+        columns: Vec<String>,
+        /// Record policy for JSON-lines input.
+        #[arg(long)]
+        policy: Option<String>,
+        #[command(flatten)]
+        bulk: BulkArgs,
+        /// Pseudonyms; or, with --column/--policy, the input file (none or `-`: stdin).
+        args: Vec<String>,
+    },
+    /// Record policies for JSON records (tenant-admin).
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
+    /// Print a shell completion script, e.g. `valvctl completion bash > /etc/bash_completion.d/valvctl`.
+    Completion {
+        /// Shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Consents (consent-manager).
     #[command(subcommand)]
@@ -80,6 +129,17 @@ pub enum Command {
     Receipt(consent::ReceiptCmd),
     /// Load generator: throughput and latency figures for BENCHMARKS.md.
     Bench(bench::BenchArgs),
+}
+
+/// Batching of file input.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BulkArgs {
+    /// Rows or records per batch.
+    #[arg(long, default_value_t = 2000)]
+    batch_rows: usize,
+    /// Batches in flight at once.
+    #[arg(long, default_value_t = 4)]
+    in_flight: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -333,34 +393,26 @@ pub enum ConsentCmd {
     },
 }
 
-/// Connects with the global flags.
+/// Connects with the global flags, the environment and the profile file.
 pub async fn connect(cli: &Cli) -> anyhow::Result<Valv> {
-    let token = match (&cli.token, &cli.token_file) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(path)) => Some(valv_client::read_token(path)?),
-        (None, None) => None,
-    };
-    let ca_pem = match &cli.ca {
-        Some(path) => {
-            Some(std::fs::read(path).with_context(|| format!("reading CA {}", path.display()))?)
-        }
-        None => None,
-    };
-    let config = ClientConfig {
-        addr: cli.addr.clone(),
-        ca_pem,
-        token,
-        identity: None,
-        server_name: None,
-    };
-    Ok(Valv::connect(config).await?)
+    Ok(Valv::connect(config::client_config(cli)?).await?)
 }
 
-fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+/// Prints `value` as JSON, or `text` as tab-separated lines for `cut` and `awk` (item output).
+fn print_tsv(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if json {
         println!("{value}");
     } else {
         println!("{}", text());
+    }
+}
+
+/// Prints `value` as JSON, or `text` with its tab-separated columns aligned.
+pub(crate) fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", table::align(&text()));
     }
 }
 
@@ -421,9 +473,50 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         return consent::verify_offline(cli.json, file, key);
     }
+    if let Command::Completion { shell } = &cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(
+            *shell,
+            &mut Cli::command(),
+            "valvctl",
+            &mut std::io::stdout(),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let valv = connect(&cli).await?;
     let json = cli.json;
     match cli.command {
+        Command::Completion { .. } => {}
+        Command::Policy(cmd) => return policy::run(&valv, json, cmd).await,
+        Command::Pseudonymise {
+            domain,
+            columns,
+            policy,
+            bulk,
+            args,
+        } if policy.is_some() || !columns.is_empty() => {
+            return run_file(&valv, json, domain, None, columns, policy, bulk, args).await;
+        }
+        Command::Reidentify {
+            domain,
+            purpose,
+            columns,
+            policy,
+            bulk,
+            args,
+        } if policy.is_some() || !columns.is_empty() => {
+            return run_file(
+                &valv,
+                json,
+                domain,
+                Some(purpose),
+                columns,
+                policy,
+                bulk,
+                args,
+            )
+            .await;
+        }
         Command::Receipt(cmd) => return consent::run_receipt(&valv, json, cmd).await,
         Command::Subject(cmd) => return subjects::run(&valv, json, cmd).await,
         Command::Retention(cmd) => return retention::run(&valv, json, cmd).await,
@@ -677,8 +770,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Pseudonymise {
             domain,
-            identifiers,
+            args: identifiers,
+            ..
         } => {
+            let domain = domain.context("--domain is needed")?;
             let ids = stdin_lines(identifiers)?;
             let r = valv
                 .pseudonyms()
@@ -703,7 +798,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     None => bail!("empty result from server"),
                 }
             }
-            print(json, json!(out), || {
+            print_tsv(json, json!(out), || {
                 r.results
                     .iter()
                     .map(|i| match &i.outcome {
@@ -724,8 +819,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reidentify {
             domain,
             purpose,
-            pseudonyms,
+            args: pseudonyms,
+            ..
         } => {
+            let domain = domain.context("--domain is needed")?;
             let ps = stdin_lines(pseudonyms)?;
             let r = valv
                 .pseudonyms()
@@ -747,7 +844,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .zip(&ps)
                 .map(|(i, p)| json!({"pseudonym": p, "verdict": i.verdict().as_str_name(), "identifier": i.identifier}))
                 .collect();
-            print(json, json!(list), || {
+            print_tsv(json, json!(list), || {
                 r.results
                     .iter()
                     .zip(&ps)
@@ -976,7 +1073,70 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verdict_word(v: pb::Verdict) -> &'static str {
+/// A CSV or JSON-lines file through the vault, to stdout; the summary on stderr.
+#[allow(clippy::too_many_arguments)]
+async fn run_file(
+    valv: &Valv,
+    json: bool,
+    domain: Option<String>,
+    purpose: Option<String>,
+    columns: Vec<String>,
+    policy: Option<String>,
+    bulk: BulkArgs,
+    args: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    if args.len() > 1 {
+        bail!("give one input file (or none for stdin)");
+    }
+    let input = args.first().map(String::as_str);
+    let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let (summary, what) = match policy {
+        Some(policy) => {
+            let direction = match purpose {
+                Some(p) => bulk::jsonl::Direction::ReIdentify(p),
+                None => bulk::jsonl::Direction::Pseudonymise,
+            };
+            let what = match direction {
+                bulk::jsonl::Direction::Pseudonymise => "refused",
+                bulk::jsonl::Direction::ReIdentify(_) => "not released",
+            };
+            let s = bulk::jsonl::run(
+                valv,
+                &policy,
+                direction,
+                input,
+                out,
+                bulk.batch_rows,
+                bulk.in_flight,
+            )
+            .await?;
+            (s, what)
+        }
+        None => {
+            let columns: Vec<Column> = bulk::csv::parse_columns(&columns, domain.as_deref())?;
+            let (direction, what) = match purpose {
+                Some(p) => (bulk::csv::Direction::ReIdentify(p), "not released"),
+                None => (bulk::csv::Direction::Pseudonymise, "refused"),
+            };
+            let s = bulk::csv::run(
+                valv,
+                direction,
+                columns,
+                input,
+                out,
+                bulk.batch_rows,
+                bulk.in_flight,
+            )
+            .await?;
+            (s, what)
+        }
+    };
+    summary.report(json, what);
+    Ok(summary.exit_code())
+}
+
+/// A verdict as a word.
+pub(crate) fn verdict_word(v: pb::Verdict) -> &'static str {
     match v {
         pb::Verdict::Released => "released",
         pb::Verdict::NoConsent => "no-consent",

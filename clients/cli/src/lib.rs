@@ -1,34 +1,44 @@
 //! `valvctl`: the Valv command line for administrators, officers and data engineers (as a
 //! library, so the end-to-end tests run the very same commands).
 //!
-//! Connection settings come from flags or the environment: `VALV_ADDR`, `VALV_TOKEN` (or
-//! `VALV_TOKEN_FILE`) and `VALV_CA`.
+//! Connection settings come from flags, the environment (`VALV_ADDR`, `VALV_TOKEN` or
+//! `VALV_TOKEN_FILE`, `VALV_CA`) or a profile file (see `config`).
 
 mod audit;
 mod bench;
+pub mod bulk;
 mod commands;
+pub mod config;
 mod consent;
 mod keys;
+mod policy;
 mod retention;
 mod seal;
 mod subjects;
+mod table;
 
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 
-/// Talk to a Valv vault.
+/// Talk to a Valv vault: set it up, pseudonymise and re-identify (also whole CSV and JSON-lines
+/// files), manage consents, subject requests, keys and the audit log.
+///
+/// Connection: --addr/--ca/--token-file, or VALV_ADDR/VALV_CA/VALV_TOKEN(_FILE), or a profile in
+/// ~/.config/valv/profiles.toml ([profiles.NAME] addr, ca, token_file; `default` is used when no
+/// --profile is given). Each command's --help says which role it needs.
 #[derive(Debug, Parser)]
-#[command(name = "valvctl", version, about, long_about = None)]
+#[command(name = "valvctl", version, about, long_about)]
 pub struct Cli {
-    /// Vault address.
-    #[arg(
-        long,
-        global = true,
-        env = "VALV_ADDR",
-        default_value = "https://127.0.0.1:7443"
-    )]
-    addr: String,
+    /// Vault address [default: https://127.0.0.1:7443, or the profile's].
+    #[arg(long, global = true, env = "VALV_ADDR")]
+    addr: Option<String>,
+    /// Profile of the profile file to use (default: `default`, when the file has it).
+    #[arg(long, global = true, env = "VALV_PROFILE")]
+    profile: Option<String>,
+    /// Profile file [default: $XDG_CONFIG_HOME/valv/profiles.toml or ~/.config/valv/profiles.toml].
+    #[arg(long, global = true, env = "VALV_CONFIG")]
+    config: Option<PathBuf>,
     /// Bearer token.
     #[arg(long, global = true, env = "VALV_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -38,7 +48,7 @@ pub struct Cli {
     /// CA certificate (PEM) to trust, e.g. <data-dir>/tls/ca.pem.
     #[arg(long, global = true, env = "VALV_CA")]
     ca: Option<PathBuf>,
-    /// Print JSON instead of text.
+    /// Print JSON instead of tables (one document, or one per line for streams).
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]

@@ -170,4 +170,18 @@ impl PseudonymService for PseudonymApi {
             .collect();
         Ok(Response::new(pb::ReIdentifyRecordsResponse { results }))
     }
+
+    async fn get_limits(
+        &self,
+        request: Request<pb::GetLimitsRequest>,
+    ) -> Result<Response<pb::ServerLimits>, Status> {
+        // Any authenticated principal may ask.
+        caller(&self.0, &request).await?;
+        let limits = &self.0.limits;
+        Ok(Response::new(pb::ServerLimits {
+            max_batch: u32::try_from(limits.max_batch).unwrap_or(u32::MAX),
+            max_message_bytes: limits.max_message_bytes as u64,
+            max_identifier_bytes: u32::try_from(limits.max_identifier_bytes).unwrap_or(u32::MAX),
+        }))
+    }
 }
