@@ -516,3 +516,63 @@ async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
     assert_log_lacks(&["secret text", "+46701111111"]);
     server.stop().await;
 }
+
+/// The README's Rust example is `clients/rust/examples/quickstart.rs`, compiled into this test.
+#[allow(dead_code)]
+#[path = "../../clients/rust/examples/quickstart.rs"]
+mod quickstart;
+
+#[tokio::test]
+async fn the_readme_rust_example_runs_and_is_the_example_file() {
+    let readme = include_str!("../../README.md");
+    let example = include_str!("../../clients/rust/examples/quickstart.rs");
+    let body = example
+        .split_once("use valv_client")
+        .map(|(_, rest)| format!("use valv_client{rest}"))
+        .unwrap_or_default();
+    assert!(
+        readme.contains(&body),
+        "README \"Use from Rust\" must show clients/rust/examples/quickstart.rs from its `use` line on"
+    );
+
+    let server = start().await;
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "region-north",
+        &[(
+            "patients.research",
+            pb::IdentifierKind::SePersonnummer,
+            pb::Scheme::Keyed,
+            true,
+        )],
+        &[],
+    )
+    .await;
+    let admin = server.client(&t.admin).await;
+    admin
+        .admin()
+        .define_record_policy(pb::DefineRecordPolicyRequest {
+            policy: Some(pb::RecordPolicy {
+                name: "visits".into(),
+                fields: vec![pb::RecordField {
+                    pointer: "/patient/ssn".into(),
+                    domain: "patients.research".into(),
+                    required: true,
+                }],
+                drop: vec!["/note".into()],
+                updated_unix_ms: 0,
+            }),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let tok = server.client(&t.tokenizer).await;
+    let pseudonyms = quickstart::pseudonymise(&tok)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        pseudonyms,
+        pseudonymise_ok(&tok, "patients.research", &["195209035525", "200311161632"]).await
+    );
+    server.stop().await;
+}

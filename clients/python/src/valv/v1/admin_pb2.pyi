@@ -1,0 +1,330 @@
+from valv.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Tenant(_message.Message):
+    __slots__ = ("name", "created_unix_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    created_unix_ms: int
+    def __init__(self, name: _Optional[str] = ..., created_unix_ms: _Optional[int] = ...) -> None: ...
+
+class CreateTenantRequest(_message.Message):
+    __slots__ = ("name", "admin_name")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    admin_name: str
+    def __init__(self, name: _Optional[str] = ..., admin_name: _Optional[str] = ...) -> None: ...
+
+class CreateTenantResponse(_message.Message):
+    __slots__ = ("tenant", "admin", "admin_token")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tenant: Tenant
+    admin: Principal
+    admin_token: str
+    def __init__(self, tenant: _Optional[_Union[Tenant, _Mapping]] = ..., admin: _Optional[_Union[Principal, _Mapping]] = ..., admin_token: _Optional[str] = ...) -> None: ...
+
+class Domain(_message.Message):
+    __slots__ = ("name", "kind", "scheme", "reversible", "retention_seconds", "epoch", "created_unix_ms", "retention_since_last_use", "consent_purpose")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    REVERSIBLE_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_SINCE_LAST_USE_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: _common_pb2.IdentifierKind
+    scheme: _common_pb2.Scheme
+    reversible: bool
+    retention_seconds: int
+    epoch: int
+    created_unix_ms: int
+    retention_since_last_use: bool
+    consent_purpose: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.IdentifierKind, str]] = ..., scheme: _Optional[_Union[_common_pb2.Scheme, str]] = ..., reversible: _Optional[bool] = ..., retention_seconds: _Optional[int] = ..., epoch: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., retention_since_last_use: _Optional[bool] = ..., consent_purpose: _Optional[str] = ...) -> None: ...
+
+class CreateDomainRequest(_message.Message):
+    __slots__ = ("name", "kind", "scheme", "reversible", "retention_seconds", "retention_since_last_use", "consent_purpose")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    REVERSIBLE_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_SINCE_LAST_USE_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: _common_pb2.IdentifierKind
+    scheme: _common_pb2.Scheme
+    reversible: bool
+    retention_seconds: int
+    retention_since_last_use: bool
+    consent_purpose: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.IdentifierKind, str]] = ..., scheme: _Optional[_Union[_common_pb2.Scheme, str]] = ..., reversible: _Optional[bool] = ..., retention_seconds: _Optional[int] = ..., retention_since_last_use: _Optional[bool] = ..., consent_purpose: _Optional[str] = ...) -> None: ...
+
+class CreateDomainResponse(_message.Message):
+    __slots__ = ("domain",)
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    domain: Domain
+    def __init__(self, domain: _Optional[_Union[Domain, _Mapping]] = ...) -> None: ...
+
+class ListDomainsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListDomainsResponse(_message.Message):
+    __slots__ = ("domains",)
+    DOMAINS_FIELD_NUMBER: _ClassVar[int]
+    domains: _containers.RepeatedCompositeFieldContainer[Domain]
+    def __init__(self, domains: _Optional[_Iterable[_Union[Domain, _Mapping]]] = ...) -> None: ...
+
+class Purpose(_message.Message):
+    __slots__ = ("name", "legal_basis", "min_text_version", "default_consent_validity_seconds", "description", "created_unix_ms", "updated_unix_ms", "explicit_consent", "domains", "erase_on_withdrawal", "evidence_retention_seconds", "text_versions")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
+    MIN_TEXT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_CONSENT_VALIDITY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPLICIT_CONSENT_FIELD_NUMBER: _ClassVar[int]
+    DOMAINS_FIELD_NUMBER: _ClassVar[int]
+    ERASE_ON_WITHDRAWAL_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_RETENTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    legal_basis: _common_pb2.LegalBasis
+    min_text_version: int
+    default_consent_validity_seconds: int
+    description: str
+    created_unix_ms: int
+    updated_unix_ms: int
+    explicit_consent: bool
+    domains: _containers.RepeatedScalarFieldContainer[str]
+    erase_on_withdrawal: bool
+    evidence_retention_seconds: int
+    text_versions: int
+    def __init__(self, name: _Optional[str] = ..., legal_basis: _Optional[_Union[_common_pb2.LegalBasis, str]] = ..., min_text_version: _Optional[int] = ..., default_consent_validity_seconds: _Optional[int] = ..., description: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., updated_unix_ms: _Optional[int] = ..., explicit_consent: _Optional[bool] = ..., domains: _Optional[_Iterable[str]] = ..., erase_on_withdrawal: _Optional[bool] = ..., evidence_retention_seconds: _Optional[int] = ..., text_versions: _Optional[int] = ...) -> None: ...
+
+class DefinePurposeRequest(_message.Message):
+    __slots__ = ("name", "legal_basis", "min_text_version", "default_consent_validity_seconds", "description", "explicit_consent", "domains", "erase_on_withdrawal", "evidence_retention_seconds")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
+    MIN_TEXT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_CONSENT_VALIDITY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    EXPLICIT_CONSENT_FIELD_NUMBER: _ClassVar[int]
+    DOMAINS_FIELD_NUMBER: _ClassVar[int]
+    ERASE_ON_WITHDRAWAL_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_RETENTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    legal_basis: _common_pb2.LegalBasis
+    min_text_version: int
+    default_consent_validity_seconds: int
+    description: str
+    explicit_consent: bool
+    domains: _containers.RepeatedScalarFieldContainer[str]
+    erase_on_withdrawal: bool
+    evidence_retention_seconds: int
+    def __init__(self, name: _Optional[str] = ..., legal_basis: _Optional[_Union[_common_pb2.LegalBasis, str]] = ..., min_text_version: _Optional[int] = ..., default_consent_validity_seconds: _Optional[int] = ..., description: _Optional[str] = ..., explicit_consent: _Optional[bool] = ..., domains: _Optional[_Iterable[str]] = ..., erase_on_withdrawal: _Optional[bool] = ..., evidence_retention_seconds: _Optional[int] = ...) -> None: ...
+
+class ConsentText(_message.Message):
+    __slots__ = ("purpose", "version", "text", "sha256", "added_unix_ms")
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    ADDED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    purpose: str
+    version: int
+    text: str
+    sha256: str
+    added_unix_ms: int
+    def __init__(self, purpose: _Optional[str] = ..., version: _Optional[int] = ..., text: _Optional[str] = ..., sha256: _Optional[str] = ..., added_unix_ms: _Optional[int] = ...) -> None: ...
+
+class AddConsentTextRequest(_message.Message):
+    __slots__ = ("purpose", "text")
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    purpose: str
+    text: str
+    def __init__(self, purpose: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class AddConsentTextResponse(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: ConsentText
+    def __init__(self, text: _Optional[_Union[ConsentText, _Mapping]] = ...) -> None: ...
+
+class ListConsentTextsRequest(_message.Message):
+    __slots__ = ("purpose",)
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    purpose: str
+    def __init__(self, purpose: _Optional[str] = ...) -> None: ...
+
+class ListConsentTextsResponse(_message.Message):
+    __slots__ = ("texts",)
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    texts: _containers.RepeatedCompositeFieldContainer[ConsentText]
+    def __init__(self, texts: _Optional[_Iterable[_Union[ConsentText, _Mapping]]] = ...) -> None: ...
+
+class GetTenantSettingsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SetTenantSettingsRequest(_message.Message):
+    __slots__ = ("age_of_consent",)
+    AGE_OF_CONSENT_FIELD_NUMBER: _ClassVar[int]
+    age_of_consent: int
+    def __init__(self, age_of_consent: _Optional[int] = ...) -> None: ...
+
+class TenantSettings(_message.Message):
+    __slots__ = ("age_of_consent",)
+    AGE_OF_CONSENT_FIELD_NUMBER: _ClassVar[int]
+    age_of_consent: int
+    def __init__(self, age_of_consent: _Optional[int] = ...) -> None: ...
+
+class DefinePurposeResponse(_message.Message):
+    __slots__ = ("purpose", "created")
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    purpose: Purpose
+    created: bool
+    def __init__(self, purpose: _Optional[_Union[Purpose, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ListPurposesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPurposesResponse(_message.Message):
+    __slots__ = ("purposes",)
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    purposes: _containers.RepeatedCompositeFieldContainer[Purpose]
+    def __init__(self, purposes: _Optional[_Iterable[_Union[Purpose, _Mapping]]] = ...) -> None: ...
+
+class Principal(_message.Message):
+    __slots__ = ("id", "name", "roles", "purposes", "revoked", "created_unix_ms", "client_cert_sha256")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_CERT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    roles: _containers.RepeatedScalarFieldContainer[_common_pb2.Role]
+    purposes: _containers.RepeatedScalarFieldContainer[str]
+    revoked: bool
+    created_unix_ms: int
+    client_cert_sha256: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[_common_pb2.Role, str]]] = ..., purposes: _Optional[_Iterable[str]] = ..., revoked: _Optional[bool] = ..., created_unix_ms: _Optional[int] = ..., client_cert_sha256: _Optional[str] = ...) -> None: ...
+
+class CreatePrincipalRequest(_message.Message):
+    __slots__ = ("name", "roles", "purposes", "client_cert_sha256")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_CERT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    roles: _containers.RepeatedScalarFieldContainer[_common_pb2.Role]
+    purposes: _containers.RepeatedScalarFieldContainer[str]
+    client_cert_sha256: str
+    def __init__(self, name: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[_common_pb2.Role, str]]] = ..., purposes: _Optional[_Iterable[str]] = ..., client_cert_sha256: _Optional[str] = ...) -> None: ...
+
+class CreatePrincipalResponse(_message.Message):
+    __slots__ = ("principal", "token")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    principal: Principal
+    token: str
+    def __init__(self, principal: _Optional[_Union[Principal, _Mapping]] = ..., token: _Optional[str] = ...) -> None: ...
+
+class RevokePrincipalRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class RevokePrincipalResponse(_message.Message):
+    __slots__ = ("principal",)
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    principal: Principal
+    def __init__(self, principal: _Optional[_Union[Principal, _Mapping]] = ...) -> None: ...
+
+class ListPrincipalsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPrincipalsResponse(_message.Message):
+    __slots__ = ("principals",)
+    PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
+    principals: _containers.RepeatedCompositeFieldContainer[Principal]
+    def __init__(self, principals: _Optional[_Iterable[_Union[Principal, _Mapping]]] = ...) -> None: ...
+
+class RecordField(_message.Message):
+    __slots__ = ("pointer", "domain", "required")
+    POINTER_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    pointer: str
+    domain: str
+    required: bool
+    def __init__(self, pointer: _Optional[str] = ..., domain: _Optional[str] = ..., required: _Optional[bool] = ...) -> None: ...
+
+class RecordPolicy(_message.Message):
+    __slots__ = ("name", "fields", "drop", "updated_unix_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    DROP_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    fields: _containers.RepeatedCompositeFieldContainer[RecordField]
+    drop: _containers.RepeatedScalarFieldContainer[str]
+    updated_unix_ms: int
+    def __init__(self, name: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[RecordField, _Mapping]]] = ..., drop: _Optional[_Iterable[str]] = ..., updated_unix_ms: _Optional[int] = ...) -> None: ...
+
+class DefineRecordPolicyRequest(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: RecordPolicy
+    def __init__(self, policy: _Optional[_Union[RecordPolicy, _Mapping]] = ...) -> None: ...
+
+class DefineRecordPolicyResponse(_message.Message):
+    __slots__ = ("policy", "created")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    policy: RecordPolicy
+    created: bool
+    def __init__(self, policy: _Optional[_Union[RecordPolicy, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ListRecordPoliciesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRecordPoliciesResponse(_message.Message):
+    __slots__ = ("policies",)
+    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    policies: _containers.RepeatedCompositeFieldContainer[RecordPolicy]
+    def __init__(self, policies: _Optional[_Iterable[_Union[RecordPolicy, _Mapping]]] = ...) -> None: ...
+
+class DeleteRecordPolicyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteRecordPolicyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
