@@ -538,7 +538,7 @@ mod tests {
         let bad = plan(r#"{"ssn":"19520903-5525""#, &p).unwrap_err();
         assert_eq!(bad[0].pointer, "");
         assert!(
-            bad[0].rule.starts_with("must be one json document"),
+            bad[0].rule.starts_with("must be one JSON document"),
             "{}",
             bad[0].rule
         );
