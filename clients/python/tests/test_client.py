@@ -148,3 +148,21 @@ def test_no_identifier_reaches_the_server_log(vault, tenant):
     assert "valv is serving" in text
     for secret in [SSN, OTHER, "19520903-5525", "200311161633", "197807241901", "anna@example.org", "free text"]:
         assert secret not in text, "an identifier reached the server log"
+
+
+def test_unavailable_is_retried_then_raised():
+    import socket
+    import time
+
+    from valv import Unavailable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    with Client(f"http://127.0.0.1:{port}", token="valv_x", retries=2, timeout=5) as nobody:
+        with pytest.raises(Unavailable) as e:
+            nobody.limits()
+    assert e.value.code.name == "UNAVAILABLE"
+    # Two retries waited about 0.1 s and 0.2 s (less up to half of each for jitter).
+    assert time.monotonic() - started >= 0.15
