@@ -501,6 +501,19 @@ async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(text(&unknown.stderr).contains("no profile [profiles.prod]"));
 
+    // Limits, for any principal, as a table or JSON.
+    let limits = valvctl(&server, &ca, &t.tokenizer, &["limits"], b"");
+    assert_eq!(
+        text(&limits.stdout)
+            .lines()
+            .next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["items", "per", "request", "10000"])
+    );
+    let limits = valvctl(&server, &ca, &t.tokenizer, &["--json", "limits"], b"");
+    let limits: serde_json::Value = serde_json::from_slice(&limits.stdout).unwrap_or_default();
+    assert_eq!(limits["max_message_bytes"], 16 * 1024 * 1024);
+
     // Shell completion needs no server.
     let completion = Command::new(VALVCTL)
         .args(["completion", "bash"])

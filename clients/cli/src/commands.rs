@@ -83,6 +83,8 @@ pub enum Command {
         /// Pseudonyms; or, with --column/--policy, the input file (none or `-`: stdin).
         args: Vec<String>,
     },
+    /// The vault's limits: items per request, request size, identifier length (any principal).
+    Limits,
     /// Record policies for JSON records (tenant-admin).
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
@@ -488,6 +490,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Completion { .. } => {}
         Command::Policy(cmd) => return policy::run(&valv, json, cmd).await,
+        Command::Limits => {
+            let l = valv.limits().await?;
+            print(
+                json,
+                json!({"max_batch": l.max_batch, "max_message_bytes": l.max_message_bytes,
+                       "max_identifier_bytes": l.max_identifier_bytes}),
+                || {
+                    format!(
+                        "items per request\t{}\nrequest size (bytes)\t{}\nidentifier length (bytes)\t{}",
+                        l.max_batch, l.max_message_bytes, l.max_identifier_bytes
+                    )
+                },
+            );
+        }
         Command::Pseudonymise {
             domain,
             columns,
@@ -955,6 +971,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => (0, 0),
             };
             let mut page_token = String::new();
+            let mut lines = vec!["SUBJECT\tPURPOSE\tSTATUS\tVALID UNTIL (unix ms)".to_owned()];
             loop {
                 let r = valv
                     .consents()
@@ -972,34 +989,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .into_inner();
                 for c in &r.consents {
                     let e = c.latest.clone().unwrap_or_default();
-                    print(
-                        json,
-                        json!({"subject_ref": c.subject_ref, "purpose": c.purpose,
+                    if json {
+                        println!(
+                            "{}",
+                            json!({"subject_ref": c.subject_ref, "purpose": c.purpose,
                                "status": c.status().as_str_name(), "domain": e.subject_domain,
                                "pseudonym": e.subject_pseudonym, "text_version": e.text_version,
-                               "valid_until_unix_ms": e.valid_until_unix_ms}),
-                        || {
-                            format!(
-                                "{}\t{}\t{}\t{}",
-                                if e.subject_pseudonym.is_empty() {
-                                    &c.subject_ref
-                                } else {
-                                    &e.subject_pseudonym
-                                },
-                                c.purpose,
-                                c.status()
-                                    .as_str_name()
-                                    .trim_start_matches("CONSENT_STATUS_")
-                                    .to_lowercase(),
-                                e.valid_until_unix_ms
-                            )
-                        },
-                    );
+                               "valid_until_unix_ms": e.valid_until_unix_ms})
+                        );
+                    } else {
+                        lines.push(format!(
+                            "{}\t{}\t{}\t{}",
+                            if e.subject_pseudonym.is_empty() {
+                                &c.subject_ref
+                            } else {
+                                &e.subject_pseudonym
+                            },
+                            c.purpose,
+                            c.status()
+                                .as_str_name()
+                                .trim_start_matches("CONSENT_STATUS_")
+                                .to_lowercase(),
+                            e.valid_until_unix_ms
+                        ));
+                    }
                 }
                 if r.next_page_token.is_empty() {
                     break;
                 }
                 page_token = r.next_page_token;
+            }
+            if !json {
+                println!("{}", table::align(&lines.join("\n")));
             }
         }
         Command::Consent(ConsentCmd::Stats) => {

@@ -198,17 +198,18 @@ pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<E
                     .collect();
                 println!("{}", json!(list));
             } else {
-                println!("version\tstate\trecords\tencryptions/budget");
+                let mut lines = vec!["VERSION\tSTATE\tRECORDS\tENCRYPTIONS/BUDGET".to_owned()];
                 for v in &versions {
-                    println!(
+                    lines.push(format!(
                         "v{}\t{}\t{}\t{}/{}",
                         v.version,
                         state_name(v.state()),
                         v.records,
                         v.encryptions,
                         v.budget
-                    );
+                    ));
                 }
+                println!("{}", crate::table::align(&lines.join("\n")));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -320,9 +321,11 @@ pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<E
                     .collect();
                 println!("{}", json!(list));
             } else {
-                for o in &ops {
-                    println!("{}\t{}\trequested by {}", o.id, o.summary, o.requested_by);
-                }
+                let lines: Vec<String> = ops
+                    .iter()
+                    .map(|o| format!("{}\t{}\trequested by {}", o.id, o.summary, o.requested_by))
+                    .collect();
+                println!("{}", crate::table::align(&lines.join("\n")));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -436,9 +439,8 @@ pub async fn run_jobs(valv: &Valv, json: bool, cmd: JobsCmd) -> anyhow::Result<E
             if json {
                 println!("{}", json!(jobs.iter().map(job_json).collect::<Vec<_>>()));
             } else {
-                for j in &jobs {
-                    println!("{}", job_line(j));
-                }
+                let lines: Vec<String> = jobs.iter().map(job_line).collect();
+                println!("{}", crate::table::align(&lines.join("\n")));
             }
             Ok(ExitCode::SUCCESS)
         }
