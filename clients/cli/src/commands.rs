@@ -30,13 +30,19 @@ pub enum Command {
     Principal(PrincipalCmd),
     /// Pseudonymise (tokenizer): identifiers, CSV columns, or JSON-lines records.
     ///
-    /// Identifiers:  valvctl pseudonymise --domain patients 19520903-5525 …  (none: one per line
-    /// on stdin). CSV:  valvctl pseudonymise --domain patients --column ssn [--column
-    /// phone=phones] in.csv > out.csv  (the header row names the columns; other columns pass
-    /// unchanged). JSON lines:  valvctl pseudonymise --policy visits in.jsonl > out.jsonl (a
-    /// record policy, see `valvctl policy`). Files stream in constant memory with a progress bar
-    /// on a terminal; refused rows are left out and listed on stderr by line; exit code 2 when
-    /// any was refused.
+    /// Identifiers (none given: one per line on stdin):
+    ///   valvctl pseudonymise --domain patients 19520903-5525 200311161632
+    ///
+    /// CSV (the header row names the columns; other columns pass unchanged):
+    ///   valvctl pseudonymise --domain patients --column ssn --column phone=phones in.csv > out.csv
+    ///
+    /// JSON lines, under a record policy (see `valvctl policy`):
+    ///   valvctl pseudonymise --policy visits in.jsonl > out.jsonl
+    ///
+    /// Files stream in constant memory, with a progress bar when stderr is a terminal. Refused
+    /// rows are left out of the output and listed on stderr by line and rule (never the value);
+    /// the exit code is 2 when any was refused.
+    #[command(verbatim_doc_comment)]
     Pseudonymise {
         /// Domain (of the identifiers, or the default of --column).
         #[arg(long)]
@@ -58,9 +64,12 @@ pub enum Command {
     },
     /// Re-identify for a purpose (reidentifier): pseudonyms, CSV columns, or JSON-lines records.
     ///
-    /// Same forms as `pseudonymise`, plus --purpose. Cells and fields that are not released keep
-    /// their pseudonym; the summary on stderr counts them by verdict; exit code 2 when any was
-    /// not released.
+    /// The same forms as `pseudonymise`, plus --purpose:
+    ///   valvctl reidentify --purpose treatment --domain patients --column ssn out.csv > back.csv
+    ///
+    /// Cells and fields that are not released keep their pseudonym; the summary on stderr counts
+    /// them by verdict (no-consent, not-found, …); the exit code is 2 when any was not released.
+    #[command(verbatim_doc_comment)]
     Reidentify {
         /// Domain (of the pseudonyms, or the default of --column).
         #[arg(long)]

@@ -16,8 +16,10 @@ use crate::commands::print;
 pub enum PolicyCmd {
     /// Create or replace a record policy.
     ///
-    /// Example: valvctl policy define visits --required-field /patient/ssn=patients
-    ///   --field '/patient/contacts/*/phone=phones' --drop /note
+    /// Example:
+    ///   valvctl policy define visits --required-field /patient/ssn=patients \
+    ///       --field '/patient/contacts/*/phone=phones' --drop /note
+    #[command(verbatim_doc_comment)]
     Define {
         /// Policy name.
         name: String,
