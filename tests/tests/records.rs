@@ -32,6 +32,32 @@ fn visits_policy() -> pb::DefineRecordPolicyRequest {
     }
 }
 
+/// A tenant with a personnummer, a phone and a one-way e-mail domain, and these purposes.
+async fn clinic(server: &InProcess, purposes: &[(&str, pb::LegalBasis)]) -> Tenant {
+    let operator = server.client(&server.operator_token).await;
+    setup_tenant(
+        &operator,
+        "clinic",
+        &[
+            (
+                "patients",
+                pb::IdentifierKind::SePersonnummer,
+                pb::Scheme::Keyed,
+                true,
+            ),
+            ("phones", pb::IdentifierKind::Phone, pb::Scheme::Keyed, true),
+            (
+                "emails",
+                pb::IdentifierKind::Email,
+                pb::Scheme::Keyed,
+                false,
+            ),
+        ],
+        purposes,
+    )
+    .await
+}
+
 async fn records(client: &Valv, docs: &[&str]) -> pb::PseudonymiseRecordsResponse {
     client
         .pseudonyms()
@@ -62,25 +88,8 @@ fn outcome(r: &pb::PseudonymiseRecordResult) -> Result<String, Vec<(String, Stri
 #[tokio::test]
 async fn records_round_trip_under_a_stored_policy() {
     let server = start().await;
-    let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(
-        &operator,
-        "clinic",
-        &[
-            (
-                "patients",
-                pb::IdentifierKind::SePersonnummer,
-                pb::Scheme::Keyed,
-                true,
-            ),
-            ("phones", pb::IdentifierKind::Phone, pb::Scheme::Keyed, true),
-            (
-                "emails",
-                pb::IdentifierKind::Email,
-                pb::Scheme::Keyed,
-                false,
-            ),
-        ],
+    let t = clinic(
+        &server,
         &[
             ("care", pb::LegalBasis::PublicTask),
             ("research", pb::LegalBasis::Consent),
@@ -251,28 +260,7 @@ async fn records_round_trip_under_a_stored_policy() {
 #[tokio::test]
 async fn bad_policies_and_requests_are_refused_and_change_nothing() {
     let server = start().await;
-    let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(
-        &operator,
-        "clinic",
-        &[
-            (
-                "patients",
-                pb::IdentifierKind::SePersonnummer,
-                pb::Scheme::Keyed,
-                true,
-            ),
-            ("phones", pb::IdentifierKind::Phone, pb::Scheme::Keyed, true),
-            (
-                "emails",
-                pb::IdentifierKind::Email,
-                pb::Scheme::Keyed,
-                false,
-            ),
-        ],
-        &[("care", pb::LegalBasis::PublicTask)],
-    )
-    .await;
+    let t = clinic(&server, &[("care", pb::LegalBasis::PublicTask)]).await;
     let admin = server.client(&t.admin).await;
     let tok = server.client(&t.tokenizer).await;
     let reid = server.client(&t.reidentifier).await;

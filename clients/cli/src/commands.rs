@@ -44,23 +44,8 @@ pub enum Command {
     /// the exit code is 2 when any was refused.
     #[command(verbatim_doc_comment)]
     Pseudonymise {
-        /// Domain (of the identifiers, or the default of --column).
-        #[arg(long)]
-        domain: Option<String>,
-        /// CSV column to pseudonymise, COLUMN (domain from --domain) or COLUMN=DOMAIN. Repeat.
-        #[arg(
-            long = "column",
-            value_name = "COLUMN[=DOMAIN]",
-            conflicts_with = "policy"
-        )]
-        columns: Vec<String>,
-        /// Record policy for JSON-lines input.
-        #[arg(long)]
-        policy: Option<String>,
         #[command(flatten)]
-        bulk: BulkArgs,
-        /// Identifiers; or, with --column/--policy, the input file (none or `-`: stdin).
-        args: Vec<String>,
+        input: InputArgs,
     },
     /// Re-identify for a purpose (reidentifier): pseudonyms, CSV columns, or JSON-lines records.
     ///
@@ -71,26 +56,11 @@ pub enum Command {
     /// them by verdict (no-consent, not-found, …); the exit code is 2 when any was not released.
     #[command(verbatim_doc_comment)]
     Reidentify {
-        /// Domain (of the pseudonyms, or the default of --column).
-        #[arg(long)]
-        domain: Option<String>,
         /// Purpose the identifiers are needed for.
         #[arg(long)]
         purpose: String,
-        /// CSV column to re-identify, COLUMN or COLUMN=DOMAIN. Repeat.
-        #[arg(
-            long = "column",
-            value_name = "COLUMN[=DOMAIN]",
-            conflicts_with = "policy"
-        )]
-        columns: Vec<String>,
-        /// Record policy for JSON-lines input.
-        #[arg(long)]
-        policy: Option<String>,
         #[command(flatten)]
-        bulk: BulkArgs,
-        /// Pseudonyms; or, with --column/--policy, the input file (none or `-`: stdin).
-        args: Vec<String>,
+        input: InputArgs,
     },
     /// The vault's limits: items per request, request size, identifier length (any principal).
     Limits,
@@ -140,6 +110,36 @@ pub enum Command {
     Receipt(consent::ReceiptCmd),
     /// Load generator: throughput and latency figures for BENCHMARKS.md.
     Bench(bench::BenchArgs),
+}
+
+/// What `pseudonymise` and `reidentify` work on: items given as arguments or on stdin, CSV
+/// columns, or JSON-lines records under a policy.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InputArgs {
+    /// Domain (of the items, or the default of --column).
+    #[arg(long)]
+    domain: Option<String>,
+    /// CSV column, COLUMN (domain from --domain) or COLUMN=DOMAIN. Repeat.
+    #[arg(
+        long = "column",
+        value_name = "COLUMN[=DOMAIN]",
+        conflicts_with = "policy"
+    )]
+    columns: Vec<String>,
+    /// Record policy for JSON-lines input.
+    #[arg(long)]
+    policy: Option<String>,
+    #[command(flatten)]
+    bulk: BulkArgs,
+    /// The items; or, with --column/--policy, the input file (none or `-`: stdin).
+    args: Vec<String>,
+}
+
+impl InputArgs {
+    /// A file of CSV rows or JSON lines rather than single items.
+    fn is_file(&self) -> bool {
+        self.policy.is_some() || !self.columns.is_empty()
+    }
 }
 
 /// Batching of file input.
@@ -513,34 +513,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             );
         }
-        Command::Pseudonymise {
-            domain,
-            columns,
-            policy,
-            bulk,
-            args,
-        } if policy.is_some() || !columns.is_empty() => {
-            return run_file(&valv, json, domain, None, columns, policy, bulk, args).await;
+        Command::Pseudonymise { input } if input.is_file() => {
+            return run_file(&valv, json, None, input).await;
         }
-        Command::Reidentify {
-            domain,
-            purpose,
-            columns,
-            policy,
-            bulk,
-            args,
-        } if policy.is_some() || !columns.is_empty() => {
-            return run_file(
-                &valv,
-                json,
-                domain,
-                Some(purpose),
-                columns,
-                policy,
-                bulk,
-                args,
-            )
-            .await;
+        Command::Reidentify { purpose, input } if input.is_file() => {
+            return run_file(&valv, json, Some(purpose), input).await;
         }
         Command::Receipt(cmd) => return consent::run_receipt(&valv, json, cmd).await,
         Command::Subject(cmd) => return subjects::run(&valv, json, cmd).await,
@@ -794,9 +771,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             });
         }
         Command::Pseudonymise {
-            domain,
-            args: identifiers,
-            ..
+            input:
+                InputArgs {
+                    domain,
+                    args: identifiers,
+                    ..
+                },
         } => {
             let domain = domain.context("--domain is needed")?;
             let ids = stdin_lines(identifiers)?;
@@ -842,10 +822,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Reidentify {
-            domain,
             purpose,
-            args: pseudonyms,
-            ..
+            input:
+                InputArgs {
+                    domain,
+                    args: pseudonyms,
+                    ..
+                },
         } => {
             let domain = domain.context("--domain is needed")?;
             let ps = stdin_lines(pseudonyms)?;
@@ -1104,17 +1087,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// A CSV or JSON-lines file through the vault, to stdout; the summary on stderr.
-#[allow(clippy::too_many_arguments)]
 async fn run_file(
     valv: &Valv,
     json: bool,
-    domain: Option<String>,
     purpose: Option<String>,
-    columns: Vec<String>,
-    policy: Option<String>,
-    bulk: BulkArgs,
-    args: Vec<String>,
+    input: InputArgs,
 ) -> anyhow::Result<ExitCode> {
+    let InputArgs {
+        domain,
+        columns,
+        policy,
+        bulk,
+        args,
+    } = input;
     if args.len() > 1 {
         bail!("give one input file (or none for stdin)");
     }

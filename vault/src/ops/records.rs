@@ -168,8 +168,11 @@ fn compile(policy: &RecordPolicyRecord, with_drops: bool) -> VaultResult<Compile
     Ok(Compiled::new(fields, drops))
 }
 
+/// A record read against the policy: its text and what to change, or why it is refused.
+type Planned = Result<(String, Plan), RecordErrors>;
+
 /// Reads every record: UTF-8, one JSON document, fields of the right type.
-fn plan_all(records: Vec<Vec<u8>>, policy: &Compiled) -> Vec<Result<(String, Plan), RecordErrors>> {
+fn plan_all(records: Vec<Vec<u8>>, policy: &Compiled) -> Vec<Planned> {
     records
         .into_iter()
         .map(|bytes| {
@@ -187,7 +190,7 @@ fn plan_all(records: Vec<Vec<u8>>, policy: &Compiled) -> Vec<Result<(String, Pla
 
 /// The hits of the readable records grouped by domain: domain → [(record, hit)].
 fn by_domain(
-    planned: &[Result<(String, Plan), RecordErrors>],
+    planned: &[Planned],
     policy: &RecordPolicyRecord,
 ) -> BTreeMap<String, Vec<(usize, usize)>> {
     let mut groups: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
@@ -200,6 +203,20 @@ fn by_domain(
         }
     }
     groups
+}
+
+/// The values of `chunk`'s hits, in order. Grouping took only readable records, and a record
+/// refused while its batch runs is only marked after the batch, so every hit is found.
+fn hit_values(planned: &[Planned], chunk: &[(usize, usize)]) -> Vec<String> {
+    chunk
+        .iter()
+        .filter_map(|&(r, h)| {
+            planned[r]
+                .as_ref()
+                .ok()
+                .map(|(_, p)| p.hits[h].value.clone())
+        })
+        .collect()
 }
 
 fn json_string(text: &str) -> String {
@@ -260,15 +277,7 @@ pub async fn pseudonymise_records(
     let mut late: Vec<(usize, FieldError)> = Vec::new();
     for (name, hits) in by_domain(&planned, &policy) {
         for chunk in hits.chunks(app.limits.max_batch) {
-            let values = chunk
-                .iter()
-                .filter_map(|&(r, h)| {
-                    planned[r]
-                        .as_ref()
-                        .ok()
-                        .map(|(_, p)| p.hits[h].value.clone())
-                })
-                .collect();
+            let values = hit_values(&planned, chunk);
             let out = pseudonymise::pseudonymise(app, caller, &name, values).await?;
             created += out.created;
             for (&(r, h), result) in chunk.iter().zip(out.results) {
@@ -331,15 +340,7 @@ pub async fn reidentify_records(
             continue;
         }
         for chunk in hits.chunks(app.limits.max_batch) {
-            let pseudonyms = chunk
-                .iter()
-                .filter_map(|&(r, h)| {
-                    planned[r]
-                        .as_ref()
-                        .ok()
-                        .map(|(_, p)| p.hits[h].value.clone())
-                })
-                .collect();
+            let pseudonyms = hit_values(&planned, chunk);
             let out = reidentify::reidentify(app, caller, &name, purpose, pseudonyms).await?;
             for (&(r, h), item) in chunk.iter().zip(out) {
                 let Ok((_, plan)) = &planned[r] else { continue };
