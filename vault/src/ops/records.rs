@@ -219,6 +219,14 @@ fn hit_values(planned: &[Planned], chunk: &[(usize, usize)]) -> Vec<String> {
         .collect()
 }
 
+/// Adds `error` to a record's refusal (the first one turns the record into a refusal).
+fn refuse(record: &mut Planned, error: FieldError) {
+    match record {
+        Err(errors) => errors.push(error),
+        slot => *slot = Err(vec![error]),
+    }
+}
+
 fn json_string(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
 }
@@ -254,10 +262,7 @@ pub async fn pseudonymise_records(
                     pointer: hit.pointer.clone(),
                     rule: rule.to_string(),
                 };
-                match &mut planned[r] {
-                    Err(errors) => errors.push(error),
-                    slot => *slot = Err(vec![error]),
-                }
+                refuse(&mut planned[r], error);
             }
         }
     }
@@ -298,10 +303,7 @@ pub async fn pseudonymise_records(
         }
     }
     for (r, error) in late {
-        match &mut planned[r] {
-            Err(errors) => errors.push(error),
-            slot => *slot = Err(vec![error]),
-        }
+        refuse(&mut planned[r], error);
     }
     let results = planned
         .into_iter()
