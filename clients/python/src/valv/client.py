@@ -167,7 +167,7 @@ class Client:
         timeout: float = 60.0,
         max_batch: Optional[int] = None,
     ) -> None:
-        options = [
+        options: list[tuple[str, Union[int, str]]] = [
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
             ("grpc.max_send_message_length", _MAX_MESSAGE),
         ]
