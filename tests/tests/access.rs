@@ -59,9 +59,10 @@ enum Rpc {
     PseudonymiseRecords,
     ReIdentifyRecords,
     GetLimits,
+    CheckIdentifiers,
 }
 
-const ALL: [Rpc; 53] = [
+const ALL: [Rpc; 54] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -115,6 +116,7 @@ const ALL: [Rpc; 53] = [
     Rpc::PseudonymiseRecords,
     Rpc::ReIdentifyRecords,
     Rpc::GetLimits,
+    Rpc::CheckIdentifiers,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -170,9 +172,10 @@ fn single_role(rpc: Rpc) -> pb::Role {
         | Rpc::RotateDomainEpoch
         | Rpc::TranslateEpoch
         | Rpc::FinalizeEpoch => pb::Role::KeyOfficer,
-        Rpc::Pseudonymise | Rpc::PseudonymiseStream | Rpc::PseudonymiseRecords => {
-            pb::Role::Tokenizer
-        }
+        Rpc::Pseudonymise
+        | Rpc::PseudonymiseStream
+        | Rpc::PseudonymiseRecords
+        | Rpc::CheckIdentifiers => pb::Role::Tokenizer,
         Rpc::ReIdentify | Rpc::ReIdentifyRecords => pb::Role::Reidentifier,
         Rpc::GrantConsent
         | Rpc::WithdrawConsent
@@ -543,6 +546,14 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
                 policy: "rp".into(),
                 records: vec![br#"{"e":"anna@example.se"}"#.to_vec()],
                 batch_id: 0,
+            })
+            .await
+            .map(drop),
+        Rpc::CheckIdentifiers => c
+            .pseudonyms()
+            .check_identifiers(pb::CheckIdentifiersRequest {
+                domain: "d".into(),
+                identifiers: vec!["anna@example.se".into()],
             })
             .await
             .map(drop),

@@ -54,6 +54,22 @@ async fn the_rust_client_splits_within_the_server_limits_and_keeps_order() {
     assert_eq!(out.created, 1049);
     let err = out.results[517].clone().err().unwrap_or_default();
     assert_eq!(err.field, "identifiers[517]");
+    // Checking stores nothing and names the same item.
+    let mut unseen: Vec<String> = (5000..5250).map(email).collect();
+    unseen[201] = "also-no-at".into();
+    let checked = tok
+        .check_identifiers("emails", &unseen)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(checked.len(), 1);
+    assert_eq!(checked[0].0, 201);
+    assert_eq!(checked[0].1.field, "identifiers[201]");
+    assert_eq!(checked[0].1.rule, err.rule);
+    let after = tok
+        .pseudonymise("emails", &unseen[..200])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(after.created, 200, "checking made no mapping");
     // Order kept: item 1000 (in the eleventh request) is the pseudonym of email(1000).
     let single = pseudonymise_ok(&tok, "emails", &[&email(1000)]).await;
     assert_eq!(out.results[1000].as_ref().ok(), Some(&single[0]));
@@ -277,6 +293,19 @@ async fn valvctl_streams_csv_columns_both_ways() {
         assert!(stderr.contains(line), "{line} missing: {stderr}");
     }
     assert!(!stderr.contains("-no-at"), "a refused value was echoed");
+    // A refused row's valid phone got no mapping (every column is checked before any is sent).
+    let tok_check = server.client(&t.tokenizer).await;
+    let phone_of_refused_row = tok_check
+        .pseudonyms()
+        .pseudonymise(pb::PseudonymiseRequest {
+            domain: "phones".into(),
+            identifiers: vec!["+46700001000".into()],
+            batch_id: 0,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(phone_of_refused_row.created, 1);
 
     // The output: same header and other columns; identifiers replaced by their pseudonyms.
     let tok = server.client(&t.tokenizer).await;

@@ -40,6 +40,8 @@ def test_large_inputs_are_split_within_the_server_limit(vault, tenant):
         assert len(out) == 1234
         assert out[1100] == ItemError(field="identifiers[1100]", rule=out[1100].rule)
         assert out[1233] == tok.pseudonymise("emails", [emails[1233]])[0]
+        checked = tok.check_identifiers("emails", ["ok@example.org"] * 150 + ["nope"])
+        assert checked == [ItemError("identifiers[150]", out[1100].rule)]
         assert tok.limits()["max_batch"] == 10_000
 
 

@@ -299,6 +299,54 @@ impl Valv {
         Ok(out)
     }
 
+    /// Checks any number of identifiers against `domain`'s rules without pseudonymising them
+    /// (nothing is stored): the refused ones as (index in your input, error whose `field` names
+    /// that index), in order. Split and retried like [`Valv::pseudonymise`].
+    pub async fn check_identifiers<S: AsRef<str>>(
+        &self,
+        domain: &str,
+        identifiers: &[S],
+    ) -> Result<Vec<(usize, pb::ItemError)>, ClientError> {
+        let sizes = identifiers.iter().map(|s| s.as_ref().len()).collect();
+        let parts = self
+            .chunked(sizes, |range| {
+                let valv = self.clone();
+                let request = pb::CheckIdentifiersRequest {
+                    domain: domain.to_owned(),
+                    identifiers: identifiers[range.clone()]
+                        .iter()
+                        .map(|s| s.as_ref().to_owned())
+                        .collect(),
+                };
+                async move {
+                    let reply = valv
+                        .retry(|| {
+                            let (mut c, r) = (valv.pseudonyms(), request.clone());
+                            async move { c.check_identifiers(r).await }
+                        })
+                        .await?;
+                    Ok((range.start, reply.errors))
+                }
+            })
+            .await?;
+        let mut out = Vec::new();
+        for (start, errors) in parts {
+            for mut e in errors {
+                let local = e
+                    .field
+                    .strip_prefix("identifiers[")
+                    .and_then(|rest| rest.strip_suffix(']'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        ClientError::Protocol(format!("unexpected field {}", e.field))
+                    })?;
+                e.field = format!("identifiers[{}]", start + local);
+                out.push((start + local, e));
+            }
+        }
+        Ok(out)
+    }
+
     /// Re-identifies any number of pseudonyms of `domain` for `purpose`, split and retried
     /// like [`Valv::pseudonymise`]. One result per pseudonym, in input order; the identifier
     /// is set only when the verdict is `VERDICT_RELEASED`.

@@ -184,4 +184,22 @@ impl PseudonymService for PseudonymApi {
             max_identifier_bytes: u32::try_from(limits.max_identifier_bytes).unwrap_or(u32::MAX),
         }))
     }
+
+    async fn check_identifiers(
+        &self,
+        request: Request<pb::CheckIdentifiersRequest>,
+    ) -> Result<Response<pb::CheckIdentifiersResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let errors = pseudonymise::check(&self.0, &caller, &r.domain, &r.identifiers)
+            .await
+            .map_err(to_status)?
+            .into_iter()
+            .map(|(i, rule)| pb::ItemError {
+                field: format!("identifiers[{i}]"),
+                rule,
+            })
+            .collect();
+        Ok(Response::new(pb::CheckIdentifiersResponse { errors }))
+    }
 }

@@ -58,6 +58,29 @@ async fn budget_spent(app: &Arc<App>, tenant_id: u64, caller: &Caller) -> VaultR
     }
 }
 
+/// Checks `identifiers` against the rules of the caller's domain `domain_name`: (index, rule)
+/// of each that breaks one. Pure apart from finding the domain; nothing is stored or audited.
+pub async fn check(
+    app: &Arc<App>,
+    caller: &Caller,
+    domain_name: &str,
+    identifiers: &[String],
+) -> VaultResult<Vec<(usize, String)>> {
+    let tenant_id = caller.tenant_with(Role::Tokenizer)?;
+    check_batch(app, "identifiers", identifiers.len())?;
+    let domain = find_domain(app, tenant_id, domain_name).await?;
+    let today = Date::from_unix_ms(app.now_ms());
+    Ok(identifiers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            normalise(domain.kind, raw, today, app.limits.max_identifier_bytes)
+                .err()
+                .map(|e| (i, e.to_string()))
+        })
+        .collect())
+}
+
 /// Pseudonymises `identifiers` in the caller's domain `domain_name`.
 pub async fn pseudonymise(
     app: &Arc<App>,

@@ -51,16 +51,45 @@ pub enum Direction {
 /// One batch of rows: (line, cells) and, per row, why it was refused or not released.
 type Batch = Vec<(u64, Vec<String>, Vec<String>)>;
 
+/// Row indexes of `rows` whose cell `index` is not empty (and, when `skip_refused`, whose row
+/// has not been refused).
+fn cells(rows: &Batch, index: usize, skip_refused: bool) -> Vec<usize> {
+    (0..rows.len())
+        .filter(|&r| rows[r].1.get(index).is_some_and(|c| !c.is_empty()))
+        .filter(|&r| !skip_refused || rows[r].2.is_empty())
+        .collect()
+}
+
 async fn process(
     valv: Valv,
     direction: Arc<Direction>,
     columns: Arc<Vec<(usize, Column)>>,
     mut rows: Batch,
 ) -> anyhow::Result<Batch> {
+    if let Direction::Pseudonymise = direction.as_ref() {
+        // Every cell of every column is checked first, so a refused row gets no mapping for
+        // any of its identifiers.
+        for (index, column) in columns.iter() {
+            let at = cells(&rows, *index, false);
+            if at.is_empty() {
+                continue;
+            }
+            let values: Vec<&str> = at.iter().map(|&r| rows[r].1[*index].as_str()).collect();
+            for (i, e) in valv.check_identifiers(&column.domain, &values).await? {
+                let Some(&r) = at.get(i) else {
+                    anyhow::bail!("the vault named an unknown item {}", e.field);
+                };
+                rows[r]
+                    .2
+                    .push(format!("column {}: {}", column.name, e.rule));
+            }
+        }
+    }
     for (index, column) in columns.iter() {
-        let at: Vec<usize> = (0..rows.len())
-            .filter(|&r| rows[r].1.get(*index).is_some_and(|c| !c.is_empty()))
-            .collect();
+        // A refused row's other cells are not pseudonymised (they are checked first); on the
+        // way back every cell is tried.
+        let skip_refused = matches!(direction.as_ref(), Direction::Pseudonymise);
+        let at = cells(&rows, *index, skip_refused);
         if at.is_empty() {
             continue;
         }

@@ -307,6 +307,22 @@ class Client:
                     out.append(ItemError(field=f"identifiers[{i}]", rule=res.error.rule))
         return out
 
+    def check_identifiers(self, domain: str, identifiers: Iterable[str]) -> list[ItemError]:
+        """The identifiers of `domain` that break its rules, as :class:`ItemError` naming the
+        index in your input; nothing is stored. Useful to refuse a whole row before any of its
+        identifiers gets a mapping."""
+        items = list(identifiers)
+        out: list[ItemError] = []
+        for part in self._chunks([len(s.encode()) for s in items]):
+            r = self.call(
+                self.pseudonyms.CheckIdentifiers,
+                pseudonym_pb2.CheckIdentifiersRequest(domain=domain, identifiers=items[part.start:part.stop]),
+            )
+            for e in r.errors:
+                local = int(e.field[len("identifiers["):-1])
+                out.append(ItemError(field=f"identifiers[{part.start + local}]", rule=e.rule))
+        return out
+
     def reidentify(self, domain: str, purpose: str, pseudonyms: Iterable[str]) -> list[ReIdentified]:
         """Verdicts (and identifiers, where released) for `pseudonyms` of `domain`, needed for
         `purpose`, in order. Every verdict is audited by the vault."""

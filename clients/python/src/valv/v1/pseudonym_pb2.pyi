@@ -166,3 +166,17 @@ class ServerLimits(_message.Message):
     max_message_bytes: int
     max_identifier_bytes: int
     def __init__(self, max_batch: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_identifier_bytes: _Optional[int] = ...) -> None: ...
+
+class CheckIdentifiersRequest(_message.Message):
+    __slots__ = ("domain", "identifiers")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    identifiers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, domain: _Optional[str] = ..., identifiers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CheckIdentifiersResponse(_message.Message):
+    __slots__ = ("errors",)
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    errors: _containers.RepeatedCompositeFieldContainer[_common_pb2.ItemError]
+    def __init__(self, errors: _Optional[_Iterable[_Union[_common_pb2.ItemError, _Mapping]]] = ...) -> None: ...

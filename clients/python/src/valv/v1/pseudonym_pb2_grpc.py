@@ -60,6 +60,11 @@ class PseudonymServiceStub:
                 request_serializer=valv_dot_v1_dot_pseudonym__pb2.ReIdentifyRecordsRequest.SerializeToString,
                 response_deserializer=valv_dot_v1_dot_pseudonym__pb2.ReIdentifyRecordsResponse.FromString,
                 _registered_method=True)
+        self.CheckIdentifiers = channel.unary_unary(
+                '/valv.v1.PseudonymService/CheckIdentifiers',
+                request_serializer=valv_dot_v1_dot_pseudonym__pb2.CheckIdentifiersRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_pseudonym__pb2.CheckIdentifiersResponse.FromString,
+                _registered_method=True)
         self.GetLimits = channel.unary_unary(
                 '/valv.v1.PseudonymService/GetLimits',
                 request_serializer=valv_dot_v1_dot_pseudonym__pb2.GetLimitsRequest.SerializeToString,
@@ -115,6 +120,15 @@ class PseudonymServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckIdentifiers(self, request, context):
+        """Checks identifiers against their domain's rules without pseudonymising them: nothing is
+        stored, counted or audited. For clients that must refuse a whole row (several identifiers)
+        before any of its identifiers gets a mapping.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetLimits(self, request, context):
         """The server's limits, for clients that split large inputs into batches (any authenticated
         principal).
@@ -150,6 +164,11 @@ def add_PseudonymServiceServicer_to_server(servicer, server):
                     servicer.ReIdentifyRecords,
                     request_deserializer=valv_dot_v1_dot_pseudonym__pb2.ReIdentifyRecordsRequest.FromString,
                     response_serializer=valv_dot_v1_dot_pseudonym__pb2.ReIdentifyRecordsResponse.SerializeToString,
+            ),
+            'CheckIdentifiers': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckIdentifiers,
+                    request_deserializer=valv_dot_v1_dot_pseudonym__pb2.CheckIdentifiersRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_pseudonym__pb2.CheckIdentifiersResponse.SerializeToString,
             ),
             'GetLimits': grpc.unary_unary_rpc_method_handler(
                     servicer.GetLimits,
@@ -293,6 +312,33 @@ class PseudonymService:
             '/valv.v1.PseudonymService/ReIdentifyRecords',
             valv_dot_v1_dot_pseudonym__pb2.ReIdentifyRecordsRequest.SerializeToString,
             valv_dot_v1_dot_pseudonym__pb2.ReIdentifyRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckIdentifiers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valv.v1.PseudonymService/CheckIdentifiers',
+            valv_dot_v1_dot_pseudonym__pb2.CheckIdentifiersRequest.SerializeToString,
+            valv_dot_v1_dot_pseudonym__pb2.CheckIdentifiersResponse.FromString,
             options,
             channel_credentials,
             insecure,
