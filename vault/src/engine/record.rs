@@ -582,6 +582,17 @@ mod tests {
         }
 
         proptest! {
+            /// Any text at all: an answer, never a panic (the scanner trusts only what
+            /// serde_json has accepted).
+            #[test]
+            fn any_text_is_answered(doc in "\\PC{0,64}|[\\[\\]{}\",:0-9a-z\\\\ ]{0,64}") {
+                let p = Compiled::new(
+                    vec![(Pattern::parse("/a").unwrap(), true), (Pattern::parse("/*/b").unwrap(), false)],
+                    vec![Pattern::parse("/c").unwrap()],
+                );
+                let _ = plan(&doc, &p);
+            }
+
             /// Whatever is dropped or replaced, the output is valid JSON and equals the input
             /// with those fields changed (checked against serde_json's own tree).
             #[test]
