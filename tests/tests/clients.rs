@@ -380,6 +380,21 @@ async fn valvctl_streams_csv_columns_both_ways() {
         "{summary}"
     );
 
+    // A spreadsheet's byte-order mark before the first column name is kept and not in the way.
+    let bom = valvctl(
+        &server,
+        &ca,
+        &t.tokenizer,
+        &["pseudonymise", "--column", "email=emails"],
+        "\u{feff}email,n\nanna@example.org,1\n".as_bytes(),
+    );
+    assert_eq!(bom.status.code(), Some(0), "{}", text(&bom.stderr));
+    let anna = pseudonymise_ok(&tok, "emails", &["anna@example.org"]).await;
+    assert_eq!(
+        text(&bom.stdout),
+        format!("\u{feff}email,n\n{},1\n", anna[0])
+    );
+
     // A column that is not there: a clear error naming the columns.
     let missing = valvctl(
         &server,

@@ -1,7 +1,10 @@
 //! `valvctl pseudonymise|reidentify --column …`: CSV in, CSV out, only the named columns
 //! changed. The first row must name the columns.
 
-use std::{io::Write, sync::Arc};
+use std::{
+    io::{BufRead, Write},
+    sync::Arc,
+};
 
 use anyhow::{Context, bail};
 use valv_client::{Valv, pb};
@@ -136,6 +139,14 @@ pub async fn run(
     depth: usize,
 ) -> anyhow::Result<Summary> {
     let (reader, total) = open_input(input)?;
+    // Spreadsheet exports often start with a byte-order mark: the CSV reader skips it when
+    // matching column names, and the output starts with it again.
+    let mut reader = std::io::BufReader::new(reader);
+    let bom = reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF");
+    let mut out = out;
+    if bom {
+        out.write_all(b"\xEF\xBB\xBF")?;
+    }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(reader);
