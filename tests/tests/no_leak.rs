@@ -1,7 +1,7 @@
 //! No identifier (and no key byte) appears in the server's log at `trace`, in audit entries, in
 //! metrics, in error messages, or in the clear anywhere in the data directory.
 
-use valv::store::Store;
+use valv::store::AuditStore;
 use valv_e2e::{pb, *};
 
 const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");

@@ -27,11 +27,12 @@ use crate::{
 /// push the real collision bound far beyond it, so this is a cryptoperiod, not a cliff.
 pub const DEFAULT_KEY_USE_BUDGET: u64 = 1 << 32;
 
-/// Use of one key version: encryptions made, and the durable reservation that bounds them.
+/// This process's allotment of encryptions under one key version: it may use `next..end`, a
+/// range it reserved in the store.
 #[derive(Debug, Clone, Copy, Default)]
 struct KeyUse {
-    used: u64,
-    reserved: u64,
+    next: u64,
+    end: u64,
 }
 
 /// Request limits.
@@ -124,6 +125,15 @@ impl DomainDataKeys {
     }
 }
 
+/// A cached value and the tenant change counter it was loaded under.
+type Stamped<T> = (u64, T);
+
+/// Prepared domain keys by (domain, epoch), with their tenant and stamp.
+type DomainCache = HashMap<(u64, u32), (u64, Stamped<Arc<DomainKeys>>)>;
+
+/// The restricted subjects of a tenant.
+type RestrictedSet = std::collections::HashSet<crate::engine::subject::SubjectHandle>;
+
 /// The root key in use and the slot it came from.
 type RootInUse = (Arc<dyn RootKeyProvider>, Option<Arc<dyn RootKeySlot>>);
 
@@ -147,15 +157,19 @@ pub struct App {
     pub audit: AuditLog,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
-    tenants: RwLock<HashMap<u64, Arc<TenantKeys>>>,
-    domains: RwLock<HashMap<(u64, u32), Arc<DomainKeys>>>,
+    /// Unwrapped key rings, stamped with the tenant generation they were loaded under.
+    tenants: RwLock<HashMap<u64, Stamped<Arc<TenantKeys>>>>,
+    /// Prepared domain keys by (domain, epoch): (tenant, stamp, keys).
+    domains: RwLock<DomainCache>,
+    /// Per tenant: its change counter as this process last read it from the store. A cache entry
+    /// is served only while its stamp equals this (see `ARCHITECTURE.md`, "Caches").
+    generations: std::sync::Mutex<HashMap<u64, u64>>,
     /// Per tenant: data writers and readers hold it shared; a key-ring change holds it
     /// exclusively, so no request straddles two key rings.
     gates: std::sync::Mutex<HashMap<u64, Arc<tokio::sync::RwLock<()>>>>,
     usage: tokio::sync::Mutex<HashMap<(u64, u32), KeyUse>>,
     shredded: RwLock<std::collections::HashSet<u64>>,
-    restricted:
-        RwLock<HashMap<u64, Arc<std::collections::HashSet<crate::engine::subject::SubjectHandle>>>>,
+    restricted: RwLock<HashMap<u64, Stamped<Arc<RestrictedSet>>>>,
     /// Serialises loading the restriction cache with changing restrictions, so a load that
     /// read the store before a change cannot install a stale set after it.
     pub restriction_change: tokio::sync::Mutex<()>,
@@ -164,6 +178,19 @@ pub struct App {
     /// Per tenant: the earliest end of a running consent not yet announced as expired (absent:
     /// unknown, scan to find out), so the expiry ticker does not rescan consents in vain.
     pub next_consent_expiry: std::sync::Mutex<HashMap<u64, i64>>,
+    /// This process's name as a job-lease holder: the host name, so a restarted vault takes
+    /// back the leases its previous run held.
+    pub node_id: String,
+}
+
+/// The host name (`HOSTNAME`, else `/etc/hostname`), or `valv`.
+fn default_node_id() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "valv".to_owned())
 }
 
 fn poisoned<T>(_: T) -> VaultError {
@@ -198,6 +225,7 @@ impl App {
             limits,
             tenants: RwLock::new(HashMap::new()),
             domains: RwLock::new(HashMap::new()),
+            generations: std::sync::Mutex::new(HashMap::new()),
             gates: std::sync::Mutex::new(HashMap::new()),
             usage: tokio::sync::Mutex::new(HashMap::new()),
             shredded: RwLock::new(std::collections::HashSet::new()),
@@ -205,7 +233,38 @@ impl App {
             restriction_change: tokio::sync::Mutex::new(()),
             subject_events: tokio::sync::Notify::new(),
             next_consent_expiry: std::sync::Mutex::new(HashMap::new()),
+            node_id: default_node_id(),
         })
+    }
+
+    /// The tenant's change counter as this process last read it (0: not read yet).
+    fn stamp(&self, tenant_id: u64) -> u64 {
+        self.generations
+            .lock()
+            .map(|g| g.get(&tenant_id).copied().unwrap_or(0))
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Reads the tenant's change counter from the store (once per request): when another
+    /// process — or this one — changed what the caches hold, they are no longer served, and a
+    /// tenant shredded elsewhere is refused from now on.
+    pub async fn observe(&self, tenant_id: u64) -> VaultResult<()> {
+        let now = self.store.tenant_generation(tenant_id).await?;
+        let before = self
+            .generations
+            .lock()
+            .map_err(poisoned)?
+            .insert(tenant_id, now);
+        if before != Some(now)
+            && self
+                .store
+                .tenant(tenant_id)
+                .await?
+                .is_some_and(|t| t.shredded_ms != 0)
+        {
+            self.mark_shredded(tenant_id)?;
+        }
+        Ok(())
     }
 
     /// Whether a tenant's key ring was destroyed (every call for it is refused).
@@ -272,8 +331,10 @@ impl App {
     }
 
     /// Counts `n` encryptions under `version`; false (and nothing counted) when that would pass
-    /// the use budget. Counts are reserved durably in blocks, so after a crash the count can only
-    /// be too high, never too low.
+    /// the use budget. This process draws encryptions from a block it reserved in the store
+    /// ([`KeyStore::reserve_key_usage`](crate::store::KeyStore::reserve_key_usage), atomic across
+    /// processes), so the stored total is an upper bound of every process's use together: after a
+    /// crash, or with several nodes, the count can only be too high, never too low.
     pub async fn reserve_encryptions(
         &self,
         tenant_id: u64,
@@ -282,43 +343,38 @@ impl App {
     ) -> VaultResult<bool> {
         let budget = self.limits.key_use_budget;
         let mut usage = self.usage.lock().await;
-        let mut u = match usage.get(&(tenant_id, version)) {
-            Some(u) => *u,
-            None => {
-                let reserved = self
-                    .store
-                    .key_usage(tenant_id)
-                    .await?
-                    .into_iter()
-                    .find(|(v, _)| *v == version)
-                    .map_or(0, |(_, r)| r);
-                KeyUse {
-                    used: reserved,
-                    reserved,
-                }
-            }
-        };
-        if u.used.saturating_add(n) > budget {
-            usage.insert((tenant_id, version), u);
+        let allotment = usage.entry((tenant_id, version)).or_default();
+        if allotment.end - allotment.next >= n {
+            allotment.next += n;
+            return Ok(true);
+        }
+        // What is left of the old block is given up (counted, never used): over-counting only.
+        let block = (budget / 64).clamp(1, 1_000_000).max(n);
+        let mut granted = self
+            .store
+            .reserve_key_usage(tenant_id, version, block, budget)
+            .await?
+            .map(|total| (total, block));
+        if granted.is_none() && block > n {
+            granted = self
+                .store
+                .reserve_key_usage(tenant_id, version, n, budget)
+                .await?
+                .map(|total| (total, n));
+        }
+        let Some((total, size)) = granted else {
             return Ok(false);
-        }
-        u.used += n;
-        if u.used > u.reserved {
-            let block = (budget / 64).clamp(1, 1_000_000);
-            u.reserved = u.used.saturating_add(block).min(budget);
-            self.store
-                .put_key_usage(tenant_id, version, u.reserved)
-                .await?;
-        }
-        usage.insert((tenant_id, version), u);
+        };
+        *allotment = KeyUse {
+            next: total - size + n,
+            end: total,
+        };
         Ok(true)
     }
 
-    /// Encryptions counted under a version (a durable upper bound).
+    /// Encryptions counted under a version by every process (the stored reservations: a
+    /// durable upper bound).
     pub async fn encryptions(&self, tenant_id: u64, version: KeyVersion) -> VaultResult<u64> {
-        if let Some(u) = self.usage.lock().await.get(&(tenant_id, version)) {
-            return Ok(u.used);
-        }
         Ok(self
             .store
             .key_usage(tenant_id)
@@ -338,10 +394,11 @@ impl App {
         self.store.sync().await.map_err(|e| {
             VaultError::Unavailable(format!("key ring could not be made durable: {e}"))
         })?;
+        let stamp = self.stamp(tenant_id);
         self.tenants
             .write()
             .map_err(poisoned)?
-            .insert(tenant_id, Arc::new(keys));
+            .insert(tenant_id, (stamp, Arc::new(keys)));
         // Prepared domain keys hold the previous active version: drop them all (rare event).
         self.domains.write().map_err(poisoned)?.clear();
         Ok(())
@@ -364,7 +421,7 @@ impl App {
         }
         let now = self.now_ms();
         let loaded: Vec<Arc<TenantKeys>> = match self.tenants.read() {
-            Ok(t) => t.values().cloned().collect(),
+            Ok(t) => t.values().map(|(_, k)| Arc::clone(k)).collect(),
             Err(_) => return,
         };
         for keys in loaded {
@@ -392,7 +449,10 @@ impl App {
 
     /// The unwrapped keys of a tenant (cached after the first unwrap).
     pub async fn tenant_keys(&self, tenant_id: u64) -> VaultResult<Arc<TenantKeys>> {
-        if let Some(k) = self.tenants.read().map_err(poisoned)?.get(&tenant_id) {
+        let stamp = self.stamp(tenant_id);
+        if let Some((s, k)) = self.tenants.read().map_err(poisoned)?.get(&tenant_id)
+            && *s == stamp
+        {
             return Ok(Arc::clone(k));
         }
         let wrapped = self
@@ -404,14 +464,17 @@ impl App {
         self.tenants
             .write()
             .map_err(poisoned)?
-            .insert(tenant_id, Arc::clone(&keys));
+            .insert(tenant_id, (stamp, Arc::clone(&keys)));
         Ok(keys)
     }
 
     /// Prepared keys of a domain in its current epoch.
     pub async fn domain_keys(&self, domain: &DomainRecord) -> VaultResult<Arc<DomainKeys>> {
         let cache_key = (domain.id, domain.epoch);
-        if let Some(k) = self.domains.read().map_err(poisoned)?.get(&cache_key) {
+        let stamp = self.stamp(domain.tenant_id);
+        if let Some((_, (s, k))) = self.domains.read().map_err(poisoned)?.get(&cache_key)
+            && *s == stamp
+        {
             return Ok(Arc::clone(k));
         }
         let tenant = self.tenant_keys(domain.tenant_id).await?;
@@ -434,7 +497,7 @@ impl App {
         self.domains
             .write()
             .map_err(poisoned)?
-            .insert(cache_key, Arc::clone(&keys));
+            .insert(cache_key, (domain.tenant_id, (stamp, Arc::clone(&keys))));
         Ok(keys)
     }
 
@@ -454,12 +517,22 @@ impl App {
         &self,
         tenant_id: u64,
     ) -> VaultResult<Arc<std::collections::HashSet<crate::engine::subject::SubjectHandle>>> {
-        if let Some(set) = self.restricted.read().map_err(poisoned)?.get(&tenant_id) {
-            return Ok(Arc::clone(set));
+        let stamp = self.stamp(tenant_id);
+        let cached = |app: &Self| -> VaultResult<Option<Arc<_>>> {
+            Ok(app
+                .restricted
+                .read()
+                .map_err(poisoned)?
+                .get(&tenant_id)
+                .filter(|(s, _)| *s == stamp)
+                .map(|(_, set)| Arc::clone(set)))
+        };
+        if let Some(set) = cached(self)? {
+            return Ok(set);
         }
         let _loading = self.restriction_change.lock().await;
-        if let Some(set) = self.restricted.read().map_err(poisoned)?.get(&tenant_id) {
-            return Ok(Arc::clone(set));
+        if let Some(set) = cached(self)? {
+            return Ok(set);
         }
         let set: std::collections::HashSet<_> = self
             .store
@@ -472,7 +545,7 @@ impl App {
         self.restricted
             .write()
             .map_err(poisoned)?
-            .insert(tenant_id, Arc::clone(&set));
+            .insert(tenant_id, (stamp, Arc::clone(&set)));
         Ok(set)
     }
 

@@ -71,7 +71,7 @@ pub async fn open(
         None => {
             let dir = data_dir.join("store");
             // Deleted data (erasures, retention) leaves the store files for good here.
-            if let Some((before, after)) = crate::store::compact::compact_if_wanted(&dir)? {
+            if let Some((before, after)) = crate::store::sled::compact::compact_if_wanted(&dir)? {
                 tracing::info!(
                     before,
                     after,

@@ -195,7 +195,7 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => *args,
         Command::Operator(OperatorCommand::Init(args)) => return operator_init(&args),
         Command::Operator(OperatorCommand::Compact { data_dir }) => {
-            return match crate::store::compact::compact(&data_dir.join("store")) {
+            return match crate::store::sled::compact::compact(&data_dir.join("store")) {
                 Ok((before, after)) => {
                     println!("store compacted: {before} → {after} bytes");
                     ExitCode::SUCCESS

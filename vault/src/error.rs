@@ -37,6 +37,9 @@ pub enum VaultError {
     /// The act could not be recorded or made durable; nothing was released.
     #[error("{0}")]
     Unavailable(String),
+    /// Another process won a race for the same thing (a job's lease, a pending approval).
+    #[error("{0}")]
+    Aborted(String),
     /// A bug or back-end failure; the detail is logged, the caller sees a generic message.
     #[error("internal: {0}")]
     Internal(String),

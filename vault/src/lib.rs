@@ -21,4 +21,6 @@ pub mod observe;
 pub mod ops;
 pub mod server;
 pub mod store;
+#[cfg(test)]
+mod testkit;
 pub mod tls;

@@ -81,7 +81,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     // Jobs a previous run left running continue now (traffic is served meanwhile); a sealed
     // vault resumes them when it is unsealed.
     if !app.is_sealed() {
-        crate::jobs::resume(&app).await?;
+        crate::jobs::resume(&app, true).await?;
     }
     let mut metrics_addr = None;
     let mut background = vec![
@@ -90,6 +90,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
             Arc::clone(&app),
             std::time::Duration::from_secs(5),
         ),
+        crate::jobs::spawn_sweeper(Arc::clone(&app)),
     ];
     if config.limits.retention_interval_seconds > 0 {
         background.push(crate::ops::retention::spawn_schedule(

@@ -30,6 +30,10 @@ pub(crate) async fn caller<T>(app: &App, request: &Request<T>) -> Result<Caller,
     let caller = crate::authz::authenticate(app.store.as_ref(), request.metadata(), leaf)
         .await
         .map_err(status::to_status)?;
+    if let Some(tenant_id) = caller.principal.tenant_id {
+        // Caches follow the store's per-tenant change counter (another node may have changed it).
+        app.observe(tenant_id).await.map_err(status::to_status)?;
+    }
     if caller
         .principal
         .tenant_id

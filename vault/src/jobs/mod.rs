@@ -2,8 +2,16 @@
 //! after every page of work, so a killed vault picks each running job up where it stopped.
 //! Key rotation ([`rotation`]) resumes from its cursor; a retention run
 //! (`ops::retention`) recomputes its plan and runs again.
+//!
+//! Ownership across processes: a job runs only in the process that holds its lease
+//! ([`JobStore::claim_job`](crate::store::JobStore::claim_job)); every saved page renews it, and
+//! a save refused because another process took the lease over stops the job here. Each process
+//! sweeps for running jobs whose lease has run out ([`spawn_sweeper`]), so a job whose node died
+//! is taken over within [`LEASE_MS`].
 
 pub mod rotation;
+#[cfg(test)]
+mod tests;
 
 use std::{
     collections::HashMap,
@@ -13,12 +21,10 @@ use std::{
 
 use crate::{app::App, error::VaultResult, store::records::JobRecord};
 
-/// Job states as stored.
-pub const RUNNING: &str = "running";
-/// Ended with every record handled.
-pub const DONE: &str = "done";
-/// Ended with an error (see the record's `error`).
-pub const FAILED: &str = "failed";
+pub use crate::store::records::{JOB_DONE as DONE, JOB_FAILED as FAILED, JOB_RUNNING as RUNNING};
+
+/// How long a job's lease holds without being renewed.
+pub const LEASE_MS: i64 = 60_000;
 
 /// When this process (re)started a job and how far it was then: the base of its rate.
 fn runtime() -> &'static Mutex<HashMap<u64, (Instant, u64)>> {
@@ -51,22 +57,55 @@ pub fn progress(job: &JobRecord, now_ms: i64) -> (f64, i64) {
     (rate, eta)
 }
 
-/// Runs `job` in the background until it ends.
+/// Takes the job's lease for this process: the job as stored with the lease, or `None` when
+/// another process holds it (or it ended).
+pub async fn claim(app: &App, id: u64) -> VaultResult<Option<JobRecord>> {
+    let now = app.now_ms();
+    Ok(app
+        .store
+        .claim_job(id, &app.node_id, now, now.saturating_add(LEASE_MS))
+        .await?)
+}
+
+/// Runs a key-rotation `job` in the background until it ends, if this process gets its lease.
 pub fn spawn(app: Arc<App>, job: JobRecord) {
     if let Ok(mut r) = runtime().lock() {
         r.insert(job.id, (Instant::now(), job.done));
     }
     tokio::spawn(async move {
         let id = job.id;
-        rotation::run(app, job).await;
+        match claim(&app, id).await {
+            Ok(Some(job)) => rotation::run(Arc::clone(&app), job).await,
+            Ok(None) => tracing::debug!(job = id, "job is held by another process"),
+            Err(e) => tracing::warn!(job = id, error = %e, "cannot claim job"),
+        }
         if let Ok(mut r) = runtime().lock() {
             r.remove(&id);
         }
     });
 }
 
-/// Resumes every job a previous run left running (called once at start).
-pub async fn resume(app: &Arc<App>) -> VaultResult<usize> {
+/// Resumes, every half lease, the running jobs whose lease ran out (their process died),
+/// until the vault stops.
+pub fn spawn_sweeper(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_millis(u64::try_from(LEASE_MS / 2).unwrap_or(30_000));
+        loop {
+            tokio::time::sleep(every).await;
+            if app.is_sealed() {
+                continue;
+            }
+            if let Err(e) = resume(&app, false).await {
+                tracing::warn!(error = %e, "job sweep failed");
+            }
+        }
+    })
+}
+
+/// Resumes every running job that no live process holds: at start (`at_start`) also those whose
+/// lease this node's previous run held (it died, or it would not be starting).
+pub async fn resume(app: &Arc<App>, at_start: bool) -> VaultResult<usize> {
+    let now = app.now_ms();
     let running: Vec<JobRecord> = app
         .store
         .jobs()
@@ -74,8 +113,13 @@ pub async fn resume(app: &Arc<App>) -> VaultResult<usize> {
         .into_iter()
         .filter(|j| j.state == RUNNING)
         // A job that is still running in this process (sealed and unsealed quickly) is not
-        // started twice.
+        // started twice; one whose lease another process holds is left to it.
         .filter(|j| runtime().lock().map_or(true, |r| !r.contains_key(&j.id)))
+        .filter(|j| {
+            j.lease_owner.is_empty()
+                || j.lease_until_ms < now
+                || (at_start && j.lease_owner == app.node_id)
+        })
         .collect();
     let n = running.len();
     for job in running {
@@ -87,6 +131,9 @@ pub async fn resume(app: &Arc<App>) -> VaultResult<usize> {
             "resuming job"
         );
         if job.kind == crate::ops::retention::RETENTION_JOB {
+            let Some(job) = claim(app, job.id).await? else {
+                continue;
+            };
             let app = Arc::clone(app);
             tokio::spawn(async move {
                 if let Err(e) = crate::ops::retention::resume(&app, &job).await {

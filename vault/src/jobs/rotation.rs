@@ -4,6 +4,18 @@
 //! concurrent change is never overwritten). After every page the resume point is saved with the
 //! records it covers (one flush). At the end, older versions are retired and their material
 //! erased, under the tenant's exclusive gate so no request is halfway through with them.
+//!
+//! Counting: `done` counts the records this job moved. A page moved after the last saved resume
+//! point and cut off by a crash is walked again on resume; its records are then found under the
+//! target version already and counted if they were created before the job began (records
+//! created since were sealed under the target from the start and never belonged to `total`).
+//! Mapping times are kept in whole seconds, so a record created in the very second the job
+//! began and moved in such a lost page is the one case left uncounted.
+//!
+//! Retiring: a compare-and-swap lost to a concurrent change (retention moving an expiry) is
+//! retried on the fresh row; before retiring, the job counts what is still under older versions
+//! whose material exists and walks again (up to [`PASSES`] times) rather than retire a version
+//! that still has records.
 
 use std::{sync::Arc, time::Instant};
 
@@ -15,11 +27,15 @@ use crate::{
     audit,
     error::{VaultError, VaultResult},
     ops::{consent::EVIDENCE_DOMAIN_ID, keys::records_by_version},
-    store::records::JobRecord,
+    store::records::{JobRecord, MappingRecord},
 };
 
 /// Records per page (one durable flush and one saved resume point each).
 const PAGE: usize = 500;
+/// Walks over the tenant's records before the job gives up on retiring the old versions.
+const PASSES: u32 = 3;
+/// Attempts to swap one record's ciphertext while concurrent changes keep winning.
+const SWAP_ATTEMPTS: usize = 5;
 
 /// Runs the job to its end and records how it ended.
 pub async fn run(app: Arc<App>, mut job: JobRecord) {
@@ -36,14 +52,27 @@ pub async fn run(app: Arc<App>, mut job: JobRecord) {
         job.state = FAILED.into();
         job.error = e.to_string();
         job.finished_ms = app.now_ms();
-        let _ = app.store.put_job(&job).await;
-        let _ = app.store.sync().await;
+        if !matches!(e, VaultError::Aborted(_)) {
+            let _ = app.store.save_job(&job).await;
+            let _ = app.store.sync().await;
+        }
     }
     app.metrics.job_progress(&job);
 }
 
-async fn save(app: &App, job: &JobRecord) -> VaultResult<()> {
-    app.store.put_job(job).await?;
+/// Saves the job's progress and renews its lease; `Aborted` when another process took the job
+/// over (this one must stop).
+async fn save(app: &App, job: &mut JobRecord) -> VaultResult<()> {
+    job.lease_until_ms = app.now_ms().saturating_add(super::LEASE_MS);
+    if !app.store.save_job(job).await? {
+        tracing::info!(
+            job = job.id,
+            "job taken over by another process; stopping here"
+        );
+        return Err(VaultError::Aborted(
+            "job taken over by another process".into(),
+        ));
+    }
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("job progress could not be made durable: {e}"))
     })?;
@@ -51,12 +80,57 @@ async fn save(app: &App, job: &JobRecord) -> VaultResult<()> {
     Ok(())
 }
 
-async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
+/// Seals a ciphertext anew under the target version (`None`: nothing to move).
+type Reseal<'a> = dyn FnMut(&[u8]) -> VaultResult<Option<Vec<u8>>> + Send + 'a;
+
+/// Moves one record to `target`, retrying on the fresh row when a concurrent change won the
+/// compare-and-swap: true if this call moved it.
+async fn move_record(
+    app: &App,
+    domain_id: u64,
+    pseudonym: &[u8],
+    record: &MappingRecord,
+    reseal: &mut Reseal<'_>,
+) -> VaultResult<bool> {
+    let mut current = record.clone();
+    for _ in 0..SWAP_ATTEMPTS {
+        let Some(ct) = &current.ciphertext else {
+            return Ok(false);
+        };
+        let Some(fresh) = reseal(ct)? else {
+            return Ok(false);
+        };
+        if app
+            .store
+            .replace_ciphertext(domain_id, pseudonym, &current, fresh)
+            .await?
+        {
+            return Ok(true);
+        }
+        match app
+            .store
+            .mappings(domain_id, vec![pseudonym.to_vec()])
+            .await?
+            .pop()
+            .flatten()
+        {
+            Some(next) => current = next,
+            // Deleted meanwhile: nothing to move.
+            None => return Ok(false),
+        }
+    }
+    Err(VaultError::Unavailable(
+        "a record kept changing during its re-encryption; the job retries".into(),
+    ))
+}
+
+/// One pass over every reversible mapping and the evidence, from the job's cursor.
+async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     let tenant_id = job.tenant_id;
     let target = job.target_version;
     let mut domains = app.store.list_domains(tenant_id).await?;
     domains.sort_by_key(|d| d.id);
-    if job.done == 0 && job.cursor_domain == 0 && job.cursor_after_hex.is_empty() {
+    if job.pass == 0 && job.done == 0 && job.cursor_domain == 0 && job.cursor_after_hex.is_empty() {
         job.total = records_by_version(app, tenant_id)
             .await?
             .into_iter()
@@ -67,6 +141,7 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     }
     let started = Instant::now();
     let done_at_start = job.done;
+    let started_s = job.started_ms.div_euclid(1000);
     let rate = app.limits.rotation_records_per_second;
     while let Some(domain) = domains.get(job.cursor_domain) {
         if app.is_sealed() {
@@ -99,8 +174,12 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
             let Some(ct) = &record.ciphertext else {
                 continue;
             };
-            let version = ciphertext_version(ct)?;
-            if version == target {
+            if ciphertext_version(ct)? == target {
+                // Moved by this job in a page a crash cut off (see the module docs); the
+                // passes after the first find only records already counted.
+                if job.pass == 0 && record.created_ms.div_euclid(1000) < started_s {
+                    moved += 1;
+                }
                 continue;
             }
             let ctx = AadContext {
@@ -108,18 +187,21 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
                 domain_id: domain.id,
                 record: pseudonym,
             };
-            // A record under a destroyed version cannot be moved: it is gone for good.
-            let Some(old_key) = keys.get(version)? else {
-                continue;
+            let mut reseal = |ct: &[u8]| -> VaultResult<Option<Vec<u8>>> {
+                let version = ciphertext_version(ct)?;
+                if version == target {
+                    return Ok(None);
+                }
+                // A record under a destroyed version cannot be moved: it is gone for good.
+                let Some(old_key) = keys.get(version)? else {
+                    return Ok(None);
+                };
+                let plain = old_key.open(&ctx, ct)?;
+                Ok(Some(target_key.seal(&ctx, plain.expose_secret())?))
             };
-            let plain = old_key.open(&ctx, ct)?;
-            let fresh = target_key.seal(&ctx, plain.expose_secret())?;
-            // A record that changed meanwhile (or was deleted) is left alone: whoever changed it
-            // wrote it under the active version already.
-            app.store
-                .replace_ciphertext(domain.id, pseudonym, record, fresh)
-                .await?;
-            moved += 1;
+            if move_record(app, domain.id, pseudonym, record, &mut reseal).await? {
+                moved += 1;
+            }
         }
         if moved > 0 && !app.reserve_encryptions(tenant_id, target, moved).await? {
             tracing::warn!(job = job.id, "rotation passed the new version's use budget");
@@ -138,6 +220,45 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     // Consent evidence comes after every domain (cursor one past the last domain).
     if job.cursor_domain == domains.len() {
         move_evidence(app, job).await?;
+    }
+    Ok(())
+}
+
+/// Records still under older versions whose material exists (so they could be moved).
+async fn left_behind(app: &App, tenant_id: u64, target: u32) -> VaultResult<u64> {
+    let keys = app.tenant_keys(tenant_id).await?;
+    Ok(records_by_version(app, tenant_id)
+        .await?
+        .into_iter()
+        .filter(|(v, n)| *v != target && *n > 0 && keys.data_key(0, *v).is_ok())
+        .map(|(_, n)| n)
+        .sum())
+}
+
+async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
+    let tenant_id = job.tenant_id;
+    let target = job.target_version;
+    loop {
+        walk(app, job).await?;
+        let left = left_behind(app, tenant_id, target).await?;
+        if left == 0 {
+            break;
+        }
+        if job.pass + 1 >= PASSES {
+            return Err(VaultError::Internal(format!(
+                "{left} records are still under older key versions after {PASSES} passes; \
+                 the versions were not retired"
+            )));
+        }
+        tracing::info!(
+            job = job.id,
+            left,
+            "records left under older versions; walking again"
+        );
+        job.pass += 1;
+        job.cursor_domain = 0;
+        job.cursor_after_hex.clear();
+        save(app, job).await?;
     }
 
     // Nothing is stored under older versions any more: retire them and erase their material.
@@ -160,7 +281,6 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     app.install_tenant_keys(keys).await?;
     job.state = DONE.into();
     job.finished_ms = now;
-    job.total = job.total.max(job.done);
     save(app, job).await?;
     drop(exclusive);
     tracing::info!(

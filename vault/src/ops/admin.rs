@@ -88,7 +88,7 @@ pub(crate) async fn new_principal(
 }
 
 /// Domain settings from a request.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct DomainSpec {
     /// Name.
     pub name: String,

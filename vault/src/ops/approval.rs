@@ -115,18 +115,33 @@ pub async fn approve(app: &Arc<App>, caller: &Caller, id: u64) -> VaultResult<(S
             "id: the approval window has passed; request the operation again".into(),
         ));
     }
-    let summary = execute(
+    // Claim the approval first (atomic in the store): of two approvers, in this process or
+    // another, exactly one carries the operation out. A failed execution hands it back.
+    let mut approved = op.clone();
+    approved.state = APPROVED.into();
+    approved.approved_by = caller.id().to_owned();
+    if !app.store.transition_pending_op(&approved, PENDING).await? {
+        return Err(VaultError::Aborted(
+            "id: another principal approved the operation at the same moment".into(),
+        ));
+    }
+    let summary = match execute(
         app,
         &op,
         &op.requested_by,
         Some(caller.id()),
         &caller.request_id,
     )
-    .await?;
-    op.state = APPROVED.into();
-    op.approved_by = caller.id().to_owned();
-    app.store.put_pending_op(&op).await?;
+    .await
+    {
+        Ok(summary) => summary,
+        Err(e) => {
+            app.store.transition_pending_op(&op, APPROVED).await?;
+            return Err(e);
+        }
+    };
     app.store.sync().await?;
+    let op = approved;
     Ok((op.kind, summary))
 }
 

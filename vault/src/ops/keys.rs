@@ -148,6 +148,7 @@ pub async fn rotate(
         cursor_after_hex: String::new(),
         error: String::new(),
         started_by: principal.to_owned(),
+        ..JobRecord::default()
     };
     // Fail closed: the audit entry goes first; the key ring's durable write covers both.
     let mut entry = audit::entry(now, principal, "key.rotate");

@@ -21,6 +21,8 @@ pub mod seal;
 pub mod shred;
 pub mod subject_events;
 pub mod subjects;
+#[cfg(test)]
+mod tests;
 
 use crate::{
     app::App,

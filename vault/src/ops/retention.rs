@@ -231,6 +231,10 @@ pub async fn reap(app: &App, tenant_id: u64, started_by: &str) -> VaultResult<Re
         state: crate::jobs::RUNNING.into(),
         started_ms: now,
         started_by: started_by.to_owned(),
+        // Held by this process while it runs; another takes the run over only after the lease
+        // runs out (a run is not renewed page by page: it is one pass over a computed plan).
+        lease_owner: app.node_id.clone(),
+        lease_until_ms: now.saturating_add(RETENTION_LEASE_MS),
         ..JobRecord::default()
     };
     let due = plan(app, tenant_id, now).await?;
@@ -371,7 +375,12 @@ pub async fn touch(
     Ok(())
 }
 
-/// Schedules reaper runs for every tenant every `every` until the vault stops.
+/// How long a retention run holds its job's lease.
+const RETENTION_LEASE_MS: i64 = 3_600_000;
+
+/// Schedules reaper runs for every tenant every `every` until the vault stops. With several
+/// processes on one store, one of them runs each tenant's slot (a marker set once per tenant
+/// and period).
 pub fn spawn_schedule(app: Arc<App>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -386,7 +395,20 @@ pub fn spawn_schedule(app: Arc<App>, every: std::time::Duration) -> tokio::task:
                     continue;
                 }
             };
+            let slot = app.now_ms() / i64::try_from(every.as_millis().max(1)).unwrap_or(i64::MAX);
             for t in tenants.into_iter().filter(|t| t.shredded_ms == 0) {
+                match app
+                    .store
+                    .mark_once(&format!("retention-slot/{}/{slot}", t.id))
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(tenant = t.id, error = %e, "retention: cannot claim the slot");
+                        continue;
+                    }
+                }
                 match reap(&app, t.id, "valv").await {
                     Ok(r) if r.mappings + r.evidence > 0 => {
                         tracing::info!(

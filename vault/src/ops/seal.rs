@@ -142,7 +142,7 @@ pub async fn unseal(app: &Arc<App>, share: &str, reset: bool) -> VaultResult<Sta
         app.audit.append(OPERATOR_CHAIN, entry).await?;
         seal.set(false);
     }
-    crate::jobs::resume(app).await?;
+    crate::jobs::resume(app, true).await?;
     tracing::warn!("vault unsealed: the root key is in memory");
     Ok(status(app).await)
 }

@@ -68,8 +68,10 @@ pub async fn shred_now(
     }
     app.audit.append(OPERATOR_CHAIN, entry).await?;
     tenant.shredded_ms = app.now_ms();
-    app.store.put_tenant(&tenant).await?;
-    app.store.delete_tenant_keys(tenant_id).await?;
+    // One unit of work: the tenant is marked and its key ring gone, or neither.
+    app.store
+        .shred_tenant(tenant_id, tenant.shredded_ms)
+        .await?;
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("shredding could not be made durable: {e}"))
     })?;

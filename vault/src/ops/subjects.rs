@@ -24,7 +24,13 @@ use crate::{
         scheme::{PseudonymKey, Scheme},
     },
     error::{VaultError, VaultResult},
-    store::records::{DomainRecord, MappingRecord, RestrictionRecord, Role, TombstoneRecord},
+    store::{
+        Erasure,
+        records::{
+            DomainRecord, MappingRecord, RestrictionRecord, Role, SubjectEventRecord,
+            TombstoneRecord,
+        },
+    },
 };
 
 use super::receipts::subject_ref;
@@ -182,6 +188,24 @@ pub async fn lift(
     Ok(lifted)
 }
 
+/// The `erased` event of each mapping in `held` (what downstream systems are told).
+fn erased_events(now: i64, subject_hex: &str, held: &[Held]) -> Vec<SubjectEventRecord> {
+    held.iter()
+        .map(|h| {
+            let p =
+                crate::engine::scheme::Pseudonym(h.pseudonym.clone()).declassify(h.domain.scheme);
+            subject_events::event(
+                now,
+                subject_events::kind::ERASED,
+                subject_hex,
+                "",
+                &h.domain.name,
+                &p,
+            )
+        })
+        .collect()
+}
+
 /// Deletes mappings for good (known-mappings table first, inside the store) and tells
 /// downstream systems (an `erased` event per mapping).
 pub(crate) async fn delete_held(
@@ -190,29 +214,19 @@ pub(crate) async fn delete_held(
     subject: &crate::engine::subject::SubjectHandle,
     held: &[Held],
 ) -> VaultResult<u64> {
-    let now = app.now_ms();
-    let subject_hex = hex::encode(subject);
-    let mut events = Vec::new();
     for h in held {
         app.store
             .delete_mapping(h.domain.id, &h.pseudonym, h.blind)
             .await?;
-        let p = crate::engine::scheme::Pseudonym(h.pseudonym.clone()).declassify(h.domain.scheme);
-        events.push(subject_events::event(
-            now,
-            subject_events::kind::ERASED,
-            &subject_hex,
-            "",
-            &h.domain.name,
-            &p,
-        ));
     }
+    let events = erased_events(app.now_ms(), &hex::encode(subject), held);
     subject_events::emit(app, tenant_id, events).await?;
     Ok(held.len() as u64)
 }
 
 /// Erases a subject: mappings in every domain, consent history and evidence, restriction;
-/// leaves a tombstone. Audited first (refused if the audit log cannot take it).
+/// leaves a tombstone — one unit of work in the store. Audited first (refused if the audit log
+/// cannot take it).
 pub async fn erase(
     app: &Arc<App>,
     caller: &Caller,
@@ -248,34 +262,34 @@ pub async fn erase(
     app.audit.append(tenant_id, entry).await?;
 
     subject_events::announce_expired_of(app, tenant_id, subject.handle).await?;
-    let mappings = delete_held(app, tenant_id, &subject.handle, &held).await?;
-    let mut evidence = 0;
-    for id in &receipts {
-        if app.store.delete_evidence(tenant_id, id).await? {
-            evidence += 1;
-        }
-    }
-    let consent_events = app.store.delete_consents(tenant_id, subject.handle).await?;
-    {
-        let _change = app.restriction_change.lock().await;
-        app.store.delete_restriction(tenant_id, &hex_handle).await?;
-        app.forget_restrictions(tenant_id)?;
-    }
-    let tombstone = TombstoneRecord {
-        subject: hex_handle,
-        erased_ms: now,
-        by: caller.id().to_owned(),
-        request_id: caller.request_id.clone(),
-        mappings,
-        consent_events,
-        evidence,
+    let erasure = Erasure {
+        subject: subject.handle,
+        mappings: held
+            .iter()
+            .map(|h| (h.domain.id, h.pseudonym.clone(), h.blind))
+            .collect(),
+        evidence: receipts,
+        events: erased_events(now, &hex_handle, &held),
+        tombstone: TombstoneRecord {
+            subject: hex_handle,
+            erased_ms: now,
+            by: caller.id().to_owned(),
+            request_id: caller.request_id.clone(),
+            ..TombstoneRecord::default()
+        },
     };
-    app.store.put_tombstone(tenant_id, &tombstone).await?;
+    let tombstone = {
+        let _change = app.restriction_change.lock().await;
+        let tombstone = app.store.erase_subject(tenant_id, erasure).await?;
+        app.forget_restrictions(tenant_id)?;
+        tombstone
+    };
     app.store.request_compaction().await?;
     app.store
         .sync()
         .await
         .map_err(|e| VaultError::Unavailable(format!("erasure could not be made durable: {e}")))?;
+    app.subject_events.notify_waiters();
     Ok(tombstone)
 }
 

@@ -324,6 +324,29 @@ pub struct JobRecord {
     pub error: String,
     /// Principal that started it.
     pub started_by: String,
+    /// Passes over the records so far (a rotation walks again while records are left behind).
+    #[serde(default)]
+    pub pass: u32,
+    /// The process that holds the job's lease (empty: nobody).
+    #[serde(default)]
+    pub lease_owner: String,
+    /// Until when the lease holds; after that another process may take the job over.
+    #[serde(default)]
+    pub lease_until_ms: i64,
+}
+
+/// A job's state while it runs.
+pub const JOB_RUNNING: &str = "running";
+/// A job's state once every record is handled.
+pub const JOB_DONE: &str = "done";
+/// A job's state after an error (see [`JobRecord::error`]).
+pub const JOB_FAILED: &str = "failed";
+
+impl JobRecord {
+    /// Whether the job still has work to do.
+    pub fn is_running(&self) -> bool {
+        self.state == JOB_RUNNING
+    }
 }
 
 /// A destructive operation waiting for a second principal's approval (two-person rule).

@@ -5,7 +5,7 @@
 //! creation rounds down and expiry rounds up, so a mapping never expires early). JSON would
 //! double the bytes on disk per mapping; every byte here is paid once per stored identifier.
 
-use super::records::MappingRecord;
+use crate::store::records::MappingRecord;
 
 const FORMAT: u8 = 2;
 const FIXED: usize = 1 + 4 + 16 + 4 + 4 + 1;

@@ -12,7 +12,7 @@ use std::sync::{
 
 use tokio::sync::watch;
 
-use super::{StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Durable {
@@ -69,9 +69,16 @@ impl GroupCommit {
         Self { inner, thread }
     }
 
-    /// Records that a write happened (call after the write is applied).
+    /// Records that a write happened. Call after the write is applied and before anything else
+    /// can see it (inside the critical section that makes it visible), so that a caller who sees
+    /// the row and then syncs waits for its flush too.
     pub(crate) fn wrote(&self) {
         self.inner.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A handle that counts writes from blocking tasks (see [`GroupCommit::wrote`]).
+    pub(crate) fn counter(&self) -> WriteCounter {
+        WriteCounter(Arc::clone(&self.inner))
     }
 
     /// Waits until every write recorded before this call is durable.
@@ -119,6 +126,17 @@ impl GroupCommit {
         } else {
             Err(StoreError::Durability("flush failed".into()))
         }
+    }
+}
+
+/// Counts writes toward the next flush, from any thread (see [`GroupCommit::wrote`]).
+#[derive(Clone)]
+pub(crate) struct WriteCounter(Arc<Inner>);
+
+impl WriteCounter {
+    /// Records that a write happened (see [`GroupCommit::wrote`]).
+    pub(crate) fn wrote(&self) {
+        self.0.writes.fetch_add(1, Ordering::SeqCst);
     }
 }
 

@@ -1,0 +1,105 @@
+//! Cases of the key family.
+
+use std::sync::Arc;
+
+use super::fixture::{keys, tag, tenant};
+use crate::store::Store;
+
+/// Key rings are stored, replaced and listed by tenant id; each change raises the generation.
+pub(crate) async fn key_rings_round_trip(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let t = tenant(store, "acme").await;
+    let before = store.tenant_generation(t.id).await.unwrap();
+    store.put_tenant_keys(&keys(t.id, "r2")).await.unwrap();
+    assert_eq!(
+        tag(store.tenant_keys(t.id).await.unwrap()),
+        Some((t.id, "r2".into()))
+    );
+    assert!(store.tenant_generation(t.id).await.unwrap() > before);
+    // The operator chain's ring has no tenant record.
+    store.put_tenant_keys(&keys(0, "op")).await.unwrap();
+    let all: Vec<(u64, String)> = store
+        .all_tenant_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|k| tag(Some(k)))
+        .collect();
+    assert_eq!(all, vec![(0, "op".into()), (t.id, "r2".into())]);
+}
+
+/// Shredding marks the tenant and deletes its key ring together; an unknown tenant is left.
+pub(crate) async fn shredding_is_one_unit_of_work(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let t = tenant(store, "acme").await;
+    let kept = tenant(store, "kept").await;
+    let before = store.tenant_generation(t.id).await.unwrap();
+    assert!(store.shred_tenant(t.id, 4242).await.unwrap());
+    assert_eq!(store.tenant(t.id).await.unwrap().unwrap().shredded_ms, 4242);
+    assert!(store.tenant_keys(t.id).await.unwrap().is_none());
+    assert!(store.tenant_generation(t.id).await.unwrap() > before);
+    assert_eq!(store.tenant(kept.id).await.unwrap().unwrap().shredded_ms, 0);
+    assert!(store.tenant_keys(kept.id).await.unwrap().is_some());
+    assert!(!store.shred_tenant(9_999_999, 1).await.unwrap());
+    assert!(store.tenant(9_999_999).await.unwrap().is_none());
+}
+
+/// Reservations add up per version and stop at the limit without adding anything.
+pub(crate) async fn reservations_add_within_the_limit(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let t = tenant(store, "acme").await;
+    assert_eq!(
+        store.reserve_key_usage(t.id, 1, 60, 100).await.unwrap(),
+        Some(60)
+    );
+    assert_eq!(
+        store.reserve_key_usage(t.id, 1, 40, 100).await.unwrap(),
+        Some(100)
+    );
+    assert_eq!(
+        store.reserve_key_usage(t.id, 1, 1, 100).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.reserve_key_usage(t.id, 2, 5, 100).await.unwrap(),
+        Some(5)
+    );
+    assert_eq!(
+        store
+            .reserve_key_usage(t.id, 2, u64::MAX, u64::MAX)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.key_usage(t.id).await.unwrap(), vec![(1, 100), (2, 5)]);
+    assert!(store.key_usage(t.id + 1).await.unwrap().is_empty());
+}
+
+/// Many reservers at once: every grant is a distinct range and the total never passes the limit.
+pub(crate) async fn concurrent_reservations_never_pass_the_limit(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let t = tenant(store, "acme").await;
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let mut totals = Vec::new();
+                for _ in 0..50 {
+                    if let Some(total) = shared.reserve_key_usage(t.id, 1, 7, 1_000).await.unwrap()
+                    {
+                        totals.push(total);
+                    }
+                }
+                totals
+            })
+        })
+        .collect();
+    let mut totals = Vec::new();
+    for w in writers {
+        totals.extend(w.await.unwrap());
+    }
+    totals.sort_unstable();
+    // 1,000 / 7 = 142 grants fit; each total is a distinct multiple of 7.
+    assert_eq!(totals, (1..=142).map(|i| i * 7).collect::<Vec<_>>());
+    assert_eq!(store.key_usage(t.id).await.unwrap(), vec![(1, 994)]);
+}

@@ -1,0 +1,35 @@
+//! The key family: wrapped key rings, key-use reservations, and shredding.
+
+use async_trait::async_trait;
+use valv_kms::WrappedTenantKeys;
+
+use super::StoreResult;
+
+/// Wrapped key rings (never an unwrapped key) and their use counts.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// A tenant's wrapped keys (the operator chain's under id 0).
+    async fn tenant_keys(&self, tenant_id: u64) -> StoreResult<Option<WrappedTenantKeys>>;
+    /// Stores (or replaces) a wrapped key ring; raises the tenant's change counter.
+    async fn put_tenant_keys(&self, keys: &WrappedTenantKeys) -> StoreResult<()>;
+    /// Every stored key ring (all tenants and the operator chain's), by tenant id.
+    async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>>;
+    /// Shreds a tenant as one unit of work: its record is marked shredded at `at_ms` and its key
+    /// ring deleted, both or neither; raises the tenant's change counter. False when there is no
+    /// such tenant (nothing written).
+    async fn shred_tenant(&self, tenant_id: u64, at_ms: i64) -> StoreResult<bool>;
+
+    /// Encryptions reserved per key version of a tenant (a durable upper bound of the use
+    /// count), by version.
+    async fn key_usage(&self, tenant_id: u64) -> StoreResult<Vec<(u32, u64)>>;
+    /// Atomically adds `n` to the reservation of one key version if the total stays within
+    /// `limit`: the new total, or `None` (nothing added) when it would pass the limit. Two
+    /// processes reserving at once both get disjoint ranges, and never more than `limit` in all.
+    async fn reserve_key_usage(
+        &self,
+        tenant_id: u64,
+        version: u32,
+        n: u64,
+        limit: u64,
+    ) -> StoreResult<Option<u64>>;
+}

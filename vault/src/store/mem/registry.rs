@@ -1,0 +1,340 @@
+//! In memory: the registry, key and job families.
+
+use async_trait::async_trait;
+use valv_kms::WrappedTenantKeys;
+
+use super::MemStore;
+use crate::store::{
+    JobStore, KeyStore, RegistryStore, StoreError, StoreResult,
+    records::{
+        DomainRecord, JobRecord, PendingOpRecord, PrincipalRecord, PurposeRecord,
+        RecordPolicyRecord, TenantRecord,
+    },
+};
+
+#[async_trait]
+impl RegistryStore for MemStore {
+    async fn next_id(&self) -> StoreResult<u64> {
+        let mut s = self.state("next_id")?;
+        s.next_id += 1;
+        Ok(s.next_id)
+    }
+
+    async fn create_tenant(
+        &self,
+        tenant: &TenantRecord,
+        keys: &WrappedTenantKeys,
+    ) -> StoreResult<()> {
+        let mut s = self.state("create_tenant")?;
+        if s.tenant_names.contains_key(&tenant.name) {
+            return Err(StoreError::AlreadyExists("tenant"));
+        }
+        s.tenant_names.insert(tenant.name.clone(), tenant.id);
+        s.tenants.insert(tenant.id, tenant.clone());
+        s.keys.insert(tenant.id, keys.clone());
+        Ok(())
+    }
+
+    async fn tenant(&self, id: u64) -> StoreResult<Option<TenantRecord>> {
+        Ok(self.state("tenant")?.tenants.get(&id).cloned())
+    }
+
+    async fn tenant_id_by_name(&self, name: &str) -> StoreResult<Option<u64>> {
+        Ok(self
+            .state("tenant_id_by_name")?
+            .tenant_names
+            .get(name)
+            .copied())
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        Ok(self.state("tenants")?.tenants.values().cloned().collect())
+    }
+
+    async fn put_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        let mut s = self.state("put_tenant")?;
+        s.tenants.insert(tenant.id, tenant.clone());
+        s.bump(tenant.id);
+        Ok(())
+    }
+
+    async fn tenant_generation(&self, tenant_id: u64) -> StoreResult<u64> {
+        Ok(self
+            .state("tenant_generation")?
+            .generations
+            .get(&tenant_id)
+            .copied()
+            .unwrap_or(0))
+    }
+
+    async fn create_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
+        let mut s = self.state("create_domain")?;
+        let key = (domain.tenant_id, domain.name.clone());
+        if s.domains.contains_key(&key) {
+            return Err(StoreError::AlreadyExists("domain"));
+        }
+        s.domains.insert(key, domain.clone());
+        Ok(())
+    }
+
+    async fn put_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
+        self.state("put_domain")?
+            .domains
+            .insert((domain.tenant_id, domain.name.clone()), domain.clone());
+        Ok(())
+    }
+
+    async fn domain(&self, tenant_id: u64, name: &str) -> StoreResult<Option<DomainRecord>> {
+        Ok(self
+            .state("domain")?
+            .domains
+            .get(&(tenant_id, name.to_owned()))
+            .cloned())
+    }
+
+    async fn list_domains(&self, tenant_id: u64) -> StoreResult<Vec<DomainRecord>> {
+        let s = self.state("list_domains")?;
+        Ok(s.domains
+            .range((tenant_id, String::new())..)
+            .take_while(|((t, _), _)| *t == tenant_id)
+            .map(|(_, d)| d.clone())
+            .collect())
+    }
+
+    async fn put_purpose(&self, purpose: &PurposeRecord) -> StoreResult<()> {
+        self.state("put_purpose")?
+            .purposes
+            .insert((purpose.tenant_id, purpose.name.clone()), purpose.clone());
+        Ok(())
+    }
+
+    async fn purpose(&self, tenant_id: u64, name: &str) -> StoreResult<Option<PurposeRecord>> {
+        Ok(self
+            .state("purpose")?
+            .purposes
+            .get(&(tenant_id, name.to_owned()))
+            .cloned())
+    }
+
+    async fn list_purposes(&self, tenant_id: u64) -> StoreResult<Vec<PurposeRecord>> {
+        let s = self.state("list_purposes")?;
+        Ok(s.purposes
+            .range((tenant_id, String::new())..)
+            .take_while(|((t, _), _)| *t == tenant_id)
+            .map(|(_, p)| p.clone())
+            .collect())
+    }
+
+    async fn put_record_policy(&self, policy: &RecordPolicyRecord) -> StoreResult<()> {
+        self.state("put_record_policy")?
+            .policies
+            .insert((policy.tenant_id, policy.name.clone()), policy.clone());
+        Ok(())
+    }
+
+    async fn record_policy(
+        &self,
+        tenant_id: u64,
+        name: &str,
+    ) -> StoreResult<Option<RecordPolicyRecord>> {
+        Ok(self
+            .state("record_policy")?
+            .policies
+            .get(&(tenant_id, name.to_owned()))
+            .cloned())
+    }
+
+    async fn list_record_policies(&self, tenant_id: u64) -> StoreResult<Vec<RecordPolicyRecord>> {
+        let s = self.state("list_record_policies")?;
+        Ok(s.policies
+            .range((tenant_id, String::new())..)
+            .take_while(|((t, _), _)| *t == tenant_id)
+            .map(|(_, p)| p.clone())
+            .collect())
+    }
+
+    async fn delete_record_policy(&self, tenant_id: u64, name: &str) -> StoreResult<bool> {
+        Ok(self
+            .state("delete_record_policy")?
+            .policies
+            .remove(&(tenant_id, name.to_owned()))
+            .is_some())
+    }
+
+    async fn put_principal(&self, principal: &PrincipalRecord) -> StoreResult<()> {
+        let mut s = self.state("put_principal")?;
+        if let Some(fp) = &principal.client_cert_sha256 {
+            match s.certs.get(fp) {
+                Some(holder) if *holder != principal.id => {
+                    return Err(StoreError::AlreadyExists("client certificate binding"));
+                }
+                _ => {
+                    s.certs.insert(fp.clone(), principal.id.clone());
+                }
+            }
+        }
+        s.principals.insert(principal.id.clone(), principal.clone());
+        Ok(())
+    }
+
+    async fn principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>> {
+        Ok(self.state("principal")?.principals.get(id).cloned())
+    }
+
+    async fn principal_by_cert(&self, sha256_hex: &str) -> StoreResult<Option<PrincipalRecord>> {
+        let s = self.state("principal_by_cert")?;
+        Ok(s.certs
+            .get(sha256_hex)
+            .and_then(|id| s.principals.get(id))
+            .cloned())
+    }
+
+    async fn list_principals(&self, tenant_id: Option<u64>) -> StoreResult<Vec<PrincipalRecord>> {
+        Ok(self
+            .state("list_principals")?
+            .principals
+            .values()
+            .filter(|p| p.tenant_id == tenant_id)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemStore {
+    async fn tenant_keys(&self, tenant_id: u64) -> StoreResult<Option<WrappedTenantKeys>> {
+        Ok(self.state("tenant_keys")?.keys.get(&tenant_id).cloned())
+    }
+
+    async fn put_tenant_keys(&self, keys: &WrappedTenantKeys) -> StoreResult<()> {
+        let mut s = self.state("put_tenant_keys")?;
+        s.keys.insert(keys.tenant_id, keys.clone());
+        s.bump(keys.tenant_id);
+        Ok(())
+    }
+
+    async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>> {
+        Ok(self
+            .state("all_tenant_keys")?
+            .keys
+            .values()
+            .cloned()
+            .collect())
+    }
+
+    async fn shred_tenant(&self, tenant_id: u64, at_ms: i64) -> StoreResult<bool> {
+        let mut s = self.state("shred_tenant")?;
+        let Some(tenant) = s.tenants.get_mut(&tenant_id) else {
+            return Ok(false);
+        };
+        tenant.shredded_ms = at_ms;
+        s.keys.remove(&tenant_id);
+        s.bump(tenant_id);
+        Ok(true)
+    }
+
+    async fn key_usage(&self, tenant_id: u64) -> StoreResult<Vec<(u32, u64)>> {
+        let s = self.state("key_usage")?;
+        Ok(s.usage
+            .range((tenant_id, 0)..=(tenant_id, u32::MAX))
+            .map(|((_, v), r)| (*v, *r))
+            .collect())
+    }
+
+    async fn reserve_key_usage(
+        &self,
+        tenant_id: u64,
+        version: u32,
+        n: u64,
+        limit: u64,
+    ) -> StoreResult<Option<u64>> {
+        let mut s = self.state("reserve_key_usage")?;
+        let reserved = s.usage.entry((tenant_id, version)).or_insert(0);
+        match reserved.checked_add(n) {
+            Some(total) if total <= limit => {
+                *reserved = total;
+                Ok(Some(total))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+#[async_trait]
+impl JobStore for MemStore {
+    async fn put_job(&self, job: &JobRecord) -> StoreResult<()> {
+        self.state("put_job")?.jobs.insert(job.id, job.clone());
+        Ok(())
+    }
+
+    async fn job(&self, id: u64) -> StoreResult<Option<JobRecord>> {
+        Ok(self.state("job")?.jobs.get(&id).cloned())
+    }
+
+    async fn jobs(&self) -> StoreResult<Vec<JobRecord>> {
+        Ok(self.state("jobs")?.jobs.values().cloned().collect())
+    }
+
+    async fn claim_job(
+        &self,
+        id: u64,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Option<JobRecord>> {
+        let mut s = self.state("claim_job")?;
+        let Some(job) = s.jobs.get_mut(&id) else {
+            return Ok(None);
+        };
+        let free =
+            job.lease_owner.is_empty() || job.lease_owner == owner || job.lease_until_ms < now_ms;
+        if !job.is_running() || !free {
+            return Ok(None);
+        }
+        job.lease_owner = owner.to_owned();
+        job.lease_until_ms = until_ms;
+        Ok(Some(job.clone()))
+    }
+
+    async fn save_job(&self, job: &JobRecord) -> StoreResult<bool> {
+        let mut s = self.state("save_job")?;
+        match s.jobs.get_mut(&job.id) {
+            Some(stored) if stored.lease_owner == job.lease_owner => {
+                *stored = job.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn put_pending_op(&self, op: &PendingOpRecord) -> StoreResult<()> {
+        self.state("put_pending_op")?
+            .pending
+            .insert(op.id, op.clone());
+        Ok(())
+    }
+
+    async fn transition_pending_op(
+        &self,
+        op: &PendingOpRecord,
+        from_state: &str,
+    ) -> StoreResult<bool> {
+        let mut s = self.state("transition_pending_op")?;
+        match s.pending.get_mut(&op.id) {
+            Some(stored) if stored.state == from_state => {
+                *stored = op.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn pending_ops(&self) -> StoreResult<Vec<PendingOpRecord>> {
+        Ok(self
+            .state("pending_ops")?
+            .pending
+            .values()
+            .cloned()
+            .collect())
+    }
+}

@@ -1,0 +1,63 @@
+//! sled: the key family (wrapped key rings and use reservations in the `meta` tree).
+
+use async_trait::async_trait;
+use valv_kms::WrappedTenantKeys;
+
+use super::{SledStore, backend, to_json};
+use crate::store::{KeyStore, StoreResult, records::TenantRecord};
+
+fn usage_key(tenant_id: u64, version: u32) -> String {
+    format!("usage/{tenant_id}/{version:010}")
+}
+
+#[async_trait]
+impl KeyStore for SledStore {
+    async fn tenant_keys(&self, tenant_id: u64) -> StoreResult<Option<WrappedTenantKeys>> {
+        self.get_json(&format!("keys/{tenant_id}"))
+    }
+
+    async fn put_tenant_keys(&self, keys: &WrappedTenantKeys) -> StoreResult<()> {
+        self.put_json(&format!("keys/{}", keys.tenant_id), keys)?;
+        self.bump(keys.tenant_id)
+    }
+
+    async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>> {
+        let mut all: Vec<WrappedTenantKeys> = self.scan_json("keys/")?;
+        all.sort_by_key(|k| k.tenant_id);
+        Ok(all)
+    }
+
+    async fn shred_tenant(&self, tenant_id: u64, at_ms: i64) -> StoreResult<bool> {
+        let Some(mut tenant) = self.get_json::<TenantRecord>(&format!("tenant/{tenant_id}"))?
+        else {
+            return Ok(false);
+        };
+        tenant.shredded_ms = at_ms;
+        let mut batch = sled::Batch::default();
+        batch.insert(format!("tenant/{tenant_id}").as_bytes(), to_json(&tenant)?);
+        batch.remove(format!("keys/{tenant_id}").as_bytes());
+        self.trees.meta.apply_batch(batch).map_err(backend)?;
+        self.commit.wrote();
+        self.bump(tenant_id)?;
+        Ok(true)
+    }
+
+    async fn key_usage(&self, tenant_id: u64) -> StoreResult<Vec<(u32, u64)>> {
+        self.scan_json(&format!("usage/{tenant_id}/"))
+    }
+
+    async fn reserve_key_usage(
+        &self,
+        tenant_id: u64,
+        version: u32,
+        n: u64,
+        limit: u64,
+    ) -> StoreResult<Option<u64>> {
+        let written = self.update_json::<(u32, u64), _>(&usage_key(tenant_id, version), |old| {
+            let reserved = old.map_or(0, |(_, r)| r);
+            let total = reserved.checked_add(n)?;
+            (total <= limit).then_some((version, total))
+        })?;
+        Ok(written.map(|(_, total)| total))
+    }
+}

@@ -1,0 +1,289 @@
+//! The embedded default back-end: sled, in one data directory, one file per store family.
+//!
+//! Layout (all keys big-endian so ranges sort):
+//! - `meta`: JSON registry rows (`tenant/…`, `keys/…`, `domain/…`, `purpose/…`, `principal/…`,
+//!   `job/…`, `pending/…`, `usage/…`, `restrict/…`, `tomb/…`, `mark/…`) and each tenant's change
+//!   counter (`gen/…`, u64).
+//! - `data`: `m|domain|pseudonym` → mapping (binary, see `codec`, holding the subject handle),
+//!   `b|domain|blind` → pseudonym. One tree, so a batch is atomic. There is no separate
+//!   subject-index row: see `MappingStore::insert_mappings`.
+//! - `consent`: `tenant|subject|purpose|0|seq` → JSON event.
+//! - `subject_events`: `tenant|seq` → JSON subject event (what downstream systems are told).
+//! - `evidence`: `tenant|receipt id` → AES-256-GCM consent evidence (consent texts are
+//!   `meta` rows `ctext/…`).
+//! - `audit`: `chain|seq` → protobuf `AuditEntry` (hash-chained);
+//!   `audit_checkpoints`: `chain|seq` → protobuf `AuditCheckpoint`.
+//!
+//! One process at a time: sled locks its directory, so a second process cannot open the same
+//! store. Process-local state here (the audit chain heads, the stripe locks, the known-mappings
+//! table) is therefore exactly as current as the store itself; a back-end that several
+//! processes share must not keep such state (see `ARCHITECTURE.md`).
+
+mod audit;
+pub(crate) mod codec;
+mod commit;
+pub mod compact;
+mod consents;
+mod jobs;
+mod keys;
+mod known;
+mod mappings;
+mod registry;
+mod subjects;
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use async_trait::async_trait;
+use serde::{Serialize, de::DeserializeOwned};
+
+use self::{
+    commit::{GroupCommit, WriteCounter},
+    known::KnownMappings,
+};
+use super::{Durability, StoreError, StoreResult};
+
+const LOCK_STRIPES: usize = 64;
+
+struct Trees {
+    db: sled::Db,
+    meta: sled::Tree,
+    data: sled::Tree,
+    consent: sled::Tree,
+    evidence: sled::Tree,
+    subject_events: sled::Tree,
+    audit: sled::Tree,
+    audit_checkpoints: sled::Tree,
+    /// Serialises check-then-insert per domain, and sequence assignment per tenant (consents,
+    /// subject events). Writers count their write toward the group commit before releasing it.
+    stripes: Vec<Mutex<()>>,
+    /// Per chain: the next sequence number and the hash of the last entry, changed only with
+    /// the map locked and after the entries are written.
+    audit_next: Mutex<HashMap<u64, (u64, Vec<u8>)>>,
+}
+
+impl Trees {
+    fn stripe(&self, id: u64) -> StoreResult<MutexGuard<'_, ()>> {
+        let i = usize::try_from(id % LOCK_STRIPES as u64).unwrap_or(0);
+        self.stripes[i].lock().map_err(|_| backend("lock poisoned"))
+    }
+}
+
+/// The sled store.
+pub struct SledStore {
+    dir: std::path::PathBuf,
+    trees: Arc<Trees>,
+    commit: GroupCommit,
+    known: KnownMappings,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn join(e: tokio::task::JoinError) -> StoreError {
+    StoreError::Backend(format!("blocking task: {e}"))
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(256 * 1024 * 1024)
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(backend)?;
+        let trees = Arc::new(Trees {
+            meta: db.open_tree("meta").map_err(backend)?,
+            data: db.open_tree("data").map_err(backend)?,
+            consent: db.open_tree("consent").map_err(backend)?,
+            evidence: db.open_tree("evidence").map_err(backend)?,
+            subject_events: db.open_tree("subject_events").map_err(backend)?,
+            audit: db.open_tree("audit").map_err(backend)?,
+            audit_checkpoints: db.open_tree("audit_checkpoints").map_err(backend)?,
+            stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            audit_next: Mutex::new(HashMap::new()),
+            db,
+        });
+        let flush_db = trees.db.clone();
+        // sled's flush on Linux ends in `sync_file_range`, which persists the written pages but
+        // not the file's metadata (size, extent allocation), and sled itself `fsync`s only once
+        // a second. `fdatasync` on our own handle of the same log file closes that window, so a
+        // flushed write also survives a power cut, not only a killed process.
+        let log = std::fs::File::open(dir.join("db")).map_err(backend)?;
+        let commit = GroupCommit::start(move || {
+            flush_db.flush().map_err(|e| e.to_string())?;
+            log.sync_data().map_err(|e| e.to_string())
+        });
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            trees,
+            commit,
+            known: KnownMappings::new(),
+        })
+    }
+
+    fn counter(&self) -> WriteCounter {
+        self.commit.counter()
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, key: &str) -> StoreResult<Option<T>> {
+        match self.trees.meta.get(key).map_err(backend)? {
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt("registry row")),
+            None => Ok(None),
+        }
+    }
+
+    fn put_json<T: Serialize>(&self, key: &str, value: &T) -> StoreResult<()> {
+        let bytes = to_json(value)?;
+        self.trees.meta.insert(key, bytes).map_err(backend)?;
+        self.commit.wrote();
+        Ok(())
+    }
+
+    fn scan_json<T: DeserializeOwned>(&self, prefix: &str) -> StoreResult<Vec<T>> {
+        self.trees
+            .meta
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (_, v) = kv.map_err(backend)?;
+                serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("registry row"))
+            })
+            .collect()
+    }
+
+    /// Inserts `key` only if absent, atomically. False if it existed.
+    fn insert_new(&self, key: &str, value: Vec<u8>) -> StoreResult<bool> {
+        let swapped = self
+            .trees
+            .meta
+            .compare_and_swap(key, None::<&[u8]>, Some(value))
+            .map_err(backend)?;
+        if swapped.is_ok() {
+            self.commit.wrote();
+        }
+        Ok(swapped.is_ok())
+    }
+
+    /// Replaces the JSON row `key` with `change(current)` by compare-and-swap, retried while
+    /// another writer got there first; `change` returning `None` writes nothing. The row as
+    /// written, or `None`.
+    fn update_json<T, F>(&self, key: &str, mut change: F) -> StoreResult<Option<T>>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(Option<T>) -> Option<T>,
+    {
+        loop {
+            let old = self.trees.meta.get(key).map_err(backend)?;
+            let current = match &old {
+                Some(v) => Some(
+                    serde_json::from_slice(v).map_err(|_| StoreError::Corrupt("registry row"))?,
+                ),
+                None => None,
+            };
+            let Some(next) = change(current) else {
+                return Ok(None);
+            };
+            let swapped = self
+                .trees
+                .meta
+                .compare_and_swap(key, old, Some(to_json(&next)?))
+                .map_err(backend)?;
+            if swapped.is_ok() {
+                self.commit.wrote();
+                return Ok(Some(next));
+            }
+        }
+    }
+
+    /// Raises a tenant's change counter (after the change it announces is visible).
+    fn bump(&self, tenant_id: u64) -> StoreResult<()> {
+        self.trees
+            .meta
+            .update_and_fetch(generation_key(tenant_id), |old| {
+                let n = old.and_then(be_u64).unwrap_or(0);
+                Some(n.saturating_add(1).to_be_bytes().to_vec())
+            })
+            .map_err(backend)?;
+        self.commit.wrote();
+        Ok(())
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|_| StoreError::Corrupt("registry row"))
+}
+
+fn generation_key(tenant_id: u64) -> String {
+    format!("gen/{tenant_id}")
+}
+
+fn be_u64(bytes: &[u8]) -> Option<u64> {
+    bytes.try_into().ok().map(u64::from_be_bytes)
+}
+
+/// Batches up to this many items run on the calling task: sled serves them from its cache in a
+/// few microseconds, less than the two thread hand-offs of `spawn_blocking` cost (they were most
+/// of a single-item call's latency). Larger batches go to the blocking pool.
+const INLINE_ITEMS: usize = 32;
+
+/// Runs `work` (blocking sled calls over `items` items) inline when small, else on the blocking
+/// pool.
+async fn blocking<T, F>(items: usize, work: F) -> StoreResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> StoreResult<T> + Send + 'static,
+{
+    if items <= INLINE_ITEMS {
+        work()
+    } else {
+        tokio::task::spawn_blocking(work).await.map_err(join)?
+    }
+}
+
+/// Writes all `writes` so that a crash keeps all or none. One key is a plain insert (atomic by
+/// itself); more go through a sled batch, whose log manifest costs an extra log write and flush —
+/// measured as most of a single-item request's latency.
+fn write_atomically(tree: &sled::Tree, writes: Vec<(Vec<u8>, Vec<u8>)>) -> StoreResult<()> {
+    if let [(key, value)] = writes.as_slice() {
+        tree.insert(key.as_slice(), value.as_slice())
+            .map_err(backend)?;
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    for (key, value) in writes {
+        batch.insert(key, value);
+    }
+    tree.apply_batch(batch).map_err(backend)
+}
+
+#[async_trait]
+impl Durability for SledStore {
+    async fn sync(&self) -> StoreResult<()> {
+        self.commit.sync().await
+    }
+
+    async fn sync_all(&self) -> StoreResult<()> {
+        self.commit.wrote();
+        self.commit.sync().await
+    }
+
+    async fn request_compaction(&self) -> StoreResult<()> {
+        compact::request(&self.dir)
+    }
+
+    async fn size_on_disk(&self) -> StoreResult<u64> {
+        self.trees.db.size_on_disk().map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    crate::conformance_suite!(crate::store::conformance::fixture::sled());
+}

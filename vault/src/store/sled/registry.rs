@@ -1,0 +1,198 @@
+//! sled: the registry family (JSON rows in the `meta` tree).
+
+use async_trait::async_trait;
+use valv_kms::WrappedTenantKeys;
+
+use super::{SledStore, backend, be_u64, generation_key};
+use crate::store::{
+    RegistryStore, StoreError, StoreResult,
+    records::{DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord},
+};
+
+#[async_trait]
+impl RegistryStore for SledStore {
+    async fn next_id(&self) -> StoreResult<u64> {
+        // sled ids start at 0; ours start at 1 so 0 can mean "none" (operator chain, tenant-wide).
+        self.trees
+            .db
+            .generate_id()
+            .map(|id| id + 1)
+            .map_err(backend)
+    }
+
+    async fn create_tenant(
+        &self,
+        tenant: &TenantRecord,
+        keys: &WrappedTenantKeys,
+    ) -> StoreResult<()> {
+        let id = tenant.id.to_string().into_bytes();
+        if !self.insert_new(&format!("tenant-name/{}", tenant.name), id)? {
+            return Err(StoreError::AlreadyExists("tenant"));
+        }
+        // The name row is the claim; the two rows after it are one batch.
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            format!("keys/{}", tenant.id).as_bytes(),
+            super::to_json(keys)?,
+        );
+        batch.insert(
+            format!("tenant/{}", tenant.id).as_bytes(),
+            super::to_json(tenant)?,
+        );
+        self.trees.meta.apply_batch(batch).map_err(backend)?;
+        self.commit.wrote();
+        Ok(())
+    }
+
+    async fn tenant(&self, id: u64) -> StoreResult<Option<TenantRecord>> {
+        self.get_json(&format!("tenant/{id}"))
+    }
+
+    async fn tenant_id_by_name(&self, name: &str) -> StoreResult<Option<u64>> {
+        match self
+            .trees
+            .meta
+            .get(format!("tenant-name/{name}"))
+            .map_err(backend)?
+        {
+            Some(v) => std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(Some)
+                .ok_or(StoreError::Corrupt("tenant name row")),
+            None => Ok(None),
+        }
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        let mut all: Vec<TenantRecord> = self.scan_json("tenant/")?;
+        all.sort_by_key(|t| t.id);
+        Ok(all)
+    }
+
+    async fn put_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        self.put_json(&format!("tenant/{}", tenant.id), tenant)?;
+        self.bump(tenant.id)
+    }
+
+    async fn tenant_generation(&self, tenant_id: u64) -> StoreResult<u64> {
+        Ok(self
+            .trees
+            .meta
+            .get(generation_key(tenant_id))
+            .map_err(backend)?
+            .and_then(|v| be_u64(&v))
+            .unwrap_or(0))
+    }
+
+    async fn create_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
+        let bytes = serde_json::to_vec(domain).map_err(|_| StoreError::Corrupt("domain"))?;
+        if !self.insert_new(
+            &format!("domain/{}/{}", domain.tenant_id, domain.name),
+            bytes,
+        )? {
+            return Err(StoreError::AlreadyExists("domain"));
+        }
+        Ok(())
+    }
+
+    async fn put_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
+        self.put_json(
+            &format!("domain/{}/{}", domain.tenant_id, domain.name),
+            domain,
+        )
+    }
+
+    async fn domain(&self, tenant_id: u64, name: &str) -> StoreResult<Option<DomainRecord>> {
+        self.get_json(&format!("domain/{tenant_id}/{name}"))
+    }
+
+    async fn list_domains(&self, tenant_id: u64) -> StoreResult<Vec<DomainRecord>> {
+        self.scan_json(&format!("domain/{tenant_id}/"))
+    }
+
+    async fn put_purpose(&self, purpose: &PurposeRecord) -> StoreResult<()> {
+        self.put_json(
+            &format!("purpose/{}/{}", purpose.tenant_id, purpose.name),
+            purpose,
+        )
+    }
+
+    async fn purpose(&self, tenant_id: u64, name: &str) -> StoreResult<Option<PurposeRecord>> {
+        self.get_json(&format!("purpose/{tenant_id}/{name}"))
+    }
+
+    async fn list_purposes(&self, tenant_id: u64) -> StoreResult<Vec<PurposeRecord>> {
+        self.scan_json(&format!("purpose/{tenant_id}/"))
+    }
+
+    async fn put_record_policy(&self, policy: &RecordPolicyRecord) -> StoreResult<()> {
+        self.put_json(
+            &format!("rpolicy/{}/{}", policy.tenant_id, policy.name),
+            policy,
+        )
+    }
+
+    async fn record_policy(
+        &self,
+        tenant_id: u64,
+        name: &str,
+    ) -> StoreResult<Option<RecordPolicyRecord>> {
+        self.get_json(&format!("rpolicy/{tenant_id}/{name}"))
+    }
+
+    async fn list_record_policies(&self, tenant_id: u64) -> StoreResult<Vec<RecordPolicyRecord>> {
+        self.scan_json(&format!("rpolicy/{tenant_id}/"))
+    }
+
+    async fn delete_record_policy(&self, tenant_id: u64, name: &str) -> StoreResult<bool> {
+        let old = self
+            .trees
+            .meta
+            .remove(format!("rpolicy/{tenant_id}/{name}"))
+            .map_err(backend)?;
+        self.commit.wrote();
+        Ok(old.is_some())
+    }
+
+    async fn put_principal(&self, principal: &PrincipalRecord) -> StoreResult<()> {
+        if let Some(fp) = &principal.client_cert_sha256 {
+            let key = format!("cert/{fp}");
+            let swapped = self
+                .trees
+                .meta
+                .compare_and_swap(&key, None::<&[u8]>, Some(principal.id.as_bytes()))
+                .map_err(backend)?;
+            if let Err(current) = swapped
+                && current.current.as_deref() != Some(principal.id.as_bytes())
+            {
+                return Err(StoreError::AlreadyExists("client certificate binding"));
+            }
+        }
+        self.put_json(&format!("principal/{}", principal.id), principal)
+    }
+
+    async fn principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>> {
+        self.get_json(&format!("principal/{id}"))
+    }
+
+    async fn principal_by_cert(&self, sha256_hex: &str) -> StoreResult<Option<PrincipalRecord>> {
+        match self
+            .trees
+            .meta
+            .get(format!("cert/{sha256_hex}"))
+            .map_err(backend)?
+        {
+            Some(id) => self.get_json(&format!("principal/{}", String::from_utf8_lossy(&id))),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_principals(&self, tenant_id: Option<u64>) -> StoreResult<Vec<PrincipalRecord>> {
+        let all: Vec<PrincipalRecord> = self.scan_json("principal/")?;
+        Ok(all
+            .into_iter()
+            .filter(|p| p.tenant_id == tenant_id)
+            .collect())
+    }
+}
