@@ -1,8 +1,6 @@
 //! The rotation job on the in-memory store, with a crash injected between a page's swaps and
 //! its saved resume point.
 
-use std::sync::Arc;
-
 use crate::{
     app::{App, Limits},
     ops,
