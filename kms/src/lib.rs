@@ -1,6 +1,6 @@
 //! Valv key material, and nothing else.
 //!
-//! The hierarchy (see `DESIGN.md`):
+//! The hierarchy (see `docs/concepts.md`):
 //!
 //! ```text
 //! root key (file | sealed | PKCS#11)  ── wraps ──▶ tenant key ring v1..vn, pseudonym secret (epoch e), subject secret, signing secret

@@ -55,7 +55,7 @@ impl Caller {
     }
 }
 
-/// A role's name as in DESIGN.md.
+/// A role's name as in docs/concepts.md.
 pub fn role_name(role: Role) -> &'static str {
     match role {
         Role::Operator => "operator",

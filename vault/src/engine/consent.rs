@@ -1,4 +1,4 @@
-//! Consent state and the re-identification rule of DESIGN.md, as pure functions.
+//! Consent state and the re-identification rule of docs/concepts.md, as pure functions.
 //!
 //! The consent history of a (subject, purpose) pair is append-only; its current state is derived
 //! from the latest event and the time. The rule decides one verdict per pseudonym.
@@ -113,7 +113,7 @@ pub struct PurposeRule {
     pub min_text_version: u32,
 }
 
-/// DESIGN.md's re-identification rule for one item.
+/// docs/concepts.md's re-identification rule for one item.
 ///
 /// `allowed`: the principal holds `reidentifier` for this purpose. `live`: the mapping exists and
 /// has not expired at `now_ms`. `restricted`: processing of the subject is restricted.

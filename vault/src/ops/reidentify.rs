@@ -1,4 +1,4 @@
-//! Re-identify a batch: one verdict per pseudonym under DESIGN.md's rule; every verdict is
+//! Re-identify a batch: one verdict per pseudonym under docs/concepts.md's rule; every verdict is
 //! audited durably before any identifier leaves the vault.
 
 use std::sync::Arc;

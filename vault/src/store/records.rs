@@ -154,7 +154,7 @@ pub struct PurposeRecord {
     pub text_versions: u32,
 }
 
-/// A role from DESIGN.md.
+/// A role from docs/concepts.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {

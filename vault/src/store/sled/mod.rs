@@ -285,5 +285,26 @@ impl Durability for SledStore {
 
 #[cfg(test)]
 mod tests {
+    use crate::store::AuditStore;
+
     crate::conformance_suite!(crate::store::conformance::fixture::sled());
+
+    #[tokio::test]
+    async fn an_audit_chain_continues_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = crate::audit::entry(1, "p", "x");
+        {
+            let store = super::SledStore::open(dir.path()).unwrap();
+            store.append_audit(5, vec![entry.clone()]).await.unwrap();
+            crate::store::Durability::sync(&store).await.unwrap();
+        }
+        let store = super::SledStore::open(dir.path()).unwrap();
+        store.append_audit(5, vec![entry]).await.unwrap();
+        let entries = store.read_audit(5, 1, 100).await.unwrap();
+        assert_eq!(
+            entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(entries[1].prev_hash, entries[0].hash);
+    }
 }
