@@ -12,7 +12,7 @@ use std::{
 
 use tempfile::TempDir;
 use valv::{
-    app::Limits,
+    config::Limits,
     config::{AuditSettings, RootConfig, ServeConfig, TlsMode},
     engine::clock::ManualClock,
     server::{self, Running},

@@ -951,7 +951,7 @@ async fn client_certificate_authenticates_a_bound_principal() {
     let bound = ca.issue("batch-job");
     let other = ca.issue("batch-job");
 
-    let server = start_with(valv::app::Limits::default(), Some(ca_path)).await;
+    let server = start_with(valv::config::Limits::default(), Some(ca_path)).await;
     let operator = server.client(&server.operator_token).await;
     let t = setup_tenant(
         &operator,

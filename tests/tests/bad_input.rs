@@ -92,11 +92,11 @@ async fn malformed_identifiers_of_every_kind_are_per_item_errors_and_store_nothi
 
 #[tokio::test]
 async fn batch_limits_unknown_names_and_malformed_requests() {
-    let limits = valv::app::Limits {
+    let limits = valv::config::Limits {
         max_batch: 100,
         max_identifier_bytes: 64,
         max_message_bytes: 64 * 1024,
-        ..valv::app::Limits::default()
+        ..valv::config::Limits::default()
     };
     let server = start_with(limits, None).await;
     let operator = server.client(&server.operator_token).await;

@@ -6,7 +6,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use valv::{app::Limits, config::TlsMode};
+use valv::config::{Limits, TlsMode};
 use valv_client::{ClientConfig, RetryPolicy};
 use valv_e2e::{pb, *};
 

@@ -7,7 +7,7 @@ use std::sync::{
     atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
-use valv::app::Limits;
+use valv::config::Limits;
 use valv_client::{Valv, pb};
 use valv_e2e::{
     Tenant, audit_key, jobs, key_versions, pseudonymise_ok, read_audit, reidentify, setup_tenant,

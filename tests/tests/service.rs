@@ -156,7 +156,7 @@ async fn configured_certificates_and_loopback_plaintext() {
     std::fs::write(&cert_path, &server_cert.cert_pem).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(&key_path, &server_cert.key_pem).unwrap_or_else(|e| panic!("{e}"));
     let server = start_tls(
-        valv::app::Limits::default(),
+        valv::config::Limits::default(),
         None,
         TlsMode::Files {
             cert: cert_path,
@@ -202,7 +202,7 @@ async fn configured_certificates_and_loopback_plaintext() {
 
     // Plaintext, asked for explicitly on loopback.
     let plain = start_tls(
-        valv::app::Limits::default(),
+        valv::config::Limits::default(),
         None,
         TlsMode::InsecurePlaintext,
         Some(Vec::new()),

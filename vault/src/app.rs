@@ -12,6 +12,7 @@ use valv_kms::{
 
 use crate::{
     audit::AuditLog,
+    config::Limits,
     engine::{
         clock::Clock,
         scheme::{PseudonymKey, Scheme},
@@ -22,56 +23,12 @@ use crate::{
     store::{Store, records::DomainRecord},
 };
 
-/// Default use budget of one key version: 2^32 encryptions, NIST SP 800-38D's limit for
-/// random 96-bit GCM nonces under one key. Valv's per-record keys (HKDF from a 192-bit salt)
-/// push the real collision bound far beyond it, so this is a cryptoperiod, not a cliff.
-pub const DEFAULT_KEY_USE_BUDGET: u64 = 1 << 32;
-
 /// This process's allotment of encryptions under one key version: it may use `next..end`, a
 /// range it reserved in the store.
 #[derive(Debug, Clone, Copy, Default)]
 struct KeyUse {
     next: u64,
     end: u64,
-}
-
-/// Request limits.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Most identifiers or pseudonyms in one batch.
-    pub max_batch: usize,
-    /// Longest identifier in bytes.
-    pub max_identifier_bytes: usize,
-    /// Largest encoded request message in bytes (refused before it is buffered).
-    pub max_message_bytes: usize,
-    /// Encryptions allowed under one key version before the vault rotates on its own.
-    pub key_use_budget: u64,
-    /// Most records per second a key-rotation job re-encrypts (0 = as fast as it can).
-    pub rotation_records_per_second: u64,
-    /// Destructive operations need a second principal's approval.
-    pub two_person_rule: bool,
-    /// How long a destructive operation waits for approval, in seconds.
-    pub approval_window_seconds: u64,
-    /// Default grace period of old pseudonyms after an epoch rotation, in seconds.
-    pub epoch_grace_seconds: u64,
-    /// How often the retention reaper runs, in seconds (0: never on its own).
-    pub retention_interval_seconds: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_batch: 10_000,
-            max_identifier_bytes: 256,
-            max_message_bytes: 16 * 1024 * 1024,
-            key_use_budget: DEFAULT_KEY_USE_BUDGET,
-            rotation_records_per_second: 0,
-            two_person_rule: false,
-            approval_window_seconds: 3600,
-            epoch_grace_seconds: 30 * 24 * 3600,
-            retention_interval_seconds: 3600,
-        }
-    }
 }
 
 /// Prepared keys of one domain in one pseudonym epoch.
@@ -145,7 +102,7 @@ pub struct App {
     /// [`SealedRoot`] and no slot while sealed).
     root: RwLock<RootInUse>,
     /// Sealing state; `None` for vaults without a seal file (file and pkcs11 providers).
-    pub seal: Option<crate::ops::seal::SealState>,
+    pub seal: Option<crate::keys::seal::SealState>,
     /// Held shared while a key ring is wrapped and stored, exclusively while the root key is
     /// replaced, so no key ring is wrapped under a root key on its way out.
     pub root_change: tokio::sync::RwLock<()>,
@@ -204,7 +161,7 @@ impl App {
     pub fn new(
         store: Arc<dyn Store>,
         slot: Option<Arc<dyn RootKeySlot>>,
-        seal: Option<crate::ops::seal::SealState>,
+        seal: Option<crate::keys::seal::SealState>,
         clock: Arc<dyn Clock>,
         limits: Limits,
         checkpoint_entries: u64,

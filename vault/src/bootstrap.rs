@@ -2,30 +2,24 @@
 //! operator principal.
 
 use std::{
-    fs::{self, OpenOptions},
-    io::Write,
-    os::unix::fs::{OpenOptionsExt, PermissionsExt},
-    path::{Path, PathBuf},
+    fs::{self},
+    os::unix::fs::PermissionsExt,
+    path::Path,
     sync::Arc,
 };
 
 use anyhow::Context;
-use valv_kms::{FileRootSlot, Pkcs11Slot, RootKeySlot, TenantKeys, providers::sealed::SEAL_FILE};
+use valv_kms::{FileRootSlot, Pkcs11Slot, RootKeySlot, providers::sealed::SEAL_FILE};
 
 use crate::{
-    app::{App, Limits},
-    audit::OPERATOR_CHAIN,
     config::RootConfig,
     engine::clock::Clock,
-    ops::admin::new_principal,
-    ops::seal::SealState,
-    store::{Store, records::Role, sled::SledStore},
+    keys::seal::SealState,
+    store::{Store, sled::SledStore},
+    {app::App, config::Limits},
 };
 
-/// Where the first operator token is written (mode 0600) on first start.
-pub fn operator_token_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("operator.token")
-}
+pub use crate::ops::setup::operator_token_path;
 
 /// Opens (or initialises) the data directory and builds the application state: unsealed and
 /// ready for a `file` or `pkcs11` root key, sealed (waiting for shares) when the data
@@ -40,6 +34,8 @@ pub async fn open(
 ) -> anyhow::Result<Arc<App>> {
     fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))?;
+    // Job kinds whose work is a use case resume through the job sweeper.
+    crate::ops::retention::register();
     let seal_path = data_dir.join(SEAL_FILE);
     let (slot, seal): (Option<Arc<dyn RootKeySlot>>, Option<SealState>) = match root {
         RootConfig::Pkcs11(_) if seal_path.exists() => anyhow::bail!(
@@ -106,20 +102,9 @@ pub async fn open(
         );
     } else {
         tracing::info!(root = %app.root_slot().map(|s| s.describe()).unwrap_or_default(), "root key loaded");
-        after_unseal(&app, data_dir).await?;
+        crate::ops::setup::after_unseal(&app, data_dir).await?;
     }
     Ok(app)
-}
-
-/// What needs the root key at start: finishing a root-key rotation a crash cut off, the
-/// operator chain's key ring and, on an empty store, the first operator. Runs at start, or at
-/// the first unseal of a sealed vault.
-pub async fn after_unseal(app: &App, data_dir: &Path) -> anyhow::Result<()> {
-    // A root-key rotation cut off by a crash is finished before anything else.
-    crate::ops::root::finish_interrupted(app).await?;
-    ensure_operator_chain_keys(app).await?;
-    ensure_operator(app, data_dir).await?;
-    Ok(())
 }
 
 /// `valv operator init`: deals the key shares of a new sealed data directory. Prints nothing;
@@ -142,44 +127,4 @@ pub fn init_sealed(
         shares,
         threshold,
     )?)
-}
-
-/// The operator audit chain (0) signs its checkpoints with a key ring of its own, made once.
-async fn ensure_operator_chain_keys(app: &App) -> anyhow::Result<()> {
-    if app.store.tenant_keys(OPERATOR_CHAIN).await?.is_none() {
-        let keys = TenantKeys::generate(OPERATOR_CHAIN, app.now_ms());
-        app.store
-            .put_tenant_keys(&keys.wrap(app.root().as_ref())?)
-            .await?;
-        app.store.sync().await?;
-    }
-    Ok(())
-}
-
-/// On an empty store, creates the first operator and writes its token to a 0600 file.
-async fn ensure_operator(app: &App, data_dir: &Path) -> anyhow::Result<()> {
-    if !app.store.list_principals(None).await?.is_empty() {
-        return Ok(());
-    }
-    let (principal, token) =
-        new_principal(app, None, "operator", vec![Role::Operator], vec![], None)
-            .await
-            .map_err(|e| anyhow::anyhow!("creating the first operator: {e}"))?;
-    let path = operator_token_path(data_dir);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
-    f.write_all(token.expose_secret())?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    app.store.sync().await?;
-    tracing::warn!(
-        path = %path.display(),
-        principal = %principal.id,
-        "first start: created the operator principal; its bearer token is in this file (mode 0600), shown nowhere else"
-    );
-    Ok(())
 }

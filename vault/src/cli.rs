@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use zeroize::Zeroizing;
 
 use crate::{
-    app::Limits,
+    config::Limits,
     config::{RootConfig, ServeConfig, TlsMode},
     engine::clock::SystemClock,
     server,
@@ -119,7 +119,7 @@ struct ServeArgs {
     #[arg(long, env = "VALV_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
     max_message_bytes: usize,
     /// Encryptions allowed under one key version before the vault rotates on its own.
-    #[arg(long, env = "VALV_KEY_USE_BUDGET", default_value_t = crate::app::DEFAULT_KEY_USE_BUDGET)]
+    #[arg(long, env = "VALV_KEY_USE_BUDGET", default_value_t = crate::config::DEFAULT_KEY_USE_BUDGET)]
     key_use_budget: u64,
     /// Most records per second a key-rotation job re-encrypts (0 = no limit).
     #[arg(long, env = "VALV_ROTATION_RECORDS_PER_SECOND", default_value_t = 0)]

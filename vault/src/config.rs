@@ -2,7 +2,51 @@
 
 use std::{fmt, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use crate::{app::Limits, store::Store};
+use crate::store::Store;
+
+/// Default use budget of one key version: 2^32 encryptions, NIST SP 800-38D's limit for
+/// random 96-bit GCM nonces under one key. Valv's per-record keys (HKDF from a 192-bit salt)
+/// push the real collision bound far beyond it, so this is a cryptoperiod, not a cliff.
+pub const DEFAULT_KEY_USE_BUDGET: u64 = 1 << 32;
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most identifiers or pseudonyms in one batch.
+    pub max_batch: usize,
+    /// Longest identifier in bytes.
+    pub max_identifier_bytes: usize,
+    /// Largest encoded request message in bytes (refused before it is buffered).
+    pub max_message_bytes: usize,
+    /// Encryptions allowed under one key version before the vault rotates on its own.
+    pub key_use_budget: u64,
+    /// Most records per second a key-rotation job re-encrypts (0 = as fast as it can).
+    pub rotation_records_per_second: u64,
+    /// Destructive operations need a second principal's approval.
+    pub two_person_rule: bool,
+    /// How long a destructive operation waits for approval, in seconds.
+    pub approval_window_seconds: u64,
+    /// Default grace period of old pseudonyms after an epoch rotation, in seconds.
+    pub epoch_grace_seconds: u64,
+    /// How often the retention reaper runs, in seconds (0: never on its own).
+    pub retention_interval_seconds: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_batch: 10_000,
+            max_identifier_bytes: 256,
+            max_message_bytes: 16 * 1024 * 1024,
+            key_use_budget: DEFAULT_KEY_USE_BUDGET,
+            rotation_records_per_second: 0,
+            two_person_rule: false,
+            approval_window_seconds: 3600,
+            epoch_grace_seconds: 30 * 24 * 3600,
+            retention_interval_seconds: 3600,
+        }
+    }
+}
 
 /// When the audit checkpointer signs chain heads.
 #[derive(Debug, Clone, Copy)]

@@ -17,6 +17,8 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod jobs;
+pub mod keys;
+pub mod model;
 pub mod observe;
 pub mod ops;
 pub mod server;

@@ -19,10 +19,10 @@ use crate::{
         admin::AdminApi, audit::AuditApi, consent::ConsentApi, keys::KeyApi,
         pseudonym::PseudonymApi, retention::RetentionApi, seal::SealApi, subject::SubjectApi,
     },
-    audit::checkpoint,
     bootstrap,
     config::{ServeConfig, TlsMode},
     engine::clock::Clock,
+    jobs::checkpoint,
     observe::{metrics, request_id::RequestIdLayer},
     tls,
 };

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use crate::{
-    app::{App, Limits},
     authz::Caller,
     config::RootConfig,
     engine::{clock::ManualClock, identifier::IdentifierKind, scheme::Scheme},
@@ -14,6 +13,7 @@ use crate::{
         mem::{Faults, MemStore},
         records::{PrincipalRecord, Role},
     },
+    {app::App, config::Limits},
 };
 
 /// A caller holding one role in `tenant_id` (`None`: an operator).

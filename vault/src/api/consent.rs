@@ -10,8 +10,9 @@ use crate::{
     app::App,
     error::VaultError,
     ops::{
-        consent::{self, Grant, SubjectBy},
+        consent::{self, Grant},
         consent_list, receipts,
+        subject::SubjectBy,
     },
 };
 

@@ -179,7 +179,7 @@ impl KeyService for KeyApi {
     ) -> Result<Response<pb::ApproveOperationResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let id = request.into_inner().id;
-        let (kind, summary) = approval::approve(&self.0, &caller, id)
+        let (kind, summary) = crate::ops::approve::approve(&self.0, &caller, id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ApproveOperationResponse {

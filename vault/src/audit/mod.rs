@@ -6,9 +6,7 @@
 //! names, subject handles, pseudonyms, counts and the request id — never an identifier.
 //!
 //! The store links every entry to the previous one's hash (one chain per tenant, chain 0 for
-//! operator acts; format in `proto/valv/v1/audit.proto`); [`checkpoint`] signs chain heads.
-
-pub mod checkpoint;
+//! operator acts; format in `proto/valv/v1/audit.proto`); `jobs::checkpoint` signs chain heads.
 
 use std::{
     collections::HashMap,
@@ -18,7 +16,6 @@ use std::{
 use tokio::sync::Notify;
 
 use crate::{
-    authz::Caller,
     error::{VaultError, VaultResult},
     observe::metrics::Metrics,
     store::{Store, records::AuditRecord},
@@ -112,13 +109,5 @@ pub fn entry(at_ms: i64, principal: &str, action: &str) -> AuditRecord {
         principal: principal.to_owned(),
         action: action.to_owned(),
         ..AuditRecord::default()
-    }
-}
-
-/// A new entry for an act of `caller` (principal and request id set).
-pub fn act(at_ms: i64, caller: &Caller, action: &str) -> AuditRecord {
-    AuditRecord {
-        request_id: caller.request_id.clone(),
-        ..entry(at_ms, caller.id(), action)
     }
 }

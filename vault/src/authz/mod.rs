@@ -24,6 +24,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A new audit entry for an act of this caller (principal and request id set).
+    pub fn act(&self, at_ms: i64, action: &str) -> crate::store::records::AuditRecord {
+        crate::store::records::AuditRecord {
+            request_id: self.request_id.clone(),
+            ..crate::audit::entry(at_ms, self.id(), action)
+        }
+    }
+
     /// Fails with PERMISSION_DENIED unless the caller holds `role`.
     pub fn require(&self, role: Role) -> VaultResult<()> {
         if self.principal.roles.contains(&role) {

@@ -5,59 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What happened to a consent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConsentEventKind {
-    /// The subject consented.
-    #[default]
-    Granted,
-    /// The subject withdrew consent.
-    Withdrawn,
-}
-
-/// One entry of a consent history. Holds no identifier.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsentEvent {
-    /// Position in the history, from 1.
-    pub seq: u64,
-    /// Granted or withdrawn.
-    pub kind: ConsentEventKind,
-    /// Consent text version (grants only).
-    pub text_version: u32,
-    /// How consent was given, e.g. `bankid`.
-    pub method: String,
-    /// When it was recorded.
-    pub at_ms: i64,
-    /// End of validity; 0 = none.
-    pub valid_until_ms: i64,
-    /// Principal id that recorded it.
-    pub recorded_by: String,
-    /// Grants: where consent was collected.
-    #[serde(default)]
-    pub channel: String,
-    /// Grants: the signed receipt's id (hex).
-    #[serde(default)]
-    pub receipt_id: String,
-    /// Grants: SHA-256 of the consent text agreed to (hex).
-    #[serde(default)]
-    pub text_sha256: String,
-    /// Grants for a minor: the guardian's subject reference (`subject:<hex>`).
-    #[serde(default)]
-    pub guardian_ref: String,
-    /// Grants: bytes of stored evidence (0: none, or no longer kept).
-    #[serde(default)]
-    pub evidence_bytes: u64,
-    /// Grants: the evidence's media type as given.
-    #[serde(default)]
-    pub evidence_media_type: String,
-    /// Grants: the domain the subject was named in.
-    #[serde(default)]
-    pub subject_domain: String,
-    /// Grants: the subject's pseudonym there, where known.
-    #[serde(default)]
-    pub subject_pseudonym: String,
-}
+pub use crate::model::{ConsentEvent, ConsentEventKind};
 
 /// The current state of a consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

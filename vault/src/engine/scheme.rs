@@ -19,28 +19,7 @@ use valv_kms::SecretKey;
 
 use super::identifier::IdentifierKind;
 
-/// How a domain makes pseudonyms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scheme {
-    /// Deterministic keyed MAC.
-    Keyed,
-    /// Random token with a blind index.
-    Random,
-    /// FF1 over the identifier's digits.
-    FormatPreserving,
-}
-
-impl Scheme {
-    /// The scheme's name as in the docs and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Keyed => "keyed",
-            Self::Random => "random",
-            Self::FormatPreserving => "format-preserving",
-        }
-    }
-}
+pub use crate::model::Scheme;
 
 /// A pseudonym in its storage form (16 raw bytes for keyed/random, the digits for FF1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -11,8 +11,7 @@ use valv_kms::SecretKey;
 
 use super::identifier::IdentifierKind;
 
-/// 128-bit subject handle.
-pub type SubjectHandle = [u8; 16];
+pub use crate::model::SubjectHandle;
 
 /// Computes subject handles for one tenant.
 #[derive(Clone)]

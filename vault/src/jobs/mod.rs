@@ -9,6 +9,8 @@
 //! sweeps for running jobs whose lease has run out ([`spawn_sweeper`]), so a job whose node died
 //! is taken over within [`LEASE_MS`].
 
+pub mod checkpoint;
+pub mod lease;
 pub mod rotation;
 #[cfg(test)]
 mod tests;
@@ -23,8 +25,24 @@ use crate::{app::App, error::VaultResult, store::records::JobRecord};
 
 pub use crate::store::records::{JOB_DONE as DONE, JOB_FAILED as FAILED, JOB_RUNNING as RUNNING};
 
-/// How long a job's lease holds without being renewed.
-pub const LEASE_MS: i64 = 60_000;
+pub use self::lease::{LEASE_MS, claim};
+
+/// Resumes a job of a kind whose work lives above this module (a retention run is a use case):
+/// registered by the server at start with [`register_resumer`].
+pub type Resumer =
+    fn(Arc<App>, JobRecord) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+fn resumers() -> &'static Mutex<HashMap<String, Resumer>> {
+    static RESUMERS: OnceLock<Mutex<HashMap<String, Resumer>>> = OnceLock::new();
+    RESUMERS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Makes [`resume`] hand running jobs of `kind` to `resumer` (after taking their lease).
+pub fn register_resumer(kind: &str, resumer: Resumer) {
+    if let Ok(mut r) = resumers().lock() {
+        r.insert(kind.to_owned(), resumer);
+    }
+}
 
 /// When this process (re)started a job and how far it was then: the base of its rate.
 fn runtime() -> &'static Mutex<HashMap<u64, (Instant, u64)>> {
@@ -55,16 +73,6 @@ pub fn progress(job: &JobRecord, now_ms: i64) -> (f64, i64) {
         0
     };
     (rate, eta)
-}
-
-/// Takes the job's lease for this process: the job as stored with the lease, or `None` when
-/// another process holds it (or it ended).
-pub async fn claim(app: &App, id: u64) -> VaultResult<Option<JobRecord>> {
-    let now = app.now_ms();
-    Ok(app
-        .store
-        .claim_job(id, &app.node_id, now, now.saturating_add(LEASE_MS))
-        .await?)
 }
 
 /// Runs a key-rotation `job` in the background until it ends, if this process gets its lease.
@@ -130,16 +138,15 @@ pub async fn resume(app: &Arc<App>, at_start: bool) -> VaultResult<usize> {
             total = job.total,
             "resuming job"
         );
-        if job.kind == crate::ops::retention::RETENTION_JOB {
+        let resumer = resumers()
+            .lock()
+            .ok()
+            .and_then(|r| r.get(&job.kind).copied());
+        if let Some(resumer) = resumer {
             let Some(job) = claim(app, job.id).await? else {
                 continue;
             };
-            let app = Arc::clone(app);
-            tokio::spawn(async move {
-                if let Err(e) = crate::ops::retention::resume(&app, &job).await {
-                    tracing::warn!(job = job.id, error = %e, "resumed retention run failed");
-                }
-            });
+            tokio::spawn(resumer(Arc::clone(app), job));
         } else {
             spawn(Arc::clone(app), job);
         }

@@ -21,13 +21,13 @@ use std::{sync::Arc, time::Instant};
 
 use valv_kms::{AadContext, envelope::ciphertext_version};
 
-use super::{DONE, FAILED};
+use super::lease::LEASE_MS;
 use crate::{
     app::App,
     audit,
     error::{VaultError, VaultResult},
-    ops::{consent::EVIDENCE_DOMAIN_ID, keys::records_by_version},
-    store::records::{JobRecord, MappingRecord},
+    keys::{EVIDENCE_DOMAIN_ID, census::records_by_version},
+    store::records::{JOB_DONE, JOB_FAILED, JobRecord, MappingRecord},
 };
 
 /// Records per page (one durable flush and one saved resume point each).
@@ -49,7 +49,7 @@ pub async fn run(app: Arc<App>, mut job: JobRecord) {
             return;
         }
         tracing::error!(job = job.id, error = %e, "key rotation job failed");
-        job.state = FAILED.into();
+        job.state = JOB_FAILED.into();
         job.error = e.to_string();
         job.finished_ms = app.now_ms();
         if !matches!(e, VaultError::Aborted(_)) {
@@ -63,7 +63,7 @@ pub async fn run(app: Arc<App>, mut job: JobRecord) {
 /// Saves the job's progress and renews its lease; `Aborted` when another process took the job
 /// over (this one must stop).
 async fn save(app: &App, job: &mut JobRecord) -> VaultResult<()> {
-    job.lease_until_ms = app.now_ms().saturating_add(super::LEASE_MS);
+    job.lease_until_ms = app.now_ms().saturating_add(LEASE_MS);
     if !app.store.save_job(job).await? {
         tracing::info!(
             job = job.id,
@@ -131,7 +131,7 @@ async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     let mut domains = app.store.list_domains(tenant_id).await?;
     domains.sort_by_key(|d| d.id);
     if job.pass == 0 && job.done == 0 && job.cursor_domain == 0 && job.cursor_after_hex.is_empty() {
-        job.total = records_by_version(app, tenant_id)
+        job.total = records_by_version(app.store.as_ref(), tenant_id)
             .await?
             .into_iter()
             .filter(|(v, _)| *v != target)
@@ -227,7 +227,7 @@ async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
 /// Records still under older versions whose material exists (so they could be moved).
 async fn left_behind(app: &App, tenant_id: u64, target: u32) -> VaultResult<u64> {
     let keys = app.tenant_keys(tenant_id).await?;
-    Ok(records_by_version(app, tenant_id)
+    Ok(records_by_version(app.store.as_ref(), tenant_id)
         .await?
         .into_iter()
         .filter(|(v, n)| *v != target && *n > 0 && keys.data_key(0, *v).is_ok())
@@ -279,7 +279,7 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
         .collect();
     app.audit.append(tenant_id, entry).await?;
     app.install_tenant_keys(keys).await?;
-    job.state = DONE.into();
+    job.state = JOB_DONE.into();
     job.finished_ms = now;
     save(app, job).await?;
     drop(exclusive);

@@ -2,10 +2,10 @@
 //! its saved resume point.
 
 use crate::{
-    app::{App, Limits},
     ops,
     store::records::{JOB_DONE, JOB_RUNNING},
     testkit::{Nodes, clinic},
+    {app::App, config::Limits},
 };
 
 async fn wait_for_end(app: &App, id: u64) -> crate::store::records::JobRecord {
@@ -50,7 +50,7 @@ async fn a_job_cut_off_after_a_page_counts_every_record_when_it_resumes() {
         (cut.state.as_str(), cut.done, cut.total),
         (JOB_RUNNING, 1_000, 1_600)
     );
-    let by_version = ops::keys::records_by_version(&app, tenant_id)
+    let by_version = ops::keys::records_by_version(app.store.as_ref(), tenant_id)
         .await
         .unwrap();
     assert_eq!(by_version.get(&2).copied(), Some(1_500), "page 3 was moved");
@@ -67,7 +67,7 @@ async fn a_job_cut_off_after_a_page_counts_every_record_when_it_resumes() {
         .unwrap();
     let records = done.counts.iter().find(|c| c.name == "records").unwrap();
     assert_eq!(records.value, 1_600);
-    let by_version = ops::keys::records_by_version(&app, tenant_id)
+    let by_version = ops::keys::records_by_version(app.store.as_ref(), tenant_id)
         .await
         .unwrap();
     assert_eq!(by_version.get(&2).copied(), Some(1_600));

@@ -228,8 +228,8 @@ impl Metrics {
             ("kind", job.kind.clone()),
             ("tenant", job.tenant_id.to_string()),
         ];
-        let ratio = if job.state == crate::jobs::DONE || job.total == 0 {
-            if job.state == crate::jobs::RUNNING {
+        let ratio = if job.state == crate::store::records::JOB_DONE || job.total == 0 {
+            if job.state == crate::store::records::JOB_RUNNING {
                 0.0
             } else {
                 1.0

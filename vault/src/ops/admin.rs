@@ -6,7 +6,7 @@ use valv_kms::{SecretBytes, TenantKeys};
 
 use crate::{
     app::App,
-    audit::{self, OPERATOR_CHAIN},
+    audit::OPERATOR_CHAIN,
     authz::{Caller, token},
     engine::{identifier::IdentifierKind, names::check_name, scheme::Scheme},
     error::{VaultError, VaultResult},
@@ -56,7 +56,7 @@ pub async fn create_tenant(
         None,
     )
     .await?;
-    let mut entry = audit::act(now, caller, "tenant.create");
+    let mut entry = caller.act(now, "tenant.create");
     entry.counts = vec![("tenant".into(), tenant.id)];
     app.audit.record(OPERATOR_CHAIN, entry).await?;
     Ok((tenant, admin, token))
@@ -166,7 +166,7 @@ pub async fn create_domain(
         consent_purpose: spec.consent_purpose,
     };
     app.store.create_domain(&domain).await?;
-    let mut entry = audit::act(domain.created_ms, caller, "domain.create");
+    let mut entry = caller.act(domain.created_ms, "domain.create");
     entry.domain = Some(domain.name.clone());
     app.audit.record(tenant_id, entry).await?;
     Ok(domain)
@@ -247,7 +247,7 @@ pub async fn define_purpose(
         text_versions: existing.as_ref().map_or(0, |p| p.text_versions),
     };
     app.store.put_purpose(&purpose).await?;
-    let mut entry = audit::act(now, caller, "purpose.define");
+    let mut entry = caller.act(now, "purpose.define");
     entry.purpose = Some(purpose.name.clone());
     entry.counts = vec![(
         "min_text_version".into(),
@@ -281,7 +281,7 @@ pub async fn set_age_of_consent(
     let mut tenant = tenant_settings(app, caller).await?;
     tenant.age_of_consent = age;
     app.store.put_tenant(&tenant).await?;
-    let mut entry = audit::act(app.now_ms(), caller, "tenant.settings");
+    let mut entry = caller.act(app.now_ms(), "tenant.settings");
     entry.counts = vec![("age_of_consent".into(), u64::from(age))];
     app.audit.record(tenant.id, entry).await?;
     Ok(tenant)
@@ -317,7 +317,7 @@ pub async fn create_principal(
             ));
         }
         let result = new_principal(app, None, name, roles, vec![], None).await?;
-        let mut entry = audit::act(app.now_ms(), caller, "principal.create");
+        let mut entry = caller.act(app.now_ms(), "principal.create");
         entry.items = vec![(result.0.id.clone(), "created".into())];
         app.audit.record(OPERATOR_CHAIN, entry).await?;
         return Ok(result);
@@ -354,7 +354,7 @@ pub async fn create_principal(
         }
     };
     let result = new_principal(app, Some(tenant_id), name, roles, purposes, cert).await?;
-    let mut entry = audit::act(app.now_ms(), caller, "principal.create");
+    let mut entry = caller.act(app.now_ms(), "principal.create");
     entry.items = vec![(result.0.id.clone(), "created".into())];
     app.audit.record(tenant_id, entry).await?;
     Ok(result)
@@ -375,7 +375,7 @@ pub async fn revoke_principal(
         .ok_or_else(|| VaultError::NotFound("id: no such principal in this tenant".into()))?;
     principal.revoked = true;
     app.store.put_principal(&principal).await?;
-    let mut entry = audit::act(app.now_ms(), caller, "principal.revoke");
+    let mut entry = caller.act(app.now_ms(), "principal.revoke");
     entry.items = vec![(principal.id.clone(), "revoked".into())];
     app.audit.record(tenant_id, entry).await?;
     Ok(principal)

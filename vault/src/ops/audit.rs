@@ -7,11 +7,7 @@ use valv_proto::{
 };
 
 use crate::{
-    app::App,
-    audit::{self, OPERATOR_CHAIN},
-    authz::Caller,
-    error::VaultResult,
-    store::records::Role,
+    app::App, audit::OPERATOR_CHAIN, authz::Caller, error::VaultResult, store::records::Role,
 };
 
 /// Entries read from the store per step.
@@ -87,7 +83,7 @@ pub async fn record_access(
     action: &str,
     counts: Vec<(String, u64)>,
 ) -> VaultResult<()> {
-    let mut entry = audit::act(app.now_ms(), caller, action);
+    let mut entry = caller.act(app.now_ms(), action);
     entry.counts = counts;
     app.audit.record(chain, entry).await
 }

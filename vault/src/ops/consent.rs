@@ -5,30 +5,22 @@ use std::sync::Arc;
 
 use valv_kms::AadContext;
 
-use super::{consent_texts, find_domain, find_purpose, receipts, subject_events, subjects};
+use super::{
+    consent_texts, find_purpose, receipts, subject,
+    subject::{Resolved, SubjectBy, resolve},
+    subject_events,
+};
 use crate::{
     app::App,
-    audit,
     authz::Caller,
     engine::{
         consent::{ConsentEvent, ConsentEventKind, ConsentStatus, status},
         date::Date,
-        identifier::{IdentifierKind, normalise},
-        scheme::Pseudonym,
         subject::SubjectHandle,
     },
     error::{VaultError, VaultResult},
     store::records::{DEFAULT_AGE_OF_CONSENT, LegalBasis, Role},
 };
-
-/// How a request names the subject.
-#[derive(Debug)]
-pub enum SubjectBy {
-    /// The identifier (normalised by the domain's kind; never stored).
-    Identifier(String),
-    /// A pseudonym of the domain.
-    Pseudonym(String),
-}
 
 /// A consent grant.
 pub struct Grant {
@@ -60,23 +52,6 @@ pub struct Granted {
     pub receipt: String,
 }
 
-/// A subject as a request named it: its handle and, where the identifier kind carries one and
-/// it could be read, the birth date.
-pub(crate) struct Resolved {
-    pub(crate) handle: SubjectHandle,
-    birth_date: Option<Date>,
-    /// The kind carries a birth date but this reference cannot reveal it (one-way pseudonym).
-    age_unknowable: bool,
-    /// The domain the subject was named in, and its pseudonym there where known.
-    pub(crate) domain: String,
-    pub(crate) pseudonym: String,
-    /// The identifier kind of that domain.
-    pub(crate) kind: IdentifierKind,
-    /// The normal form of the identifier, when the reference reveals it (an identifier, or a
-    /// pseudonym of a reversible domain); needed to find the subject in every domain.
-    pub(crate) normal: Option<valv_kms::SecretBytes>,
-}
-
 /// A purpose's history for one subject.
 #[derive(Debug)]
 pub struct PurposeHistory {
@@ -97,95 +72,6 @@ async fn resolve_subject(
     Ok(resolve(app, tenant_id, domain_name, by, "subject")
         .await?
         .handle)
-}
-
-/// Resolves a subject reference; `field` names it in errors (`subject`, `guardian`).
-pub(crate) async fn resolve(
-    app: &App,
-    tenant_id: u64,
-    domain_name: &str,
-    by: SubjectBy,
-    field: &str,
-) -> VaultResult<Resolved> {
-    let domain = find_domain(app, tenant_id, domain_name)
-        .await
-        .map_err(|e| match e {
-            VaultError::InvalidArgument { rule, .. } => {
-                VaultError::invalid(format!("{field}.domain"), rule)
-            }
-            other => other,
-        })?;
-    let today = Date::from_unix_ms(app.now_ms());
-    match by {
-        SubjectBy::Identifier(raw) => {
-            let n = normalise(domain.kind, &raw, today, app.limits.max_identifier_bytes)
-                .map_err(|e| VaultError::invalid(format!("{field}.identifier"), e.to_string()))?;
-            // Keyed and format-preserving pseudonyms follow from the identifier; a `random`
-            // domain's would need a lookup and is left out.
-            let pseudonym = app
-                .domain_keys(&domain)
-                .await?
-                .pseudonym
-                .derive(n.value.expose_secret())
-                .map(|p| p.declassify(domain.scheme))
-                .unwrap_or_default();
-            Ok(Resolved {
-                handle: app
-                    .subject_hasher(tenant_id)
-                    .await?
-                    .handle(domain.kind, n.value.expose_secret()),
-                birth_date: n.birth_date,
-                age_unknowable: false,
-                domain: domain.name,
-                pseudonym,
-                kind: domain.kind,
-                normal: Some(n.value),
-            })
-        }
-        SubjectBy::Pseudonym(text) => {
-            let not_found = || {
-                VaultError::NotFound(format!(
-                    "{field}.pseudonym: no such pseudonym in this domain"
-                ))
-            };
-            let p = Pseudonym::parse(domain.scheme, &text).ok_or_else(not_found)?;
-            let mapping = app
-                .store
-                .mappings(domain.id, vec![p.0.clone()])
-                .await?
-                .into_iter()
-                .next()
-                .flatten()
-                .ok_or_else(not_found)?;
-            let mut resolved = Resolved {
-                handle: mapping.subject,
-                birth_date: None,
-                age_unknowable: false,
-                domain: domain.name.clone(),
-                pseudonym: p.declassify(domain.scheme),
-                kind: domain.kind,
-                normal: None,
-            };
-            // Reversible: the identifier the vault holds gives the normal form (and birth date).
-            if let Some(ct) = &mapping.ciphertext {
-                let gate = app.gate(tenant_id);
-                let _shared = gate.read().await;
-                resolved.normal = app.domain_data_keys(&domain).await?.open(&p.0, ct)?;
-            }
-            if domain.kind.carries_birth_date() {
-                resolved.birth_date = resolved
-                    .normal
-                    .as_ref()
-                    .and_then(|n| std::str::from_utf8(n.expose_secret()).ok())
-                    .and_then(|t| {
-                        normalise(domain.kind, t, today, app.limits.max_identifier_bytes).ok()
-                    })
-                    .and_then(|n| n.birth_date);
-                resolved.age_unknowable = resolved.birth_date.is_none();
-            }
-            Ok(resolved)
-        }
-    }
 }
 
 fn consent_purpose(p: &crate::store::records::PurposeRecord) -> VaultResult<()> {
@@ -210,7 +96,7 @@ async fn record(
     subject: SubjectHandle,
     event: ConsentEvent,
 ) -> VaultResult<ConsentEvent> {
-    let mut entry = audit::act(event.at_ms, caller, action);
+    let mut entry = caller.act(event.at_ms, action);
     entry.purpose = Some(purpose.to_owned());
     entry.subject = Some(hex::encode(subject));
     entry.counts = vec![("text_version".into(), u64::from(event.text_version))];
@@ -365,8 +251,7 @@ pub async fn grant(
     Ok(Granted { event, receipt })
 }
 
-/// Domain id under which consent evidence is encrypted (no real domain has id 0).
-pub const EVIDENCE_DOMAIN_ID: u64 = 0;
+pub use crate::keys::EVIDENCE_DOMAIN_ID;
 
 /// A subject under the tenant's age of consent needs an adult guardian; returns the guardian's
 /// reference for the record (empty when none is needed or given).
@@ -452,7 +337,7 @@ pub async fn withdraw(
     // Erase on withdrawal needs to find the subject's mappings: check that before anything.
     let doomed = if purpose.erase_on_withdrawal {
         let only = (!purpose.domains.is_empty()).then_some(purpose.domains.as_slice());
-        Some(subjects::held(app, tenant_id, &named, only).await?)
+        Some(subject::held(app, tenant_id, &named, only).await?)
     } else {
         None
     };
@@ -475,12 +360,12 @@ pub async fn withdraw(
     )
     .await?;
     if let Some(held) = doomed {
-        let mut entry = audit::act(app.now_ms(), caller, "subject.erase.withdrawal");
+        let mut entry = caller.act(app.now_ms(), "subject.erase.withdrawal");
         entry.purpose = Some(purpose.name.clone());
         entry.subject = Some(hex::encode(subject));
         entry.counts = vec![("mappings".into(), held.len() as u64)];
         app.audit.append(tenant_id, entry).await?;
-        subjects::delete_held(app, tenant_id, &subject, &held).await?;
+        subject::delete_held(app, tenant_id, &subject, &held).await?;
         app.store.request_compaction().await?;
         app.store.sync().await.map_err(|e| {
             VaultError::Unavailable(format!("erasure could not be made durable: {e}"))

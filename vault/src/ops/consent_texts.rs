@@ -8,7 +8,6 @@ use sha2::{Digest, Sha256};
 use super::find_purpose;
 use crate::{
     app::App,
-    audit,
     authz::Caller,
     error::{VaultError, VaultResult},
     store::{
@@ -59,7 +58,7 @@ pub async fn add(
     purpose.text_versions = record.version;
     purpose.updated_ms = record.added_ms;
     app.store.put_purpose(&purpose).await?;
-    let mut entry = audit::act(record.added_ms, caller, "consent.text.add");
+    let mut entry = caller.act(record.added_ms, "consent.text.add");
     entry.purpose = Some(purpose.name.clone());
     entry.counts = vec![("text_version".into(), u64::from(record.version))];
     app.audit.record(tenant_id, entry).await?;

@@ -13,7 +13,6 @@ use valv_kms::{AadContext, envelope::ciphertext_version};
 use super::find_domain;
 use crate::{
     app::App,
-    audit,
     authz::Caller,
     engine::scheme::{Pseudonym, Scheme},
     error::{VaultError, VaultResult},
@@ -40,7 +39,7 @@ pub async fn rotate(
     };
     let now = app.now_ms();
     let epoch = domain.epoch.saturating_add(1);
-    let mut entry = audit::act(now, caller, "epoch.rotate");
+    let mut entry = caller.act(now, "epoch.rotate");
     entry.domain = Some(domain.name.clone());
     entry.counts = vec![
         ("from_epoch".into(), u64::from(domain.epoch)),
@@ -67,7 +66,7 @@ pub async fn finalize(app: &Arc<App>, caller: &Caller, domain_name: &str) -> Vau
     let tenant_id = caller.tenant_with(Role::KeyOfficer)?;
     let mut domain = find_domain(app, tenant_id, domain_name).await?;
     let now = app.now_ms();
-    let mut entry = audit::act(now, caller, "epoch.finalize");
+    let mut entry = caller.act(now, "epoch.finalize");
     entry.domain = Some(domain.name.clone());
     entry.counts = vec![("epoch".into(), u64::from(domain.epoch))];
     app.audit.append(tenant_id, entry).await?;
@@ -92,7 +91,7 @@ pub async fn start_translation(
             "domain: a one-way domain keeps no identifiers, so its old pseudonyms cannot be translated".into(),
         ));
     }
-    let mut entry = audit::act(app.now_ms(), caller, "epoch.translate");
+    let mut entry = caller.act(app.now_ms(), "epoch.translate");
     entry.domain = Some(domain.name.clone());
     entry.counts = vec![("epoch".into(), u64::from(domain.epoch))];
     app.audit.record(tenant_id, entry).await?;

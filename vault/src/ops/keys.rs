@@ -2,9 +2,9 @@
 //! background job moves every record), read jobs. Nothing here returns an identifier or a
 //! pseudonym.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
-use valv_kms::{KeyState, KeyVersion, envelope::ciphertext_version};
+use valv_kms::{KeyState, KeyVersion};
 
 use crate::{
     app::App,
@@ -14,6 +14,8 @@ use crate::{
     jobs,
     store::records::{JobRecord, PendingOpRecord, Role},
 };
+
+pub use crate::keys::census::records_by_version;
 
 /// Kind name of the rotation job.
 pub const ROTATE_TENANT_KEY: &str = "rotate-tenant-key";
@@ -33,67 +35,11 @@ pub struct VersionInfo {
     pub encryptions: u64,
 }
 
-/// Stored ciphertexts of a tenant per domain name and key version (walks every reversible
-/// mapping; O(records)).
-async fn census(app: &App, tenant_id: u64) -> VaultResult<Vec<(String, HashMap<KeyVersion, u64>)>> {
-    let mut out = Vec::new();
-    for domain in app.store.list_domains(tenant_id).await? {
-        if !domain.reversible {
-            continue;
-        }
-        let mut counts = HashMap::new();
-        let mut after = Vec::new();
-        loop {
-            let page = app.store.scan_mappings(domain.id, after, 2_000).await?;
-            let Some((last, _)) = page.last() else {
-                break;
-            };
-            after = last.clone();
-            for (_, m) in &page {
-                if let Some(ct) = &m.ciphertext {
-                    *counts.entry(ciphertext_version(ct)?).or_insert(0) += 1;
-                }
-            }
-        }
-        out.push((domain.name, counts));
-    }
-    let mut counts = HashMap::new();
-    let mut after = Vec::new();
-    loop {
-        let page = app.store.scan_evidence(tenant_id, after, 2_000).await?;
-        let Some((last, _)) = page.last() else {
-            break;
-        };
-        after = last.clone();
-        for (_, ct) in &page {
-            *counts.entry(ciphertext_version(ct)?).or_insert(0) += 1;
-        }
-    }
-    if !counts.is_empty() {
-        out.push(("(consent evidence)".to_owned(), counts));
-    }
-    Ok(out)
-}
-
-/// Stored ciphertexts of a tenant per key version.
-pub async fn records_by_version(
-    app: &App,
-    tenant_id: u64,
-) -> VaultResult<HashMap<KeyVersion, u64>> {
-    let mut total = HashMap::new();
-    for (_, counts) in census(app, tenant_id).await? {
-        for (version, n) in counts {
-            *total.entry(version).or_insert(0) += n;
-        }
-    }
-    Ok(total)
-}
-
 /// Every encryption key version of the caller's tenant.
 pub async fn list_versions(app: &App, caller: &Caller) -> VaultResult<Vec<VersionInfo>> {
     let tenant_id = caller.tenant_with(Role::KeyOfficer)?;
     let keys = app.tenant_keys(tenant_id).await?;
-    let records = records_by_version(app, tenant_id).await?;
+    let records = records_by_version(app.store.as_ref(), tenant_id).await?;
     let mut out = Vec::new();
     for (version, state, created_ms) in keys.versions() {
         out.push(VersionInfo {
@@ -209,7 +155,7 @@ pub async fn records_under(
     tenant_id: u64,
     version: KeyVersion,
 ) -> VaultResult<Vec<(String, u64)>> {
-    Ok(census(app, tenant_id)
+    Ok(crate::keys::census::census(app.store.as_ref(), tenant_id)
         .await?
         .into_iter()
         .filter_map(|(domain, counts)| counts.get(&version).map(|n| (domain, *n)))
@@ -257,7 +203,13 @@ pub async fn destroy(
         )));
     }
     let op = destruction(tenant_id, version, force, caller.id());
-    let outcome = super::approval::request_or_run(app, caller, op).await?;
+    let outcome = match super::approval::file(app, caller, op.clone()).await? {
+        Some(pending) => pending,
+        None => {
+            destroy_now(app, &op, caller.id(), None, &caller.request_id).await?;
+            super::approval::Outcome::Done(super::approval::summary(&op))
+        }
+    };
     Ok((outcome, remaining))
 }
 

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod approval;
+pub mod approve;
 pub mod audit;
 pub mod consent;
 pub mod consent_list;
@@ -18,7 +19,9 @@ pub mod reidentify;
 pub mod retention;
 pub mod root;
 pub mod seal;
+pub mod setup;
 pub mod shred;
+pub mod subject;
 pub mod subject_events;
 pub mod subjects;
 #[cfg(test)]

@@ -8,7 +8,6 @@ use valv_kms::AadContext;
 use super::{check_batch, find_domain, keys};
 use crate::{
     app::App,
-    audit,
     authz::Caller,
     engine::{
         date::Date,
@@ -248,7 +247,7 @@ pub async fn pseudonymise(
             .collect();
         super::retention::touch(app, &domain, used).await?;
     }
-    let mut entry = audit::act(now, caller, "pseudonymise");
+    let mut entry = caller.act(now, "pseudonymise");
     entry.domain = Some(domain.name.clone());
     entry.counts = vec![
         ("items".into(), results.len() as u64),

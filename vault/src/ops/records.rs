@@ -9,7 +9,6 @@ use std::{collections::BTreeMap, ops::Range, sync::Arc};
 use super::{check_batch, find_domain, pseudonymise, reidentify};
 use crate::{
     app::App,
-    audit,
     authz::Caller,
     engine::{
         consent::Verdict,
@@ -103,7 +102,7 @@ pub async fn define_policy(
         updated_ms: now,
     };
     app.store.put_record_policy(&policy).await?;
-    let mut entry = audit::act(now, caller, "record-policy.define");
+    let mut entry = caller.act(now, "record-policy.define");
     entry.items = vec![(policy.name.clone(), "defined".into())];
     entry.counts = vec![
         ("fields".into(), policy.fields.len() as u64),
@@ -130,7 +129,7 @@ pub async fn delete_policy(app: &Arc<App>, caller: &Caller, name: &str) -> Vault
             "name: no such record policy in this tenant".into(),
         ));
     }
-    let mut entry = audit::act(app.now_ms(), caller, "record-policy.delete");
+    let mut entry = caller.act(app.now_ms(), "record-policy.delete");
     entry.items = vec![(name.to_owned(), "deleted".into())];
     app.audit.record(tenant_id, entry).await?;
     Ok(())

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::{check_batch, find_domain, find_purpose};
 use crate::{
     app::App,
-    audit,
     authz::Caller,
     engine::{
         consent::{PurposeRule, Verdict, decide, mapping_live},
@@ -140,7 +139,7 @@ pub async fn reidentify(
         None
     };
     let mut results = Vec::with_capacity(pseudonyms.len());
-    let mut entry = audit::act(now, caller, "reidentify");
+    let mut entry = caller.act(now, "reidentify");
     entry.domain = Some(domain.name.clone());
     entry.purpose = Some(purpose.name.clone());
     let mut released = 0u64;

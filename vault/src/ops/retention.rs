@@ -375,6 +375,17 @@ pub async fn touch(
     Ok(())
 }
 
+/// Lets the job sweeper resume a retention run that a crash (or a dead node) cut off.
+pub fn register() {
+    crate::jobs::register_resumer(RETENTION_JOB, |app, job| {
+        Box::pin(async move {
+            if let Err(e) = resume(&app, &job).await {
+                tracing::warn!(job = job.id, error = %e, "resumed retention run failed");
+            }
+        })
+    });
+}
+
 /// How long a retention run holds its job's lease.
 const RETENTION_LEASE_MS: i64 = 3_600_000;
 

@@ -6,15 +6,9 @@
 //! be checked before the keys are back — but a share of another vault, or one that does not
 //! parse, never counts; every unseal and seal is audited in the operator chain.
 
-use std::{
-    path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-};
+use std::sync::Arc;
 
-use valv_kms::{RootKeySlot, Unsealer};
+use valv_kms::RootKeySlot;
 
 use crate::{
     app::App,
@@ -23,42 +17,6 @@ use crate::{
     error::{VaultError, VaultResult},
     store::records::Role,
 };
-
-/// The seal of a vault that has a seal file.
-pub struct SealState {
-    /// The data directory (the first unseal finishes setting it up).
-    pub data_dir: PathBuf,
-    sealed: AtomicBool,
-    unsealer: tokio::sync::Mutex<Unsealer>,
-    changed: tokio::sync::watch::Sender<bool>,
-}
-
-impl SealState {
-    /// A sealed state for the seal file at `path`.
-    pub fn new(path: &std::path::Path, data_dir: PathBuf) -> VaultResult<Self> {
-        Ok(Self {
-            data_dir,
-            sealed: AtomicBool::new(true),
-            unsealer: tokio::sync::Mutex::new(Unsealer::open(path)?),
-            changed: tokio::sync::watch::channel(true).0,
-        })
-    }
-
-    /// True while no root key is in memory.
-    pub fn is_sealed(&self) -> bool {
-        self.sealed.load(Ordering::SeqCst)
-    }
-
-    /// Follows the sealed flag (for health reporting).
-    pub fn watch(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.changed.subscribe()
-    }
-
-    fn set(&self, sealed: bool) {
-        self.sealed.store(sealed, Ordering::SeqCst);
-        self.changed.send_replace(sealed);
-    }
-}
 
 /// What `GetSealStatus` tells anyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +89,7 @@ pub async fn unseal(app: &Arc<App>, share: &str, reset: bool) -> VaultResult<Sta
         let slot: Arc<dyn RootKeySlot> = Arc::new(slot);
         app.set_root(slot.current()?, Some(slot));
         let threshold = unsealer.seal().threshold;
-        if let Err(e) = crate::bootstrap::after_unseal(app, &seal.data_dir).await {
+        if let Err(e) = super::setup::after_unseal(app, &seal.data_dir).await {
             app.forget_keys()?;
             return Err(VaultError::Unavailable(format!(
                 "unsealed, but starting up failed, so the vault sealed itself again: {e:#}"

@@ -249,36 +249,3 @@ pub async fn watch(
     });
     Ok(rx)
 }
-
-/// One event per mapping the subject holds where the reference reveals them all, else one for
-/// the domain and pseudonym the request named.
-pub(crate) async fn about_subject(
-    app: &App,
-    tenant_id: u64,
-    subject: &super::consent::Resolved,
-    kind: &str,
-) -> VaultResult<Vec<SubjectEventRecord>> {
-    let now = app.now_ms();
-    let subject_hex = hex::encode(subject.handle);
-    if subject.normal.is_some() {
-        let held = super::subjects::held(app, tenant_id, subject, None).await?;
-        if !held.is_empty() {
-            return Ok(held
-                .iter()
-                .map(|h| {
-                    let p = crate::engine::scheme::Pseudonym(h.pseudonym.clone())
-                        .declassify(h.domain.scheme);
-                    event(now, kind, &subject_hex, "", &h.domain.name, &p)
-                })
-                .collect());
-        }
-    }
-    Ok(vec![event(
-        now,
-        kind,
-        &subject_hex,
-        "",
-        &subject.domain,
-        &subject.pseudonym,
-    )])
-}

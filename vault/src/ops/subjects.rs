@@ -9,104 +9,23 @@
 use std::{collections::HashSet, sync::Arc};
 
 use serde_json::json;
-use valv_kms::DerivedKeyPurpose;
 
 use super::{
-    consent::{Resolved, SubjectBy, resolve},
+    subject::{Resolved, SubjectBy, erased_events, held, resolve},
     subject_events,
 };
 use crate::{
     app::App,
-    audit,
     authz::Caller,
-    engine::{
-        consent::{ConsentEventKind, status},
-        scheme::{PseudonymKey, Scheme},
-    },
+    engine::consent::{ConsentEventKind, status},
     error::{VaultError, VaultResult},
     store::{
         Erasure,
-        records::{
-            DomainRecord, MappingRecord, RestrictionRecord, Role, SubjectEventRecord,
-            TombstoneRecord,
-        },
+        records::{RestrictionRecord, Role, TombstoneRecord},
     },
 };
 
 use super::receipts::subject_ref;
-
-/// One stored mapping of a subject.
-pub(crate) struct Held {
-    pub(crate) domain: DomainRecord,
-    pub(crate) epoch: u32,
-    pub(crate) pseudonym: Vec<u8>,
-    pub(crate) blind: Option<[u8; 16]>,
-    pub(crate) record: MappingRecord,
-}
-
-/// Every mapping of the subject in the tenant's domains of its identifier kind (only those
-/// named in `only`, when given), in every pseudonym epoch.
-pub(crate) async fn held(
-    app: &App,
-    tenant_id: u64,
-    subject: &Resolved,
-    only: Option<&[String]>,
-) -> VaultResult<Vec<Held>> {
-    let Some(normal) = &subject.normal else {
-        return Err(VaultError::FailedPrecondition(
-            "subject: a one-way pseudonym does not reveal the identifier; name the subject by identifier (or by a pseudonym of a reversible domain)".into(),
-        ));
-    };
-    let keys = app.tenant_keys(tenant_id).await?;
-    let mut out = Vec::new();
-    for domain in app.store.list_domains(tenant_id).await? {
-        if domain.kind != subject.kind || only.is_some_and(|o| !o.contains(&domain.name)) {
-            continue;
-        }
-        let purpose = match domain.scheme {
-            Scheme::Keyed => DerivedKeyPurpose::PseudonymMac,
-            Scheme::Random => DerivedKeyPurpose::BlindIndex,
-            Scheme::FormatPreserving => DerivedKeyPurpose::FormatPreserving,
-        };
-        for epoch in 1..=domain.epoch {
-            // A finalized epoch's secret may be gone: nothing of that epoch is stored then.
-            let Ok(secret) = keys.pseudonym_key(purpose, domain.id, epoch) else {
-                continue;
-            };
-            let key = PseudonymKey::new(domain.scheme, domain.kind, &secret)
-                .map_err(|_| VaultError::Internal("domain scheme does not fit its kind".into()))?;
-            let (pseudonym, blind) = if domain.scheme == Scheme::Random {
-                let blind = key.blind_index(normal.expose_secret());
-                match app.store.blind_lookup(domain.id, blind).await? {
-                    Some(p) => (p, Some(blind)),
-                    None => continue,
-                }
-            } else {
-                match key.derive(normal.expose_secret()) {
-                    Some(p) => (p.0, None),
-                    None => continue,
-                }
-            };
-            let found = app
-                .store
-                .mappings(domain.id, vec![pseudonym.clone()])
-                .await?
-                .into_iter()
-                .next()
-                .flatten();
-            if let Some(record) = found.filter(|m| m.subject == subject.handle) {
-                out.push(Held {
-                    domain: domain.clone(),
-                    epoch,
-                    pseudonym,
-                    blind,
-                    record,
-                });
-            }
-        }
-    }
-    Ok(out)
-}
 
 async fn named(
     app: &App,
@@ -132,7 +51,7 @@ pub async fn restrict(
     }
     let (tenant_id, subject) = named(app, caller, domain, by).await?;
     let hex_handle = hex::encode(subject.handle);
-    let mut entry = audit::act(app.now_ms(), caller, "subject.restrict");
+    let mut entry = caller.act(app.now_ms(), "subject.restrict");
     entry.subject = Some(hex_handle.clone());
     app.audit.append(tenant_id, entry).await?;
     let change = app.restriction_change.lock().await;
@@ -153,7 +72,7 @@ pub async fn restrict(
     app.forget_restrictions(tenant_id)?;
     drop(change);
     let events =
-        subject_events::about_subject(app, tenant_id, &subject, subject_events::kind::RESTRICTED)
+        super::subject::about_subject(app, tenant_id, &subject, subject_events::kind::RESTRICTED)
             .await?;
     subject_events::emit(app, tenant_id, events).await?;
     Ok(subject_ref(&subject.handle))
@@ -168,7 +87,7 @@ pub async fn lift(
 ) -> VaultResult<bool> {
     let (tenant_id, subject) = named(app, caller, domain, by).await?;
     let hex_handle = hex::encode(subject.handle);
-    let mut entry = audit::act(app.now_ms(), caller, "subject.restrict.lift");
+    let mut entry = caller.act(app.now_ms(), "subject.restrict.lift");
     entry.subject = Some(hex_handle.clone());
     app.audit.append(tenant_id, entry).await?;
     let change = app.restriction_change.lock().await;
@@ -181,47 +100,11 @@ pub async fn lift(
     drop(change);
     if lifted {
         let events =
-            subject_events::about_subject(app, tenant_id, &subject, subject_events::kind::LIFTED)
+            super::subject::about_subject(app, tenant_id, &subject, subject_events::kind::LIFTED)
                 .await?;
         subject_events::emit(app, tenant_id, events).await?;
     }
     Ok(lifted)
-}
-
-/// The `erased` event of each mapping in `held` (what downstream systems are told).
-fn erased_events(now: i64, subject_hex: &str, held: &[Held]) -> Vec<SubjectEventRecord> {
-    held.iter()
-        .map(|h| {
-            let p =
-                crate::engine::scheme::Pseudonym(h.pseudonym.clone()).declassify(h.domain.scheme);
-            subject_events::event(
-                now,
-                subject_events::kind::ERASED,
-                subject_hex,
-                "",
-                &h.domain.name,
-                &p,
-            )
-        })
-        .collect()
-}
-
-/// Deletes mappings for good (known-mappings table first, inside the store) and tells
-/// downstream systems (an `erased` event per mapping).
-pub(crate) async fn delete_held(
-    app: &App,
-    tenant_id: u64,
-    subject: &crate::engine::subject::SubjectHandle,
-    held: &[Held],
-) -> VaultResult<u64> {
-    for h in held {
-        app.store
-            .delete_mapping(h.domain.id, &h.pseudonym, h.blind)
-            .await?;
-    }
-    let events = erased_events(app.now_ms(), &hex::encode(subject), held);
-    subject_events::emit(app, tenant_id, events).await?;
-    Ok(held.len() as u64)
 }
 
 /// Erases a subject: mappings in every domain, consent history and evidence, restriction;
@@ -253,7 +136,7 @@ pub async fn erase(
         }
     }
     let now = app.now_ms();
-    let mut entry = audit::act(now, caller, "subject.erase");
+    let mut entry = caller.act(now, "subject.erase");
     entry.subject = Some(hex_handle.clone());
     entry.counts = vec![
         ("mappings".into(), held.len() as u64),
@@ -320,7 +203,7 @@ pub async fn export(
         .tenant(tenant_id)
         .await?
         .ok_or_else(|| VaultError::Internal("tenant record missing".into()))?;
-    let mut entry = audit::act(now, caller, "subject.export");
+    let mut entry = caller.act(now, "subject.export");
     entry.subject = Some(hex_handle.clone());
     app.audit.record(tenant_id, entry).await?;
     let head = json!({

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::{
-    app::Limits,
+    config::Limits,
     error::VaultError,
-    ops::{self, consent::SubjectBy},
+    ops::{self, subject::SubjectBy},
     store::records::Role,
     testkit::{Nodes, caller, clinic},
 };
@@ -77,7 +77,9 @@ async fn a_key_rotation_on_one_node_is_used_by_the_other() {
     ops::pseudonymise::pseudonymise(&b, &tok, "patients", vec!["new-on-b".into()])
         .await
         .unwrap();
-    let by_version = ops::keys::records_by_version(&b, tenant_id).await.unwrap();
+    let by_version = ops::keys::records_by_version(b.store.as_ref(), tenant_id)
+        .await
+        .unwrap();
     assert!(by_version.get(&2).copied().unwrap_or(0) >= 1);
 }
 
@@ -155,7 +157,7 @@ async fn an_erasure_is_all_or_nothing() {
         .await
         .unwrap()
         .unwrap();
-    let found = ops::keys::records_by_version(&app, tenant_id)
+    let found = ops::keys::records_by_version(app.store.as_ref(), tenant_id)
         .await
         .unwrap();
     assert_eq!(found.get(&1).copied(), Some(2));

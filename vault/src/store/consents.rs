@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{StoreResult, records::ConsentTextRecord};
-use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
+use crate::model::{ConsentEvent, SubjectHandle};
 
 /// Consent histories, texts and evidence.
 #[async_trait]

@@ -30,7 +30,8 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod mem;
-pub mod records;
+/// The stored records (kept under this name for callers of the store).
+pub use crate::model::records;
 pub mod sled;
 
 mod audit;

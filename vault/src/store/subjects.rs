@@ -7,7 +7,7 @@ use super::{
     StoreResult,
     records::{RestrictionRecord, SubjectEventRecord, TombstoneRecord},
 };
-use crate::engine::subject::SubjectHandle;
+use crate::model::SubjectHandle;
 
 /// One subject's erasure, carried out by [`SubjectStore::erase_subject`] as a unit of work.
 #[derive(Debug, Clone, Default)]

@@ -1,7 +1,7 @@
 //! Danish CPR numbers: DDMMYY-SSSS with a valid date. The modulus-11 check is not applied:
 //! CPR numbers issued since 2007 need not satisfy it.
 
-use super::{digits, two};
+use super::digits::{digits, two};
 use crate::engine::date::Date;
 
 /// Normal form: the 10 digits without separator.

@@ -1,6 +1,6 @@
 //! Finnish henkilötunnus (HETU): DDMMYY, century sign, individual number, check character.
 
-use super::{digits, two};
+use super::digits::{digits, two};
 use crate::engine::date::Date;
 
 pub(crate) const CHECK_CHARS: &[u8; 31] = b"0123456789ABCDEFHJKLMNPRSTUVWXY";

@@ -5,6 +5,7 @@
 //! refuses what cannot be an identifier of the kind, naming the rule broken — never the value.
 //! A checksum failure never becomes a pseudonym.
 
+mod digits;
 mod dk;
 mod email;
 mod fi;
@@ -16,54 +17,7 @@ use valv_kms::SecretBytes;
 
 use super::date::Date;
 
-/// How an identifier is validated and normalised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum IdentifierKind {
-    /// UTF-8 text as given.
-    Opaque,
-    /// E-mail address, trimmed and lower-cased.
-    Email,
-    /// E.164 telephone number.
-    Phone,
-    /// Swedish personnummer / samordningsnummer.
-    SePersonnummer,
-    /// Norwegian fødselsnummer / D-number.
-    NoFodselsnummer,
-    /// Danish CPR number.
-    DkCpr,
-    /// Finnish HETU.
-    FiHetu,
-}
-
-impl IdentifierKind {
-    /// True for national identity numbers that encode a birth date (the age-of-consent check
-    /// needs one).
-    pub fn carries_birth_date(self) -> bool {
-        matches!(
-            self,
-            Self::SePersonnummer | Self::NoFodselsnummer | Self::DkCpr | Self::FiHetu
-        )
-    }
-
-    /// The kind's name as used in rules, docs and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Opaque => "opaque",
-            Self::Email => "email",
-            Self::Phone => "phone",
-            Self::SePersonnummer => "se-personnummer",
-            Self::NoFodselsnummer => "no-fodselsnummer",
-            Self::DkCpr => "dk-cpr",
-            Self::FiHetu => "fi-hetu",
-        }
-    }
-
-    /// Whether the `format-preserving` scheme supports this kind (it needs digits to permute).
-    pub fn supports_format_preserving(self) -> bool {
-        !matches!(self, Self::Opaque | Self::Email)
-    }
-}
+pub use crate::model::IdentifierKind;
 
 /// Why an identifier was refused: the kind and the rule, never the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,18 +71,6 @@ pub fn normalise(
             birth_date,
         })
         .map_err(fail)
-}
-
-/// ASCII digits of `s` as numbers, or `None` if any character is not a digit.
-fn digits(s: &str) -> Option<Vec<u32>> {
-    s.chars()
-        .map(|c| c.to_digit(10).filter(|_| c.is_ascii_digit()))
-        .collect()
-}
-
-/// Two ASCII digits as a number.
-fn two(d: &[u32]) -> u32 {
-    d[0] * 10 + d[1]
 }
 
 #[cfg(test)]

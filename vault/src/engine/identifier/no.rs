@@ -1,6 +1,6 @@
 //! Norwegian fødselsnummer and D-number (day + 40): date and both mod-11 check digits.
 
-use super::{digits, two};
+use super::digits::{digits, two};
 use crate::engine::date::Date;
 
 const W1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];

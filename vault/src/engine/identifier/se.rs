@@ -1,6 +1,6 @@
 //! Swedish personnummer and samordningsnummer (Skatteverket SKV 704 and SKV 707).
 
-use super::{digits, two};
+use super::digits::{digits, two};
 use crate::engine::date::Date;
 
 /// Normal form: `YYYYMMDDNNNC`, 12 digits; samordningsnummer keep their day + 60.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::fixture::tenant;
 use crate::{
-    engine::consent::{ConsentEvent, ConsentEventKind},
+    model::{ConsentEvent, ConsentEventKind},
     store::{Store, StoreError, records::ConsentTextRecord},
 };
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::{
-    engine::{identifier::IdentifierKind, scheme::Scheme},
+    model::{IdentifierKind, Scheme},
     store::{
         Store,
         mem::MemStore,

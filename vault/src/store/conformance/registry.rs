@@ -79,7 +79,7 @@ pub(crate) async fn a_tenant_change_raises_its_generation(shared: Arc<dyn Store>
 /// A domain name is taken once per tenant; `put_domain` replaces; lists are by name.
 pub(crate) async fn domain_names_are_unique_per_tenant(shared: Arc<dyn Store>) {
     let store: &dyn Store = shared.as_ref();
-    use crate::engine::scheme::Scheme;
+    use crate::model::Scheme;
     let t = tenant(store, "acme").await;
     let other = tenant(store, "other").await;
     let d = domain(

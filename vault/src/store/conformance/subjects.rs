@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::fixture::{mapping, tenant};
 use crate::{
-    engine::consent::{ConsentEvent, ConsentEventKind},
+    model::{ConsentEvent, ConsentEventKind},
     store::{
         Erasure, Store,
         records::{NewMapping, RestrictionRecord, SubjectEventRecord, TombstoneRecord},

@@ -7,7 +7,7 @@ use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
 use super::{MemStore, State};
 use crate::{
-    engine::{consent::ConsentEvent, subject::SubjectHandle},
+    model::{ConsentEvent, SubjectHandle},
     store::{
         AuditStore, ConsentStore, Erasure, MappingStore, StoreResult, SubjectStore,
         records::{

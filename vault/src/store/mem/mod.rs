@@ -28,7 +28,7 @@ use super::{
         TenantRecord, TombstoneRecord,
     },
 };
-use crate::engine::{consent::ConsentEvent, subject::SubjectHandle};
+use crate::model::{ConsentEvent, SubjectHandle};
 
 /// Methods that fail on command (by method name, e.g. `"append_audit"`).
 #[derive(Debug, Default)]

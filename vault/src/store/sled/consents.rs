@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::{SledStore, backend, blocking, join};
 use crate::{
-    engine::{consent::ConsentEvent, subject::SubjectHandle},
+    model::{ConsentEvent, SubjectHandle},
     store::{ConsentStore, StoreError, StoreResult, records::ConsentTextRecord},
 };
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{identifier::IdentifierKind, scheme::Scheme, subject::SubjectHandle};
+use super::{IdentifierKind, Scheme, SubjectHandle};
 
 /// A tenant (data controller).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

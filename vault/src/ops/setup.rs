@@ -1,0 +1,70 @@
+//! Finishing the set-up of a vault once its root key is in memory (at start, or at the first
+//! unseal of a sealed vault): a root-key rotation a crash cut off, the operator chain's key ring,
+//! and on an empty store the first operator.
+
+use std::{
+    fs::OpenOptions,
+    io::Write,
+    os::unix::fs::OpenOptionsExt,
+    path::{Path, PathBuf},
+};
+
+use valv_kms::TenantKeys;
+
+use crate::{app::App, audit::OPERATOR_CHAIN, ops::admin::new_principal, store::records::Role};
+
+/// Where the first operator token is written (mode 0600) on first start.
+pub fn operator_token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("operator.token")
+}
+
+/// What needs the root key at start: finishing a root-key rotation a crash cut off, the
+/// operator chain's key ring and, on an empty store, the first operator. Runs at start, or at
+/// the first unseal of a sealed vault.
+pub async fn after_unseal(app: &App, data_dir: &Path) -> anyhow::Result<()> {
+    // A root-key rotation cut off by a crash is finished before anything else.
+    crate::ops::root::finish_interrupted(app).await?;
+    ensure_operator_chain_keys(app).await?;
+    ensure_operator(app, data_dir).await?;
+    Ok(())
+}
+
+/// The operator audit chain (0) signs its checkpoints with a key ring of its own, made once.
+async fn ensure_operator_chain_keys(app: &App) -> anyhow::Result<()> {
+    if app.store.tenant_keys(OPERATOR_CHAIN).await?.is_none() {
+        let keys = TenantKeys::generate(OPERATOR_CHAIN, app.now_ms());
+        app.store
+            .put_tenant_keys(&keys.wrap(app.root().as_ref())?)
+            .await?;
+        app.store.sync().await?;
+    }
+    Ok(())
+}
+
+/// On an empty store, creates the first operator and writes its token to a 0600 file.
+async fn ensure_operator(app: &App, data_dir: &Path) -> anyhow::Result<()> {
+    if !app.store.list_principals(None).await?.is_empty() {
+        return Ok(());
+    }
+    let (principal, token) =
+        new_principal(app, None, "operator", vec![Role::Operator], vec![], None)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the first operator: {e}"))?;
+    let path = operator_token_path(data_dir);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    f.write_all(token.expose_secret())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    app.store.sync().await?;
+    tracing::warn!(
+        path = %path.display(),
+        principal = %principal.id,
+        "first start: created the operator principal; its bearer token is in this file (mode 0600), shown nowhere else"
+    );
+    Ok(())
+}
