@@ -31,8 +31,9 @@ LAYERS = {
     "clients/cli/src": [
         ["", "main"],
         ["commands"],
-        ["consent", "subjects", "policy", "keys", "audit", "bench", "records", "bulk"],
-        ["output", "args", "config", "connect", "progress", "table"],
+        ["admin", "pseudonym"],
+        ["consent", "subjects", "policy", "keys", "audit", "bench", "retention", "seal", "bulk"],
+        ["output", "args", "config", "table"],
     ],
 }
 

@@ -380,12 +380,11 @@ mod tests {
 
     #[test]
     fn wrap_unwrap_round_trip_keeps_every_derived_key() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key")).unwrap();
         let keys = TenantKeys::generate(7, 0);
-        let wrapped = keys.wrap(&root).unwrap_or_else(|e| panic!("{e}"));
-        let back = TenantKeys::unwrap(&wrapped, &root).unwrap_or_else(|e| panic!("{e}"));
+        let wrapped = keys.wrap(&root).unwrap();
+        let back = TenantKeys::unwrap(&wrapped, &root).unwrap();
         assert_eq!(back.active_version(), Some(1));
         let ctx = AadContext {
             tenant_id: 7,
@@ -412,28 +411,23 @@ mod tests {
 
     #[test]
     fn wrapped_keys_are_bound_to_their_tenant() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut wrapped = TenantKeys::generate(7, 0)
-            .wrap(&root)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key")).unwrap();
+        let mut wrapped = TenantKeys::generate(7, 0).wrap(&root).unwrap();
         wrapped.tenant_id = 8;
         assert!(TenantKeys::unwrap(&wrapped, &root).is_err());
     }
 
     #[test]
     fn rotation_keeps_old_data_readable_until_retired() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let (root, _) = FileRootKeyProvider::open_or_create(&dir.path().join("root.key")).unwrap();
         let mut keys = TenantKeys::generate(3, 0);
-        let v1 = keys.data_key(9, 1).unwrap_or_else(|e| panic!("{e}"));
+        let v1 = keys.data_key(9, 1).unwrap();
         assert_eq!(keys.rotate(5), 2);
         assert_eq!(keys.active_version(), Some(2));
         // Both open; the round trip through wrapping keeps states and material.
-        let back = TenantKeys::unwrap(&keys.wrap(&root).unwrap_or_else(|e| panic!("{e}")), &root)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let back = TenantKeys::unwrap(&keys.wrap(&root).unwrap(), &root).unwrap();
         assert_eq!(
             back.versions(),
             vec![(1, KeyState::DecryptOnly, 0), (2, KeyState::Active, 5)]
@@ -444,12 +438,12 @@ mod tests {
         );
         assert_eq!(keys.retire_before(2), vec![1]);
         assert!(keys.data_key(9, 1).is_err());
-        let wrapped = keys.wrap(&root).unwrap_or_else(|e| panic!("{e}"));
+        let wrapped = keys.wrap(&root).unwrap();
         assert!(
             wrapped.encryption[0].key.is_none(),
             "retired material is erased"
         );
-        let back = TenantKeys::unwrap(&wrapped, &root).unwrap_or_else(|e| panic!("{e}"));
+        let back = TenantKeys::unwrap(&wrapped, &root).unwrap();
         assert_eq!(back.versions()[0].1, KeyState::Retired);
         assert!(back.data_key(9, 2).is_ok());
     }

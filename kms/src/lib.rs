@@ -12,6 +12,7 @@
 //! Every secret here is a newtype that zeroizes on drop and prints no bytes in `Debug`; the only
 //! way to read one is a method named `expose_secret`.
 
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod derive;

@@ -199,7 +199,7 @@ mod tests {
     use crate::v1::{AuditCount, AuditItem};
 
     fn key() -> Ed25519KeyPair {
-        Ed25519KeyPair::from_seed_unchecked(&[7u8; 32]).unwrap_or_else(|e| panic!("{e}"))
+        Ed25519KeyPair::from_seed_unchecked(&[7u8; 32]).unwrap()
     }
 
     fn chain(n: u64) -> Vec<AuditEntry> {
@@ -354,8 +354,7 @@ mod tests {
         let mut cp = checkpoint(&e, 3);
         cp.at_unix_ms += 1;
         assert_eq!(check(&e, &[cp]).problem.map(|p| p.0), Some(3));
-        let other =
-            Ed25519KeyPair::from_seed_unchecked(&[8u8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let other = Ed25519KeyPair::from_seed_unchecked(&[8u8; 32]).unwrap();
         let cp = checkpoint(&e, 3);
         let v = verify_chain(9, &e, &[cp], other.public_key().as_ref());
         assert!(!v.ok());

@@ -3,6 +3,8 @@
 //! Both the server (`valv`) and the clients depend on this crate only, so the `.proto` files are
 //! the single source of truth for field names, numbers and documentation.
 
+#![deny(missing_docs)]
+
 /// Generated messages and services of `valv.v1`.
 #[allow(clippy::all, missing_docs)]
 pub mod v1 {

@@ -3,6 +3,9 @@
 //! Two ways to start one: in this process (with a manual clock the test moves), or as a child
 //! process of the real binary (for `kill -9` and for reading its log output).
 
+// The test harness: a set-up that cannot work is a failed test, and `unwrap` says why.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -250,7 +253,7 @@ pub async fn start_configured(
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let clock = ManualClock::new(T0_MS);
     let mut config = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("data"),
         tls: TlsMode::Development,
         client_ca: None,
@@ -522,15 +525,9 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
         .await
         .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     let request = format!("GET {path} HTTP/1.1\r\nHost: valv\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    stream.read_to_string(&mut response).await.unwrap();
     response
 }
 
@@ -567,9 +564,7 @@ pub async fn setup_tenant(
         .await
         .unwrap_or_else(|e| panic!("create tenant: {e}"))
         .into_inner();
-    let admin = operator
-        .with_token(&created.admin_token)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let admin = operator.with_token(&created.admin_token).unwrap();
     for (d, kind, scheme, reversible) in domains {
         create_domain(&admin, d, *kind, *scheme, *reversible, 0)
             .await
@@ -764,24 +759,20 @@ pub struct Issued {
 impl TestCa {
     /// A fresh self-signed CA.
     pub fn new() -> Self {
-        let mut params =
-            rcgen::CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-        let pem = params
-            .self_signed(&key)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .pem();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let pem = params.self_signed(&key).unwrap().pem();
         Self { params, key, pem }
     }
 
     /// Issues a certificate for `name` (a DNS name or an IP address).
     pub fn issue(&self, name: &str) -> Issued {
-        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let key = rcgen::KeyPair::generate().unwrap();
         let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
         let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
             .and_then(|p| p.signed_by(&key, &issuer))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         Issued {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),

@@ -1,6 +1,9 @@
 //! Who may do what: every role against every RPC, tenants against each other, and callers
 //! without a valid credential.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use tonic::Code;
 use valv_e2e::{pb, *};
 
@@ -615,7 +618,7 @@ async fn every_role_against_every_rpc() {
         .admin()
         .define_record_policy(record_policy("rp"))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let roles = [
         pb::Role::TenantAdmin,
         pb::Role::Tokenizer,
@@ -641,7 +644,7 @@ async fn every_role_against_every_rpc() {
                 client_cert_sha256: String::new(),
             })
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .into_inner()
             .token;
         clients.push((role, server.client(&token).await));
@@ -700,7 +703,7 @@ async fn a_tenant_touches_nothing_of_another() {
         0,
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let b_tok = server.client(&b.tokenizer).await;
     let b_pseudonyms = pseudonymise_ok(&b_tok, "shared", &["anna@example.se"]).await;
     let b_only = pseudonymise_ok(&b_tok, "only-b", &["anna@example.se"]).await;
@@ -731,7 +734,7 @@ async fn a_tenant_touches_nothing_of_another() {
         .admin()
         .define_record_policy(record_policy_for("only-b"))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let err = a_tok
         .pseudonyms()
         .pseudonymise_records(pb::PseudonymiseRecordsRequest {
@@ -764,7 +767,7 @@ async fn a_tenant_touches_nothing_of_another() {
         .admin()
         .list_record_policies(pb::ListRecordPoliciesRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .policies;
     assert!(a_policies.is_empty());
@@ -792,7 +795,7 @@ async fn a_tenant_touches_nothing_of_another() {
         .admin()
         .list_principals(pb::ListPrincipalsRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .principals
         .into_iter()
@@ -802,7 +805,7 @@ async fn a_tenant_touches_nothing_of_another() {
         .admin()
         .list_principals(pb::ListPrincipalsRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(a_list.principals.iter().all(|p| !b_ids.contains(&p.id)));
     assert_eq!(a_list.principals.len(), 6);
@@ -909,7 +912,7 @@ async fn no_valid_credential_is_unauthenticated() {
             client_cert_sha256: String::new(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(list(server.client(&tok.token).await).await, None);
     let id = tok.principal.map(|p| p.id).unwrap_or_default();
@@ -917,7 +920,7 @@ async fn no_valid_credential_is_unauthenticated() {
         .admin()
         .revoke_principal(pb::RevokePrincipalRequest { id })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         list(server.client(&tok.token).await).await,
         Some(Code::Unauthenticated)
@@ -944,10 +947,10 @@ async fn no_valid_credential_is_unauthenticated() {
 async fn client_certificate_authenticates_a_bound_principal() {
     use sha2::{Digest, Sha256};
     init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let ca_path = dir.path().join("clients-ca.pem");
-    std::fs::write(&ca_path, &ca.pem).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&ca_path, &ca.pem).unwrap();
     let bound = ca.issue("batch-job");
     let other = ca.issue("batch-job");
 
@@ -970,7 +973,7 @@ async fn client_certificate_authenticates_a_bound_principal() {
             client_cert_sha256: hex::encode(Sha256::digest(&bound.der)),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let with_cert = |cert: String, key: String| {
         ClientConfig::new(server.addr.clone())
             .with_ca_pem(server.ca_pem.clone())
@@ -979,7 +982,7 @@ async fn client_certificate_authenticates_a_bound_principal() {
     };
     let bound = Valv::connect(with_cert(bound.cert_pem.clone(), bound.key_pem.clone()))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         pseudonymise_ok(&bound, "d", &["anna@example.se"])
             .await
@@ -998,7 +1001,7 @@ async fn client_certificate_authenticates_a_bound_principal() {
     );
     let unbound = Valv::connect(with_cert(other.cert_pem.clone(), other.key_pem.clone()))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let err = unbound
         .pseudonyms()
         .pseudonymise(pb::PseudonymiseRequest {

@@ -3,6 +3,9 @@
 //! is named; `kill -9` leaves one chain without gap or fork; reads are filtered and carry the
 //! request id.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 use prost::Message;
@@ -93,14 +96,14 @@ async fn wait_for_checkpoint_of_head(server: &ChildServer, t: &Tenant) -> pb::Ve
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{e}")) {
-        let entry = entry.unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
         let target = to.join(entry.file_name());
         if entry.path().is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), &target).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::copy(entry.path(), &target).unwrap();
         }
     }
 }
@@ -113,16 +116,16 @@ fn key(chain: u64, seq: u64) -> Vec<u8> {
 
 /// Opens the raw store of a stopped server, applies `tamper` to the audit tree, closes it.
 fn tamper_raw(data: &Path, tamper: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(data.join("store")).unwrap_or_else(|e| panic!("{e}"));
-    let audit = db.open_tree("audit").unwrap_or_else(|e| panic!("{e}"));
+    let db = sled::open(data.join("store")).unwrap();
+    let audit = db.open_tree("audit").unwrap();
     tamper(&audit);
-    db.flush().unwrap_or_else(|e| panic!("{e}"));
+    db.flush().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tampering_in_the_raw_store_is_caught_and_named() {
     valv_e2e::init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let pristine = dir.path().join("pristine");
     let log = dir.path().join("valv.log");
     let server = start(&pristine, &log);
@@ -146,7 +149,7 @@ async fn tampering_in_the_raw_store_is_caught_and_named() {
                     .ok()
                     .flatten()
                     .unwrap_or_else(|| panic!("entry 3"));
-                let mut e = pb::AuditEntry::decode(raw.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+                let mut e = pb::AuditEntry::decode(raw.as_ref()).unwrap();
                 e.principal = "someone-else".into();
                 let _ = tree.insert(key(chain, 3), e.encode_to_vec());
             }),
@@ -211,7 +214,7 @@ async fn tampering_in_the_raw_store_is_caught_and_named() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_leaves_one_chain_without_gap_or_fork() {
     valv_e2e::init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("valv.log");
     let server = start(&data, &log);
@@ -233,7 +236,7 @@ async fn kill_9_leaves_one_chain_without_gap_or_fork() {
         }));
     }
     for task in tasks {
-        task.await.unwrap_or_else(|e| panic!("{e}"));
+        task.await.unwrap();
     }
     server.kill_9();
 
@@ -253,7 +256,7 @@ async fn kill_9_leaves_one_chain_without_gap_or_fork() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reads_are_filtered_carry_request_ids_and_are_audited() {
     valv_e2e::init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("valv.log");
     let server = start(&data, &log);
@@ -265,17 +268,16 @@ async fn reads_are_filtered_carry_request_ids_and_are_audited() {
         identifiers: vec!["reader-1".into()],
         batch_id: 0,
     });
-    request.metadata_mut().insert(
-        "x-request-id",
-        "req-reader-0001".parse().unwrap_or_else(|e| panic!("{e}")),
-    );
+    request
+        .metadata_mut()
+        .insert("x-request-id", "req-reader-0001".parse().unwrap());
     let reply = server
         .client(&t.tokenizer)
         .await
         .pseudonyms()
         .pseudonymise(request)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         reply
             .metadata()
@@ -294,7 +296,7 @@ async fn reads_are_filtered_carry_request_ids_and_are_audited() {
             batch_id: 0,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let generated = reply
         .metadata()
         .get("x-request-id")
@@ -333,7 +335,7 @@ async fn reads_are_filtered_carry_request_ids_and_are_audited() {
         cm.consents()
             .grant_consent(grant("patients", id, "research", 1, 0))
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
     let (grants, _) = read(pb::ReadAuditRequest {
         action: "consent.grant".into(),
@@ -375,7 +377,7 @@ async fn reads_are_filtered_carry_request_ids_and_are_audited() {
             operator_chain: true,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(op.ok && op.entries >= 1, "{op:?}");
     let op_reads_tenant = operator
@@ -393,7 +395,7 @@ async fn reads_are_filtered_carry_request_ids_and_are_audited() {
 #[tokio::test(flavor = "multi_thread")]
 async fn valvctl_exports_a_chain_and_verifies_it_offline() {
     valv_e2e::init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("valv.log");
     let server = start(&data, &log);
@@ -409,7 +411,7 @@ async fn valvctl_exports_a_chain_and_verifies_it_offline() {
     let key = valvctl(&["audit", "key"]);
     assert!(key.status.success());
     let key_path = dir.path().join("audit.key");
-    std::fs::write(&key_path, &key.stdout).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&key_path, &key.stdout).unwrap();
     let export = dir.path().join("audit.jsonl");
     let out = valvctl(&["audit", "export", "--out", &export.to_string_lossy()]);
     assert!(out.status.success(), "{out:?}");
@@ -442,7 +444,7 @@ async fn valvctl_exports_a_chain_and_verifies_it_offline() {
     let mut altered: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
     altered[entries[3]] = altered[entries[3]].replacen("\"at_unix_ms\":", "\"at_unix_ms\":1", 1);
     let altered_path = dir.path().join("altered.jsonl");
-    std::fs::write(&altered_path, altered.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&altered_path, altered.join("\n")).unwrap();
     let bad = offline(&altered_path);
     assert_eq!(bad.status.code(), Some(1));
     let report: serde_json::Value =
@@ -466,7 +468,7 @@ async fn valvctl_exports_a_chain_and_verifies_it_offline() {
         .map(|(_, l)| *l)
         .collect();
     let cut_path = dir.path().join("cut.jsonl");
-    std::fs::write(&cut_path, cut.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cut_path, cut.join("\n")).unwrap();
     let bad = offline(&cut_path);
     assert_eq!(bad.status.code(), Some(1), "{bad:?}");
     assert!(String::from_utf8_lossy(&bad.stdout).contains("truncated"));

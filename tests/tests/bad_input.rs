@@ -1,6 +1,9 @@
 //! Bad input gets a clear status naming the field and the rule, never echoes an identifier, and
 //! changes nothing.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use tonic::Code;
 use valv_e2e::{pb, *};
 
@@ -57,7 +60,7 @@ async fn malformed_identifiers_of_every_kind_are_per_item_errors_and_store_nothi
                 batch_id: 0,
             })
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .into_inner();
         assert_eq!(reply.created, 0, "{kind}: nothing may be stored");
         for (i, r) in reply.results.iter().enumerate() {
@@ -153,7 +156,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
     assert_eq!(unknown.map(|s| s.0), Some(Code::NotFound));
     let long = pseudonymise("d", vec!["y".repeat(65)])
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(long.created, 0);
     assert!(
@@ -259,7 +262,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
         .admin()
         .list_domains(pb::ListDomainsRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(
         domains
@@ -273,7 +276,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
         .admin()
         .list_principals(pb::ListPrincipalsRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(principals.principals.len(), 6);
 
@@ -290,7 +293,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
             ..Default::default()
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let no_text = cm
         .consents()
         .grant_consent(grant("d", "P-1", "research", 1, 0))
@@ -311,7 +314,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
             text: "I agree.".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let past = cm
         .consents()
         .grant_consent(grant("d", "P-1", "research", 1, T0_MS - 1))
@@ -404,7 +407,7 @@ async fn consent_subject_and_retention_input_is_checked_and_changes_nothing() {
         .admin()
         .get_tenant_settings(pb::GetTenantSettingsRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(settings.age_of_consent, 16);
 
@@ -428,7 +431,7 @@ async fn consent_subject_and_retention_input_is_checked_and_changes_nothing() {
             purpose: "research".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .texts;
     assert_eq!(texts.len(), 3);
@@ -455,7 +458,7 @@ async fn consent_subject_and_retention_input_is_checked_and_changes_nothing() {
         .consents()
         .list_consents(pb::ListConsentsRequest::default())
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(listed.consents.is_empty());
     let r = cm
@@ -473,7 +476,7 @@ async fn consent_subject_and_retention_input_is_checked_and_changes_nothing() {
             receipt: "{\"receipt_id\": 1}".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(!not_a_receipt.valid && not_a_receipt.problem.starts_with("not a consent receipt"));
 
@@ -554,7 +557,7 @@ async fn consent_subject_and_retention_input_is_checked_and_changes_nothing() {
         .admin()
         .list_domains(pb::ListDomainsRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .domains;
     assert_eq!(domains.len(), 1);
@@ -562,7 +565,7 @@ async fn consent_subject_and_retention_input_is_checked_and_changes_nothing() {
         .admin()
         .list_purposes(pb::ListPurposesRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .purposes;
     assert_eq!(purposes.len(), 1);

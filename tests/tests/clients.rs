@@ -1,6 +1,9 @@
 //! The clients against real servers: the Rust client's splitting, renumbering and retries, and
 //! `valvctl` streaming CSV and JSON-lines files both ways, with profiles and completion.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     io::Write,
     process::{Command, Output, Stdio},
@@ -46,10 +49,7 @@ async fn the_rust_client_splits_within_the_server_limits_and_keeps_order() {
 
     let mut ids: Vec<String> = (0..1050).map(email).collect();
     ids[517] = "no-at-sign".into();
-    let out = tok
-        .pseudonymise("emails", &ids)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = tok.pseudonymise("emails", &ids).await.unwrap();
     assert_eq!(out.results.len(), 1050);
     assert_eq!(out.created, 1049);
     let err = out.results[517].clone().err().unwrap_or_default();
@@ -57,18 +57,12 @@ async fn the_rust_client_splits_within_the_server_limits_and_keeps_order() {
     // Checking stores nothing and names the same item.
     let mut unseen: Vec<String> = (5000..5250).map(email).collect();
     unseen[201] = "also-no-at".into();
-    let checked = tok
-        .check_identifiers("emails", &unseen)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let checked = tok.check_identifiers("emails", &unseen).await.unwrap();
     assert_eq!(checked.len(), 1);
     assert_eq!(checked[0].0, 201);
     assert_eq!(checked[0].1.field, "identifiers[201]");
     assert_eq!(checked[0].1.rule, err.rule);
-    let after = tok
-        .pseudonymise("emails", &unseen[..200])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let after = tok.pseudonymise("emails", &unseen[..200]).await.unwrap();
     assert_eq!(after.created, 200, "checking made no mapping");
     // Order kept: item 1000 (in the eleventh request) is the pseudonym of email(1000).
     let single = pseudonymise_ok(&tok, "emails", &[&email(1000)]).await;
@@ -83,7 +77,7 @@ async fn the_rust_client_splits_within_the_server_limits_and_keeps_order() {
     let back = reid
         .reidentify("emails", "care", &pseudonyms)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(back.len(), 1050);
     for (i, r) in back.iter().enumerate() {
         if i == 517 {
@@ -113,15 +107,12 @@ async fn the_rust_client_splits_within_the_server_limits_and_keeps_order() {
             }),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let mut records: Vec<String> = (0..250)
         .map(|i| format!(r#"{{"n":{i},"e":"{}"}}"#, email(i)))
         .collect();
     records[201] = r#"{"n":201}"#.into();
-    let out = tok
-        .pseudonymise_records("people", &records)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = tok.pseudonymise_records("people", &records).await.unwrap();
     assert_eq!(out.results.len(), 250);
     let error = out.results[201].clone().err().unwrap_or_default();
     assert_eq!(error.errors[0].field, "records[201]/e");
@@ -132,7 +123,7 @@ async fn the_rust_client_splits_within_the_server_limits_and_keeps_order() {
     let back = reid
         .reidentify_records("people", "care", &ok)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(back.len(), 249);
     assert_eq!(
         String::from_utf8(back[248].record.clone()).unwrap_or_default(),
@@ -143,14 +134,12 @@ async fn the_rust_client_splits_within_the_server_limits_and_keeps_order() {
 
 #[tokio::test]
 async fn the_rust_client_retries_while_the_server_restarts() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     drop(listener);
     let plaintext = move |c: &mut valv::config::ServeConfig| {
         c.tls = TlsMode::InsecurePlaintext;
-        c.listen = format!("127.0.0.1:{port}")
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
+        c.listen = format!("127.0.0.1:{port}").parse().unwrap();
     };
     let first = start_configured(plaintext, Some(Vec::new())).await;
     let t = tenant(&first).await;
@@ -161,13 +150,11 @@ async fn the_rust_client_retries_while_the_server_restarts() {
             initial_backoff: std::time::Duration::from_millis(50),
             max_backoff: std::time::Duration::from_millis(200),
         });
-    let valv = valv_client::Valv::connect(config)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let valv = valv_client::Valv::connect(config).await.unwrap();
     let before = valv
         .pseudonymise("emails", &["anna@example.org"])
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
 
     // Down for a while, then back on the same port with the same data.
     let data = first.stop_keeping_data().await;
@@ -189,7 +176,7 @@ async fn the_rust_client_retries_while_the_server_restarts() {
         .await
         .unwrap_or_else(|e| panic!("no retry through the restart: {e}"));
     assert_eq!(after.results, before.results);
-    let second = restart.await.unwrap_or_else(|e| panic!("{e}"));
+    let second = restart.await.unwrap();
 
     // Without retries, the same outage is an UNAVAILABLE error at once.
     let data = second.stop_keeping_data().await;
@@ -224,9 +211,9 @@ fn valvctl(
         .spawn()
         .unwrap_or_else(|e| panic!("valvctl: {e}"));
     if let Some(mut input) = child.stdin.take() {
-        input.write_all(stdin).unwrap_or_else(|e| panic!("{e}"));
+        input.write_all(stdin).unwrap();
     }
-    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+    child.wait_with_output().unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -239,9 +226,9 @@ fn text(b: &[u8]) -> String {
 async fn valvctl_streams_csv_columns_both_ways() {
     let server = start().await;
     let t = tenant(&server).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &server.ca_pem).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&ca, &server.ca_pem).unwrap();
 
     // 5,000 rows; rows 1000, 2500 and 4999 (lines 1002, 2502, 5001) have a bad email.
     let mut csv = String::from("id,email,phone,\"note, free\"\n");
@@ -260,7 +247,7 @@ async fn valvctl_streams_csv_columns_both_ways() {
         csv.push_str(&format!("{i},{e},{phone},\"say \"\"hi\"\", {i}\"\n"));
     }
     let input = dir.path().join("in.csv");
-    std::fs::write(&input, &csv).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&input, &csv).unwrap();
     let out = valvctl(
         &server,
         &ca,
@@ -303,7 +290,7 @@ async fn valvctl_streams_csv_columns_both_ways() {
             batch_id: 0,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(phone_of_refused_row.created, 1);
 
@@ -415,9 +402,9 @@ async fn valvctl_streams_csv_columns_both_ways() {
 async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
     let server = start().await;
     let t = tenant(&server).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &server.ca_pem).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&ca, &server.ca_pem).unwrap();
 
     let defined = valvctl(
         &server,
@@ -488,7 +475,7 @@ async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
 
     // Back through a profile file instead of the environment.
     let token_file = dir.path().join("reid.token");
-    std::fs::write(&token_file, format!("{}\n", t.reidentifier)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&token_file, format!("{}\n", t.reidentifier)).unwrap();
     let profiles = dir.path().join("profiles.toml");
     std::fs::write(
         &profiles,
@@ -499,7 +486,7 @@ async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
             token_file.display()
         ),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let mut child = Command::new(VALVCTL)
         .args([
             "--config",
@@ -516,11 +503,11 @@ async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     if let Some(mut i) = child.stdin.take() {
-        i.write_all(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+        i.write_all(&out.stdout).unwrap();
     }
-    let back = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let back = child.wait_with_output().unwrap();
     assert_eq!(back.status.code(), Some(0), "{}", text(&back.stderr));
     assert_eq!(
         text(&back.stdout),
@@ -541,7 +528,7 @@ async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
             "list",
         ])
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(unknown.status.code(), Some(1));
     assert!(text(&unknown.stderr).contains("no profile [profiles.prod]"));
 
@@ -562,7 +549,7 @@ async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
     let completion = Command::new(VALVCTL)
         .args(["completion", "bash"])
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(completion.status.success());
     let script = text(&completion.stdout);
     assert!(
@@ -574,14 +561,14 @@ async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
     server.stop().await;
 }
 
-/// The README's Rust example is `clients/rust/examples/quickstart.rs`, compiled into this test.
+/// The Rust example of docs/clients.md is `clients/rust/examples/quickstart.rs`, compiled into this test.
 #[allow(dead_code)]
 #[path = "../../clients/rust/examples/quickstart.rs"]
 mod quickstart;
 
 #[tokio::test]
 async fn the_readme_rust_example_runs_and_is_the_example_file() {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../docs/clients.md");
     let example = include_str!("../../clients/rust/examples/quickstart.rs");
     let body = example
         .split_once("use valv_client")
@@ -589,7 +576,7 @@ async fn the_readme_rust_example_runs_and_is_the_example_file() {
         .unwrap_or_default();
     assert!(
         readme.contains(&body),
-        "README \"Use from Rust\" must show clients/rust/examples/quickstart.rs from its `use` line on"
+        "docs/clients.md \"Use from Rust\" must show clients/rust/examples/quickstart.rs from its `use` line on"
     );
 
     let server = start().await;
@@ -622,11 +609,9 @@ async fn the_readme_rust_example_runs_and_is_the_example_file() {
             }),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let tok = server.client(&t.tokenizer).await;
-    let pseudonyms = quickstart::pseudonymise(&tok)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pseudonyms = quickstart::pseudonymise(&tok).await.unwrap();
     assert_eq!(
         pseudonyms,
         pseudonymise_ok(&tok, "patients.research", &["195209035525", "200311161632"]).await

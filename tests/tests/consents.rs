@@ -3,6 +3,9 @@
 //! consent receipts checked online and offline, and withdrawal, expiry and a raised minimum text
 //! version taking effect on the very next re-identification (the clock is moved, not waited on).
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use sha2::Digest;
 use tonic::Code;
 use valv_e2e::{
@@ -46,7 +49,7 @@ async fn define_research(admin: &Valv, min_text_version: u32) {
             ..Default::default()
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -93,7 +96,7 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
             purpose: "research".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .texts;
     assert_eq!(
@@ -145,7 +148,7 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
             ..grant_request(MINOR, 2)
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     let event = granted.event.unwrap_or_default();
     assert!(event.guardian_ref.starts_with("subject:"));
@@ -176,7 +179,7 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
             cm.consents()
                 .verify_receipt(pb::VerifyReceiptRequest { receipt: text })
                 .await
-                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap()
                 .into_inner()
         }
     };
@@ -197,7 +200,7 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
         .consents()
         .get_receipt_key(pb::GetReceiptKeyRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(
         key.key_id,
@@ -220,7 +223,7 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
             receipt: granted.receipt.clone(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(!foreign.valid, "{foreign:?}");
 
@@ -229,13 +232,13 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
         .admin()
         .set_tenant_settings(pb::SetTenantSettingsRequest { age_of_consent: 10 })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(settings.age_of_consent, 10);
     cm.consents()
         .grant_consent(grant_request(OTHER_MINOR, 1))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     // A one-way domain keeps nothing to look a pseudonym up in (so nothing to read an age from):
     // the grant must name the identifier.
     let oneway = pseudonymise_ok(&tok, "oneway", &[ADULT]).await;
@@ -260,7 +263,7 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
         async move {
             reidentify(&re, domain, "research", &ps)
                 .await
-                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap()
                 .into_iter()
                 .map(|(v, _)| v)
                 .collect::<Vec<_>>()
@@ -287,7 +290,7 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
             ..grant_request(ADULT, 3)
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         verdict(ps[1..].to_vec(), "patients").await,
         [pb::Verdict::Released]
@@ -304,7 +307,7 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
             purpose: "research".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         verdict(ps[..1].to_vec(), "patients").await,
         [pb::Verdict::ConsentWithdrawn]
@@ -327,7 +330,7 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
     ko.keys()
         .rotate_tenant_key(pb::RotateTenantKeyRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     for _ in 0..200 {
         if jobs(&ko)
             .await
@@ -386,7 +389,7 @@ async fn consents_are_listed_by_pseudonym_filtered_paged_and_counted() {
                 ..grant_request(person, if i == 3 { 1 } else { 2 })
             })
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
     cm.consents()
         .withdraw_consent(pb::WithdrawConsentRequest {
@@ -394,14 +397,14 @@ async fn consents_are_listed_by_pseudonym_filtered_paged_and_counted() {
             purpose: "research".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let list = |filter: pb::ListConsentsRequest| {
         let cm = cm.clone();
         async move {
             cm.consents()
                 .list_consents(filter)
                 .await
-                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap()
                 .into_inner()
         }
     };
@@ -479,7 +482,7 @@ async fn consents_are_listed_by_pseudonym_filtered_paged_and_counted() {
         .consents()
         .consent_stats(pb::ConsentStatsRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .purposes;
     let research = stats

@@ -1,6 +1,9 @@
 //! A pseudonym handed out survives kill -9; pseudonyms are stable across restarts and
 //! unlinkable across domains.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashSet;
 
 use valv_e2e::{pb, *};
@@ -10,7 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pseudonym_handed_out_survives_kill_9() {
     init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("server.log");
     let server = spawn(BIN, &data, &log);
@@ -62,9 +65,7 @@ async fn every_pseudonym_handed_out_survives_kill_9() {
         let items: Vec<_> = handed_out.iter().filter(|(d, _, _)| *d == domain).collect();
         for chunk in items.chunks(5000) {
             let ps: Vec<String> = chunk.iter().map(|(_, _, p)| p.clone()).collect();
-            let back = reidentify(&reid, domain, "ops", &ps)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            let back = reidentify(&reid, domain, "ops", &ps).await.unwrap();
             for ((_, id, _), (verdict, got)) in chunk.iter().zip(back) {
                 assert_eq!(
                     (verdict, got.as_str()),

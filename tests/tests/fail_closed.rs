@@ -4,6 +4,9 @@
 //! The server runs on the in-memory store with fault injection: audit appends fail on command,
 //! every other call works as usual.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use tonic::Code;
@@ -51,7 +54,7 @@ async fn nothing_is_released_or_changed_when_the_audit_log_fails() {
     cm.consents()
         .grant_consent(grant("patients", "closed-1", "research", 1, 0))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let history = |id: &'static str| {
         let cm = cm.clone();
         async move {
@@ -64,7 +67,7 @@ async fn nothing_is_released_or_changed_when_the_audit_log_fails() {
                     purpose: "research".into(),
                 })
                 .await
-                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap()
                 .into_inner()
                 .purposes
                 .iter()
@@ -133,9 +136,7 @@ async fn nothing_is_released_or_changed_when_the_audit_log_fails() {
 
     // Once the log works again, the consent still holds and release resumes, recorded.
     audit_fails(&faults, false);
-    let released = reidentify(&re, "patients", "research", &ps)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let released = reidentify(&re, "patients", "research", &ps).await.unwrap();
     assert_eq!(released[0], (pb::Verdict::Released, "closed-1".to_owned()));
     assert_eq!(released[1].0, pb::Verdict::NoConsent);
     let v = auditor
@@ -144,7 +145,7 @@ async fn nothing_is_released_or_changed_when_the_audit_log_fails() {
             operator_chain: false,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(v.ok, "{v:?}");
     server.stop().await;

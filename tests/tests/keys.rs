@@ -2,6 +2,9 @@
 //! continues, retirement of the old version at the end, resumption after `kill -9`, and the
 //! use budget that rotates on its own.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{
     Arc,
     atomic::{AtomicBool, AtomicU64, Ordering},
@@ -57,7 +60,7 @@ async fn watch(ko: &Valv, id: u64) -> (pb::Job, usize) {
         .into_inner();
     let mut last = None;
     let mut n = 0;
-    while let Some(j) = stream.message().await.unwrap_or_else(|e| panic!("{e}")) {
+    while let Some(j) = stream.message().await.unwrap() {
         n += 1;
         assert!(j.done <= j.total.max(j.done));
         last = Some(j);
@@ -178,9 +181,7 @@ async fn rotation_moves_every_record_while_traffic_continues() {
     assert_eq!(v[1].records, 3_001 + during.len() as u64);
     all_reidentify(&re, &before).await;
     all_reidentify(&re, &during).await;
-    let m = reidentify(&re, "mail", "care", &mail)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let m = reidentify(&re, "mail", "care", &mail).await.unwrap();
     assert_eq!(m[0], (pb::Verdict::Released, "rot@example.se".into()));
     // Pseudonyms did not change: rotating the encryption ring never touches them.
     assert_eq!(
@@ -203,7 +204,7 @@ async fn rotation_moves_every_record_while_traffic_continues() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotation_killed_midway_resumes_and_loses_nothing() {
     valv_e2e::init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("valv.log");
     let slow = ["--rotation-records-per-second", "1000"];
@@ -217,7 +218,7 @@ async fn a_rotation_killed_midway_resumes_and_loses_nothing() {
         .keys()
         .rotate_tenant_key(pb::RotateTenantKeyRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     // Wait until the job is partway.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -226,7 +227,7 @@ async fn a_rotation_killed_midway_resumes_and_loses_nothing() {
             .keys()
             .get_job(pb::GetJobRequest { id: rotated.job_id })
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .into_inner();
         if j.done >= 500 {
             break j;
@@ -311,7 +312,7 @@ async fn a_spent_use_budget_rotates_on_its_own() {
 #[tokio::test(flavor = "multi_thread")]
 async fn valvctl_lists_rotates_and_watches() {
     valv_e2e::init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = spawn_with(BIN, &data, &dir.path().join("valv.log"), &[]);
     let operator = server.client(&server.operator_token).await;
@@ -426,14 +427,14 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
             client_cert_sha256: String::new(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     let officer_b = server.client(&second.token).await;
     let rotated = officer_a
         .keys()
         .rotate_tenant_key(pb::RotateTenantKeyRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -441,7 +442,7 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
             .keys()
             .get_job(pb::GetJobRequest { id: rotated.job_id })
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .into_inner();
         if j.done >= 500 {
             assert_eq!(j.done, 500, "{j:?}");
@@ -473,10 +474,7 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
         err.message()
     );
     // Forced: filed for a second officer's approval.
-    let filed = destroy(&officer_a, 1, true)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner();
+    let filed = destroy(&officer_a, 1, true).await.unwrap().into_inner();
     assert!(!filed.destroyed);
     assert_eq!(filed.records.len(), 1);
     assert_eq!(filed.records[0].records, 700);
@@ -495,10 +493,7 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
         late.map(|s| s.code()),
         Some(tonic::Code::FailedPrecondition)
     );
-    let filed = destroy(&officer_a, 1, true)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner();
+    let filed = destroy(&officer_a, 1, true).await.unwrap().into_inner();
     assert!(!filed.destroyed);
     // Nothing happened yet.
     assert_eq!(
@@ -512,14 +507,14 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
         .keys()
         .list_pending_operations(pb::ListPendingOperationsRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .operations;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, filed.pending_operation_id);
     let done = approve(&officer_b, filed.pending_operation_id)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(done.kind, "destroy-key-version");
     assert_eq!(
@@ -532,9 +527,7 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
     let mut destroyed = 0;
     for chunk in pairs.chunks(600) {
         let ps: Vec<String> = chunk.iter().map(|(_, p)| p.clone()).collect();
-        let got = reidentify(&re, "patients", "care", &ps)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let got = reidentify(&re, "patients", "care", &ps).await.unwrap();
         for ((id, _), (verdict, back)) in chunk.iter().zip(got) {
             match verdict {
                 pb::Verdict::Released => {
@@ -574,7 +567,7 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
 #[tokio::test(flavor = "multi_thread")]
 async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
     valv_e2e::init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("valv.log");
     let server = spawn_with(BIN, &data, &log, &[]);
@@ -583,10 +576,7 @@ async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
     let tok = server.client(&t.tokenizer).await;
     let pairs = fill(&tok, "root", 200).await;
     let slot = valv_e2e::root_slot(&data);
-    let old_root = slot
-        .current()
-        .map(|r| r.root_key_id())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let old_root = slot.current().map(|r| r.root_key_id()).unwrap();
     // Through the CLI, as the README shows.
     let out = server.valvctl(
         VALVCTL,
@@ -625,10 +615,7 @@ async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
     server.terminate();
 
     // The old key is gone (the file provider's file, or the token, holds only the new key) …
-    let new_root = slot
-        .current()
-        .map(|r| r.root_key_id())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let new_root = slot.current().map(|r| r.root_key_id()).unwrap();
     assert_ne!(new_root, old_root);
     assert_eq!(rotated["root_key_id"].as_str(), Some(new_root.as_str()));
     assert_eq!(slot.key_ids().ok(), Some(vec![new_root.clone()]));
@@ -648,7 +635,7 @@ async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
             operator_chain: true,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(verified.ok, "{verified:?}");
     server.terminate();
@@ -691,7 +678,7 @@ async fn a_root_key_rotation_needs_a_second_operator_under_the_two_person_rule()
         .keys()
         .rotate_root_key(pb::RotateRootKeyRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(!filed.rotated);
     let slot = valv_e2e::root_slot(&server.dir.path().join("data"));
@@ -722,7 +709,7 @@ async fn a_root_key_rotation_needs_a_second_operator_under_the_two_person_rule()
             id: filed.pending_operation_id,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(done.kind, "rotate-root-key");
     let key_after = slot.current().map(|r| r.root_key_id()).ok();
@@ -734,7 +721,7 @@ async fn a_root_key_rotation_needs_a_second_operator_under_the_two_person_rule()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shredded_tenant_is_unreadable_even_with_the_root_key_and_the_raw_store() {
     valv_e2e::init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("valv.log");
     let server = spawn_with(BIN, &data, &log, &[]);
@@ -747,14 +734,14 @@ async fn a_shredded_tenant_is_unreadable_even_with_the_root_key_and_the_raw_stor
     server.terminate();
     // A's key ring as stored before shredding (what leftover log copies would hold).
     let ring_before: valv_kms::WrappedTenantKeys = {
-        let db = sled::open(data.join("store")).unwrap_or_else(|e| panic!("{e}"));
-        let meta = db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
+        let db = sled::open(data.join("store")).unwrap();
+        let meta = db.open_tree("meta").unwrap();
         let raw = meta
             .get(format!("keys/{a_id}"))
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("A's key ring"));
-        serde_json::from_slice(&raw).unwrap_or_else(|e| panic!("{e}"))
+        serde_json::from_slice(&raw).unwrap()
     };
 
     let server = spawn_with(BIN, &data, &log, &[]);
@@ -815,12 +802,10 @@ async fn a_shredded_tenant_is_unreadable_even_with_the_root_key_and_the_raw_stor
 
     // The raw store with the current root key in hand: A's key ring is gone, and the copy taken
     // before shredding (as an append-only log may still hold it) no longer unwraps.
-    let root = valv_e2e::root_slot(&data)
-        .current()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let root = valv_e2e::root_slot(&data).current().unwrap();
     {
-        let db = sled::open(data.join("store")).unwrap_or_else(|e| panic!("{e}"));
-        let meta = db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
+        let db = sled::open(data.join("store")).unwrap();
+        let meta = db.open_tree("meta").unwrap();
         assert!(meta.get(format!("keys/{a_id}")).ok().flatten().is_none());
     }
     assert!(valv_kms::TenantKeys::unwrap(&ring_before, root.as_ref()).is_err());
@@ -857,7 +842,7 @@ async fn a_domain_epoch_rotation_translates_old_pseudonyms_and_ends_with_its_gra
         0,
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let tok = server.client(&t.tokenizer).await;
     let re = server.client(&t.reidentifier).await;
     let ko = server.client(&t.key_officer).await;
@@ -871,7 +856,7 @@ async fn a_domain_epoch_rotation_translates_old_pseudonyms_and_ends_with_its_gra
             grace_seconds: 3_600,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(rotated.epoch, 2);
     // New pseudonyms at once; the old one still re-identifies, marked old.
@@ -886,7 +871,7 @@ async fn a_domain_epoch_rotation_translates_old_pseudonyms_and_ends_with_its_gra
             pseudonyms: vec![old0.clone(), new0.clone()],
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .results;
     assert_eq!(both[0].identifier, *id0);
@@ -913,9 +898,7 @@ async fn a_domain_epoch_rotation_translates_old_pseudonyms_and_ends_with_its_gra
             Ok::<_, tonic::Status>(pairs)
         }
     };
-    let pairs = translate("patients")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pairs = translate("patients").await.unwrap();
     assert_eq!(pairs.len(), 600);
     let by_old: std::collections::HashMap<String, String> = pairs.into_iter().collect();
     assert_eq!(by_old.get(old0), Some(&new0));
@@ -940,7 +923,7 @@ async fn a_domain_epoch_rotation_translates_old_pseudonyms_and_ends_with_its_gra
     server.clock.advance_ms(3_601_000);
     let after_grace = reidentify(&re, "patients", "care", &[old0.clone(), new0.clone()])
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(after_grace[0].0, pb::Verdict::NotFound);
     assert_eq!(after_grace[1], (pb::Verdict::Released, id0.clone()));
 
@@ -951,8 +934,8 @@ async fn a_domain_epoch_rotation_translates_old_pseudonyms_and_ends_with_its_gra
             grace_seconds: 0,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mail_pairs = translate("mail").await.unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let mail_pairs = translate("mail").await.unwrap();
     assert_eq!(mail_pairs.len(), 1);
     assert_eq!(mail_pairs[0].0, mail_old[0]);
     ko.keys()
@@ -960,7 +943,7 @@ async fn a_domain_epoch_rotation_translates_old_pseudonyms_and_ends_with_its_gra
             domain: "mail".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let mail = reidentify(
         &re,
         "mail",
@@ -968,7 +951,7 @@ async fn a_domain_epoch_rotation_translates_old_pseudonyms_and_ends_with_its_gra
         &[mail_old[0].clone(), mail_pairs[0].1.clone()],
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(mail[0].0, pb::Verdict::NotFound);
     assert_eq!(mail[1], (pb::Verdict::Released, "epoch@example.se".into()));
     assert_eq!(

@@ -1,6 +1,9 @@
 //! Prometheus metrics on their own listener: the names the README lists, exact counts after a
 //! known workload, and never an identifier.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use valv_e2e::{
     grant, http_get as scrape, pb, pseudonymise_ok, reidentify, setup_tenant, start_configured,
 };
@@ -50,18 +53,16 @@ async fn metrics_count_the_workload_and_hold_no_identifier() {
             batch_id: 0,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     server
         .client(&t.consent_manager)
         .await
         .consents()
         .grant_consent(grant("patients", ids[0], "research", 1, 0))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let re = server.client(&t.reidentifier).await;
-    reidentify(&re, "patients", "research", &ps)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    reidentify(&re, "patients", "research", &ps).await.unwrap();
     // A denied call is counted with its status code (7 = PERMISSION_DENIED).
     let _ = tok
         .audit()

@@ -1,6 +1,9 @@
 //! No identifier (and no key byte) appears in the server's log at `trace`, in audit entries, in
 //! metrics, in error messages, or in the clear anywhere in the data directory.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use valv::store::AuditStore;
 use valv_e2e::{pb, *};
 
@@ -9,7 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_workload_leaks_no_identifier() {
     init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("server.log");
     let server = spawn_with(BIN, &data, &log, &["--metrics-listen", "127.0.0.1:0"]);
@@ -70,7 +73,7 @@ async fn a_full_workload_leaks_no_identifier() {
             batch_id: 0,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     let mut messages: Vec<String> = reply
         .results
@@ -97,11 +100,11 @@ async fn a_full_workload_leaks_no_identifier() {
     cm.consents()
         .grant_consent(grant("pnr", "19520903-5525", "research", 1, 0))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     cm.consents()
         .grant_consent(grant("mail", &emails[0], "research", 1, 0))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let released = reidentify(&reid, "pnr", "research", &p)
         .await
         .unwrap_or_default();
@@ -122,7 +125,7 @@ async fn a_full_workload_leaks_no_identifier() {
             purpose: "research".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let metrics = http_get(
         server
             .metrics_addr
@@ -163,8 +166,7 @@ async fn a_full_workload_leaks_no_identifier() {
     }
 
     // Audit entries, read from the store itself.
-    let store =
-        valv::store::sled::SledStore::open(&data.join("store")).unwrap_or_else(|e| panic!("{e}"));
+    let store = valv::store::sled::SledStore::open(&data.join("store")).unwrap();
     let mut audit = String::new();
     for chain in 0..64 {
         for e in store

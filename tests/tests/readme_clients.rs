@@ -1,5 +1,8 @@
-//! The README's "Records" and "Use from the command line" blocks, run as written with `bash`
+//! The "Records" and "Use from the command line" blocks of docs/clients.md, run as written with `bash`
 //! and the real `valvctl` against the real `valv` binary; then the files they wrote are checked.
+
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
 
 use std::process::Command;
 
@@ -25,7 +28,7 @@ fn block(readme: &str, heading: &str) -> String {
 #[test]
 fn the_readme_client_blocks_run_as_written() {
     init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("valv-data");
     let server = spawn(VALV, &data, &dir.path().join("server.log"));
     let ctl = |token: &str, args: &[&str]| {
@@ -99,13 +102,13 @@ fn the_readme_client_blocks_run_as_written() {
     ));
 
     let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&work).unwrap();
     let csv = "visit,ssn,email,ward\n1,195209035525,anna@example.org,7\n2,200311161632,,\"B, east\"\n3,197807241901,bo@example.org,7\n";
-    std::fs::write(work.join("visits.csv"), csv).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(work.join("visits.csv"), csv).unwrap();
     let jsonl = "{\"visit\":1,\"patient\":{\"ssn\":\"195209035525\",\"contacts\":[{\"email\":\"anna@example.org\"}]},\"note\":\"fell on ice\"}\n{\"visit\": 2, \"patient\": {\"ssn\": \"200311161632\"}}\n";
-    std::fs::write(work.join("visits.jsonl"), jsonl).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(work.join("visits.jsonl"), jsonl).unwrap();
 
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../docs/clients.md");
     let script = format!(
         "valvctl() {{ \"$VALVCTL\" \"$@\"; }}\n{}\n{}",
         block(readme, "## Records: pseudonymising whole JSON documents"),

@@ -1,5 +1,8 @@
 //! The README's first session, run with the real `valvctl` against the real `valv` binary.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use std::process::{Command, Output};
 
 use valv_e2e::*;
@@ -44,7 +47,7 @@ impl Cli {
 #[test]
 fn the_readme_session_with_valvctl() {
     init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("valv-data");
     let server = spawn(VALV, &data, &dir.path().join("server.log"));
     let cli = Cli {
@@ -88,7 +91,7 @@ fn the_readme_session_with_valvctl() {
         &text_file,
         "I agree that Region North uses my records for research exports.\n",
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let added = cli.json(
         &admin,
         &[

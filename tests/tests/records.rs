@@ -2,6 +2,9 @@
 //! fields, dropped fields, bytes preserved, per-record refusals that change nothing, and the way
 //! back field by field with ReIdentify's verdicts.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use tonic::Code;
 use valv_e2e::{pb, *};
 
@@ -67,7 +70,7 @@ async fn records(client: &Valv, docs: &[&str]) -> pb::PseudonymiseRecordsRespons
             batch_id: 7,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
 }
 
@@ -104,14 +107,14 @@ async fn records_round_trip_under_a_stored_policy() {
         .admin()
         .define_record_policy(visits_policy())
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(defined.created);
     let listed = admin
         .admin()
         .list_record_policies(pb::ListRecordPoliciesRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .policies;
     assert_eq!(listed.len(), 1);
@@ -175,7 +178,7 @@ async fn records_round_trip_under_a_stored_policy() {
             batch_id: 0,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(phone_alone.created, 1);
 
@@ -188,7 +191,7 @@ async fn records_round_trip_under_a_stored_policy() {
             records: vec![expected.clone().into_bytes(), b"[1,".to_vec()],
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .results;
     let restored = String::from_utf8(back[0].record.clone()).unwrap_or_default();
@@ -226,7 +229,7 @@ async fn records_round_trip_under_a_stored_policy() {
             records: vec![expected.clone().into_bytes()],
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .results;
     assert_eq!(
@@ -324,7 +327,7 @@ async fn bad_policies_and_requests_are_refused_and_change_nothing() {
         .admin()
         .list_record_policies(pb::ListRecordPoliciesRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .policies;
     assert!(listed.is_empty());
@@ -347,7 +350,7 @@ async fn bad_policies_and_requests_are_refused_and_change_nothing() {
         .admin()
         .define_record_policy(visits_policy())
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let empty = call("visits", 0).await.err();
     assert_eq!(
         empty.as_ref().map(|s| s.code()),
@@ -378,7 +381,7 @@ async fn bad_policies_and_requests_are_refused_and_change_nothing() {
         .admin()
         .define_record_policy(visits_policy())
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(!again.created);
     for expected in [None, Some(Code::NotFound)] {

@@ -2,6 +2,9 @@
 //! to a consent, consent evidence kept for a while after the consent ended — `PlanRetention`
 //! lists what is due and when, and the reaper deletes exactly that (the clock is moved).
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use valv_e2e::{T0_MS, Valv, key_versions, pb, pseudonymise_ok, reidentify, setup_tenant, start};
 
 const A: &str = "19800101-1231";
@@ -37,7 +40,7 @@ async fn plan(client: &Valv, until: i64) -> Vec<(String, String, String, i64, St
             limit: 0,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .items
         .into_iter()
@@ -58,7 +61,7 @@ async fn plan(client: &Valv, until: i64) -> Vec<(String, String, String, i64, St
 async fn verdict(re: &Valv, domain: &str, p: &str) -> pb::Verdict {
     reidentify(re, domain, "care", &[p.to_owned()])
         .await
-        .unwrap_or_else(|e| panic!("{e}"))[0]
+        .unwrap()[0]
         .0
 }
 
@@ -87,7 +90,7 @@ async fn the_reaper_deletes_exactly_what_the_plan_listed() {
             ..Default::default()
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     domain(&admin, "short", 10, false, "").await;
     domain(&admin, "sliding", 10, true, "").await;
     domain(&admin, "bound", 0, false, "research").await;
@@ -118,7 +121,7 @@ async fn the_reaper_deletes_exactly_what_the_plan_listed() {
                 ..Default::default()
             })
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .into_inner();
         receipts.push(granted.event.unwrap_or_default().receipt_id);
     }
@@ -132,7 +135,7 @@ async fn the_reaper_deletes_exactly_what_the_plan_listed() {
             purpose: "research".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     // Day 5: A is used in `sliding`, so its retention starts again.
     server.clock.advance_ms(4 * DAY);
     assert_eq!(
@@ -197,7 +200,7 @@ async fn the_reaper_deletes_exactly_what_the_plan_listed() {
         .retention()
         .run_retention(pb::RunRetentionRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!((ran.mappings_deleted, ran.evidence_deleted), (2, 2));
     assert_eq!(records(key_versions(&ko).await), 5);
@@ -211,7 +214,7 @@ async fn the_reaper_deletes_exactly_what_the_plan_listed() {
         .retention()
         .run_retention(pb::RunRetentionRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!((ran.mappings_deleted, ran.evidence_deleted), (3, 0));
     // A random domain's blind index went with its mapping: A gets a fresh token that works.
@@ -245,10 +248,10 @@ async fn the_reaper_deletes_exactly_what_the_plan_listed() {
         .subjects()
         .watch_subject_events(pb::WatchSubjectEventsRequest::default())
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     let mut erased = Vec::new();
-    while let Some(ev) = stream.message().await.unwrap_or_else(|e| panic!("{e}")) {
+    while let Some(ev) = stream.message().await.unwrap() {
         if ev.kind() == pb::SubjectEventKind::Erased {
             erased.push((ev.domain, ev.pseudonym));
         }

@@ -4,6 +4,9 @@
 //! root-key rotation sealed under the same shares. Outside development mode the two-person rule
 //! is on by default.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     io::Write,
     path::Path,
@@ -55,7 +58,7 @@ fn valvctl_unseal(server: &ChildServer, data: &Path, share: &str) -> serde_json:
         .spawn()
         .unwrap_or_else(|e| panic!("valvctl: {e}"));
     if let Some(mut stdin) = child.stdin.take() {
-        writeln!(stdin, "{share}").unwrap_or_else(|e| panic!("{e}"));
+        writeln!(stdin, "{share}").unwrap();
     }
     let out = child
         .wait_with_output()
@@ -71,7 +74,7 @@ async fn health(server: &ChildServer, service: &str) -> ServingStatus {
             service: service.into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .status()
 }
@@ -82,7 +85,7 @@ async fn seal_status(server: &ChildServer) -> pb::SealStatus {
         .seal()
         .get_seal_status(pb::GetSealStatusRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
 }
 
@@ -101,7 +104,7 @@ async fn unseal(server: &ChildServer, share: &str) -> Result<pb::SealStatus, ton
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
     valv_e2e::init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("valv.log");
     let shares = operator_init(&data, 3, 2);
@@ -122,7 +125,7 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
         ])
         .arg(&data)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(!again.status.success());
 
     let server = valv_e2e::spawn(BIN, &data, &log);
@@ -160,7 +163,7 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
     assert_eq!(refused, Some((Code::FailedPrecondition, true)));
 
     // A share of another vault and a malformed share do not count.
-    let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let other = tempfile::tempdir().unwrap();
     let foreign = operator_init(&other.path().join("data"), 2, 2);
     for bad in [foreign[0].as_str(), "valv-share:00:zz", ""] {
         let code = unseal(&server, bad).await.err().map(|s| s.code());
@@ -204,9 +207,7 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
     let tok = server.client(&t.tokenizer).await;
     let re = server.client(&t.reidentifier).await;
     let ps = pseudonymise_ok(&tok, "patients", &["sealed-1", "sealed-2"]).await;
-    let back = reidentify(&re, "patients", "care", &ps)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let back = reidentify(&re, "patients", "care", &ps).await.unwrap();
     assert_eq!(back[0].1, "sealed-1");
 
     // Seal at once (operator only): every call is refused again.
@@ -234,9 +235,7 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
     // Any two shares unseal it again.
     assert!(unseal(&server, &shares[1]).await.is_ok_and(|s| s.sealed));
     assert!(unseal(&server, &shares[2]).await.is_ok_and(|s| !s.sealed));
-    let back = reidentify(&re, "patients", "care", &ps)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let back = reidentify(&re, "patients", "care", &ps).await.unwrap();
     assert_eq!(back[1].1, "sealed-2");
     server.terminate();
 
@@ -246,9 +245,7 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
     assert!(unseal(&server, &shares[0]).await.is_ok_and(|s| s.sealed));
     assert!(unseal(&server, &shares[1]).await.is_ok_and(|s| !s.sealed));
     let re = server.client(&t.reidentifier).await;
-    let back = reidentify(&re, "patients", "care", &ps)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let back = reidentify(&re, "patients", "care", &ps).await.unwrap();
     assert_eq!(back[0].1, "sealed-1");
 
     // Not development mode: the two-person rule is on by default. A root-key rotation is filed,
@@ -258,7 +255,7 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
         .keys()
         .rotate_root_key(pb::RotateRootKeyRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(
         !filed.rotated,
@@ -275,7 +272,7 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
             id: filed.pending_operation_id,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let root_after = std::fs::read_to_string(data.join("root.sealed")).unwrap_or_default();
     assert_ne!(root_before, root_after);
     assert!(!data.join("root.sealed.next").exists());
@@ -290,7 +287,7 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
         &ps,
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(back[1].1, "sealed-2");
 
     // Every unseal and seal is in the operator chain.
@@ -329,7 +326,7 @@ async fn seal_is_refused_for_a_vault_without_shares() {
         .seal()
         .get_seal_status(pb::GetSealStatusRequest {})
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(!status.sealed);
     let expected = if valv_e2e::pkcs11_mode() {

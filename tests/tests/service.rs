@@ -1,6 +1,9 @@
 //! Operability: health and reflection (so grpcurl and load balancers work), and the
 //! bidirectional pseudonymise stream.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use tokio_stream::StreamExt;
 use tonic::Code;
 use valv_e2e::{pb, *};
@@ -27,7 +30,7 @@ async fn health_and_reflection_are_served() {
                 service: service.into(),
             })
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .into_inner();
         assert_eq!(r.status(), ServingStatus::Serving, "{service}");
     }
@@ -39,7 +42,7 @@ async fn health_and_reflection_are_served() {
     let mut replies = reflection
         .server_reflection_info(tokio_stream::iter(vec![request]))
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     let reply = replies
         .next()
@@ -87,12 +90,12 @@ async fn pseudonymise_stream_answers_every_batch_in_order() {
         .pseudonyms()
         .pseudonymise_stream(tokio_stream::iter(batches))
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     let mut ids = Vec::new();
     let mut first = None;
     while let Some(reply) = replies.next().await {
-        let reply = reply.unwrap_or_else(|e| panic!("{e}"));
+        let reply = reply.unwrap();
         assert_eq!(reply.results.len(), 50);
         assert_eq!(reply.created, 50);
         if first.is_none() {
@@ -127,7 +130,7 @@ async fn pseudonymise_stream_answers_every_batch_in_order() {
         .pseudonyms()
         .pseudonymise_stream(tokio_stream::iter(batches))
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(
         replies
@@ -149,12 +152,12 @@ async fn configured_certificates_and_loopback_plaintext() {
     use valv::config::TlsMode;
     init();
     // An organisation's own CA and server certificate, given as files.
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let server_cert = ca.issue("127.0.0.1");
     let (cert_path, key_path) = (dir.path().join("server.pem"), dir.path().join("server.key"));
-    std::fs::write(&cert_path, &server_cert.cert_pem).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&key_path, &server_cert.key_pem).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cert_path, &server_cert.cert_pem).unwrap();
+    std::fs::write(&key_path, &server_cert.key_pem).unwrap();
     let server = start_tls(
         valv::config::Limits::default(),
         None,
@@ -177,7 +180,7 @@ async fn configured_certificates_and_loopback_plaintext() {
             admin_name: String::new(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     // A client trusting another CA (the development one of a different server) is refused.
     let other = start().await;
     let wrong = Valv::connect(ClientConfig {
@@ -216,7 +219,7 @@ async fn configured_certificates_and_loopback_plaintext() {
         ..ClientConfig::default()
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     client
         .admin()
         .create_tenant(pb::CreateTenantRequest {
@@ -224,6 +227,6 @@ async fn configured_certificates_and_loopback_plaintext() {
             admin_name: String::new(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     plain.stop().await;
 }

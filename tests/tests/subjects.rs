@@ -3,6 +3,9 @@
 //! every domain with a tombstone, and erase-on-withdrawal — checked through the API and, after
 //! the server stops, in the raw sled store.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use tonic::Code;
 use valv_e2e::{Valv, pb, pseudonymise_ok, reidentify, setup_tenant, start};
 
@@ -20,7 +23,7 @@ fn subject(domain: &str, identifier: &str) -> Option<pb::SubjectRef> {
 async fn verdicts(re: &Valv, domain: &str, purpose: &str, ps: &[String]) -> Vec<pb::Verdict> {
     reidentify(re, domain, purpose, ps)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_iter()
         .map(|(v, _)| v)
         .collect()
@@ -68,7 +71,7 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
             ..Default::default()
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         verdicts(&re, "patients", "care", &x_patients).await,
         [pb::Verdict::Released, pb::Verdict::Released]
@@ -85,7 +88,7 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
             reason: "accuracy contested".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(restricted.subject_ref.starts_with("subject:"));
     assert_eq!(
@@ -112,7 +115,7 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
             subject: subject("patients", X),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(lifted.lifted);
     assert_eq!(
@@ -128,7 +131,7 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
                 subject: subject("patients", X),
             })
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .into_inner()
             .document;
         let parsed: serde_json::Value =
@@ -187,7 +190,7 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
             subject: subject("patients", X),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner()
         .tombstone
         .unwrap_or_default();
@@ -224,7 +227,7 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
             purpose: String::new(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(history.purposes.is_empty());
     // Pseudonymised again, X gets a mapping again (nothing stale claims the old one).
@@ -247,7 +250,7 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
             ..Default::default()
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     admin
         .admin()
         .add_consent_text(pb::AddConsentTextRequest {
@@ -255,7 +258,7 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
             text: "Trial consent".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let z_patients = pseudonymise_ok(&tok, "patients", &[Z]).await;
     let z_lab = pseudonymise_ok(&tok, "lab", &[Z]).await;
     cm.consents()
@@ -267,14 +270,14 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
             ..Default::default()
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     cm.consents()
         .withdraw_consent(pb::WithdrawConsentRequest {
             subject: subject("patients", Z),
             purpose: "trial".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         verdicts(&re, "patients", "care", &z_patients).await,
         [pb::Verdict::NotFound]
@@ -295,8 +298,8 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
 
     // The raw store: the live mapping rows are exactly Y's, X's new one, Z's lab one and the
     // e-mail — nothing of X's erased rows; no consent row of X; one evidence row fewer.
-    let db = sled::open(data.join("store")).unwrap_or_else(|e| panic!("{e}"));
-    let tree = db.open_tree("data").unwrap_or_else(|e| panic!("{e}"));
+    let db = sled::open(data.join("store")).unwrap();
+    let tree = db.open_tree("data").unwrap();
     let rows = tree.scan_prefix(b"m").count();
     assert_eq!(rows, 4);
     let evidence = db.open_tree("evidence").map(|t| t.len()).unwrap_or(99);
@@ -305,8 +308,8 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
 
 /// Every mapping row's value in the raw store (the server must be stopped).
 fn raw_rows(data: &std::path::Path) -> std::collections::HashSet<Vec<u8>> {
-    let db = sled::open(data.join("store")).unwrap_or_else(|e| panic!("{e}"));
-    let tree = db.open_tree("data").unwrap_or_else(|e| panic!("{e}"));
+    let db = sled::open(data.join("store")).unwrap();
+    let tree = db.open_tree("data").unwrap();
     tree.scan_prefix(b"m")
         .filter_map(Result::ok)
         .map(|(_, v)| v.to_vec())
@@ -333,7 +336,7 @@ fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
 async fn an_erased_subject_leaves_no_trace_in_the_raw_store_files_after_compaction() {
     valv_e2e::init();
     const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("valv.log");
     let server = valv_e2e::spawn(BIN, &data, &log);
@@ -366,7 +369,7 @@ async fn an_erased_subject_leaves_no_trace_in_the_raw_store_files_after_compacti
             subject: subject("patients", X),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     server.terminate();
     // The erasure asked for a compaction; until the next start the deleted ciphertext is still
     // in sled's append-only log …
@@ -391,7 +394,7 @@ async fn an_erased_subject_leaves_no_trace_in_the_raw_store_files_after_compacti
             operator_chain: false,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert!(verified.ok, "{verified:?}");
     server.terminate();
@@ -423,10 +426,10 @@ async fn events(client: &Valv, after_seq: u64) -> Vec<pb::SubjectEvent> {
             follow: false,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     let mut out = Vec::new();
-    while let Some(e) = stream.message().await.unwrap_or_else(|e| panic!("{e}")) {
+    while let Some(e) = stream.message().await.unwrap() {
         out.push(e);
     }
     out
@@ -468,7 +471,7 @@ async fn downstream_systems_follow_subject_events_by_pseudonym_from_a_cursor() {
                     ..Default::default()
                 })
                 .await
-                .unwrap_or_else(|e| panic!("{e}"));
+                .unwrap();
         }
     };
     grant(X, valv_e2e::T0_MS + 3_600_000).await;
@@ -479,14 +482,14 @@ async fn downstream_systems_follow_subject_events_by_pseudonym_from_a_cursor() {
             reason: String::new(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     officer
         .subjects()
         .lift_restriction(pb::LiftRestrictionRequest {
             subject: subject("patients", X),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     grant(Y, 0).await;
     cm.consents()
         .withdraw_consent(pb::WithdrawConsentRequest {
@@ -494,7 +497,7 @@ async fn downstream_systems_follow_subject_events_by_pseudonym_from_a_cursor() {
             purpose: "research".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     server.clock.advance_ms(3_600_000);
     officer
         .subjects()
@@ -502,7 +505,7 @@ async fn downstream_systems_follow_subject_events_by_pseudonym_from_a_cursor() {
             subject: subject("patients", X),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
 
     use pb::SubjectEventKind as K;
     let all = events(&tok, 0).await;
@@ -553,13 +556,13 @@ async fn downstream_systems_follow_subject_events_by_pseudonym_from_a_cursor() {
             follow: true,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     grant(Y, 0).await;
     let next = tokio::time::timeout(std::time::Duration::from_secs(5), live.message())
         .await
         .unwrap_or_else(|_| panic!("no live event"))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .unwrap_or_default();
     assert_eq!((next.seq, next.kind()), (11, K::ConsentGranted));
     assert_eq!(next.pseudonym, yp[0]);

@@ -1,6 +1,9 @@
 //! The README's first session, end to end over TLS: tenant, domain, purpose, principals;
 //! pseudonymise; consent; re-identify; withdraw; expiry; re-identify refused.
 
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
 use valv_e2e::{pb, *};
 
 const DOMAIN: &str = "patients.research";
@@ -41,7 +44,7 @@ async fn first_session_consent_gates_reidentification() {
             batch_id: 7,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(reply.batch_id, 7);
     assert_eq!(reply.created, 2);
@@ -89,7 +92,7 @@ async fn first_session_consent_gates_reidentification() {
             T0_MS + hour,
         ))
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(granted.event.map(|e| e.seq), Some(1));
     let r = reidentify(&reid, DOMAIN, "research-export", &both)
@@ -124,7 +127,7 @@ async fn first_session_consent_gates_reidentification() {
         .consents()
         .grant_consent(by_pseudonym)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let r = reidentify(&reid, DOMAIN, "research-export", &both)
         .await
         .unwrap_or_default();
@@ -139,7 +142,7 @@ async fn first_session_consent_gates_reidentification() {
             purpose: "research-export".into(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let r = reidentify(&reid, DOMAIN, "research-export", &both)
         .await
         .unwrap_or_default();
@@ -159,7 +162,7 @@ async fn first_session_consent_gates_reidentification() {
             purpose: String::new(),
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_inner();
     assert_eq!(history.purposes.len(), 1);
     let p = &history.purposes[0];
@@ -180,7 +183,7 @@ async fn first_session_consent_gates_reidentification() {
         .consents()
         .grant_consent(grant(DOMAIN, "200311161632", "research-export", 1, 0))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         reidentify(&reid, DOMAIN, "research-export", std::slice::from_ref(&bo))
             .await
@@ -200,7 +203,7 @@ async fn first_session_consent_gates_reidentification() {
             ..Default::default()
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         reidentify(&reid, DOMAIN, "research-export", std::slice::from_ref(&bo))
             .await
@@ -328,7 +331,7 @@ async fn mappings_expire_with_domain_retention() {
         60,
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let tok = server.client(&t.tokenizer).await;
     let reid = server.client(&t.reidentifier).await;
     let p = pseudonymise_ok(&tok, "short", &["P-1"]).await;

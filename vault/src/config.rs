@@ -162,7 +162,7 @@ mod tests {
 
     fn config(listen: &str, tls: TlsMode) -> ServeConfig {
         ServeConfig {
-            listen: listen.parse().unwrap_or_else(|e| panic!("{e}")),
+            listen: listen.parse().unwrap(),
             data_dir: "d".into(),
             tls,
             client_ca: None,

@@ -5,6 +5,7 @@
 //! material) → [`server`] (bind, serve gRPC, drain on signal). Requests go
 //! `api` (gRPC, thin) → [`authz`] → [`ops`] (use cases) → [`engine`] (pure) + [`store`] + [`audit`].
 
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -4,6 +4,10 @@
 //! Connection settings come from flags, the environment (`VALV_ADDR`, `VALV_TOKEN` or
 //! `VALV_TOKEN_FILE`, `VALV_CA`) or a profile file (see `config`).
 
+#![deny(missing_docs)]
+
+mod admin;
+mod args;
 mod audit;
 mod bench;
 pub mod bulk;
@@ -11,7 +15,9 @@ mod commands;
 pub mod config;
 mod consent;
 mod keys;
+mod output;
 mod policy;
+mod pseudonym;
 mod retention;
 mod seal;
 mod subjects;

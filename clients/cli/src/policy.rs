@@ -9,7 +9,7 @@ use clap::Subcommand;
 use serde_json::json;
 use valv_client::{Valv, pb};
 
-use crate::commands::print;
+use crate::output::print;
 
 /// Record policy commands.
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde_json::json;
 use valv_client::{Valv, pb};
 
-use crate::commands::{SubjectArgs, subject_ref};
+use crate::args::{SubjectArgs, subject_ref};
 
 /// `valvctl subject …`.
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,4 @@
-"""The README's "Use from Python" example, run as written against the live vault."""
+"""The "Use from Python" example of docs/clients.md, run as written against the live vault."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 from valv.v1 import admin_pb2, common_pb2
 
-README = pathlib.Path(__file__).resolve().parents[3] / "README.md"
+README = pathlib.Path(__file__).resolve().parents[3] / "docs" / "clients.md"
 
 
 def test_readme_python_example_runs(vault, monkeypatch, capsys, tmp_path):
@@ -47,7 +47,7 @@ def test_readme_python_example_runs(vault, monkeypatch, capsys, tmp_path):
         monkeypatch.setenv("VALV_TOKEN", token)
         monkeypatch.delenv("VALV_TOKEN_FILE", raising=False)
         scope: dict = {}
-        exec(compile(code, "README.md (Use from Python)", "exec"), scope)
+        exec(compile(code, "docs/clients.md (Use from Python)", "exec"), scope)
 
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("pseudonym: ") and len(printed[0]) == len("pseudonym: ") + 26

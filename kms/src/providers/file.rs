@@ -189,10 +189,9 @@ mod tests {
 
     #[test]
     fn creates_key_with_mode_0600_and_reloads_it() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("root.key");
-        let (p1, created) =
-            FileRootKeyProvider::open_or_create(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (p1, created) = FileRootKeyProvider::open_or_create(&path).unwrap();
         assert!(created);
         let mode = fs::metadata(&path)
             .map(|m| m.permissions().mode() & 0o777)
@@ -200,22 +199,17 @@ mod tests {
         assert_eq!(mode, 0o600);
         assert!(!p1.fit_for_production());
         let secret = SecretKey::generate();
-        let wrapped = p1
-            .wrap(&secret, "tenant/1/enc/v1")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let wrapped = p1.wrap(&secret, "tenant/1/enc/v1").unwrap();
         assert!(
             !wrapped
                 .wrapped_hex
                 .contains(&hex::encode(secret.expose_secret()))
         );
 
-        let (p2, created) =
-            FileRootKeyProvider::open_or_create(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (p2, created) = FileRootKeyProvider::open_or_create(&path).unwrap();
         assert!(!created);
         assert_eq!(p1.root_key_id(), p2.root_key_id());
-        let back = p2
-            .unwrap(&wrapped, "tenant/1/enc/v1")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let back = p2.unwrap(&wrapped, "tenant/1/enc/v1").unwrap();
         assert_eq!(back, secret);
         assert!(matches!(
             p2.unwrap(&wrapped, "tenant/2/enc/v1"),
@@ -225,11 +219,10 @@ mod tests {
 
     #[test]
     fn refuses_a_world_readable_key_file() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("root.key");
-        FileRootKeyProvider::open_or_create(&path).unwrap_or_else(|e| panic!("{e}"));
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644))
-            .unwrap_or_else(|e| panic!("{e}"));
+        FileRootKeyProvider::open_or_create(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(
             FileRootKeyProvider::open_or_create(&path),
             Err(KmsError::Provider(_))
@@ -238,14 +231,10 @@ mod tests {
 
     #[test]
     fn another_root_key_cannot_unwrap() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (a, _) = FileRootKeyProvider::open_or_create(&dir.path().join("a"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let (b, _) = FileRootKeyProvider::open_or_create(&dir.path().join("b"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let wrapped = a
-            .wrap(&SecretKey::generate(), "x")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let (a, _) = FileRootKeyProvider::open_or_create(&dir.path().join("a")).unwrap();
+        let (b, _) = FileRootKeyProvider::open_or_create(&dir.path().join("b")).unwrap();
+        let wrapped = a.wrap(&SecretKey::generate(), "x").unwrap();
         assert!(b.unwrap(&wrapped, "x").is_err());
     }
 }

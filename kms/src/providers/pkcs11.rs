@@ -431,18 +431,14 @@ mod tests {
             eprintln!("SKIPPED: VALV_TEST_PKCS11_MODULE is not set (see .ci/softhsm)");
             return;
         };
-        let slot = Pkcs11Slot::open(config.clone()).unwrap_or_else(|e| panic!("{e}"));
-        let root = slot.current().unwrap_or_else(|e| panic!("{e}"));
+        let slot = Pkcs11Slot::open(config.clone()).unwrap();
+        let root = slot.current().unwrap();
         assert!(root.fit_for_production());
         assert_eq!(root.root_key_id().len(), 16);
         let secret = SecretKey::generate();
-        let wrapped = root
-            .wrap(&secret, "tenant/1/enc/v1")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let wrapped = root.wrap(&secret, "tenant/1/enc/v1").unwrap();
         assert_eq!(wrapped.provider, "pkcs11");
-        let again = Pkcs11Slot::open(config)
-            .and_then(|s| s.current())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let again = Pkcs11Slot::open(config).and_then(|s| s.current()).unwrap();
         assert_eq!(again.root_key_id(), root.root_key_id());
         assert_eq!(
             again.unwrap(&wrapped, "tenant/1/enc/v1").ok(),
@@ -470,7 +466,7 @@ mod tests {
             .flatten()
             .unwrap_or_else(|| panic!("next"));
         assert_ne!(next.root_key_id(), root.root_key_id());
-        let promoted = slot.promote_next().unwrap_or_else(|e| panic!("{e}"));
+        let promoted = slot.promote_next().unwrap();
         assert_eq!(promoted.root_key_id(), next.root_key_id());
         assert!(promoted.unwrap(&wrapped, "tenant/1/enc/v1").is_err());
         assert!(slot.next(false).is_ok_and(|n| n.is_none()));

@@ -319,18 +319,18 @@ mod tests {
 
     fn dealt(dir: &Path, n: u8, t: u8) -> (PathBuf, Vec<Zeroizing<String>>) {
         let path = dir.join(SEAL_FILE);
-        let shares = init(&path, n, t).unwrap_or_else(|e| panic!("{e}"));
+        let shares = init(&path, n, t).unwrap();
         (path, shares)
     }
 
     #[test]
     fn any_threshold_of_shares_unseals_the_same_root_key() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let (path, shares) = dealt(dir.path(), 5, 3);
         assert_eq!(shares.len(), 5);
         let mut ids = Vec::new();
         for pick in [[0, 1, 2], [4, 2, 0], [1, 3, 4]] {
-            let mut u = Unsealer::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            let mut u = Unsealer::open(&path).unwrap();
             assert!(matches!(u.add(&shares[pick[0]]), Ok(None)));
             // The same share twice does not count twice.
             assert!(matches!(u.add(&shares[pick[0]]), Ok(None)));
@@ -338,23 +338,23 @@ mod tests {
             assert!(matches!(u.add(&shares[pick[1]]), Ok(None)));
             let slot = u
                 .add(&shares[pick[2]])
-                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap()
                 .unwrap_or_else(|| panic!("threshold reached"));
             ids.push(slot.current().map(|r| r.root_key_id()).unwrap_or_default());
         }
         assert_eq!(ids[0].len(), 16);
         assert!(ids.iter().all(|id| *id == ids[0]));
-        let seal = SealFile::read(&path).unwrap_or_else(|e| panic!("{e}"));
+        let seal = SealFile::read(&path).unwrap();
         assert_eq!(seal.root_key_id, ids[0]);
     }
 
     #[test]
     fn a_wrong_or_foreign_share_does_not_unseal() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let (path, shares) = dealt(dir.path(), 3, 2);
-        let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let other = tempfile::tempdir().unwrap();
         let (_, foreign) = dealt(other.path(), 3, 2);
-        let mut u = Unsealer::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut u = Unsealer::open(&path).unwrap();
         assert!(matches!(u.add(&foreign[0]), Err(KmsError::Share(_))));
         assert!(matches!(u.add("nonsense"), Err(KmsError::Share(_))));
         assert_eq!(u.progress(), 0);
@@ -371,16 +371,16 @@ mod tests {
 
     #[test]
     fn a_rotation_seals_the_next_root_key_under_the_same_shares() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let (path, shares) = dealt(dir.path(), 2, 2);
-        let mut u = Unsealer::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut u = Unsealer::open(&path).unwrap();
         let _ = u.add(&shares[0]);
         let slot = u
             .add(&shares[1])
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("unsealed"));
-        let old = slot.current().unwrap_or_else(|e| panic!("{e}"));
+        let old = slot.current().unwrap();
         assert!(slot.next(false).is_ok_and(|n| n.is_none()));
         let next = slot
             .next(true)
@@ -388,9 +388,9 @@ mod tests {
             .flatten()
             .unwrap_or_else(|| panic!("next"));
         assert_ne!(next.root_key_id(), old.root_key_id());
-        let promoted = slot.promote_next().unwrap_or_else(|e| panic!("{e}"));
+        let promoted = slot.promote_next().unwrap();
         assert_eq!(promoted.root_key_id(), next.root_key_id());
-        let mut again = Unsealer::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut again = Unsealer::open(&path).unwrap();
         let _ = again.add(&shares[1]);
         let slot = again
             .add(&shares[0])
@@ -405,7 +405,7 @@ mod tests {
 
     #[test]
     fn init_refuses_a_bad_threshold_and_an_existing_seal() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(SEAL_FILE);
         assert!(init(&path, 3, 4).is_err());
         assert!(init(&path, 3, 0).is_err());

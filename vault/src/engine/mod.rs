@@ -2,11 +2,13 @@
 //! re-identification rules, names. Everything here is a function of its inputs, keys and an
 //! injected clock, so it is unit- and property-tested without a server.
 
+pub mod batch;
 pub mod clock;
 pub mod consent;
 pub mod date;
 pub mod identifier;
 pub mod names;
 pub mod record;
+pub mod release;
 pub mod scheme;
 pub mod subject;

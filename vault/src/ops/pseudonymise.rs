@@ -10,6 +10,7 @@ use crate::{
     app::App,
     authz::Caller,
     engine::{
+        batch::{BatchDomain, Candidate, Prepared, Slot, prepare},
         date::Date,
         identifier::normalise,
         scheme::{Pseudonym, Scheme},
@@ -28,19 +29,6 @@ pub struct Pseudonymised {
     pub results: Vec<ItemResult>,
     /// New mappings stored.
     pub created: u32,
-}
-
-/// An identifier that needs a stored mapping.
-struct Candidate {
-    pseudonym: Pseudonym,
-    blind: Option<[u8; 16]>,
-    value: valv_kms::SecretBytes,
-}
-
-enum Slot {
-    Failed(String),
-    Ready(Pseudonym),
-    Pending(usize),
 }
 
 /// The active key version's use budget is spent: rotate now (the vault itself asks), or refuse
@@ -97,36 +85,18 @@ pub async fn pseudonymise(
         0 => 0,
         s => now.saturating_add(i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)),
     };
-    let stores_mapping = domain.reversible || domain.scheme == Scheme::Random;
-
-    // Pure part: normalise and derive.
-    let mut slots = Vec::with_capacity(identifiers.len());
-    let mut candidates: Vec<Candidate> = Vec::new();
-    for raw in &identifiers {
-        let normalised = match normalise(domain.kind, raw, today, app.limits.max_identifier_bytes) {
-            Ok(n) => n,
-            Err(e) => {
-                slots.push(Slot::Failed(e.to_string()));
-                continue;
-            }
-        };
-        let value = normalised.value;
-        let derived = keys.pseudonym.derive(value.expose_secret());
-        match (derived, stores_mapping) {
-            (Some(p), false) => slots.push(Slot::Ready(p)),
-            (derived, _) => {
-                let blind = (domain.scheme == Scheme::Random)
-                    .then(|| keys.pseudonym.blind_index(value.expose_secret()));
-                let pseudonym = derived.unwrap_or_else(Pseudonym::random);
-                slots.push(Slot::Pending(candidates.len()));
-                candidates.push(Candidate {
-                    pseudonym,
-                    blind,
-                    value,
-                });
-            }
-        }
-    }
+    let batch = BatchDomain {
+        kind: domain.kind,
+        scheme: domain.scheme,
+        reversible: domain.reversible,
+    };
+    let Prepared { slots, candidates } = prepare(
+        batch,
+        &keys.pseudonym,
+        &identifiers,
+        today,
+        app.limits.max_identifier_bytes,
+    );
     drop(identifiers);
 
     // Deterministic schemes: skip the encryption of identifiers that already have a mapping.

@@ -8,7 +8,8 @@ use crate::{
     app::App,
     authz::Caller,
     engine::{
-        consent::{PurposeRule, Verdict, decide, mapping_live},
+        consent::{PurposeRule, Verdict},
+        release::{DomainFacts, Facts, MappingFacts, Released, decide},
         scheme::Pseudonym,
     },
     error::{VaultError, VaultResult},
@@ -84,85 +85,83 @@ pub async fn reidentify(
     let mappings: Vec<_> = parsed
         .iter()
         .map(|p| match p {
-            Some(_) if allowed => found
-                .next()
-                .flatten()
-                .filter(|m| mapping_live(m.expires_ms, now))
-                // Pseudonyms of earlier epochs re-identify only during the grace period.
-                .filter(|m| m.epoch >= domain.epoch || now <= domain.old_epochs_until_ms),
+            Some(_) if allowed => found.next().flatten(),
             _ => None,
         })
         .collect();
-    // A consent-bound domain: a mapping does not outlive its subject's consent for the bound
-    // purpose (the reaper deletes it; until then it is already `not-found`).
-    let mappings = if domain.consent_purpose.is_empty() {
-        mappings
-    } else {
-        let subjects: Vec<_> = mappings.iter().flatten().map(|m| m.subject).collect();
-        let mut bound = app
-            .store
-            .latest_consents(tenant_id, &domain.consent_purpose, subjects)
-            .await?
-            .into_iter();
-        mappings
-            .into_iter()
-            .map(|m| {
-                let m = m?;
-                let ended = bound.next().flatten().is_some_and(|e| {
-                    e.kind == crate::engine::consent::ConsentEventKind::Withdrawn
-                        || (e.valid_until_ms != 0 && e.valid_until_ms <= now)
-                });
-                (!ended).then_some(m)
-            })
-            .collect()
-    };
-    let consents = if rule.needs_consent && allowed {
-        let subjects: Vec<_> = mappings.iter().flatten().map(|m| m.subject).collect();
-        let latest = app
-            .store
-            .latest_consents(tenant_id, &purpose.name, subjects)
-            .await?;
-        let mut latest = latest.into_iter();
+    let subjects: Vec<_> = mappings.iter().flatten().map(|m| m.subject).collect();
+    // Latest events per mapping of the bound purpose (consent-bound domains) and of the
+    // requested purpose (consent-based purposes), in mapping order.
+    let latest_per_mapping = |events: Vec<Option<crate::model::ConsentEvent>>| {
+        let mut events = events.into_iter();
         mappings
             .iter()
-            .map(|m| m.as_ref().and_then(|_| latest.next().flatten()))
-            .collect()
+            .map(|m| m.as_ref().and_then(|_| events.next().flatten()))
+            .collect::<Vec<_>>()
+    };
+    let bound = if domain.consent_purpose.is_empty() || subjects.is_empty() {
+        vec![None; mappings.len()]
+    } else {
+        latest_per_mapping(
+            app.store
+                .latest_consents(tenant_id, &domain.consent_purpose, subjects.clone())
+                .await?,
+        )
+    };
+    let consents = if rule.needs_consent && !subjects.is_empty() {
+        latest_per_mapping(
+            app.store
+                .latest_consents(tenant_id, &purpose.name, subjects)
+                .await?,
+        )
     } else {
         vec![None; mappings.len()]
     };
 
     let restricted = app.restricted_subjects(tenant_id).await?;
+    let domain_facts = DomainFacts {
+        epoch: domain.epoch,
+        old_epochs_until_ms: domain.old_epochs_until_ms,
+        consent_bound: !domain.consent_purpose.is_empty(),
+    };
     // The active data key opens almost every record; older versions are derived once, on demand.
     let mut data_keys = if allowed {
         Some(app.domain_data_keys(&domain).await?)
     } else {
         None
     };
-    let mut results = Vec::with_capacity(pseudonyms.len());
+    let mut decided: Vec<(Verdict, Option<Released>, bool)> = Vec::with_capacity(pseudonyms.len());
     let mut entry = caller.act(now, "reidentify");
     entry.domain = Some(domain.name.clone());
     entry.purpose = Some(purpose.name.clone());
     let mut released = 0u64;
     let mut used = Vec::new();
     for (i, text) in pseudonyms.iter().enumerate() {
-        let verdict = decide(
+        let mapping = mappings[i].as_ref();
+        let facts = Facts {
             allowed,
-            mappings[i].is_some(),
-            mappings[i]
-                .as_ref()
-                .is_some_and(|m| restricted.contains(&m.subject)),
-            rule,
-            consents[i].as_ref(),
-            now,
-        );
-        let mut verdict = verdict;
+            domain: domain_facts,
+            mapping: mapping.map(|m| MappingFacts {
+                expires_ms: m.expires_ms,
+                epoch: m.epoch,
+            }),
+            purpose: rule,
+            consent: consents[i].as_ref(),
+            bound_consent: bound[i].as_ref(),
+            restricted: mapping.is_some_and(|m| restricted.contains(&m.subject)),
+            now_ms: now,
+        };
+        let mut verdict = decide(&facts);
+        // A mapping that no longer names its subject (expired, past its epoch's grace, bound
+        // consent ended) is not-found like one that does not exist.
+        let matched = mapping.is_some() && verdict != Verdict::NotFound;
         if verdict == Verdict::Released
             && domain.retention_since_last_use
-            && let (Some(m), Some(p)) = (&mappings[i], &parsed[i])
+            && let (Some(m), Some(p)) = (mapping, &parsed[i])
         {
             used.push((p.0.clone(), m.clone()));
         }
-        let identifier = match (verdict, &mappings[i], &parsed[i]) {
+        let identifier = match (verdict, mapping, &parsed[i]) {
             (Verdict::Released, Some(m), Some(p)) => 'open: {
                 let ct = m.ciphertext.as_ref().ok_or_else(|| {
                     VaultError::Internal("reversible mapping without ciphertext".into())
@@ -177,23 +176,20 @@ pub async fn reidentify(
                     break 'open None;
                 };
                 released += 1;
-                Some(String::from_utf8_lossy(plain.expose_secret()).into_owned())
+                Some(Released::new(plain))
             }
             _ => None,
         };
         // Only pseudonyms that matched a mapping are written to the audit log verbatim: text
         // that matched nothing could be anything the caller sent, even an identifier.
-        let logged = if mappings[i].is_some() {
+        let logged = if matched {
             text.clone()
         } else {
             "<unmatched>".to_owned()
         };
         entry.items.push((logged, verdict_name(verdict).to_owned()));
-        results.push(ReIdentified {
-            verdict,
-            identifier,
-            old_epoch: mappings[i].as_ref().is_some_and(|m| m.epoch < domain.epoch),
-        });
+        let old_epoch = matched && mapping.is_some_and(|m| m.epoch < domain.epoch);
+        decided.push((verdict, identifier, old_epoch));
     }
     entry.counts = vec![
         ("items".into(), pseudonyms.len() as u64),
@@ -209,6 +205,15 @@ pub async fn reidentify(
     );
     // Fail closed: nothing is released unless its audit entry is durable.
     app.audit.record(tenant_id, entry).await?;
+    let results: Vec<ReIdentified> = decided
+        .into_iter()
+        .map(|(verdict, identifier, old_epoch)| ReIdentified {
+            verdict,
+            // Recorded above: the identifiers may now go to the caller.
+            identifier: identifier.map(Released::declassify),
+            old_epoch,
+        })
+        .collect();
     super::retention::touch(app, &domain, used).await?;
     app.metrics.batch("reidentify", results.len());
     for r in &results {

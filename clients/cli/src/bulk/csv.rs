@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use valv_client::{Valv, pb};
 
 use super::{Pipeline, Progress, Summary, open_input};
-use crate::commands::verdict_word;
+use crate::output::verdict_word;
 
 /// A column and the domain of its identifiers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use anyhow::Context;
 use valv_client::{Valv, pb};
 
 use super::{Pipeline, Progress, Summary, open_input};
-use crate::commands::verdict_word;
+use crate::output::verdict_word;
 
 /// Which way the records go.
 #[derive(Debug, Clone)]

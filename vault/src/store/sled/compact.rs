@@ -115,8 +115,8 @@ mod tests {
     use super::*;
 
     fn store_with(dir: &Path, keep: &[u8], drop: &[u8]) {
-        let db = sled::open(dir).unwrap_or_else(|e| panic!("{e}"));
-        let tree = db.open_tree("data").unwrap_or_else(|e| panic!("{e}"));
+        let db = sled::open(dir).unwrap();
+        let tree = db.open_tree("data").unwrap();
         let _ = tree.insert(b"keep", keep);
         let _ = tree.insert(b"drop", drop);
         let _ = tree.remove(b"drop");
@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn compaction_keeps_live_data_and_drops_deleted_bytes() {
-        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("store");
         let gone = [0xA5u8; 48];
         store_with(&dir, b"still here", &gone);
@@ -148,8 +148,8 @@ mod tests {
         assert!(matches!(compact_if_wanted(&dir), Ok(Some(_))));
         assert!(!has(&bytes_under(&dir)));
         assert!(!marker(&dir).exists());
-        let db = sled::open(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let tree = db.open_tree("data").unwrap_or_else(|e| panic!("{e}"));
+        let db = sled::open(&dir).unwrap();
+        let tree = db.open_tree("data").unwrap();
         assert_eq!(
             tree.get(b"keep").ok().flatten().map(|v| v.to_vec()),
             Some(b"still here".to_vec())
@@ -159,21 +159,21 @@ mod tests {
 
     #[test]
     fn recovery_undoes_or_finishes_a_cut_off_compaction() {
-        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("store");
         store_with(&dir, b"v", b"x");
         // Cut off between the renames: the old store is put back, the partial copy dropped.
-        fs::rename(&dir, sibling(&dir, ".old")).unwrap_or_else(|e| panic!("{e}"));
-        fs::create_dir(sibling(&dir, ".compacting")).unwrap_or_else(|e| panic!("{e}"));
+        fs::rename(&dir, sibling(&dir, ".old")).unwrap();
+        fs::create_dir(sibling(&dir, ".compacting")).unwrap();
         assert!(recover(&dir).is_ok());
         assert!(dir.exists() && !sibling(&dir, ".old").exists());
         assert!(!sibling(&dir, ".compacting").exists());
         // Cut off after the swap: only the old store is left to delete.
-        fs::create_dir(sibling(&dir, ".old")).unwrap_or_else(|e| panic!("{e}"));
+        fs::create_dir(sibling(&dir, ".old")).unwrap();
         assert!(recover(&dir).is_ok());
         assert!(dir.exists() && !sibling(&dir, ".old").exists());
-        let db = sled::open(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let tree = db.open_tree("data").unwrap_or_else(|e| panic!("{e}"));
+        let db = sled::open(&dir).unwrap();
+        let tree = db.open_tree("data").unwrap();
         assert_eq!(
             tree.get(b"keep").ok().flatten().map(|v| v.to_vec()),
             Some(b"v".to_vec())

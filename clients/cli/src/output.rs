@@ -1,0 +1,60 @@
+//! Output and input helpers shared by every command: JSON or aligned text, identifiers from
+//! arguments or stdin, verdict words, the time.
+
+use std::io::BufRead;
+
+use valv_client::pb;
+
+use crate::table;
+
+/// Prints `value` as JSON, or `text` as tab-separated lines for `cut` and `awk` (item output).
+pub(crate) fn print_tsv(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// Prints `value` as JSON, or `text` with its tab-separated columns aligned.
+pub(crate) fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", table::align(&text()));
+    }
+}
+
+pub(crate) fn stdin_lines(given: Vec<String>) -> anyhow::Result<Vec<String>> {
+    if !given.is_empty() {
+        return Ok(given);
+    }
+    std::io::stdin()
+        .lock()
+        .lines()
+        .map(|l| l.map_err(Into::into))
+        .collect()
+}
+
+/// A verdict as a word.
+pub(crate) fn verdict_word(v: pb::Verdict) -> &'static str {
+    match v {
+        pb::Verdict::Released => "released",
+        pb::Verdict::NoConsent => "no-consent",
+        pb::Verdict::ConsentWithdrawn => "consent-withdrawn",
+        pb::Verdict::ConsentExpired => "consent-expired",
+        pb::Verdict::NotFound => "not-found",
+        pb::Verdict::Denied => "denied",
+        pb::Verdict::KeyDestroyed => "key-destroyed",
+        pb::Verdict::Restricted => "restricted",
+        pb::Verdict::Unspecified => "unspecified",
+    }
+}
+
+/// Now, in ms since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
