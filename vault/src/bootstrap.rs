@@ -87,7 +87,7 @@ pub async fn open(
     )?);
     for tenant in app.store.tenants().await? {
         if tenant.shredded_ms != 0 {
-            app.mark_shredded(tenant.id)?;
+            app.keys.mark_shredded(tenant.id)?;
         }
     }
     if let Some(seal) = &app.seal {
@@ -101,7 +101,7 @@ pub async fn open(
             status.shares
         );
     } else {
-        tracing::info!(root = %app.root_slot().map(|s| s.describe()).unwrap_or_default(), "root key loaded");
+        tracing::info!(root = %app.keys.root_slot().map(|s| s.describe()).unwrap_or_default(), "root key loaded");
         crate::ops::setup::after_unseal(&app, data_dir).await?;
     }
     Ok(app)

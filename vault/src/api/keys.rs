@@ -28,8 +28,8 @@ fn state(s: KeyState) -> pb::KeyVersionState {
 }
 
 /// A job record as the wire shows it.
-pub fn job(j: &JobRecord, now_ms: i64) -> pb::Job {
-    let (rate, eta) = jobs::progress(j, now_ms);
+pub fn job(app: &App, j: &JobRecord, now_ms: i64) -> pb::Job {
+    let (rate, eta) = jobs::progress(app, j, now_ms);
     let state = match j.state.as_str() {
         jobs::RUNNING => pb::JobState::Running,
         jobs::DONE => pb::JobState::Done,
@@ -94,7 +94,7 @@ impl KeyService for KeyApi {
         let caller = caller(&self.0, &request).await?;
         let id = request.into_inner().id;
         let j = keys::job(&self.0, &caller, id).await.map_err(to_status)?;
-        Ok(Response::new(job(&j, self.0.now_ms())))
+        Ok(Response::new(job(&self.0, &j, self.0.now_ms())))
     }
 
     type WatchJobStream = Pin<Box<dyn Stream<Item = Result<pb::Job, Status>> + Send + 'static>>;
@@ -119,7 +119,7 @@ impl KeyService for KeyApi {
                     Err(e) => Err(to_status(e)),
                 };
                 let ended = update.as_ref().map_or(true, |j| j.state != jobs::RUNNING);
-                let message = update.map(|j| job(&j, app.now_ms()));
+                let message = update.map(|j| job(&app, &j, app.now_ms()));
                 if tx.send(message).await.is_err() || ended {
                     return;
                 }
@@ -139,7 +139,7 @@ impl KeyService for KeyApi {
             .await
             .map_err(to_status)?
             .iter()
-            .map(|j| job(j, now))
+            .map(|j| job(&self.0, j, now))
             .collect();
         Ok(Response::new(pb::ListJobsResponse { jobs }))
     }
@@ -222,7 +222,7 @@ impl KeyService for KeyApi {
         Ok(Response::new(match outcome {
             approval::Outcome::Done(_) => pb::RotateRootKeyResponse {
                 rotated: true,
-                root_key_id: self.0.root().root_key_id(),
+                root_key_id: self.0.keys.root().root_key_id(),
                 pending_operation_id: 0,
                 approve_before_unix_ms: 0,
             },

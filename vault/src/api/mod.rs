@@ -37,7 +37,7 @@ pub(crate) async fn caller<T>(app: &App, request: &Request<T>) -> Result<Caller,
     if caller
         .principal
         .tenant_id
-        .is_some_and(|t| app.is_shredded(t))
+        .is_some_and(|t| app.keys.is_shredded(t))
     {
         return Err(status::to_status(
             crate::error::VaultError::FailedPrecondition(

@@ -29,7 +29,7 @@ pub async fn checkpoint_chain(
     if already == Some(seq) {
         return Ok(None);
     }
-    let key = app.tenant_keys(chain).await?.audit_signing_key();
+    let key = app.keys.tenant_keys(chain).await?.audit_signing_key();
     let mut cp = AuditCheckpoint {
         chain,
         seq,

@@ -18,7 +18,6 @@ mod tests;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, OnceLock},
-    time::Instant,
 };
 
 use crate::{app::App, error::VaultResult, store::records::JobRecord};
@@ -44,20 +43,13 @@ pub fn register_resumer(kind: &str, resumer: Resumer) {
     }
 }
 
-/// When this process (re)started a job and how far it was then: the base of its rate.
-fn runtime() -> &'static Mutex<HashMap<u64, (Instant, u64)>> {
-    static RUNTIME: OnceLock<Mutex<HashMap<u64, (Instant, u64)>>> = OnceLock::new();
-    RUNTIME.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
 /// Progress figures of a job: records per second since this process (re)started it, and the
 /// estimated end (ms since the epoch; 0 when unknown).
-pub fn progress(job: &JobRecord, now_ms: i64) -> (f64, i64) {
+pub fn progress(app: &App, job: &JobRecord, now_ms: i64) -> (f64, i64) {
     if job.state != RUNNING {
         return (0.0, 0);
     }
-    let Some((since, done_then)) = runtime().lock().ok().and_then(|r| r.get(&job.id).copied())
-    else {
+    let Some((since, done_then)) = app.running.since(job.id) else {
         return (0.0, 0);
     };
     let secs = since.elapsed().as_secs_f64();
@@ -77,9 +69,7 @@ pub fn progress(job: &JobRecord, now_ms: i64) -> (f64, i64) {
 
 /// Runs a key-rotation `job` in the background until it ends, if this process gets its lease.
 pub fn spawn(app: Arc<App>, job: JobRecord) {
-    if let Ok(mut r) = runtime().lock() {
-        r.insert(job.id, (Instant::now(), job.done));
-    }
+    app.running.start(job.id, job.done);
     tokio::spawn(async move {
         let id = job.id;
         match claim(&app, id).await {
@@ -87,9 +77,7 @@ pub fn spawn(app: Arc<App>, job: JobRecord) {
             Ok(None) => tracing::debug!(job = id, "job is held by another process"),
             Err(e) => tracing::warn!(job = id, error = %e, "cannot claim job"),
         }
-        if let Ok(mut r) = runtime().lock() {
-            r.remove(&id);
-        }
+        app.running.end(id);
     });
 }
 
@@ -122,7 +110,7 @@ pub async fn resume(app: &Arc<App>, at_start: bool) -> VaultResult<usize> {
         .filter(|j| j.state == RUNNING)
         // A job that is still running in this process (sealed and unsealed quickly) is not
         // started twice; one whose lease another process holds is left to it.
-        .filter(|j| runtime().lock().map_or(true, |r| !r.contains_key(&j.id)))
+        .filter(|j| !app.running.contains(j.id))
         .filter(|j| {
             j.lease_owner.is_empty()
                 || j.lease_until_ms < now

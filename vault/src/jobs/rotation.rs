@@ -164,7 +164,7 @@ async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
             continue;
         };
         job.cursor_after_hex = hex::encode(last);
-        let mut keys = app.domain_data_keys(domain).await?;
+        let mut keys = app.keys.domain_data_keys(domain).await?;
         let target_key = keys
             .get(target)?
             .cloned()
@@ -203,7 +203,12 @@ async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
                 moved += 1;
             }
         }
-        if moved > 0 && !app.reserve_encryptions(tenant_id, target, moved).await? {
+        if moved > 0
+            && !app
+                .keys
+                .reserve_encryptions(tenant_id, target, moved)
+                .await?
+        {
             tracing::warn!(job = job.id, "rotation passed the new version's use budget");
         }
         job.done += moved;
@@ -226,7 +231,7 @@ async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
 
 /// Records still under older versions whose material exists (so they could be moved).
 async fn left_behind(app: &App, tenant_id: u64, target: u32) -> VaultResult<u64> {
-    let keys = app.tenant_keys(tenant_id).await?;
+    let keys = app.keys.tenant_keys(tenant_id).await?;
     Ok(records_by_version(app.store.as_ref(), tenant_id)
         .await?
         .into_iter()
@@ -262,9 +267,9 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     }
 
     // Nothing is stored under older versions any more: retire them and erase their material.
-    let gate = app.gate(tenant_id);
+    let gate = app.keys.gate(tenant_id);
     let exclusive = gate.write().await;
-    let mut keys = app.load_tenant_keys(tenant_id).await?;
+    let mut keys = app.keys.load_tenant_keys(tenant_id).await?;
     let retired = keys.retire_before(target);
     let now = app.now_ms();
     let mut entry = audit::entry(now, &job.started_by, "key.rotate.done");
@@ -278,7 +283,7 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
         .map(|v| (format!("key-version:{v}"), "retired".to_owned()))
         .collect();
     app.audit.append(tenant_id, entry).await?;
-    app.install_tenant_keys(keys).await?;
+    app.keys.install_tenant_keys(keys).await?;
     job.state = JOB_DONE.into();
     job.finished_ms = now;
     save(app, job).await?;
@@ -312,7 +317,7 @@ async fn move_evidence(app: &App, job: &mut JobRecord) -> VaultResult<()> {
             return save(app, job).await;
         };
         job.cursor_after_hex = hex::encode(last);
-        let keys = app.tenant_keys(tenant_id).await?;
+        let keys = app.keys.tenant_keys(tenant_id).await?;
         let target_key = keys.data_key(EVIDENCE_DOMAIN_ID, target)?;
         let mut moved = 0u64;
         for (id, ct) in &page {
@@ -335,7 +340,12 @@ async fn move_evidence(app: &App, job: &mut JobRecord) -> VaultResult<()> {
                 moved += 1;
             }
         }
-        if moved > 0 && !app.reserve_encryptions(tenant_id, target, moved).await? {
+        if moved > 0
+            && !app
+                .keys
+                .reserve_encryptions(tenant_id, target, moved)
+                .await?
+        {
             tracing::warn!(job = job.id, "rotation passed the new version's use budget");
         }
         job.done += moved;

@@ -43,8 +43,8 @@ pub async fn create_tenant(
         age_of_consent: 0,
     };
     // Shared root lock: a root-key rotation cannot miss this key ring.
-    let root = app.root_change.read().await;
-    let wrapped = TenantKeys::generate(tenant.id, now).wrap(app.root().as_ref())?;
+    let root = app.keys.root_in_use().await;
+    let wrapped = TenantKeys::generate(tenant.id, now).wrap(app.keys.root().as_ref())?;
     app.store.create_tenant(&tenant, &wrapped).await?;
     drop(root);
     let (admin, token) = new_principal(

@@ -96,6 +96,7 @@ pub async fn checkpoints(app: &App, chain: u64) -> VaultResult<Vec<AuditCheckpoi
 /// The chain's Ed25519 public key.
 pub async fn public_key(app: &App, chain: u64) -> VaultResult<[u8; 32]> {
     Ok(app
+        .keys
         .tenant_keys(chain)
         .await?
         .audit_signing_key()

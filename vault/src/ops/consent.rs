@@ -126,7 +126,7 @@ async fn record(
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("consent change could not be made durable: {e}"))
     })?;
-    app.subject_events.notify_waiters();
+    app.events.appended();
     Ok(event)
 }
 
@@ -198,13 +198,13 @@ pub async fn grant(
     // the tenant's shared gate): a crash before the event leaves an orphan, never an event
     // that claims evidence it lacks.
     if evidence_bytes > 0 {
-        let gate = app.gate(tenant_id);
+        let gate = app.keys.gate(tenant_id);
         let _shared = gate.read().await;
-        let keys = app.tenant_keys(tenant_id).await?;
+        let keys = app.keys.tenant_keys(tenant_id).await?;
         let version = keys.active_version().ok_or_else(|| {
             VaultError::FailedPrecondition("tenant has no active key version".into())
         })?;
-        if !app.reserve_encryptions(tenant_id, version, 1).await? {
+        if !app.keys.reserve_encryptions(tenant_id, version, 1).await? {
             return Err(VaultError::Unavailable(
                 "the active key version's use budget is spent; rotate the tenant key".into(),
             ));

@@ -30,7 +30,7 @@ pub async fn rotate(
     grace_seconds: u64,
 ) -> VaultResult<(u32, i64)> {
     let tenant_id = caller.tenant_with(Role::KeyOfficer)?;
-    let gate = app.gate(tenant_id);
+    let gate = app.keys.gate(tenant_id);
     let exclusive = gate.write().await;
     let mut domain = find_domain(app, tenant_id, domain_name).await?;
     let grace = match grace_seconds {
@@ -47,9 +47,9 @@ pub async fn rotate(
         ("grace_seconds".into(), grace),
     ];
     app.audit.append(tenant_id, entry).await?;
-    let mut keys = app.load_tenant_keys(tenant_id).await?;
+    let mut keys = app.keys.load_tenant_keys(tenant_id).await?;
     keys.ensure_epoch(epoch);
-    app.install_tenant_keys(keys).await?;
+    app.keys.install_tenant_keys(keys).await?;
     domain.epoch = epoch;
     domain.old_epochs_until_ms =
         now.saturating_add(i64::try_from(grace.saturating_mul(1000)).unwrap_or(i64::MAX));
@@ -111,10 +111,10 @@ pub async fn translate_page(
     };
     let next = last.clone();
     let tenant_id = domain.tenant_id;
-    let gate = app.gate(tenant_id);
+    let gate = app.keys.gate(tenant_id);
     let _shared = gate.read().await;
-    let keys = app.domain_keys(domain).await?;
-    let mut data_keys = app.domain_data_keys(domain).await?;
+    let keys = app.keys.domain_keys(domain).await?;
+    let mut data_keys = app.keys.domain_data_keys(domain).await?;
     let now = app.now_ms();
     let mut olds = Vec::new();
     let mut rows = Vec::new();
@@ -165,7 +165,8 @@ pub async fn translate_page(
     if rows.is_empty() {
         return Ok((Vec::new(), Some(next)));
     }
-    app.reserve_encryptions(tenant_id, keys.data_key.version(), rows.len() as u64)
+    app.keys
+        .reserve_encryptions(tenant_id, keys.data_key.version(), rows.len() as u64)
         .await?;
     let fresh: Vec<Vec<u8>> = rows.iter().map(|r| r.pseudonym.clone()).collect();
     let outcomes = app

@@ -38,7 +38,7 @@ pub struct VersionInfo {
 /// Every encryption key version of the caller's tenant.
 pub async fn list_versions(app: &App, caller: &Caller) -> VaultResult<Vec<VersionInfo>> {
     let tenant_id = caller.tenant_with(Role::KeyOfficer)?;
-    let keys = app.tenant_keys(tenant_id).await?;
+    let keys = app.keys.tenant_keys(tenant_id).await?;
     let records = records_by_version(app.store.as_ref(), tenant_id).await?;
     let mut out = Vec::new();
     for (version, state, created_ms) in keys.versions() {
@@ -47,7 +47,7 @@ pub async fn list_versions(app: &App, caller: &Caller) -> VaultResult<Vec<Versio
             state,
             created_ms,
             records: records.get(&version).copied().unwrap_or(0),
-            encryptions: app.encryptions(tenant_id, version).await?,
+            encryptions: app.keys.encryptions(tenant_id, version).await?,
         });
     }
     Ok(out)
@@ -68,7 +68,7 @@ pub async fn rotate(
     principal: &str,
     request_id: &str,
 ) -> VaultResult<(KeyVersion, u64)> {
-    let gate = app.gate(tenant_id);
+    let gate = app.keys.gate(tenant_id);
     let exclusive = gate.write().await;
     if let Some(job) = running_rotation(app, tenant_id).await? {
         return Err(VaultError::FailedPrecondition(format!(
@@ -76,7 +76,7 @@ pub async fn rotate(
             job.id
         )));
     }
-    let mut keys = app.load_tenant_keys(tenant_id).await?;
+    let mut keys = app.keys.load_tenant_keys(tenant_id).await?;
     let previous = keys.active_version().unwrap_or(0);
     let now = app.now_ms();
     let version = keys.rotate(now);
@@ -106,7 +106,7 @@ pub async fn rotate(
     ];
     app.audit.append(tenant_id, entry).await?;
     app.store.put_job(&job).await?;
-    app.install_tenant_keys(keys).await?;
+    app.keys.install_tenant_keys(keys).await?;
     drop(exclusive);
     tracing::info!(
         tenant = tenant_id,
@@ -171,7 +171,7 @@ pub async fn destroy(
     force: bool,
 ) -> VaultResult<(super::approval::Outcome, Vec<(String, u64)>)> {
     let tenant_id = caller.tenant_with(Role::KeyOfficer)?;
-    let keys = app.tenant_keys(tenant_id).await?;
+    let keys = app.keys.tenant_keys(tenant_id).await?;
     let state = keys
         .versions()
         .into_iter()
@@ -244,9 +244,9 @@ pub async fn destroy_now(
     approved_by: Option<&str>,
     request_id: &str,
 ) -> VaultResult<()> {
-    let gate = app.gate(op.tenant_id);
+    let gate = app.keys.gate(op.tenant_id);
     let exclusive = gate.write().await;
-    let mut keys = app.load_tenant_keys(op.tenant_id).await?;
+    let mut keys = app.keys.load_tenant_keys(op.tenant_id).await?;
     keys.destroy(op.version)?;
     let lost: u64 = records_under(app, op.tenant_id, op.version)
         .await?
@@ -264,7 +264,7 @@ pub async fn destroy_now(
         entry.items.push((approver.to_owned(), "approved".into()));
     }
     app.audit.append(op.tenant_id, entry).await?;
-    app.install_tenant_keys(keys).await?;
+    app.keys.install_tenant_keys(keys).await?;
     drop(exclusive);
     tracing::warn!(
         tenant = op.tenant_id,

@@ -78,7 +78,7 @@ pub async fn pseudonymise(
     let tenant_id = caller.tenant_with(Role::Tokenizer)?;
     check_batch(app, "identifiers", identifiers.len())?;
     let domain = find_domain(app, tenant_id, domain_name).await?;
-    let keys = app.domain_keys(&domain).await?;
+    let keys = app.keys.domain_keys(&domain).await?;
     let now = app.now_ms();
     let today = Date::from_unix_ms(now);
     let expires_ms = match domain.retention_seconds {
@@ -115,12 +115,13 @@ pub async fn pseudonymise(
     } else {
         0
     };
-    let gate = app.gate(tenant_id);
+    let gate = app.keys.gate(tenant_id);
     let (shared, data_key) = loop {
         let shared = Arc::clone(&gate).read_owned().await;
-        let data_key = app.domain_keys(&domain).await?.data_key.clone();
+        let data_key = app.keys.domain_keys(&domain).await?.data_key.clone();
         if to_seal == 0
             || app
+                .keys
                 .reserve_encryptions(tenant_id, data_key.version(), to_seal)
                 .await?
         {

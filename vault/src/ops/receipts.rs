@@ -62,7 +62,7 @@ pub async fn issue(
         recorded_by: event.recorded_by.clone(),
         event_seq: event.seq,
     };
-    let key = app.tenant_keys(tenant_id).await?.receipt_signing_key();
+    let key = app.keys.tenant_keys(tenant_id).await?.receipt_signing_key();
     let signature = ReceiptSignature {
         alg: "Ed25519".into(),
         key_id: receipt::key_id(&key.public_key()),
@@ -79,7 +79,7 @@ pub async fn public_key(app: &Arc<App>, caller: &Caller) -> VaultResult<(String,
         .tenant(tenant_id)
         .await?
         .ok_or_else(|| VaultError::Internal("tenant record missing".into()))?;
-    let key = app.tenant_keys(tenant_id).await?.receipt_signing_key();
+    let key = app.keys.tenant_keys(tenant_id).await?.receipt_signing_key();
     Ok((tenant.name, key.public_key()))
 }
 

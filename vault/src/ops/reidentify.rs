@@ -74,7 +74,7 @@ pub async fn reidentify(
     let lookups: Vec<Vec<u8>> = parsed.iter().flatten().map(|p| p.0.clone()).collect();
     // Shared gate from reading ciphertexts to opening them: a rotation cannot erase a key
     // version in between.
-    let gate = app.gate(tenant_id);
+    let gate = app.keys.gate(tenant_id);
     let _shared = gate.read().await;
     let found = if allowed && !lookups.is_empty() {
         app.store.mappings(domain.id, lookups).await?
@@ -118,7 +118,7 @@ pub async fn reidentify(
         vec![None; mappings.len()]
     };
 
-    let restricted = app.restricted_subjects(tenant_id).await?;
+    let restricted = app.restrictions.subjects(tenant_id).await?;
     let domain_facts = DomainFacts {
         epoch: domain.epoch,
         old_epochs_until_ms: domain.old_epochs_until_ms,
@@ -126,7 +126,7 @@ pub async fn reidentify(
     };
     // The active data key opens almost every record; older versions are derived once, on demand.
     let mut data_keys = if allowed {
-        Some(app.domain_data_keys(&domain).await?)
+        Some(app.keys.domain_data_keys(&domain).await?)
     } else {
         None
     };

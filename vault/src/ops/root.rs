@@ -45,11 +45,11 @@ pub async fn rotate_now(
     approved_by: Option<&str>,
     request_id: &str,
 ) -> VaultResult<String> {
-    let slot = app.root_slot().ok_or_else(|| {
+    let slot = app.keys.root_slot().ok_or_else(|| {
         VaultError::FailedPrecondition("the vault is sealed; unseal it first".into())
     })?;
-    let exclusive = app.root_change.write().await;
-    let old = app.root();
+    let exclusive = app.keys.root_change().await;
+    let old = app.keys.root();
     let next = slot
         .next(true)?
         .ok_or_else(|| VaultError::Internal("the root key slot made no next key".into()))?;
@@ -67,7 +67,7 @@ pub async fn rotate_now(
     drop(next);
     let current = slot.promote_next()?;
     let id = current.root_key_id();
-    app.set_root(current, Some(slot));
+    app.keys.set_root(current, Some(slot));
     drop(exclusive);
     tracing::warn!(root_key_id = %id, rings, "root key rotated; the previous root key is erased");
     Ok(id)
@@ -75,21 +75,21 @@ pub async fn rotate_now(
 
 /// Finishes a root-key rotation that a crash cut off (at start, before serving).
 pub async fn finish_interrupted(app: &App) -> VaultResult<()> {
-    let Some(slot) = app.root_slot() else {
+    let Some(slot) = app.keys.root_slot() else {
         return Ok(());
     };
     let Some(new) = slot.next(false)? else {
         return Ok(());
     };
     tracing::warn!(root = %slot.describe(), "finishing an interrupted root-key rotation");
-    let old = app.root();
+    let old = app.keys.root();
     let mut entry = audit::entry(app.now_ms(), "valv", "root.rotate.resumed");
     entry.items = vec![(format!("root-key:{}", new.root_key_id()), "active".into())];
     app.audit.append(OPERATOR_CHAIN, entry).await?;
     rewrap_all(app, old.as_ref(), new.as_ref()).await?;
     drop(new);
     let current = slot.promote_next()?;
-    app.set_root(current, Some(slot));
+    app.keys.set_root(current, Some(slot));
     Ok(())
 }
 

@@ -41,7 +41,7 @@ pub async fn status(app: &App) -> Status {
             threshold: 0,
             shares: 0,
             progress: 0,
-            provider: app.root().name(),
+            provider: app.keys.root().name(),
         };
     };
     let unsealer = seal.unsealer.lock().await;
@@ -87,10 +87,10 @@ pub async fn unseal(app: &Arc<App>, share: &str, reset: bool) -> VaultResult<Sta
             return Ok(status(app).await);
         };
         let slot: Arc<dyn RootKeySlot> = Arc::new(slot);
-        app.set_root(slot.current()?, Some(slot));
+        app.keys.set_root(slot.current()?, Some(slot));
         let threshold = unsealer.seal().threshold;
         if let Err(e) = super::setup::after_unseal(app, &seal.data_dir).await {
-            app.forget_keys()?;
+            app.keys.forget()?;
             return Err(VaultError::Unavailable(format!(
                 "unsealed, but starting up failed, so the vault sealed itself again: {e:#}"
             )));
@@ -112,9 +112,9 @@ pub async fn seal(app: &App, caller: &Caller) -> VaultResult<Status> {
     let seal = app.seal.as_ref().ok_or_else(no_seal)?;
     {
         // No key ring is being wrapped while the keys go.
-        let _exclusive = app.root_change.write().await;
+        let _exclusive = app.keys.root_change().await;
         seal.set(true);
-        app.forget_keys()?;
+        app.keys.forget()?;
         seal.unsealer.lock().await.reset();
     }
     let mut entry = audit::entry(app.now_ms(), caller.id(), "vault.seal");

@@ -34,7 +34,7 @@ async fn ensure_operator_chain_keys(app: &App) -> anyhow::Result<()> {
     if app.store.tenant_keys(OPERATOR_CHAIN).await?.is_none() {
         let keys = TenantKeys::generate(OPERATOR_CHAIN, app.now_ms());
         app.store
-            .put_tenant_keys(&keys.wrap(app.root().as_ref())?)
+            .put_tenant_keys(&keys.wrap(app.keys.root().as_ref())?)
             .await?;
         app.store.sync().await?;
     }

@@ -24,7 +24,7 @@ pub async fn shred(app: &Arc<App>, caller: &Caller, tenant_name: &str) -> VaultR
         .tenant_id_by_name(tenant_name)
         .await?
         .ok_or_else(|| VaultError::NotFound("tenant: no such tenant".into()))?;
-    if app.is_shredded(tenant_id) {
+    if app.keys.is_shredded(tenant_id) {
         return Err(VaultError::FailedPrecondition(
             "tenant: already shredded".into(),
         ));
@@ -58,7 +58,7 @@ pub async fn shred_now(
     approved_by: Option<&str>,
     request_id: &str,
 ) -> VaultResult<String> {
-    let gate = app.gate(tenant_id);
+    let gate = app.keys.gate(tenant_id);
     let exclusive = gate.write().await;
     let mut tenant = app
         .store
@@ -80,7 +80,7 @@ pub async fn shred_now(
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("shredding could not be made durable: {e}"))
     })?;
-    app.mark_shredded(tenant_id)?;
+    app.keys.mark_shredded(tenant_id)?;
     drop(exclusive);
     tracing::warn!(tenant = tenant_id, "tenant shredded; rotating the root key");
     // Leftover copies of the deleted key ring die with the old root key.

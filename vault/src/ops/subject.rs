@@ -72,6 +72,7 @@ pub(crate) async fn resolve(
             // Keyed and format-preserving pseudonyms follow from the identifier; a `random`
             // domain's would need a lookup and is left out.
             let pseudonym = app
+                .keys
                 .domain_keys(&domain)
                 .await?
                 .pseudonym
@@ -80,6 +81,7 @@ pub(crate) async fn resolve(
                 .unwrap_or_default();
             Ok(Resolved {
                 handle: app
+                    .keys
                     .subject_hasher(tenant_id)
                     .await?
                     .handle(domain.kind, n.value.expose_secret()),
@@ -117,9 +119,9 @@ pub(crate) async fn resolve(
             };
             // Reversible: the identifier the vault holds gives the normal form (and birth date).
             if let Some(ct) = &mapping.ciphertext {
-                let gate = app.gate(tenant_id);
+                let gate = app.keys.gate(tenant_id);
                 let _shared = gate.read().await;
-                resolved.normal = app.domain_data_keys(&domain).await?.open(&p.0, ct)?;
+                resolved.normal = app.keys.domain_data_keys(&domain).await?.open(&p.0, ct)?;
             }
             if domain.kind.carries_birth_date() {
                 resolved.birth_date = resolved
@@ -159,7 +161,7 @@ pub(crate) async fn held(
             "subject: a one-way pseudonym does not reveal the identifier; name the subject by identifier (or by a pseudonym of a reversible domain)".into(),
         ));
     };
-    let keys = app.tenant_keys(tenant_id).await?;
+    let keys = app.keys.tenant_keys(tenant_id).await?;
     let mut out = Vec::new();
     for domain in app.store.list_domains(tenant_id).await? {
         if domain.kind != subject.kind || only.is_some_and(|o| !o.contains(&domain.name)) {

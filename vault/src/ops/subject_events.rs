@@ -52,7 +52,7 @@ pub fn event(
 }
 
 /// Appends events without a flush; the caller makes them durable with its own act and then
-/// wakes the streams (`app.subject_events.notify_waiters()`).
+/// wakes the streams (`app.events.appended()`).
 pub async fn stage(app: &App, tenant_id: u64, events: Vec<SubjectEventRecord>) -> VaultResult<()> {
     if events.is_empty() {
         return Ok(());
@@ -69,7 +69,7 @@ pub async fn emit(app: &App, tenant_id: u64, events: Vec<SubjectEventRecord>) ->
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("subject events could not be made durable: {e}"))
     })?;
-    app.subject_events.notify_waiters();
+    app.events.appended();
     Ok(())
 }
 
@@ -77,11 +77,7 @@ pub async fn emit(app: &App, tenant_id: u64, events: Vec<SubjectEventRecord>) ->
 /// the tenant's consents only when the earliest known end has come (or is not known).
 pub async fn announce_expired(app: &App, tenant_id: u64) -> VaultResult<usize> {
     let now = app.now_ms();
-    let next = app
-        .next_consent_expiry
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&tenant_id).copied());
+    let next = app.events.next_expiry(tenant_id);
     if next.is_some_and(|t| t > now) {
         return Ok(0);
     }
@@ -96,15 +92,8 @@ pub async fn announce_expired(app: &App, tenant_id: u64) -> VaultResult<usize> {
         .min()
         .unwrap_or(i64::MAX);
     let n = announce(app, tenant_id, latest).await?;
-    if let Ok(mut m) = app.next_consent_expiry.lock() {
-        // A grant that landed during the scan may have lowered the entry: keep the earlier.
-        let next = m.entry(tenant_id).or_insert(upcoming);
-        *next = if *next <= now {
-            upcoming
-        } else {
-            (*next).min(upcoming)
-        };
-    }
+    // A grant that landed during the scan may have lowered the entry: the earlier is kept.
+    app.events.scanned(tenant_id, now, upcoming);
     Ok(n)
 }
 
@@ -113,11 +102,7 @@ pub fn expiry_scheduled(app: &App, tenant_id: u64, valid_until_ms: i64) {
     if valid_until_ms == 0 {
         return;
     }
-    if let Ok(mut m) = app.next_consent_expiry.lock()
-        && let Some(next) = m.get_mut(&tenant_id)
-    {
-        *next = (*next).min(valid_until_ms);
-    }
+    app.events.expiry_scheduled(tenant_id, valid_until_ms);
 }
 
 /// Announces the passed ends among one subject's latest consents (before an erasure removes
@@ -217,7 +202,7 @@ pub async fn watch(
         let mut cursor = after;
         loop {
             // Register interest before reading, so an event appended in between wakes us.
-            let woken = app.subject_events.notified();
+            let woken = app.events.wait();
             let page = match app.store.subject_events(tenant_id, cursor, 500).await {
                 Ok(p) => p,
                 Err(e) => {

@@ -54,7 +54,7 @@ pub async fn restrict(
     let mut entry = caller.act(app.now_ms(), "subject.restrict");
     entry.subject = Some(hex_handle.clone());
     app.audit.append(tenant_id, entry).await?;
-    let change = app.restriction_change.lock().await;
+    let change = app.restrictions.begin_change().await;
     app.store
         .put_restriction(
             tenant_id,
@@ -69,8 +69,7 @@ pub async fn restrict(
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("restriction could not be made durable: {e}"))
     })?;
-    app.forget_restrictions(tenant_id)?;
-    drop(change);
+    change.done(tenant_id)?;
     let events =
         super::subject::about_subject(app, tenant_id, &subject, subject_events::kind::RESTRICTED)
             .await?;
@@ -90,14 +89,13 @@ pub async fn lift(
     let mut entry = caller.act(app.now_ms(), "subject.restrict.lift");
     entry.subject = Some(hex_handle.clone());
     app.audit.append(tenant_id, entry).await?;
-    let change = app.restriction_change.lock().await;
+    let change = app.restrictions.begin_change().await;
     let lifted = app.store.delete_restriction(tenant_id, &hex_handle).await?;
     app.store
         .sync()
         .await
         .map_err(|e| VaultError::Unavailable(format!("lifting could not be made durable: {e}")))?;
-    app.forget_restrictions(tenant_id)?;
-    drop(change);
+    change.done(tenant_id)?;
     if lifted {
         let events =
             super::subject::about_subject(app, tenant_id, &subject, subject_events::kind::LIFTED)
@@ -162,9 +160,9 @@ pub async fn erase(
         },
     };
     let tombstone = {
-        let _change = app.restriction_change.lock().await;
+        let change = app.restrictions.begin_change().await;
         let tombstone = app.store.erase_subject(tenant_id, erasure).await?;
-        app.forget_restrictions(tenant_id)?;
+        change.done(tenant_id)?;
         tombstone
     };
     app.store.request_compaction().await?;
@@ -172,7 +170,7 @@ pub async fn erase(
         .sync()
         .await
         .map_err(|e| VaultError::Unavailable(format!("erasure could not be made durable: {e}")))?;
-    app.subject_events.notify_waiters();
+    app.events.appended();
     Ok(tombstone)
 }
 

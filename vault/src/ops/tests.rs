@@ -21,7 +21,7 @@ async fn a_restriction_made_on_one_node_holds_on_the_other() {
     let (tenant_id, pseudonyms) = clinic(&a, 3).await;
     // B has loaded (and cached) the tenant's restrictions: none.
     b.observe(tenant_id).await.unwrap();
-    assert!(b.restricted_subjects(tenant_id).await.unwrap().is_empty());
+    assert!(b.restrictions.subjects(tenant_id).await.unwrap().is_empty());
     let officer = caller(Some(tenant_id), Role::SubjectOfficer);
     ops::subjects::restrict(
         &a,
@@ -33,12 +33,12 @@ async fn a_restriction_made_on_one_node_holds_on_the_other() {
     .await
     .unwrap();
     // Still cached on B until its next request reads the change counter.
-    assert!(b.restricted_subjects(tenant_id).await.unwrap().is_empty());
+    assert!(b.restrictions.subjects(tenant_id).await.unwrap().is_empty());
     b.observe(tenant_id).await.unwrap();
-    assert_eq!(b.restricted_subjects(tenant_id).await.unwrap().len(), 1);
+    assert_eq!(b.restrictions.subjects(tenant_id).await.unwrap().len(), 1);
     // And lifted on B, seen on A.
     a.observe(tenant_id).await.unwrap();
-    assert_eq!(a.restricted_subjects(tenant_id).await.unwrap().len(), 1);
+    assert_eq!(a.restrictions.subjects(tenant_id).await.unwrap().len(), 1);
     ops::subjects::lift(
         &b,
         &officer,
@@ -48,7 +48,7 @@ async fn a_restriction_made_on_one_node_holds_on_the_other() {
     .await
     .unwrap();
     a.observe(tenant_id).await.unwrap();
-    assert!(a.restricted_subjects(tenant_id).await.unwrap().is_empty());
+    assert!(a.restrictions.subjects(tenant_id).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,13 +66,29 @@ async fn a_key_rotation_on_one_node_is_used_by_the_other() {
         .unwrap()
         .unwrap();
     b.observe(tenant_id).await.unwrap();
-    assert_eq!(b.domain_keys(&domain).await.unwrap().data_key.version(), 1);
+    assert_eq!(
+        b.keys
+            .domain_keys(&domain)
+            .await
+            .unwrap()
+            .data_key
+            .version(),
+        1
+    );
     ops::keys::rotate(&a, tenant_id, "key-officer", "req")
         .await
         .unwrap();
     b.observe(tenant_id).await.unwrap();
     // B seals new mappings under the new version from its next request on.
-    assert_eq!(b.domain_keys(&domain).await.unwrap().data_key.version(), 2);
+    assert_eq!(
+        b.keys
+            .domain_keys(&domain)
+            .await
+            .unwrap()
+            .data_key
+            .version(),
+        2
+    );
     let tok = caller(Some(tenant_id), Role::Tokenizer);
     ops::pseudonymise::pseudonymise(&b, &tok, "patients", vec!["new-on-b".into()])
         .await
@@ -92,16 +108,16 @@ async fn a_tenant_shredded_on_one_node_is_refused_by_the_other() {
     );
     let (tenant_id, _) = clinic(&a, 1).await;
     b.observe(tenant_id).await.unwrap();
-    b.tenant_keys(tenant_id).await.unwrap();
-    assert!(!b.is_shredded(tenant_id));
+    b.keys.tenant_keys(tenant_id).await.unwrap();
+    assert!(!b.keys.is_shredded(tenant_id));
     ops::shred::shred_now(&a, tenant_id, "operator", None, "req")
         .await
         .unwrap();
     b.observe(tenant_id).await.unwrap();
-    assert!(b.is_shredded(tenant_id));
+    assert!(b.keys.is_shredded(tenant_id));
     // Nothing of its key ring is served from B's cache.
     assert!(matches!(
-        b.tenant_keys(tenant_id).await,
+        b.keys.tenant_keys(tenant_id).await,
         Err(VaultError::FailedPrecondition(_))
     ));
 }
@@ -119,7 +135,7 @@ async fn two_nodes_never_pass_a_key_use_budget_together() {
     let draw = |app: Arc<crate::app::App>| async move {
         let mut granted = 0u64;
         for _ in 0..5_000 {
-            if app.reserve_encryptions(tenant_id, 1, 1).await.unwrap() {
+            if app.keys.reserve_encryptions(tenant_id, 1, 1).await.unwrap() {
                 granted += 1;
             }
         }
@@ -133,7 +149,7 @@ async fn two_nodes_never_pass_a_key_use_budget_together() {
     assert!(ga + gb <= 6_400, "{ga} + {gb}");
     // Reservations are whole blocks, so at most one block per node goes unused.
     assert!(ga + gb >= 6_400 - 2 * 100, "{ga} + {gb}");
-    assert_eq!(a.encryptions(tenant_id, 1).await.unwrap(), 6_400);
+    assert_eq!(a.keys.encryptions(tenant_id, 1).await.unwrap(), 6_400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

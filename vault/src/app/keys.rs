@@ -1,8 +1,13 @@
-//! Shared state of a running vault: store, root key provider, clock, limits, and caches of
-//! unwrapped tenant keys and prepared per-domain keys (so the hot path derives nothing).
+//! The key cache: the root key in use, unwrapped tenant key rings, prepared per-domain keys
+//! (so the hot path derives nothing), the per-tenant gates that keep a request from straddling
+//! two key rings, and this process's allotments of key uses.
+//!
+//! Invalidation (see `ARCHITECTURE.md`, "Caches"): every entry is stamped with the tenant's
+//! change counter as last read ([`Generations`]) when loading began, and served only while the
+//! stamp is still current; a key-ring change in this process also replaces the entry at once.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, RwLock},
 };
 
@@ -10,16 +15,13 @@ use valv_kms::{
     DataKey, DerivedKeyPurpose, KeyVersion, RootKeyProvider, RootKeySlot, SealedRoot, TenantKeys,
 };
 
+use super::generations::Generations;
 use crate::{
-    audit::AuditLog,
-    config::Limits,
     engine::{
-        clock::Clock,
         scheme::{PseudonymKey, Scheme},
         subject::SubjectHasher,
     },
     error::{VaultError, VaultResult},
-    observe::metrics::Metrics,
     store::{Store, records::DomainRecord},
 };
 
@@ -88,140 +90,78 @@ type Stamped<T> = (u64, T);
 /// Prepared domain keys by (domain, epoch), with their tenant and stamp.
 type DomainCache = HashMap<(u64, u32), (u64, Stamped<Arc<DomainKeys>>)>;
 
-/// The restricted subjects of a tenant.
-type RestrictedSet = std::collections::HashSet<crate::engine::subject::SubjectHandle>;
-
 /// The root key in use and the slot it came from.
 type RootInUse = (Arc<dyn RootKeyProvider>, Option<Arc<dyn RootKeySlot>>);
 
-/// The running vault's state.
-pub struct App {
-    /// Storage back-end.
-    pub store: Arc<dyn Store>,
+/// The key cache of a running vault.
+pub struct KeyCache {
+    store: Arc<dyn Store>,
+    key_use_budget: u64,
+    generations: Arc<Generations>,
     /// The root key in use and the slot it came from (both replaced by a root-key rotation;
     /// [`SealedRoot`] and no slot while sealed).
     root: RwLock<RootInUse>,
-    /// Sealing state; `None` for vaults without a seal file (file and pkcs11 providers).
-    pub seal: Option<crate::keys::seal::SealState>,
     /// Held shared while a key ring is wrapped and stored, exclusively while the root key is
     /// replaced, so no key ring is wrapped under a root key on its way out.
-    pub root_change: tokio::sync::RwLock<()>,
-    /// Time source.
-    pub clock: Arc<dyn Clock>,
-    /// Request limits.
-    pub limits: Limits,
-    /// Audit append point.
-    pub audit: AuditLog,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
+    root_change: tokio::sync::RwLock<()>,
     /// Unwrapped key rings, stamped with the tenant generation they were loaded under.
     tenants: RwLock<HashMap<u64, Stamped<Arc<TenantKeys>>>>,
-    /// Prepared domain keys by (domain, epoch): (tenant, stamp, keys).
+    /// Prepared domain keys by (domain, epoch), with their tenant and stamp.
     domains: RwLock<DomainCache>,
-    /// Per tenant: its change counter as this process last read it from the store. A cache entry
-    /// is served only while its stamp equals this (see `ARCHITECTURE.md`, "Caches").
-    generations: std::sync::Mutex<HashMap<u64, u64>>,
     /// Per tenant: data writers and readers hold it shared; a key-ring change holds it
-    /// exclusively, so no request straddles two key rings.
+    /// exclusively, so no request of this process straddles two key rings.
     gates: std::sync::Mutex<HashMap<u64, Arc<tokio::sync::RwLock<()>>>>,
     usage: tokio::sync::Mutex<HashMap<(u64, u32), KeyUse>>,
-    shredded: RwLock<std::collections::HashSet<u64>>,
-    restricted: RwLock<HashMap<u64, Stamped<Arc<RestrictedSet>>>>,
-    /// Serialises loading the restriction cache with changing restrictions, so a load that
-    /// read the store before a change cannot install a stale set after it.
-    pub restriction_change: tokio::sync::Mutex<()>,
-    /// Woken whenever subject events are appended (streams that follow the log).
-    pub subject_events: tokio::sync::Notify,
-    /// Per tenant: the earliest end of a running consent not yet announced as expired (absent:
-    /// unknown, scan to find out), so the expiry ticker does not rescan consents in vain.
-    pub next_consent_expiry: std::sync::Mutex<HashMap<u64, i64>>,
-    /// This process's name as a job-lease holder: the host name, so a restarted vault takes
-    /// back the leases its previous run held.
-    pub node_id: String,
-}
-
-/// The host name (`HOSTNAME`, else `/etc/hostname`), or `valv`.
-fn default_node_id() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "valv".to_owned())
+    shredded: RwLock<HashSet<u64>>,
 }
 
 fn poisoned<T>(_: T) -> VaultError {
     VaultError::Internal("key cache lock poisoned".into())
 }
 
-impl App {
-    /// Builds the state.
-    /// Builds the state: unsealed with `slot`'s current root key, or sealed (no key at all)
-    /// when `seal` is given and `slot` is `None`.
-    pub fn new(
+impl KeyCache {
+    /// A cache over `store` with `root` in use (see [`KeyCache::set_root`]).
+    pub(crate) fn new(
         store: Arc<dyn Store>,
-        slot: Option<Arc<dyn RootKeySlot>>,
-        seal: Option<crate::keys::seal::SealState>,
-        clock: Arc<dyn Clock>,
-        limits: Limits,
-        checkpoint_entries: u64,
-    ) -> VaultResult<Self> {
-        let metrics = Arc::new(Metrics::new());
-        let root: Arc<dyn RootKeyProvider> = match &slot {
-            Some(slot) => slot.current()?,
-            None => Arc::new(SealedRoot),
-        };
-        Ok(Self {
-            audit: AuditLog::new(Arc::clone(&store), checkpoint_entries, Arc::clone(&metrics)),
-            metrics,
+        root: RootInUse,
+        key_use_budget: u64,
+        generations: Arc<Generations>,
+    ) -> Self {
+        Self {
             store,
-            root: RwLock::new((root, slot)),
-            seal,
+            key_use_budget,
+            generations,
+            root: RwLock::new(root),
             root_change: tokio::sync::RwLock::new(()),
-            clock,
-            limits,
             tenants: RwLock::new(HashMap::new()),
             domains: RwLock::new(HashMap::new()),
-            generations: std::sync::Mutex::new(HashMap::new()),
             gates: std::sync::Mutex::new(HashMap::new()),
             usage: tokio::sync::Mutex::new(HashMap::new()),
-            shredded: RwLock::new(std::collections::HashSet::new()),
-            restricted: RwLock::new(HashMap::new()),
-            restriction_change: tokio::sync::Mutex::new(()),
-            subject_events: tokio::sync::Notify::new(),
-            next_consent_expiry: std::sync::Mutex::new(HashMap::new()),
-            node_id: default_node_id(),
-        })
-    }
-
-    /// The tenant's change counter as this process last read it (0: not read yet).
-    fn stamp(&self, tenant_id: u64) -> u64 {
-        self.generations
-            .lock()
-            .map(|g| g.get(&tenant_id).copied().unwrap_or(0))
-            .unwrap_or(u64::MAX)
-    }
-
-    /// Reads the tenant's change counter from the store (once per request): when another
-    /// process — or this one — changed what the caches hold, they are no longer served, and a
-    /// tenant shredded elsewhere is refused from now on.
-    pub async fn observe(&self, tenant_id: u64) -> VaultResult<()> {
-        let now = self.store.tenant_generation(tenant_id).await?;
-        let before = self
-            .generations
-            .lock()
-            .map_err(poisoned)?
-            .insert(tenant_id, now);
-        if before != Some(now)
-            && self
-                .store
-                .tenant(tenant_id)
-                .await?
-                .is_some_and(|t| t.shredded_ms != 0)
-        {
-            self.mark_shredded(tenant_id)?;
+            shredded: RwLock::new(HashSet::new()),
         }
-        Ok(())
+    }
+
+    fn stamp(&self, tenant_id: u64) -> u64 {
+        self.generations.current(tenant_id)
+    }
+
+    /// Waits until no key ring is being wrapped, and keeps new ones from being wrapped until the
+    /// guard is dropped: hold it while the root key is replaced.
+    pub async fn root_change(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.root_change.write().await
+    }
+
+    /// Keeps the root key from being replaced while the guard lives (wrapping a key ring).
+    pub async fn root_in_use(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.root_change.read().await
+    }
+
+    /// The loaded key rings (for the key-age gauges).
+    pub(crate) fn loaded(&self) -> Vec<Arc<TenantKeys>> {
+        match self.tenants.read() {
+            Ok(t) => t.values().map(|(_, k)| Arc::clone(k)).collect(),
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Whether a tenant's key ring was destroyed (every call for it is refused).
@@ -264,14 +204,9 @@ impl App {
         }
     }
 
-    /// True while no root key is in memory (a sealed vault before its shares arrived).
-    pub fn is_sealed(&self) -> bool {
-        self.seal.as_ref().is_some_and(|s| s.is_sealed())
-    }
-
     /// Forgets every unwrapped key and prepared domain key (sealing). Keys still held by calls
     /// in flight are wiped when those calls end (every key type zeroizes on drop).
-    pub fn forget_keys(&self) -> VaultResult<()> {
+    pub fn forget(&self) -> VaultResult<()> {
         self.tenants.write().map_err(poisoned)?.clear();
         self.domains.write().map_err(poisoned)?.clear();
         self.set_root(Arc::new(SealedRoot), None);
@@ -298,7 +233,7 @@ impl App {
         version: KeyVersion,
         n: u64,
     ) -> VaultResult<bool> {
-        let budget = self.limits.key_use_budget;
+        let budget = self.key_use_budget;
         let mut usage = self.usage.lock().await;
         let allotment = usage.entry((tenant_id, version)).or_default();
         if allotment.end - allotment.next >= n {
@@ -345,7 +280,7 @@ impl App {
     /// held exclusively.
     pub async fn install_tenant_keys(&self, keys: TenantKeys) -> VaultResult<()> {
         let tenant_id = keys.tenant_id();
-        let _root = self.root_change.read().await;
+        let _root = self.root_in_use().await;
         let wrapped = keys.wrap(self.root().as_ref())?;
         self.store.put_tenant_keys(&wrapped).await?;
         self.store.sync().await.map_err(|e| {
@@ -369,39 +304,6 @@ impl App {
             .await?
             .ok_or_else(|| VaultError::FailedPrecondition("tenant has no key ring".into()))?;
         Ok(TenantKeys::unwrap(&wrapped, self.root().as_ref())?)
-    }
-
-    /// Updates the gauges that are read rather than counted (before a metrics scrape).
-    pub async fn refresh_metrics(&self) {
-        if let Ok(bytes) = self.store.size_on_disk().await {
-            self.metrics.set_store_size(bytes);
-        }
-        let now = self.now_ms();
-        let loaded: Vec<Arc<TenantKeys>> = match self.tenants.read() {
-            Ok(t) => t.values().map(|(_, k)| Arc::clone(k)).collect(),
-            Err(_) => return,
-        };
-        for keys in loaded {
-            for (version, state, created) in keys.versions() {
-                let state = match state {
-                    valv_kms::KeyState::Active => "active",
-                    valv_kms::KeyState::DecryptOnly => "decrypt-only",
-                    valv_kms::KeyState::Retired => "retired",
-                    valv_kms::KeyState::Destroyed => "destroyed",
-                };
-                self.metrics.set_key_age(
-                    keys.tenant_id(),
-                    version,
-                    state,
-                    (now - created).max(0) / 1000,
-                );
-            }
-        }
-    }
-
-    /// Now, from the injected clock.
-    pub fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
     }
 
     /// The unwrapped keys of a tenant (cached after the first unwrap).
@@ -466,54 +368,6 @@ impl App {
             domain_id: domain.id,
             derived: HashMap::from([(active.version(), Some(active))]),
         })
-    }
-
-    /// The subjects of a tenant whose processing is restricted (loaded once, then kept in step
-    /// by [`App::forget_restrictions`]).
-    pub async fn restricted_subjects(
-        &self,
-        tenant_id: u64,
-    ) -> VaultResult<Arc<std::collections::HashSet<crate::engine::subject::SubjectHandle>>> {
-        let stamp = self.stamp(tenant_id);
-        let cached = |app: &Self| -> VaultResult<Option<Arc<_>>> {
-            Ok(app
-                .restricted
-                .read()
-                .map_err(poisoned)?
-                .get(&tenant_id)
-                .filter(|(s, _)| *s == stamp)
-                .map(|(_, set)| Arc::clone(set)))
-        };
-        if let Some(set) = cached(self)? {
-            return Ok(set);
-        }
-        let _loading = self.restriction_change.lock().await;
-        if let Some(set) = cached(self)? {
-            return Ok(set);
-        }
-        let set: std::collections::HashSet<_> = self
-            .store
-            .restrictions(tenant_id)
-            .await?
-            .iter()
-            .filter_map(|r| hex::decode(&r.subject).ok()?.try_into().ok())
-            .collect();
-        let set = Arc::new(set);
-        self.restricted
-            .write()
-            .map_err(poisoned)?
-            .insert(tenant_id, (stamp, Arc::clone(&set)));
-        Ok(set)
-    }
-
-    /// Drops the cached restrictions of a tenant (after a change, which is stored first, with
-    /// [`App::restriction_change`] held).
-    pub fn forget_restrictions(&self, tenant_id: u64) -> VaultResult<()> {
-        self.restricted
-            .write()
-            .map_err(poisoned)?
-            .remove(&tenant_id);
-        Ok(())
     }
 
     /// The subject hasher of a tenant.
