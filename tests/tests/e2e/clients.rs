@@ -563,13 +563,13 @@ async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
 
 /// The Rust example of docs/clients.md is `clients/rust/examples/quickstart.rs`, compiled into this test.
 #[allow(dead_code)]
-#[path = "../../clients/rust/examples/quickstart.rs"]
+#[path = "../../../clients/rust/examples/quickstart.rs"]
 mod quickstart;
 
 #[tokio::test]
 async fn the_readme_rust_example_runs_and_is_the_example_file() {
-    let readme = include_str!("../../docs/clients.md");
-    let example = include_str!("../../clients/rust/examples/quickstart.rs");
+    let readme = include_str!("../../../docs/clients.md");
+    let example = include_str!("../../../clients/rust/examples/quickstart.rs");
     let body = example
         .split_once("use valv_client")
         .map(|(_, rest)| format!("use valv_client{rest}"))

@@ -108,7 +108,7 @@ fn the_readme_client_blocks_run_as_written() {
     let jsonl = "{\"visit\":1,\"patient\":{\"ssn\":\"195209035525\",\"contacts\":[{\"email\":\"anna@example.org\"}]},\"note\":\"fell on ice\"}\n{\"visit\": 2, \"patient\": {\"ssn\": \"200311161632\"}}\n";
     std::fs::write(work.join("visits.jsonl"), jsonl).unwrap();
 
-    let readme = include_str!("../../docs/clients.md");
+    let readme = include_str!("../../../docs/clients.md");
     let script = format!(
         "valvctl() {{ \"$VALVCTL\" \"$@\"; }}\n{}\n{}",
         block(readme, "## Records: pseudonymising whole JSON documents"),

@@ -1,0 +1,22 @@
+//! The end-to-end suite in one test binary (one link instead of one per capability): each
+//! module tests one capability against real servers on loopback ports.
+
+mod access;
+mod audit;
+mod bad_input;
+mod clients;
+mod consents;
+mod docs;
+mod durability;
+mod fail_closed;
+mod keys;
+mod metrics;
+mod no_leak;
+mod readme_clients;
+mod readme_walkthrough;
+mod records;
+mod retention;
+mod sealed;
+mod service;
+mod subjects;
+mod walkthrough;
