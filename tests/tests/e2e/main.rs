@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod bad_input;
+mod cli_help;
 mod clients;
 mod consents;
 mod docs;
