@@ -179,7 +179,7 @@ pub async fn list_domains(app: &Arc<App>, caller: &Caller) -> VaultResult<Vec<Do
 }
 
 /// Purpose settings from a request.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct PurposeSpec {
     /// Name.
     pub name: String,

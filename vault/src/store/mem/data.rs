@@ -137,6 +137,17 @@ impl MappingStore for MemStore {
         ciphertext: Vec<u8>,
     ) -> StoreResult<bool> {
         let mut s = self.state("replace_ciphertext")?;
+        if self.faults.conflicting("replace_ciphertext")
+            && let Some(stored) = s.mappings.get_mut(&(domain_id, pseudonym.to_vec()))
+        {
+            // Another process moved the expiry between the caller's read and this swap (a row
+            // without one gets a far one: it stays live).
+            stored.expires_ms = match stored.expires_ms {
+                0 => i64::MAX / 2,
+                t => t.saturating_add(86_400_000),
+            };
+            return Ok(false);
+        }
         match s.mappings.get_mut(&(domain_id, pseudonym.to_vec())) {
             Some(stored) if stored == current => {
                 stored.ciphertext = Some(ciphertext);

@@ -36,6 +36,8 @@ pub struct Faults {
     failing: Mutex<HashSet<String>>,
     /// Methods that work this many more times, then fail.
     countdown: Mutex<std::collections::HashMap<String, u64>>,
+    /// Compare-and-swap methods that lose this many more times to a concurrent change.
+    conflicts: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl Faults {
@@ -50,6 +52,29 @@ impl Faults {
     pub fn fail_after(&self, method: &str, n: u64) {
         if let Ok(mut c) = self.countdown.lock() {
             c.insert(method.to_owned(), n);
+        }
+    }
+
+    /// Makes the next `n` calls of a compare-and-swap method (`replace_ciphertext`,
+    /// `set_expiry`) lose to a concurrent change: the row is changed the way another process
+    /// would (its expiry moves) and the call answers false.
+    pub fn conflict(&self, method: &str, n: u64) {
+        if let Ok(mut c) = self.conflicts.lock() {
+            c.insert(method.to_owned(), n);
+        }
+    }
+
+    /// Whether this call of `method` is to lose to a concurrent change.
+    fn conflicting(&self, method: &str) -> bool {
+        let Ok(mut c) = self.conflicts.lock() else {
+            return false;
+        };
+        match c.get_mut(method) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
         }
     }
 
