@@ -313,3 +313,48 @@ impl MappingStore for SledStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+
+    use super::*;
+
+    /// A reader that finds a row another writer made visible waits until that write is counted
+    /// toward the next flush, so its own `sync` covers the row.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_row_seen_before_its_write_is_counted_waits_for_the_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open(dir.path()).unwrap());
+        let counted = Arc::new(AtomicBool::new(false));
+        let (written_tx, written_rx) = std::sync::mpsc::channel();
+        let writer = {
+            let (store, counted) = (Arc::clone(&store), Arc::clone(&counted));
+            std::thread::spawn(move || {
+                // What insert_mappings does, slowed down between the write and its count.
+                let _stripe = store.trees.stripe(7).unwrap();
+                let record = crate::store::conformance::fixture::mapping(1, None);
+                store
+                    .trees
+                    .data
+                    .insert(mapping_key(7, &[1; 16]), encode_mapping(&record))
+                    .unwrap();
+                written_tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                counted.store(true, Ordering::SeqCst);
+                store.counter().wrote();
+            })
+        };
+        written_rx.recv().unwrap();
+        let found = store.contains_mappings(7, vec![vec![1; 16]]).await.unwrap();
+        assert_eq!(found, vec![true]);
+        assert!(
+            counted.load(Ordering::SeqCst),
+            "the reader answered before the write it saw was counted"
+        );
+        writer.join().unwrap();
+    }
+}
