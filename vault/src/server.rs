@@ -86,16 +86,18 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     let mut metrics_addr = None;
     let mut background = vec![
         checkpoint::spawn(Arc::clone(&app), config.audit.checkpoint_interval),
-        crate::ops::subject_events::spawn_ticker(
+        crate::jobs::schedule::spawn(
             Arc::clone(&app),
-            std::time::Duration::from_secs(5),
+            crate::ops::subject_events::ticker(std::time::Duration::from_secs(5)),
         ),
         crate::jobs::spawn_sweeper(Arc::clone(&app)),
     ];
     if config.limits.retention_interval_seconds > 0 {
-        background.push(crate::ops::retention::spawn_schedule(
+        background.push(crate::jobs::schedule::spawn(
             Arc::clone(&app),
-            std::time::Duration::from_secs(config.limits.retention_interval_seconds),
+            crate::ops::retention::schedule(std::time::Duration::from_secs(
+                config.limits.retention_interval_seconds,
+            )),
         ));
     }
     if let Some(addr) = config.metrics_listen {

@@ -7,6 +7,7 @@ mod bad_input;
 mod cli_help;
 mod clients;
 mod consents;
+mod doc_blocks;
 mod docs;
 mod durability;
 mod fail_closed;

@@ -8,6 +8,7 @@ use valv_kms::KeyState;
 use valv_proto::v1::{self as pb, key_service_server::KeyService};
 
 use super::{caller, status::to_status};
+use crate::model::records::JobState;
 use crate::{
     app::App,
     jobs,
@@ -30,14 +31,14 @@ fn state(s: KeyState) -> pb::KeyVersionState {
 /// A job record as the wire shows it.
 pub fn job(app: &App, j: &JobRecord, now_ms: i64) -> pb::Job {
     let (rate, eta) = jobs::progress(app, j, now_ms);
-    let state = match j.state.as_str() {
-        jobs::RUNNING => pb::JobState::Running,
-        jobs::DONE => pb::JobState::Done,
-        _ => pb::JobState::Failed,
+    let state = match j.state {
+        JobState::Running => pb::JobState::Running,
+        JobState::Done => pb::JobState::Done,
+        JobState::Failed => pb::JobState::Failed,
     };
     pb::Job {
         id: j.id,
-        kind: j.kind.clone(),
+        kind: j.kind.as_str().to_owned(),
         state: state.into(),
         done: j.done,
         total: j.total,
@@ -118,7 +119,9 @@ impl KeyService for KeyApi {
                     Ok(j) => Ok(j),
                     Err(e) => Err(to_status(e)),
                 };
-                let ended = update.as_ref().map_or(true, |j| j.state != jobs::RUNNING);
+                let ended = update
+                    .as_ref()
+                    .map_or(true, |j| j.state != JobState::Running);
                 let message = update.map(|j| job(&app, &j, app.now_ms()));
                 if tx.send(message).await.is_err() || ended {
                     return;

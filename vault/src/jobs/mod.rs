@@ -12,6 +12,7 @@
 pub mod checkpoint;
 pub mod lease;
 pub mod rotation;
+pub mod schedule;
 #[cfg(test)]
 mod tests;
 
@@ -22,7 +23,7 @@ use std::{
 
 use crate::{app::App, error::VaultResult, store::records::JobRecord};
 
-pub use crate::store::records::{JOB_DONE as DONE, JOB_FAILED as FAILED, JOB_RUNNING as RUNNING};
+use crate::store::records::{JobKind, JobState};
 
 pub use self::lease::{LEASE_MS, claim};
 
@@ -31,22 +32,22 @@ pub use self::lease::{LEASE_MS, claim};
 pub type Resumer =
     fn(Arc<App>, JobRecord) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
-fn resumers() -> &'static Mutex<HashMap<String, Resumer>> {
-    static RESUMERS: OnceLock<Mutex<HashMap<String, Resumer>>> = OnceLock::new();
+fn resumers() -> &'static Mutex<HashMap<JobKind, Resumer>> {
+    static RESUMERS: OnceLock<Mutex<HashMap<JobKind, Resumer>>> = OnceLock::new();
     RESUMERS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// Makes [`resume`] hand running jobs of `kind` to `resumer` (after taking their lease).
-pub fn register_resumer(kind: &str, resumer: Resumer) {
+pub fn register_resumer(kind: JobKind, resumer: Resumer) {
     if let Ok(mut r) = resumers().lock() {
-        r.insert(kind.to_owned(), resumer);
+        r.insert(kind, resumer);
     }
 }
 
 /// Progress figures of a job: records per second since this process (re)started it, and the
 /// estimated end (ms since the epoch; 0 when unknown).
 pub fn progress(app: &App, job: &JobRecord, now_ms: i64) -> (f64, i64) {
-    if job.state != RUNNING {
+    if job.state != JobState::Running {
         return (0.0, 0);
     }
     let Some((since, done_then)) = app.running.since(job.id) else {
@@ -107,7 +108,7 @@ pub async fn resume(app: &Arc<App>, at_start: bool) -> VaultResult<usize> {
         .jobs()
         .await?
         .into_iter()
-        .filter(|j| j.state == RUNNING)
+        .filter(|j| j.state == JobState::Running)
         // A job that is still running in this process (sealed and unsealed quickly) is not
         // started twice; one whose lease another process holds is left to it.
         .filter(|j| !app.running.contains(j.id))
@@ -121,7 +122,7 @@ pub async fn resume(app: &Arc<App>, at_start: bool) -> VaultResult<usize> {
     for job in running {
         tracing::info!(
             job = job.id,
-            kind = %job.kind,
+            kind = job.kind.as_str(),
             done = job.done,
             total = job.total,
             "resuming job"

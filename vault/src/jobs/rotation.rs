@@ -27,7 +27,7 @@ use crate::{
     audit,
     error::{VaultError, VaultResult},
     keys::{EVIDENCE_DOMAIN_ID, census::records_by_version},
-    store::records::{JOB_DONE, JOB_FAILED, JobRecord, MappingRecord},
+    store::records::{JobRecord, JobState, MappingRecord},
 };
 
 /// Records per page (one durable flush and one saved resume point each).
@@ -49,7 +49,7 @@ pub async fn run(app: Arc<App>, mut job: JobRecord) {
             return;
         }
         tracing::error!(job = job.id, error = %e, "key rotation job failed");
-        job.state = JOB_FAILED.into();
+        job.state = JobState::Failed;
         job.error = e.to_string();
         job.finished_ms = app.now_ms();
         if !matches!(e, VaultError::Aborted(_)) {
@@ -287,7 +287,7 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
         .collect();
     app.audit.append(tenant_id, entry).await?;
     app.keys.install_tenant_keys(keys).await?;
-    job.state = JOB_DONE.into();
+    job.state = JobState::Done;
     job.finished_ms = now;
     save(app, job).await?;
     drop(exclusive);

@@ -3,7 +3,7 @@
 
 use crate::{
     ops,
-    store::records::{JOB_DONE, JOB_RUNNING},
+    store::records::JobState,
     testkit::{Nodes, clinic},
     {app::App, config::Limits},
 };
@@ -11,7 +11,7 @@ use crate::{
 async fn wait_for_end(app: &App, id: u64) -> crate::store::records::JobRecord {
     for _ in 0..500 {
         let job = app.store.job(id).await.unwrap().unwrap();
-        if job.state != JOB_RUNNING {
+        if job.state != JobState::Running {
             return job;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -47,8 +47,8 @@ async fn a_job_cut_off_after_a_page_counts_every_record_when_it_resumes() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let cut = app.store.job(id).await.unwrap().map_or(cut, |j| j);
     assert_eq!(
-        (cut.state.as_str(), cut.done, cut.total),
-        (JOB_RUNNING, 1_000, 1_600)
+        (cut.state, cut.done, cut.total),
+        (JobState::Running, 1_000, 1_600)
     );
     let by_version = ops::keys::records_by_version(app.store.as_ref(), tenant_id)
         .await
@@ -58,7 +58,7 @@ async fn a_job_cut_off_after_a_page_counts_every_record_when_it_resumes() {
     faults.heal();
     assert_eq!(super::resume(&app, true).await.unwrap(), 1);
     let end = wait_for_end(&app, id).await;
-    assert_eq!(end.state, JOB_DONE, "{}", end.error);
+    assert_eq!(end.state, JobState::Done, "{}", end.error);
     assert_eq!((end.done, end.total), (1_600, 1_600));
     let audit = app.store.read_audit(tenant_id, 1, 10_000).await.unwrap();
     let done = audit
@@ -86,7 +86,7 @@ async fn a_swap_lost_to_a_concurrent_change_is_retried_and_nothing_is_left_behin
         .await
         .unwrap();
     let end = wait_for_end(&app, id).await;
-    assert_eq!(end.state, JOB_DONE, "{}", end.error);
+    assert_eq!(end.state, JobState::Done, "{}", end.error);
     assert_eq!((end.done, end.total), (700, 700));
     // The retry moved it within the first walk; no second pass was needed.
     assert_eq!(end.pass, 0);
@@ -132,7 +132,7 @@ async fn records_left_under_an_old_version_are_walked_again_before_it_is_retired
         .await
         .unwrap();
     let end = wait_for_end(&app, id).await;
-    assert_eq!(end.state, JOB_DONE, "{}", end.error);
+    assert_eq!(end.state, JobState::Done, "{}", end.error);
     assert_eq!(end.pass, 1);
     assert_eq!((end.done, end.total), (300, 300));
     let by_version = ops::keys::records_by_version(app.store.as_ref(), tenant_id)

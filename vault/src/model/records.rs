@@ -302,10 +302,10 @@ pub struct JobRecord {
     pub id: u64,
     /// Tenant it works on.
     pub tenant_id: u64,
-    /// What it does, e.g. `rotate-tenant-key`.
-    pub kind: String,
-    /// `running`, `done` or `failed`.
-    pub state: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// Where it stands.
+    pub state: JobState,
     /// Key version records are moved to.
     pub target_version: u32,
     /// Records handled so far.
@@ -335,17 +335,44 @@ pub struct JobRecord {
     pub lease_until_ms: i64,
 }
 
-/// A job's state while it runs.
-pub const JOB_RUNNING: &str = "running";
-/// A job's state once every record is handled.
-pub const JOB_DONE: &str = "done";
-/// A job's state after an error (see [`JobRecord::error`]).
-pub const JOB_FAILED: &str = "failed";
+/// What a background job does (stored by these names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobKind {
+    /// Re-encrypts every record of a tenant under a new key version, then retires the old ones.
+    #[default]
+    RotateTenantKey,
+    /// Deletes what retention says is due.
+    Retention,
+}
+
+impl JobKind {
+    /// The kind's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RotateTenantKey => "rotate-tenant-key",
+            Self::Retention => "retention",
+        }
+    }
+}
+
+/// Where a background job stands (stored by these names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobState {
+    /// Has work to do.
+    #[default]
+    Running,
+    /// Ended with every record handled.
+    Done,
+    /// Ended with an error (see [`JobRecord::error`]).
+    Failed,
+}
 
 impl JobRecord {
     /// Whether the job still has work to do.
     pub fn is_running(&self) -> bool {
-        self.state == JOB_RUNNING
+        self.state == JobState::Running
     }
 }
 

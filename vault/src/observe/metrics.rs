@@ -225,11 +225,11 @@ impl Metrics {
     pub fn job_progress(&self, job: &crate::store::records::JobRecord) {
         let labels = vec![
             ("job", job.id.to_string()),
-            ("kind", job.kind.clone()),
+            ("kind", job.kind.as_str().to_owned()),
             ("tenant", job.tenant_id.to_string()),
         ];
-        let ratio = if job.state == crate::store::records::JOB_DONE || job.total == 0 {
-            if job.state == crate::store::records::JOB_RUNNING {
+        let ratio = if job.state == crate::store::records::JobState::Done || job.total == 0 {
+            if job.state == crate::store::records::JobState::Running {
                 0.0
             } else {
                 1.0

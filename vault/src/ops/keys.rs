@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use valv_kms::{KeyState, KeyVersion};
 
+use crate::model::records::{JobKind, JobState};
 use crate::{
     app::App,
     audit,
@@ -16,9 +17,6 @@ use crate::{
 };
 
 pub use crate::keys::census::records_by_version;
-
-/// Kind name of the rotation job.
-pub const ROTATE_TENANT_KEY: &str = "rotate-tenant-key";
 
 /// One version as `ListKeyVersions` shows it.
 #[derive(Debug, Clone)]
@@ -56,7 +54,9 @@ pub async fn list_versions(app: &App, caller: &Caller) -> VaultResult<Vec<Versio
 /// The running rotation job of a tenant, if any.
 pub async fn running_rotation(app: &App, tenant_id: u64) -> VaultResult<Option<JobRecord>> {
     Ok(app.store.jobs().await?.into_iter().find(|j| {
-        j.tenant_id == tenant_id && j.kind == ROTATE_TENANT_KEY && j.state == jobs::RUNNING
+        j.tenant_id == tenant_id
+            && j.kind == JobKind::RotateTenantKey
+            && j.state == JobState::Running
     }))
 }
 
@@ -83,8 +83,8 @@ pub async fn rotate(
     let job = JobRecord {
         id: app.store.next_id().await?,
         tenant_id,
-        kind: ROTATE_TENANT_KEY.into(),
-        state: jobs::RUNNING.into(),
+        kind: JobKind::RotateTenantKey,
+        state: JobState::Running,
         target_version: version,
         done: 0,
         total: 0,

@@ -10,6 +10,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use crate::model::records::{JobKind, JobState};
 use crate::{
     app::App,
     audit,
@@ -217,9 +218,6 @@ pub struct Reaped {
     pub evidence: u64,
 }
 
-/// Job kind of a reaper run.
-pub const RETENTION_JOB: &str = "retention";
-
 /// Deletes everything due now. Audited (counts) before it deletes; each deletion checks that
 /// the row is unchanged since planning (a mapping used in between is spared).
 pub async fn reap(app: &App, tenant_id: u64, started_by: &str) -> VaultResult<Reaped> {
@@ -227,8 +225,8 @@ pub async fn reap(app: &App, tenant_id: u64, started_by: &str) -> VaultResult<Re
     let mut job = JobRecord {
         id: app.store.next_id().await?,
         tenant_id,
-        kind: RETENTION_JOB.into(),
-        state: crate::jobs::RUNNING.into(),
+        kind: JobKind::Retention,
+        state: JobState::Running,
         started_ms: now,
         started_by: started_by.to_owned(),
         // Held by this process while it runs; another takes the run over only after the lease
@@ -319,7 +317,7 @@ pub async fn reap(app: &App, tenant_id: u64, started_by: &str) -> VaultResult<Re
     if reaped.mappings + reaped.evidence > 0 {
         app.store.request_compaction().await?;
     }
-    job.state = crate::jobs::DONE.into();
+    job.state = JobState::Done;
     job.finished_ms = app.now_ms();
     app.store.put_job(&job).await?;
     let mut entry = audit::entry(job.finished_ms, started_by, "retention.reap.done");
@@ -342,7 +340,7 @@ pub async fn run_now(app: &Arc<App>, caller: &Caller) -> VaultResult<Reaped> {
 /// is recomputed from what is stored, so nothing is deleted twice or missed.
 pub async fn resume(app: &App, job: &JobRecord) -> VaultResult<()> {
     let mut job = job.clone();
-    job.state = crate::jobs::FAILED.into();
+    job.state = JobState::Failed;
     job.error = "cut off by a restart; run again".into();
     job.finished_ms = app.now_ms();
     app.store.put_job(&job).await?;
@@ -377,7 +375,7 @@ pub async fn touch(
 
 /// Lets the job sweeper resume a retention run that a crash (or a dead node) cut off.
 pub fn register() {
-    crate::jobs::register_resumer(RETENTION_JOB, |app, job| {
+    crate::jobs::register_resumer(JobKind::Retention, |app, job| {
         Box::pin(async move {
             if let Err(e) = resume(&app, &job).await {
                 tracing::warn!(job = job.id, error = %e, "resumed retention run failed");
@@ -389,52 +387,28 @@ pub fn register() {
 /// How long a retention run holds its job's lease.
 const RETENTION_LEASE_MS: i64 = 3_600_000;
 
-/// Schedules reaper runs for every tenant every `every` until the vault stops. With several
-/// processes on one store, one of them runs each tenant's slot (a marker set once per tenant
-/// and period).
-pub fn spawn_schedule(app: Arc<App>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(every).await;
-            if app.is_sealed() {
-                continue;
-            }
-            let tenants = match app.store.tenants().await {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(error = %e, "retention: cannot list tenants");
-                    continue;
+/// The retention schedule: a reaper run for every tenant every `every`; with several processes
+/// on one store, one of them runs each tenant's period (see `jobs::schedule`).
+pub fn schedule(every: std::time::Duration) -> crate::jobs::schedule::Schedule {
+    crate::jobs::schedule::Schedule {
+        name: "retention",
+        every,
+        one_process_per_period: true,
+        work: |app, tenant_id| {
+            Box::pin(async move {
+                let r = reap(&app, tenant_id, "valv").await?;
+                if r.mappings + r.evidence > 0 {
+                    tracing::info!(
+                        tenant = tenant_id,
+                        mappings = r.mappings,
+                        evidence = r.evidence,
+                        "retention run deleted"
+                    );
                 }
-            };
-            let slot = app.now_ms() / i64::try_from(every.as_millis().max(1)).unwrap_or(i64::MAX);
-            for t in tenants.into_iter().filter(|t| t.shredded_ms == 0) {
-                match app
-                    .store
-                    .mark_once(&format!("retention-slot/{}/{slot}", t.id))
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(e) => {
-                        tracing::warn!(tenant = t.id, error = %e, "retention: cannot claim the slot");
-                        continue;
-                    }
-                }
-                match reap(&app, t.id, "valv").await {
-                    Ok(r) if r.mappings + r.evidence > 0 => {
-                        tracing::info!(
-                            tenant = t.id,
-                            mappings = r.mappings,
-                            evidence = r.evidence,
-                            "retention run deleted"
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(tenant = t.id, error = %e, "retention run failed"),
-                }
-            }
-        }
-    })
+                Ok(())
+            })
+        },
+    }
 }
 
 /// Errors for a plan horizon in the past.

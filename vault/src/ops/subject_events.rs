@@ -158,25 +158,17 @@ async fn announce(
     Ok(n)
 }
 
-/// Announces expiries for every tenant every `every`, until the vault stops.
-pub fn spawn_ticker(app: Arc<App>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(every).await;
-            let tenants = match app.store.tenants().await {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(error = %e, "subject-event ticker: cannot list tenants");
-                    continue;
-                }
-            };
-            for t in tenants.into_iter().filter(|t| t.shredded_ms == 0) {
-                if let Err(e) = announce_expired(&app, t.id).await {
-                    tracing::warn!(tenant = t.id, error = %e, "announcing expired consents failed");
-                }
-            }
-        }
-    })
+/// The consent-expiry ticker: every `every`, each tenant's consents whose end has passed are
+/// announced (once each, across processes: `mark_once`), so every process may tick.
+pub fn ticker(every: Duration) -> crate::jobs::schedule::Schedule {
+    crate::jobs::schedule::Schedule {
+        name: "consent-expiry",
+        every,
+        one_process_per_period: false,
+        work: |app, tenant_id| {
+            Box::pin(async move { announce_expired(&app, tenant_id).await.map(drop) })
+        },
+    }
 }
 
 /// Streams the caller's tenant events after `after`; with `follow`, keeps waiting for more.

@@ -4,15 +4,15 @@ use std::sync::Arc;
 
 use crate::store::{
     Store,
-    records::{JOB_DONE, JOB_RUNNING, JobRecord, PendingOpRecord},
+    records::{JobKind, JobRecord, JobState, PendingOpRecord},
 };
 
 fn job(id: u64) -> JobRecord {
     JobRecord {
         id,
         tenant_id: 1,
-        kind: "rotate-tenant-key".into(),
-        state: JOB_RUNNING.into(),
+        kind: JobKind::RotateTenantKey,
+        state: JobState::Running,
         total: 100,
         ..JobRecord::default()
     }
@@ -25,7 +25,7 @@ pub(crate) async fn jobs_round_trip(shared: Arc<dyn Store>) {
         store.put_job(&job(id)).await.unwrap();
     }
     let mut done = job(7);
-    done.state = JOB_DONE.into();
+    done.state = JobState::Done;
     done.done = 100;
     store.put_job(&done).await.unwrap();
     assert_eq!(store.job(7).await.unwrap(), Some(done));
@@ -77,7 +77,7 @@ pub(crate) async fn a_lease_excludes_other_owners_until_it_runs_out(shared: Arc<
     assert_eq!(store.job(1).await.unwrap().unwrap().done, 40);
     // A finished job is claimed by nobody; an unknown one neither.
     let mut finished = theirs;
-    finished.state = JOB_DONE.into();
+    finished.state = JobState::Done;
     assert!(store.save_job(&finished).await.unwrap());
     assert_eq!(
         store
