@@ -107,13 +107,7 @@ async fn move_record(
         {
             return Ok(true);
         }
-        match app
-            .store
-            .mappings(domain_id, vec![pseudonym.to_vec()])
-            .await?
-            .pop()
-            .flatten()
-        {
+        match app.store.mapping(domain_id, pseudonym).await? {
             Some(next) => current = next,
             // Deleted meanwhile: nothing to move.
             None => return Ok(false),

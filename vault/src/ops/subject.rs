@@ -102,11 +102,8 @@ pub(crate) async fn resolve(
             let p = Pseudonym::parse(domain.scheme, &text).ok_or_else(not_found)?;
             let mapping = app
                 .store
-                .mappings(domain.id, vec![p.0.clone()])
+                .mapping(domain.id, &p.0)
                 .await?
-                .into_iter()
-                .next()
-                .flatten()
                 .ok_or_else(not_found)?;
             let mut resolved = Resolved {
                 handle: mapping.subject,
@@ -191,13 +188,7 @@ pub(crate) async fn held(
                     None => continue,
                 }
             };
-            let found = app
-                .store
-                .mappings(domain.id, vec![pseudonym.clone()])
-                .await?
-                .into_iter()
-                .next()
-                .flatten();
+            let found = app.store.mapping(domain.id, &pseudonym).await?;
             if let Some(record) = found.filter(|m| m.subject == subject.handle) {
                 out.push(Held {
                     domain: domain.clone(),

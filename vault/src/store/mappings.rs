@@ -41,6 +41,19 @@ pub trait MappingStore: Send + Sync + 'static {
             .map(Option::is_some)
             .collect())
     }
+    /// One mapping by pseudonym.
+    async fn mapping(
+        &self,
+        domain_id: u64,
+        pseudonym: &[u8],
+    ) -> StoreResult<Option<MappingRecord>> {
+        Ok(self
+            .mappings(domain_id, vec![pseudonym.to_vec()])
+            .await?
+            .into_iter()
+            .next()
+            .flatten())
+    }
     /// Looks mappings up by pseudonym.
     async fn mappings(
         &self,

@@ -159,6 +159,11 @@ pub(crate) async fn lookups_see_only_their_domain(shared: Arc<dyn Store>) {
     assert_eq!(found[1], None);
     assert_eq!(found[2], Some(mapping(1, Some(vec![1, 1]))));
     assert_eq!(
+        store.mapping(40, &[2; 16]).await.unwrap(),
+        Some(mapping(2, Some(vec![2, 2])))
+    );
+    assert_eq!(store.mapping(40, &[3; 16]).await.unwrap(), None);
+    assert_eq!(
         store
             .contains_mappings(40, vec![vec![1; 16], vec![3; 16]])
             .await

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# A/B benchmark: the same `valvctl bench` against two builds, alternating rounds, fresh data dirs.
+#
+#   tools/ab-bench.sh BEFORE_DIR AFTER_DIR [ROUNDS] [TOTAL]
+#
+# Each DIR holds release `valv` and `valvctl` binaries (e.g. built from two commits with
+# `cargo build --release -p valv -p valvctl` and copied out of target/release). Results go to
+# bench-<before|after>-<round>.txt in $OUT (default: a temporary directory, printed at the end).
+set -u
+before=$1 after=$2 rounds=${3:-3} total=${4:-100000}
+out=${OUT:-$(mktemp -d)}
+for round in $(seq 1 "$rounds"); do
+  for side in before after; do
+    bin=$before; [ "$side" = after ] && bin=$after
+    d=$out/data-$side-$round; rm -rf "$d"
+    "$bin/valv" serve --data-dir "$d" --listen 127.0.0.1:7444 > "$out/server-$side-$round.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do [ -f "$d/operator.token" ] && [ -f "$d/tls/ca.pem" ] && break; sleep 0.2; done
+    sleep 1
+    VALV_ADDR=https://127.0.0.1:7444 VALV_CA=$d/tls/ca.pem \
+      "$bin/valvctl" --token-file "$d/operator.token" bench --total "$total" --concurrency 4 \
+      --data-dir "$d" > "$out/bench-$side-$round.txt" 2>&1
+    kill "$pid"; wait "$pid" 2>/dev/null
+  done
+done
+echo "results in $out"
