@@ -263,7 +263,7 @@ pub async fn reap(app: &App, tenant_id: u64, started_by: &str) -> VaultResult<Re
                 subject,
                 record,
             } => {
-                let current = app.store.mapping(domain.id, &pseudonym).await?;
+                let current = app.store.mapping(domain.id, pseudonym).await?;
                 if current.as_ref() != Some(record) {
                     continue;
                 }
