@@ -228,11 +228,25 @@ async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
 
 /// Records still under older versions whose material exists (so they could be moved).
 async fn left_behind(app: &App, tenant_id: u64, target: u32) -> VaultResult<u64> {
-    let keys = app.keys.tenant_keys(tenant_id).await?;
+    let movable: Vec<u32> = app
+        .keys
+        .tenant_keys(tenant_id)
+        .await?
+        .versions()
+        .into_iter()
+        .filter(|(v, state, _)| {
+            *v != target
+                && matches!(
+                    state,
+                    valv_kms::KeyState::Active | valv_kms::KeyState::DecryptOnly
+                )
+        })
+        .map(|(v, _, _)| v)
+        .collect();
     Ok(records_by_version(app.store.as_ref(), tenant_id)
         .await?
         .into_iter()
-        .filter(|(v, n)| *v != target && *n > 0 && keys.data_key(0, *v).is_ok())
+        .filter(|(v, _)| movable.contains(v))
         .map(|(_, n)| n)
         .sum())
 }

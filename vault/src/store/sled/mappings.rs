@@ -1,10 +1,12 @@
 //! sled: the mapping family (the `data` tree), with the known-mappings table in front of it.
 //!
 //! Group commit and visibility: a writer counts its write toward the next flush before it
-//! releases the domain's stripe lock, and a reader that found a stored row passes through the
-//! same lock before it answers. So whoever sees a row — as `Existing` from an insert, or as
-//! found by a lookup — and then calls `sync` waits for that row's flush too, even if another
-//! request wrote it a moment ago.
+//! releases the domain's stripe lock, and `contains_mappings` — the path on which pseudonymise
+//! decides that a row exists and answers with it — passes through the same lock when it found a
+//! row. So whoever answers a pseudonym as existing, and then calls `sync`, waits for that row's
+//! flush too, even if another request wrote it a moment ago. Plain lookups (`mappings`, scans)
+//! do not wait: they hand out nothing that a crash could take back from the caller who sent it,
+//! and re-identification must not queue behind a large insert batch of the same domain.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -138,7 +140,7 @@ impl MappingStore for SledStore {
     ) -> StoreResult<Vec<Option<MappingRecord>>> {
         let trees = Arc::clone(&self.trees);
         blocking(pseudonyms.len(), move || {
-            let found: Vec<Option<MappingRecord>> = pseudonyms
+            pseudonyms
                 .iter()
                 .map(
                     |p| match trees.data.get(mapping_key(domain_id, p)).map_err(backend)? {
@@ -148,11 +150,7 @@ impl MappingStore for SledStore {
                         None => Ok(None),
                     },
                 )
-                .collect::<StoreResult<_>>()?;
-            if found.iter().any(Option::is_some) {
-                settle(&trees, domain_id)?;
-            }
-            Ok(found)
+                .collect()
         })
         .await
     }
@@ -215,7 +213,7 @@ impl MappingStore for SledStore {
             // `m|domain+1`: the first key after this domain's mappings.
             let mut end = vec![b'm'];
             end.extend_from_slice(&domain_id.saturating_add(1).to_be_bytes());
-            let page: Vec<(Vec<u8>, MappingRecord)> = trees
+            trees
                 .data
                 .range(start.clone()..end)
                 .filter(|kv| kv.as_ref().map_or(true, |(k, _)| k.as_ref() != start))
@@ -225,11 +223,7 @@ impl MappingStore for SledStore {
                     let record = decode_mapping(&v).ok_or(StoreError::Corrupt("mapping"))?;
                     Ok((k[prefix.len()..].to_vec(), record))
                 })
-                .collect::<StoreResult<_>>()?;
-            if !page.is_empty() {
-                settle(&trees, domain_id)?;
-            }
-            Ok(page)
+                .collect()
         })
         .await
     }
