@@ -264,16 +264,24 @@ impl KeyCache {
         Ok(true)
     }
 
-    /// Encryptions counted under a version by every process (the stored reservations: a
-    /// durable upper bound).
+    /// Encryptions counted under a version: what every process reserved in the store, less the
+    /// part of this process's own block it has not used yet. Exact with one process; with
+    /// several, other processes' unused blocks still count (an upper bound, never too low).
     pub async fn encryptions(&self, tenant_id: u64, version: KeyVersion) -> VaultResult<u64> {
-        Ok(self
+        let reserved = self
             .store
             .key_usage(tenant_id)
             .await?
             .into_iter()
             .find(|(v, _)| *v == version)
-            .map_or(0, |(_, r)| r))
+            .map_or(0, |(_, r)| r);
+        let unused = self
+            .usage
+            .lock()
+            .await
+            .get(&(tenant_id, version))
+            .map_or(0, |u| u.end - u.next);
+        Ok(reserved.saturating_sub(unused))
     }
 
     /// Stores a changed key ring durably and serves it from now on. Call with the tenant's gate

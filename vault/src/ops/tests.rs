@@ -149,7 +149,24 @@ async fn two_nodes_never_pass_a_key_use_budget_together() {
     assert!(ga + gb <= 6_400, "{ga} + {gb}");
     // Reservations are whole blocks, so at most one block per node goes unused.
     assert!(ga + gb >= 6_400 - 2 * 100, "{ga} + {gb}");
-    assert_eq!(a.keys.encryptions(tenant_id, 1).await.unwrap(), 6_400);
+    // Never too low: every grant of both nodes is counted, whichever node is asked.
+    for node in [&a, &b] {
+        let counted = node.keys.encryptions(tenant_id, 1).await.unwrap();
+        assert!(
+            counted >= ga + gb && counted <= 6_400,
+            "{counted} vs {ga} + {gb}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_counts_its_encryptions_exactly() {
+    let nodes = Nodes::new();
+    let app = nodes.node(Limits::default()).await;
+    let (tenant_id, _) = clinic(&app, 3).await;
+    // Three mappings sealed: three encryptions, though a whole block is reserved in the store.
+    assert_eq!(app.keys.encryptions(tenant_id, 1).await.unwrap(), 3);
+    assert!(app.store.key_usage(tenant_id).await.unwrap()[0].1 > 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
