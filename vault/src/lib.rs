@@ -3,7 +3,9 @@
 //!
 //! Lifecycle: [`config`] → [`bootstrap`] (data directory, root key, store, first operator, TLS
 //! material) → [`server`] (bind, serve gRPC, drain on signal). Requests go
-//! `api` (gRPC, thin) → [`authz`] → [`ops`] (use cases) → [`engine`] (pure) + [`store`] + [`audit`].
+//! `api` (gRPC, thin) → [`ops`] (use cases) → [`jobs`], [`authz`], [`app`] (shared state),
+//! [`audit`], [`keys`] → [`engine`] (pure) → [`store`] → [`model`]; the layers and who owns what
+//! are in ARCHITECTURE.md, checked by `tools/import_graph.py`.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

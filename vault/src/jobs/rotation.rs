@@ -14,7 +14,7 @@
 //!
 //! Retiring: a compare-and-swap lost to a concurrent change (retention moving an expiry) is
 //! retried on the fresh row; before retiring, the job counts what is still under older versions
-//! whose material exists and walks again (up to [`PASSES`] times) rather than retire a version
+//! whose material exists and walks again (up to `PASSES` times) rather than retire a version
 //! that still has records.
 
 use std::{sync::Arc, time::Instant};

@@ -1,10 +1,5 @@
 //! Requests from data subjects (`subject-officer`): access (export), erasure with a tombstone,
-//! and restriction of processing.
-//!
-//! There is no subject → pseudonyms index (see `Store::insert_mappings`): a subject's mappings are
-//! found again from the normal form of their identifier, by deriving the pseudonym (keyed,
-//! format-preserving) or the blind index (random) in every domain of the same identifier kind
-//! and every pseudonym epoch, and keeping only rows whose stored subject handle matches.
+//! and restriction of processing. How a subject's mappings are found is `ops::subject`.
 
 use std::{collections::HashSet, sync::Arc};
 

@@ -25,7 +25,7 @@
 //!   `ARCHITECTURE.md`).
 //!
 //! Every back-end passes the conformance suite in `conformance/` (one test per behaviour,
-//! generated for each back-end by [`conformance_suite!`](crate::conformance_suite)).
+//! generated for each back-end by `conformance_suite!`).
 
 #[cfg(test)]
 pub(crate) mod conformance;
