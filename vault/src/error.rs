@@ -64,6 +64,7 @@ impl From<StoreError> for VaultError {
             StoreError::Durability(d) => {
                 Self::Unavailable(format!("storage could not make the write durable: {d}"))
             }
+            StoreError::Unavailable(d) => Self::Unavailable(format!("storage unavailable: {d}")),
             other => Self::Internal(other.to_string()),
         }
     }

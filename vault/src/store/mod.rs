@@ -30,6 +30,7 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod mem;
+pub mod postgres;
 /// The stored records (kept under this name for callers of the store).
 pub use crate::model::records;
 pub mod sled;
@@ -72,6 +73,10 @@ pub enum StoreError {
     /// The back-end failed.
     #[error("storage back-end: {0}")]
     Backend(String),
+    /// The back-end cannot be reached (a database connection); the request changed nothing
+    /// that it acknowledged and may be retried.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// Stored bytes could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(&'static str),
@@ -101,6 +106,10 @@ pub trait Durability: Send + Sync + 'static {
     }
     /// Bytes the store occupies on disk.
     async fn size_on_disk(&self) -> StoreResult<u64>;
+    /// Whether the back-end answers now (health checks). An embedded store always does.
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Everything the vault keeps: the sum of the families. Writes are visible at once and durable

@@ -7,6 +7,7 @@ use crate::{
     store::{
         Store,
         mem::MemStore,
+        postgres::{PgOptions, PgStore, testing::TestSchema},
         records::{DomainRecord, MappingRecord, TenantRecord},
         sled::SledStore,
     },
@@ -14,14 +15,16 @@ use crate::{
 
 /// A store opened for one case (and the directory it lives in, removed afterwards).
 pub(crate) struct Fixture {
-    store: Arc<dyn Store>,
+    /// `None`: the back-end is not available here (the case says it was skipped).
+    store: Option<Arc<dyn Store>>,
     _dir: Option<tempfile::TempDir>,
+    _schema: Option<TestSchema>,
 }
 
 impl Fixture {
-    /// The store under test, to share between tasks.
-    pub(crate) fn shared(&self) -> Arc<dyn Store> {
-        Arc::clone(&self.store)
+    /// The store under test, to share between tasks (`None`: skipped).
+    pub(crate) fn shared(&self) -> Option<Arc<dyn Store>> {
+        self.store.clone()
     }
 }
 
@@ -30,16 +33,39 @@ pub(crate) fn sled() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     Fixture {
-        store: Arc::new(store),
+        store: Some(Arc::new(store)),
         _dir: Some(dir),
+        _schema: None,
     }
 }
 
 /// An empty in-memory store.
 pub(crate) fn mem() -> Fixture {
     Fixture {
-        store: Arc::new(MemStore::new()),
+        store: Some(Arc::new(MemStore::new())),
         _dir: None,
+        _schema: None,
+    }
+}
+
+/// A PostgreSQL store in a schema of its own (`VALV_TEST_POSTGRES_URL`), or a skipped case.
+pub(crate) async fn postgres() -> Fixture {
+    let Some(schema) = TestSchema::create("store conformance on PostgreSQL").await else {
+        return Fixture {
+            store: None,
+            _dir: None,
+            _schema: None,
+        };
+    };
+    let options = PgOptions {
+        pool_size: 4,
+        ..PgOptions::new(schema.url())
+    };
+    let store = PgStore::connect(&options).await.unwrap();
+    Fixture {
+        store: Some(Arc::new(store)),
+        _dir: None,
+        _schema: Some(schema),
     }
 }
 

@@ -86,7 +86,8 @@ macro_rules! conformance_suite {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $case() {
                         let fixture = $fixture;
-                        $crate::store::conformance::$family::$case(fixture.shared()).await;
+                        let Some(store) = fixture.shared() else { return };
+                        $crate::store::conformance::$family::$case(store).await;
                     }
                 )*
             }

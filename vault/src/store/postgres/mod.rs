@@ -1,0 +1,173 @@
+//! The shared back-end: PostgreSQL, for several vault nodes on one database.
+//!
+//! Every family is a set of tables with real keys (see `migrations/`); every decision that
+//! several nodes must agree on is one statement or one transaction in the database, never state
+//! in a node's memory: unique keys decide a mapping's and a blind index's owner, a row lock on
+//! the chain's head row orders audit appends, `UPDATE … RETURNING` hands out key-use
+//! reservations and sequence numbers, and a job's lease is a row guarded by `SELECT … FOR
+//! UPDATE`. Nothing is cached here: a node reads what another node wrote on its next call.
+//!
+//! A write is acknowledged after its commit, and a commit is durable (the vault refuses to start
+//! when `synchronous_commit` is off). Connections come from a pool (deadpool-postgres over
+//! tokio-postgres: a plain async driver, no query macros, so it builds quickly here and each
+//! statement is prepared once per connection). TLS to the database is required unless every
+//! host is on loopback or a Unix socket.
+
+mod audit;
+mod connect;
+mod consents;
+mod jobs;
+mod keys;
+mod mappings;
+mod registry;
+mod schema;
+mod subjects;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Object, Pool, PoolError};
+use serde::{Serialize, de::DeserializeOwned};
+use tokio_postgres::{Row, error::SqlState};
+
+pub use self::{connect::PgOptions, schema::SCHEMA_VERSION};
+use super::{Durability, StoreError, StoreResult};
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: Pool,
+    /// Where it connects, with any password removed (for logs).
+    target: String,
+}
+
+impl PgStore {
+    /// Connects to the database that `options` names, applies the embedded migrations (under an
+    /// advisory lock, so nodes starting together do it once) and refuses a schema newer than
+    /// this build.
+    pub async fn connect(options: &PgOptions) -> StoreResult<Self> {
+        let (pool, target) = connect::pool(options)?;
+        let store = Self { pool, target };
+        let mut client = store.client().await?;
+        connect::check_durability(&client).await?;
+        schema::migrate(&mut client).await?;
+        Ok(store)
+    }
+
+    /// Where this store connects (host, port, database; no password).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// A pooled connection; `Unavailable` when the database cannot be reached in time.
+    async fn client(&self) -> StoreResult<Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}
+
+fn pool_error(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Backend(e) => db_error(e),
+        other => StoreError::Unavailable(format!("database connection: {other}")),
+    }
+}
+
+/// A driver error as a store error: the SQL state and message only (PostgreSQL's DETAIL line
+/// can quote key values, which are pseudonyms and handles; they stay out of errors and logs).
+fn db_error(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) if db.code() == &SqlState::UNIQUE_VIOLATION => StoreError::Backend(format!(
+            "unique key taken: {}",
+            db.constraint().unwrap_or("?")
+        )),
+        Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
+        None if e.is_closed() => StoreError::Unavailable("database connection closed".into()),
+        None => StoreError::Unavailable(format!("database: {e}")),
+    }
+}
+
+/// Whether `e` is a unique-key violation (of `constraint`, when given).
+fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error()
+        .is_some_and(|db| db.code() == &SqlState::UNIQUE_VIOLATION)
+}
+
+/// A record as the JSON text a `jsonb` column is given (`$n::text::jsonb`).
+fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|_| StoreError::Corrupt("record"))
+}
+
+/// A record from column `col` (selected as `record::text`).
+fn from_json<T: DeserializeOwned>(row: &Row, col: usize) -> StoreResult<T> {
+    let text: String = row.try_get(col).map_err(db_error)?;
+    serde_json::from_str(&text).map_err(|_| StoreError::Corrupt("record"))
+}
+
+/// Ids and counts are `bigint` in the database; ours are `u64` below 2^63.
+fn to_i64(n: u64) -> StoreResult<i64> {
+    i64::try_from(n).map_err(|_| StoreError::Backend("number out of range for bigint".into()))
+}
+
+fn to_u64(n: i64) -> StoreResult<u64> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt("negative number"))
+}
+
+fn to_i32(n: u32) -> StoreResult<i32> {
+    i32::try_from(n).map_err(|_| StoreError::Backend("number out of range for integer".into()))
+}
+
+fn to_u32(n: i32) -> StoreResult<u32> {
+    u32::try_from(n).map_err(|_| StoreError::Corrupt("negative number"))
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Raises a tenant's change counter inside the caller's transaction.
+const BUMP: &str = "INSERT INTO tenant_generations (tenant_id, generation) VALUES ($1, 1) \
+     ON CONFLICT (tenant_id) DO UPDATE SET generation = tenant_generations.generation + 1";
+
+#[async_trait]
+impl Durability for PgStore {
+    /// A commit is durable when it returns (`synchronous_commit` on), and every write here
+    /// commits before it answers, so there is nothing left to flush.
+    async fn sync(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Lazy audit appends commit asynchronously; a synchronous commit flushes the write-ahead
+    /// log up to its own position, which covers every earlier commit.
+    async fn sync_all(&self) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .batch_execute("BEGIN; SELECT txid_current(); COMMIT")
+            .await
+            .map_err(db_error)
+    }
+
+    async fn size_on_disk(&self) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'S')",
+                &[],
+            )
+            .await
+            .map_err(db_error)?;
+        to_u64(row.try_get(0).map_err(db_error)?)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(db_error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests {
+    crate::conformance_suite!(crate::store::conformance::fixture::postgres().await);
+}
