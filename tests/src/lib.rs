@@ -22,6 +22,8 @@ use valv::{
 };
 pub use valv_client::{ClientConfig, Valv, pb};
 
+pub mod cluster;
+
 /// 2026-11-23T00:00:00Z, where in-process test clocks start.
 pub const T0_MS: i64 = 1_795_392_000_000;
 
@@ -276,6 +278,8 @@ pub async fn start_configured(
         audit: AuditSettings::default(),
         metrics_listen: None,
         store: None,
+        postgres: None,
+        node_id: None,
     };
     configure(&mut config);
     let scheme = if matches!(config.tls, TlsMode::InsecurePlaintext) {

@@ -31,6 +31,7 @@ pub async fn open(
     limits: Limits,
     checkpoint_entries: u64,
     store: Option<Arc<dyn Store>>,
+    node_id: Option<String>,
 ) -> anyhow::Result<Arc<App>> {
     fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))?;
@@ -77,14 +78,9 @@ pub async fn open(
             Arc::new(SledStore::open(&dir)?)
         }
     };
-    let app = Arc::new(App::new(
-        store,
-        slot,
-        seal,
-        clock,
-        limits,
-        checkpoint_entries,
-    )?);
+    let mut app = App::new(store, slot, seal, clock, limits, checkpoint_entries)?;
+    app.node_id = node_id.unwrap_or_else(|| crate::app::default_node_id(data_dir));
+    let app = Arc::new(app);
     for tenant in app.store.tenants().await? {
         if tenant.shredded_ms != 0 {
             app.keys.mark_shredded(tenant.id)?;

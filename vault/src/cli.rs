@@ -10,6 +10,7 @@ use crate::{
     config::{RootConfig, ServeConfig, TlsMode},
     engine::clock::SystemClock,
     server,
+    store::postgres::PgOptions,
 };
 
 /// Valv: pseudonymisation and identifier vault.
@@ -79,6 +80,26 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "VALV_LISTEN", default_value = "127.0.0.1:7443")]
     listen: SocketAddr,
+    /// Keep the store in PostgreSQL (`postgres://…`, several hosts and
+    /// `target_session_attrs=read-write` for failover) instead of <data-dir>/store; several
+    /// nodes may share one database. TLS (`sslmode=require`) unless every host is on loopback.
+    #[arg(long, env = "VALV_STORE", value_parser = parse_store_url)]
+    store: Option<String>,
+    /// CA (PEM) that signed the database server's certificate.
+    #[arg(long, env = "VALV_STORE_CA", requires = "store")]
+    store_ca: Option<PathBuf>,
+    /// Database connections this node keeps open.
+    #[arg(
+        long,
+        env = "VALV_STORE_POOL_SIZE",
+        default_value_t = 16,
+        requires = "store"
+    )]
+    store_pool_size: usize,
+    /// This node's name as a holder of job leases; unique among the nodes sharing a store
+    /// [default: the host name and a digest of the data directory's path].
+    #[arg(long, env = "VALV_NODE_ID")]
+    node_id: Option<String>,
     /// Server certificate chain (PEM). Without it a development certificate is used.
     #[arg(long, env = "VALV_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -140,6 +161,10 @@ struct ServeArgs {
     /// through RunRetention).
     #[arg(long, env = "VALV_RETENTION_INTERVAL_SECONDS", default_value_t = 3600)]
     retention_interval_seconds: u64,
+    /// How long a background job's lease holds without renewal, in seconds: when its node
+    /// dies, another node sharing the store takes the job over after this.
+    #[arg(long, env = "VALV_JOB_LEASE_SECONDS", default_value_t = 60)]
+    job_lease_seconds: u64,
     /// Serve Prometheus metrics (plain HTTP, `GET /metrics`) on this address; off when unset.
     #[arg(long, env = "VALV_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
@@ -240,6 +265,7 @@ pub fn run() -> ExitCode {
             approval_window_seconds: args.approval_window_seconds,
             epoch_grace_seconds: args.epoch_grace_seconds,
             retention_interval_seconds: args.retention_interval_seconds,
+            job_lease_seconds: args.job_lease_seconds,
         },
         audit: crate::config::AuditSettings {
             checkpoint_entries: args.audit_checkpoint_entries,
@@ -249,6 +275,12 @@ pub fn run() -> ExitCode {
         },
         metrics_listen: args.metrics_listen,
         store: None,
+        postgres: args.store.map(|url| PgOptions {
+            ca_file: args.store_ca,
+            pool_size: args.store_pool_size,
+            ..PgOptions::new(url)
+        }),
+        node_id: args.node_id,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -286,6 +318,16 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let _ = tx.send(());
     }
     running.wait().await
+}
+
+/// `--store` takes a PostgreSQL URL; the embedded store needs no flag (it lives in the data
+/// directory).
+fn parse_store_url(url: &str) -> Result<String, String> {
+    if crate::store::postgres::is_postgres_url(url) {
+        Ok(url.to_owned())
+    } else {
+        Err("expected a postgres:// URL (the embedded store is the default and lives in --data-dir)".into())
+    }
 }
 
 /// The root key set-up the flags ask for.

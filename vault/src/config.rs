@@ -30,6 +30,16 @@ pub struct Limits {
     pub epoch_grace_seconds: u64,
     /// How often the retention reaper runs, in seconds (0: never on its own).
     pub retention_interval_seconds: u64,
+    /// How long a job's lease holds without renewal; a job whose node died is taken over by
+    /// another node within this time (and half of it again).
+    pub job_lease_seconds: u64,
+}
+
+impl Limits {
+    /// [`Limits::job_lease_seconds`] in milliseconds (at least one second).
+    pub fn job_lease_ms(&self) -> i64 {
+        i64::try_from(self.job_lease_seconds.max(1).saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
 }
 
 impl Default for Limits {
@@ -44,6 +54,7 @@ impl Default for Limits {
             approval_window_seconds: 3600,
             epoch_grace_seconds: 30 * 24 * 3600,
             retention_interval_seconds: 3600,
+            job_lease_seconds: 60,
         }
     }
 }
@@ -135,6 +146,11 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Use this store instead of opening `<data-dir>/store`.
     pub store: Option<StoreOverride>,
+    /// Keep the store in PostgreSQL instead of `<data-dir>/store` (ignored when `store` is set).
+    pub postgres: Option<crate::store::postgres::PgOptions>,
+    /// This node's name as a job-lease holder (default: host name and a digest of the data
+    /// directory's path).
+    pub node_id: Option<String>,
 }
 
 impl ServeConfig {
@@ -171,6 +187,8 @@ mod tests {
             audit: AuditSettings::default(),
             metrics_listen: None,
             store: None,
+            postgres: None,
+            node_id: None,
         }
     }
 

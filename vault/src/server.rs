@@ -68,13 +68,25 @@ impl Running {
 /// Opens the data directory, binds and starts serving in the background.
 pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     config.validate().map_err(anyhow::Error::msg)?;
+    let store: Option<Arc<dyn crate::store::Store>> = match (&config.store, &config.postgres) {
+        (Some(s), _) => Some(Arc::clone(&s.0)),
+        (None, Some(options)) => {
+            let pg = crate::store::postgres::PgStore::connect(options)
+                .await
+                .context("opening the PostgreSQL store")?;
+            tracing::info!(store = %pg.target(), schema = crate::store::postgres::SCHEMA_VERSION, "store: PostgreSQL");
+            Some(Arc::new(pg))
+        }
+        (None, None) => None,
+    };
     let app = bootstrap::open(
         &config.data_dir,
         &config.root,
         clock,
         config.limits,
         config.audit.checkpoint_entries,
-        config.store.clone().map(|s| s.0),
+        store,
+        config.node_id.clone(),
     )
     .await?;
 
@@ -155,18 +167,11 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     health_reporter
         .set_serving::<SealServiceServer<SealApi>>()
         .await;
-    set_health(&health_reporter, app.is_sealed()).await;
-    if let Some(seal) = &app.seal {
-        // Health follows the seal: NOT_SERVING for every data service while sealed.
-        let mut sealed = seal.watch();
-        let reporter = health_reporter.clone();
-        background.push(tokio::spawn(async move {
-            while sealed.changed().await.is_ok() {
-                let now = *sealed.borrow_and_update();
-                set_health(&reporter, now).await;
-            }
-        }));
-    }
+    set_health(&health_reporter, !app.is_sealed()).await;
+    background.push(tokio::spawn(watch_health(
+        Arc::clone(&app),
+        health_reporter.clone(),
+    )));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(valv_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -227,10 +232,44 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     })
 }
 
-/// Every service but the seal service serves only while the vault is unsealed.
-async fn set_health(reporter: &tonic_health::server::HealthReporter, sealed: bool) {
+/// How often health looks at the store (and how long one look may take).
+const HEALTH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps health current: every data service is NOT_SERVING while the vault is sealed or the
+/// store does not answer (a database out of reach), and SERVING again as soon as both hold —
+/// without a restart. A load balancer's health check sends traffic only to serving nodes.
+async fn watch_health(app: Arc<crate::app::App>, reporter: tonic_health::server::HealthReporter) {
+    let mut sealed = app.seal.as_ref().map(|s| s.watch());
+    let mut last = Some(!app.is_sealed());
+    loop {
+        let reachable = matches!(
+            tokio::time::timeout(HEALTH_INTERVAL * 3, app.store.ping()).await,
+            Ok(Ok(()))
+        );
+        let serving = reachable && !app.is_sealed();
+        if last != Some(serving) {
+            if reachable {
+                tracing::info!(serving, "health changed");
+            } else {
+                tracing::warn!("the store does not answer: NOT_SERVING until it does");
+            }
+            set_health(&reporter, serving).await;
+            last = Some(serving);
+        }
+        match sealed.as_mut() {
+            Some(rx) => tokio::select! {
+                changed = rx.changed() => if changed.is_err() { sealed = None },
+                () = tokio::time::sleep(HEALTH_INTERVAL) => {}
+            },
+            None => tokio::time::sleep(HEALTH_INTERVAL).await,
+        }
+    }
+}
+
+/// Every service but the seal service serves only while `serving` (unsealed, store reachable).
+async fn set_health(reporter: &tonic_health::server::HealthReporter, serving: bool) {
     use tonic_health::ServingStatus::{NotServing, Serving};
-    let status = if sealed { NotServing } else { Serving };
+    let status = if serving { Serving } else { NotServing };
     reporter.set_service_status("", status).await;
     reporter
         .set_service_status(service_name::<AdminServiceServer<AdminApi>>(), status)

@@ -44,6 +44,8 @@ pub(crate) struct Nodes {
     pub faults: Arc<Faults>,
     /// Everybody's clock.
     pub clock: ManualClock,
+    /// Nodes started so far (each gets its own lease-holder name).
+    started: std::sync::atomic::AtomicUsize,
 }
 
 impl Nodes {
@@ -55,6 +57,7 @@ impl Nodes {
             store: Arc::new(MemStore::with_faults(Arc::clone(&faults))),
             faults,
             clock: ManualClock::new(1_700_000_000_000),
+            started: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -68,6 +71,11 @@ impl Nodes {
             limits,
             1_000,
             Some(store),
+            Some(format!(
+                "node-{}",
+                self.started
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            )),
         )
         .await
         .unwrap()

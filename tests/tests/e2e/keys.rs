@@ -20,7 +20,7 @@ use valv_e2e::{
 const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
 const VALVCTL: &str = env!("CARGO_BIN_EXE_valvctl-under-test");
 
-async fn tenant(operator: &Valv, name: &str) -> Tenant {
+pub(crate) async fn tenant(operator: &Valv, name: &str) -> Tenant {
     setup_tenant(
         operator,
         name,
@@ -39,7 +39,7 @@ async fn tenant(operator: &Valv, name: &str) -> Tenant {
 }
 
 /// Pseudonymises `n` identifiers `<prefix>-<i>` in batches; returns (identifier, pseudonym).
-async fn fill(tok: &Valv, prefix: &str, n: usize) -> Vec<(String, String)> {
+pub(crate) async fn fill(tok: &Valv, prefix: &str, n: usize) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let ids: Vec<String> = (0..n).map(|i| format!("{prefix}-{i:06}")).collect();
     for chunk in ids.chunks(1000) {
@@ -51,7 +51,7 @@ async fn fill(tok: &Valv, prefix: &str, n: usize) -> Vec<(String, String)> {
 }
 
 /// Follows `WatchJob` to its end; returns the last message and how many were seen.
-async fn watch(ko: &Valv, id: u64) -> (pb::Job, usize) {
+pub(crate) async fn watch(ko: &Valv, id: u64) -> (pb::Job, usize) {
     let mut stream = ko
         .keys()
         .watch_job(pb::GetJobRequest { id })
@@ -68,7 +68,7 @@ async fn watch(ko: &Valv, id: u64) -> (pb::Job, usize) {
     (last.unwrap_or_default(), n)
 }
 
-async fn all_reidentify(re: &Valv, pairs: &[(String, String)]) {
+pub(crate) async fn all_reidentify(re: &Valv, pairs: &[(String, String)]) {
     for chunk in pairs.chunks(1000) {
         let ps: Vec<String> = chunk.iter().map(|(_, p)| p.clone()).collect();
         let got = reidentify(re, "patients", "care", &ps)

@@ -6,6 +6,7 @@ mod audit;
 mod bad_input;
 mod cli_help;
 mod clients;
+mod cluster;
 mod consents;
 mod doc_blocks;
 mod docs;

@@ -44,20 +44,27 @@ pub struct App {
     pub events: SubjectEvents,
     /// The jobs running in this vault instance.
     pub running: Running,
-    /// This process's name as a job-lease holder: the host name, so a restarted vault takes
-    /// back the leases its previous run held.
+    /// This process's name as a job-lease holder, unique among the nodes sharing a store and
+    /// the same across restarts, so a restarted node takes back the leases its previous run
+    /// held (see [`default_node_id`]).
     pub node_id: String,
     generations: Arc<Generations>,
 }
 
-/// The host name (`HOSTNAME`, else `/etc/hostname`), or `valv`.
-fn default_node_id() -> String {
-    std::env::var("HOSTNAME")
+/// A node's default name: the host name (`HOSTNAME`, else `/etc/hostname`, else `valv`) and the
+/// first 8 hex digits of SHA-256 over the data directory's absolute path — so two nodes on one
+/// host (each with its data directory) differ, and a restarted node keeps its name.
+pub fn default_node_id(data_dir: &std::path::Path) -> String {
+    use sha2::Digest;
+    let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "valv".to_owned())
+        .unwrap_or_else(|| "valv".to_owned());
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let digest = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    format!("{host}/{}", hex::encode(&digest[..4]))
 }
 
 impl App {
@@ -93,7 +100,7 @@ impl App {
             seal,
             clock,
             limits,
-            node_id: default_node_id(),
+            node_id: "valv".to_owned(),
             generations,
         })
     }

@@ -29,6 +29,15 @@ pub async fn checkpoint_chain(
     if already == Some(seq) {
         return Ok(None);
     }
+    // Several nodes append to one chain and each notices it grew: the first to claim a head
+    // signs it, the others leave it (one checkpoint per head, not one per node).
+    if !app
+        .store
+        .mark_once(&format!("checkpoint/{chain}/{seq}"))
+        .await?
+    {
+        return Ok(None);
+    }
     let key = app.keys.tenant_keys(chain).await?.audit_signing_key();
     let mut cp = AuditCheckpoint {
         chain,

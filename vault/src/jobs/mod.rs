@@ -7,7 +7,7 @@
 //! ([`JobStore::claim_job`](crate::store::JobStore::claim_job)); every saved page renews it, and
 //! a save refused because another process took the lease over stops the job here. Each process
 //! sweeps for running jobs whose lease has run out ([`spawn_sweeper`]), so a job whose node died
-//! is taken over within [`LEASE_MS`].
+//! is taken over within its lease (`--job-lease-seconds`).
 
 pub mod checkpoint;
 pub mod lease;
@@ -25,7 +25,7 @@ use crate::{app::App, error::VaultResult, store::records::JobRecord};
 
 use crate::store::records::{JobKind, JobState};
 
-pub use self::lease::{LEASE_MS, claim};
+pub use self::lease::claim;
 
 /// Resumes a job of a kind whose work lives above this module (a retention run is a use case):
 /// registered by the server at start with [`register_resumer`].
@@ -86,7 +86,9 @@ pub fn spawn(app: Arc<App>, job: JobRecord) {
 /// until the vault stops.
 pub fn spawn_sweeper(app: Arc<App>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let every = std::time::Duration::from_millis(u64::try_from(LEASE_MS / 2).unwrap_or(30_000));
+        let every = std::time::Duration::from_millis(
+            u64::try_from(app.limits.job_lease_ms() / 2).unwrap_or(30_000),
+        );
         loop {
             tokio::time::sleep(every).await;
             if app.is_sealed() {

@@ -21,7 +21,6 @@ use std::{sync::Arc, time::Instant};
 
 use valv_kms::{AadContext, envelope::ciphertext_version};
 
-use super::lease::LEASE_MS;
 use crate::{
     app::App,
     audit,
@@ -63,7 +62,7 @@ pub async fn run(app: Arc<App>, mut job: JobRecord) {
 /// Saves the job's progress and renews its lease; `Aborted` when another process took the job
 /// over (this one must stop).
 async fn save(app: &App, job: &mut JobRecord) -> VaultResult<()> {
-    job.lease_until_ms = app.now_ms().saturating_add(LEASE_MS);
+    job.lease_until_ms = app.now_ms().saturating_add(app.limits.job_lease_ms());
     if !app.store.save_job(job).await? {
         tracing::info!(
             job = job.id,

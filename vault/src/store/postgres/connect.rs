@@ -10,8 +10,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::db_error;
 use crate::store::{StoreError, StoreResult};
 
-/// How to reach the database.
-#[derive(Debug, Clone)]
+/// How to reach the database. `Debug` shows where, never the password.
+#[derive(Clone)]
 pub struct PgOptions {
     /// A libpq connection string or `postgres://` URL (several hosts and
     /// `target_session_attrs=read-write` for failover).
@@ -34,6 +34,22 @@ impl PgOptions {
             pool_size: 16,
             timeout: Duration::from_secs(5),
         }
+    }
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = self
+            .url
+            .parse::<tokio_postgres::Config>()
+            .map(|c| describe(&c))
+            .unwrap_or_else(|_| "(unparsable URL)".into());
+        f.debug_struct("PgOptions")
+            .field("target", &target)
+            .field("ca_file", &self.ca_file)
+            .field("pool_size", &self.pool_size)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 

@@ -28,7 +28,10 @@ use deadpool_postgres::{Object, Pool, PoolError};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio_postgres::{Row, error::SqlState};
 
-pub use self::{connect::PgOptions, schema::SCHEMA_VERSION};
+pub use self::{
+    connect::{PgOptions, is_postgres_url},
+    schema::SCHEMA_VERSION,
+};
 use super::{Durability, StoreError, StoreResult};
 
 /// The PostgreSQL store.
@@ -164,8 +167,9 @@ impl Durability for PgStore {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testing;
+/// Test databases (used by this crate's tests and the end-to-end suite).
+#[doc(hidden)]
+pub mod testing;
 
 #[cfg(test)]
 mod tests {

@@ -2,10 +2,10 @@
 //! names, dropped when the test ends, so runs and tests cannot see each other's rows.
 
 /// The variable that names the test database.
-pub(crate) const URL_VAR: &str = "VALV_TEST_POSTGRES_URL";
+pub const URL_VAR: &str = "VALV_TEST_POSTGRES_URL";
 
 /// A schema made for one test.
-pub(crate) struct TestSchema {
+pub struct TestSchema {
     base: String,
     name: String,
 }
@@ -13,7 +13,7 @@ pub(crate) struct TestSchema {
 impl TestSchema {
     /// A fresh schema, or `None` (with a line saying the test was skipped) when the variable is
     /// unset.
-    pub(crate) async fn create(test: &str) -> Option<Self> {
+    pub async fn create(test: &str) -> Option<Self> {
         let Ok(base) = std::env::var(URL_VAR) else {
             skipped(test);
             return None;
@@ -31,11 +31,10 @@ impl TestSchema {
     }
 
     /// The connection string with this schema first on the search path.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         let sep = if self.base.contains('?') { '&' } else { '?' };
         format!("{}{sep}options=-csearch_path%3D{}", self.base, self.name)
     }
-
 }
 
 /// Says once per test binary, past the test harness's output capture (straight to the

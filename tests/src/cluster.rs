@@ -1,0 +1,116 @@
+//! Several real `valv` processes on one PostgreSQL database: the database `VALV_TEST_POSTGRES_URL`
+//! names, in a schema made for the test and dropped after it.
+//!
+//! Each node has a data directory of its own (its TLS material, its log) and the same root key:
+//! the first node makes it (and the first operator), the others get a copy of it before they
+//! start — as an operator copies the key file, or points every node at one HSM.
+
+use std::path::PathBuf;
+
+use tempfile::TempDir;
+pub use valv::store::postgres::testing::TestSchema;
+
+use crate::{ChildServer, spawn_with};
+
+/// Nodes on one database.
+pub struct Cluster {
+    /// The test's schema (dropped with the cluster).
+    pub schema: TestSchema,
+    /// Data directories and logs.
+    pub dir: TempDir,
+    /// The first operator's token (written by node 0 on first start).
+    pub operator_token: String,
+    nodes: Vec<Option<ChildServer>>,
+    bin: String,
+    extra: Vec<String>,
+}
+
+impl Cluster {
+    /// Starts `n` nodes of `bin` (`env!("CARGO_BIN_EXE_valv-under-test")`) with `extra`
+    /// `valv serve` arguments; `None` (and a notice) when no test database is configured.
+    pub async fn start(test: &str, bin: &str, n: usize, extra: &[&str]) -> Option<Self> {
+        let schema = TestSchema::create(test).await?;
+        let mut cluster = Self {
+            schema,
+            dir: tempfile::tempdir().unwrap(),
+            operator_token: String::new(),
+            nodes: Vec::new(),
+            bin: bin.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        for i in 0..n {
+            if i > 0 {
+                cluster.share_root_key(i);
+            }
+            let node = cluster.spawn(i);
+            if i == 0 {
+                cluster.operator_token = node.operator_token.clone();
+            }
+            cluster.nodes.push(Some(node));
+        }
+        Some(cluster)
+    }
+
+    /// Node `i`'s data directory.
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("node{i}"))
+    }
+
+    /// Node `i`'s log file.
+    pub fn log(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("node{i}.log"))
+    }
+
+    /// Node `i` (panics if it was killed and not restarted).
+    pub fn node(&self, i: usize) -> &ChildServer {
+        self.nodes[i]
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {i} is not running"))
+    }
+
+    /// `kill -9` of node `i`.
+    pub fn kill_9(&mut self, i: usize) {
+        if let Some(node) = self.nodes[i].take() {
+            node.kill_9();
+        }
+    }
+
+    /// Starts node `i` again on its data directory.
+    pub fn restart(&mut self, i: usize) {
+        let node = self.spawn(i);
+        self.nodes[i] = Some(node);
+    }
+
+    /// A direct connection to the test schema, to look at what the nodes stored.
+    pub async fn db(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.schema.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+    }
+
+    /// Counts the rows `sql` (a `SELECT count(*) …`) finds.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.db().await.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
+    fn spawn(&self, i: usize) -> ChildServer {
+        let url = self.schema.url();
+        let node_id = format!("node-{i}");
+        let mut args: Vec<&str> = vec!["--store", &url, "--node-id", &node_id];
+        args.extend(self.extra.iter().map(String::as_str));
+        spawn_with(&self.bin, &self.data_dir(i), &self.log(i), &args)
+    }
+
+    /// Gives node `i` node 0's root key (the file, or the label of the HSM key).
+    fn share_root_key(&self, i: usize) {
+        let (from, to) = (self.data_dir(0), self.data_dir(i));
+        std::fs::create_dir_all(&to).unwrap();
+        for file in ["root.key", "test-pkcs11-key-label"] {
+            if from.join(file).exists() {
+                std::fs::copy(from.join(file), to.join(file)).unwrap();
+            }
+        }
+    }
+}
