@@ -21,6 +21,8 @@ pub struct Cluster {
     /// The first operator's token (written by node 0 on first start).
     pub operator_token: String,
     nodes: Vec<Option<ChildServer>>,
+    /// The connection string the nodes get.
+    store_url: String,
     bin: String,
     extra: Vec<String>,
 }
@@ -29,8 +31,25 @@ impl Cluster {
     /// Starts `n` nodes of `bin` (`env!("CARGO_BIN_EXE_valv-under-test")`) with `extra`
     /// `valv serve` arguments; `None` (and a notice) when no test database is configured.
     pub async fn start(test: &str, bin: &str, n: usize, extra: &[&str]) -> Option<Self> {
+        Self::start_through(test, bin, n, extra, None).await
+    }
+
+    /// Like [`Cluster::start`], the nodes reaching the database through `via` (a proxy's
+    /// address) instead of the address in `VALV_TEST_POSTGRES_URL`.
+    pub async fn start_through(
+        test: &str,
+        bin: &str,
+        n: usize,
+        extra: &[&str],
+        via: Option<std::net::SocketAddr>,
+    ) -> Option<Self> {
         let schema = TestSchema::create(test).await?;
+        let store_url = match via {
+            Some(addr) => through(&schema.url(), addr),
+            None => schema.url(),
+        };
         let mut cluster = Self {
+            store_url,
             schema,
             dir: tempfile::tempdir().unwrap(),
             operator_token: String::new(),
@@ -95,8 +114,25 @@ impl Cluster {
         self.db().await.query_one(sql, &[]).await.unwrap().get(0)
     }
 
+    /// The database server's address in `VALV_TEST_POSTGRES_URL` (host and port).
+    pub fn database_addr() -> Option<std::net::SocketAddr> {
+        let url = std::env::var(valv::store::postgres::testing::URL_VAR).ok()?;
+        let config: tokio_postgres::Config = url.parse().ok()?;
+        let host = match config.get_hosts().first()? {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(_) => return None,
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let host = if host == "localhost" {
+            "127.0.0.1".to_owned()
+        } else {
+            host
+        };
+        format!("{host}:{port}").parse().ok()
+    }
+
     fn spawn(&self, i: usize) -> ChildServer {
-        let url = self.schema.url();
+        let url = self.store_url.clone();
         let node_id = format!("node-{i}");
         let mut args: Vec<&str> = vec!["--store", &url, "--node-id", &node_id];
         args.extend(self.extra.iter().map(String::as_str));
@@ -113,4 +149,15 @@ impl Cluster {
             }
         }
     }
+}
+
+/// `url` (a `postgres://user@host:port/db?…` URL) pointed at `addr` instead.
+fn through(url: &str, addr: std::net::SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let user = authority
+        .rsplit_once('@')
+        .map(|(u, _)| format!("{u}@"))
+        .unwrap_or_default();
+    format!("{scheme}://{user}{addr}/{path}")
 }

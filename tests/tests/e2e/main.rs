@@ -7,6 +7,7 @@ mod bad_input;
 mod cli_help;
 mod clients;
 mod cluster;
+mod cluster_jobs;
 mod consents;
 mod doc_blocks;
 mod docs;

@@ -67,7 +67,7 @@ fn valvctl_unseal(server: &ChildServer, data: &Path, share: &str) -> serde_json:
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 
-async fn health(server: &ChildServer, service: &str) -> ServingStatus {
+pub(crate) async fn health(server: &ChildServer, service: &str) -> ServingStatus {
     let anonymous = connect(&server.addr, &server.ca_pem, None).await;
     HealthClient::new(anonymous.channel())
         .check(HealthCheckRequest {
