@@ -9,13 +9,20 @@ use valv_e2e::{pb, *};
 
 const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_workload_leaks_no_identifier() {
-    init();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let log = dir.path().join("server.log");
-    let server = spawn_with(BIN, &data, &log, &["--metrics-listen", "127.0.0.1:0"]);
+/// What a workload leaves to look through for identifiers.
+struct Workload {
+    /// Identifiers sent (valid and invalid), in the forms sent.
+    secrets: Vec<String>,
+    /// Error messages the vault answered with.
+    messages: Vec<String>,
+    /// The metrics page after the workload.
+    metrics: String,
+    /// Bearer tokens in use.
+    tokens: Vec<String>,
+}
+
+/// Every kind of act that handles identifiers, against `server`.
+async fn workload(server: &ChildServer) -> Workload {
     let operator = server.client(&server.operator_token).await;
     let t = setup_tenant(
         &operator,
@@ -134,10 +141,23 @@ async fn a_full_workload_leaks_no_identifier() {
     )
     .await;
     assert!(metrics.contains("valv_identifiers_pseudonymised_total"));
-    let server_token = server.operator_token.clone();
-    server.terminate();
+    let tokens = vec![
+        server.operator_token.clone(),
+        t.admin.clone(),
+        t.tokenizer.clone(),
+        t.reidentifier.clone(),
+        t.consent_manager.clone(),
+    ];
+    Workload {
+        secrets,
+        messages,
+        metrics,
+        tokens,
+    }
+}
 
-    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+/// The log and the metrics of a finished workload hold no identifier, key or token.
+fn check_log_and_metrics(w: &Workload, log_text: &str, data: &std::path::Path) {
     assert!(
         log_text.contains("TRACE"),
         "the server must have logged at trace level"
@@ -150,20 +170,37 @@ async fn a_full_workload_leaks_no_identifier() {
             .to_owned();
         assert_eq!(root_key.len(), 64);
         assert!(!log_text.contains(&root_key), "root key in the log");
-        assert!(!metrics.contains(&root_key), "root key in the metrics");
+        assert!(!w.metrics.contains(&root_key), "root key in the metrics");
     }
     // Bearer tokens are secrets too: neither whole nor their secret part may be logged.
-    for token in [
-        &server_token,
-        &t.admin,
-        &t.tokenizer,
-        &t.reidentifier,
-        &t.consent_manager,
-    ] {
+    for token in &w.tokens {
         let secret = token.rsplit('_').next().unwrap_or_default();
         assert_eq!(secret.len(), 52);
         assert!(!log_text.contains(secret), "a bearer token in the log");
     }
+    for s in &w.secrets {
+        assert!(!log_text.contains(s.as_str()), "identifier in the log");
+        assert!(!w.metrics.contains(s.as_str()), "identifier in the metrics");
+        assert!(
+            !w.messages.iter().any(|m| m.contains(s.as_str())),
+            "identifier in an error message"
+        );
+    }
+    assert!(!log_text.contains("leakcanary"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_workload_leaks_no_identifier() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let server = spawn_with(BIN, &data, &log, &["--metrics-listen", "127.0.0.1:0"]);
+    let w = workload(&server).await;
+    server.terminate();
+
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    check_log_and_metrics(&w, &log_text, &data);
 
     // Audit entries, read from the store itself.
     let store = valv::store::sled::SledStore::open(&data.join("store")).unwrap();
@@ -189,20 +226,73 @@ async fn a_full_workload_leaks_no_identifier() {
         disk.extend(std::fs::read(entry).unwrap_or_default());
     }
     assert!(disk.len() > 1000);
-    for s in &secrets {
-        assert!(!log_text.contains(s.as_str()), "identifier in the log");
+    for s in &w.secrets {
         assert!(!audit.contains(s.as_str()), "identifier in the audit log");
-        assert!(!metrics.contains(s.as_str()), "identifier in the metrics");
-        assert!(
-            !messages.iter().any(|m| m.contains(s.as_str())),
-            "identifier in an error message"
-        );
         assert!(
             !disk.windows(s.len()).any(|w| w == s.as_bytes()),
             "identifier in the clear on disk"
         );
     }
-    assert!(!log_text.contains("leakcanary"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_no_table_and_no_dump_holds_an_identifier() {
+    init();
+    let Some(schema) =
+        valv::store::postgres::testing::TestSchema::create("no leak on PostgreSQL").await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let url = schema.url();
+    let server = spawn_with(
+        BIN,
+        &data,
+        &log,
+        &["--metrics-listen", "127.0.0.1:0", "--store", &url],
+    );
+    let w = workload(&server).await;
+    server.terminate();
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    check_log_and_metrics(&w, &log_text, &data);
+    // The whole schema as pg_dump writes it: rows (bytea as hex, jsonb as text), and the
+    // store's tables really hold the workload.
+    let base = std::env::var(valv::store::postgres::testing::URL_VAR).unwrap();
+    let dump = std::process::Command::new("pg_dump")
+        .args(["--dbname", &base, "--schema", schema.name(), "--no-owner"])
+        .output()
+        .unwrap_or_else(|e| panic!("pg_dump: {e}"));
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout).to_lowercase();
+    assert!(
+        dump.contains("copy") && dump.contains("mappings"),
+        "a dump of the store"
+    );
+    assert!(dump.len() > 10_000, "{}", dump.len());
+    for s in &w.secrets {
+        assert!(!dump.contains(&s.to_lowercase()), "identifier in the dump");
+        assert!(
+            !dump.contains(&hex::encode(s)),
+            "identifier (as bytea) in the dump"
+        );
+    }
+    // No directory of the node holds one either (its store is the database).
+    for entry in walk(&data) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        for s in &w.secrets {
+            assert!(
+                !bytes.windows(s.len()).any(|b| b == s.as_bytes()),
+                "identifier in {}",
+                entry.display()
+            );
+        }
+    }
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

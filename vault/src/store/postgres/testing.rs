@@ -35,6 +35,11 @@ impl TestSchema {
         let sep = if self.base.contains('?') { '&' } else { '?' };
         format!("{}{sep}options=-csearch_path%3D{}", self.base, self.name)
     }
+
+    /// The schema's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// Says once per test binary, past the test harness's output capture (straight to the
