@@ -43,6 +43,20 @@ impl Cluster {
         extra: &[&str],
         via: Option<std::net::SocketAddr>,
     ) -> Option<Self> {
+        Self::start_prepared(test, bin, n, extra, via, |_| {}).await
+    }
+
+    /// Like [`Cluster::start_through`], with `prepare` run on node 0's data directory first
+    /// (e.g. `valv operator init` for a sealed start; the other nodes get a copy of its seal
+    /// file).
+    pub async fn start_prepared(
+        test: &str,
+        bin: &str,
+        n: usize,
+        extra: &[&str],
+        via: Option<std::net::SocketAddr>,
+        prepare: impl FnOnce(&std::path::Path),
+    ) -> Option<Self> {
         let schema = TestSchema::create(test).await?;
         let store_url = match via {
             Some(addr) => through(&schema.url(), addr),
@@ -57,6 +71,7 @@ impl Cluster {
             bin: bin.to_owned(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         };
+        prepare(&cluster.data_dir(0));
         for i in 0..n {
             if i > 0 {
                 cluster.share_root_key(i);
@@ -139,11 +154,11 @@ impl Cluster {
         spawn_with(&self.bin, &self.data_dir(i), &self.log(i), &args)
     }
 
-    /// Gives node `i` node 0's root key (the file, or the label of the HSM key).
+    /// Gives node `i` node 0's root key (the file, the seal file, or the label of the HSM key).
     fn share_root_key(&self, i: usize) {
         let (from, to) = (self.data_dir(0), self.data_dir(i));
         std::fs::create_dir_all(&to).unwrap();
-        for file in ["root.key", "test-pkcs11-key-label"] {
+        for file in ["root.key", "root.sealed", "test-pkcs11-key-label"] {
             if from.join(file).exists() {
                 std::fs::copy(from.join(file), to.join(file)).unwrap();
             }

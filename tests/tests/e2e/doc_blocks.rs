@@ -15,6 +15,11 @@ const VALVCTL: &str = env!("CARGO_BIN_EXE_valvctl-under-test");
 /// Blocks left to other tests, by page and a line they contain: (page, line, why).
 const NOT_RUN: &[(&str, &str, &str)] = &[
     (
+        "several-nodes.md",
+        "valv serve --data-dir /var/lib/valv --node-id",
+        "starts a node on a replicated PostgreSQL; the cluster tests start three nodes with --store and --node-id on the test database",
+    ),
+    (
         "subject-requests.md",
         "valv operator compact",
         "needs the vault stopped; compaction has its own tests in vault/src/store/sled/compact.rs",

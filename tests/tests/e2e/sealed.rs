@@ -337,3 +337,92 @@ async fn seal_is_refused_for_a_vault_without_shares() {
     assert_eq!(status.root_provider, expected);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_node_on_a_shared_database_is_unsealed_by_itself() {
+    valv_e2e::init();
+    let mut shares = Vec::new();
+    let Some(cluster) = valv_e2e::cluster::Cluster::start_prepared(
+        "sealed nodes on PostgreSQL",
+        BIN,
+        2,
+        &[],
+        None,
+        |dir| shares = operator_init(dir, 3, 2),
+    )
+    .await
+    else {
+        return;
+    };
+    let service = "valv.v1.PseudonymService";
+    for i in 0..2 {
+        assert!(seal_status(cluster.node(i)).await.sealed);
+        assert_eq!(
+            health(cluster.node(i), service).await,
+            ServingStatus::NotServing
+        );
+    }
+    // Node 0 unsealed with two shares (one through valvctl); node 1 is still sealed.
+    valvctl_unseal(cluster.node(0), &cluster.data_dir(0), &shares[0]);
+    let status = unseal(cluster.node(0), &shares[2]).await.unwrap();
+    assert!(!status.sealed, "{status:?}");
+    assert_eq!(
+        health(cluster.node(0), service).await,
+        ServingStatus::Serving
+    );
+    assert!(seal_status(cluster.node(1)).await.sealed);
+    assert_eq!(
+        health(cluster.node(1), service).await,
+        ServingStatus::NotServing
+    );
+    // The first unseal on an empty database made the first operator, in node 0's directory.
+    let token = std::fs::read_to_string(cluster.data_dir(0).join("operator.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let operator = cluster.node(0).client(&token).await;
+    let t = setup_tenant(
+        &operator,
+        "sealed-shared",
+        &[("p", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)],
+        &[("care", pb::LegalBasis::Contract)],
+    )
+    .await;
+    let ps = pseudonymise_ok(&cluster.node(0).client(&t.tokenizer).await, "p", &["x"]).await;
+    // Node 1 serves nothing until it has its own shares; then it re-identifies node 0's work.
+    let early = reidentify(
+        &cluster.node(1).client(&t.reidentifier).await,
+        "p",
+        "care",
+        &ps,
+    )
+    .await;
+    assert_eq!(
+        early.err().map(|s| s.code()),
+        Some(Code::FailedPrecondition)
+    );
+    unseal(cluster.node(1), &shares[1]).await.unwrap();
+    let status = unseal(cluster.node(1), &shares[2]).await.unwrap();
+    assert!(!status.sealed, "{status:?}");
+    assert_eq!(
+        health(cluster.node(1), service).await,
+        ServingStatus::Serving
+    );
+    let back = reidentify(
+        &cluster.node(1).client(&t.reidentifier).await,
+        "p",
+        "care",
+        &ps,
+    )
+    .await
+    .unwrap();
+    assert_eq!(back, vec![(pb::Verdict::Released, "x".to_owned())]);
+    // Only one operator was made, although both nodes were unsealed on an empty database.
+    assert_eq!(
+        cluster
+            .count("SELECT count(*) FROM principals WHERE tenant_id IS NULL")
+            .await,
+        1
+    );
+    assert!(!cluster.data_dir(1).join("operator.token").exists());
+}
