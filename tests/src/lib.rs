@@ -24,6 +24,7 @@ pub use valv_client::{ClientConfig, Valv, pb};
 
 pub mod cluster;
 pub mod proxy;
+pub mod replication;
 
 /// 2026-11-23T00:00:00Z, where in-process test clocks start.
 pub const T0_MS: i64 = 1_795_392_000_000;

@@ -3,6 +3,8 @@
 //! another, one audit chain per tenant, nothing acknowledged lost when a node is killed.
 //! Skipped (with a notice) without `VALV_TEST_POSTGRES_URL`.
 
+#![allow(clippy::unwrap_used)]
+
 use valv_e2e::{
     Valv, cluster::Cluster, grant, pb, principal_token, pseudonymise_ok, reidentify, setup_tenant,
 };

@@ -2,6 +2,8 @@
 //! node running it, key-use budgets counted across nodes, and health that follows the database.
 //! Skipped (with a notice) without `VALV_TEST_POSTGRES_URL`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use tonic_health::pb::health_check_response::ServingStatus;

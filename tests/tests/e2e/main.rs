@@ -13,6 +13,7 @@ mod doc_blocks;
 mod docs;
 mod durability;
 mod fail_closed;
+mod failover;
 mod keys;
 mod metrics;
 mod no_leak;
