@@ -8,7 +8,10 @@ use async_trait::async_trait;
 use prost::Message;
 use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
-use super::{PgStore, db_error, limit, to_i64, to_u64};
+use super::{
+    PgStore,
+    sql::{db_error, limit, to_i64, to_u64},
+};
 use crate::store::{AuditStore, StoreError, StoreResult, records::AuditRecord};
 
 impl PgStore {

@@ -7,7 +7,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::db_error;
+use super::sql::db_error;
 use crate::store::{StoreError, StoreResult};
 
 /// How to reach the database. `Debug` shows where, never the password.

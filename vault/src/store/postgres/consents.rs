@@ -4,7 +4,10 @@
 
 use async_trait::async_trait;
 
-use super::{PgStore, db_error, from_json, is_unique_violation, limit, to_i32, to_i64, to_json};
+use super::{
+    PgStore,
+    sql::{db_error, from_json, is_unique_violation, limit, to_i32, to_i64, to_json},
+};
 use crate::{
     model::{ConsentEvent, SubjectHandle},
     store::{ConsentStore, StoreError, StoreResult, records::ConsentTextRecord},

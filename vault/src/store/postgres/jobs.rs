@@ -4,7 +4,10 @@
 
 use async_trait::async_trait;
 
-use super::{PgStore, db_error, from_json, to_i64, to_json};
+use super::{
+    PgStore,
+    sql::{db_error, from_json, to_i64, to_json},
+};
 use crate::store::{
     JobStore, StoreResult,
     records::{JobRecord, JobState, PendingOpRecord},

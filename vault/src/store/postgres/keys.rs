@@ -3,7 +3,10 @@
 use async_trait::async_trait;
 use valv_kms::WrappedTenantKeys;
 
-use super::{BUMP, PgStore, db_error, to_i32, to_i64, to_json, to_u32, to_u64};
+use super::{
+    PgStore,
+    sql::{BUMP, db_error, to_i32, to_i64, to_json, to_u32, to_u64},
+};
 use crate::store::{KeyStore, StoreResult};
 
 #[async_trait]

@@ -7,7 +7,10 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use tokio_postgres::{Row, error::SqlState};
 
-use super::{PgStore, db_error, limit, to_i32, to_i64, to_u32};
+use super::{
+    PgStore,
+    sql::{db_error, limit, to_i32, to_i64, to_u32},
+};
 use crate::store::{
     MappingStore, StoreError, StoreResult,
     records::{InsertOutcome, MappingRecord, NewMapping},

@@ -4,7 +4,10 @@
 use async_trait::async_trait;
 use valv_kms::WrappedTenantKeys;
 
-use super::{BUMP, PgStore, db_error, from_json, is_unique_violation, to_i64, to_json, to_u64};
+use super::{
+    PgStore,
+    sql::{BUMP, db_error, from_json, is_unique_violation, to_i64, to_json, to_u64},
+};
 use crate::store::{
     RegistryStore, StoreError, StoreResult,
     records::{DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord},

@@ -3,7 +3,7 @@
 
 use deadpool_postgres::Object;
 
-use super::db_error;
+use super::sql::db_error;
 use crate::store::{StoreError, StoreResult};
 
 /// The schema version this build writes and reads.

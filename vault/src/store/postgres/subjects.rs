@@ -5,7 +5,10 @@
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 
-use super::{BUMP, PgStore, db_error, limit, to_i64, to_json, to_u64};
+use super::{
+    PgStore,
+    sql::{BUMP, db_error, limit, to_i64, to_json, to_u64},
+};
 use crate::store::{
     Erasure, StoreResult, SubjectStore,
     records::{RestrictionRecord, SubjectEventRecord, TombstoneRecord},
