@@ -72,7 +72,7 @@ impl std::fmt::Debug for TenantKeys {
 }
 
 /// One wrapped encryption key version.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrappedVersion {
     /// Version number, from 1.
     pub version: KeyVersion,
@@ -86,7 +86,7 @@ pub struct WrappedVersion {
 }
 
 /// One wrapped pseudonym epoch secret.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrappedEpoch {
     /// Epoch number, from 1.
     pub epoch: u32,
@@ -95,7 +95,7 @@ pub struct WrappedEpoch {
 }
 
 /// The storable form of [`TenantKeys`]: every secret wrapped by the root key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrappedTenantKeys {
     /// Numeric tenant id (bound into every wrapping context).
     pub tenant_id: u64,

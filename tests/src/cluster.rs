@@ -27,6 +27,20 @@ pub struct Cluster {
     extra: Vec<String>,
 }
 
+impl Drop for Cluster {
+    /// A failed test keeps the nodes' logs: their ERROR lines go to stderr.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for i in 0..self.nodes.len() {
+                let log = std::fs::read_to_string(self.log(i)).unwrap_or_default();
+                for line in log.lines().filter(|l| l.contains(" ERROR ")) {
+                    eprintln!("node {i}: {line}");
+                }
+            }
+        }
+    }
+}
+
 impl Cluster {
     /// Starts `n` nodes of `bin` (`env!("CARGO_BIN_EXE_valv-under-test")`) with `extra`
     /// `valv serve` arguments; `None` (and a notice) when no test database is configured.

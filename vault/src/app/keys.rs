@@ -91,6 +91,26 @@ type Stamped<T> = (u64, T);
 type DomainCache = HashMap<(u64, u32), (u64, Stamped<Arc<DomainKeys>>)>;
 
 /// The root key in use and the slot it came from.
+/// A key ring being changed: the unwrapped keys (used through `Deref`) and the stored form the
+/// change must still find when it is installed.
+pub struct KeyRingEdit {
+    keys: TenantKeys,
+    read: valv_kms::WrappedTenantKeys,
+}
+
+impl std::ops::Deref for KeyRingEdit {
+    type Target = TenantKeys;
+    fn deref(&self) -> &TenantKeys {
+        &self.keys
+    }
+}
+
+impl std::ops::DerefMut for KeyRingEdit {
+    fn deref_mut(&mut self) -> &mut TenantKeys {
+        &mut self.keys
+    }
+}
+
 type RootInUse = (Arc<dyn RootKeyProvider>, Option<Arc<dyn RootKeySlot>>);
 
 /// The key cache of a running vault.
@@ -284,13 +304,21 @@ impl KeyCache {
         Ok(reserved.saturating_sub(unused))
     }
 
-    /// Stores a changed key ring durably and serves it from now on. Call with the tenant's gate
-    /// held exclusively.
-    pub async fn install_tenant_keys(&self, keys: TenantKeys) -> VaultResult<()> {
+    /// Stores a changed key ring durably and serves it from now on — only if the stored ring is
+    /// still the one [`KeyCache::load_tenant_keys`] read: `Aborted` (nothing changed) when
+    /// another node changed it meanwhile. Call with the tenant's gate held exclusively (that
+    /// orders changes in this process; the compare-and-swap orders them across processes).
+    pub async fn install_tenant_keys(&self, edit: KeyRingEdit) -> VaultResult<()> {
+        let KeyRingEdit { keys, read } = edit;
         let tenant_id = keys.tenant_id();
         let _root = self.root_in_use().await;
         let wrapped = keys.wrap(self.root().as_ref())?;
-        self.store.put_tenant_keys(&wrapped).await?;
+        if !self.store.replace_tenant_keys(&read, &wrapped).await? {
+            return Err(VaultError::Aborted(
+                "the key ring was changed by another node meanwhile; nothing was changed, try again"
+                    .into(),
+            ));
+        }
         self.store.sync().await.map_err(|e| {
             VaultError::Unavailable(format!("key ring could not be made durable: {e}"))
         })?;
@@ -304,14 +332,17 @@ impl KeyCache {
         Ok(())
     }
 
-    /// A fresh, mutable copy of a tenant's key ring from the store.
-    pub async fn load_tenant_keys(&self, tenant_id: u64) -> VaultResult<TenantKeys> {
-        let wrapped = self
+    /// A fresh, mutable copy of a tenant's key ring from the store, to change and install.
+    pub async fn load_tenant_keys(&self, tenant_id: u64) -> VaultResult<KeyRingEdit> {
+        let read = self
             .store
             .tenant_keys(tenant_id)
             .await?
             .ok_or_else(|| VaultError::FailedPrecondition("tenant has no key ring".into()))?;
-        Ok(TenantKeys::unwrap(&wrapped, self.root().as_ref())?)
+        Ok(KeyRingEdit {
+            keys: TenantKeys::unwrap(&read, self.root().as_ref())?,
+            read,
+        })
     }
 
     /// The unwrapped keys of a tenant (cached after the first unwrap).

@@ -293,7 +293,17 @@ async fn run_inner(app: &App, job: &mut JobRecord) -> VaultResult<()> {
         .map(|v| (format!("key-version:{v}"), "retired".to_owned()))
         .collect();
     app.audit.append(tenant_id, entry).await?;
-    app.keys.install_tenant_keys(keys).await?;
+    // Another node may change the ring meanwhile (an epoch, another version): read it again and
+    // retire the same versions in it.
+    let mut attempt = 0;
+    while let Err(e) = app.keys.install_tenant_keys(keys).await {
+        attempt += 1;
+        if !matches!(e, VaultError::Aborted(_)) || attempt >= 5 {
+            return Err(e);
+        }
+        keys = app.keys.load_tenant_keys(tenant_id).await?;
+        keys.retire_before(target);
+    }
     job.state = JobState::Done;
     job.finished_ms = now;
     save(app, job).await?;

@@ -105,8 +105,23 @@ pub async fn rotate(
         ("job".into(), job.id),
     ];
     app.audit.append(tenant_id, entry).await?;
+    // The new version exists only once the key ring's compare-and-swap won; the job is stored
+    // after it, so a node that lost the race leaves no job behind (a crash in between leaves a
+    // new version without a job: records stay readable, and the next rotation moves them).
+    if let Err(e) = app.keys.install_tenant_keys(keys).await {
+        if matches!(e, VaultError::Aborted(_)) {
+            let mut undone = audit::entry(app.now_ms(), principal, "key.rotate.abandoned");
+            undone.request_id = request_id.to_owned();
+            undone.counts = vec![("job".into(), job.id)];
+            undone.verdict = Some("another node changed the key ring first".into());
+            app.audit.append(tenant_id, undone).await?;
+        }
+        return Err(e);
+    }
     app.store.put_job(&job).await?;
-    app.keys.install_tenant_keys(keys).await?;
+    app.store.sync().await.map_err(|e| {
+        VaultError::Unavailable(format!("rotation job could not be made durable: {e}"))
+    })?;
     drop(exclusive);
     tracing::info!(
         tenant = tenant_id,

@@ -37,6 +37,8 @@ async fn budget_spent(app: &Arc<App>, tenant_id: u64, caller: &Caller) -> VaultR
     tracing::warn!(tenant = tenant_id, "key version use budget spent; rotating");
     match keys::rotate(app, tenant_id, "valv:use-budget", &caller.request_id).await {
         Ok(_) => Ok(()),
+        // Another node rotated first: take its key ring and go on.
+        Err(VaultError::Aborted(_)) => app.observe(tenant_id).await,
         Err(VaultError::FailedPrecondition(_)) => Err(VaultError::Unavailable(
             "the active key version's use budget is spent and a key rotation is still running; retry later"
                 .into(),

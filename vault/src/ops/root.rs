@@ -25,10 +25,23 @@ async fn rewrap_all(
 ) -> VaultResult<u64> {
     let both = Rewrapping { old, new };
     let mut n = 0;
-    for wrapped in app.store.all_tenant_keys().await? {
-        let keys = TenantKeys::unwrap(&wrapped, &both)?;
-        app.store.put_tenant_keys(&keys.wrap(new)?).await?;
-        n += 1;
+    for mut wrapped in app.store.all_tenant_keys().await? {
+        // Compare-and-swap: a ring another node changed meanwhile is read again and re-wrapped.
+        loop {
+            let keys = TenantKeys::unwrap(&wrapped, &both)?;
+            if app
+                .store
+                .replace_tenant_keys(&wrapped, &keys.wrap(new)?)
+                .await?
+            {
+                n += 1;
+                break;
+            }
+            match app.store.tenant_keys(wrapped.tenant_id).await? {
+                Some(now) => wrapped = now,
+                None => break, // shredded meanwhile
+            }
+        }
     }
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!(

@@ -12,6 +12,16 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn tenant_keys(&self, tenant_id: u64) -> StoreResult<Option<WrappedTenantKeys>>;
     /// Stores (or replaces) a wrapped key ring; raises the tenant's change counter.
     async fn put_tenant_keys(&self, keys: &WrappedTenantKeys) -> StoreResult<()>;
+    /// Replaces a tenant's key ring only if the stored ring is still exactly `current` (as read
+    /// before the change), atomically, raising the change counter: false, nothing written, when
+    /// another process changed it first. Every change of a live key ring goes through this, so
+    /// two nodes can never both add a version (one of them would be lost, and with it every
+    /// record it sealed).
+    async fn replace_tenant_keys(
+        &self,
+        current: &WrappedTenantKeys,
+        keys: &WrappedTenantKeys,
+    ) -> StoreResult<bool>;
     /// Every stored key ring (all tenants and the operator chain's), by tenant id.
     async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>>;
     /// Shreds a tenant as one unit of work: its record is marked shredded at `at_ms` and its key

@@ -28,6 +28,50 @@ pub(crate) async fn key_rings_round_trip(shared: Arc<dyn Store>) {
     assert_eq!(all, vec![(0, "op".into()), (t.id, "r2".into())]);
 }
 
+/// A key ring is replaced only while it is still the one the writer read; of two writers that
+/// read the same ring, exactly one wins, and only a win raises the generation.
+pub(crate) async fn replacing_a_key_ring_is_compare_and_swap(shared: Arc<dyn Store>) {
+    let t = tenant(shared.as_ref(), "acme").await;
+    let read = shared.tenant_keys(t.id).await.unwrap().unwrap();
+    let mut racers = Vec::new();
+    for i in 0..8 {
+        let (store, read) = (Arc::clone(&shared), read.clone());
+        racers.push(tokio::spawn(async move {
+            store
+                .replace_tenant_keys(&read, &keys(t.id, &format!("w{i}")))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut won = Vec::new();
+    for (i, r) in racers.into_iter().enumerate() {
+        if r.await.unwrap() {
+            won.push(format!("w{i}"));
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one writer wins: {won:?}");
+    assert_eq!(
+        tag(shared.tenant_keys(t.id).await.unwrap()),
+        Some((t.id, won[0].clone()))
+    );
+    let generation = shared.tenant_generation(t.id).await.unwrap();
+    // A writer holding the old ring loses and changes nothing.
+    assert!(
+        !shared
+            .replace_tenant_keys(&read, &keys(t.id, "late"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(shared.tenant_generation(t.id).await.unwrap(), generation);
+    // No ring, no replacement.
+    assert!(
+        !shared
+            .replace_tenant_keys(&keys(999, "x"), &keys(999, "y"))
+            .await
+            .unwrap()
+    );
+}
+
 /// Shredding marks the tenant and deletes its key ring together; an unknown tenant is left.
 pub(crate) async fn shredding_is_one_unit_of_work(shared: Arc<dyn Store>) {
     let store: &dyn Store = shared.as_ref();

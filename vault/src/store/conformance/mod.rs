@@ -35,6 +35,7 @@ macro_rules! conformance_suite {
             ],
             keys: [
                 key_rings_round_trip,
+                replacing_a_key_ring_is_compare_and_swap,
                 shredding_is_one_unit_of_work,
                 reservations_add_within_the_limit,
                 concurrent_reservations_never_pass_the_limit,

@@ -222,6 +222,20 @@ impl KeyStore for MemStore {
             .collect())
     }
 
+    async fn replace_tenant_keys(
+        &self,
+        current: &WrappedTenantKeys,
+        keys: &WrappedTenantKeys,
+    ) -> StoreResult<bool> {
+        let mut s = self.state("replace_tenant_keys")?;
+        if s.keys.get(&keys.tenant_id) != Some(current) {
+            return Ok(false);
+        }
+        s.keys.insert(keys.tenant_id, keys.clone());
+        s.bump(keys.tenant_id);
+        Ok(true)
+    }
+
     async fn shred_tenant(&self, tenant_id: u64, at_ms: i64) -> StoreResult<bool> {
         let mut s = self.state("shred_tenant")?;
         let Some(tenant) = s.tenants.get_mut(&tenant_id) else {

@@ -31,6 +31,23 @@ impl KeyStore for PgStore {
         .map(|_| ())
     }
 
+    async fn replace_tenant_keys(
+        &self,
+        current: &WrappedTenantKeys,
+        keys: &WrappedTenantKeys,
+    ) -> StoreResult<bool> {
+        let id = to_i64(keys.tenant_id)?;
+        let n = self
+            .exec_and_bump(
+                id,
+                "UPDATE key_rings SET ring = $3::text::jsonb \
+                 WHERE tenant_id = $1 AND ring = $2::text::jsonb",
+                &[&id, &to_json(current)?, &to_json(keys)?],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>> {
         self.json_rows("SELECT ring::text FROM key_rings ORDER BY tenant_id", &[])
             .await

@@ -46,7 +46,8 @@ impl PgStore {
         client.execute(&stmt, params).await.map_err(db_error)
     }
 
-    /// Runs one statement and raises `tenant`'s change counter, in one transaction.
+    /// Runs one statement and, when it touched a row, raises `tenant`'s change counter, in one
+    /// transaction.
     pub(super) async fn exec_and_bump(
         &self,
         tenant: i64,
@@ -57,7 +58,9 @@ impl PgStore {
         let tx = client.transaction().await.map_err(db_error)?;
         let stmt = tx.prepare_cached(sql).await.map_err(db_error)?;
         let n = tx.execute(&stmt, params).await.map_err(db_error)?;
-        tx.execute(BUMP, &[&tenant]).await.map_err(db_error)?;
+        if n > 0 {
+            tx.execute(BUMP, &[&tenant]).await.map_err(db_error)?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(n)
     }

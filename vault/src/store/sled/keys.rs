@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use valv_kms::WrappedTenantKeys;
 
 use super::{SledStore, backend, to_json};
-use crate::store::{KeyStore, StoreResult, records::TenantRecord};
+use crate::store::{KeyStore, StoreError, StoreResult, records::TenantRecord};
 
 fn usage_key(tenant_id: u64, version: u32) -> String {
     format!("usage/{tenant_id}/{version:010}")
@@ -19,6 +19,33 @@ impl KeyStore for SledStore {
     async fn put_tenant_keys(&self, keys: &WrappedTenantKeys) -> StoreResult<()> {
         self.put_json(&format!("keys/{}", keys.tenant_id), keys)?;
         self.bump(keys.tenant_id)
+    }
+
+    async fn replace_tenant_keys(
+        &self,
+        current: &WrappedTenantKeys,
+        keys: &WrappedTenantKeys,
+    ) -> StoreResult<bool> {
+        let key = format!("keys/{}", keys.tenant_id);
+        let Some(stored) = self.trees.meta.get(&key).map_err(backend)? else {
+            return Ok(false);
+        };
+        let decoded: WrappedTenantKeys =
+            serde_json::from_slice(&stored).map_err(|_| StoreError::Corrupt("key ring"))?;
+        if &decoded != current {
+            return Ok(false);
+        }
+        let swapped = self
+            .trees
+            .meta
+            .compare_and_swap(&key, Some(stored), Some(to_json(keys)?))
+            .map_err(backend)?;
+        if swapped.is_err() {
+            return Ok(false);
+        }
+        self.commit.wrote();
+        self.bump(keys.tenant_id)?;
+        Ok(true)
     }
 
     async fn all_tenant_keys(&self) -> StoreResult<Vec<WrappedTenantKeys>> {
