@@ -32,6 +32,35 @@ enum Command {
     /// Set-up steps for operators.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Moving the store between back-ends.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Copies everything in one store into another — the embedded store of a data directory or a
+    /// PostgreSQL database, either way — and checks the copy: every count and every audit chain.
+    ///
+    /// Stop the vault first. The target must be empty or hold an earlier, cut-off run of the
+    /// same migration (run it again: it copies only what is missing). Key rings stay wrapped by
+    /// the same root key: give the target's nodes the source's root key (file, HSM or seal file).
+    ///
+    /// Example: valv store migrate --from /var/lib/valv --to postgres://valv@db/valv
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MigrateArgs {
+    /// The source: a data directory (its embedded store) or a postgres:// URL.
+    #[arg(long)]
+    from: String,
+    /// The target: a data directory (created if needed) or a postgres:// URL.
+    #[arg(long)]
+    to: String,
+    /// CA (PEM) of a database server's certificate.
+    #[arg(long, env = "VALV_STORE_CA")]
+    store_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +248,7 @@ pub fn run() -> ExitCode {
     let args = match cli.command {
         Command::Serve(args) => *args,
         Command::Operator(OperatorCommand::Init(args)) => return operator_init(&args),
+        Command::Store(StoreCommand::Migrate(args)) => return store_migrate(&args),
         Command::Operator(OperatorCommand::Compact { data_dir }) => {
             return match crate::store::sled::compact::compact(&data_dir.join("store")) {
                 Ok((before, after)) => {
@@ -398,4 +428,77 @@ fn operator_init(args: &InitArgs) -> ExitCode {
         println!("share {}: {}", i + 1, share.as_str());
     }
     ExitCode::SUCCESS
+}
+
+/// A store named on the command line: a postgres:// URL, or a data directory's embedded store.
+async fn open_store(
+    location: &str,
+    ca: Option<&PathBuf>,
+    create: bool,
+) -> anyhow::Result<Arc<dyn crate::store::Store>> {
+    use anyhow::Context;
+    if crate::store::postgres::is_postgres_url(location) {
+        let options = PgOptions {
+            ca_file: ca.cloned(),
+            pool_size: 4,
+            ..PgOptions::new(location)
+        };
+        let pg = crate::store::postgres::PgStore::connect(&options)
+            .await
+            .context("opening the PostgreSQL store")?;
+        return Ok(Arc::new(pg));
+    }
+    let dir = PathBuf::from(location).join("store");
+    if !create && !dir.exists() {
+        anyhow::bail!("{location} holds no store (expected {})", dir.display());
+    }
+    std::fs::create_dir_all(location).with_context(|| format!("creating {location}"))?;
+    std::fs::set_permissions(
+        location,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )?;
+    Ok(Arc::new(
+        crate::store::sled::SledStore::open(&dir).with_context(|| {
+            format!(
+                "opening {} (is a vault still running on it?)",
+                dir.display()
+            )
+        })?,
+    ))
+}
+
+/// `valv store migrate`: progress on stderr, the comparison on stdout; exit 1 on any difference.
+fn store_migrate(args: &MigrateArgs) -> ExitCode {
+    init_logging(LogFormat::Text, "warn");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let run = async {
+        let from = open_store(&args.from, args.store_ca.as_ref(), false).await?;
+        let to = open_store(&args.to, args.store_ca.as_ref(), true).await?;
+        let mut progress = |step: &str, n: u64| eprintln!("copied {n} {step}");
+        let report =
+            crate::store::migrate::migrate(from.as_ref(), to.as_ref(), &mut progress).await?;
+        anyhow::Ok(report)
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("valv: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run) {
+        Ok(report) => {
+            print!("{}", report.table());
+            println!("the target matches the source: every count and every audit chain");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("valv: {e:#}");
+            eprintln!("nothing copied is lost: run the same command again to finish");
+            ExitCode::FAILURE
+        }
+    }
 }

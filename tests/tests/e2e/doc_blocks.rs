@@ -16,6 +16,11 @@ const VALVCTL: &str = env!("CARGO_BIN_EXE_valvctl-under-test");
 const NOT_RUN: &[(&str, &str, &str)] = &[
     (
         "several-nodes.md",
+        "valv store migrate --from /var/lib/valv",
+        "needs a replicated database with TLS; migrate::a_data_dir_moves_to_postgresql_and_back_and_serves_as_before runs both commands on the test database",
+    ),
+    (
+        "several-nodes.md",
         "valv serve --data-dir /var/lib/valv --node-id",
         "starts a node on a replicated PostgreSQL; the cluster tests start three nodes with --store and --node-id on the test database",
     ),

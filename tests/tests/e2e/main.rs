@@ -16,6 +16,7 @@ mod fail_closed;
 mod failover;
 mod keys;
 mod metrics;
+mod migrate;
 mod no_leak;
 mod readme_clients;
 mod readme_walkthrough;

@@ -30,6 +30,7 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod mem;
+pub mod migrate;
 pub mod postgres;
 /// The stored records (kept under this name for callers of the store).
 pub use crate::model::records;

@@ -15,6 +15,9 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// A fresh id for tenants, domains, jobs and pending operations (unique, never reused, never
     /// 0), also across processes sharing the store.
     async fn next_id(&self) -> StoreResult<u64>;
+    /// Makes every later [`RegistryStore::next_id`] answer above `used` (for data copied in
+    /// from another store).
+    async fn advance_ids(&self, used: u64) -> StoreResult<()>;
 
     /// Stores a new tenant with its wrapped keys, both or neither. `AlreadyExists` if the name
     /// is taken.

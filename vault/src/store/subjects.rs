@@ -43,6 +43,10 @@ pub trait SubjectStore: Send + Sync + 'static {
         tenant_id: u64,
         subject_hex: &str,
     ) -> StoreResult<Option<TombstoneRecord>>;
+    /// Every tombstone of a tenant, by subject.
+    async fn tombstones(&self, tenant_id: u64) -> StoreResult<Vec<TombstoneRecord>>;
+    /// Every marker set so far whose key starts with `prefix`, in key order.
+    async fn marks(&self, prefix: &str) -> StoreResult<Vec<String>>;
     /// Erases a subject as one unit of work — all of it or nothing: deletes the listed mappings
     /// (with their blind-index entries) and evidence, every consent event and the restriction
     /// of the subject, appends the events and stores the tombstone with the counts of what was

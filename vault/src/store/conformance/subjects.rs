@@ -74,6 +74,19 @@ pub(crate) async fn tombstones_round_trip(shared: Arc<dyn Store>) {
     );
     assert_eq!(store.tombstone(t.id, "bb").await.unwrap(), None);
     assert_eq!(store.tombstone(t.id + 1, "aa").await.unwrap(), None);
+    store.put_tombstone(t.id, &tombstone("0c")).await.unwrap();
+    store
+        .put_tombstone(t.id + 1, &tombstone("ff"))
+        .await
+        .unwrap();
+    let listed: Vec<String> = store
+        .tombstones(t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.subject)
+        .collect();
+    assert_eq!(listed, vec!["0c".to_owned(), "aa".to_owned()]);
 }
 
 fn subject_event(kind: &str) -> SubjectEventRecord {
@@ -139,6 +152,15 @@ pub(crate) async fn a_marker_is_set_once(shared: Arc<dyn Store>) {
     assert_eq!(won, 1);
     assert!(!shared.mark_once("expired/1/aa/research/3").await.unwrap());
     assert!(shared.mark_once("expired/1/aa/research/4").await.unwrap());
+    assert!(shared.mark_once("checkpoint/1/7").await.unwrap());
+    assert_eq!(
+        shared.marks("expired/").await.unwrap(),
+        vec![
+            "expired/1/aa/research/3".to_owned(),
+            "expired/1/aa/research/4".to_owned()
+        ]
+    );
+    assert_eq!(shared.marks("").await.unwrap().len(), 3);
 }
 
 /// Erasure deletes the listed mappings and evidence, the subject's consents and restriction,

@@ -405,6 +405,26 @@ impl SubjectStore for MemStore {
         Ok(())
     }
 
+    async fn tombstones(&self, tenant_id: u64) -> StoreResult<Vec<TombstoneRecord>> {
+        Ok(self
+            .state("tombstones")?
+            .tombstones
+            .iter()
+            .filter(|((t, _), _)| *t == tenant_id)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    async fn marks(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        Ok(self
+            .state("marks")?
+            .marks
+            .iter()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+
     async fn tombstone(
         &self,
         tenant_id: u64,

@@ -20,6 +20,12 @@ impl RegistryStore for MemStore {
         Ok(s.next_id)
     }
 
+    async fn advance_ids(&self, used: u64) -> StoreResult<()> {
+        let mut s = self.state("advance_ids")?;
+        s.next_id = s.next_id.max(used);
+        Ok(())
+    }
+
     async fn create_tenant(
         &self,
         tenant: &TenantRecord,

@@ -77,6 +77,18 @@ impl RegistryStore for PgStore {
         to_u64(row.try_get(0).map_err(db_error)?)
     }
 
+    async fn advance_ids(&self, used: u64) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "SELECT setval('valv_ids', greatest((SELECT last_value FROM valv_ids), $1))",
+                &[&to_i64(used.max(1))?],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn create_tenant(
         &self,
         tenant: &TenantRecord,

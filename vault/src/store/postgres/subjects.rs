@@ -103,6 +103,28 @@ impl SubjectStore for PgStore {
         .map(|_| ())
     }
 
+    async fn tombstones(&self, tenant_id: u64) -> StoreResult<Vec<TombstoneRecord>> {
+        self.json_rows(
+            "SELECT record::text FROM tombstones WHERE tenant_id = $1 ORDER BY subject",
+            &[&to_i64(tenant_id)?],
+        )
+        .await
+    }
+
+    async fn marks(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT key FROM marks WHERE starts_with(key, $1) ORDER BY key",
+                &[&prefix],
+            )
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| r.try_get(0).map_err(db_error))
+            .collect()
+    }
+
     async fn tombstone(
         &self,
         tenant_id: u64,

@@ -20,6 +20,13 @@ impl RegistryStore for SledStore {
             .map_err(backend)
     }
 
+    async fn advance_ids(&self, used: u64) -> StoreResult<()> {
+        // sled's counter only moves forward one id at a time; ids are few (tenants, domains,
+        // jobs), so stepping past `used` is quick.
+        while self.next_id().await? < used {}
+        Ok(())
+    }
+
     async fn create_tenant(
         &self,
         tenant: &TenantRecord,

@@ -89,6 +89,22 @@ impl SubjectStore for SledStore {
         self.put_json(&tombstone_key(tenant_id, &t.subject), t)
     }
 
+    async fn tombstones(&self, tenant_id: u64) -> StoreResult<Vec<TombstoneRecord>> {
+        self.scan_json(&format!("tomb/{tenant_id}/"))
+    }
+
+    async fn marks(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        self.trees
+            .meta
+            .scan_prefix(format!("mark/{prefix}"))
+            .map(|kv| {
+                let (k, _) = kv.map_err(backend)?;
+                let key = std::str::from_utf8(&k).map_err(|_| StoreError::Corrupt("marker"))?;
+                Ok(key.trim_start_matches("mark/").to_owned())
+            })
+            .collect()
+    }
+
     async fn tombstone(
         &self,
         tenant_id: u64,
