@@ -116,6 +116,4 @@ impl Durability for PgStore {
 pub mod testing;
 
 #[cfg(test)]
-mod tests {
-    crate::conformance_suite!(crate::store::conformance::fixture::postgres().await);
-}
+mod tests;

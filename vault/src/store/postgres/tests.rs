@@ -1,0 +1,132 @@
+//! The PostgreSQL back-end: the conformance suite, and what only a shared database has —
+//! migrations applied once by nodes starting together, a schema from a newer build refused, a
+//! database without durable commits refused, append-only tables enforced by the database.
+
+#![allow(clippy::unwrap_used)]
+
+use super::{PgOptions, PgStore, SCHEMA_VERSION, testing::TestSchema};
+
+crate::conformance_suite!(crate::store::conformance::fixture::postgres().await);
+
+/// Runs `statement` on the test schema: PostgreSQL's message when it refuses.
+async fn sql(url: &str, statement: &str) -> Result<(), String> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    client.batch_execute(statement).await.map_err(|e| {
+        e.as_db_error()
+            .map_or_else(|| e.to_string(), |db| db.message().to_owned())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_migrate_once_and_a_newer_schema_is_refused() {
+    let Some(schema) = TestSchema::create("PostgreSQL schema versions").await else {
+        return;
+    };
+    let options = PgOptions::new(schema.url());
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let options = options.clone();
+            tokio::spawn(async move { PgStore::connect(&options).await.map(drop) })
+        })
+        .collect();
+    for s in starts {
+        s.await.unwrap().unwrap();
+    }
+    let url = schema.url();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let version: i32 = client
+        .query_one("SELECT version FROM valv_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, SCHEMA_VERSION);
+    // A later build moved the schema on: this one refuses to start on it and changes nothing.
+    sql(&url, "UPDATE valv_schema SET version = 99")
+        .await
+        .unwrap();
+    let refused = PgStore::connect(&options)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("version 99, newer")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_database_that_does_not_make_commits_durable_is_refused() {
+    let Some(schema) = TestSchema::create("PostgreSQL durability check").await else {
+        return;
+    };
+    let url = format!("{}%20-csynchronous_commit%3Doff", schema.url());
+    let refused = PgStore::connect(&PgOptions::new(url)).await.err();
+    assert!(
+        refused.is_some_and(|e| e.to_string().contains("synchronous_commit=off")),
+        "a database with synchronous_commit=off must be refused"
+    );
+}
+
+#[tokio::test]
+async fn consent_histories_and_audit_entries_cannot_be_rewritten_in_the_database() {
+    let Some(schema) = TestSchema::create("PostgreSQL append-only tables").await else {
+        return;
+    };
+    use crate::store::{AuditStore, ConsentStore, SubjectStore, records::SubjectEventRecord};
+    let store = PgStore::connect(&PgOptions::new(schema.url()))
+        .await
+        .unwrap();
+    store
+        .append_audit(7, vec![crate::audit::entry(1, "p", "x")])
+        .await
+        .unwrap();
+    store
+        .append_consent(
+            7,
+            [1; 16],
+            "research",
+            crate::model::ConsentEvent::default(),
+        )
+        .await
+        .unwrap();
+    store
+        .append_subject_events(7, vec![SubjectEventRecord::default()])
+        .await
+        .unwrap();
+    let url = schema.url();
+    for statement in [
+        "UPDATE audit_entries SET entry = '\\x00'",
+        "DELETE FROM audit_entries",
+        "UPDATE consent_events SET event = '{}'",
+        "UPDATE subject_events SET record = '{}'",
+    ] {
+        let e = sql(&url, statement).await.err();
+        assert!(
+            e.as_deref().is_some_and(|e| e.contains("append-only")),
+            "{statement}: {e:?}"
+        );
+    }
+    assert_eq!(store.read_audit(7, 1, 10).await.unwrap().len(), 1);
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let triggers: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = current_schema() \
+             AND trigger_name LIKE '%append_only'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(triggers >= 4, "{triggers}");
+}
