@@ -168,14 +168,19 @@ impl Cluster {
         spawn_with(&self.bin, &self.data_dir(i), &self.log(i), &args)
     }
 
-    /// Gives node `i` node 0's root key (the file, the seal file, or the label of the HSM key).
+    /// Gives node `i` node 0's root key.
     fn share_root_key(&self, i: usize) {
-        let (from, to) = (self.data_dir(0), self.data_dir(i));
-        std::fs::create_dir_all(&to).unwrap();
-        for file in ["root.key", "root.sealed", "test-pkcs11-key-label"] {
-            if from.join(file).exists() {
-                std::fs::copy(from.join(file), to.join(file)).unwrap();
-            }
+        copy_root_key(&self.data_dir(0), &self.data_dir(i));
+    }
+}
+
+/// Gives data directory `to` the root key of `from` (the development key file, the seal file,
+/// or the label of the HSM key), as an operator does for another node or a migrated store.
+pub fn copy_root_key(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for file in ["root.key", "root.sealed", "test-pkcs11-key-label"] {
+        if from.join(file).exists() {
+            std::fs::copy(from.join(file), to.join(file)).unwrap();
         }
     }
 }

@@ -68,13 +68,7 @@ async fn a_primary_stopped_hard_loses_no_acknowledged_pseudonym_after_promoting_
     let node = |i: usize| {
         let data = dir.path().join(format!("node{i}"));
         if i > 0 {
-            std::fs::create_dir_all(&data).unwrap();
-            for f in ["root.key", "test-pkcs11-key-label"] {
-                let from = dir.path().join("node0").join(f);
-                if from.exists() {
-                    std::fs::copy(from, data.join(f)).unwrap();
-                }
-            }
+            valv_e2e::cluster::copy_root_key(&dir.path().join("node0"), &data);
         }
         let id = format!("node-{i}");
         let log = dir.path().join(format!("node{i}.log"));

@@ -5,12 +5,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::{path::Path, process::Command};
+use std::process::Command;
 
 use valv_e2e::{
     ChildServer, Valv, grant, pb, principal_token, pseudonymise_ok, reidentify, setup_tenant,
     spawn_with,
 };
+
+use valv_e2e::cluster::copy_root_key;
 
 use super::keys::watch;
 
@@ -158,15 +160,6 @@ async fn fill(server: &ChildServer) -> (valv_e2e::Tenant, Expected) {
         (k(4), pb::Verdict::NoConsent),
     ];
     (t, Expected { pairs, research })
-}
-
-fn copy_root_key(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for f in ["root.key", "test-pkcs11-key-label"] {
-        if from.join(f).exists() {
-            std::fs::copy(from.join(f), to.join(f)).unwrap();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -21,7 +21,7 @@ pub(super) fn db_error(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-/// Whether `e` is a unique-key violation (of `constraint`, when given).
+/// Whether `e` is a unique-key violation.
 pub(super) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.as_db_error()
         .is_some_and(|db| db.code() == &SqlState::UNIQUE_VIOLATION)
