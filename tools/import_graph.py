@@ -32,7 +32,7 @@ LAYERS = {
         ["", "main"],
         ["commands"],
         ["admin", "pseudonym"],
-        ["consent", "subjects", "policy", "keys", "audit", "bench", "retention", "seal", "bulk"],
+        ["consent", "subjects", "policy", "keys", "approval", "audit", "bench", "retention", "seal", "bulk"],
         ["output", "args", "config", "table"],
     ],
 }

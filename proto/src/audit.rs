@@ -56,6 +56,16 @@ pub fn entry_hash(e: &AuditEntry) -> [u8; 32] {
         lp(&mut h, i.outcome.as_bytes());
     }
     lp(&mut h, &e.prev_hash);
+    // Added after the first format: hashed only when present, so older entries keep their hash.
+    if !e.changes.is_empty() {
+        h.update(b"changes");
+        count(&mut h, e.changes.len());
+        for c in &e.changes {
+            lp(&mut h, c.field.as_bytes());
+            lp(&mut h, c.before.as_bytes());
+            lp(&mut h, c.after.as_bytes());
+        }
+    }
     h.finalize().into()
 }
 
@@ -261,8 +271,16 @@ mod tests {
         let base = chain(1).remove(0);
         let h = entry_hash(&base);
         let mut variants = Vec::new();
-        for f in 0..12 {
+        for f in 0..16 {
             let mut e = base.clone();
+            e.changes = vec![crate::v1::AuditChange {
+                field: "legal_basis".into(),
+                before: "consent".into(),
+                after: "contract".into(),
+            }];
+            let with_change = entry_hash(&e);
+            assert_ne!(with_change, h, "a change is hashed");
+            e.changes.clear();
             match f {
                 0 => e.chain += 1,
                 1 => e.seq += 1,
@@ -275,7 +293,26 @@ mod tests {
                 8 => e.verdict.push('x'),
                 9 => e.request_id.push('x'),
                 10 => e.counts[0].value += 1,
-                _ => e.items[0].outcome.push('x'),
+                11 => e.items[0].outcome.push('x'),
+                _ => {
+                    let mut change = crate::v1::AuditChange {
+                        field: "legal_basis".into(),
+                        before: "consent".into(),
+                        after: "contract".into(),
+                    };
+                    match f {
+                        12 => change.field.push('x'),
+                        13 => change.before.push('x'),
+                        14 => change.after.push('x'),
+                        _ => {
+                            // Moving a byte across the boundary of two values is seen too.
+                            change.before = "consen".into();
+                            change.after = "tcontract".into();
+                        }
+                    }
+                    e.changes = vec![change];
+                    assert_ne!(entry_hash(&e), with_change, "variant {f}");
+                }
             }
             variants.push(entry_hash(&e));
         }

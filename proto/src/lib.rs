@@ -13,6 +13,7 @@ pub mod v1 {
 
 pub mod audit;
 pub mod receipt;
+pub mod witness;
 
 /// The encoded `FileDescriptorSet` of `valv.v1`, served through gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("valv_descriptor");

@@ -555,6 +555,8 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 pub struct Tenant {
     /// tenant-admin.
     pub admin: String,
+    /// The second tenant-admin under the two-person rule (empty without it).
+    pub admin2: String,
     /// tokenizer.
     pub tokenizer: String,
     /// reidentifier for every purpose passed to [`setup_tenant`].
@@ -575,16 +577,9 @@ pub async fn setup_tenant(
     domains: &[(&str, pb::IdentifierKind, pb::Scheme, bool)],
     purposes: &[(&str, pb::LegalBasis)],
 ) -> Tenant {
-    let created = operator
-        .admin()
-        .create_tenant(pb::CreateTenantRequest {
-            name: name.into(),
-            admin_name: String::new(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("create tenant: {e}"))
-        .into_inner();
-    let admin = operator.with_token(&created.admin_token).unwrap();
+    let (admin_token, admin2_token) = create_tenant(operator, name).await;
+    let admin = operator.with_token(&admin_token).unwrap();
+    let second = (!admin2_token.is_empty()).then(|| operator.with_token(&admin2_token).unwrap());
     for (d, kind, scheme, reversible) in domains {
         create_domain(&admin, d, *kind, *scheme, *reversible, 0)
             .await
@@ -619,19 +614,18 @@ pub async fn setup_tenant(
     }
     let principal = |role: pb::Role, purposes: Vec<String>| {
         let admin = admin.clone();
+        let second = second.clone();
         async move {
+            let request = pb::CreatePrincipalRequest {
+                name: format!("{}-p", role.as_str_name().to_lowercase().replace('_', "-")),
+                roles: vec![role.into()],
+                purposes,
+                enrol: false,
+            };
             admin
-                .admin()
-                .create_principal(pb::CreatePrincipalRequest {
-                    name: format!("{}-p", role.as_str_name().to_lowercase().replace('_', "-")),
-                    roles: vec![role.into()],
-                    purposes,
-                    client_cert_sha256: String::new(),
-                })
+                .create_principal_token(request, second.as_ref())
                 .await
                 .unwrap_or_else(|e| panic!("create principal: {e}"))
-                .into_inner()
-                .token
         }
     };
     let all: Vec<String> = purposes.iter().map(|(p, _)| (*p).to_owned()).collect();
@@ -641,25 +635,61 @@ pub async fn setup_tenant(
         consent_manager: principal(pb::Role::ConsentManager, vec![]).await,
         auditor: principal(pb::Role::Auditor, vec![]).await,
         key_officer: principal(pb::Role::KeyOfficer, vec![]).await,
-        admin: created.admin_token,
+        admin: admin_token,
+        admin2: admin2_token,
     }
+}
+
+/// Creates tenant `name` as `operator` and claims its administrators' enrolment codes (as the
+/// operator: tests hold every part); returns the first and the second admin token (empty
+/// without the two-person rule).
+pub async fn create_tenant(operator: &Valv, name: &str) -> (String, String) {
+    let created = operator
+        .admin()
+        .create_tenant(pb::CreateTenantRequest {
+            name: name.into(),
+            admin_name: String::new(),
+            admins: 0,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create tenant: {e}"))
+        .into_inner();
+    let mut tokens = Vec::new();
+    for e in &created.admins {
+        let (_, token) = operator
+            .enrol(&e.code)
+            .await
+            .unwrap_or_else(|e| panic!("claim admin code: {e}"));
+        tokens.push(token);
+    }
+    let first = tokens.first().cloned().unwrap_or_default();
+    (first, tokens.get(1).cloned().unwrap_or_default())
 }
 
 /// Creates a principal with one role (no purposes) as `creator` (a tenant-admin, or an operator
 /// creating another operator) and returns its bearer token.
 pub async fn principal_token(creator: &Valv, name: &str, role: pb::Role) -> String {
+    principal_token_approved(creator, None, name, role).await
+}
+
+/// [`principal_token`], approved by `approver` where the two-person rule asks for a second
+/// person (and an enrolment code claimed where the vault hands one out).
+pub async fn principal_token_approved(
+    creator: &Valv,
+    approver: Option<&Valv>,
+    name: &str,
+    role: pb::Role,
+) -> String {
+    let request = pb::CreatePrincipalRequest {
+        name: name.into(),
+        roles: vec![role.into()],
+        purposes: vec![],
+        enrol: false,
+    };
     creator
-        .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: name.into(),
-            roles: vec![role.into()],
-            purposes: vec![],
-            client_cert_sha256: String::new(),
-        })
+        .create_principal_token(request, approver)
         .await
         .unwrap_or_else(|e| panic!("create principal {name}: {e}"))
-        .into_inner()
-        .token
 }
 
 /// Creates a domain as the tenant-admin `admin`.

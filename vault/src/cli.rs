@@ -175,14 +175,20 @@ struct ServeArgs {
     #[arg(long, env = "VALV_ROTATION_RECORDS_PER_SECOND", default_value_t = 0)]
     rotation_records_per_second: u64,
     /// Destructive operations (destroying a key version, shredding a tenant, rotating the root
-    /// key) take effect only when a second principal with the same role approves them
-    /// (`on`/`off`). Default: on, except in development mode (the plain `file` root key).
+    /// key) and those that widen who can re-identify (principals that re-identify, approve or
+    /// administer; purposes that release more; record policies that protect less) take effect
+    /// only when an independent second principal approves them (`on`/`off`). Default: on,
+    /// except in development mode (the plain `file` root key).
     #[arg(long, env = "VALV_TWO_PERSON_RULE", num_args = 0..=1, default_missing_value = "on",
           value_parser = clap::builder::BoolishValueParser::new())]
     two_person_rule: Option<bool>,
-    /// How long a destructive operation waits for its approval, in seconds.
+    /// How long an operation under the two-person rule waits for its approval, in seconds.
     #[arg(long, env = "VALV_APPROVAL_WINDOW_SECONDS", default_value_t = 3600)]
     approval_window_seconds: u64,
+    /// How long an enrolment code (a new tenant-admin's or principal's) can be claimed, in
+    /// seconds.
+    #[arg(long, env = "VALV_ENROLMENT_SECONDS", default_value_t = 24 * 3600)]
+    enrolment_seconds: u64,
     /// How long pseudonyms of an earlier epoch still re-identify after RotateDomainEpoch.
     #[arg(long, env = "VALV_EPOCH_GRACE_SECONDS", default_value_t = 30 * 24 * 3600)]
     epoch_grace_seconds: u64,
@@ -293,6 +299,7 @@ pub fn run() -> ExitCode {
             rotation_records_per_second: args.rotation_records_per_second,
             two_person_rule,
             approval_window_seconds: args.approval_window_seconds,
+            enrolment_seconds: args.enrolment_seconds,
             epoch_grace_seconds: args.epoch_grace_seconds,
             retention_interval_seconds: args.retention_interval_seconds,
             job_lease_seconds: args.job_lease_seconds,

@@ -22,10 +22,13 @@ pub struct Limits {
     pub key_use_budget: u64,
     /// Most records per second a key-rotation job re-encrypts (0 = as fast as it can).
     pub rotation_records_per_second: u64,
-    /// Destructive operations need a second principal's approval.
+    /// Destructive operations, and those that widen who can re-identify, need a second,
+    /// independent principal's approval.
     pub two_person_rule: bool,
-    /// How long a destructive operation waits for approval, in seconds.
+    /// How long an operation waits for approval, in seconds.
     pub approval_window_seconds: u64,
+    /// How long an enrolment code can be claimed, in seconds.
+    pub enrolment_seconds: u64,
     /// Default grace period of old pseudonyms after an epoch rotation, in seconds.
     pub epoch_grace_seconds: u64,
     /// How often the retention reaper runs, in seconds (0: never on its own).
@@ -52,6 +55,7 @@ impl Default for Limits {
             rotation_records_per_second: 0,
             two_person_rule: false,
             approval_window_seconds: 3600,
+            enrolment_seconds: 24 * 3600,
             epoch_grace_seconds: 30 * 24 * 3600,
             retention_interval_seconds: 3600,
             job_lease_seconds: 60,

@@ -29,6 +29,7 @@ pub(crate) fn caller(tenant_id: Option<u64>, role: Role) -> Caller {
             client_cert_sha256: None,
             revoked: false,
             created_ms: 0,
+            ..PrincipalRecord::default()
         },
         request_id: "req".into(),
     }
@@ -85,8 +86,8 @@ impl Nodes {
 /// Creates tenant `clinic` with a reversible keyed domain `patients` of opaque identifiers and
 /// pseudonymises `n` of them: the tenant id and the pseudonyms.
 pub(crate) async fn clinic(app: &Arc<App>, n: usize) -> (u64, Vec<String>) {
-    let (tenant, _, _) =
-        ops::admin::create_tenant(app, &caller(None, Role::Operator), "clinic", "admin")
+    let (tenant, _) =
+        ops::admin::create_tenant(app, &caller(None, Role::Operator), "clinic", "admin", 0)
             .await
             .unwrap();
     let spec = ops::admin::DomainSpec {

@@ -17,10 +17,18 @@ pub enum TenantCmd {
         #[arg(long)]
         age_of_consent: Option<u32>,
     },
-    /// Create a tenant; prints its first tenant-admin token (shown once).
+    /// Create a tenant; prints one enrolment code per tenant-admin (shown once). Hand each to
+    /// the person who will hold it: they run `valvctl enrol <code>` and get a token nobody else
+    /// sees. A code claimed by anyone else is refused to its rightful holder, and audited.
     Create {
         /// Tenant name.
         name: String,
+        /// How many tenant-admins (default: two under the two-person rule, else one).
+        #[arg(long, default_value_t = 0)]
+        admins: u32,
+        /// Name of the tenant-admin principals (numbered when more than one).
+        #[arg(long, default_value = "")]
+        admin_name: String,
     },
 }
 
@@ -134,7 +142,9 @@ pub enum RoleArg {
 
 #[derive(Debug, Subcommand)]
 pub enum PrincipalCmd {
-    /// Create a principal; prints its bearer token (shown once).
+    /// Create a principal; prints its bearer token, or an enrolment code for its holder (shown
+    /// once). Under the two-person rule a principal that re-identifies, approves or administers
+    /// is created by code only, once a second tenant-admin (operators: operator) approves it.
     Create {
         /// Principal name.
         name: String,
@@ -144,10 +154,13 @@ pub enum PrincipalCmd {
         /// Purpose a reidentifier may use (repeat for several).
         #[arg(long = "purpose")]
         purposes: Vec<String>,
-        /// Bind an mTLS client certificate: SHA-256 of its DER, hex.
-        #[arg(long, default_value = "")]
-        client_cert_sha256: String,
+        /// Print an enrolment code for the principal's holder instead of a token.
+        #[arg(long)]
+        enrol: bool,
     },
+    /// Bind this connection's client certificate (--cert/--key) to the principal of the token:
+    /// from then on the certificate alone authenticates it.
+    BindCertificate,
     /// List principals.
     List,
     /// Revoke a principal at once.
@@ -162,9 +175,17 @@ fn domain_json(d: &pb::Domain) -> serde_json::Value {
            "reversible": d.reversible, "retention_seconds": d.retention_seconds, "epoch": d.epoch})
 }
 
+fn enrolment_json(e: &pb::Enrolment) -> serde_json::Value {
+    let p = e.principal.clone().unwrap_or_default();
+    json!({"principal": principal_json(&p), "code": e.code, "expires_unix_ms": e.expires_unix_ms})
+}
+
 fn principal_json(p: &pb::Principal) -> serde_json::Value {
     let roles: Vec<&str> = p.roles().map(|r| r.as_str_name()).collect();
-    json!({"id": p.id, "name": p.name, "roles": roles, "purposes": p.purposes, "revoked": p.revoked})
+    json!({"id": p.id, "name": p.name, "roles": roles, "purposes": p.purposes, "revoked": p.revoked,
+           "created_by": p.created_by, "enrolled_unix_ms": p.enrolled_unix_ms,
+           "enrolment_expires_unix_ms": p.enrolment_expires_unix_ms,
+           "client_cert_sha256": p.client_cert_sha256})
 }
 
 /// `tenant …`.
@@ -177,26 +198,32 @@ pub(crate) async fn run_tenant(
         TenantCmd::Settings { age_of_consent } => {
             return consent::run_settings(valv, json, age_of_consent).await;
         }
-        TenantCmd::Create { name } => {
+        TenantCmd::Create {
+            name,
+            admins,
+            admin_name,
+        } => {
             let r = valv
                 .admin()
                 .create_tenant(pb::CreateTenantRequest {
                     name,
-                    admin_name: String::new(),
+                    admin_name,
+                    admins,
                 })
                 .await?
                 .into_inner();
             let tenant = r.tenant.map(|t| t.name).unwrap_or_default();
-            print(
-                json,
-                json!({"tenant": tenant, "admin_token": r.admin_token}),
-                || {
-                    format!(
-                        "tenant {tenant} created\nadmin token (shown once): {}",
-                        r.admin_token
-                    )
-                },
-            );
+            let list: Vec<_> = r.admins.iter().map(enrolment_json).collect();
+            print(json, json!({"tenant": tenant, "admins": list}), || {
+                let mut out = format!(
+                    "tenant {tenant} created; enrolment codes (shown once, one per administrator; `valvctl enrol <code>`):"
+                );
+                for e in &r.admins {
+                    let p = e.principal.clone().unwrap_or_default();
+                    out.push_str(&format!("\n{}\t{}", p.name, e.code));
+                }
+                out
+            });
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -324,13 +351,30 @@ pub(crate) async fn run_purpose(
                 .await?
                 .into_inner();
             let p = r.purpose.unwrap_or_default();
-            print(json, json!({"name": p.name, "created": r.created}), || {
-                format!(
-                    "purpose {} {}",
-                    p.name,
-                    if r.created { "defined" } else { "updated" }
-                )
-            });
+            let changes = crate::output::changes_json(&r.changes);
+            print(
+                json,
+                json!({"name": p.name, "created": r.created, "changes": changes,
+                       "pending_operation_id": r.pending_operation_id,
+                       "approve_before_unix_ms": r.approve_before_unix_ms}),
+                || {
+                    let what = if r.pending_operation_id > 0 {
+                        crate::output::pending_text(
+                            "the change releases more",
+                            r.pending_operation_id,
+                        )
+                    } else if r.created {
+                        "defined".into()
+                    } else {
+                        "updated".into()
+                    };
+                    format!(
+                        "purpose {} {what}{}",
+                        p.name,
+                        crate::output::changes_text(&r.changes)
+                    )
+                },
+            );
         }
         PurposeCmd::List => {
             let r = valv
@@ -373,7 +417,7 @@ pub(crate) async fn run_principal(
             name,
             roles,
             purposes,
-            client_cert_sha256,
+            enrol,
         } => {
             let roles = roles
                 .into_iter()
@@ -397,21 +441,54 @@ pub(crate) async fn run_principal(
                     name,
                     roles,
                     purposes,
-                    client_cert_sha256,
+                    enrol,
                 })
                 .await?
                 .into_inner();
-            let p = r.principal.unwrap_or_default();
+            let p = r.principal.clone().unwrap_or_default();
+            let code = r
+                .enrolment
+                .as_ref()
+                .map(|e| e.code.clone())
+                .unwrap_or_default();
             print(
                 json,
-                json!({"principal": principal_json(&p), "token": r.token}),
+                json!({"principal": principal_json(&p), "token": r.token, "enrolment_code": code,
+                       "pending_operation_id": r.pending_operation_id,
+                       "approve_before_unix_ms": r.approve_before_unix_ms}),
                 || {
-                    format!(
-                        "principal {} ({}) created\ntoken (shown once): {}",
-                        p.name, p.id, r.token
-                    )
+                    if r.pending_operation_id > 0 {
+                        format!(
+                            "principal {} ({}) filed as operation {}; it exists once a second principal runs `valvctl approval approve {}`\nenrolment code for its holder (shown once; `valvctl enrol <code>` after the approval): {code}",
+                            p.name, p.id, r.pending_operation_id, r.pending_operation_id
+                        )
+                    } else if !code.is_empty() {
+                        format!(
+                            "principal {} ({}) created\nenrolment code for its holder (shown once; `valvctl enrol <code>`): {code}",
+                            p.name, p.id
+                        )
+                    } else {
+                        format!(
+                            "principal {} ({}) created\ntoken (shown once): {}",
+                            p.name, p.id, r.token
+                        )
+                    }
                 },
             );
+        }
+        PrincipalCmd::BindCertificate => {
+            let r = valv
+                .admin()
+                .bind_client_certificate(pb::BindClientCertificateRequest {})
+                .await?
+                .into_inner();
+            let p = r.principal.unwrap_or_default();
+            print(json, principal_json(&p), || {
+                format!(
+                    "client certificate {} bound to principal {} ({})",
+                    p.client_cert_sha256, p.name, p.id
+                )
+            });
         }
         PrincipalCmd::List => {
             let r = valv
@@ -446,5 +523,61 @@ pub(crate) async fn run_principal(
             });
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `valvctl enrol`: claims a code; prints the token or writes it to a 0600 file.
+pub(crate) async fn enrol(
+    valv: &Valv,
+    json: bool,
+    code: Option<String>,
+    token_out: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let code = match code {
+        Some(c) => c,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim().to_owned()
+        }
+    };
+    let r = valv
+        .admin()
+        .claim_enrolment(pb::ClaimEnrolmentRequest { code })
+        .await?
+        .into_inner();
+    let p = r.principal.unwrap_or_default();
+    if let Some(path) = &token_out {
+        use std::{io::Write, os::unix::fs::OpenOptionsExt};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        writeln!(f, "{}", r.token)?;
+        f.sync_all()?;
+    }
+    let token = if token_out.is_some() {
+        String::new()
+    } else {
+        r.token
+    };
+    print(
+        json,
+        json!({"principal": principal_json(&p), "token": token}),
+        || match &token_out {
+            Some(path) => format!(
+                "enrolled as {} ({}); token written to {}",
+                p.name,
+                p.id,
+                path.display()
+            ),
+            None => format!(
+                "enrolled as {} ({})\ntoken (shown once): {token}",
+                p.name, p.id
+            ),
+        },
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -38,7 +38,9 @@ pub enum AuditCmd {
         chain: ChainArg,
     },
     /// Verify the chain: online (the vault checks its store), or offline with `--file` and
-    /// `--public-key`. Exit code 1 and the first wrong entry when it does not verify.
+    /// `--public-key`. With `--witness`, also against the checkpoints a witness kept: a chain
+    /// shorter than the witnessed head, or different at one, fails. Exit code 1 and the first
+    /// wrong entry when it does not verify.
     Verify {
         #[command(flatten)]
         chain: ChainArg,
@@ -48,6 +50,20 @@ pub enum AuditCmd {
         /// The chain's public key: hex, or a file holding it.
         #[arg(long)]
         public_key: Option<String>,
+        /// A witness file (`valvctl audit witness`) to check the chain against.
+        #[arg(long)]
+        witness: Option<PathBuf>,
+    },
+    /// Keep the chain's signed checkpoints in FILE, outside the vault (run it on another
+    /// machine, regularly): pins the chain's public key at first contact, checks that the chain
+    /// still contains every checkpoint kept so far, and appends the new ones. Exit code 1 on a
+    /// changed key, a rewritten chain or a cut tail, with the entry's sequence number.
+    Witness {
+        #[command(flatten)]
+        chain: ChainArg,
+        /// The witness file (created at the first run, appended to afterwards).
+        #[arg(long)]
+        file: PathBuf,
     },
 }
 
@@ -95,6 +111,7 @@ pub fn entry_json(e: &pb::AuditEntry) -> Value {
         "request_id": e.request_id,
         "counts": e.counts.iter().map(|c| json!({"name": c.name, "value": c.value})).collect::<Vec<_>>(),
         "items": e.items.iter().map(|i| json!({"target": i.target, "outcome": i.outcome})).collect::<Vec<_>>(),
+        "changes": e.changes.iter().map(|c| json!({"field": c.field, "before": c.before, "after": c.after})).collect::<Vec<_>>(),
         "prev_hash": hex(&e.prev_hash),
         "hash": hex(&e.hash),
     })
@@ -164,12 +181,20 @@ fn entry_from(v: &Value) -> anyhow::Result<pb::AuditEntry> {
                 outcome: text(i, "outcome"),
             })
             .collect(),
+        changes: list("changes")
+            .iter()
+            .map(|c| pb::AuditChange {
+                field: text(c, "field"),
+                before: text(c, "before"),
+                after: text(c, "after"),
+            })
+            .collect(),
         prev_hash: unhex(v, "prev_hash")?,
         hash: unhex(v, "hash")?,
     })
 }
 
-fn checkpoint_from(v: &Value) -> anyhow::Result<pb::AuditCheckpoint> {
+pub(crate) fn checkpoint_from(v: &Value) -> anyhow::Result<pb::AuditCheckpoint> {
     Ok(pb::AuditCheckpoint {
         chain: num(v, "chain")?,
         seq: num(v, "seq")?,
@@ -243,9 +268,17 @@ fn report(json: bool, v: &pb::VerifyAuditResponse) -> ExitCode {
 }
 
 /// Offline verification of an export.
-pub fn verify_offline(json: bool, file: &Path, public_key: &str) -> anyhow::Result<ExitCode> {
+pub fn verify_offline(
+    json: bool,
+    file: &Path,
+    public_key: &str,
+    witness: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let key = public_key_arg(public_key)?;
     let (entries, checkpoints) = read_export(file)?;
+    if let Some(w) = witness {
+        return crate::witness::check(json, w, &entries, &checkpoints, Some(&key));
+    }
     let chain = entries
         .first()
         .map(|e| e.chain)
@@ -326,10 +359,24 @@ pub async fn run(valv: &Valv, json: bool, cmd: AuditCmd) -> anyhow::Result<ExitC
             }
             Ok(ExitCode::SUCCESS)
         }
+        AuditCmd::Witness { chain, file } => {
+            crate::witness::run(valv, json, chain.operator_chain, &file).await
+        }
+        AuditCmd::Verify {
+            chain,
+            file: None,
+            witness: Some(witness),
+            ..
+        } => {
+            let (entries, checkpoints) =
+                crate::witness::read_chain(valv, chain.operator_chain).await?;
+            crate::witness::check(json, &witness, &entries, &checkpoints, None)
+        }
         AuditCmd::Verify {
             chain,
             file: None,
             public_key: _,
+            witness: None,
         } => {
             let v = valv
                 .audit()
@@ -343,7 +390,13 @@ pub async fn run(valv: &Valv, json: bool, cmd: AuditCmd) -> anyhow::Result<ExitC
         AuditCmd::Verify {
             file: Some(file),
             public_key,
+            witness,
             ..
-        } => verify_offline(json, &file, public_key.as_deref().unwrap_or_default()),
+        } => verify_offline(
+            json,
+            &file,
+            public_key.as_deref().unwrap_or_default(),
+            witness.as_deref(),
+        ),
     }
 }

@@ -59,11 +59,23 @@ async fn setup(operator: &Valv) -> anyhow::Result<Setup> {
         .create_tenant(pb::CreateTenantRequest {
             name: format!("bench-{run}"),
             admin_name: String::new(),
+            admins: 0,
         })
         .await
         .context("creating the bench tenant (needs an operator token)")?
         .into_inner();
-    let admin = operator.with_token(&t.admin_token)?;
+    // The bench holds every part itself: it claims the administrators' codes (visible in the
+    // tenant's audit chain as enrolments), and the second administrator approves what the rule
+    // asks a second person for.
+    let mut admins = Vec::new();
+    for e in &t.admins {
+        admins.push(operator.enrol(&e.code).await?.0);
+    }
+    let admin = admins
+        .first()
+        .cloned()
+        .context("the tenant has no administrator")?;
+    let second = admins.get(1).cloned();
     admin
         .admin()
         .create_domain(pb::CreateDomainRequest {
@@ -95,21 +107,21 @@ async fn setup(operator: &Valv) -> anyhow::Result<Setup> {
         .await?;
     let principal = |role: pb::Role, purposes: Vec<String>| {
         let admin = admin.clone();
+        let second = second.clone();
         async move {
-            let r = admin
-                .admin()
-                .create_principal(pb::CreatePrincipalRequest {
-                    name: format!(
-                        "bench-{}",
-                        role.as_str_name().to_lowercase().replace('_', "-")
-                    ),
-                    roles: vec![role.into()],
-                    purposes,
-                    client_cert_sha256: String::new(),
-                })
-                .await?
-                .into_inner();
-            anyhow::Ok(admin.with_token(&r.token)?)
+            let request = pb::CreatePrincipalRequest {
+                name: format!(
+                    "bench-{}",
+                    role.as_str_name().to_lowercase().replace('_', "-")
+                ),
+                roles: vec![role.into()],
+                purposes,
+                enrol: false,
+            };
+            let token = admin
+                .create_principal_token(request, second.as_ref())
+                .await?;
+            anyhow::Ok(admin.with_token(&token)?)
         }
     };
     Ok(Setup {

@@ -10,7 +10,7 @@ use valv_client::Valv;
 use crate::{
     Cli,
     admin::{self, DomainCmd, PrincipalCmd, PurposeCmd, TenantCmd},
-    audit, bench, config,
+    approval, audit, bench, config,
     consent::{self, ConsentCmd},
     keys,
     output::print,
@@ -85,6 +85,18 @@ pub enum Command {
     /// The audit log: export, public key, verify (auditor; operators with --operator-chain).
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Operations waiting for a second person under the two-person rule: list, approve, refuse.
+    #[command(subcommand)]
+    Approval(approval::ApprovalCmd),
+    /// Claim an enrolment code: prints the principal's bearer token (shown once). No token
+    /// needed: the code is the credential, and it works once.
+    Enrol {
+        /// The code (`valvenrol_…`), else read from stdin.
+        code: Option<String>,
+        /// Write the token to this file (mode 0600) instead of printing it.
+        #[arg(long)]
+        token_out: Option<std::path::PathBuf>,
+    },
     /// Encryption key versions and rotation (key-officer).
     #[command(subcommand)]
     Keys(keys::KeysCmd),
@@ -129,10 +141,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Audit(audit::AuditCmd::Verify {
         file: Some(file),
         public_key,
+        witness,
         ..
     }) = &cli.command
     {
-        return audit::verify_offline(cli.json, file, public_key.as_deref().unwrap_or_default());
+        return audit::verify_offline(
+            cli.json,
+            file,
+            public_key.as_deref().unwrap_or_default(),
+            witness.as_deref(),
+        );
     }
     if let Command::Receipt(consent::ReceiptCmd::Verify {
         file,
@@ -175,6 +193,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention(cmd) => return retention::run(&valv, json, cmd).await,
         Command::Audit(cmd) => return audit::run(&valv, json, cmd).await,
         Command::Keys(cmd) => return keys::run_keys(&valv, json, cmd).await,
+        Command::Approval(cmd) => return approval::run(&valv, json, cmd).await,
+        Command::Enrol { code, token_out } => {
+            return admin::enrol(&valv, json, code, token_out).await;
+        }
         Command::Jobs(cmd) => return keys::run_jobs(&valv, json, cmd).await,
         Command::Unseal { share_file, reset } => {
             return seal::unseal(&valv, json, share_file.as_ref(), reset).await;

@@ -28,13 +28,6 @@ pub enum KeysCmd {
         #[arg(long)]
         force: bool,
     },
-    /// Approve another key officer's pending destructive operation.
-    Approve {
-        /// Operation id.
-        id: u64,
-    },
-    /// Destructive operations waiting for approval.
-    Pending,
     /// Operator: re-wrap every key ring under a fresh root key; the old root key is erased.
     RotateRoot,
     /// Operator: crypto-shred a tenant (its key ring is destroyed, the root key rotated).
@@ -260,7 +253,7 @@ pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<E
                 println!("tenant {tenant} shredded");
             } else {
                 println!(
-                    "shredding of {tenant} filed as operation {}; a second operator must run `valvctl keys approve {}`",
+                    "shredding of {tenant} filed as operation {}; a second operator must run `valvctl approval approve {}`",
                     r.pending_operation_id, r.pending_operation_id
                 );
             }
@@ -284,48 +277,9 @@ pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<E
                 println!("root key rotated; new root key id {}", r.root_key_id);
             } else {
                 println!(
-                    "root-key rotation filed as operation {}; a second operator must run `valvctl keys approve {}`",
+                    "root-key rotation filed as operation {}; a second operator must run `valvctl approval approve {}`",
                     r.pending_operation_id, r.pending_operation_id
                 );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        KeysCmd::Approve { id } => {
-            let r = valv
-                .keys()
-                .approve_operation(pb::ApproveOperationRequest { id })
-                .await?
-                .into_inner();
-            if json {
-                println!("{}", json!({"kind": r.kind, "summary": r.summary}));
-            } else {
-                println!("approved and done: {}", r.summary);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        KeysCmd::Pending => {
-            let ops = valv
-                .keys()
-                .list_pending_operations(pb::ListPendingOperationsRequest {})
-                .await?
-                .into_inner()
-                .operations;
-            if json {
-                let list: Vec<_> = ops
-                    .iter()
-                    .map(|o| {
-                        json!({"id": o.id, "kind": o.kind, "requested_by": o.requested_by,
-                                    "requested_unix_ms": o.requested_unix_ms,
-                                    "expires_unix_ms": o.expires_unix_ms, "summary": o.summary})
-                    })
-                    .collect();
-                println!("{}", json!(list));
-            } else {
-                let lines: Vec<String> = ops
-                    .iter()
-                    .map(|o| format!("{}\t{}\trequested by {}", o.id, o.summary, o.requested_by))
-                    .collect();
-                println!("{}", crate::table::align(&lines.join("\n")));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -353,7 +307,7 @@ async fn destroy(valv: &Valv, json: bool, version: u32, force: bool) -> anyhow::
         println!("key version v{version} destroyed");
     } else {
         println!(
-            "destruction of v{version} filed as operation {}; a second key officer must run `valvctl keys approve {}`",
+            "destruction of v{version} filed as operation {}; a second key officer must run `valvctl approval approve {}`",
             r.pending_operation_id, r.pending_operation_id
         );
     }

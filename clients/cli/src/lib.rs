@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+mod approval;
 mod args;
 mod audit;
 mod bench;
@@ -22,6 +23,7 @@ mod retention;
 mod seal;
 mod subjects;
 mod table;
+mod witness;
 
 use std::{path::PathBuf, process::ExitCode};
 

@@ -58,3 +58,35 @@ pub(crate) fn now_ms() -> i64 {
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
+
+/// "filed as operation N …" for an act that waits under the two-person rule.
+pub fn pending_text(why: &str, id: u64) -> String {
+    format!(
+        "not changed yet: {why}, so it was filed as operation {id}; an independent second principal must run `valvctl approval approve {id}`"
+    )
+}
+
+/// What an act changes, one indented line each (empty when nothing).
+pub fn changes_text(changes: &[valv_client::pb::AuditChange]) -> String {
+    changes
+        .iter()
+        .map(|c| {
+            let show = |s: &str| {
+                if s.is_empty() {
+                    "—".to_owned()
+                } else {
+                    s.to_owned()
+                }
+            };
+            format!("\n  {}: {} → {}", c.field, show(&c.before), show(&c.after))
+        })
+        .collect()
+}
+
+/// Changes as JSON.
+pub fn changes_json(changes: &[valv_client::pb::AuditChange]) -> serde_json::Value {
+    changes
+        .iter()
+        .map(|c| serde_json::json!({"field": c.field, "before": c.before, "after": c.after}))
+        .collect()
+}

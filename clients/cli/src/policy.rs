@@ -81,7 +81,7 @@ pub async fn run(valv: &Valv, json: bool, cmd: PolicyCmd) -> anyhow::Result<Exit
                 .admin()
                 .define_record_policy(pb::DefineRecordPolicyRequest {
                     policy: Some(pb::RecordPolicy {
-                        name,
+                        name: name.clone(),
                         fields: list,
                         drop: drops,
                         updated_unix_ms: 0,
@@ -90,7 +90,17 @@ pub async fn run(valv: &Valv, json: bool, cmd: PolicyCmd) -> anyhow::Result<Exit
                 .await?
                 .into_inner();
             let p = r.policy.unwrap_or_default();
-            print(json, policy_json(&p), || {
+            let mut out = policy_json(&p);
+            out["changes"] = crate::output::changes_json(&r.changes);
+            out["pending_operation_id"] = json!(r.pending_operation_id);
+            print(json, out, || {
+                if r.pending_operation_id > 0 {
+                    return format!(
+                        "record policy {name}: {}{}",
+                        crate::output::pending_text("it protects less", r.pending_operation_id),
+                        crate::output::changes_text(&r.changes)
+                    );
+                }
                 format!(
                     "record policy {} {} ({} fields, {} dropped)",
                     p.name,
@@ -127,12 +137,28 @@ pub async fn run(valv: &Valv, json: bool, cmd: PolicyCmd) -> anyhow::Result<Exit
             });
         }
         PolicyCmd::Delete { name } => {
-            valv.admin()
+            let r = valv
+                .admin()
                 .delete_record_policy(pb::DeleteRecordPolicyRequest { name: name.clone() })
-                .await?;
-            print(json, json!({"deleted": name}), || {
-                format!("record policy {name} deleted")
-            });
+                .await?
+                .into_inner();
+            print(
+                json,
+                json!({"name": name, "deleted": r.deleted, "pending_operation_id": r.pending_operation_id}),
+                || {
+                    if r.deleted {
+                        format!("record policy {name} deleted")
+                    } else {
+                        format!(
+                            "record policy {name}: deletion {}",
+                            crate::output::pending_text(
+                                "needs a second person",
+                                r.pending_operation_id
+                            )
+                        )
+                    }
+                },
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

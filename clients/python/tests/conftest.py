@@ -92,7 +92,11 @@ def vault(tmp_path_factory):
 def tenant(vault) -> Tenant:
     with vault.client(vault.operator_token) as op:
         created = op.call(op.admin.CreateTenant, admin_pb2.CreateTenantRequest(name="pyclinic"))
-    admin = vault.client(created.admin_token)
+        claimed = op.call(
+            op.admin.ClaimEnrolment, admin_pb2.ClaimEnrolmentRequest(code=created.admins[0].code)
+        )
+    admin_token = claimed.token
+    admin = vault.client(admin_token)
     for name, kind, reversible in [
         ("patients", common_pb2.IDENTIFIER_KIND_SE_PERSONNUMMER, True),
         ("emails", common_pb2.IDENTIFIER_KIND_EMAIL, True),
@@ -126,7 +130,7 @@ def tenant(vault) -> Tenant:
         return r.token
 
     t = Tenant(
-        admin=created.admin_token,
+        admin=admin_token,
         tokenizer=principal("py-tok", common_pb2.ROLE_TOKENIZER),
         reidentifier=principal("py-reid", common_pb2.ROLE_REIDENTIFIER, ["care", "research"]),
         consent_manager=principal("py-consent", common_pb2.ROLE_CONSENT_MANAGER),

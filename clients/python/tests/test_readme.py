@@ -16,7 +16,11 @@ def test_readme_python_example_runs(vault, monkeypatch, capsys, tmp_path):
 
     with vault.client(vault.operator_token) as op:
         created = op.call(op.admin.CreateTenant, admin_pb2.CreateTenantRequest(name="readme-py"))
-    with vault.client(created.admin_token) as admin:
+        # The tenant's administrator claims the enrolment code and gets a token of their own.
+        claimed = op.call(
+            op.admin.ClaimEnrolment, admin_pb2.ClaimEnrolmentRequest(code=created.admins[0].code)
+        )
+    with vault.client(claimed.token) as admin:
         admin.call(
             admin.admin.CreateDomain,
             admin_pb2.CreateDomainRequest(

@@ -36,6 +36,7 @@
 mod chunk;
 mod client;
 mod config;
+mod enrol;
 mod error;
 mod retry;
 

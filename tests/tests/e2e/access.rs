@@ -63,9 +63,12 @@ enum Rpc {
     ReIdentifyRecords,
     GetLimits,
     CheckIdentifiers,
+    RefuseOperation,
+    ClaimEnrolment,
+    BindClientCertificate,
 }
 
-const ALL: [Rpc; 54] = [
+const ALL: [Rpc; 57] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -120,14 +123,33 @@ const ALL: [Rpc; 54] = [
     Rpc::ReIdentifyRecords,
     Rpc::GetLimits,
     Rpc::CheckIdentifiers,
+    Rpc::RefuseOperation,
+    Rpc::ClaimEnrolment,
+    Rpc::BindClientCertificate,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
     match rpc {
-        // Operators approve and list operator operations; key officers their tenant's.
-        Rpc::ApproveOperation | Rpc::ListPendingOperations => {
-            vec![pb::Role::KeyOfficer, pb::Role::Operator]
+        // Operators decide on operator operations; key officers and tenant-admins on their
+        // tenant's (each the kinds its role approves).
+        Rpc::ApproveOperation | Rpc::ListPendingOperations | Rpc::RefuseOperation => {
+            vec![
+                pb::Role::KeyOfficer,
+                pb::Role::TenantAdmin,
+                pb::Role::Operator,
+            ]
         }
+        // A claim needs no credential (the code is one); a binding any principal's own token.
+        Rpc::ClaimEnrolment | Rpc::BindClientCertificate => vec![
+            pb::Role::Operator,
+            pb::Role::TenantAdmin,
+            pb::Role::Tokenizer,
+            pb::Role::Reidentifier,
+            pb::Role::ConsentManager,
+            pb::Role::SubjectOfficer,
+            pb::Role::KeyOfficer,
+            pb::Role::Auditor,
+        ],
         Rpc::ListConsentTexts => vec![pb::Role::TenantAdmin, pb::Role::ConsentManager],
         Rpc::PlanRetention => vec![pb::Role::TenantAdmin, pb::Role::SubjectOfficer],
         Rpc::WatchSubjectEvents => vec![
@@ -204,6 +226,7 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .create_tenant(pb::CreateTenantRequest {
                 name: format!("t{n}"),
                 admin_name: String::new(),
+                admins: 0,
             })
             .await
             .map(drop),
@@ -247,7 +270,7 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
                 name: format!("x{n}"),
                 roles: vec![pb::Role::Auditor.into()],
                 purposes: vec![],
-                client_cert_sha256: String::new(),
+                enrol: false,
             })
             .await
             .map(drop),
@@ -392,6 +415,23 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
         Rpc::ListPendingOperations => c
             .keys()
             .list_pending_operations(pb::ListPendingOperationsRequest {})
+            .await
+            .map(drop),
+        Rpc::RefuseOperation => c
+            .keys()
+            .refuse_operation(pb::RefuseOperationRequest { id: 1 })
+            .await
+            .map(drop),
+        Rpc::ClaimEnrolment => c
+            .admin()
+            .claim_enrolment(pb::ClaimEnrolmentRequest {
+                code: format!("valvenrol_{:016x}_{}", n, "a".repeat(52)),
+            })
+            .await
+            .map(drop),
+        Rpc::BindClientCertificate => c
+            .admin()
+            .bind_client_certificate(pb::BindClientCertificateRequest {})
             .await
             .map(drop),
         Rpc::AddConsentText => c
@@ -641,7 +681,7 @@ async fn every_role_against_every_rpc() {
                 name: format!("r-{}", role.as_str_name().to_lowercase().replace('_', "-")),
                 roles: vec![role.into()],
                 purposes,
-                client_cert_sha256: String::new(),
+                enrol: false,
             })
             .await
             .unwrap()
@@ -667,6 +707,9 @@ async fn every_role_against_every_rpc() {
                         | Rpc::WatchJob
                         | Rpc::DestroyKeyVersion
                         | Rpc::ApproveOperation
+                        | Rpc::RefuseOperation
+                        | Rpc::ClaimEnrolment
+                        | Rpc::BindClientCertificate
                         | Rpc::ShredTenant
                         | Rpc::Seal
                         | Rpc::DeleteRecordPolicy
@@ -909,7 +952,7 @@ async fn no_valid_credential_is_unauthenticated() {
             name: "temp".into(),
             roles: vec![pb::Role::TenantAdmin.into()],
             purposes: vec![],
-            client_cert_sha256: String::new(),
+            enrol: false,
         })
         .await
         .unwrap()
@@ -943,8 +986,20 @@ async fn no_valid_credential_is_unauthenticated() {
     server.stop().await;
 }
 
+async fn pseudonymise_code(c: &Valv, domain: &str) -> Option<Code> {
+    c.pseudonyms()
+        .pseudonymise(pb::PseudonymiseRequest {
+            domain: domain.into(),
+            identifiers: vec!["a@b.se".into()],
+            batch_id: 0,
+        })
+        .await
+        .err()
+        .map(|s| s.code())
+}
+
 #[tokio::test]
-async fn client_certificate_authenticates_a_bound_principal() {
+async fn client_certificate_authenticates_a_principal_that_bound_it_itself() {
     use sha2::{Digest, Sha256};
     init();
     let dir = tempfile::tempdir().unwrap();
@@ -964,25 +1019,55 @@ async fn client_certificate_authenticates_a_bound_principal() {
     )
     .await;
     let admin = server.client(&t.admin).await;
-    admin
-        .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "batch-job".into(),
-            roles: vec![pb::Role::Tokenizer.into()],
-            purposes: vec![],
-            client_cert_sha256: hex::encode(Sha256::digest(&bound.der)),
-        })
-        .await
-        .unwrap();
+    let job_token = valv_e2e::principal_token(&admin, "batch-job", pb::Role::Tokenizer).await;
     let with_cert = |cert: String, key: String| {
         ClientConfig::new(server.addr.clone())
             .with_ca_pem(server.ca_pem.clone())
             .with_identity(cert.into_bytes(), key.into_bytes())
             .with_retry(valv_client::RetryPolicy::none())
     };
-    let bound = Valv::connect(with_cert(bound.cert_pem.clone(), bound.key_pem.clone()))
+    let fingerprint = hex::encode(Sha256::digest(&bound.der));
+    let cert_only = Valv::connect(with_cert(bound.cert_pem.clone(), bound.key_pem.clone()))
         .await
         .unwrap();
+    // Not bound yet: the certificate alone authenticates nobody.
+    assert_eq!(
+        pseudonymise_code(&cert_only, "d").await,
+        Some(Code::Unauthenticated)
+    );
+    // Binding needs the certificate on the connection (proof of possession of its key)…
+    let no_cert = admin.with_token(&job_token).unwrap();
+    let refused = no_cert
+        .admin()
+        .bind_client_certificate(pb::BindClientCertificateRequest {})
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(refused, Some(Code::FailedPrecondition));
+    // … and the principal's token: the holder of both binds it to itself.
+    let holder = cert_only.with_token(&job_token).unwrap();
+    let p = holder
+        .admin()
+        .bind_client_certificate(pb::BindClientCertificateRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .principal
+        .unwrap();
+    assert_eq!(p.client_cert_sha256, fingerprint);
+    // Another principal, even of the same tenant and with the certificate's key, cannot take
+    // the binding over.
+    let other_token = valv_e2e::principal_token(&admin, "other-job", pb::Role::Tokenizer).await;
+    let taken = cert_only
+        .with_token(&other_token)
+        .unwrap()
+        .admin()
+        .bind_client_certificate(pb::BindClientCertificateRequest {})
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(taken, Some(Code::AlreadyExists));
+    let bound = cert_only;
     assert_eq!(
         pseudonymise_ok(&bound, "d", &["anna@example.se"])
             .await

@@ -235,7 +235,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
             name: "x".into(),
             roles: vec![pb::Role::Reidentifier.into()],
             purposes: vec!["undefined".into()],
-            client_cert_sha256: String::new(),
+            enrol: false,
         })
         .await
         .err();
@@ -252,7 +252,7 @@ async fn batch_limits_unknown_names_and_malformed_requests() {
             name: "x".into(),
             roles: vec![pb::Role::Operator.into()],
             purposes: vec![],
-            client_cert_sha256: String::new(),
+            enrol: false,
         })
         .await
         .err();

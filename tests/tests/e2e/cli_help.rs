@@ -22,6 +22,8 @@ const COMMANDS: &[&str] = &[
     "consent",
     "audit",
     "keys",
+    "approval",
+    "enrol",
     "jobs",
     "unseal",
     "seal",

@@ -231,7 +231,7 @@ async fn a_change_through_one_node_holds_on_the_next_call_through_another() {
             name: "second-reader".into(),
             roles: vec![pb::Role::Reidentifier.into()],
             purposes: vec!["care".into()],
-            client_cert_sha256: String::new(),
+            enrol: false,
         })
         .await
         .unwrap()

@@ -58,6 +58,12 @@ const ADAPTED: &[(&str, &str)] = &[
     ("<key-officer token>", "$KEY_OFFICER_TOKEN"),
     ("<tokenizer token of the data platform>", "$TOKENIZER_TOKEN"),
     ("<pseudonym>", "$PSEUDONYM"),
+    // The enrolment code printed by the line before is what the next line claims.
+    (
+        "valvctl principal create night-auditor --role auditor --enrol     # prints an enrolment code",
+        "code=$(\"$VALVCTL\" --json principal create night-auditor --role auditor --enrol | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"enrolment_code\"])')",
+    ),
+    ("<enrolment code>", "\"$code\""),
     // A follower waits for events forever: it runs for two seconds and is cut off then.
     (
         "valvctl --json subject events --after 1041 --follow",
@@ -162,7 +168,11 @@ fn the_docs_command_blocks_run_as_written() {
         env: Vec::new(),
     };
     let operator = vault.server.operator_token.clone();
-    let admin = vault.ctl(&operator, &["tenant", "create", "clinic"])["admin_token"]
+    let code = vault.ctl(&operator, &["tenant", "create", "clinic"])["admins"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = vault.ctl(&operator, &["enrol", &code])["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -220,6 +230,7 @@ fn the_docs_command_blocks_run_as_written() {
             "keys.md",
             &[&key_officer, "", &operator, &key_officer, "", "", ""],
         ),
+        ("dual-control.md", &[&admin, &admin]),
     ];
     let mut ran = 0;
     for (name, tokens) in pages {
@@ -238,7 +249,8 @@ fn the_docs_command_blocks_run_as_written() {
             ran += 1;
         }
     }
-    assert_eq!(ran, 11);
+    assert_eq!(ran, 13);
+    assert!(vault.dir.path().join("night-auditor.token").exists());
     // What the blocks did is there.
     assert!(vault.dir.path().join("receipt.json").exists());
     assert!(vault.dir.path().join("access-request.json").exists());

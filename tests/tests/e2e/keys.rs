@@ -339,7 +339,7 @@ async fn valvctl_lists_rotates_and_watches() {
     assert_eq!(listed[1]["records"], 300);
     let jobs = valvctl(&["jobs", "list"]);
     assert_eq!(jobs[0]["id"], job["id"]);
-    assert_eq!(valvctl(&["keys", "pending"]), serde_json::json!([]));
+    assert_eq!(valvctl(&["approval", "list"]), serde_json::json!([]));
     // Destroying the active version is refused, with the reason on stderr.
     let refused = server.valvctl(
         VALVCTL,
@@ -416,20 +416,15 @@ async fn destroying_a_version_needs_its_records_moved_or_force_and_a_second_offi
     let tok = server.client(&t.tokenizer).await;
     let pairs = fill(&tok, "destroy", 1_200).await;
     let officer_a = server.client(&t.key_officer).await;
-    let second = server
-        .client(&t.admin)
-        .await
-        .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "second-officer".into(),
-            roles: vec![pb::Role::KeyOfficer.into()],
-            purposes: vec![],
-            client_cert_sha256: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let officer_b = server.client(&second.token).await;
+    // Under the rule a key officer exists once a second tenant-admin approved it.
+    let second = valv_e2e::principal_token_approved(
+        &server.client(&t.admin).await,
+        Some(&server.client(&t.admin2).await),
+        "second-officer",
+        pb::Role::KeyOfficer,
+    )
+    .await;
+    let officer_b = server.client(&second).await;
     let rotated = officer_a
         .keys()
         .rotate_tenant_key(pb::RotateTenantKeyRequest {})

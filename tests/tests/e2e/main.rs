@@ -18,6 +18,7 @@ mod keys;
 mod metrics;
 mod migrate;
 mod no_leak;
+mod nobody_alone;
 mod readme_clients;
 mod readme_walkthrough;
 mod records;

@@ -44,10 +44,14 @@ fn the_readme_client_blocks_run_as_written() {
         );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
     };
-    let admin = ctl(
+    let code = ctl(
         &server.operator_token,
         &["tenant", "create", "region-north"],
-    )["admin_token"]
+    )["admins"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let admin = ctl(&server.operator_token, &["enrol", &code])["token"]
         .as_str()
         .unwrap_or_default()
         .to_owned();

@@ -56,7 +56,13 @@ fn the_readme_session_with_valvctl() {
     };
 
     let operator = server.operator_token.clone();
-    let admin = cli.json(&operator, &["tenant", "create", "region-north"])["admin_token"]
+    let created = cli.json(&operator, &["tenant", "create", "region-north"]);
+    let code = created["admins"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(code.starts_with("valvenrol_"), "{created}");
+    let admin = cli.json(&operator, &["enrol", &code])["token"]
         .as_str()
         .unwrap_or_default()
         .to_owned();

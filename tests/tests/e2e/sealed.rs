@@ -251,6 +251,9 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
     // Not development mode: the two-person rule is on by default. A root-key rotation is filed,
     // a second operator approves it, and the new root key is sealed under the same shares.
     let operator = server.client(&operator_token).await;
+    // The approver must exist before the request is filed.
+    let second_token =
+        valv_e2e::principal_token(&operator, "second-operator", pb::Role::Operator).await;
     let filed = operator
         .keys()
         .rotate_root_key(pb::RotateRootKeyRequest {})
@@ -261,8 +264,6 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
         !filed.rotated,
         "the two-person rule must be on by default here"
     );
-    let second_token =
-        valv_e2e::principal_token(&operator, "second-operator", pb::Role::Operator).await;
     let root_before = std::fs::read_to_string(data.join("root.sealed")).unwrap_or_default();
     server
         .client(&second_token)

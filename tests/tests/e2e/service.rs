@@ -178,6 +178,7 @@ async fn configured_certificates_and_loopback_plaintext() {
         .create_tenant(pb::CreateTenantRequest {
             name: "acme".into(),
             admin_name: String::new(),
+            admins: 0,
         })
         .await
         .unwrap();
@@ -225,6 +226,7 @@ async fn configured_certificates_and_loopback_plaintext() {
         .create_tenant(pb::CreateTenantRequest {
             name: "acme".into(),
             admin_name: String::new(),
+            admins: 0,
         })
         .await
         .unwrap();

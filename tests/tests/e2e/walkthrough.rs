@@ -117,15 +117,22 @@ async fn first_session_consent_gates_reidentification() {
         vec![pb::Verdict::ConsentExpired, pb::Verdict::NoConsent]
     );
 
-    // Granted again (by pseudonym, no end), then withdrawn: takes effect for the very next call.
+    // A grant by pseudonym is refused in a personnummer domain: whether it needs a guardian
+    // would tell the desk the person's age.
     let mut by_pseudonym = grant(DOMAIN, "", "research-export", 1, 0);
     by_pseudonym.subject = Some(pb::SubjectRef {
         domain: DOMAIN.into(),
         by: Some(pb::subject_ref::By::Pseudonym(anna.clone())),
     });
+    let refused = consents.consents().grant_consent(by_pseudonym).await;
+    assert_eq!(
+        refused.err().map(|s| s.code()),
+        Some(tonic::Code::FailedPrecondition)
+    );
+    // Granted again (by identifier, no end), then withdrawn: takes effect for the very next call.
     consents
         .consents()
-        .grant_consent(by_pseudonym)
+        .grant_consent(grant(DOMAIN, "19520903-5525", "research-export", 1, 0))
         .await
         .unwrap();
     let r = reidentify(&reid, DOMAIN, "research-export", &both)

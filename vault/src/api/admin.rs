@@ -8,7 +8,10 @@ use valv_proto::v1::{self as pb, admin_service_server::AdminService};
 use super::{caller, convert, status::to_status};
 use crate::{
     app::App,
-    ops::{admin, consent_texts, records},
+    ops::{
+        admin, consent_texts, enrolment, policies,
+        principals::{self, Created},
+    },
     store::records::RecordFieldRecord,
 };
 
@@ -37,13 +40,13 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::CreateTenantResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let (tenant, admin, token) = admin::create_tenant(&self.0, &caller, &r.name, &r.admin_name)
-            .await
-            .map_err(to_status)?;
+        let (tenant, admins) =
+            admin::create_tenant(&self.0, &caller, &r.name, &r.admin_name, r.admins)
+                .await
+                .map_err(to_status)?;
         Ok(Response::new(pb::CreateTenantResponse {
             tenant: Some(convert::tenant(&tenant)),
-            admin: Some(convert::principal(&admin)),
-            admin_token: token_text(&token),
+            admins: admins.iter().map(convert::enrolment).collect(),
         }))
     }
 
@@ -100,12 +103,16 @@ impl AdminService for AdminApi {
             erase_on_withdrawal: r.erase_on_withdrawal,
             evidence_retention_seconds: r.evidence_retention_seconds,
         };
-        let (p, created) = admin::define_purpose(&self.0, &caller, spec)
+        let d = admin::define_purpose(&self.0, &caller, spec)
             .await
             .map_err(to_status)?;
+        let (pending_operation_id, approve_before_unix_ms) = d.pending.unwrap_or_default();
         Ok(Response::new(pb::DefinePurposeResponse {
-            purpose: Some(convert::purpose(&p)),
-            created,
+            purpose: Some(convert::purpose(&d.purpose)),
+            created: d.created,
+            pending_operation_id,
+            approve_before_unix_ms,
+            changes: convert::changes(&d.changes),
         }))
     }
 
@@ -124,12 +131,16 @@ impl AdminService for AdminApi {
                 required: f.required,
             })
             .collect();
-        let (policy, created) = records::define_policy(&self.0, &caller, &p.name, fields, p.drop)
+        let d = policies::define_policy(&self.0, &caller, &p.name, fields, p.drop)
             .await
             .map_err(to_status)?;
+        let (pending_operation_id, approve_before_unix_ms) = d.pending.unwrap_or_default();
         Ok(Response::new(pb::DefineRecordPolicyResponse {
-            policy: Some(convert::record_policy(&policy)),
-            created,
+            policy: d.policy.as_ref().map(convert::record_policy),
+            created: d.created,
+            pending_operation_id,
+            approve_before_unix_ms,
+            changes: convert::changes(&d.changes),
         }))
     }
 
@@ -138,7 +149,7 @@ impl AdminService for AdminApi {
         request: Request<pb::ListRecordPoliciesRequest>,
     ) -> Result<Response<pb::ListRecordPoliciesResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let list = records::list_policies(&self.0, &caller)
+        let list = policies::list_policies(&self.0, &caller)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListRecordPoliciesResponse {
@@ -151,10 +162,15 @@ impl AdminService for AdminApi {
         request: Request<pb::DeleteRecordPolicyRequest>,
     ) -> Result<Response<pb::DeleteRecordPolicyResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
-        records::delete_policy(&self.0, &caller, &request.into_inner().name)
+        let pending = policies::delete_policy(&self.0, &caller, &request.into_inner().name)
             .await
             .map_err(to_status)?;
-        Ok(Response::new(pb::DeleteRecordPolicyResponse {}))
+        let (pending_operation_id, approve_before_unix_ms) = pending.unwrap_or_default();
+        Ok(Response::new(pb::DeleteRecordPolicyResponse {
+            deleted: pending.is_none(),
+            pending_operation_id,
+            approve_before_unix_ms,
+        }))
     }
 
     async fn add_consent_text(
@@ -228,19 +244,74 @@ impl AdminService for AdminApi {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let roles = convert::roles(&r.roles).map_err(to_status)?;
-        let (p, token) = admin::create_principal(
-            &self.0,
-            &caller,
-            &r.name,
-            roles,
-            r.purposes,
-            &r.client_cert_sha256,
-        )
-        .await
-        .map_err(to_status)?;
-        Ok(Response::new(pb::CreatePrincipalResponse {
+        let created =
+            principals::create_principal(&self.0, &caller, &r.name, roles, r.purposes, r.enrol)
+                .await
+                .map_err(to_status)?;
+        Ok(Response::new(match created {
+            Created::Token(p, token) => pb::CreatePrincipalResponse {
+                principal: Some(convert::principal(&p)),
+                token: token_text(&token),
+                ..Default::default()
+            },
+            Created::Enrolment(e) => pb::CreatePrincipalResponse {
+                principal: Some(convert::principal(&e.principal)),
+                enrolment: Some(convert::enrolment(&e)),
+                ..Default::default()
+            },
+            Created::Pending(e, id, until) => pb::CreatePrincipalResponse {
+                principal: Some(convert::principal(&e.principal)),
+                enrolment: Some(convert::enrolment(&e)),
+                pending_operation_id: id,
+                approve_before_unix_ms: until,
+                ..Default::default()
+            },
+        }))
+    }
+
+    async fn claim_enrolment(
+        &self,
+        request: Request<pb::ClaimEnrolmentRequest>,
+    ) -> Result<Response<pb::ClaimEnrolmentResponse>, Status> {
+        // No credential: the code is one. A sealed vault answers nothing else.
+        if self.0.is_sealed() {
+            return Err(to_status(crate::error::VaultError::FailedPrecondition(
+                "the vault is sealed; it answers only the seal service until unsealed".into(),
+            )));
+        }
+        let request_id = request
+            .metadata()
+            .get(crate::observe::request_id::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let (p, token) = enrolment::claim(&self.0, &request.into_inner().code, &request_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ClaimEnrolmentResponse {
             principal: Some(convert::principal(&p)),
             token: token_text(&token),
+        }))
+    }
+
+    async fn bind_client_certificate(
+        &self,
+        request: Request<pb::BindClientCertificateRequest>,
+    ) -> Result<Response<pb::BindClientCertificateResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        if request.metadata().get("authorization").is_none() {
+            return Err(to_status(crate::error::VaultError::FailedPrecondition(
+                "authorization: bind with the principal's token (the certificate is not bound yet)"
+                    .into(),
+            )));
+        }
+        let certs = request.peer_certs();
+        let leaf = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
+        let p = principals::bind_certificate(&self.0, &caller, leaf)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::BindClientCertificateResponse {
+            principal: Some(convert::principal(&p)),
         }))
     }
 
@@ -250,7 +321,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::RevokePrincipalResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let p = admin::revoke_principal(&self.0, &caller, &r.id)
+        let p = principals::revoke_principal(&self.0, &caller, &r.id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::RevokePrincipalResponse {
@@ -263,7 +334,7 @@ impl AdminService for AdminApi {
         request: Request<pb::ListPrincipalsRequest>,
     ) -> Result<Response<pb::ListPrincipalsResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let list = admin::list_principals(&self.0, &caller)
+        let list = principals::list_principals(&self.0, &caller)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListPrincipalsResponse {

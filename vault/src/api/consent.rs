@@ -34,6 +34,29 @@ pub(crate) fn subject(s: Option<pb::SubjectRef>) -> Result<(String, SubjectBy), 
     Ok((s.domain, by))
 }
 
+/// A consent event as the consent desk sees it: without the subject's pseudonym, unless the
+/// request named the subject by that very pseudonym. The desk talks to people by identifier;
+/// handing it the pseudonym would let it link identifiers to pseudonymised data.
+fn desk_event(
+    purpose: &str,
+    e: &crate::model::ConsentEvent,
+    named: Option<&str>,
+) -> pb::ConsentEvent {
+    let mut out = convert::consent_event(purpose, e);
+    if named != Some(out.subject_pseudonym.as_str()) {
+        out.subject_domain.clear();
+        out.subject_pseudonym.clear();
+    }
+    out
+}
+
+fn named_pseudonym(by: &SubjectBy) -> Option<String> {
+    match by {
+        SubjectBy::Pseudonym(p) => Some(p.clone()),
+        SubjectBy::Identifier(_) => None,
+    }
+}
+
 #[tonic::async_trait]
 impl ConsentService for ConsentApi {
     async fn list_consents(
@@ -71,7 +94,7 @@ impl ConsentService for ConsentApi {
                     subject_ref: c.subject_ref.clone(),
                     purpose: c.purpose.clone(),
                     status: convert::consent_status(c.status).into(),
-                    latest: Some(convert::consent_event(&c.purpose, &c.latest)),
+                    latest: Some(desk_event(&c.purpose, &c.latest, None)),
                 })
                 .collect(),
             next_page_token: next,
@@ -176,11 +199,12 @@ impl ConsentService for ConsentApi {
             evidence_media_type: r.evidence_media_type,
             guardian,
         };
+        let named = named_pseudonym(&by);
         let granted = consent::grant(&self.0, &caller, &domain, by, &r.purpose, grant)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::GrantConsentResponse {
-            event: Some(convert::consent_event(&r.purpose, &granted.event)),
+            event: Some(desk_event(&r.purpose, &granted.event, named.as_deref())),
             receipt: granted.receipt,
         }))
     }
@@ -192,11 +216,12 @@ impl ConsentService for ConsentApi {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let (domain, by) = subject(r.subject)?;
+        let named = named_pseudonym(&by);
         let e = consent::withdraw(&self.0, &caller, &domain, by, &r.purpose)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::WithdrawConsentResponse {
-            event: Some(convert::consent_event(&r.purpose, &e)),
+            event: Some(desk_event(&r.purpose, &e, named.as_deref())),
         }))
     }
 
@@ -207,6 +232,7 @@ impl ConsentService for ConsentApi {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let (domain, by) = subject(r.subject)?;
+        let named = named_pseudonym(&by);
         let list = consent::history(&self.0, &caller, &domain, by, &r.purpose)
             .await
             .map_err(to_status)?;
@@ -218,7 +244,7 @@ impl ConsentService for ConsentApi {
                 events: h
                     .events
                     .iter()
-                    .map(|e| convert::consent_event(&h.purpose, e))
+                    .map(|e| desk_event(&h.purpose, e, named.as_deref()))
                     .collect(),
             })
             .collect();

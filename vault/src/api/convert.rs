@@ -278,6 +278,34 @@ pub fn principal(p: &PrincipalRecord) -> pb::Principal {
         revoked: p.revoked,
         created_unix_ms: p.created_ms,
         client_cert_sha256: p.client_cert_sha256.clone().unwrap_or_default(),
+        created_by: p.created_by.clone(),
+        enrolled_unix_ms: p.enrolled_ms,
+        enrolment_expires_unix_ms: p
+            .enrolment
+            .as_ref()
+            .filter(|e| e.claimed_ms == 0)
+            .map_or(0, |e| e.expires_ms),
+    }
+}
+
+/// Changes → wire.
+pub fn changes(changes: &[(String, String, String)]) -> Vec<pb::AuditChange> {
+    changes
+        .iter()
+        .map(|(field, before, after)| pb::AuditChange {
+            field: field.clone(),
+            before: before.clone(),
+            after: after.clone(),
+        })
+        .collect()
+}
+
+/// An enrolment → wire (its code declassified on purpose: it goes to its creator, once).
+pub fn enrolment(e: &crate::ops::enrolment::Enrolment) -> pb::Enrolment {
+    pb::Enrolment {
+        principal: Some(principal(&e.principal)),
+        code: String::from_utf8_lossy(e.code.expose_secret()).into_owned(),
+        expires_unix_ms: e.expires_ms,
     }
 }
 

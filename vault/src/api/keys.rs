@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use valv_kms::KeyState;
 use valv_proto::v1::{self as pb, key_service_server::KeyService};
 
-use super::{caller, status::to_status};
+use super::{caller, convert, status::to_status};
 use crate::model::records::JobState;
 use crate::{
     app::App,
@@ -191,6 +191,17 @@ impl KeyService for KeyApi {
         }))
     }
 
+    async fn refuse_operation(
+        &self,
+        request: Request<pb::RefuseOperationRequest>,
+    ) -> Result<Response<pb::RefuseOperationResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let kind = approval::refuse(&self.0, &caller, request.into_inner().id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RefuseOperationResponse { kind }))
+    }
+
     async fn list_pending_operations(
         &self,
         request: Request<pb::ListPendingOperationsRequest>,
@@ -207,6 +218,7 @@ impl KeyService for KeyApi {
                 requested_unix_ms: o.requested_ms,
                 expires_unix_ms: o.expires_ms,
                 summary: approval::summary(o),
+                changes: convert::changes(&o.changes),
             })
             .collect();
         Ok(Response::new(pb::ListPendingOperationsResponse {

@@ -55,7 +55,25 @@ impl SubjectService for SubjectApi {
         let rx = subject_events::watch(&self.0, &caller, r.after_seq, r.follow)
             .await
             .map_err(to_status)?;
-        let stream = ReceiverStream::new(rx).map(|item| item.map(event).map_err(to_status));
+        // Data platforms (tokenizer) and subject officers act on pseudonyms; the consent desk,
+        // which knows people by identifier, gets subject references only.
+        let pseudonyms = caller
+            .require(crate::store::records::Role::Tokenizer)
+            .is_ok()
+            || caller
+                .require(crate::store::records::Role::SubjectOfficer)
+                .is_ok();
+        let stream = ReceiverStream::new(rx).map(move |item| {
+            item.map(|e| {
+                let mut e = event(e);
+                if !pseudonyms {
+                    e.domain.clear();
+                    e.pseudonym.clear();
+                }
+                e
+            })
+            .map_err(to_status)
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 

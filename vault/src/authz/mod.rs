@@ -65,16 +65,7 @@ impl Caller {
 
 /// A role's name as in docs/concepts.md.
 pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Operator => "operator",
-        Role::TenantAdmin => "tenant-admin",
-        Role::Tokenizer => "tokenizer",
-        Role::Reidentifier => "reidentifier",
-        Role::ConsentManager => "consent-manager",
-        Role::SubjectOfficer => "subject-officer",
-        Role::KeyOfficer => "key-officer",
-        Role::Auditor => "auditor",
-    }
+    role.as_str()
 }
 
 /// Authenticates a request from its metadata (bearer token) or TLS peer certificate.
@@ -107,6 +98,8 @@ pub async fn authenticate(
         store
             .principal_by_cert(&fingerprint)
             .await?
+            // The record itself must name the certificate, not only the index.
+            .filter(|p| p.client_cert_sha256.as_deref() == Some(fingerprint.as_str()))
             .ok_or(VaultError::Unauthenticated(
                 "client certificate is not bound to a principal",
             ))?

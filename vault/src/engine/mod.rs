@@ -12,3 +12,4 @@ pub mod record;
 pub mod release;
 pub mod scheme;
 pub mod subject;
+pub mod widening;

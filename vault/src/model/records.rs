@@ -91,6 +91,20 @@ pub enum LegalBasis {
     LegitimateInterests,
 }
 
+impl LegalBasis {
+    /// The stored (kebab-case) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Consent => "consent",
+            Self::Contract => "contract",
+            Self::LegalObligation => "legal-obligation",
+            Self::VitalInterests => "vital-interests",
+            Self::PublicTask => "public-task",
+            Self::LegitimateInterests => "legitimate-interests",
+        }
+    }
+}
+
 /// A record policy: which fields of a JSON record are identifiers of which domain, and which
 /// fields are dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,8 +190,24 @@ pub enum Role {
     Auditor,
 }
 
+impl Role {
+    /// The role's name as in docs/concepts.md.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::TenantAdmin => "tenant-admin",
+            Self::Tokenizer => "tokenizer",
+            Self::Reidentifier => "reidentifier",
+            Self::ConsentManager => "consent-manager",
+            Self::SubjectOfficer => "subject-officer",
+            Self::KeyOfficer => "key-officer",
+            Self::Auditor => "auditor",
+        }
+    }
+}
+
 /// A caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrincipalRecord {
     /// 16 hex characters, part of the token.
     pub id: String,
@@ -197,6 +227,29 @@ pub struct PrincipalRecord {
     pub revoked: bool,
     /// Creation time.
     pub created_ms: i64,
+    /// The principal that created this one ("" for the first operator). With [`Self::enrolled_ms`]
+    /// it decides who else may have held this principal's token (`ops::independence`).
+    #[serde(default)]
+    pub created_by: String,
+    /// When its holder claimed it with an enrolment code and chose its token (0: the token was
+    /// handed to its creator).
+    #[serde(default)]
+    pub enrolled_ms: i64,
+    /// While it waits to be claimed: the enrolment code's hash and deadline. It has no token then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolment: Option<EnrolmentRecord>,
+}
+
+/// An enrolment code waiting to be claimed (single use, short-lived).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolmentRecord {
+    /// SHA-256 of the code's secret part, hex.
+    pub code_sha256: String,
+    /// The code is refused from then on.
+    pub expires_ms: i64,
+    /// When it was claimed (0: not yet). Kept, so a second claim is told it came too late.
+    #[serde(default)]
+    pub claimed_ms: i64,
 }
 
 /// A stored pseudonym mapping.
@@ -260,12 +313,14 @@ pub struct AuditRecord {
     pub counts: Vec<(String, u64)>,
     /// Per-item (target, outcome), e.g. (pseudonym, verdict).
     pub items: Vec<(String, String)>,
+    /// What an administrative act changed: (field, before, after).
+    pub changes: Vec<(String, String, String)>,
 }
 
 impl AuditRecord {
     /// The entry at `seq` of `chain` after `prev_hash`, with its hash set.
     pub fn chained(self, chain: u64, seq: u64, prev_hash: Vec<u8>) -> valv_proto::v1::AuditEntry {
-        use valv_proto::v1::{AuditCount, AuditEntry, AuditItem};
+        use valv_proto::v1::{AuditChange, AuditCount, AuditEntry, AuditItem};
         let mut e = AuditEntry {
             chain,
             seq,
@@ -286,6 +341,15 @@ impl AuditRecord {
                 .items
                 .into_iter()
                 .map(|(target, outcome)| AuditItem { target, outcome })
+                .collect(),
+            changes: self
+                .changes
+                .into_iter()
+                .map(|(field, before, after)| AuditChange {
+                    field,
+                    before,
+                    after,
+                })
                 .collect(),
             prev_hash,
             hash: Vec::new(),
@@ -376,8 +440,9 @@ impl JobRecord {
     }
 }
 
-/// A destructive operation waiting for a second principal's approval (two-person rule).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An operation waiting for a second principal's approval (two-person rule): a destructive one,
+/// or one that widens who can re-identify.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingOpRecord {
     /// Unique id.
     pub id: u64,
@@ -402,6 +467,12 @@ pub struct PendingOpRecord {
     /// The tenant an operator operation acts on (shredding).
     #[serde(default)]
     pub target_tenant: u64,
+    /// What the operation will store when approved (JSON of the record it creates or changes).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub payload: String,
+    /// What it changes, for the approver to read and for the audit: (field, before, after).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<(String, String, String)>,
 }
 
 /// A restriction of processing (GDPR Art. 18) on a subject: re-identification is refused.

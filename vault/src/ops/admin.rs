@@ -2,16 +2,21 @@
 
 use std::sync::Arc;
 
-use valv_kms::{SecretBytes, TenantKeys};
+use valv_kms::TenantKeys;
 
+use super::{
+    approval::{self, DEFINE_PURPOSE, Outcome},
+    enrolment::{self, Enrolment},
+    principals,
+};
 use crate::{
     app::App,
     audit::OPERATOR_CHAIN,
-    authz::{Caller, token},
-    engine::{identifier::IdentifierKind, names::check_name, scheme::Scheme},
+    authz::Caller,
+    engine::{identifier::IdentifierKind, names::check_name, scheme::Scheme, widening},
     error::{VaultError, VaultResult},
     store::records::{
-        DomainRecord, LegalBasis, PrincipalRecord, PurposeRecord, Role, TenantRecord,
+        DomainRecord, LegalBasis, PendingOpRecord, PurposeRecord, Role, TenantRecord,
     },
 };
 
@@ -19,13 +24,16 @@ fn name_ok(field: &str, name: &str) -> VaultResult<()> {
     check_name(name).map_err(|rule| VaultError::invalid(field, rule))
 }
 
-/// Creates a tenant and its first tenant-admin; returns the admin's token (shown once).
+/// Creates a tenant and its first tenant-admins, each as an enrolment code for the person who
+/// will hold it: the operator never sees a token of the tenant. `admins` = 0: two under the
+/// two-person rule (one alone could approve nothing), else one.
 pub async fn create_tenant(
     app: &Arc<App>,
     caller: &Caller,
     name: &str,
     admin_name: &str,
-) -> VaultResult<(TenantRecord, PrincipalRecord, SecretBytes)> {
+    admins: u32,
+) -> VaultResult<(TenantRecord, Vec<Enrolment>)> {
     caller.require(Role::Operator)?;
     name_ok("name", name)?;
     let admin_name = if admin_name.is_empty() {
@@ -34,6 +42,18 @@ pub async fn create_tenant(
         admin_name
     };
     name_ok("admin_name", admin_name)?;
+    let admins = match admins {
+        0 if approval::is_on(app) => 2,
+        0 => 1,
+        1..=5 => admins,
+        _ => return Err(VaultError::invalid("admins", "between 1 and 5")),
+    };
+    if admins < 2 && approval::is_on(app) {
+        return Err(VaultError::invalid(
+            "admins",
+            "at least 2 under the two-person rule: one tenant-admin alone could approve nothing",
+        ));
+    }
     let now = app.now_ms();
     let tenant = TenantRecord {
         id: app.store.next_id().await?,
@@ -47,44 +67,37 @@ pub async fn create_tenant(
     let wrapped = TenantKeys::generate(tenant.id, now).wrap(app.keys.root().as_ref())?;
     app.store.create_tenant(&tenant, &wrapped).await?;
     drop(root);
-    let (admin, token) = new_principal(
-        app,
-        Some(tenant.id),
-        admin_name,
-        vec![Role::TenantAdmin],
-        vec![],
-        None,
-    )
-    .await?;
+    let mut enrolments = Vec::new();
+    for i in 1..=admins {
+        let name = if admins == 1 {
+            admin_name.to_owned()
+        } else {
+            format!("{admin_name}-{i}")
+        };
+        let principal = principals::record(
+            app,
+            Some(tenant.id),
+            &name,
+            vec![Role::TenantAdmin],
+            vec![],
+            caller.id(),
+        );
+        enrolments.push(enrolment::store_awaiting(app, principal).await?);
+    }
+    let ids: Vec<(String, String)> = enrolments
+        .iter()
+        .map(|e| (e.principal.id.clone(), "enrolment-code-issued".into()))
+        .collect();
+    // Both chains name the operator: the tenant's own chain starts with who created it.
     let mut entry = caller.act(now, "tenant.create");
-    entry.counts = vec![("tenant".into(), tenant.id)];
+    entry.counts = vec![
+        ("tenant".into(), tenant.id),
+        ("admins".into(), u64::from(admins)),
+    ];
+    entry.items.clone_from(&ids);
+    app.audit.append(tenant.id, entry.clone()).await?;
     app.audit.record(OPERATOR_CHAIN, entry).await?;
-    Ok((tenant, admin, token))
-}
-
-/// Stores a new principal; returns it with its token.
-pub(crate) async fn new_principal(
-    app: &App,
-    tenant_id: Option<u64>,
-    name: &str,
-    roles: Vec<Role>,
-    purposes: Vec<String>,
-    client_cert_sha256: Option<String>,
-) -> VaultResult<(PrincipalRecord, SecretBytes)> {
-    let (id, token, hash) = token::issue();
-    let principal = PrincipalRecord {
-        id,
-        tenant_id,
-        name: name.to_owned(),
-        roles,
-        purposes,
-        token_sha256: hash,
-        client_cert_sha256,
-        revoked: false,
-        created_ms: app.now_ms(),
-    };
-    app.store.put_principal(&principal).await?;
-    Ok((principal, token))
+    Ok((tenant, enrolments))
 }
 
 /// Domain settings from a request.
@@ -168,6 +181,31 @@ pub async fn create_domain(
     app.store.create_domain(&domain).await?;
     let mut entry = caller.act(domain.created_ms, "domain.create");
     entry.domain = Some(domain.name.clone());
+    entry.changes = vec![
+        ("kind".into(), String::new(), domain.kind.as_str().into()),
+        (
+            "scheme".into(),
+            String::new(),
+            domain.scheme.as_str().into(),
+        ),
+        (
+            "reversible".into(),
+            String::new(),
+            domain.reversible.to_string(),
+        ),
+        (
+            "retention_seconds".into(),
+            String::new(),
+            domain.retention_seconds.to_string(),
+        ),
+    ];
+    if !domain.consent_purpose.is_empty() {
+        entry.changes.push((
+            "consent_purpose".into(),
+            String::new(),
+            domain.consent_purpose.clone(),
+        ));
+    }
     app.audit.record(tenant_id, entry).await?;
     Ok(domain)
 }
@@ -201,12 +239,27 @@ pub struct PurposeSpec {
     pub evidence_retention_seconds: u64,
 }
 
-/// Creates or updates a purpose; returns it and whether it was new.
+/// What `DefinePurpose` led to.
+#[derive(Debug)]
+pub struct PurposeDefined {
+    /// The purpose as stored now (unchanged while a change waits for approval).
+    pub purpose: PurposeRecord,
+    /// Whether it was new.
+    pub created: bool,
+    /// Waiting for a second tenant-admin: operation id and deadline.
+    pub pending: Option<(u64, i64)>,
+    /// What the definition changes.
+    pub changes: Vec<widening::Change>,
+}
+
+/// Creates or updates a purpose. Its legal basis never changes; a change that releases more
+/// waits for a second tenant-admin under the two-person rule; one that releases less takes effect
+/// at once.
 pub async fn define_purpose(
     app: &Arc<App>,
     caller: &Caller,
     spec: PurposeSpec,
-) -> VaultResult<(PurposeRecord, bool)> {
+) -> VaultResult<PurposeDefined> {
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
     name_ok("name", &spec.name)?;
     let legal_basis = spec
@@ -246,15 +299,95 @@ pub async fn define_purpose(
         evidence_retention_seconds: spec.evidence_retention_seconds,
         text_versions: existing.as_ref().map_or(0, |p| p.text_versions),
     };
-    app.store.put_purpose(&purpose).await?;
-    let mut entry = caller.act(now, "purpose.define");
+    let review = widening::purpose(existing.as_ref(), &purpose)
+        .map_err(|rule| VaultError::invalid("legal_basis", rule))?;
+    let created = existing.is_none();
+    if let Some(old) = existing.filter(|_| review.widens && approval::is_on(app)) {
+        let op = PendingOpRecord {
+            tenant_id,
+            kind: DEFINE_PURPOSE.into(),
+            payload: serde_json::to_string(&purpose)
+                .map_err(|e| VaultError::Internal(format!("purpose record: {e}")))?,
+            changes: review.changes.clone(),
+            ..PendingOpRecord::default()
+        };
+        let Outcome::Pending(id, until) = approval::file_now(app, caller, op).await? else {
+            return Err(VaultError::Internal("filed operation done".into()));
+        };
+        return Ok(PurposeDefined {
+            purpose: old,
+            created: false,
+            pending: Some((id, until)),
+            changes: review.changes,
+        });
+    }
+    store_purpose(
+        app,
+        caller.id(),
+        &caller.request_id,
+        &purpose,
+        &review.changes,
+        None,
+    )
+    .await?;
+    Ok(PurposeDefined {
+        created,
+        purpose,
+        pending: None,
+        changes: review.changes,
+    })
+}
+
+async fn store_purpose(
+    app: &App,
+    principal: &str,
+    request_id: &str,
+    purpose: &PurposeRecord,
+    changes: &[widening::Change],
+    approver: Option<&str>,
+) -> VaultResult<()> {
+    app.store.put_purpose(purpose).await?;
+    let mut entry = crate::audit::entry(app.now_ms(), principal, "purpose.define");
+    entry.request_id = request_id.to_owned();
     entry.purpose = Some(purpose.name.clone());
-    entry.counts = vec![(
-        "min_text_version".into(),
-        u64::from(purpose.min_text_version),
-    )];
-    app.audit.record(tenant_id, entry).await?;
-    Ok((purpose, existing.is_none()))
+    entry.changes = changes.to_vec();
+    if let Some(approver) = approver {
+        entry.items = vec![(approver.to_owned(), "approved".into())];
+    }
+    app.audit.record(purpose.tenant_id, entry).await
+}
+
+/// Carries out an approved purpose change, if the purpose still has the legal basis it had.
+pub(crate) async fn define_purpose_approved(
+    app: &Arc<App>,
+    op: &PendingOpRecord,
+    approver: &Caller,
+) -> VaultResult<String> {
+    let mut purpose: PurposeRecord = serde_json::from_str(&op.payload)
+        .map_err(|e| VaultError::Internal(format!("pending purpose: {e}")))?;
+    if purpose.tenant_id != op.tenant_id {
+        return Err(VaultError::Internal(
+            "pending purpose of another tenant".into(),
+        ));
+    }
+    let current = app.store.purpose(purpose.tenant_id, &purpose.name).await?;
+    if let Some(current) = &current {
+        // Text versions added while the change waited stay.
+        purpose.text_versions = current.text_versions;
+    }
+    widening::purpose(current.as_ref(), &purpose)
+        .map_err(|rule| VaultError::FailedPrecondition(format!("legal_basis: {rule}")))?;
+    purpose.updated_ms = app.now_ms();
+    store_purpose(
+        app,
+        &op.requested_by,
+        &approver.request_id,
+        &purpose,
+        &op.changes,
+        Some(approver.id()),
+    )
+    .await?;
+    Ok(format!("purpose {} changed", purpose.name))
 }
 
 /// The caller's tenant settings (tenant-admin).
@@ -279,10 +412,15 @@ pub async fn set_age_of_consent(
         ));
     }
     let mut tenant = tenant_settings(app, caller).await?;
+    let before = match tenant.age_of_consent {
+        0 => crate::store::records::DEFAULT_AGE_OF_CONSENT,
+        a => a,
+    };
     tenant.age_of_consent = age;
     app.store.put_tenant(&tenant).await?;
     let mut entry = caller.act(app.now_ms(), "tenant.settings");
     entry.counts = vec![("age_of_consent".into(), u64::from(age))];
+    entry.changes = vec![("age_of_consent".into(), before.to_string(), age.to_string())];
     app.audit.record(tenant.id, entry).await?;
     Ok(tenant)
 }
@@ -291,98 +429,4 @@ pub async fn set_age_of_consent(
 pub async fn list_purposes(app: &Arc<App>, caller: &Caller) -> VaultResult<Vec<PurposeRecord>> {
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
     Ok(app.store.list_purposes(tenant_id).await?)
-}
-
-/// Creates a principal in the caller's tenant.
-pub async fn create_principal(
-    app: &Arc<App>,
-    caller: &Caller,
-    name: &str,
-    roles: Vec<Role>,
-    purposes: Vec<String>,
-    client_cert_sha256: &str,
-) -> VaultResult<(PrincipalRecord, SecretBytes)> {
-    // Operators create only operators (a second one is what the two-person rule needs).
-    if caller.principal.tenant_id.is_none() && caller.require(Role::Operator).is_ok() {
-        if roles != [Role::Operator] {
-            return Err(VaultError::PermissionDenied(
-                "operators create only operator principals".into(),
-            ));
-        }
-        name_ok("name", name)?;
-        if !purposes.is_empty() {
-            return Err(VaultError::invalid(
-                "purposes",
-                "operators have no purposes",
-            ));
-        }
-        let result = new_principal(app, None, name, roles, vec![], None).await?;
-        let mut entry = caller.act(app.now_ms(), "principal.create");
-        entry.items = vec![(result.0.id.clone(), "created".into())];
-        app.audit.record(OPERATOR_CHAIN, entry).await?;
-        return Ok(result);
-    }
-    let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    name_ok("name", name)?;
-    if roles.is_empty() {
-        return Err(VaultError::invalid("roles", "at least one role"));
-    }
-    if roles.contains(&Role::Operator) {
-        return Err(VaultError::invalid(
-            "roles",
-            "operator cannot be granted to a tenant principal",
-        ));
-    }
-    for (i, p) in purposes.iter().enumerate() {
-        if app.store.purpose(tenant_id, p).await?.is_none() {
-            return Err(VaultError::invalid(
-                format!("purposes[{i}]"),
-                "not defined in this tenant",
-            ));
-        }
-    }
-    let cert = match client_cert_sha256 {
-        "" => None,
-        fp if fp.len() == 64 && fp.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Some(fp.to_ascii_lowercase())
-        }
-        _ => {
-            return Err(VaultError::invalid(
-                "client_cert_sha256",
-                "64 hex characters (SHA-256 of the DER certificate)",
-            ));
-        }
-    };
-    let result = new_principal(app, Some(tenant_id), name, roles, purposes, cert).await?;
-    let mut entry = caller.act(app.now_ms(), "principal.create");
-    entry.items = vec![(result.0.id.clone(), "created".into())];
-    app.audit.record(tenant_id, entry).await?;
-    Ok(result)
-}
-
-/// Revokes a principal of the caller's tenant.
-pub async fn revoke_principal(
-    app: &Arc<App>,
-    caller: &Caller,
-    id: &str,
-) -> VaultResult<PrincipalRecord> {
-    let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    let mut principal = app
-        .store
-        .principal(id)
-        .await?
-        .filter(|p| p.tenant_id == Some(tenant_id))
-        .ok_or_else(|| VaultError::NotFound("id: no such principal in this tenant".into()))?;
-    principal.revoked = true;
-    app.store.put_principal(&principal).await?;
-    let mut entry = caller.act(app.now_ms(), "principal.revoke");
-    entry.items = vec![(principal.id.clone(), "revoked".into())];
-    app.audit.record(tenant_id, entry).await?;
-    Ok(principal)
-}
-
-/// Lists the caller's principals.
-pub async fn list_principals(app: &Arc<App>, caller: &Caller) -> VaultResult<Vec<PrincipalRecord>> {
-    let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    Ok(app.store.list_principals(Some(tenant_id)).await?)
 }

@@ -1,15 +1,17 @@
-//! Approving a pending operation (two-person rule): a second principal with the same role and
-//! scope carries out what another requested, once — the approval is claimed in the store before
-//! the act runs.
+//! Approving a pending operation (two-person rule): an independent second principal with the
+//! role the operation needs carries out what another requested, once — the approval is claimed in
+//! the store before the act runs, so of two approvers on any nodes exactly one carries it out.
 
 use std::sync::Arc;
 
 use super::{
+    admin,
     approval::{
-        APPROVED, DESTROY_KEY_VERSION, PENDING, ROTATE_ROOT_KEY, SHRED_TENANT, role_of, scope,
+        APPROVED, CREATE_OPERATOR, CREATE_PRINCIPAL, DEFINE_PURPOSE, DEFINE_RECORD_POLICY,
+        DELETE_RECORD_POLICY, DESTROY_KEY_VERSION, PENDING, ROTATE_ROOT_KEY, SHRED_TENANT, find,
         summary,
     },
-    keys, root, shred,
+    independence, keys, policies, principals, root, shred,
 };
 use crate::{
     app::App,
@@ -20,75 +22,32 @@ use crate::{
 
 /// Approves another principal's pending operation, which then takes effect.
 pub async fn approve(app: &Arc<App>, caller: &Caller, id: u64) -> VaultResult<(String, String)> {
-    // The role first: a caller who may approve nothing learns nothing about operations.
-    let tenant_id = scope(caller)?;
-    let not_found = || VaultError::NotFound("id: no such pending operation".into());
-    let mut op = app
-        .store
-        .pending_ops()
-        .await?
-        .into_iter()
-        .find(|o| o.id == id)
-        .ok_or_else(not_found)?;
-    if op.tenant_id != tenant_id {
-        return Err(not_found());
-    }
-    caller.require(role_of(&op.kind))?;
-    if op.state != PENDING {
-        return Err(VaultError::FailedPrecondition(format!(
-            "id: the operation is {}",
-            op.state
-        )));
-    }
-    if op.requested_by == caller.id() {
-        return Err(VaultError::PermissionDenied(
-            "two-person rule: a second principal must approve".into(),
-        ));
-    }
-    if app.now_ms() > op.expires_ms {
-        op.state = "expired".into();
-        app.store.put_pending_op(&op).await?;
-        return Err(VaultError::FailedPrecondition(
-            "id: the approval window has passed; request the operation again".into(),
-        ));
-    }
-    // Claim the approval first (atomic in the store): of two approvers, in this process or
-    // another, exactly one carries the operation out. A failed execution hands it back.
+    let op = find(app, caller, id).await?;
+    independence::check(app, &op, &caller.principal).await?;
     let mut approved = op.clone();
     approved.state = APPROVED.into();
     approved.approved_by = caller.id().to_owned();
     if !app.store.transition_pending_op(&approved, PENDING).await? {
         return Err(VaultError::Aborted(
-            "id: another principal approved the operation at the same moment".into(),
+            "id: another principal decided on the operation at the same moment".into(),
         ));
     }
-    let summary = match execute(
-        app,
-        &op,
-        &op.requested_by,
-        Some(caller.id()),
-        &caller.request_id,
-    )
-    .await
-    {
+    let summary = match execute(app, &op, caller).await {
         Ok(summary) => summary,
         Err(e) => {
+            // A failed execution hands the operation back for another try.
             app.store.transition_pending_op(&op, APPROVED).await?;
             return Err(e);
         }
     };
     app.store.sync().await?;
-    let op = approved;
     Ok((op.kind, summary))
 }
 
-async fn execute(
-    app: &Arc<App>,
-    op: &PendingOpRecord,
-    requested_by: &str,
-    approved_by: Option<&str>,
-    request_id: &str,
-) -> VaultResult<String> {
+async fn execute(app: &Arc<App>, op: &PendingOpRecord, approver: &Caller) -> VaultResult<String> {
+    let requested_by = op.requested_by.as_str();
+    let approved_by = Some(approver.id());
+    let request_id = approver.request_id.as_str();
     match op.kind.as_str() {
         DESTROY_KEY_VERSION => {
             keys::destroy_now(app, op, requested_by, approved_by, request_id).await?;
@@ -100,6 +59,11 @@ async fn execute(
         ROTATE_ROOT_KEY => {
             let id = root::rotate_now(app, requested_by, approved_by, request_id).await?;
             Ok(format!("root key rotated; new root key id {id}"))
+        }
+        CREATE_OPERATOR | CREATE_PRINCIPAL => principals::create_approved(app, op, approver).await,
+        DEFINE_PURPOSE => admin::define_purpose_approved(app, op, approver).await,
+        DEFINE_RECORD_POLICY | DELETE_RECORD_POLICY => {
+            policies::policy_approved(app, op, approver).await
         }
         other => Err(VaultError::Internal(format!(
             "unknown operation kind {other}"

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use valv_kms::AadContext;
 
 use super::{
-    consent_texts, find_purpose, receipts, subject,
+    consent_texts, find_domain, find_purpose, receipts, subject,
     subject::{Resolved, SubjectBy, resolve},
     subject_events,
 };
@@ -188,6 +188,25 @@ pub async fn grant(
         "text_version",
     )
     .await?;
+    if find_domain(app, tenant_id, domain)
+        .await?
+        .kind
+        .carries_birth_date()
+    {
+        // Whether a grant by pseudonym needs a guardian (or whether a guardian named by
+        // pseudonym is of age) would tell the caller a pseudonymised person's age.
+        let by_pseudonym = |field: &str| {
+            VaultError::FailedPrecondition(format!(
+                "{field}: name the person by identifier to record a consent in a domain of national identity numbers: age decides who may consent, and the vault does not tell a pseudonymised person's age"
+            ))
+        };
+        if matches!(by, SubjectBy::Pseudonym(_)) {
+            return Err(by_pseudonym("subject"));
+        }
+        if matches!(grant.guardian, Some(SubjectBy::Pseudonym(_))) {
+            return Err(by_pseudonym("guardian"));
+        }
+    }
     let subject = resolve(app, tenant_id, domain, by, "subject").await?;
     let guardian_ref = guardian_check(app, tenant_id, domain, &subject, grant.guardian).await?;
 

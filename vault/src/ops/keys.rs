@@ -247,6 +247,7 @@ fn destruction(
         state: String::new(),
         approved_by: String::new(),
         target_tenant: 0,
+        ..Default::default()
     }
 }
 

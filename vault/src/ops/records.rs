@@ -1,4 +1,4 @@
-//! Record policies and record-level pseudonymisation: a service sends whole JSON records and the
+//! Record-level pseudonymisation: a service sends whole JSON records and the
 //! name of a stored policy; the vault replaces the identifier fields with pseudonyms (or, for a
 //! purpose, pseudonyms with identifiers) and drops the fields the policy names. The JSON work is
 //! the pure `engine::record`; the pseudonyms and verdicts come from the very same batch
@@ -14,15 +14,11 @@ use crate::{
         consent::Verdict,
         date::Date,
         identifier::normalise,
-        names::check_name,
         record::{Compiled, FieldError, Pattern, Plan, plan, splice},
     },
     error::{VaultError, VaultResult},
-    store::records::{RecordFieldRecord, RecordPolicyRecord, Role},
+    store::records::{RecordPolicyRecord, Role},
 };
-
-/// Most identifier fields, and most dropped fields, in one policy.
-pub const MAX_POLICY_FIELDS: usize = 256;
 
 /// A refused record: each field that broke a rule (pointer in the record, rule).
 pub type RecordErrors = Vec<FieldError>;
@@ -43,96 +39,6 @@ pub struct RecordReIdentified {
     pub record: Result<String, RecordErrors>,
     /// (pointer, verdict, old epoch) per field of a reversible domain, in document order.
     pub fields: Vec<(String, Verdict, bool)>,
-}
-
-/// Creates or replaces a record policy (tenant-admin). Every pointer and domain is checked.
-pub async fn define_policy(
-    app: &Arc<App>,
-    caller: &Caller,
-    name: &str,
-    fields: Vec<RecordFieldRecord>,
-    drop: Vec<String>,
-) -> VaultResult<(RecordPolicyRecord, bool)> {
-    let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    check_name(name).map_err(|rule| VaultError::invalid("policy.name", rule))?;
-    if fields.is_empty() && drop.is_empty() {
-        return Err(VaultError::invalid(
-            "policy.fields",
-            "a policy needs at least one field or one dropped field",
-        ));
-    }
-    if fields.len() > MAX_POLICY_FIELDS || drop.len() > MAX_POLICY_FIELDS {
-        return Err(VaultError::invalid(
-            "policy.fields",
-            "at most 256 fields and 256 dropped fields",
-        ));
-    }
-    for (i, f) in fields.iter().enumerate() {
-        Pattern::parse(&f.pointer)
-            .map_err(|rule| VaultError::invalid(format!("policy.fields[{i}].pointer"), rule))?;
-        if fields[..i].iter().any(|g| g.pointer == f.pointer) {
-            return Err(VaultError::invalid(
-                format!("policy.fields[{i}].pointer"),
-                "each pointer at most once",
-            ));
-        }
-        if app.store.domain(tenant_id, &f.domain).await?.is_none() {
-            return Err(VaultError::invalid(
-                format!("policy.fields[{i}].domain"),
-                "no such domain in this tenant",
-            ));
-        }
-    }
-    for (i, d) in drop.iter().enumerate() {
-        Pattern::parse(d).map_err(|rule| VaultError::invalid(format!("policy.drop[{i}]"), rule))?;
-        if fields.iter().any(|f| &f.pointer == d) {
-            return Err(VaultError::invalid(
-                format!("policy.drop[{i}]"),
-                "a field cannot be both pseudonymised and dropped",
-            ));
-        }
-    }
-    let now = app.now_ms();
-    let existing = app.store.record_policy(tenant_id, name).await?;
-    let policy = RecordPolicyRecord {
-        tenant_id,
-        name: name.to_owned(),
-        fields,
-        drop,
-        updated_ms: now,
-    };
-    app.store.put_record_policy(&policy).await?;
-    let mut entry = caller.act(now, "record-policy.define");
-    entry.items = vec![(policy.name.clone(), "defined".into())];
-    entry.counts = vec![
-        ("fields".into(), policy.fields.len() as u64),
-        ("dropped".into(), policy.drop.len() as u64),
-    ];
-    app.audit.record(tenant_id, entry).await?;
-    Ok((policy, existing.is_none()))
-}
-
-/// The tenant's record policies (tenant-admin).
-pub async fn list_policies(
-    app: &Arc<App>,
-    caller: &Caller,
-) -> VaultResult<Vec<RecordPolicyRecord>> {
-    let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    Ok(app.store.list_record_policies(tenant_id).await?)
-}
-
-/// Deletes a record policy (tenant-admin).
-pub async fn delete_policy(app: &Arc<App>, caller: &Caller, name: &str) -> VaultResult<()> {
-    let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    if !app.store.delete_record_policy(tenant_id, name).await? {
-        return Err(VaultError::NotFound(
-            "name: no such record policy in this tenant".into(),
-        ));
-    }
-    let mut entry = caller.act(app.now_ms(), "record-policy.delete");
-    entry.items = vec![(name.to_owned(), "deleted".into())];
-    app.audit.record(tenant_id, entry).await?;
-    Ok(())
 }
 
 async fn find_policy(app: &App, tenant_id: u64, name: &str) -> VaultResult<RecordPolicyRecord> {

@@ -124,6 +124,7 @@ pub async fn rotate(
         state: String::new(),
         approved_by: String::new(),
         target_tenant: 0,
+        ..Default::default()
     };
     match super::approval::file(app, caller, op).await? {
         Some(pending) => Ok(pending),

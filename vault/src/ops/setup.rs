@@ -11,7 +11,9 @@ use std::{
 
 use valv_kms::TenantKeys;
 
-use crate::{app::App, audit::OPERATOR_CHAIN, ops::admin::new_principal, store::records::Role};
+use crate::{
+    app::App, audit::OPERATOR_CHAIN, ops::principals::new_principal, store::records::Role,
+};
 
 /// Where the first operator token is written (mode 0600) on first start.
 pub fn operator_token_path(data_dir: &Path) -> PathBuf {
@@ -46,10 +48,9 @@ async fn ensure_operator(app: &App, data_dir: &Path) -> anyhow::Result<()> {
     if !app.store.list_principals(None).await?.is_empty() {
         return Ok(());
     }
-    let (principal, token) =
-        new_principal(app, None, "operator", vec![Role::Operator], vec![], None)
-            .await
-            .map_err(|e| anyhow::anyhow!("creating the first operator: {e}"))?;
+    let (principal, token) = new_principal(app, None, "operator", vec![Role::Operator], vec![], "")
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first operator: {e}"))?;
     let path = operator_token_path(data_dir);
     let mut f = OpenOptions::new()
         .write(true)

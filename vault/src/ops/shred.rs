@@ -41,6 +41,7 @@ pub async fn shred(app: &Arc<App>, caller: &Caller, tenant_name: &str) -> VaultR
         state: String::new(),
         approved_by: String::new(),
         target_tenant: tenant_id,
+        ..PendingOpRecord::default()
     };
     match approval::file(app, caller, op).await? {
         Some(pending) => Ok(pending),

@@ -71,6 +71,15 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// Creates or replaces a principal and indexes its client certificate. `AlreadyExists` if
     /// the certificate is bound to another principal (nothing written).
     async fn put_principal(&self, principal: &PrincipalRecord) -> StoreResult<()>;
+    /// Replaces a principal only if it is stored exactly as `current` (compare-and-swap): of a
+    /// revocation, a claim and a certificate binding racing on any nodes, none is lost. False if
+    /// it changed (or is gone); `AlreadyExists` if `new` binds a certificate another principal
+    /// holds. Nothing is written unless it returns true.
+    async fn replace_principal(
+        &self,
+        current: &PrincipalRecord,
+        new: &PrincipalRecord,
+    ) -> StoreResult<bool>;
     /// A principal by id.
     async fn principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>>;
     /// A principal by client-certificate fingerprint.

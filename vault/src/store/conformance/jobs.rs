@@ -103,6 +103,7 @@ fn op(id: u64, state: &str) -> PendingOpRecord {
         state: state.into(),
         approved_by: String::new(),
         target_tenant: 0,
+        ..Default::default()
     }
 }
 

@@ -32,6 +32,7 @@ macro_rules! conformance_suite {
                 purposes_are_replaced_by_name,
                 record_policies_are_replaced_and_deleted_once,
                 a_certificate_binds_one_principal,
+                replacing_a_principal_is_compare_and_swap,
             ],
             keys: [
                 key_rings_round_trip,

@@ -219,6 +219,7 @@ fn principal(id: &str, tenant_id: Option<u64>, cert: Option<&str>) -> PrincipalR
         client_cert_sha256: cert.map(str::to_owned),
         revoked: false,
         created_ms: 1,
+        ..PrincipalRecord::default()
     }
 }
 
@@ -263,4 +264,56 @@ pub(crate) async fn a_certificate_binds_one_principal(shared: Arc<dyn Store>) {
         ids(store.list_principals(None).await.unwrap()),
         vec!["0op0"]
     );
+}
+
+/// A principal changes only from the state its writer read: a stale writer changes nothing, and
+/// a binding of a certificate another principal holds is refused with nothing written.
+pub(crate) async fn replacing_a_principal_is_compare_and_swap(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let t = tenant(store, "acme").await;
+    let a = principal("aaaa", Some(t.id), None);
+    store.put_principal(&a).await.unwrap();
+    store
+        .put_principal(&principal("bbbb", Some(t.id), Some("fp-b")))
+        .await
+        .unwrap();
+    let revoked = PrincipalRecord {
+        revoked: true,
+        ..a.clone()
+    };
+    assert!(store.replace_principal(&a, &revoked).await.unwrap());
+    // A writer that read `a` before the revocation loses: the revocation stays.
+    let bound = PrincipalRecord {
+        client_cert_sha256: Some("fp-a".into()),
+        ..a.clone()
+    };
+    assert!(!store.replace_principal(&a, &bound).await.unwrap());
+    assert_eq!(
+        store.principal("aaaa").await.unwrap(),
+        Some(revoked.clone())
+    );
+    assert_eq!(store.principal_by_cert("fp-a").await.unwrap(), None);
+    // From the current state it binds; a certificate held by another is refused.
+    let bound = PrincipalRecord {
+        client_cert_sha256: Some("fp-a".into()),
+        ..revoked.clone()
+    };
+    assert!(store.replace_principal(&revoked, &bound).await.unwrap());
+    assert_eq!(
+        store.principal_by_cert("fp-a").await.unwrap(),
+        Some(bound.clone())
+    );
+    let taken = PrincipalRecord {
+        client_cert_sha256: Some("fp-b".into()),
+        ..bound.clone()
+    };
+    assert!(matches!(
+        store.replace_principal(&bound, &taken).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(store.principal("aaaa").await.unwrap(), Some(bound));
+    // A principal that is not stored is not created.
+    let ghost = principal("cccc", Some(t.id), None);
+    assert!(!store.replace_principal(&ghost, &ghost).await.unwrap());
+    assert_eq!(store.principal("cccc").await.unwrap(), None);
 }

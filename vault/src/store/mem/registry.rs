@@ -183,6 +183,29 @@ impl RegistryStore for MemStore {
         Ok(())
     }
 
+    async fn replace_principal(
+        &self,
+        current: &PrincipalRecord,
+        new: &PrincipalRecord,
+    ) -> StoreResult<bool> {
+        let mut s = self.state("replace_principal")?;
+        if s.principals.get(&new.id) != Some(current) {
+            return Ok(false);
+        }
+        if let Some(fp) = &new.client_cert_sha256 {
+            match s.certs.get(fp) {
+                Some(holder) if *holder != new.id => {
+                    return Err(StoreError::AlreadyExists("client certificate binding"));
+                }
+                _ => {
+                    s.certs.insert(fp.clone(), new.id.clone());
+                }
+            }
+        }
+        s.principals.insert(new.id.clone(), new.clone());
+        Ok(true)
+    }
+
     async fn principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>> {
         Ok(self.state("principal")?.principals.get(id).cloned())
     }

@@ -266,6 +266,11 @@ fn as_record(e: AuditEntry) -> AuditRecord {
         request_id: e.request_id,
         counts: e.counts.into_iter().map(|c| (c.name, c.value)).collect(),
         items: e.items.into_iter().map(|i| (i.target, i.outcome)).collect(),
+        changes: e
+            .changes
+            .into_iter()
+            .map(|c| (c.field, c.before, c.after))
+            .collect(),
     }
 }
 

@@ -97,6 +97,7 @@ async fn a_target_holding_other_tenants_is_refused() {
         &crate::testkit::caller(None, crate::store::records::Role::Operator),
         "someone-else",
         "admin",
+        0,
     )
     .await
     .unwrap();

@@ -324,6 +324,48 @@ impl RegistryStore for PgStore {
         }
     }
 
+    async fn replace_principal(
+        &self,
+        current: &PrincipalRecord,
+        new: &PrincipalRecord,
+    ) -> StoreResult<bool> {
+        let tenant = new.tenant_id.map(to_i64).transpose()?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        // The row is locked and compared as a record, not as JSON text: a row written by an
+        // older version (fewer fields) still matches what was read from it.
+        let Some(row) = tx
+            .query_opt(
+                "SELECT record::text FROM principals WHERE id = $1 FOR UPDATE",
+                &[&new.id],
+            )
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(false);
+        };
+        let stored: PrincipalRecord = from_json(&row, 0)?;
+        if stored != *current {
+            return Ok(false);
+        }
+        let updated = tx
+            .execute(
+                "UPDATE principals SET tenant_id = $2, client_cert_sha256 = $3, \
+                 record = $4::text::jsonb WHERE id = $1",
+                &[&new.id, &tenant, &new.client_cert_sha256, &to_json(new)?],
+            )
+            .await;
+        match updated {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::AlreadyExists("client certificate binding"));
+            }
+            Err(e) => return Err(db_error(e)),
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
     async fn principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>> {
         self.json_row("SELECT record::text FROM principals WHERE id = $1", &[&id])
             .await

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use valv_kms::WrappedTenantKeys;
 
-use super::{SledStore, backend, be_u64, generation_key};
+use super::{SledStore, backend, be_u64, generation_key, to_json};
 use crate::store::{
     RegistryStore, StoreError, StoreResult,
     records::{DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord},
@@ -177,6 +177,53 @@ impl RegistryStore for SledStore {
             }
         }
         self.put_json(&format!("principal/{}", principal.id), principal)
+    }
+
+    async fn replace_principal(
+        &self,
+        current: &PrincipalRecord,
+        new: &PrincipalRecord,
+    ) -> StoreResult<bool> {
+        let key = format!("principal/{}", new.id);
+        let Some(old) = self.trees.meta.get(&key).map_err(backend)? else {
+            return Ok(false);
+        };
+        let stored: PrincipalRecord =
+            serde_json::from_slice(&old).map_err(|_| StoreError::Corrupt("registry row"))?;
+        if stored != *current {
+            return Ok(false);
+        }
+        // A new binding takes the certificate's index entry first; a lost swap gives it back.
+        let bound_now = match &new.client_cert_sha256 {
+            Some(fp) if stored.client_cert_sha256.as_ref() != Some(fp) => {
+                let cert = format!("cert/{fp}");
+                let swapped = self
+                    .trees
+                    .meta
+                    .compare_and_swap(&cert, None::<&[u8]>, Some(new.id.as_bytes()))
+                    .map_err(backend)?;
+                if let Err(held) = swapped
+                    && held.current.as_deref() != Some(new.id.as_bytes())
+                {
+                    return Err(StoreError::AlreadyExists("client certificate binding"));
+                }
+                Some(cert)
+            }
+            _ => None,
+        };
+        let swapped = self
+            .trees
+            .meta
+            .compare_and_swap(&key, Some(old), Some(to_json(new)?))
+            .map_err(backend)?;
+        if swapped.is_err() {
+            if let Some(cert) = bound_now {
+                self.trees.meta.remove(cert).map_err(backend)?;
+            }
+            return Ok(false);
+        }
+        self.commit.wrote();
+        Ok(true)
     }
 
     async fn principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>> {

@@ -16,22 +16,32 @@ class Tenant(_message.Message):
     def __init__(self, name: _Optional[str] = ..., created_unix_ms: _Optional[int] = ...) -> None: ...
 
 class CreateTenantRequest(_message.Message):
-    __slots__ = ("name", "admin_name")
+    __slots__ = ("name", "admin_name", "admins")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADMIN_NAME_FIELD_NUMBER: _ClassVar[int]
+    ADMINS_FIELD_NUMBER: _ClassVar[int]
     name: str
     admin_name: str
-    def __init__(self, name: _Optional[str] = ..., admin_name: _Optional[str] = ...) -> None: ...
+    admins: int
+    def __init__(self, name: _Optional[str] = ..., admin_name: _Optional[str] = ..., admins: _Optional[int] = ...) -> None: ...
+
+class Enrolment(_message.Message):
+    __slots__ = ("principal", "code", "expires_unix_ms")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    principal: Principal
+    code: str
+    expires_unix_ms: int
+    def __init__(self, principal: _Optional[_Union[Principal, _Mapping]] = ..., code: _Optional[str] = ..., expires_unix_ms: _Optional[int] = ...) -> None: ...
 
 class CreateTenantResponse(_message.Message):
-    __slots__ = ("tenant", "admin", "admin_token")
+    __slots__ = ("tenant", "admins")
     TENANT_FIELD_NUMBER: _ClassVar[int]
-    ADMIN_FIELD_NUMBER: _ClassVar[int]
-    ADMIN_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ADMINS_FIELD_NUMBER: _ClassVar[int]
     tenant: Tenant
-    admin: Principal
-    admin_token: str
-    def __init__(self, tenant: _Optional[_Union[Tenant, _Mapping]] = ..., admin: _Optional[_Union[Principal, _Mapping]] = ..., admin_token: _Optional[str] = ...) -> None: ...
+    admins: _containers.RepeatedCompositeFieldContainer[Enrolment]
+    def __init__(self, tenant: _Optional[_Union[Tenant, _Mapping]] = ..., admins: _Optional[_Iterable[_Union[Enrolment, _Mapping]]] = ...) -> None: ...
 
 class Domain(_message.Message):
     __slots__ = ("name", "kind", "scheme", "reversible", "retention_seconds", "epoch", "created_unix_ms", "retention_since_last_use", "consent_purpose")
@@ -196,12 +206,18 @@ class TenantSettings(_message.Message):
     def __init__(self, age_of_consent: _Optional[int] = ...) -> None: ...
 
 class DefinePurposeResponse(_message.Message):
-    __slots__ = ("purpose", "created")
+    __slots__ = ("purpose", "created", "pending_operation_id", "approve_before_unix_ms", "changes")
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_BEFORE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
     purpose: Purpose
     created: bool
-    def __init__(self, purpose: _Optional[_Union[Purpose, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    pending_operation_id: int
+    approve_before_unix_ms: int
+    changes: _containers.RepeatedCompositeFieldContainer[_common_pb2.AuditChange]
+    def __init__(self, purpose: _Optional[_Union[Purpose, _Mapping]] = ..., created: _Optional[bool] = ..., pending_operation_id: _Optional[int] = ..., approve_before_unix_ms: _Optional[int] = ..., changes: _Optional[_Iterable[_Union[_common_pb2.AuditChange, _Mapping]]] = ...) -> None: ...
 
 class ListPurposesRequest(_message.Message):
     __slots__ = ()
@@ -214,7 +230,7 @@ class ListPurposesResponse(_message.Message):
     def __init__(self, purposes: _Optional[_Iterable[_Union[Purpose, _Mapping]]] = ...) -> None: ...
 
 class Principal(_message.Message):
-    __slots__ = ("id", "name", "roles", "purposes", "revoked", "created_unix_ms", "client_cert_sha256")
+    __slots__ = ("id", "name", "roles", "purposes", "revoked", "created_unix_ms", "client_cert_sha256", "created_by", "enrolled_unix_ms", "enrolment_expires_unix_ms")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
@@ -222,6 +238,9 @@ class Principal(_message.Message):
     REVOKED_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     CLIENT_CERT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    ENROLLED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    ENROLMENT_EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     roles: _containers.RepeatedScalarFieldContainer[_common_pb2.Role]
@@ -229,27 +248,60 @@ class Principal(_message.Message):
     revoked: bool
     created_unix_ms: int
     client_cert_sha256: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[_common_pb2.Role, str]]] = ..., purposes: _Optional[_Iterable[str]] = ..., revoked: _Optional[bool] = ..., created_unix_ms: _Optional[int] = ..., client_cert_sha256: _Optional[str] = ...) -> None: ...
+    created_by: str
+    enrolled_unix_ms: int
+    enrolment_expires_unix_ms: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[_common_pb2.Role, str]]] = ..., purposes: _Optional[_Iterable[str]] = ..., revoked: _Optional[bool] = ..., created_unix_ms: _Optional[int] = ..., client_cert_sha256: _Optional[str] = ..., created_by: _Optional[str] = ..., enrolled_unix_ms: _Optional[int] = ..., enrolment_expires_unix_ms: _Optional[int] = ...) -> None: ...
 
 class CreatePrincipalRequest(_message.Message):
-    __slots__ = ("name", "roles", "purposes", "client_cert_sha256")
+    __slots__ = ("name", "roles", "purposes", "enrol")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
     PURPOSES_FIELD_NUMBER: _ClassVar[int]
-    CLIENT_CERT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    ENROL_FIELD_NUMBER: _ClassVar[int]
     name: str
     roles: _containers.RepeatedScalarFieldContainer[_common_pb2.Role]
     purposes: _containers.RepeatedScalarFieldContainer[str]
-    client_cert_sha256: str
-    def __init__(self, name: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[_common_pb2.Role, str]]] = ..., purposes: _Optional[_Iterable[str]] = ..., client_cert_sha256: _Optional[str] = ...) -> None: ...
+    enrol: bool
+    def __init__(self, name: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[_common_pb2.Role, str]]] = ..., purposes: _Optional[_Iterable[str]] = ..., enrol: _Optional[bool] = ...) -> None: ...
 
 class CreatePrincipalResponse(_message.Message):
+    __slots__ = ("principal", "token", "enrolment", "pending_operation_id", "approve_before_unix_ms")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ENROLMENT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_BEFORE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    principal: Principal
+    token: str
+    enrolment: Enrolment
+    pending_operation_id: int
+    approve_before_unix_ms: int
+    def __init__(self, principal: _Optional[_Union[Principal, _Mapping]] = ..., token: _Optional[str] = ..., enrolment: _Optional[_Union[Enrolment, _Mapping]] = ..., pending_operation_id: _Optional[int] = ..., approve_before_unix_ms: _Optional[int] = ...) -> None: ...
+
+class ClaimEnrolmentRequest(_message.Message):
+    __slots__ = ("code",)
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    def __init__(self, code: _Optional[str] = ...) -> None: ...
+
+class ClaimEnrolmentResponse(_message.Message):
     __slots__ = ("principal", "token")
     PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     principal: Principal
     token: str
     def __init__(self, principal: _Optional[_Union[Principal, _Mapping]] = ..., token: _Optional[str] = ...) -> None: ...
+
+class BindClientCertificateRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class BindClientCertificateResponse(_message.Message):
+    __slots__ = ("principal",)
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    principal: Principal
+    def __init__(self, principal: _Optional[_Union[Principal, _Mapping]] = ...) -> None: ...
 
 class RevokePrincipalRequest(_message.Message):
     __slots__ = ("id",)
@@ -302,12 +354,18 @@ class DefineRecordPolicyRequest(_message.Message):
     def __init__(self, policy: _Optional[_Union[RecordPolicy, _Mapping]] = ...) -> None: ...
 
 class DefineRecordPolicyResponse(_message.Message):
-    __slots__ = ("policy", "created")
+    __slots__ = ("policy", "created", "pending_operation_id", "approve_before_unix_ms", "changes")
     POLICY_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_BEFORE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
     policy: RecordPolicy
     created: bool
-    def __init__(self, policy: _Optional[_Union[RecordPolicy, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    pending_operation_id: int
+    approve_before_unix_ms: int
+    changes: _containers.RepeatedCompositeFieldContainer[_common_pb2.AuditChange]
+    def __init__(self, policy: _Optional[_Union[RecordPolicy, _Mapping]] = ..., created: _Optional[bool] = ..., pending_operation_id: _Optional[int] = ..., approve_before_unix_ms: _Optional[int] = ..., changes: _Optional[_Iterable[_Union[_common_pb2.AuditChange, _Mapping]]] = ...) -> None: ...
 
 class ListRecordPoliciesRequest(_message.Message):
     __slots__ = ()
@@ -326,5 +384,11 @@ class DeleteRecordPolicyRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class DeleteRecordPolicyResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("deleted", "pending_operation_id", "approve_before_unix_ms")
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_BEFORE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    deleted: bool
+    pending_operation_id: int
+    approve_before_unix_ms: int
+    def __init__(self, deleted: _Optional[bool] = ..., pending_operation_id: _Optional[int] = ..., approve_before_unix_ms: _Optional[int] = ...) -> None: ...

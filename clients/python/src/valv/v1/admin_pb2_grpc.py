@@ -88,6 +88,16 @@ class AdminServiceStub:
                 request_serializer=valv_dot_v1_dot_admin__pb2.CreatePrincipalRequest.SerializeToString,
                 response_deserializer=valv_dot_v1_dot_admin__pb2.CreatePrincipalResponse.FromString,
                 _registered_method=True)
+        self.ClaimEnrolment = channel.unary_unary(
+                '/valv.v1.AdminService/ClaimEnrolment',
+                request_serializer=valv_dot_v1_dot_admin__pb2.ClaimEnrolmentRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_admin__pb2.ClaimEnrolmentResponse.FromString,
+                _registered_method=True)
+        self.BindClientCertificate = channel.unary_unary(
+                '/valv.v1.AdminService/BindClientCertificate',
+                request_serializer=valv_dot_v1_dot_admin__pb2.BindClientCertificateRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_admin__pb2.BindClientCertificateResponse.FromString,
+                _registered_method=True)
         self.RevokePrincipal = channel.unary_unary(
                 '/valv.v1.AdminService/RevokePrincipal',
                 request_serializer=valv_dot_v1_dot_admin__pb2.RevokePrincipalRequest.SerializeToString,
@@ -124,7 +134,8 @@ class AdminServiceServicer:
 
     def CreateTenant(self, request, context):
         """Creates a tenant with fresh, root-wrapped key material and its first `tenant-admin`
-        principal, whose bearer token is returned once.
+        principals as enrolment codes: each administrator claims one (ClaimEnrolment) and gets a
+        token the operator never sees. The tenant's chain records who created it and each claim.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -185,8 +196,30 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreatePrincipal(self, request, context):
-        """Creates a principal of the caller's tenant. The bearer token is in the response and nowhere
-        else: the vault keeps only its hash.
+        """Creates a principal of the caller's tenant (operators: an operator). The bearer token is in
+        the response and nowhere else: the vault keeps only its hash. With `enrol`, or when the
+        principal may re-identify, approve or administer (tenant-admin, key-officer, reidentifier,
+        operator) under the two-person rule, the response holds an enrolment code instead, which the
+        principal's holder claims; under the rule such a principal exists only once an independent
+        second principal approved it (ApproveOperation).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimEnrolment(self, request, context):
+        """Turns an enrolment code into the principal's bearer token, once, before the code expires.
+        Needs no credential: the code is one. A second claim is refused and audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BindClientCertificate(self, request, context):
+        """Binds the mTLS client certificate of this very call to the calling principal (authenticated
+        by its token): the TLS handshake proves the caller holds the certificate's key, so nobody
+        can bind a certificate that is not theirs. From then on the certificate alone authenticates
+        the principal. FAILED_PRECONDITION without a client certificate or if one is bound already.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -221,7 +254,8 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteRecordPolicy(self, request, context):
-        """Deletes a record policy; NOT_FOUND if there is none of that name.
+        """Deletes a record policy; NOT_FOUND if there is none of that name. Under the two-person rule
+        a second tenant-admin must approve it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -279,6 +313,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.CreatePrincipal,
                     request_deserializer=valv_dot_v1_dot_admin__pb2.CreatePrincipalRequest.FromString,
                     response_serializer=valv_dot_v1_dot_admin__pb2.CreatePrincipalResponse.SerializeToString,
+            ),
+            'ClaimEnrolment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimEnrolment,
+                    request_deserializer=valv_dot_v1_dot_admin__pb2.ClaimEnrolmentRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_admin__pb2.ClaimEnrolmentResponse.SerializeToString,
+            ),
+            'BindClientCertificate': grpc.unary_unary_rpc_method_handler(
+                    servicer.BindClientCertificate,
+                    request_deserializer=valv_dot_v1_dot_admin__pb2.BindClientCertificateRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_admin__pb2.BindClientCertificateResponse.SerializeToString,
             ),
             'RevokePrincipal': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokePrincipal,
@@ -580,6 +624,60 @@ class AdminService:
             '/valv.v1.AdminService/CreatePrincipal',
             valv_dot_v1_dot_admin__pb2.CreatePrincipalRequest.SerializeToString,
             valv_dot_v1_dot_admin__pb2.CreatePrincipalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimEnrolment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valv.v1.AdminService/ClaimEnrolment',
+            valv_dot_v1_dot_admin__pb2.ClaimEnrolmentRequest.SerializeToString,
+            valv_dot_v1_dot_admin__pb2.ClaimEnrolmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BindClientCertificate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valv.v1.AdminService/BindClientCertificate',
+            valv_dot_v1_dot_admin__pb2.BindClientCertificateRequest.SerializeToString,
+            valv_dot_v1_dot_admin__pb2.BindClientCertificateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,3 +1,4 @@
+from valv.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -23,7 +24,7 @@ class AuditItem(_message.Message):
     def __init__(self, target: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
 
 class AuditEntry(_message.Message):
-    __slots__ = ("chain", "seq", "at_unix_ms", "principal", "action", "domain", "purpose", "subject", "verdict", "request_id", "counts", "items", "prev_hash", "hash")
+    __slots__ = ("chain", "seq", "at_unix_ms", "principal", "action", "domain", "purpose", "subject", "verdict", "request_id", "counts", "items", "prev_hash", "hash", "changes")
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +39,7 @@ class AuditEntry(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     PREV_HASH_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
     chain: int
     seq: int
     at_unix_ms: int
@@ -52,7 +54,8 @@ class AuditEntry(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[AuditItem]
     prev_hash: bytes
     hash: bytes
-    def __init__(self, chain: _Optional[int] = ..., seq: _Optional[int] = ..., at_unix_ms: _Optional[int] = ..., principal: _Optional[str] = ..., action: _Optional[str] = ..., domain: _Optional[str] = ..., purpose: _Optional[str] = ..., subject: _Optional[str] = ..., verdict: _Optional[str] = ..., request_id: _Optional[str] = ..., counts: _Optional[_Iterable[_Union[AuditCount, _Mapping]]] = ..., items: _Optional[_Iterable[_Union[AuditItem, _Mapping]]] = ..., prev_hash: _Optional[bytes] = ..., hash: _Optional[bytes] = ...) -> None: ...
+    changes: _containers.RepeatedCompositeFieldContainer[_common_pb2.AuditChange]
+    def __init__(self, chain: _Optional[int] = ..., seq: _Optional[int] = ..., at_unix_ms: _Optional[int] = ..., principal: _Optional[str] = ..., action: _Optional[str] = ..., domain: _Optional[str] = ..., purpose: _Optional[str] = ..., subject: _Optional[str] = ..., verdict: _Optional[str] = ..., request_id: _Optional[str] = ..., counts: _Optional[_Iterable[_Union[AuditCount, _Mapping]]] = ..., items: _Optional[_Iterable[_Union[AuditItem, _Mapping]]] = ..., prev_hash: _Optional[bytes] = ..., hash: _Optional[bytes] = ..., changes: _Optional[_Iterable[_Union[_common_pb2.AuditChange, _Mapping]]] = ...) -> None: ...
 
 class AuditCheckpoint(_message.Message):
     __slots__ = ("chain", "seq", "head_hash", "at_unix_ms", "signature")

@@ -36,6 +36,8 @@ class AuditServiceStub:
     || u32 count(counts) || for each: lp(name) || u64 value
     || u32 count(items) || for each: lp(target) || lp(outcome)
     || lp(prev_hash)
+    and, only when the entry has changes: || "changes" || u32 count(changes)
+    || for each: lp(field) || lp(before) || lp(after)
     The first entry of a chain has seq 1 and a prev_hash of 32 zero bytes.
 
     A checkpoint signs a chain head with the chain's Ed25519 audit key:
@@ -76,6 +78,8 @@ class AuditServiceServicer:
     || u32 count(counts) || for each: lp(name) || u64 value
     || u32 count(items) || for each: lp(target) || lp(outcome)
     || lp(prev_hash)
+    and, only when the entry has changes: || "changes" || u32 count(changes)
+    || for each: lp(field) || lp(before) || lp(after)
     The first entry of a chain has seq 1 and a prev_hash of 32 zero bytes.
 
     A checkpoint signs a chain head with the chain's Ed25519 audit key:
@@ -140,6 +144,8 @@ class AuditService:
     || u32 count(counts) || for each: lp(name) || u64 value
     || u32 count(items) || for each: lp(target) || lp(outcome)
     || lp(prev_hash)
+    and, only when the entry has changes: || "changes" || u32 count(changes)
+    || for each: lp(field) || lp(before) || lp(after)
     The first entry of a chain has seq 1 and a prev_hash of 32 zero bytes.
 
     A checkpoint signs a chain head with the chain's Ed25519 audit key:

@@ -80,3 +80,13 @@ class ItemError(_message.Message):
     field: str
     rule: str
     def __init__(self, field: _Optional[str] = ..., rule: _Optional[str] = ...) -> None: ...
+
+class AuditChange(_message.Message):
+    __slots__ = ("field", "before", "after")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    before: str
+    after: str
+    def __init__(self, field: _Optional[str] = ..., before: _Optional[str] = ..., after: _Optional[str] = ...) -> None: ...

@@ -1,3 +1,4 @@
+from valv.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -153,21 +154,35 @@ class ApproveOperationResponse(_message.Message):
     summary: str
     def __init__(self, kind: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
 
+class RefuseOperationRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class RefuseOperationResponse(_message.Message):
+    __slots__ = ("kind",)
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    def __init__(self, kind: _Optional[str] = ...) -> None: ...
+
 class PendingOperation(_message.Message):
-    __slots__ = ("id", "kind", "requested_by", "requested_unix_ms", "expires_unix_ms", "summary")
+    __slots__ = ("id", "kind", "requested_by", "requested_unix_ms", "expires_unix_ms", "summary", "changes")
     ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
     id: int
     kind: str
     requested_by: str
     requested_unix_ms: int
     expires_unix_ms: int
     summary: str
-    def __init__(self, id: _Optional[int] = ..., kind: _Optional[str] = ..., requested_by: _Optional[str] = ..., requested_unix_ms: _Optional[int] = ..., expires_unix_ms: _Optional[int] = ..., summary: _Optional[str] = ...) -> None: ...
+    changes: _containers.RepeatedCompositeFieldContainer[_common_pb2.AuditChange]
+    def __init__(self, id: _Optional[int] = ..., kind: _Optional[str] = ..., requested_by: _Optional[str] = ..., requested_unix_ms: _Optional[int] = ..., expires_unix_ms: _Optional[int] = ..., summary: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[_common_pb2.AuditChange, _Mapping]]] = ...) -> None: ...
 
 class ListPendingOperationsRequest(_message.Message):
     __slots__ = ()

@@ -71,6 +71,11 @@ class KeyServiceStub:
                 request_serializer=valv_dot_v1_dot_keys__pb2.ApproveOperationRequest.SerializeToString,
                 response_deserializer=valv_dot_v1_dot_keys__pb2.ApproveOperationResponse.FromString,
                 _registered_method=True)
+        self.RefuseOperation = channel.unary_unary(
+                '/valv.v1.KeyService/RefuseOperation',
+                request_serializer=valv_dot_v1_dot_keys__pb2.RefuseOperationRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_keys__pb2.RefuseOperationResponse.FromString,
+                _registered_method=True)
         self.ListPendingOperations = channel.unary_unary(
                 '/valv.v1.KeyService/ListPendingOperations',
                 request_serializer=valv_dot_v1_dot_keys__pb2.ListPendingOperationsRequest.SerializeToString,
@@ -155,15 +160,27 @@ class KeyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ApproveOperation(self, request, context):
-        """Approves another principal's pending destructive operation (same role, same tenant — or
-        both operators — within the window); the operation then takes effect.
+        """Approves another principal's pending operation within the window; the operation then takes
+        effect. The approver holds the role the operation needs (key-officer: key destruction;
+        tenant-admin: principals, purposes, record policies; operator: operator acts), in the same
+        tenant, and is independent of the requester: created before the request, and no principal
+        could hold both tokens (neither created the other, nor did one creator get both tokens).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefuseOperation(self, request, context):
+        """Refuses a pending operation (any principal who could approve it, the requester included);
+        it never takes effect.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListPendingOperations(self, request, context):
-        """Destructive operations waiting for approval (operators: the operator scope).
+        """Operations waiting for approval that the caller's roles may approve (operators: the operator
+        scope), with what each would change.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -248,6 +265,11 @@ def add_KeyServiceServicer_to_server(servicer, server):
                     servicer.ApproveOperation,
                     request_deserializer=valv_dot_v1_dot_keys__pb2.ApproveOperationRequest.FromString,
                     response_serializer=valv_dot_v1_dot_keys__pb2.ApproveOperationResponse.SerializeToString,
+            ),
+            'RefuseOperation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefuseOperation,
+                    request_deserializer=valv_dot_v1_dot_keys__pb2.RefuseOperationRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_keys__pb2.RefuseOperationResponse.SerializeToString,
             ),
             'ListPendingOperations': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPendingOperations,
@@ -471,6 +493,33 @@ class KeyService:
             '/valv.v1.KeyService/ApproveOperation',
             valv_dot_v1_dot_keys__pb2.ApproveOperationRequest.SerializeToString,
             valv_dot_v1_dot_keys__pb2.ApproveOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefuseOperation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valv.v1.KeyService/RefuseOperation',
+            valv_dot_v1_dot_keys__pb2.RefuseOperationRequest.SerializeToString,
+            valv_dot_v1_dot_keys__pb2.RefuseOperationResponse.FromString,
             options,
             channel_credentials,
             insecure,

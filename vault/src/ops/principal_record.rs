@@ -1,0 +1,43 @@
+//! Changing a stored principal safely across nodes: read, edit, compare-and-swap, and again if
+//! another request changed it in between — so a revocation racing a claim or a certificate
+//! binding is never lost.
+
+use crate::{
+    app::App,
+    error::{VaultError, VaultResult},
+    store::records::PrincipalRecord,
+};
+
+/// Applies `edit` to the stored principal `id` by compare-and-swap, re-reading and trying again
+/// when another request (on any node) changed it in between; returns the stored result.
+pub(crate) async fn change(
+    app: &App,
+    id: &str,
+    mut edit: impl FnMut(&mut PrincipalRecord) -> VaultResult<()>,
+) -> VaultResult<PrincipalRecord> {
+    for _ in 0..16 {
+        let current = app
+            .store
+            .principal(id)
+            .await?
+            .ok_or_else(|| VaultError::NotFound("id: no such principal".into()))?;
+        let mut next = current.clone();
+        edit(&mut next)?;
+        if next == current {
+            return Ok(current);
+        }
+        match app.store.replace_principal(&current, &next).await {
+            Ok(true) => return Ok(next),
+            Ok(false) => continue,
+            Err(crate::store::StoreError::AlreadyExists(_)) => {
+                return Err(VaultError::AlreadyExists(
+                    "client certificate: bound to another principal".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(VaultError::Aborted(
+        "id: the principal kept changing; try again".into(),
+    ))
+}
