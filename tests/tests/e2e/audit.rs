@@ -24,11 +24,11 @@ const FAST_CHECKPOINTS: &[&str] = &[
     "1",
 ];
 
-fn start(data: &Path, log: &Path) -> ChildServer {
+pub(crate) fn start(data: &Path, log: &Path) -> ChildServer {
     spawn_with(BIN, data, log, FAST_CHECKPOINTS)
 }
 
-async fn tenant(server: &ChildServer, name: &str) -> (Tenant, Valv) {
+pub(crate) async fn tenant(server: &ChildServer, name: &str) -> (Tenant, Valv) {
     let operator = server.client(&server.operator_token).await;
     let t = setup_tenant(
         &operator,
@@ -46,7 +46,7 @@ async fn tenant(server: &ChildServer, name: &str) -> (Tenant, Valv) {
 }
 
 /// Some acts of every audited kind.
-async fn workload(server: &ChildServer, t: &Tenant, prefix: &str) {
+pub(crate) async fn workload(server: &ChildServer, t: &Tenant, prefix: &str) {
     let tok = server.client(&t.tokenizer).await;
     let cm = server.client(&t.consent_manager).await;
     let re = server.client(&t.reidentifier).await;
@@ -79,7 +79,10 @@ async fn verify(server: &ChildServer, t: &Tenant) -> pb::VerifyAuditResponse {
 }
 
 /// Polls until a checkpoint covers every entry that existed at the time of a verification.
-async fn wait_for_checkpoint_of_head(server: &ChildServer, t: &Tenant) -> pb::VerifyAuditResponse {
+pub(crate) async fn wait_for_checkpoint_of_head(
+    server: &ChildServer,
+    t: &Tenant,
+) -> pb::VerifyAuditResponse {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let v = verify(server, t).await;
@@ -95,7 +98,7 @@ async fn wait_for_checkpoint_of_head(server: &ChildServer, t: &Tenant) -> pb::Ve
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

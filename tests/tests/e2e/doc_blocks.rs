@@ -225,7 +225,7 @@ fn the_docs_command_blocks_run_as_written() {
         ),
         ("subject-requests.md", &[&subject_officer, "", &tokenizer]),
         ("retention.md", &[&admin]),
-        ("audit-and-monitoring.md", &[&auditor]),
+        ("audit-and-monitoring.md", &[&auditor, &auditor]),
         (
             "keys.md",
             &[&key_officer, "", &operator, &key_officer, "", "", ""],
@@ -249,7 +249,8 @@ fn the_docs_command_blocks_run_as_written() {
             ran += 1;
         }
     }
-    assert_eq!(ran, 13);
+    assert_eq!(ran, 14);
+    assert!(vault.dir.path().join("witness.jsonl").exists());
     assert!(vault.dir.path().join("night-auditor.token").exists());
     // What the blocks did is there.
     assert!(vault.dir.path().join("receipt.json").exists());

@@ -27,3 +27,4 @@ mod sealed;
 mod service;
 mod subjects;
 mod walkthrough;
+mod witness;
