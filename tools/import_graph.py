@@ -33,6 +33,8 @@ LAYERS = {
         ["commands"],
         ["admin", "pseudonym"],
         ["consent", "subjects", "policy", "keys", "approval", "audit", "bench", "retention", "seal", "bulk"],
+        ["witness"],
+        ["audit_file"],
         ["output", "args", "config", "table"],
     ],
 }

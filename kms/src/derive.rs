@@ -25,6 +25,8 @@ pub enum DerivedKeyPurpose {
     AuditSigning,
     /// Ed25519 seed of the consent-receipt key, from the signing secret.
     ReceiptSigning,
+    /// HMAC key that authenticates stored rows deciding authorisation, from the signing secret.
+    RowIntegrity,
 }
 
 impl DerivedKeyPurpose {
@@ -37,6 +39,7 @@ impl DerivedKeyPurpose {
             Self::SubjectHandle => b"subject-handle",
             Self::AuditSigning => b"audit-signing",
             Self::ReceiptSigning => b"receipt-signing",
+            Self::RowIntegrity => b"row-integrity",
         }
     }
 }

@@ -362,6 +362,17 @@ impl TenantKeys {
         ))
     }
 
+    /// The key that authenticates the tenant's stored rows that decide authorisation (tenant 0:
+    /// the operators'). From the signing secret, which a rotation keeps, so rows stay valid.
+    pub fn row_integrity_key(&self) -> SecretKey {
+        derive_key(
+            &self.signing,
+            DerivedKeyPurpose::RowIntegrity,
+            self.tenant_id,
+            0,
+        )
+    }
+
     /// The tenant-wide subject-handle key.
     pub fn subject_key(&self) -> SecretKey {
         derive_key(

@@ -40,6 +40,9 @@ pub enum VaultError {
     /// Another process won a race for the same thing (a job's lease, a pending approval).
     #[error("{0}")]
     Aborted(String),
+    /// A stored row failed its integrity check (changed outside the vault); it was not used.
+    #[error("{0}")]
+    Tampered(String),
     /// A bug or back-end failure; the detail is logged, the caller sees a generic message.
     #[error("internal: {0}")]
     Internal(String),

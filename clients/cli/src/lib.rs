@@ -10,6 +10,7 @@ mod admin;
 mod approval;
 mod args;
 mod audit;
+mod audit_file;
 mod bench;
 pub mod bulk;
 mod commands;

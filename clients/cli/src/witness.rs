@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use valv_client::{Valv, pb};
 use valv_proto::witness::{Witnessed, witness};
 
-use crate::audit::{checkpoint_from, checkpoint_json};
+use crate::audit_file::{checkpoint_from, checkpoint_json};
 
 /// A witness file's contents.
 pub struct WitnessFile {

@@ -27,7 +27,7 @@ pub(crate) async fn caller<T>(app: &App, request: &Request<T>) -> Result<Caller,
     }
     let certs = request.peer_certs();
     let leaf = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
-    let caller = crate::authz::authenticate(app.store.as_ref(), request.metadata(), leaf)
+    let caller = crate::authz::authenticate(app, request.metadata(), leaf)
         .await
         .map_err(status::to_status)?;
     if let Some(tenant_id) = caller.principal.tenant_id {

@@ -18,6 +18,7 @@ pub fn to_status(e: VaultError) -> Status {
         VaultError::FailedPrecondition(m) => Status::new(Code::FailedPrecondition, m),
         VaultError::ResourceExhausted(m) => Status::new(Code::ResourceExhausted, m),
         VaultError::Aborted(m) => Status::new(Code::Aborted, m),
+        VaultError::Tampered(m) => Status::new(Code::DataLoss, m),
         VaultError::Unavailable(m) => {
             tracing::error!(error = %m, "request refused: could not record durably");
             Status::new(Code::Unavailable, m)

@@ -7,6 +7,7 @@ pub mod events;
 pub mod generations;
 pub mod keys;
 pub mod restrictions;
+pub mod rows;
 pub mod running;
 
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct App {
     pub events: SubjectEvents,
     /// The jobs running in this vault instance.
     pub running: Running,
+    /// Stored rows that passed their integrity check (see [`rows`]).
+    pub rows: rows::RowCache,
     /// This process's name as a job-lease holder, unique among the nodes sharing a store and
     /// the same across restarts, so a restarted node takes back the leases its previous run
     /// held (see [`default_node_id`]).
@@ -96,6 +99,7 @@ impl App {
             restrictions: Restrictions::new(Arc::clone(&store), Arc::clone(&generations)),
             events: SubjectEvents::default(),
             running: Running::default(),
+            rows: rows::RowCache::default(),
             store,
             seal,
             clock,

@@ -7,11 +7,9 @@ use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 
 use crate::{
+    app::App,
     error::{VaultError, VaultResult},
-    store::{
-        Store,
-        records::{PrincipalRecord, Role},
-    },
+    store::records::{PrincipalRecord, Role},
 };
 
 /// An authenticated caller.
@@ -70,7 +68,7 @@ pub fn role_name(role: Role) -> &'static str {
 
 /// Authenticates a request from its metadata (bearer token) or TLS peer certificate.
 pub async fn authenticate(
-    store: &dyn Store,
+    app: &App,
     metadata: &MetadataMap,
     peer_cert_der: Option<&[u8]>,
 ) -> VaultResult<Caller> {
@@ -85,7 +83,8 @@ pub async fn authenticate(
             ))?;
         let (id, secret) =
             token::parse(raw).ok_or(VaultError::Unauthenticated("malformed bearer token"))?;
-        let principal = store
+        // The row is checked too: a principal added or changed outside the vault is refused.
+        let principal = app
             .principal(id)
             .await?
             .ok_or(VaultError::Unauthenticated("unknown or invalid token"))?;
@@ -95,8 +94,7 @@ pub async fn authenticate(
         principal
     } else if let Some(der) = peer_cert_der {
         let fingerprint = hex::encode(Sha256::digest(der));
-        store
-            .principal_by_cert(&fingerprint)
+        app.principal_by_cert(&fingerprint)
             .await?
             // The record itself must name the certificate, not only the index.
             .filter(|p| p.client_cert_sha256.as_deref() == Some(fingerprint.as_str()))

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod consent;
 pub mod date;
 pub mod identifier;
+pub mod integrity;
 pub mod names;
 pub mod record;
 pub mod release;

@@ -266,6 +266,7 @@ mod tests {
                 .collect(),
             drop: drop.iter().map(|d| (*d).to_string()).collect(),
             updated_ms: 0,
+            mac: String::new(),
         }
     }
 

@@ -124,7 +124,7 @@ async fn move_record(
 async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     let tenant_id = job.tenant_id;
     let target = job.target_version;
-    let mut domains = app.store.list_domains(tenant_id).await?;
+    let mut domains = app.domains(tenant_id).await?;
     domains.sort_by_key(|d| d.id);
     if job.pass == 0 && job.done == 0 && job.cursor_domain == 0 && job.cursor_after_hex.is_empty() {
         job.total = records_by_version(app.store.as_ref(), tenant_id)

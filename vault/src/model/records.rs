@@ -20,6 +20,9 @@ pub struct TenantRecord {
     /// Below this age a consent needs a guardian (0: the default, [`DEFAULT_AGE_OF_CONSENT`]).
     #[serde(default)]
     pub age_of_consent: u32,
+    /// HMAC of the row under its tenant's row-integrity key (`engine::integrity`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
 }
 
 /// GDPR Art. 8's default age of consent, used until a tenant sets its own.
@@ -70,6 +73,9 @@ pub struct DomainRecord {
     /// A mapping lives no longer than the subject's consent for this purpose (empty: unbound).
     #[serde(default)]
     pub consent_purpose: String,
+    /// HMAC of the row under its tenant's row-integrity key (`engine::integrity`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
 }
 
 /// Legal basis of a purpose (GDPR Art. 6).
@@ -119,6 +125,9 @@ pub struct RecordPolicyRecord {
     pub drop: Vec<String>,
     /// Last change.
     pub updated_ms: i64,
+    /// HMAC of the row under its tenant's row-integrity key (`engine::integrity`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
 }
 
 /// One identifier field of a record policy.
@@ -166,6 +175,9 @@ pub struct PurposeRecord {
     /// Consent text versions added so far.
     #[serde(default)]
     pub text_versions: u32,
+    /// HMAC of the row under its tenant's row-integrity key (`engine::integrity`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
 }
 
 /// A role from docs/concepts.md.
@@ -238,6 +250,9 @@ pub struct PrincipalRecord {
     /// While it waits to be claimed: the enrolment code's hash and deadline. It has no token then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrolment: Option<EnrolmentRecord>,
+    /// HMAC of the row under its tenant's row-integrity key (`engine::integrity`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
 }
 
 /// An enrolment code waiting to be claimed (single use, short-lived).

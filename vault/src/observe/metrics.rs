@@ -4,6 +4,7 @@
 //! Names (all prefixed `valv_`): `requests_total{method,code}`, `request_duration_seconds{method}`,
 //! `batch_size{method}`, `identifiers_pseudonymised_total`, `mappings_created_total`,
 //! `reidentify_verdicts_total{verdict}`, `identifiers_released_total`, `audit_entries_total`,
+//! `integrity_failures_total{kind}`,
 //! `audit_checkpoints_total`, `store_size_bytes`, `key_version_age_seconds{tenant,version,state}`,
 //! `job_progress_ratio{job,kind,tenant}`, `job_records_done{job,kind,tenant}`.
 
@@ -45,6 +46,7 @@ pub struct Metrics {
     pseudonymised: Counter,
     created: Counter,
     verdicts: Family<Labels, Counter>,
+    integrity: Family<Labels, Counter>,
     released: Counter,
     audit_entries: Counter,
     checkpoints: Counter,
@@ -98,6 +100,12 @@ impl Metrics {
             "Re-identification verdicts by verdict",
             verdicts.clone(),
         );
+        let integrity = Family::<Labels, Counter>::default();
+        registry.register(
+            "integrity_failures",
+            "Stored rows refused because they failed their integrity check, by kind",
+            integrity.clone(),
+        );
         let released = Counter::default();
         registry.register(
             "identifiers_released",
@@ -150,6 +158,7 @@ impl Metrics {
             pseudonymised,
             created,
             verdicts,
+            integrity,
             released,
             audit_entries,
             checkpoints,
@@ -192,6 +201,13 @@ impl Metrics {
         if verdict == "released" {
             self.released.inc();
         }
+    }
+
+    /// A stored row of `kind` failed its integrity check.
+    pub fn integrity_failure(&self, kind: &'static str) {
+        self.integrity
+            .get_or_create(&vec![("kind", kind.to_owned())])
+            .inc();
     }
 
     /// An audit entry was appended.

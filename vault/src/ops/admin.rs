@@ -61,10 +61,15 @@ pub async fn create_tenant(
         created_ms: now,
         shredded_ms: 0,
         age_of_consent: 0,
+        mac: String::new(),
     };
     // Shared root lock: a root-key rotation cannot miss this key ring.
     let root = app.keys.root_in_use().await;
-    let wrapped = TenantKeys::generate(tenant.id, now).wrap(app.keys.root().as_ref())?;
+    let keys = TenantKeys::generate(tenant.id, now);
+    let wrapped = keys.wrap(app.keys.root().as_ref())?;
+    let mut tenant = tenant;
+    tenant.mac = crate::engine::integrity::mac(&keys.row_integrity_key(), &tenant);
+    drop(keys);
     app.store.create_tenant(&tenant, &wrapped).await?;
     drop(root);
     let mut enrolments = Vec::new();
@@ -177,8 +182,9 @@ pub async fn create_domain(
         old_epochs_until_ms: 0,
         retention_since_last_use: spec.retention_since_last_use,
         consent_purpose: spec.consent_purpose,
+        mac: String::new(),
     };
-    app.store.create_domain(&domain).await?;
+    app.create_domain(&domain).await?;
     let mut entry = caller.act(domain.created_ms, "domain.create");
     entry.domain = Some(domain.name.clone());
     entry.changes = vec![
@@ -213,7 +219,7 @@ pub async fn create_domain(
 /// Lists the caller's domains.
 pub async fn list_domains(app: &Arc<App>, caller: &Caller) -> VaultResult<Vec<DomainRecord>> {
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    Ok(app.store.list_domains(tenant_id).await?)
+    app.domains(tenant_id).await
 }
 
 /// Purpose settings from a request.
@@ -269,7 +275,7 @@ pub async fn define_purpose(
         return Err(VaultError::invalid("description", "at most 4096 bytes"));
     }
     for (i, domain) in spec.domains.iter().enumerate() {
-        if app.store.domain(tenant_id, domain).await?.is_none() {
+        if app.domain(tenant_id, domain).await?.is_none() {
             return Err(VaultError::invalid(
                 format!("domains[{i}]"),
                 "no such domain in this tenant",
@@ -283,7 +289,7 @@ pub async fn define_purpose(
         ));
     }
     let now = app.now_ms();
-    let existing = app.store.purpose(tenant_id, &spec.name).await?;
+    let existing = app.purpose(tenant_id, &spec.name).await?;
     let purpose = PurposeRecord {
         tenant_id,
         name: spec.name,
@@ -298,6 +304,7 @@ pub async fn define_purpose(
         erase_on_withdrawal: spec.erase_on_withdrawal,
         evidence_retention_seconds: spec.evidence_retention_seconds,
         text_versions: existing.as_ref().map_or(0, |p| p.text_versions),
+        mac: String::new(),
     };
     let review = widening::purpose(existing.as_ref(), &purpose)
         .map_err(|rule| VaultError::invalid("legal_basis", rule))?;
@@ -346,7 +353,7 @@ async fn store_purpose(
     changes: &[widening::Change],
     approver: Option<&str>,
 ) -> VaultResult<()> {
-    app.store.put_purpose(purpose).await?;
+    app.put_purpose(purpose).await?;
     let mut entry = crate::audit::entry(app.now_ms(), principal, "purpose.define");
     entry.request_id = request_id.to_owned();
     entry.purpose = Some(purpose.name.clone());
@@ -370,7 +377,7 @@ pub(crate) async fn define_purpose_approved(
             "pending purpose of another tenant".into(),
         ));
     }
-    let current = app.store.purpose(purpose.tenant_id, &purpose.name).await?;
+    let current = app.purpose(purpose.tenant_id, &purpose.name).await?;
     if let Some(current) = &current {
         // Text versions added while the change waited stay.
         purpose.text_versions = current.text_versions;
@@ -393,8 +400,7 @@ pub(crate) async fn define_purpose_approved(
 /// The caller's tenant settings (tenant-admin).
 pub async fn tenant_settings(app: &Arc<App>, caller: &Caller) -> VaultResult<TenantRecord> {
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    app.store
-        .tenant(tenant_id)
+    app.tenant(tenant_id)
         .await?
         .ok_or_else(|| VaultError::NotFound("tenant: gone".into()))
 }
@@ -417,7 +423,7 @@ pub async fn set_age_of_consent(
         a => a,
     };
     tenant.age_of_consent = age;
-    app.store.put_tenant(&tenant).await?;
+    app.put_tenant(&tenant).await?;
     let mut entry = caller.act(app.now_ms(), "tenant.settings");
     entry.counts = vec![("age_of_consent".into(), u64::from(age))];
     entry.changes = vec![("age_of_consent".into(), before.to_string(), age.to_string())];
@@ -428,5 +434,5 @@ pub async fn set_age_of_consent(
 /// Lists the caller's purposes.
 pub async fn list_purposes(app: &Arc<App>, caller: &Caller) -> VaultResult<Vec<PurposeRecord>> {
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    Ok(app.store.list_purposes(tenant_id).await?)
+    app.purposes(tenant_id).await
 }

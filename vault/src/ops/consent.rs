@@ -282,7 +282,6 @@ async fn guardian_check(
     guardian: Option<SubjectBy>,
 ) -> VaultResult<String> {
     let tenant = app
-        .store
         .tenant(tenant_id)
         .await?
         .ok_or_else(|| VaultError::Internal("tenant record missing".into()))?;
@@ -403,8 +402,7 @@ pub async fn history(
 ) -> VaultResult<Vec<PurposeHistory>> {
     let tenant_id = caller.tenant_with(Role::ConsentManager)?;
     let purposes = if purpose.is_empty() {
-        app.store
-            .list_purposes(tenant_id)
+        app.purposes(tenant_id)
             .await?
             .into_iter()
             .map(|p| p.name)

@@ -150,7 +150,7 @@ pub async fn stats(app: &Arc<App>, caller: &Caller) -> VaultResult<Vec<(String, 
     let tenant_id = caller.tenant_with(Role::ConsentManager)?;
     let now = app.now_ms();
     let mut counts: BTreeMap<String, [u64; 3]> = BTreeMap::new();
-    for purpose in app.store.list_purposes(tenant_id).await? {
+    for purpose in app.purposes(tenant_id).await? {
         if purpose.legal_basis == crate::store::records::LegalBasis::Consent {
             counts.entry(purpose.name).or_default();
         }

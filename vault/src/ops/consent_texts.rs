@@ -57,7 +57,7 @@ pub async fn add(
         })?;
     purpose.text_versions = record.version;
     purpose.updated_ms = record.added_ms;
-    app.store.put_purpose(&purpose).await?;
+    app.put_purpose(&purpose).await?;
     let mut entry = caller.act(record.added_ms, "consent.text.add");
     entry.purpose = Some(purpose.name.clone());
     entry.counts = vec![("text_version".into(), u64::from(record.version))];

@@ -55,7 +55,7 @@ pub(crate) async fn store_awaiting(
     principal: PrincipalRecord,
 ) -> VaultResult<Enrolment> {
     let enrolment = awaiting(app, principal);
-    app.store.put_principal(&enrolment.principal).await?;
+    app.put_principal(&enrolment.principal).await?;
     Ok(enrolment)
 }
 
@@ -69,7 +69,7 @@ pub async fn claim(
     let (id, secret) = token::parse_with(token::ENROLMENT, code.trim()).ok_or(
         VaultError::Unauthenticated("malformed enrolment code (valvenrol_<id>_<secret>)"),
     )?;
-    let principal = app.store.principal(id).await?.ok_or_else(unknown)?;
+    let principal = app.principal(id).await?.ok_or_else(unknown)?;
     let Some(enrolment) = principal.enrolment.clone() else {
         return Err(unknown());
     };

@@ -53,7 +53,7 @@ pub async fn rotate(
     domain.epoch = epoch;
     domain.old_epochs_until_ms =
         now.saturating_add(i64::try_from(grace.saturating_mul(1000)).unwrap_or(i64::MAX));
-    app.store.put_domain(&domain).await?;
+    app.put_domain(&domain).await?;
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("epoch change could not be made durable: {e}"))
     })?;
@@ -71,7 +71,7 @@ pub async fn finalize(app: &Arc<App>, caller: &Caller, domain_name: &str) -> Vau
     entry.counts = vec![("epoch".into(), u64::from(domain.epoch))];
     app.audit.append(tenant_id, entry).await?;
     domain.old_epochs_until_ms = now.saturating_sub(1);
-    app.store.put_domain(&domain).await?;
+    app.put_domain(&domain).await?;
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("epoch change could not be made durable: {e}"))
     })?;

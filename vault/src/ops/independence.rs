@@ -28,7 +28,7 @@ pub async fn holders(app: &App, principal: &PrincipalRecord) -> VaultResult<Vec<
             break;
         }
         out.push(current.created_by.clone());
-        match app.store.principal(&current.created_by).await? {
+        match app.principal(&current.created_by).await? {
             Some(next) => current = next,
             None => break,
         }
@@ -50,7 +50,7 @@ pub async fn check(app: &App, op: &PendingOpRecord, approver: &PrincipalRecord) 
     if approver.created_ms.max(approver.enrolled_ms) > op.requested_ms {
         return refuse("the approver was created or enrolled after the request was filed");
     }
-    let Some(requester) = app.store.principal(&op.requested_by).await? else {
+    let Some(requester) = app.principal(&op.requested_by).await? else {
         return refuse("the requester is gone");
     };
     let theirs = holders(app, &requester).await?;

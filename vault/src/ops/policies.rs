@@ -63,7 +63,7 @@ pub async fn define_policy(
                 "each pointer at most once",
             ));
         }
-        if app.store.domain(tenant_id, &f.domain).await?.is_none() {
+        if app.domain(tenant_id, &f.domain).await?.is_none() {
             return Err(VaultError::invalid(
                 format!("policy.fields[{i}].domain"),
                 "no such domain in this tenant",
@@ -80,13 +80,14 @@ pub async fn define_policy(
         }
     }
     let now = app.now_ms();
-    let existing = app.store.record_policy(tenant_id, name).await?;
+    let existing = app.record_policy(tenant_id, name).await?;
     let policy = RecordPolicyRecord {
         tenant_id,
         name: name.to_owned(),
         fields,
         drop,
         updated_ms: now,
+        mac: String::new(),
     };
     let review = widening::policy(existing.as_ref(), Some(&policy));
     let created = existing.is_none();
@@ -146,7 +147,7 @@ async fn store_policy(
     changes: &[widening::Change],
     approver: Option<&str>,
 ) -> VaultResult<()> {
-    app.store.put_record_policy(policy).await?;
+    app.put_record_policy(policy).await?;
     let (tenant_id, name) = (policy.tenant_id, policy.name.as_str());
     let action = "record-policy.define";
     audit_policy(
@@ -243,7 +244,7 @@ pub async fn list_policies(
     caller: &Caller,
 ) -> VaultResult<Vec<RecordPolicyRecord>> {
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    Ok(app.store.list_record_policies(tenant_id).await?)
+    app.record_policies(tenant_id).await
 }
 
 /// Deletes a record policy (tenant-admin); under the two-person rule once a second tenant-admin
@@ -256,7 +257,6 @@ pub async fn delete_policy(
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
     let not_found = || VaultError::NotFound("name: no such record policy in this tenant".into());
     let existing = app
-        .store
         .record_policy(tenant_id, name)
         .await?
         .ok_or_else(not_found)?;

@@ -16,8 +16,8 @@ pub(crate) async fn change(
     mut edit: impl FnMut(&mut PrincipalRecord) -> VaultResult<()>,
 ) -> VaultResult<PrincipalRecord> {
     for _ in 0..16 {
+        // Checked before it is edited: a tampered record is never sealed anew.
         let current = app
-            .store
             .principal(id)
             .await?
             .ok_or_else(|| VaultError::NotFound("id: no such principal".into()))?;
@@ -26,9 +26,9 @@ pub(crate) async fn change(
         if next == current {
             return Ok(current);
         }
-        match app.store.replace_principal(&current, &next).await {
-            Ok(true) => return Ok(next),
-            Ok(false) => continue,
+        match app.replace_principal(&current, &next).await {
+            Ok(Some(stored)) => return Ok(stored),
+            Ok(None) => continue,
             Err(crate::store::StoreError::AlreadyExists(_)) => {
                 return Err(VaultError::AlreadyExists(
                     "client certificate: bound to another principal".into(),

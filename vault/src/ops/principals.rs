@@ -65,7 +65,7 @@ pub(crate) async fn new_principal(
     let mut principal = record(app, tenant_id, name, roles, purposes, created_by);
     let (token, hash) = token::secret_for(token::TOKEN, &principal.id);
     principal.token_sha256 = hash;
-    app.store.put_principal(&principal).await?;
+    app.put_principal(&principal).await?;
     Ok((principal, token))
 }
 
@@ -107,7 +107,7 @@ pub async fn create_principal(
     let principal = record(app, tenant_id, name, roles, purposes, caller.id());
     let changes = widening::principal(&principal.roles, &principal.purposes);
     if approval::is_on(app) && widening::needs_second_person(&principal.roles) {
-        if operator && app.store.list_principals(None).await?.len() == 1 {
+        if operator && app.principals(None).await?.len() == 1 {
             // The first operator enrols the second alone: there is nobody to approve yet. Only
             // once (operators cannot be revoked, so the count never falls back to one), and by
             // code, so the person it is meant for notices if the code was used before them.
@@ -142,7 +142,7 @@ pub async fn create_principal(
     let mut principal = principal;
     let (token, hash) = token::secret_for(token::TOKEN, &principal.id);
     principal.token_sha256 = hash;
-    app.store.put_principal(&principal).await?;
+    app.put_principal(&principal).await?;
     audit_created(app, caller, &principal, changes, None).await?;
     Ok(Created::Token(principal, token))
 }
@@ -163,7 +163,7 @@ async fn check_tenant_roles(
         ));
     }
     for (i, p) in purposes.iter().enumerate() {
-        if app.store.purpose(tenant_id, p).await?.is_none() {
+        if app.purpose(tenant_id, p).await?.is_none() {
             return Err(VaultError::invalid(
                 format!("purposes[{i}]"),
                 "not defined in this tenant",
@@ -208,7 +208,7 @@ pub(crate) async fn create_approved(
             "pending principal of another scope".into(),
         ));
     }
-    if app.store.principal(&principal.id).await?.is_some() {
+    if app.principal(&principal.id).await?.is_some() {
         return Err(VaultError::FailedPrecondition(
             "id: the principal exists already".into(),
         ));
@@ -221,7 +221,7 @@ pub(crate) async fn create_approved(
     if let Some(e) = principal.enrolment.as_mut() {
         e.expires_ms = enrolment::deadline(app, now);
     }
-    app.store.put_principal(&principal).await?;
+    app.put_principal(&principal).await?;
     let requester = Caller {
         principal: PrincipalRecord {
             id: op.requested_by.clone(),
@@ -270,7 +270,7 @@ pub async fn revoke_principal(
 /// Lists the caller's principals.
 pub async fn list_principals(app: &Arc<App>, caller: &Caller) -> VaultResult<Vec<PrincipalRecord>> {
     let tenant_id = caller.tenant_with(Role::TenantAdmin)?;
-    Ok(app.store.list_principals(Some(tenant_id)).await?)
+    app.principals(Some(tenant_id)).await
 }
 
 /// Binds the client certificate this call came with to the calling principal. The TLS handshake
@@ -289,7 +289,7 @@ pub async fn bind_certificate(
         )
     })?;
     let fingerprint = hex::encode(Sha256::digest(der));
-    let before = app.store.principal(caller.id()).await?;
+    let before = app.principal(caller.id()).await?;
     let principal = principal_record::change(app, caller.id(), |p| {
         if p.revoked {
             return Err(VaultError::Unauthenticated("principal revoked"));

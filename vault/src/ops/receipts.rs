@@ -36,7 +36,6 @@ pub async fn issue(
     event: &ConsentEvent,
 ) -> VaultResult<String> {
     let tenant = app
-        .store
         .tenant(tenant_id)
         .await?
         .ok_or_else(|| VaultError::Internal("tenant record missing".into()))?;
@@ -75,7 +74,6 @@ pub async fn issue(
 pub async fn public_key(app: &Arc<App>, caller: &Caller) -> VaultResult<(String, [u8; 32])> {
     let tenant_id = reader(caller)?;
     let tenant = app
-        .store
         .tenant(tenant_id)
         .await?
         .ok_or_else(|| VaultError::Internal("tenant record missing".into()))?;

@@ -45,8 +45,7 @@ async fn find_policy(app: &App, tenant_id: u64, name: &str) -> VaultResult<Recor
     if name.is_empty() {
         return Err(VaultError::invalid("policy", "must not be empty"));
     }
-    app.store
-        .record_policy(tenant_id, name)
+    app.record_policy(tenant_id, name)
         .await?
         .ok_or_else(|| VaultError::NotFound("policy: no such record policy in this tenant".into()))
 }

@@ -119,7 +119,7 @@ pub async fn plan(app: &App, tenant_id: u64, until_ms: i64) -> VaultResult<Vec<D
         consents.entry((subject, purpose)).or_default().push(e);
     }
     let mut due = Vec::new();
-    for domain in app.store.list_domains(tenant_id).await? {
+    for domain in app.domains(tenant_id).await? {
         let bound = !domain.consent_purpose.is_empty();
         if domain.retention_seconds == 0 && !bound {
             continue;
@@ -157,8 +157,7 @@ pub async fn plan(app: &App, tenant_id: u64, until_ms: i64) -> VaultResult<Vec<D
         }
     }
     let purposes: HashMap<String, u64> = app
-        .store
-        .list_purposes(tenant_id)
+        .purposes(tenant_id)
         .await?
         .into_iter()
         .filter(|p| p.evidence_retention_seconds > 0)

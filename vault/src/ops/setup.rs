@@ -28,6 +28,75 @@ pub async fn after_unseal(app: &App, data_dir: &Path) -> anyhow::Result<()> {
     crate::ops::root::finish_interrupted(app).await?;
     ensure_operator_chain_keys(app).await?;
     ensure_operator(app, data_dir).await?;
+    seal_rows_of_earlier_versions(app).await?;
+    Ok(())
+}
+
+/// Set once all rows are sealed; from then on a row without a MAC is refused like a wrong one.
+const ROWS_SEALED: &str = "integrity/registry-rows-v1";
+
+/// Rows written by a version before authenticated rows carry no MAC: sealed once, at the first
+/// start of this version (after that, removing a row's MAC does not get it sealed again).
+async fn seal_rows_of_earlier_versions(app: &App) -> anyhow::Result<()> {
+    if app
+        .store
+        .marks(ROWS_SEALED)
+        .await?
+        .iter()
+        .any(|m| m == ROWS_SEALED)
+    {
+        return Ok(());
+    }
+    let mut sealed = 0u64;
+    for p in app.store.list_principals(None).await? {
+        if p.mac.is_empty() {
+            app.put_principal(&p).await?;
+            sealed += 1;
+        }
+    }
+    for tenant in app.store.tenants().await? {
+        if tenant.shredded_ms != 0 || app.store.tenant_keys(tenant.id).await?.is_none() {
+            continue;
+        }
+        let id = tenant.id;
+        if tenant.mac.is_empty() {
+            app.put_tenant(&tenant).await?;
+            sealed += 1;
+        }
+        for p in app.store.list_principals(Some(id)).await? {
+            if p.mac.is_empty() {
+                app.put_principal(&p).await?;
+                sealed += 1;
+            }
+        }
+        for p in app.store.list_purposes(id).await? {
+            if p.mac.is_empty() {
+                app.put_purpose(&p).await?;
+                sealed += 1;
+            }
+        }
+        for d in app.store.list_domains(id).await? {
+            if d.mac.is_empty() {
+                app.put_domain(&d).await?;
+                sealed += 1;
+            }
+        }
+        for p in app.store.list_record_policies(id).await? {
+            if p.mac.is_empty() {
+                app.put_record_policy(&p).await?;
+                sealed += 1;
+            }
+        }
+    }
+    app.store.sync().await?;
+    app.store.mark_once(ROWS_SEALED).await?;
+    app.store.sync().await?;
+    if sealed > 0 {
+        tracing::warn!(
+            rows = sealed,
+            "sealed the rows of an earlier version with their tenants' integrity keys"
+        );
+    }
     Ok(())
 }
 
@@ -45,7 +114,7 @@ async fn ensure_operator_chain_keys(app: &App) -> anyhow::Result<()> {
 
 /// On an empty store, creates the first operator and writes its token to a 0600 file.
 async fn ensure_operator(app: &App, data_dir: &Path) -> anyhow::Result<()> {
-    if !app.store.list_principals(None).await?.is_empty() {
+    if !app.principals(None).await?.is_empty() {
         return Ok(());
     }
     let (principal, token) = new_principal(app, None, "operator", vec![Role::Operator], vec![], "")

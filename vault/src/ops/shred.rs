@@ -62,7 +62,6 @@ pub async fn shred_now(
     let gate = app.keys.gate(tenant_id);
     let exclusive = gate.write().await;
     let mut tenant = app
-        .store
         .tenant(tenant_id)
         .await?
         .ok_or_else(|| VaultError::NotFound("tenant: no such tenant".into()))?;
@@ -78,6 +77,9 @@ pub async fn shred_now(
     app.store
         .shred_tenant(tenant_id, tenant.shredded_ms)
         .await?;
+    // The embedded store compacts at its next start, so the deleted ring's old bytes leave the
+    // log files too (they are wrapped under a root key the rotation below erases anyway).
+    app.store.request_compaction().await?;
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("shredding could not be made durable: {e}"))
     })?;
@@ -87,7 +89,7 @@ pub async fn shred_now(
     // Leftover copies of the deleted key ring die with the old root key.
     let root = super::root::rotate_now(app, requested_by, approved_by, request_id).await?;
     Ok(format!(
-        "tenant {} shredded; root key rotated to {root}",
+        "tenant {} shredded; root key rotated to {root}; the embedded store compacts at its next start; backups taken before now still hold the tenant under the old root key: destroy them (see docs/keys.md, Shredding a tenant)",
         tenant.name
     ))
 }

@@ -160,7 +160,7 @@ pub(crate) async fn held(
     };
     let keys = app.keys.tenant_keys(tenant_id).await?;
     let mut out = Vec::new();
-    for domain in app.store.list_domains(tenant_id).await? {
+    for domain in app.domains(tenant_id).await? {
         if domain.kind != subject.kind || only.is_some_and(|o| !o.contains(&domain.name)) {
             continue;
         }

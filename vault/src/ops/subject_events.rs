@@ -113,7 +113,7 @@ pub async fn announce_expired_of(
     subject: crate::engine::subject::SubjectHandle,
 ) -> VaultResult<usize> {
     let mut latest = std::collections::BTreeMap::new();
-    for purpose in app.store.list_purposes(tenant_id).await? {
+    for purpose in app.purposes(tenant_id).await? {
         if let Some(e) = app
             .store
             .consent_history(tenant_id, subject, &purpose.name)

@@ -114,7 +114,7 @@ pub async fn erase(
     let held = held(app, tenant_id, &subject, None).await?;
     let mut receipts = Vec::new();
     let mut events = 0u64;
-    for purpose in app.store.list_purposes(tenant_id).await? {
+    for purpose in app.purposes(tenant_id).await? {
         for e in app
             .store
             .consent_history(tenant_id, subject.handle, &purpose.name)
@@ -192,7 +192,6 @@ pub async fn export(
     let hex_handle = hex::encode(subject.handle);
     let now = app.now_ms();
     let tenant = app
-        .store
         .tenant(tenant_id)
         .await?
         .ok_or_else(|| VaultError::Internal("tenant record missing".into()))?;
@@ -232,7 +231,7 @@ pub async fn export(
         .collect();
 
     let mut consents = Vec::new();
-    for purpose in app.store.list_purposes(tenant_id).await? {
+    for purpose in app.purposes(tenant_id).await? {
         let history = app
             .store
             .consent_history(tenant_id, subject.handle, &purpose.name)

@@ -117,6 +117,7 @@ pub(crate) fn domain(id: u64, tenant_id: u64, name: &str, scheme: Scheme) -> Dom
         old_epochs_until_ms: 0,
         retention_since_last_use: false,
         consent_purpose: String::new(),
+        mac: String::new(),
     }
 }
 

@@ -189,6 +189,7 @@ pub(crate) async fn record_policies_are_replaced_and_deleted_once(shared: Arc<dy
         }],
         drop: vec!["/note".into()],
         updated_ms: 1,
+        mac: String::new(),
     };
     store.put_record_policy(&policy).await.unwrap();
     let mut changed = policy.clone();

@@ -1,0 +1,172 @@
+//! Authenticated rows: whoever can write the store files (or a backup) but does not hold the
+//! root key cannot add a principal, give one a role, or loosen a purpose. Rows changed in the
+//! raw store of a stopped server are refused with a clear error, counted in a metric and audited
+//! — and restarting does not make them valid.
+
+// A test file: helpers unwrap like the tests do; a failure is the test's message.
+#![allow(clippy::unwrap_used)]
+
+use sha2::{Digest, Sha256};
+use tonic::Code;
+use valv_client::pb;
+use valv_e2e::{ChildServer, audit_key, http_get, init, pseudonymise_ok, setup_tenant, spawn_with};
+
+const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
+
+fn start(data: &std::path::Path, log: &std::path::Path) -> ChildServer {
+    spawn_with(BIN, data, log, &["--metrics-listen", "127.0.0.1:0"])
+}
+
+fn id_of(token: &str) -> String {
+    token.split('_').nth(1).unwrap().to_owned()
+}
+
+/// Rewrites the JSON row `key` of the stopped server's registry with `edit`.
+fn edit_row(meta: &sled::Tree, key: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let raw = meta
+        .get(key)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no row {key}"));
+    let mut row: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    edit(&mut row);
+    meta.insert(key, serde_json::to_vec(&row).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_changed_in_the_raw_store_are_refused_counted_and_audited() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let (data, log) = (dir.path().join("data"), dir.path().join("valv.log"));
+    let server = start(&data, &log);
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "clinic",
+        &[(
+            "patients",
+            pb::IdentifierKind::Opaque,
+            pb::Scheme::Keyed,
+            true,
+        )],
+        &[("research", pb::LegalBasis::Consent)],
+    )
+    .await;
+    let tenant = audit_key(&server.client(&t.auditor).await).await.chain;
+    let ps = pseudonymise_ok(&server.client(&t.tokenizer).await, "patients", &["p-1"]).await;
+    server.terminate();
+
+    // The attacker's secret for a principal of their own.
+    let secret = "a".repeat(52);
+    let forged_id = "ffffffffffffffff";
+    {
+        let db = sled::open(data.join("store")).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        // A role added to an existing principal.
+        edit_row(&meta, &format!("principal/{}", id_of(&t.tokenizer)), |p| {
+            p["roles"]
+                .as_array_mut()
+                .unwrap()
+                .push("key-officer".into());
+        });
+        // A principal added, with a token the attacker knows, copied from a real row.
+        let mut forged: serde_json::Value = serde_json::from_slice(
+            &meta
+                .get(format!("principal/{}", id_of(&t.auditor)))
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        forged["id"] = forged_id.into();
+        forged["roles"] = serde_json::json!(["tenant-admin"]);
+        forged["token_sha256"] = hex::encode(Sha256::digest(secret.as_bytes())).into();
+        meta.insert(
+            format!("principal/{forged_id}"),
+            serde_json::to_vec(&forged).unwrap(),
+        )
+        .unwrap();
+        // A consent-based purpose turned into one that needs no consent, its MAC removed.
+        edit_row(&meta, &format!("purpose/{tenant}/research"), |p| {
+            p["legal_basis"] = "legitimate-interests".into();
+            p.as_object_mut().unwrap().remove("mac");
+        });
+        db.flush().unwrap();
+    }
+
+    for round in 0..2 {
+        // Restarting does not seal what was changed.
+        let server = start(&data, &log);
+        let tok = server.client(&t.tokenizer).await;
+        let refused = tok
+            .pseudonyms()
+            .pseudonymise(pb::PseudonymiseRequest {
+                domain: "patients".into(),
+                identifiers: vec!["p-2".into()],
+                batch_id: 0,
+            })
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(refused.code(), Code::Unauthenticated, "round {round}");
+        assert!(refused.message().contains("integrity check"), "{refused:?}");
+        let forged = server
+            .client(&format!("valv_{forged_id}_{secret}"))
+            .await
+            .admin()
+            .list_domains(pb::ListDomainsRequest {})
+            .await
+            .err()
+            .map(|s| s.code());
+        assert_eq!(forged, Some(Code::Unauthenticated));
+        let purpose = server
+            .client(&t.reidentifier)
+            .await
+            .pseudonyms()
+            .re_identify(pb::ReIdentifyRequest {
+                domain: "patients".into(),
+                purpose: "research".into(),
+                pseudonyms: ps.clone(),
+            })
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(purpose.code(), Code::DataLoss, "{purpose:?}");
+        assert!(
+            purpose.message().contains("purpose research"),
+            "{purpose:?}"
+        );
+        // Untouched rows keep working.
+        let consents = server
+            .client(&t.consent_manager)
+            .await
+            .consents()
+            .list_consents(pb::ListConsentsRequest::default())
+            .await;
+        assert!(consents.is_ok(), "{consents:?}");
+        let metrics = http_get(server.metrics_addr.unwrap(), "/metrics").await;
+        assert!(
+            metrics.contains("valv_integrity_failures_total{kind=\"principal\"} 2"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("valv_integrity_failures_total{kind=\"purpose\"} 1"));
+        let (entries, _) = valv_e2e::read_audit(
+            &server.client(&t.auditor).await,
+            pb::ReadAuditRequest::default(),
+        )
+        .await;
+        let refused: Vec<String> = entries
+            .iter()
+            .filter(|e| e.action == "integrity.refused")
+            .flat_map(|e| e.items.iter().map(|i| i.target.clone()))
+            .collect();
+        let expect_at_least = |target: String| {
+            assert!(
+                refused.contains(&target),
+                "{target} not audited: {refused:?}"
+            );
+        };
+        expect_at_least(format!("principal:{}", id_of(&t.tokenizer)));
+        expect_at_least(format!("principal:{forged_id}"));
+        expect_at_least("purpose:research".to_owned());
+        server.terminate();
+    }
+}

@@ -1,0 +1,269 @@
+//! Authenticated rows in use: every record that decides authorisation is sealed with its
+//! tenant's row-integrity key when written and checked when read for a decision
+//! (`engine::integrity`). A row that fails is never used: the read is refused (`DATA_LOSS`, or
+//! `UNAUTHENTICATED` for a principal), counted in `valv_integrity_failures_total{kind}`, logged
+//! and audited in its tenant's chain.
+//!
+//! Cache and invalidation: `verified` remembers the last record of each row that passed, and a
+//! read whose record is *equal* to it skips the HMAC. It is a shortcut for unchanged content,
+//! not a source of truth — the row is read from the store every time, so a change by any node
+//! (or by an attacker) is a different record and is checked again.
+
+use std::{
+    any::Any,
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use valv_kms::SecretKey;
+
+use super::App;
+use crate::{
+    engine::integrity::{self, Authenticated},
+    error::{VaultError, VaultResult},
+    store::records::{
+        DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord,
+    },
+};
+
+/// Most rows remembered as verified; the map starts over when full.
+const REMEMBERED: usize = 16_384;
+
+type Verified = HashMap<(&'static str, u64, String), Arc<dyn Any + Send + Sync>>;
+
+/// Rows that passed their check, by (kind, chain, label).
+#[derive(Default)]
+pub struct RowCache {
+    verified: Mutex<Verified>,
+}
+
+impl RowCache {
+    fn passed<T: Authenticated>(&self, record: &T) -> bool {
+        let key = (T::KIND, record.chain(), record.label());
+        self.verified.lock().is_ok_and(|m| {
+            m.get(&key)
+                .and_then(|v| v.downcast_ref::<T>())
+                .is_some_and(|v| v == record)
+        })
+    }
+
+    fn remember<T: Authenticated>(&self, record: &T) {
+        if let Ok(mut m) = self.verified.lock() {
+            if m.len() >= REMEMBERED {
+                m.clear();
+            }
+            m.insert(
+                (T::KIND, record.chain(), record.label()),
+                Arc::new(record.clone()),
+            );
+        }
+    }
+}
+
+impl App {
+    async fn row_key(&self, chain: u64) -> VaultResult<SecretKey> {
+        match self.keys.tenant_keys(chain).await {
+            Ok(keys) => Ok(keys.row_integrity_key()),
+            Err(VaultError::FailedPrecondition(_)) => Err(VaultError::FailedPrecondition(
+                "tenant: its keys were destroyed (shredded); nothing of it can be used".into(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets `record`'s MAC (before it is written).
+    pub async fn seal<T: Authenticated>(&self, record: &mut T) -> VaultResult<()> {
+        let key = self.row_key(record.chain()).await?;
+        record.set_mac(integrity::mac(&key, record));
+        Ok(())
+    }
+
+    /// `record` if its MAC holds; else refused, counted, logged and audited.
+    pub async fn verified<T: Authenticated>(&self, record: T) -> VaultResult<T> {
+        if self.rows.passed(&record) {
+            return Ok(record);
+        }
+        let key = self.row_key(record.chain()).await?;
+        if integrity::verify(&key, &record) {
+            self.rows.remember(&record);
+            return Ok(record);
+        }
+        Err(self
+            .tampered(T::KIND, record.chain(), &record.label())
+            .await)
+    }
+
+    /// [`Self::verified`] for each, in order.
+    pub async fn all_verified<T: Authenticated>(&self, records: Vec<T>) -> VaultResult<Vec<T>> {
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            out.push(self.verified(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn tampered(&self, kind: &'static str, chain: u64, label: &str) -> VaultError {
+        self.metrics.integrity_failure(kind);
+        tracing::error!(
+            kind,
+            chain,
+            row = label,
+            "a stored row failed its integrity check and is not used: it was changed outside the vault"
+        );
+        let mut entry = crate::audit::entry(self.now_ms(), "valv", "integrity.refused");
+        entry.items = vec![(format!("{kind}:{label}"), "refused".into())];
+        entry.verdict = Some("tampered".into());
+        if let Err(e) = self.audit.append_lazy(chain, entry).await {
+            tracing::error!(error = %e, "the integrity failure could not be audited");
+        }
+        if kind == "principal" {
+            return VaultError::Unauthenticated(
+                "the principal's stored record failed its integrity check; it is not used",
+            );
+        }
+        VaultError::Tampered(format!(
+            "{kind} {label}: its stored record failed its integrity check (changed outside the vault); it is not used"
+        ))
+    }
+
+    /// A principal by id, checked.
+    pub async fn principal(&self, id: &str) -> VaultResult<Option<PrincipalRecord>> {
+        match self.store.principal(id).await? {
+            Some(p) => Ok(Some(self.verified(p).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A principal by client-certificate fingerprint, checked.
+    pub async fn principal_by_cert(
+        &self,
+        sha256_hex: &str,
+    ) -> VaultResult<Option<PrincipalRecord>> {
+        match self.store.principal_by_cert(sha256_hex).await? {
+            Some(p) => Ok(Some(self.verified(p).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Principals of a tenant (`None`: operators), checked.
+    pub async fn principals(&self, tenant_id: Option<u64>) -> VaultResult<Vec<PrincipalRecord>> {
+        let list = self.store.list_principals(tenant_id).await?;
+        self.all_verified(list).await
+    }
+
+    /// Stores a new or changed principal, sealed.
+    pub async fn put_principal(&self, principal: &PrincipalRecord) -> VaultResult<()> {
+        let mut p = principal.clone();
+        self.seal(&mut p).await?;
+        Ok(self.store.put_principal(&p).await?)
+    }
+
+    /// Compare-and-swap of a principal (`current` as read), the new state sealed; returns the
+    /// stored record when it took effect.
+    pub async fn replace_principal(
+        &self,
+        current: &PrincipalRecord,
+        next: &PrincipalRecord,
+    ) -> crate::store::StoreResult<Option<PrincipalRecord>> {
+        let mut p = next.clone();
+        let key = match self.row_key(p.chain()).await {
+            Ok(k) => k,
+            Err(e) => return Err(crate::store::StoreError::Backend(e.to_string())),
+        };
+        p.set_mac(integrity::mac(&key, &p));
+        Ok(self
+            .store
+            .replace_principal(current, &p)
+            .await?
+            .then_some(p))
+    }
+
+    /// A purpose, checked.
+    pub async fn purpose(&self, tenant_id: u64, name: &str) -> VaultResult<Option<PurposeRecord>> {
+        match self.store.purpose(tenant_id, name).await? {
+            Some(p) => Ok(Some(self.verified(p).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tenant's purposes, checked.
+    pub async fn purposes(&self, tenant_id: u64) -> VaultResult<Vec<PurposeRecord>> {
+        let list = self.store.list_purposes(tenant_id).await?;
+        self.all_verified(list).await
+    }
+
+    /// Stores a purpose, sealed.
+    pub async fn put_purpose(&self, purpose: &PurposeRecord) -> VaultResult<()> {
+        let mut p = purpose.clone();
+        self.seal(&mut p).await?;
+        Ok(self.store.put_purpose(&p).await?)
+    }
+
+    /// A domain, checked.
+    pub async fn domain(&self, tenant_id: u64, name: &str) -> VaultResult<Option<DomainRecord>> {
+        match self.store.domain(tenant_id, name).await? {
+            Some(d) => Ok(Some(self.verified(d).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tenant's domains, checked.
+    pub async fn domains(&self, tenant_id: u64) -> VaultResult<Vec<DomainRecord>> {
+        let list = self.store.list_domains(tenant_id).await?;
+        self.all_verified(list).await
+    }
+
+    /// Creates a domain, sealed.
+    pub async fn create_domain(&self, domain: &DomainRecord) -> VaultResult<()> {
+        let mut d = domain.clone();
+        self.seal(&mut d).await?;
+        Ok(self.store.create_domain(&d).await?)
+    }
+
+    /// Stores a changed domain, sealed.
+    pub async fn put_domain(&self, domain: &DomainRecord) -> VaultResult<()> {
+        let mut d = domain.clone();
+        self.seal(&mut d).await?;
+        Ok(self.store.put_domain(&d).await?)
+    }
+
+    /// A record policy, checked.
+    pub async fn record_policy(
+        &self,
+        tenant_id: u64,
+        name: &str,
+    ) -> VaultResult<Option<RecordPolicyRecord>> {
+        match self.store.record_policy(tenant_id, name).await? {
+            Some(p) => Ok(Some(self.verified(p).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tenant's record policies, checked.
+    pub async fn record_policies(&self, tenant_id: u64) -> VaultResult<Vec<RecordPolicyRecord>> {
+        let list = self.store.list_record_policies(tenant_id).await?;
+        self.all_verified(list).await
+    }
+
+    /// Stores a record policy, sealed.
+    pub async fn put_record_policy(&self, policy: &RecordPolicyRecord) -> VaultResult<()> {
+        let mut p = policy.clone();
+        self.seal(&mut p).await?;
+        Ok(self.store.put_record_policy(&p).await?)
+    }
+
+    /// A tenant's record (its settings), checked.
+    pub async fn tenant(&self, tenant_id: u64) -> VaultResult<Option<TenantRecord>> {
+        match self.store.tenant(tenant_id).await? {
+            Some(t) => Ok(Some(self.verified(t).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a tenant's changed record, sealed.
+    pub async fn put_tenant(&self, tenant: &TenantRecord) -> VaultResult<()> {
+        let mut t = tenant.clone();
+        self.seal(&mut t).await?;
+        Ok(self.store.put_tenant(&t).await?)
+    }
+}
