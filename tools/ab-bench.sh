@@ -9,6 +9,7 @@
 set -u
 before=$1 after=$2 rounds=${3:-3} total=${4:-100000}
 out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
 for round in $(seq 1 "$rounds"); do
   for side in before after; do
     bin=$before; [ "$side" = after ] && bin=$after
