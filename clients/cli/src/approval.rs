@@ -47,9 +47,13 @@ pub async fn run(valv: &Valv, json: bool, cmd: ApprovalCmd) -> anyhow::Result<Ex
                 .await?
                 .into_inner();
             if json {
-                println!("{}", json!({"kind": r.kind, "summary": r.summary}));
+                println!(
+                    "{}",
+                    json!({"kind": r.kind, "summary": r.summary, "new_shares": r.new_shares})
+                );
             } else {
                 println!("approved and done: {}", r.summary);
+                crate::seal::print_new_shares(&r.new_shares);
             }
         }
         ApprovalCmd::Refuse { id } => {

@@ -110,8 +110,12 @@ pub enum Command {
         #[arg(long)]
         share_file: Option<std::path::PathBuf>,
         /// Forget the shares given so far first.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "confirm_new_share")]
         reset: bool,
+        /// Give back one of the NEW shares of a root-key rotation that replaced them (on an
+        /// unsealed vault); when enough are confirmed, only the new shares unseal.
+        #[arg(long)]
+        confirm_new_share: bool,
     },
     /// Operator: seal the vault now; every key leaves memory until the shares are given again.
     Seal,
@@ -198,8 +202,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return admin::enrol(&valv, json, code, token_out).await;
         }
         Command::Jobs(cmd) => return keys::run_jobs(&valv, json, cmd).await,
-        Command::Unseal { share_file, reset } => {
-            return seal::unseal(&valv, json, share_file.as_ref(), reset).await;
+        Command::Unseal {
+            share_file,
+            reset,
+            confirm_new_share,
+        } => {
+            return seal::unseal(&valv, json, share_file.as_ref(), reset, confirm_new_share).await;
         }
         Command::Seal => return seal::seal(&valv, json).await,
         Command::SealStatus => return seal::status(&valv, json).await,

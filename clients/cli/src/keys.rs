@@ -29,7 +29,18 @@ pub enum KeysCmd {
         force: bool,
     },
     /// Operator: re-wrap every key ring under a fresh root key; the old root key is erased.
-    RotateRoot,
+    /// With a `sealed` root key, `--new-shares N --threshold T` also replaces the unseal shares
+    /// (after a shred, or when a holder leaves): the new shares are printed once, and the old
+    /// ones keep working until T of the new ones are confirmed (`valvctl unseal
+    /// --confirm-new-share`).
+    RotateRoot {
+        /// How many new unseal shares to deal.
+        #[arg(long, default_value_t = 0, requires = "threshold")]
+        new_shares: u32,
+        /// How many of the new shares unseal.
+        #[arg(long, default_value_t = 0)]
+        threshold: u32,
+    },
     /// Operator: crypto-shred a tenant (its key ring is destroyed, the root key rotated).
     Shred {
         /// Tenant name.
@@ -260,10 +271,16 @@ pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<E
             Ok(ExitCode::SUCCESS)
         }
         KeysCmd::Epoch(cmd) => epoch(valv, json, cmd).await,
-        KeysCmd::RotateRoot => {
+        KeysCmd::RotateRoot {
+            new_shares,
+            threshold,
+        } => {
             let r = valv
                 .keys()
-                .rotate_root_key(pb::RotateRootKeyRequest {})
+                .rotate_root_key(pb::RotateRootKeyRequest {
+                    new_shares,
+                    new_threshold: threshold,
+                })
                 .await?
                 .into_inner();
             if json {
@@ -271,10 +288,12 @@ pub async fn run_keys(valv: &Valv, json: bool, cmd: KeysCmd) -> anyhow::Result<E
                     "{}",
                     json!({"rotated": r.rotated, "root_key_id": r.root_key_id,
                            "pending_operation_id": r.pending_operation_id,
-                           "approve_before_unix_ms": r.approve_before_unix_ms})
+                           "approve_before_unix_ms": r.approve_before_unix_ms,
+                           "new_shares": r.new_shares})
                 );
             } else if r.rotated {
                 println!("root key rotated; new root key id {}", r.root_key_id);
+                crate::seal::print_new_shares(&r.new_shares);
             } else {
                 println!(
                     "root-key rotation filed as operation {}; a second operator must run `valvctl approval approve {}`",

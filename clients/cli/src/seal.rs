@@ -20,6 +20,8 @@ fn show(json: bool, s: &pb::SealStatus) {
                 "shares": s.shares,
                 "progress": s.progress,
                 "root_provider": s.root_provider,
+                "new_shares_threshold": s.new_shares_threshold,
+                "new_shares_confirmed": s.new_shares_confirmed,
             })
         );
     } else if s.sealed {
@@ -27,8 +29,28 @@ fn show(json: bool, s: &pb::SealStatus) {
             "sealed: {} of {} shares given, {} needed",
             s.progress, s.shares, s.threshold
         );
+    } else if s.new_shares_threshold > 0 {
+        println!(
+            "unsealed (root key provider: {}); new shares confirmed: {} of {} needed — the old shares work until then",
+            s.root_provider, s.new_shares_confirmed, s.new_shares_threshold
+        );
     } else {
         println!("unsealed (root key provider: {})", s.root_provider);
+    }
+}
+
+/// Prints new unseal shares once, as `valv operator init` does.
+pub fn print_new_shares(shares: &[String]) {
+    if shares.is_empty() {
+        return;
+    }
+    eprintln!(
+        "Below are the {} NEW unseal key shares. They are shown this once and stored nowhere: give each to a different person now.\n\
+         The old shares keep working until enough new ones are confirmed: each holder runs `valvctl unseal --confirm-new-share` with theirs.",
+        shares.len()
+    );
+    for (i, share) in shares.iter().enumerate() {
+        println!("new share {}: {share}", i + 1);
     }
 }
 
@@ -56,14 +78,26 @@ fn read_share(file: Option<&PathBuf>) -> anyhow::Result<Zeroizing<String>> {
     Ok(Zeroizing::new(share))
 }
 
-/// `valvctl unseal [--share-file F] [--reset]`.
+/// `valvctl unseal [--share-file F] [--reset | --confirm-new-share]`.
 pub async fn unseal(
     valv: &Valv,
     json: bool,
     share_file: Option<&PathBuf>,
     reset: bool,
+    confirm_new: bool,
 ) -> anyhow::Result<ExitCode> {
     let share = read_share(share_file)?;
+    if confirm_new {
+        let status = valv
+            .seal()
+            .confirm_new_share(pb::ConfirmNewShareRequest {
+                share: share.to_string(),
+            })
+            .await?
+            .into_inner();
+        show(json, &status);
+        return Ok(ExitCode::SUCCESS);
+    }
     let status = valv
         .seal()
         .unseal(pb::UnsealRequest {

@@ -12,6 +12,7 @@ use crate::{error::KmsError, secret::SecretKey};
 pub mod file;
 pub mod local;
 pub mod pkcs11;
+mod rekey;
 pub mod sealed;
 
 /// A secret wrapped (encrypted and authenticated) under a root key.
@@ -113,6 +114,31 @@ pub trait RootKeySlot: Send + Sync {
     /// Ids of every root key the slot still holds (current and next), so an officer can check
     /// that a replaced key is really gone.
     fn key_ids(&self) -> Result<Vec<String>, KmsError>;
+    /// A rotation that also replaces the unseal shares: makes the incoming root key under a new
+    /// unseal key and returns it with that key's `shares` shares (`threshold` of which combine).
+    /// It is promoted only when a threshold of the new shares is confirmed
+    /// ([`Self::confirm_new_share`]); until then the current shares keep working. `None`: this
+    /// slot has no shares.
+    #[allow(clippy::type_complexity)]
+    fn rekey(
+        &self,
+        _shares: u8,
+        _threshold: u8,
+    ) -> Result<Option<(Arc<dyn RootKeyProvider>, Vec<zeroize::Zeroizing<String>>)>, KmsError> {
+        Ok(None)
+    }
+    /// While a rotation with new shares waits: (new shares confirmed, threshold).
+    fn awaiting_new_shares(&self) -> Result<Option<(u8, u8)>, KmsError> {
+        Ok(None)
+    }
+    /// Counts one new share; at the threshold the incoming root key is promoted (the old shares
+    /// stop working) and returned.
+    fn confirm_new_share(
+        &self,
+        _share: &str,
+    ) -> Result<Option<Arc<dyn RootKeyProvider>>, KmsError> {
+        Err(KmsError::Provider("this root key has no shares".into()))
+    }
 }
 
 /// Stands in for the root key while the vault is sealed: every use fails with

@@ -55,6 +55,11 @@ pub struct SealFile {
     pub root_key_id: String,
     /// Nonce ‖ AES-256-GCM(unseal key, root key), hex.
     pub sealed_root_hex: String,
+    /// Only in the incoming seal of a rotation that issues new shares, until a threshold of them
+    /// is confirmed: nonce ‖ AES-256-GCM(current unseal key, this seal's unseal key), hex — so a
+    /// vault restarted with the current shares can still open it (see `rekey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey_from_hex: Option<String>,
 }
 
 impl SealFile {
@@ -72,7 +77,7 @@ impl SealFile {
         Ok(seal)
     }
 
-    fn seal(
+    pub(crate) fn seal(
         root: &SecretKey,
         unseal: &SecretKey,
         shares: u8,
@@ -98,10 +103,11 @@ impl SealFile {
             unseal_key_id: key_check_value(unseal, UNSEAL_KEY_ID_LABEL),
             root_key_id: key_check_value(root, b"valv/v1/root-key-id"),
             sealed_root_hex: hex::encode(sealed),
+            rekey_from_hex: None,
         })
     }
 
-    fn open(&self, unseal: &SecretKey) -> Result<SecretKey, KmsError> {
+    pub(crate) fn open(&self, unseal: &SecretKey) -> Result<SecretKey, KmsError> {
         let bytes = hex::decode(&self.sealed_root_hex)
             .map_err(|_| KmsError::Malformed("sealed root hex"))?;
         if bytes.len() != 12 + 32 + 16 {
@@ -123,14 +129,14 @@ impl SealFile {
         SecretKey::from_slice(&plain).ok_or(KmsError::Malformed("sealed root length"))
     }
 
-    fn write(&self, path: &Path) -> Result<(), KmsError> {
+    pub(crate) fn write(&self, path: &Path) -> Result<(), KmsError> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| KmsError::Provider(format!("encoding the seal file: {e}")))?;
         write_secret_file(path, text.as_bytes())
     }
 }
 
-fn cipher(key: &SecretKey) -> Aes256Gcm {
+pub(crate) fn cipher(key: &SecretKey) -> Aes256Gcm {
     // ok: the key is exactly 32 bytes.
     #[allow(clippy::expect_used)]
     Aes256Gcm::new_from_slice(key.expose_secret()).expect("32-byte key")
@@ -154,9 +160,16 @@ pub fn init(path: &Path, shares: u8, threshold: u8) -> Result<Vec<Zeroizing<Stri
     let unseal = SecretKey::generate();
     let root = SecretKey::generate();
     let seal = SealFile::seal(&root, &unseal, shares, threshold)?;
-    let dealt: Vec<Zeroizing<String>> = Sharks(threshold)
+    let dealt = deal(&unseal, &seal);
+    seal.write(path)?;
+    Ok(dealt)
+}
+
+/// The `seal.shares` shares of `unseal`, any `seal.threshold` of which combine to it.
+pub(crate) fn deal(unseal: &SecretKey, seal: &SealFile) -> Vec<Zeroizing<String>> {
+    Sharks(seal.threshold)
         .dealer(unseal.expose_secret())
-        .take(usize::from(shares))
+        .take(usize::from(seal.shares))
         .map(|share| {
             let bytes = Zeroizing::new(Vec::from(&share));
             Zeroizing::new(format!(
@@ -165,9 +178,52 @@ pub fn init(path: &Path, shares: u8, threshold: u8) -> Result<Vec<Zeroizing<Stri
                 hex::encode(bytes.as_slice())
             ))
         })
-        .collect();
-    seal.write(path)?;
-    Ok(dealt)
+        .collect()
+}
+
+/// Parses a share of the seal whose unseal key id is `id`: (share index, share).
+pub(crate) fn parse_share(text: &str, id: &str) -> Result<(u8, Share), KmsError> {
+    let mut parts = text.trim().splitn(3, ':');
+    let (Some(SHARE_PREFIX), Some(share_id), Some(body)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(KmsError::Share(format!(
+            "a share looks like `{SHARE_PREFIX}:<vault id>:<hex>`"
+        )));
+    };
+    if share_id != id {
+        return Err(KmsError::Share(
+            "this share belongs to another vault or to shares that were replaced (its unseal key id differs)".into(),
+        ));
+    }
+    let bytes = Zeroizing::new(
+        hex::decode(body).map_err(|_| KmsError::Share("the share is not hex".into()))?,
+    );
+    if bytes.len() != 1 + SecretKey::LEN || bytes[0] == 0 {
+        return Err(KmsError::Share("the share has the wrong length".into()));
+    }
+    let share = Share::try_from(bytes.as_slice()).map_err(|e| KmsError::Share(e.into()))?;
+    Ok((bytes[0], share))
+}
+
+/// Combines `threshold` shares into the unseal key whose id is `id`.
+pub(crate) fn combine(
+    shares: &BTreeMap<u8, Share>,
+    threshold: u8,
+    id: &str,
+) -> Result<SecretKey, KmsError> {
+    let combined = Sharks(threshold)
+        .recover(shares.values())
+        .map(Zeroizing::new)
+        .map_err(|e| KmsError::Share(e.into()))?;
+    let unseal = SecretKey::from_slice(&combined)
+        .ok_or_else(|| KmsError::Share("the shares do not combine to a key".into()))?;
+    if key_check_value(&unseal, UNSEAL_KEY_ID_LABEL) != id {
+        return Err(KmsError::Share(
+            "the shares do not combine to this vault's unseal key; all shares were forgotten, start again".into(),
+        ));
+    }
+    Ok(unseal)
 }
 
 /// Collects unseal shares until the threshold is reached.
@@ -216,46 +272,18 @@ impl Unsealer {
     /// vault is refused without counting; shares that reach the threshold but do not combine
     /// to this vault's key are all forgotten, so the holders start again.
     pub fn add(&mut self, text: &str) -> Result<Option<SealedFileSlot>, KmsError> {
-        let text = text.trim();
-        let mut parts = text.splitn(3, ':');
-        let (Some(SHARE_PREFIX), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(KmsError::Share(format!(
-                "a share looks like `{SHARE_PREFIX}:<vault id>:<hex>`"
-            )));
-        };
-        if id != self.seal.unseal_key_id {
-            return Err(KmsError::Share(
-                "this share belongs to another vault (its unseal key id differs)".into(),
-            ));
-        }
-        let bytes = Zeroizing::new(
-            hex::decode(body).map_err(|_| KmsError::Share("the share is not hex".into()))?,
-        );
-        if bytes.len() != 1 + SecretKey::LEN || bytes[0] == 0 {
-            return Err(KmsError::Share("the share has the wrong length".into()));
-        }
-        let share = Share::try_from(bytes.as_slice()).map_err(|e| KmsError::Share(e.into()))?;
-        self.received.insert(bytes[0], share);
+        let (index, share) = parse_share(text, &self.seal.unseal_key_id)?;
+        self.received.insert(index, share);
         if self.received.len() < usize::from(self.seal.threshold) {
             return Ok(None);
         }
-        let combined = Sharks(self.seal.threshold)
-            .recover(self.received.values())
-            .map(Zeroizing::new)
-            .map_err(|e| KmsError::Share(e.into()));
+        let unseal = combine(
+            &self.received,
+            self.seal.threshold,
+            &self.seal.unseal_key_id,
+        );
         self.received.clear();
-        let unseal = SecretKey::from_slice(&combined?)
-            .ok_or_else(|| KmsError::Share("the shares do not combine to a key".into()))?;
-        if key_check_value(&unseal, UNSEAL_KEY_ID_LABEL) != self.seal.unseal_key_id {
-            return Err(KmsError::Share(
-                "the shares do not combine to this vault's unseal key; all shares were forgotten, start again".into(),
-            ));
-        }
-        let slot = SealedFileSlot {
-            path: self.path.clone(),
-            unseal,
-        };
+        let slot = SealedFileSlot::new(self.path.clone(), unseal?);
         slot.current()?;
         Ok(Some(slot))
     }
@@ -264,8 +292,28 @@ impl Unsealer {
 /// An unsealed seal file: the unseal key in memory (for root-key rotations, which seal the
 /// incoming root key under it), the root key read from the file on demand.
 pub struct SealedFileSlot {
-    path: PathBuf,
-    unseal: SecretKey,
+    pub(crate) path: PathBuf,
+    pub(crate) unseal: std::sync::Mutex<SecretKey>,
+    /// New shares confirmed so far, while a rotation with new shares waits (see `rekey`).
+    pub(crate) confirming: std::sync::Mutex<BTreeMap<u8, Share>>,
+}
+
+impl SealedFileSlot {
+    fn new(path: PathBuf, unseal: SecretKey) -> Self {
+        Self {
+            path,
+            unseal: std::sync::Mutex::new(unseal),
+            confirming: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The unseal key in use (a copy; it zeroizes on drop).
+    pub(crate) fn unseal_key(&self) -> Result<SecretKey, KmsError> {
+        self.unseal
+            .lock()
+            .map(|k| k.clone())
+            .map_err(|_| KmsError::Provider("unseal key lock poisoned".into()))
+    }
 }
 
 impl RootKeySlot for SealedFileSlot {
@@ -274,32 +322,59 @@ impl RootKeySlot for SealedFileSlot {
     }
 
     fn current(&self) -> Result<Arc<dyn RootKeyProvider>, KmsError> {
-        let root = SealFile::read(&self.path)?.open(&self.unseal)?;
+        let root = SealFile::read(&self.path)?.open(&self.unseal_key()?)?;
         Ok(Arc::new(LocalRootKey::new("sealed", &root)))
     }
 
     fn next(&self, create: bool) -> Result<Option<Arc<dyn RootKeyProvider>>, KmsError> {
         let next = next_path(&self.path);
+        let unseal = self.unseal_key()?;
+        if next.exists()
+            && SealFile::read(&next)?.root_key_id == SealFile::read(&self.path)?.root_key_id
+        {
+            // Left behind by a confirmation of new shares that renamed its copy over the
+            // current seal and stopped before removing it.
+            std::fs::remove_file(&next)?;
+        }
         if !next.exists() {
             if !create {
                 return Ok(None);
             }
             let seal = SealFile::read(&self.path)?;
-            SealFile::seal(
-                &SecretKey::generate(),
-                &self.unseal,
-                seal.shares,
-                seal.threshold,
-            )?
-            .write(&next)?;
+            SealFile::seal(&SecretKey::generate(), &unseal, seal.shares, seal.threshold)?
+                .write(&next)?;
         }
-        let root = SealFile::read(&next)?.open(&self.unseal)?;
+        let seal = SealFile::read(&next)?;
+        let root = super::rekey::open_next(&seal, &unseal)?;
         Ok(Some(Arc::new(LocalRootKey::new("sealed", &root))))
     }
 
     fn promote_next(&self) -> Result<Arc<dyn RootKeyProvider>, KmsError> {
-        durable_rename(&next_path(&self.path), &self.path)?;
+        let next = next_path(&self.path);
+        if SealFile::read(&next)?.rekey_from_hex.is_some() {
+            return Err(KmsError::Provider(
+                "the incoming root key waits for a threshold of its new shares to be confirmed"
+                    .into(),
+            ));
+        }
+        durable_rename(&next, &self.path)?;
         self.current()
+    }
+
+    fn rekey(
+        &self,
+        shares: u8,
+        threshold: u8,
+    ) -> Result<Option<(Arc<dyn RootKeyProvider>, Vec<Zeroizing<String>>)>, KmsError> {
+        super::rekey::start(self, shares, threshold).map(Some)
+    }
+
+    fn awaiting_new_shares(&self) -> Result<Option<(u8, u8)>, KmsError> {
+        super::rekey::awaiting(self)
+    }
+
+    fn confirm_new_share(&self, share: &str) -> Result<Option<Arc<dyn RootKeyProvider>>, KmsError> {
+        super::rekey::confirm(self, share)
     }
 
     fn key_ids(&self) -> Result<Vec<String>, KmsError> {

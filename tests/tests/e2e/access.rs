@@ -532,7 +532,7 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
         Rpc::Seal => c.seal().seal(pb::SealRequest {}).await.map(drop),
         Rpc::RotateRootKey => c
             .keys()
-            .rotate_root_key(pb::RotateRootKeyRequest {})
+            .rotate_root_key(pb::RotateRootKeyRequest::default())
             .await
             .map(drop),
         // No such tenant: an allowed caller gets NOT_FOUND (shredding `acme` would end the test).

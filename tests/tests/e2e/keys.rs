@@ -602,7 +602,7 @@ async fn after_a_root_key_rotation_the_old_root_key_is_not_needed() {
         .client(&t.key_officer)
         .await
         .keys()
-        .rotate_root_key(pb::RotateRootKeyRequest {})
+        .rotate_root_key(pb::RotateRootKeyRequest::default())
         .await
         .err()
         .map(|s| s.code());
@@ -671,7 +671,7 @@ async fn a_root_key_rotation_needs_a_second_operator_under_the_two_person_rule()
     let second = server.client(&second_token).await;
     let filed = first
         .keys()
-        .rotate_root_key(pb::RotateRootKeyRequest {})
+        .rotate_root_key(pb::RotateRootKeyRequest::default())
         .await
         .unwrap()
         .into_inner();

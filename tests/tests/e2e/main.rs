@@ -18,6 +18,7 @@ mod integrity;
 mod keys;
 mod metrics;
 mod migrate;
+mod new_shares;
 mod no_leak;
 mod nobody_alone;
 mod readme_clients;

@@ -95,7 +95,7 @@ async fn principals_whose_tokens_one_creator_held_cannot_approve_each_other() {
     );
     let filed = o1
         .keys()
-        .rotate_root_key(pb::RotateRootKeyRequest {})
+        .rotate_root_key(pb::RotateRootKeyRequest::default())
         .await
         .unwrap()
         .into_inner();

@@ -23,7 +23,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
 const VALVCTL: &str = env!("CARGO_BIN_EXE_valvctl-under-test");
 
 /// Runs `valv operator init` and returns the printed shares.
-fn operator_init(data: &Path, shares: u8, threshold: u8) -> Vec<String> {
+pub(crate) fn operator_init(data: &Path, shares: u8, threshold: u8) -> Vec<String> {
     let out = Command::new(BIN)
         .args(["operator", "init", "--data-dir"])
         .arg(data)
@@ -45,7 +45,7 @@ fn operator_init(data: &Path, shares: u8, threshold: u8) -> Vec<String> {
 }
 
 /// `valvctl unseal`, the share on stdin as a holder would paste it.
-fn valvctl_unseal(server: &ChildServer, data: &Path, share: &str) -> serde_json::Value {
+pub(crate) fn valvctl_unseal(server: &ChildServer, data: &Path, share: &str) -> serde_json::Value {
     let mut child = Command::new(VALVCTL)
         .args(["--json", "unseal"])
         .env("VALV_ADDR", &server.addr)
@@ -79,7 +79,7 @@ pub(crate) async fn health(server: &ChildServer, service: &str) -> ServingStatus
         .status()
 }
 
-async fn seal_status(server: &ChildServer) -> pb::SealStatus {
+pub(crate) async fn seal_status(server: &ChildServer) -> pb::SealStatus {
     connect(&server.addr, &server.ca_pem, None)
         .await
         .seal()
@@ -89,7 +89,10 @@ async fn seal_status(server: &ChildServer) -> pb::SealStatus {
         .into_inner()
 }
 
-async fn unseal(server: &ChildServer, share: &str) -> Result<pb::SealStatus, tonic::Status> {
+pub(crate) async fn unseal(
+    server: &ChildServer,
+    share: &str,
+) -> Result<pb::SealStatus, tonic::Status> {
     connect(&server.addr, &server.ca_pem, None)
         .await
         .seal()
@@ -256,7 +259,7 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
         valv_e2e::principal_token(&operator, "second-operator", pb::Role::Operator).await;
     let filed = operator
         .keys()
-        .rotate_root_key(pb::RotateRootKeyRequest {})
+        .rotate_root_key(pb::RotateRootKeyRequest::default())
         .await
         .unwrap()
         .into_inner();

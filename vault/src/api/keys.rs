@@ -51,6 +51,11 @@ pub fn job(app: &App, j: &JobRecord, now_ms: i64) -> pb::Job {
     }
 }
 
+/// New unseal shares for the answer (declassified on purpose: they go to the caller once).
+fn shares_text(shares: &[zeroize::Zeroizing<String>]) -> Vec<String> {
+    shares.iter().map(|s| s.as_str().to_owned()).collect()
+}
+
 #[tonic::async_trait]
 impl KeyService for KeyApi {
     async fn list_key_versions(
@@ -182,12 +187,13 @@ impl KeyService for KeyApi {
     ) -> Result<Response<pb::ApproveOperationResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let id = request.into_inner().id;
-        let (kind, summary) = crate::ops::approve::approve(&self.0, &caller, id)
+        let done = crate::ops::approve::approve(&self.0, &caller, id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ApproveOperationResponse {
-            kind,
-            summary,
+            kind: done.kind,
+            summary: done.summary,
+            new_shares: shares_text(&done.new_shares),
         }))
     }
 
@@ -231,7 +237,10 @@ impl KeyService for KeyApi {
         request: Request<pb::RotateRootKeyRequest>,
     ) -> Result<Response<pb::RotateRootKeyResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let outcome = crate::ops::root::rotate(&self.0, &caller)
+        let r = request.into_inner();
+        let new_shares = crate::ops::root::NewShares::from_request(r.new_shares, r.new_threshold)
+            .map_err(to_status)?;
+        let (outcome, shares) = crate::ops::root::rotate(&self.0, &caller, new_shares)
             .await
             .map_err(to_status)?;
         Ok(Response::new(match outcome {
@@ -240,12 +249,14 @@ impl KeyService for KeyApi {
                 root_key_id: self.0.keys.root().root_key_id(),
                 pending_operation_id: 0,
                 approve_before_unix_ms: 0,
+                new_shares: shares_text(&shares),
             },
             approval::Outcome::Pending(id, before) => pb::RotateRootKeyResponse {
                 rotated: false,
                 root_key_id: String::new(),
                 pending_operation_id: id,
                 approve_before_unix_ms: before,
+                new_shares: Vec::new(),
             },
         }))
     }

@@ -18,6 +18,8 @@ fn status(s: seal::Status) -> pb::SealStatus {
         shares: s.shares,
         progress: s.progress,
         root_provider: s.provider.to_owned(),
+        new_shares_threshold: s.new_shares_threshold,
+        new_shares_confirmed: s.new_shares_confirmed,
     }
 }
 
@@ -36,6 +38,16 @@ impl SealService for SealApi {
     ) -> Result<Response<pb::SealStatus>, Status> {
         let body = request.into_inner();
         let s = seal::unseal(&self.0, &body.share, body.reset)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(status(s)))
+    }
+
+    async fn confirm_new_share(
+        &self,
+        request: Request<pb::ConfirmNewShareRequest>,
+    ) -> Result<Response<pb::SealStatus>, Status> {
+        let s = seal::confirm_new_share(&self.0, &request.into_inner().share)
             .await
             .map_err(to_status)?;
         Ok(Response::new(status(s)))

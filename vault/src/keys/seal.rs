@@ -14,6 +14,7 @@ use crate::error::VaultResult;
 pub struct SealState {
     /// The data directory (the first unseal finishes setting it up).
     pub data_dir: PathBuf,
+    path: PathBuf,
     sealed: AtomicBool,
     /// Shares received so far (used by the unseal use case).
     pub(crate) unsealer: tokio::sync::Mutex<Unsealer>,
@@ -25,10 +26,17 @@ impl SealState {
     pub fn new(path: &std::path::Path, data_dir: PathBuf) -> VaultResult<Self> {
         Ok(Self {
             data_dir,
+            path: path.to_path_buf(),
             sealed: AtomicBool::new(true),
             unsealer: tokio::sync::Mutex::new(Unsealer::open(path)?),
             changed: tokio::sync::watch::channel(true).0,
         })
+    }
+
+    /// Reads the seal file again (after new shares replaced the old ones) and forgets shares.
+    pub(crate) fn reload(&self, unsealer: &mut Unsealer) -> VaultResult<()> {
+        *unsealer = Unsealer::open(&self.path)?;
+        Ok(())
     }
 
     /// True while no root key is in memory.

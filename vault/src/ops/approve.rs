@@ -20,8 +20,18 @@ use crate::{
     store::records::PendingOpRecord,
 };
 
+/// What an approval carried out.
+pub struct Approved {
+    /// The operation kind.
+    pub kind: String,
+    /// What was done, in words (no identifiers).
+    pub summary: String,
+    /// New unseal shares of a root-key rotation that replaced them (shown once).
+    pub new_shares: Vec<zeroize::Zeroizing<String>>,
+}
+
 /// Approves another principal's pending operation, which then takes effect.
-pub async fn approve(app: &Arc<App>, caller: &Caller, id: u64) -> VaultResult<(String, String)> {
+pub async fn approve(app: &Arc<App>, caller: &Caller, id: u64) -> VaultResult<Approved> {
     let op = find(app, caller, id).await?;
     independence::check(app, &op, &caller.principal).await?;
     let mut approved = op.clone();
@@ -32,8 +42,8 @@ pub async fn approve(app: &Arc<App>, caller: &Caller, id: u64) -> VaultResult<(S
             "id: another principal decided on the operation at the same moment".into(),
         ));
     }
-    let summary = match execute(app, &op, caller).await {
-        Ok(summary) => summary,
+    let (summary, new_shares) = match execute(app, &op, caller).await {
+        Ok(done) => done,
         Err(e) => {
             // A failed execution hands the operation back for another try.
             app.store.transition_pending_op(&op, APPROVED).await?;
@@ -41,10 +51,47 @@ pub async fn approve(app: &Arc<App>, caller: &Caller, id: u64) -> VaultResult<(S
         }
     };
     app.store.sync().await?;
-    Ok((op.kind, summary))
+    Ok(Approved {
+        kind: op.kind,
+        summary,
+        new_shares,
+    })
 }
 
-async fn execute(app: &Arc<App>, op: &PendingOpRecord, approver: &Caller) -> VaultResult<String> {
+async fn execute(
+    app: &Arc<App>,
+    op: &PendingOpRecord,
+    approver: &Caller,
+) -> VaultResult<(String, Vec<zeroize::Zeroizing<String>>)> {
+    if op.kind == ROTATE_ROOT_KEY {
+        let new_shares = match op.payload.as_str() {
+            "" => None,
+            p => Some(
+                serde_json::from_str::<root::NewShares>(p)
+                    .map_err(|e| VaultError::Internal(format!("pending rotation: {e}")))?,
+            ),
+        };
+        let r = root::rotate_now(
+            app,
+            &op.requested_by,
+            Some(approver.id()),
+            &approver.request_id,
+            new_shares,
+        )
+        .await?;
+        let summary = format!("root key rotated; new root key id {}", r.root_key_id);
+        return Ok((summary, r.new_shares));
+    }
+    execute_other(app, op, approver)
+        .await
+        .map(|s| (s, Vec::new()))
+}
+
+async fn execute_other(
+    app: &Arc<App>,
+    op: &PendingOpRecord,
+    approver: &Caller,
+) -> VaultResult<String> {
     let requested_by = op.requested_by.as_str();
     let approved_by = Some(approver.id());
     let request_id = approver.request_id.as_str();
@@ -55,10 +102,6 @@ async fn execute(app: &Arc<App>, op: &PendingOpRecord, approver: &Caller) -> Vau
         }
         SHRED_TENANT => {
             shred::shred_now(app, op.target_tenant, requested_by, approved_by, request_id).await
-        }
-        ROTATE_ROOT_KEY => {
-            let id = root::rotate_now(app, requested_by, approved_by, request_id).await?;
-            Ok(format!("root key rotated; new root key id {id}"))
         }
         CREATE_OPERATOR | CREATE_PRINCIPAL => principals::create_approved(app, op, approver).await,
         DEFINE_PURPOSE => admin::define_purpose_approved(app, op, approver).await,

@@ -31,6 +31,17 @@ pub struct Status {
     pub progress: u32,
     /// Where the root key lives: `file`, `sealed` or `pkcs11`.
     pub provider: &'static str,
+    /// While a rotation's new shares wait: how many are needed (0: none wait).
+    pub new_shares_threshold: u32,
+    /// And how many were confirmed.
+    pub new_shares_confirmed: u32,
+}
+
+fn awaiting(app: &App) -> (u32, u32) {
+    app.keys
+        .root_slot()
+        .and_then(|s| s.awaiting_new_shares().ok().flatten())
+        .map_or((0, 0), |(got, t)| (u32::from(t), u32::from(got)))
 }
 
 /// The seal status.
@@ -42,15 +53,20 @@ pub async fn status(app: &App) -> Status {
             shares: 0,
             progress: 0,
             provider: app.keys.root().name(),
+            new_shares_threshold: 0,
+            new_shares_confirmed: 0,
         };
     };
     let unsealer = seal.unsealer.lock().await;
+    let (new_shares_threshold, new_shares_confirmed) = awaiting(app);
     Status {
         sealed: seal.is_sealed(),
         threshold: u32::from(unsealer.seal().threshold),
         shares: u32::from(unsealer.seal().shares),
         progress: u32::from(unsealer.progress()),
         provider: "sealed",
+        new_shares_threshold,
+        new_shares_confirmed,
     }
 }
 
@@ -115,7 +131,8 @@ pub async fn seal(app: &App, caller: &Caller) -> VaultResult<Status> {
         let _exclusive = app.keys.root_change().await;
         seal.set(true);
         app.keys.forget()?;
-        seal.unsealer.lock().await.reset();
+        // Read again: new shares may have replaced the ones it was started with.
+        seal.reload(&mut *seal.unsealer.lock().await)?;
     }
     let mut entry = audit::entry(app.now_ms(), caller.id(), "vault.seal");
     entry.request_id.clone_from(&caller.request_id);
@@ -124,5 +141,23 @@ pub async fn seal(app: &App, caller: &Caller) -> VaultResult<Status> {
         by = caller.id(),
         "vault sealed: every key was dropped from memory"
     );
+    Ok(status(app).await)
+}
+
+/// One of the new shares of a rotation that replaced them; the share that reaches the threshold
+/// finishes it, and from then on only the new shares unseal (the seal file is read again).
+pub async fn confirm_new_share(app: &Arc<App>, share: &str) -> VaultResult<Status> {
+    let seal = app.seal.as_ref().ok_or_else(no_seal)?;
+    if seal.is_sealed() {
+        return Err(VaultError::FailedPrecondition(
+            "the vault is sealed; unseal it with the current shares first".into(),
+        ));
+    }
+    if share.is_empty() {
+        return Err(VaultError::invalid("share", "must not be empty"));
+    }
+    if super::root::confirm_new_share(app, share).await?.is_none() {
+        seal.reload(&mut *seal.unsealer.lock().await)?;
+    }
     Ok(status(app).await)
 }

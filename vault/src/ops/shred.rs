@@ -59,6 +59,14 @@ pub async fn shred_now(
     approved_by: Option<&str>,
     request_id: &str,
 ) -> VaultResult<String> {
+    // The root key is rotated right after: refused before anything is destroyed if it cannot be.
+    if let Some(slot) = app.keys.root_slot()
+        && slot.awaiting_new_shares()?.is_some()
+    {
+        return Err(VaultError::FailedPrecondition(
+            "a root-key rotation waits for its new shares to be confirmed; shred after it".into(),
+        ));
+    }
     let gate = app.keys.gate(tenant_id);
     let exclusive = gate.write().await;
     let mut tenant = app
@@ -87,7 +95,9 @@ pub async fn shred_now(
     drop(exclusive);
     tracing::warn!(tenant = tenant_id, "tenant shredded; rotating the root key");
     // Leftover copies of the deleted key ring die with the old root key.
-    let root = super::root::rotate_now(app, requested_by, approved_by, request_id).await?;
+    let root = super::root::rotate_now(app, requested_by, approved_by, request_id, None)
+        .await?
+        .root_key_id;
     Ok(format!(
         "tenant {} shredded; root key rotated to {root}; the embedded store compacts at its next start; backups taken before now still hold the tenant under the old root key: destroy them (see docs/keys.md, Shredding a tenant)",
         tenant.name

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from valv.v1 import common_pb2 as valv_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12valv/v1/keys.proto\x12\x07valv.v1\x1a\x14valv/v1/common.proto\"\x99\x01\n\x0eKeyVersionInfo\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.valv.v1.KeyVersionState\x12\x17\n\x0f\x63reated_unix_ms\x18\x03 \x01(\x03\x12\x0f\n\x07records\x18\x04 \x01(\x04\x12\x13\n\x0b\x65ncryptions\x18\x05 \x01(\x04\x12\x0e\n\x06\x62udget\x18\x06 \x01(\x04\"\x18\n\x16ListKeyVersionsRequest\"D\n\x17ListKeyVersionsResponse\x12)\n\x08versions\x18\x01 \x03(\x0b\x32\x17.valv.v1.KeyVersionInfo\"\x18\n\x16RotateTenantKeyRequest\">\n\x17RotateTenantKeyResponse\x12\x13\n\x0bnew_version\x18\x01 \x01(\r\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\"\xf0\x01\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12 \n\x05state\x18\x03 \x01(\x0e\x32\x11.valv.v1.JobState\x12\x0c\n\x04\x64one\x18\x04 \x01(\x04\x12\r\n\x05total\x18\x05 \x01(\x04\x12\x17\n\x0frate_per_second\x18\x06 \x01(\x01\x12\x1d\n\x15\x65stimated_end_unix_ms\x18\x07 \x01(\x03\x12\x17\n\x0fstarted_unix_ms\x18\x08 \x01(\x03\x12\x18\n\x10\x66inished_unix_ms\x18\t \x01(\x03\x12\x16\n\x0etarget_version\x18\n \x01(\r\x12\r\n\x05\x65rror\x18\x0b \x01(\t\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\x04\"\x11\n\x0fListJobsRequest\".\n\x10ListJobsResponse\x12\x1a\n\x04jobs\x18\x01 \x03(\x0b\x32\x0c.valv.v1.Job\"0\n\rDomainRecords\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x01(\x04\":\n\x18\x44\x65stroyKeyVersionRequest\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\x95\x01\n\x19\x44\x65stroyKeyVersionResponse\x12\x11\n\tdestroyed\x18\x01 \x01(\x08\x12\x1c\n\x14pending_operation_id\x18\x02 \x01(\x04\x12\x1e\n\x16\x61pprove_before_unix_ms\x18\x03 \x01(\x03\x12\'\n\x07records\x18\x04 \x03(\x0b\x32\x16.valv.v1.DomainRecords\"%\n\x17\x41pproveOperationRequest\x12\n\n\x02id\x18\x01 \x01(\x04\"9\n\x18\x41pproveOperationResponse\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\"$\n\x16RefuseOperationRequest\x12\n\n\x02id\x18\x01 \x01(\x04\"\'\n\x17RefuseOperationResponse\x12\x0c\n\x04kind\x18\x01 \x01(\t\"\xae\x01\n\x10PendingOperation\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\x12\x19\n\x11requested_unix_ms\x18\x04 \x01(\x03\x12\x17\n\x0f\x65xpires_unix_ms\x18\x05 \x01(\x03\x12\x0f\n\x07summary\x18\x06 \x01(\t\x12%\n\x07\x63hanges\x18\x07 \x03(\x0b\x32\x14.valv.v1.AuditChange\"\x1e\n\x1cListPendingOperationsRequest\"N\n\x1dListPendingOperationsResponse\x12-\n\noperations\x18\x01 \x03(\x0b\x32\x19.valv.v1.PendingOperation\"\x16\n\x14RotateRootKeyRequest\"{\n\x15RotateRootKeyResponse\x12\x0f\n\x07rotated\x18\x01 \x01(\x08\x12\x13\n\x0broot_key_id\x18\x02 \x01(\t\x12\x1c\n\x14pending_operation_id\x18\x03 \x01(\x04\x12\x1e\n\x16\x61pprove_before_unix_ms\x18\x04 \x01(\x03\"$\n\x12ShredTenantRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"e\n\x13ShredTenantResponse\x12\x10\n\x08shredded\x18\x01 \x01(\x08\x12\x1c\n\x14pending_operation_id\x18\x02 \x01(\x04\x12\x1e\n\x16\x61pprove_before_unix_ms\x18\x03 \x01(\x03\"A\n\x18RotateDomainEpochRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x15\n\rgrace_seconds\x18\x02 \x01(\x04\"L\n\x19RotateDomainEpochResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12 \n\x18old_epochs_until_unix_ms\x18\x02 \x01(\x03\"\'\n\x15TranslateEpochRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"=\n\rPseudonymPair\x12\x15\n\rold_pseudonym\x18\x01 \x01(\t\x12\x15\n\rnew_pseudonym\x18\x02 \x01(\t\"&\n\x14\x46inalizeEpochRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"&\n\x15\x46inalizeEpochResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\r*\xb6\x01\n\x0fKeyVersionState\x12!\n\x1dKEY_VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18KEY_VERSION_STATE_ACTIVE\x10\x01\x12\"\n\x1eKEY_VERSION_STATE_DECRYPT_ONLY\x10\x02\x12\x1d\n\x19KEY_VERSION_STATE_RETIRED\x10\x03\x12\x1f\n\x1bKEY_VERSION_STATE_DESTROYED\x10\x04*f\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_RUNNING\x10\x01\x12\x12\n\x0eJOB_STATE_DONE\x10\x02\x12\x14\n\x10JOB_STATE_FAILED\x10\x03\x32\xe2\x08\n\nKeyService\x12T\n\x0fListKeyVersions\x12\x1f.valv.v1.ListKeyVersionsRequest\x1a .valv.v1.ListKeyVersionsResponse\x12T\n\x0fRotateTenantKey\x12\x1f.valv.v1.RotateTenantKeyRequest\x1a .valv.v1.RotateTenantKeyResponse\x12.\n\x06GetJob\x12\x16.valv.v1.GetJobRequest\x1a\x0c.valv.v1.Job\x12\x32\n\x08WatchJob\x12\x16.valv.v1.GetJobRequest\x1a\x0c.valv.v1.Job0\x01\x12?\n\x08ListJobs\x12\x18.valv.v1.ListJobsRequest\x1a\x19.valv.v1.ListJobsResponse\x12Z\n\x11\x44\x65stroyKeyVersion\x12!.valv.v1.DestroyKeyVersionRequest\x1a\".valv.v1.DestroyKeyVersionResponse\x12W\n\x10\x41pproveOperation\x12 .valv.v1.ApproveOperationRequest\x1a!.valv.v1.ApproveOperationResponse\x12T\n\x0fRefuseOperation\x12\x1f.valv.v1.RefuseOperationRequest\x1a .valv.v1.RefuseOperationResponse\x12\x66\n\x15ListPendingOperations\x12%.valv.v1.ListPendingOperationsRequest\x1a&.valv.v1.ListPendingOperationsResponse\x12N\n\rRotateRootKey\x12\x1d.valv.v1.RotateRootKeyRequest\x1a\x1e.valv.v1.RotateRootKeyResponse\x12H\n\x0bShredTenant\x12\x1b.valv.v1.ShredTenantRequest\x1a\x1c.valv.v1.ShredTenantResponse\x12Z\n\x11RotateDomainEpoch\x12!.valv.v1.RotateDomainEpochRequest\x1a\".valv.v1.RotateDomainEpochResponse\x12J\n\x0eTranslateEpoch\x12\x1e.valv.v1.TranslateEpochRequest\x1a\x16.valv.v1.PseudonymPair0\x01\x12N\n\rFinalizeEpoch\x12\x1d.valv.v1.FinalizeEpochRequest\x1a\x1e.valv.v1.FinalizeEpochResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12valv/v1/keys.proto\x12\x07valv.v1\x1a\x14valv/v1/common.proto\"\x99\x01\n\x0eKeyVersionInfo\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.valv.v1.KeyVersionState\x12\x17\n\x0f\x63reated_unix_ms\x18\x03 \x01(\x03\x12\x0f\n\x07records\x18\x04 \x01(\x04\x12\x13\n\x0b\x65ncryptions\x18\x05 \x01(\x04\x12\x0e\n\x06\x62udget\x18\x06 \x01(\x04\"\x18\n\x16ListKeyVersionsRequest\"D\n\x17ListKeyVersionsResponse\x12)\n\x08versions\x18\x01 \x03(\x0b\x32\x17.valv.v1.KeyVersionInfo\"\x18\n\x16RotateTenantKeyRequest\">\n\x17RotateTenantKeyResponse\x12\x13\n\x0bnew_version\x18\x01 \x01(\r\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\"\xf0\x01\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12 \n\x05state\x18\x03 \x01(\x0e\x32\x11.valv.v1.JobState\x12\x0c\n\x04\x64one\x18\x04 \x01(\x04\x12\r\n\x05total\x18\x05 \x01(\x04\x12\x17\n\x0frate_per_second\x18\x06 \x01(\x01\x12\x1d\n\x15\x65stimated_end_unix_ms\x18\x07 \x01(\x03\x12\x17\n\x0fstarted_unix_ms\x18\x08 \x01(\x03\x12\x18\n\x10\x66inished_unix_ms\x18\t \x01(\x03\x12\x16\n\x0etarget_version\x18\n \x01(\r\x12\r\n\x05\x65rror\x18\x0b \x01(\t\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\x04\"\x11\n\x0fListJobsRequest\".\n\x10ListJobsResponse\x12\x1a\n\x04jobs\x18\x01 \x03(\x0b\x32\x0c.valv.v1.Job\"0\n\rDomainRecords\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x01(\x04\":\n\x18\x44\x65stroyKeyVersionRequest\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\x95\x01\n\x19\x44\x65stroyKeyVersionResponse\x12\x11\n\tdestroyed\x18\x01 \x01(\x08\x12\x1c\n\x14pending_operation_id\x18\x02 \x01(\x04\x12\x1e\n\x16\x61pprove_before_unix_ms\x18\x03 \x01(\x03\x12\'\n\x07records\x18\x04 \x03(\x0b\x32\x16.valv.v1.DomainRecords\"%\n\x17\x41pproveOperationRequest\x12\n\n\x02id\x18\x01 \x01(\x04\"M\n\x18\x41pproveOperationResponse\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x12\n\nnew_shares\x18\x03 \x03(\t\"$\n\x16RefuseOperationRequest\x12\n\n\x02id\x18\x01 \x01(\x04\"\'\n\x17RefuseOperationResponse\x12\x0c\n\x04kind\x18\x01 \x01(\t\"\xae\x01\n\x10PendingOperation\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\x12\x19\n\x11requested_unix_ms\x18\x04 \x01(\x03\x12\x17\n\x0f\x65xpires_unix_ms\x18\x05 \x01(\x03\x12\x0f\n\x07summary\x18\x06 \x01(\t\x12%\n\x07\x63hanges\x18\x07 \x03(\x0b\x32\x14.valv.v1.AuditChange\"\x1e\n\x1cListPendingOperationsRequest\"N\n\x1dListPendingOperationsResponse\x12-\n\noperations\x18\x01 \x03(\x0b\x32\x19.valv.v1.PendingOperation\"A\n\x14RotateRootKeyRequest\x12\x12\n\nnew_shares\x18\x01 \x01(\r\x12\x15\n\rnew_threshold\x18\x02 \x01(\r\"\x8f\x01\n\x15RotateRootKeyResponse\x12\x0f\n\x07rotated\x18\x01 \x01(\x08\x12\x13\n\x0broot_key_id\x18\x02 \x01(\t\x12\x1c\n\x14pending_operation_id\x18\x03 \x01(\x04\x12\x1e\n\x16\x61pprove_before_unix_ms\x18\x04 \x01(\x03\x12\x12\n\nnew_shares\x18\x05 \x03(\t\"$\n\x12ShredTenantRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"e\n\x13ShredTenantResponse\x12\x10\n\x08shredded\x18\x01 \x01(\x08\x12\x1c\n\x14pending_operation_id\x18\x02 \x01(\x04\x12\x1e\n\x16\x61pprove_before_unix_ms\x18\x03 \x01(\x03\"A\n\x18RotateDomainEpochRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x15\n\rgrace_seconds\x18\x02 \x01(\x04\"L\n\x19RotateDomainEpochResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12 \n\x18old_epochs_until_unix_ms\x18\x02 \x01(\x03\"\'\n\x15TranslateEpochRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"=\n\rPseudonymPair\x12\x15\n\rold_pseudonym\x18\x01 \x01(\t\x12\x15\n\rnew_pseudonym\x18\x02 \x01(\t\"&\n\x14\x46inalizeEpochRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"&\n\x15\x46inalizeEpochResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\r*\xb6\x01\n\x0fKeyVersionState\x12!\n\x1dKEY_VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18KEY_VERSION_STATE_ACTIVE\x10\x01\x12\"\n\x1eKEY_VERSION_STATE_DECRYPT_ONLY\x10\x02\x12\x1d\n\x19KEY_VERSION_STATE_RETIRED\x10\x03\x12\x1f\n\x1bKEY_VERSION_STATE_DESTROYED\x10\x04*f\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_RUNNING\x10\x01\x12\x12\n\x0eJOB_STATE_DONE\x10\x02\x12\x14\n\x10JOB_STATE_FAILED\x10\x03\x32\xe2\x08\n\nKeyService\x12T\n\x0fListKeyVersions\x12\x1f.valv.v1.ListKeyVersionsRequest\x1a .valv.v1.ListKeyVersionsResponse\x12T\n\x0fRotateTenantKey\x12\x1f.valv.v1.RotateTenantKeyRequest\x1a .valv.v1.RotateTenantKeyResponse\x12.\n\x06GetJob\x12\x16.valv.v1.GetJobRequest\x1a\x0c.valv.v1.Job\x12\x32\n\x08WatchJob\x12\x16.valv.v1.GetJobRequest\x1a\x0c.valv.v1.Job0\x01\x12?\n\x08ListJobs\x12\x18.valv.v1.ListJobsRequest\x1a\x19.valv.v1.ListJobsResponse\x12Z\n\x11\x44\x65stroyKeyVersion\x12!.valv.v1.DestroyKeyVersionRequest\x1a\".valv.v1.DestroyKeyVersionResponse\x12W\n\x10\x41pproveOperation\x12 .valv.v1.ApproveOperationRequest\x1a!.valv.v1.ApproveOperationResponse\x12T\n\x0fRefuseOperation\x12\x1f.valv.v1.RefuseOperationRequest\x1a .valv.v1.RefuseOperationResponse\x12\x66\n\x15ListPendingOperations\x12%.valv.v1.ListPendingOperationsRequest\x1a&.valv.v1.ListPendingOperationsResponse\x12N\n\rRotateRootKey\x12\x1d.valv.v1.RotateRootKeyRequest\x1a\x1e.valv.v1.RotateRootKeyResponse\x12H\n\x0bShredTenant\x12\x1b.valv.v1.ShredTenantRequest\x1a\x1c.valv.v1.ShredTenantResponse\x12Z\n\x11RotateDomainEpoch\x12!.valv.v1.RotateDomainEpochRequest\x1a\".valv.v1.RotateDomainEpochResponse\x12J\n\x0eTranslateEpoch\x12\x1e.valv.v1.TranslateEpochRequest\x1a\x16.valv.v1.PseudonymPair0\x01\x12N\n\rFinalizeEpoch\x12\x1d.valv.v1.FinalizeEpochRequest\x1a\x1e.valv.v1.FinalizeEpochResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'valv.v1.keys_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_KEYVERSIONSTATE']._serialized_start=2082
-  _globals['_KEYVERSIONSTATE']._serialized_end=2264
-  _globals['_JOBSTATE']._serialized_start=2266
-  _globals['_JOBSTATE']._serialized_end=2368
+  _globals['_KEYVERSIONSTATE']._serialized_start=2166
+  _globals['_KEYVERSIONSTATE']._serialized_end=2348
+  _globals['_JOBSTATE']._serialized_start=2350
+  _globals['_JOBSTATE']._serialized_end=2452
   _globals['_KEYVERSIONINFO']._serialized_start=54
   _globals['_KEYVERSIONINFO']._serialized_end=207
   _globals['_LISTKEYVERSIONSREQUEST']._serialized_start=209
@@ -63,37 +63,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPROVEOPERATIONREQUEST']._serialized_start=996
   _globals['_APPROVEOPERATIONREQUEST']._serialized_end=1033
   _globals['_APPROVEOPERATIONRESPONSE']._serialized_start=1035
-  _globals['_APPROVEOPERATIONRESPONSE']._serialized_end=1092
-  _globals['_REFUSEOPERATIONREQUEST']._serialized_start=1094
-  _globals['_REFUSEOPERATIONREQUEST']._serialized_end=1130
-  _globals['_REFUSEOPERATIONRESPONSE']._serialized_start=1132
-  _globals['_REFUSEOPERATIONRESPONSE']._serialized_end=1171
-  _globals['_PENDINGOPERATION']._serialized_start=1174
-  _globals['_PENDINGOPERATION']._serialized_end=1348
-  _globals['_LISTPENDINGOPERATIONSREQUEST']._serialized_start=1350
-  _globals['_LISTPENDINGOPERATIONSREQUEST']._serialized_end=1380
-  _globals['_LISTPENDINGOPERATIONSRESPONSE']._serialized_start=1382
-  _globals['_LISTPENDINGOPERATIONSRESPONSE']._serialized_end=1460
-  _globals['_ROTATEROOTKEYREQUEST']._serialized_start=1462
-  _globals['_ROTATEROOTKEYREQUEST']._serialized_end=1484
-  _globals['_ROTATEROOTKEYRESPONSE']._serialized_start=1486
-  _globals['_ROTATEROOTKEYRESPONSE']._serialized_end=1609
-  _globals['_SHREDTENANTREQUEST']._serialized_start=1611
-  _globals['_SHREDTENANTREQUEST']._serialized_end=1647
-  _globals['_SHREDTENANTRESPONSE']._serialized_start=1649
-  _globals['_SHREDTENANTRESPONSE']._serialized_end=1750
-  _globals['_ROTATEDOMAINEPOCHREQUEST']._serialized_start=1752
-  _globals['_ROTATEDOMAINEPOCHREQUEST']._serialized_end=1817
-  _globals['_ROTATEDOMAINEPOCHRESPONSE']._serialized_start=1819
-  _globals['_ROTATEDOMAINEPOCHRESPONSE']._serialized_end=1895
-  _globals['_TRANSLATEEPOCHREQUEST']._serialized_start=1897
-  _globals['_TRANSLATEEPOCHREQUEST']._serialized_end=1936
-  _globals['_PSEUDONYMPAIR']._serialized_start=1938
-  _globals['_PSEUDONYMPAIR']._serialized_end=1999
-  _globals['_FINALIZEEPOCHREQUEST']._serialized_start=2001
-  _globals['_FINALIZEEPOCHREQUEST']._serialized_end=2039
-  _globals['_FINALIZEEPOCHRESPONSE']._serialized_start=2041
-  _globals['_FINALIZEEPOCHRESPONSE']._serialized_end=2079
-  _globals['_KEYSERVICE']._serialized_start=2371
-  _globals['_KEYSERVICE']._serialized_end=3493
+  _globals['_APPROVEOPERATIONRESPONSE']._serialized_end=1112
+  _globals['_REFUSEOPERATIONREQUEST']._serialized_start=1114
+  _globals['_REFUSEOPERATIONREQUEST']._serialized_end=1150
+  _globals['_REFUSEOPERATIONRESPONSE']._serialized_start=1152
+  _globals['_REFUSEOPERATIONRESPONSE']._serialized_end=1191
+  _globals['_PENDINGOPERATION']._serialized_start=1194
+  _globals['_PENDINGOPERATION']._serialized_end=1368
+  _globals['_LISTPENDINGOPERATIONSREQUEST']._serialized_start=1370
+  _globals['_LISTPENDINGOPERATIONSREQUEST']._serialized_end=1400
+  _globals['_LISTPENDINGOPERATIONSRESPONSE']._serialized_start=1402
+  _globals['_LISTPENDINGOPERATIONSRESPONSE']._serialized_end=1480
+  _globals['_ROTATEROOTKEYREQUEST']._serialized_start=1482
+  _globals['_ROTATEROOTKEYREQUEST']._serialized_end=1547
+  _globals['_ROTATEROOTKEYRESPONSE']._serialized_start=1550
+  _globals['_ROTATEROOTKEYRESPONSE']._serialized_end=1693
+  _globals['_SHREDTENANTREQUEST']._serialized_start=1695
+  _globals['_SHREDTENANTREQUEST']._serialized_end=1731
+  _globals['_SHREDTENANTRESPONSE']._serialized_start=1733
+  _globals['_SHREDTENANTRESPONSE']._serialized_end=1834
+  _globals['_ROTATEDOMAINEPOCHREQUEST']._serialized_start=1836
+  _globals['_ROTATEDOMAINEPOCHREQUEST']._serialized_end=1901
+  _globals['_ROTATEDOMAINEPOCHRESPONSE']._serialized_start=1903
+  _globals['_ROTATEDOMAINEPOCHRESPONSE']._serialized_end=1979
+  _globals['_TRANSLATEEPOCHREQUEST']._serialized_start=1981
+  _globals['_TRANSLATEEPOCHREQUEST']._serialized_end=2020
+  _globals['_PSEUDONYMPAIR']._serialized_start=2022
+  _globals['_PSEUDONYMPAIR']._serialized_end=2083
+  _globals['_FINALIZEEPOCHREQUEST']._serialized_start=2085
+  _globals['_FINALIZEEPOCHREQUEST']._serialized_end=2123
+  _globals['_FINALIZEEPOCHRESPONSE']._serialized_start=2125
+  _globals['_FINALIZEEPOCHRESPONSE']._serialized_end=2163
+  _globals['_KEYSERVICE']._serialized_start=2455
+  _globals['_KEYSERVICE']._serialized_end=3577
 # @@protoc_insertion_point(module_scope)

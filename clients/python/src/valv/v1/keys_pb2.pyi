@@ -147,12 +147,14 @@ class ApproveOperationRequest(_message.Message):
     def __init__(self, id: _Optional[int] = ...) -> None: ...
 
 class ApproveOperationResponse(_message.Message):
-    __slots__ = ("kind", "summary")
+    __slots__ = ("kind", "summary", "new_shares")
     KIND_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    NEW_SHARES_FIELD_NUMBER: _ClassVar[int]
     kind: str
     summary: str
-    def __init__(self, kind: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
+    new_shares: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[str] = ..., summary: _Optional[str] = ..., new_shares: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RefuseOperationRequest(_message.Message):
     __slots__ = ("id",)
@@ -195,20 +197,26 @@ class ListPendingOperationsResponse(_message.Message):
     def __init__(self, operations: _Optional[_Iterable[_Union[PendingOperation, _Mapping]]] = ...) -> None: ...
 
 class RotateRootKeyRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("new_shares", "new_threshold")
+    NEW_SHARES_FIELD_NUMBER: _ClassVar[int]
+    NEW_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    new_shares: int
+    new_threshold: int
+    def __init__(self, new_shares: _Optional[int] = ..., new_threshold: _Optional[int] = ...) -> None: ...
 
 class RotateRootKeyResponse(_message.Message):
-    __slots__ = ("rotated", "root_key_id", "pending_operation_id", "approve_before_unix_ms")
+    __slots__ = ("rotated", "root_key_id", "pending_operation_id", "approve_before_unix_ms", "new_shares")
     ROTATED_FIELD_NUMBER: _ClassVar[int]
     ROOT_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     PENDING_OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
     APPROVE_BEFORE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    NEW_SHARES_FIELD_NUMBER: _ClassVar[int]
     rotated: bool
     root_key_id: str
     pending_operation_id: int
     approve_before_unix_ms: int
-    def __init__(self, rotated: _Optional[bool] = ..., root_key_id: _Optional[str] = ..., pending_operation_id: _Optional[int] = ..., approve_before_unix_ms: _Optional[int] = ...) -> None: ...
+    new_shares: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rotated: _Optional[bool] = ..., root_key_id: _Optional[str] = ..., pending_operation_id: _Optional[int] = ..., approve_before_unix_ms: _Optional[int] = ..., new_shares: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ShredTenantRequest(_message.Message):
     __slots__ = ("tenant",)

@@ -24,21 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12valv/v1/seal.proto\x12\x07valv.v1\"\x16\n\x14GetSealStatusRequest\"-\n\rUnsealRequest\x12\r\n\x05share\x18\x01 \x01(\t\x12\r\n\x05reset\x18\x02 \x01(\x08\"\r\n\x0bSealRequest\"h\n\nSealStatus\x12\x0e\n\x06sealed\x18\x01 \x01(\x08\x12\x11\n\tthreshold\x18\x02 \x01(\r\x12\x0e\n\x06shares\x18\x03 \x01(\r\x12\x10\n\x08progress\x18\x04 \x01(\r\x12\x15\n\rroot_provider\x18\x05 \x01(\t2\xbc\x01\n\x0bSealService\x12\x43\n\rGetSealStatus\x12\x1d.valv.v1.GetSealStatusRequest\x1a\x13.valv.v1.SealStatus\x12\x35\n\x06Unseal\x12\x16.valv.v1.UnsealRequest\x1a\x13.valv.v1.SealStatus\x12\x31\n\x04Seal\x12\x14.valv.v1.SealRequest\x1a\x13.valv.v1.SealStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12valv/v1/seal.proto\x12\x07valv.v1\"\'\n\x16\x43onfirmNewShareRequest\x12\r\n\x05share\x18\x01 \x01(\t\"\x16\n\x14GetSealStatusRequest\"-\n\rUnsealRequest\x12\r\n\x05share\x18\x01 \x01(\t\x12\r\n\x05reset\x18\x02 \x01(\x08\"\r\n\x0bSealRequest\"\xa4\x01\n\nSealStatus\x12\x0e\n\x06sealed\x18\x01 \x01(\x08\x12\x11\n\tthreshold\x18\x02 \x01(\r\x12\x0e\n\x06shares\x18\x03 \x01(\r\x12\x10\n\x08progress\x18\x04 \x01(\r\x12\x15\n\rroot_provider\x18\x05 \x01(\t\x12\x1c\n\x14new_shares_threshold\x18\x06 \x01(\r\x12\x1c\n\x14new_shares_confirmed\x18\x07 \x01(\r2\x85\x02\n\x0bSealService\x12\x43\n\rGetSealStatus\x12\x1d.valv.v1.GetSealStatusRequest\x1a\x13.valv.v1.SealStatus\x12\x35\n\x06Unseal\x12\x16.valv.v1.UnsealRequest\x1a\x13.valv.v1.SealStatus\x12\x31\n\x04Seal\x12\x14.valv.v1.SealRequest\x1a\x13.valv.v1.SealStatus\x12G\n\x0f\x43onfirmNewShare\x12\x1f.valv.v1.ConfirmNewShareRequest\x1a\x13.valv.v1.SealStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'valv.v1.seal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETSEALSTATUSREQUEST']._serialized_start=31
-  _globals['_GETSEALSTATUSREQUEST']._serialized_end=53
-  _globals['_UNSEALREQUEST']._serialized_start=55
-  _globals['_UNSEALREQUEST']._serialized_end=100
-  _globals['_SEALREQUEST']._serialized_start=102
-  _globals['_SEALREQUEST']._serialized_end=115
-  _globals['_SEALSTATUS']._serialized_start=117
-  _globals['_SEALSTATUS']._serialized_end=221
-  _globals['_SEALSERVICE']._serialized_start=224
-  _globals['_SEALSERVICE']._serialized_end=412
+  _globals['_CONFIRMNEWSHAREREQUEST']._serialized_start=31
+  _globals['_CONFIRMNEWSHAREREQUEST']._serialized_end=70
+  _globals['_GETSEALSTATUSREQUEST']._serialized_start=72
+  _globals['_GETSEALSTATUSREQUEST']._serialized_end=94
+  _globals['_UNSEALREQUEST']._serialized_start=96
+  _globals['_UNSEALREQUEST']._serialized_end=141
+  _globals['_SEALREQUEST']._serialized_start=143
+  _globals['_SEALREQUEST']._serialized_end=156
+  _globals['_SEALSTATUS']._serialized_start=159
+  _globals['_SEALSTATUS']._serialized_end=323
+  _globals['_SEALSERVICE']._serialized_start=326
+  _globals['_SEALSERVICE']._serialized_end=587
 # @@protoc_insertion_point(module_scope)

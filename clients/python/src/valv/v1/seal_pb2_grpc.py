@@ -52,6 +52,11 @@ class SealServiceStub:
                 request_serializer=valv_dot_v1_dot_seal__pb2.SealRequest.SerializeToString,
                 response_deserializer=valv_dot_v1_dot_seal__pb2.SealStatus.FromString,
                 _registered_method=True)
+        self.ConfirmNewShare = channel.unary_unary(
+                '/valv.v1.SealService/ConfirmNewShare',
+                request_serializer=valv_dot_v1_dot_seal__pb2.ConfirmNewShareRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_seal__pb2.SealStatus.FromString,
+                _registered_method=True)
 
 
 class SealServiceServicer:
@@ -86,6 +91,15 @@ class SealServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfirmNewShare(self, request, context):
+        """Gives back one of the new shares of a root-key rotation that replaced them. When a
+        threshold of them combines, the rotation is finished: the old shares stop working. No
+        credential needed: the shares are the credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SealServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -102,6 +116,11 @@ def add_SealServiceServicer_to_server(servicer, server):
             'Seal': grpc.unary_unary_rpc_method_handler(
                     servicer.Seal,
                     request_deserializer=valv_dot_v1_dot_seal__pb2.SealRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_seal__pb2.SealStatus.SerializeToString,
+            ),
+            'ConfirmNewShare': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmNewShare,
+                    request_deserializer=valv_dot_v1_dot_seal__pb2.ConfirmNewShareRequest.FromString,
                     response_serializer=valv_dot_v1_dot_seal__pb2.SealStatus.SerializeToString,
             ),
     }
@@ -188,6 +207,33 @@ class SealService:
             target,
             '/valv.v1.SealService/Seal',
             valv_dot_v1_dot_seal__pb2.SealRequest.SerializeToString,
+            valv_dot_v1_dot_seal__pb2.SealStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmNewShare(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valv.v1.SealService/ConfirmNewShare',
+            valv_dot_v1_dot_seal__pb2.ConfirmNewShareRequest.SerializeToString,
             valv_dot_v1_dot_seal__pb2.SealStatus.FromString,
             options,
             channel_credentials,
