@@ -2,8 +2,9 @@
 //!
 //! # Ciphertext format
 //! ```text
-//! 0x01 | key version (u32 BE) | salt (24 random bytes) | AES-256-GCM ciphertext | tag (16)
+//! 0x01 or 0x02 | key version (u32 BE) | salt (24 random bytes) | AES-256-GCM ciphertext | tag (16)
 //! ```
+//! `0x02` marks a ciphertext whose AAD also binds the row's governing fields (see below).
 //! Every ciphertext carries its key version, so a ring with several versions knows which one
 //! opens it, and a rotation job knows which records still need moving.
 //!
@@ -20,7 +21,11 @@
 //! # AAD
 //! `"valv/v1/aad" ‖ tenant id ‖ domain id ‖ key version ‖ len(record key) ‖ record key`, with the
 //! record key being the pseudonym: a ciphertext copied to another row, domain or tenant, or
-//! relabelled with another version, fails to decrypt.
+//! relabelled with another version, fails to decrypt. Format `0x02` appends
+//! `‖ len(bound) ‖ bound`: the fields of the row that decide release (for a mapping, its subject
+//! handle), so a row whose subject was swapped in the store fails to decrypt too. A `0x01`
+//! ciphertext (written before) cannot be turned into a `0x02` one without the key; a rotation
+//! re-encrypts it as `0x02`.
 
 use aes_gcm::{
     Aes256Gcm, KeyInit,
@@ -36,6 +41,7 @@ use crate::{error::KmsError, secret::SecretBytes, secret::SecretKey};
 pub type KeyVersion = u32;
 
 const FORMAT: u8 = 0x01;
+const FORMAT_BOUND: u8 = 0x02;
 const SALT_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 /// Bytes a ciphertext adds to its plaintext.
@@ -50,11 +56,15 @@ pub struct AadContext<'a> {
     pub domain_id: u64,
     /// The row's own key, e.g. the pseudonym bytes.
     pub record: &'a [u8],
+    /// Fields of the row that decide what it releases, e.g. a mapping's subject handle (empty:
+    /// none; the ciphertext is then format `0x01`).
+    pub bound: &'a [u8],
 }
 
 impl AadContext<'_> {
-    fn encode(&self, version: KeyVersion) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(11 + 8 + 8 + 4 + 4 + self.record.len());
+    fn encode(&self, version: KeyVersion, format: u8) -> Vec<u8> {
+        let mut aad =
+            Vec::with_capacity(11 + 8 + 8 + 4 + 4 + self.record.len() + 4 + self.bound.len());
         aad.extend_from_slice(b"valv/v1/aad");
         aad.extend_from_slice(&self.tenant_id.to_be_bytes());
         aad.extend_from_slice(&self.domain_id.to_be_bytes());
@@ -64,6 +74,11 @@ impl AadContext<'_> {
         let len = u32::try_from(self.record.len()).unwrap_or(u32::MAX);
         aad.extend_from_slice(&len.to_be_bytes());
         aad.extend_from_slice(self.record);
+        if format == FORMAT_BOUND {
+            let len = u32::try_from(self.bound.len()).unwrap_or(u32::MAX);
+            aad.extend_from_slice(&len.to_be_bytes());
+            aad.extend_from_slice(self.bound);
+        }
         aad
     }
 }
@@ -121,7 +136,12 @@ impl DataKey {
         let mut salt = [0u8; SALT_LEN];
         rand::rng().fill_bytes(&mut salt);
         let (cipher, nonce) = self.record_cipher(&salt);
-        let aad = context.encode(self.version);
+        let format = if context.bound.is_empty() {
+            FORMAT
+        } else {
+            FORMAT_BOUND
+        };
+        let aad = context.encode(self.version, format);
         let body = cipher
             .encrypt(
                 &nonce.into(),
@@ -132,7 +152,7 @@ impl DataKey {
             )
             .map_err(|_| KmsError::Encrypt)?;
         let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
-        out.push(FORMAT);
+        out.push(format);
         out.extend_from_slice(&self.version.to_be_bytes());
         out.extend_from_slice(&salt);
         out.extend_from_slice(&body);
@@ -152,7 +172,7 @@ impl DataKey {
         let salt = &ciphertext[5..5 + SALT_LEN];
         let body = &ciphertext[5 + SALT_LEN..];
         let (cipher, nonce) = self.record_cipher(salt);
-        let aad = context.encode(version);
+        let aad = context.encode(version, ciphertext[0]);
         cipher
             .decrypt(
                 &nonce.into(),
@@ -171,7 +191,7 @@ pub fn ciphertext_version(ciphertext: &[u8]) -> Result<KeyVersion, KmsError> {
     if ciphertext.len() < OVERHEAD {
         return Err(KmsError::Malformed("ciphertext too short"));
     }
-    if ciphertext[0] != FORMAT {
+    if ciphertext[0] != FORMAT && ciphertext[0] != FORMAT_BOUND {
         return Err(KmsError::Malformed("unknown ciphertext format"));
     }
     let mut version = [0u8; 4];
@@ -252,10 +272,37 @@ mod tests {
         DataKey::new(version, &SecretKey::from_bytes([version as u8; 32]))
     }
 
+    #[test]
+    fn a_bound_ciphertext_opens_only_with_its_bound_fields() {
+        let k = key(1);
+        let bound = AadContext {
+            bound: b"subject-a",
+            ..CTX
+        };
+        let ct = k.seal(&bound, b"x").unwrap_or_default();
+        assert_eq!(ct[0], FORMAT_BOUND);
+        assert!(k.open(&bound, &ct).is_ok());
+        let swapped = AadContext {
+            bound: b"subject-b",
+            ..CTX
+        };
+        assert!(k.open(&swapped, &ct).is_err(), "another subject");
+        // Relabelled as an unbound ciphertext, it does not open either.
+        let mut relabelled = ct.clone();
+        relabelled[0] = FORMAT;
+        assert!(k.open(&bound, &relabelled).is_err());
+        assert!(k.open(&CTX, &relabelled).is_err());
+        // An unbound one opens whatever the caller binds (written before binding existed).
+        let old = k.seal(&CTX, b"y").unwrap_or_default();
+        assert_eq!(old[0], FORMAT);
+        assert!(k.open(&bound, &old).is_ok());
+    }
+
     const CTX: AadContext<'static> = AadContext {
         tenant_id: 1,
         domain_id: 2,
         record: b"pseudonym-a",
+        bound: b"",
     };
 
     #[test]

@@ -401,6 +401,7 @@ mod tests {
             tenant_id: 7,
             domain_id: 3,
             record: b"p",
+            bound: b"",
         };
         let ct = keys
             .data_key(3, 1)

@@ -32,25 +32,33 @@ fn edit_row(meta: &sled::Tree, key: &str, edit: impl FnOnce(&mut serde_json::Val
     meta.insert(key, serde_json::to_vec(&row).unwrap()).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rows_changed_in_the_raw_store_are_refused_counted_and_audited() {
+/// A server with tenant `clinic`: a reversible keyed domain `patients`, a consent-based purpose
+/// `research`, and one principal per role.
+async fn clinic() -> (tempfile::TempDir, ChildServer, valv_e2e::Tenant) {
     init();
     let dir = tempfile::tempdir().unwrap();
-    let (data, log) = (dir.path().join("data"), dir.path().join("valv.log"));
-    let server = start(&data, &log);
+    let server = start(&dir.path().join("data"), &dir.path().join("valv.log"));
     let operator = server.client(&server.operator_token).await;
+    let domain = (
+        "patients",
+        pb::IdentifierKind::Opaque,
+        pb::Scheme::Keyed,
+        true,
+    );
     let t = setup_tenant(
         &operator,
         "clinic",
-        &[(
-            "patients",
-            pb::IdentifierKind::Opaque,
-            pb::Scheme::Keyed,
-            true,
-        )],
+        &[domain],
         &[("research", pb::LegalBasis::Consent)],
     )
     .await;
+    (dir, server, t)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_changed_in_the_raw_store_are_refused_counted_and_audited() {
+    let (dir, server, t) = clinic().await;
+    let (data, log) = (dir.path().join("data"), dir.path().join("valv.log"));
     let tenant = audit_key(&server.client(&t.auditor).await).await.chain;
     let ps = pseudonymise_ok(&server.client(&t.tokenizer).await, "patients", &["p-1"]).await;
     server.terminate();
@@ -169,4 +177,87 @@ async fn rows_changed_in_the_raw_store_are_refused_counted_and_audited() {
         expect_at_least("purpose:research".to_owned());
         server.terminate();
     }
+}
+
+/// A mapping's subject handle decides whose consent and restriction apply: swapped in the raw
+/// store (so a person without consent borrows another's), the row no longer decrypts, and
+/// nothing is released.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mapping_given_another_subject_releases_nothing() {
+    let (dir, server, t) = clinic().await;
+    let (data, log) = (dir.path().join("data"), dir.path().join("valv.log"));
+    let ps = pseudonymise_ok(
+        &server.client(&t.tokenizer).await,
+        "patients",
+        &["consented", "not-consented"],
+    )
+    .await;
+    server
+        .client(&t.consent_manager)
+        .await
+        .consents()
+        .grant_consent(valv_e2e::grant("patients", "consented", "research", 1, 0))
+        .await
+        .unwrap();
+    let re = server.client(&t.reidentifier).await;
+    let before = valv_e2e::reidentify(&re, "patients", "research", &ps)
+        .await
+        .unwrap();
+    assert_eq!(
+        before.iter().map(|v| v.0).collect::<Vec<_>>(),
+        [pb::Verdict::Released, pb::Verdict::NoConsent]
+    );
+    server.terminate();
+    {
+        // Both mapping rows (0x02 | epoch | subject[16] | …): the second gets the first's subject.
+        let db = sled::open(data.join("store")).unwrap();
+        let rows = db.open_tree("data").unwrap();
+        let mappings: Vec<(sled::IVec, sled::IVec)> = rows
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(_, v)| v.len() > 30 && v[0] == 2 && v[29] == 1)
+            .collect();
+        assert_eq!(mappings.len(), 2);
+        let subjects: Vec<Vec<u8>> = mappings.iter().map(|(_, v)| v[5..21].to_vec()).collect();
+        assert_ne!(subjects[0], subjects[1]);
+        for (i, (key, value)) in mappings.iter().enumerate() {
+            let mut v = value.to_vec();
+            v[5..21].copy_from_slice(&subjects[1 - i]);
+            rows.insert(key, v).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let server = start(&data, &log);
+    let re = server.client(&t.reidentifier).await;
+    let ask = |p: String| {
+        let re = re.clone();
+        async move {
+            re.pseudonyms()
+                .re_identify(pb::ReIdentifyRequest {
+                    domain: "patients".into(),
+                    purpose: "research".into(),
+                    pseudonyms: vec![p],
+                })
+                .await
+        }
+    };
+    // The consented person's row now names the other subject: no consent, refused before any
+    // decryption.
+    let first = ask(ps[0].clone()).await.unwrap().into_inner();
+    assert_eq!(first.results[0].verdict(), pb::Verdict::NoConsent);
+    assert!(first.results[0].identifier.is_empty());
+    // The other person's row now names the consented subject and would be released — but it
+    // does not decrypt with that subject.
+    let second = ask(ps[1].clone()).await.err().unwrap();
+    assert_eq!(second.code(), Code::DataLoss, "{second:?}");
+    assert!(
+        second.message().contains("nothing was released"),
+        "{second:?}"
+    );
+    let metrics = http_get(server.metrics_addr.unwrap(), "/metrics").await;
+    assert!(
+        metrics.contains("valv_integrity_failures_total{kind=\"mapping\"} 1"),
+        "{metrics}"
+    );
+    server.terminate();
 }

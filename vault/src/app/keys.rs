@@ -64,10 +64,13 @@ impl DomainDataKeys {
         Ok(self.derived.get(&version).and_then(Option::as_ref))
     }
 
-    /// Decrypts a mapping's identifier; `None` when its key version's material is gone.
+    /// Decrypts a mapping's identifier; `None` when its key version's material is gone. A
+    /// ciphertext that does not open with the row's pseudonym and subject was moved or changed
+    /// in the store: [`VaultError::Tampered`], never a release.
     pub fn open(
         &mut self,
         pseudonym: &[u8],
+        subject: &[u8],
         ciphertext: &[u8],
     ) -> VaultResult<Option<valv_kms::SecretBytes>> {
         let version = valv_kms::envelope::ciphertext_version(ciphertext)?;
@@ -79,8 +82,15 @@ impl DomainDataKeys {
             tenant_id,
             domain_id,
             record: pseudonym,
+            bound: subject,
         };
-        Ok(Some(key.open(&context, ciphertext)?))
+        match key.open(&context, ciphertext) {
+            Ok(plain) => Ok(Some(plain)),
+            Err(valv_kms::KmsError::Decrypt) => Err(VaultError::Tampered(
+                "mapping: its stored row failed its integrity check (changed outside the vault); nothing was released".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

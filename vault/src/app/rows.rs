@@ -102,7 +102,8 @@ impl App {
         Ok(out)
     }
 
-    async fn tampered(&self, kind: &'static str, chain: u64, label: &str) -> VaultError {
+    /// Counts, logs and audits a row that failed its integrity check; the error to answer with.
+    pub(crate) async fn tampered(&self, kind: &'static str, chain: u64, label: &str) -> VaultError {
         self.metrics.integrity_failure(kind);
         tracing::error!(
             kind,
@@ -122,7 +123,7 @@ impl App {
             );
         }
         VaultError::Tampered(format!(
-            "{kind} {label}: its stored record failed its integrity check (changed outside the vault); it is not used"
+            "{kind} {label}: its stored record failed its integrity check (changed outside the vault); it is not used, nothing was released"
         ))
     }
 

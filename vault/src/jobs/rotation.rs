@@ -182,6 +182,7 @@ async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
                 tenant_id,
                 domain_id: domain.id,
                 record: pseudonym,
+                bound: &record.subject,
             };
             let mut reseal = |ct: &[u8]| -> VaultResult<Option<Vec<u8>>> {
                 let version = ciphertext_version(ct)?;
@@ -353,6 +354,7 @@ async fn move_evidence(app: &App, job: &mut JobRecord) -> VaultResult<()> {
                 tenant_id,
                 domain_id: EVIDENCE_DOMAIN_ID,
                 record: id,
+                bound: b"",
             };
             let plain = old_key.open(&ctx, ct)?;
             let fresh = target_key.seal(&ctx, plain.expose_secret())?;

@@ -233,6 +233,7 @@ pub async fn grant(
                 tenant_id,
                 domain_id: EVIDENCE_DOMAIN_ID,
                 record: &receipt_id,
+                bound: b"",
             },
             grant.evidence.expose_secret(),
         )?;

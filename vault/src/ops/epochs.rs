@@ -132,6 +132,7 @@ pub async fn translate_page(
                 tenant_id,
                 domain_id: domain.id,
                 record: &old,
+                bound: &m.subject,
             },
             ct,
         )?;
@@ -146,6 +147,7 @@ pub async fn translate_page(
                 tenant_id,
                 domain_id: domain.id,
                 record: &pseudonym.0,
+                bound: &m.subject,
             },
             value,
         )?;

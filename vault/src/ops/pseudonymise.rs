@@ -147,11 +147,15 @@ pub async fn pseudonymise(
         if known[i] {
             continue;
         }
+        let subject = keys.subject.handle(domain.kind, value.expose_secret());
         let ciphertext = if domain.reversible {
+            // The subject handle is bound into the AAD: a row whose subject is swapped in the
+            // store (to borrow another person's consent) no longer decrypts.
             let ctx = AadContext {
                 tenant_id,
                 domain_id: domain.id,
                 record: &pseudonym.0,
+                bound: &subject,
             };
             Some(data_key.seal(&ctx, value.expose_secret())?)
         } else {
@@ -163,7 +167,7 @@ pub async fn pseudonymise(
             pseudonym: pseudonym.0.clone(),
             record: MappingRecord {
                 epoch: domain.epoch,
-                subject: keys.subject.handle(domain.kind, value.expose_secret()),
+                subject,
                 created_ms: now,
                 expires_ms,
                 ciphertext,

@@ -166,12 +166,15 @@ pub async fn reidentify(
                 let ct = m.ciphertext.as_ref().ok_or_else(|| {
                     VaultError::Internal("reversible mapping without ciphertext".into())
                 })?;
-                let Some(plain) = data_keys
+                let opened = data_keys
                     .as_mut()
-                    .map(|k| k.open(&p.0, ct))
-                    .transpose()?
-                    .flatten()
-                else {
+                    .map(|k| k.open(&p.0, &m.subject, ct))
+                    .transpose();
+                if let Err(VaultError::Tampered(_)) = &opened {
+                    // The whole call is refused: a row changed outside the vault is never used.
+                    return Err(app.tampered("mapping", tenant_id, text).await);
+                }
+                let Some(plain) = opened?.flatten() else {
                     verdict = Verdict::KeyDestroyed;
                     break 'open None;
                 };

@@ -118,7 +118,11 @@ pub(crate) async fn resolve(
             if let Some(ct) = &mapping.ciphertext {
                 let gate = app.keys.gate(tenant_id);
                 let _shared = gate.read().await;
-                resolved.normal = app.keys.domain_data_keys(&domain).await?.open(&p.0, ct)?;
+                resolved.normal =
+                    app.keys
+                        .domain_data_keys(&domain)
+                        .await?
+                        .open(&p.0, &mapping.subject, ct)?;
             }
             if domain.kind.carries_birth_date() {
                 resolved.birth_date = resolved
