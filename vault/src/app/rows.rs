@@ -268,3 +268,46 @@ impl App {
         Ok(self.store.put_tenant(&t).await?)
     }
 }
+
+#[cfg(test)]
+mod bench {
+    #![allow(clippy::unwrap_used)]
+
+    /// What a checked read adds to a raw store read when the row is unchanged (the hot path):
+    /// a measurement for BENCHMARKS.md, not a test — run it with
+    /// `cargo test --release -p valv --lib app::rows::bench -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "a benchmark; prints figures"]
+    async fn checked_reads_against_raw_reads() {
+        let nodes = crate::testkit::Nodes::new();
+        let app = nodes.node(crate::config::Limits::default()).await;
+        let (tenant, _) = crate::testkit::clinic(&app, 1).await;
+        let p = app.principals(Some(tenant)).await.unwrap().remove(0);
+        let n = 200_000u32;
+        for round in 1..=3 {
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(app.store.principal(&p.id).await.unwrap());
+            }
+            let raw_principal = t.elapsed() / n;
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(app.principal(&p.id).await.unwrap());
+            }
+            let principal = t.elapsed() / n;
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(app.store.domain(tenant, "patients").await.unwrap());
+            }
+            let raw_domain = t.elapsed() / n;
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(app.domain(tenant, "patients").await.unwrap());
+            }
+            let domain = t.elapsed() / n;
+            eprintln!(
+                "round {round}: principal raw {raw_principal:?}, checked {principal:?}; domain raw {raw_domain:?}, checked {domain:?}"
+            );
+        }
+    }
+}
