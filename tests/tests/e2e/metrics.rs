@@ -134,3 +134,57 @@ async fn metrics_count_the_workload_and_hold_no_identifier() {
     assert!(scrape(addr, "/other").await.starts_with("HTTP/1.1 404"));
     server.stop().await;
 }
+
+/// Invented paths, sent by anyone who reaches the port, are counted as `unknown`: the metrics
+/// keep one series for all of them instead of growing with every path.
+#[tokio::test(flavor = "multi_thread")]
+async fn invented_paths_do_not_grow_the_metrics() {
+    let server = start_configured(
+        |c| c.metrics_listen = Some(([127, 0, 0, 1], 0).into()),
+        None,
+    )
+    .await;
+    let addr = server.metrics_addr.unwrap();
+    let anonymous = valv_e2e::connect(&server.addr, &server.ca_pem, None).await;
+    let call = |path: String| {
+        let channel = anonymous.channel();
+        async move {
+            let mut grpc = tonic::client::Grpc::new(channel);
+            grpc.ready().await.unwrap();
+            grpc.unary::<(), (), _>(
+                tonic::Request::new(()),
+                path.parse().unwrap(),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+        }
+    };
+    let first = call("/valv.v1.Invented/Method0".into())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(first.code(), tonic::Code::Unimplemented);
+    let before = scrape(addr, "/metrics").await.len();
+    for i in 1..300 {
+        let _ = call(format!("/attacker{i}.{}/Method{i}", "x".repeat(200))).await;
+    }
+    let after = scrape(addr, "/metrics").await;
+    assert!(
+        after.len() < before + 2_000,
+        "{} → {} bytes",
+        before,
+        after.len()
+    );
+    assert!(
+        !after.contains("attacker"),
+        "no invented path in the metrics"
+    );
+    assert_eq!(
+        value(
+            &after,
+            "valv_requests_total{method=\"unknown\",code=\"12\"}"
+        ),
+        Some(300.0)
+    );
+    server.stop().await;
+}

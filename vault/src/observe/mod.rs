@@ -4,5 +4,6 @@
 //! Nothing here ever sees a request body: labels are method names, status codes, verdict names
 //! and numeric tenant ids; values are counts, sizes and durations.
 
+pub mod methods;
 pub mod metrics;
 pub mod request_id;

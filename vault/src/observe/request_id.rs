@@ -98,7 +98,8 @@ where
         if let Some(v) = &value {
             request.headers_mut().insert(HEADER, v.clone());
         }
-        let method = request.uri().path().to_owned();
+        // A served method's name, or `unknown`: an invented path grows neither metrics nor logs.
+        let method = super::methods::label(request.uri().path());
         let span = tracing::info_span!(
             "rpc",
             method = %method,
@@ -119,7 +120,7 @@ where
                 }
                 let code = grpc_status(&response);
                 let elapsed = start.elapsed();
-                metrics.request_done(&method, code, elapsed);
+                metrics.request_done(method, code, elapsed);
                 // Successful calls at `debug` (a line per call would cost more than the call);
                 // failures at `info`.
                 let latency_ms = elapsed.as_secs_f64() * 1e3;
