@@ -109,7 +109,8 @@ pub enum Command {
         /// File holding the share (`valv-share:…`).
         #[arg(long)]
         share_file: Option<std::path::PathBuf>,
-        /// Forget the shares given so far first.
+        /// Forget the shares given so far, then count this one (a reset needs a share of this
+        /// vault).
         #[arg(long, conflicts_with = "confirm_new_share")]
         reset: bool,
         /// Give back one of the NEW shares of a root-key rotation that replaced them (on an

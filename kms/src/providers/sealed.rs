@@ -262,6 +262,12 @@ impl Unsealer {
         u8::try_from(self.received.len()).unwrap_or(u8::MAX)
     }
 
+    /// Whether `text` is a share of this vault (parses, and carries this vault's unseal key id),
+    /// without counting it.
+    pub fn check(&self, text: &str) -> Result<(), KmsError> {
+        parse_share(text, &self.seal.unseal_key_id).map(|_| ())
+    }
+
     /// Forgets the shares received so far.
     pub fn reset(&mut self) {
         self.received.clear();

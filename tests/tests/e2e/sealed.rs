@@ -430,3 +430,67 @@ async fn each_node_on_a_shared_database_is_unsealed_by_itself() {
     );
     assert!(!cluster.data_dir(1).join("operator.token").exists());
 }
+
+/// Nobody who reaches the port can undo what the share holders gave: a reset needs a share of
+/// this vault, and an address that keeps sending wrong shares is refused for a while — without
+/// touching the shares given so far.
+#[tokio::test(flavor = "multi_thread")]
+async fn strangers_cannot_reset_or_flood_the_unseal() {
+    valv_e2e::init();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let shares = operator_init(&data, 3, 3);
+    let foreign = operator_init(&dir.path().join("other"), 3, 2);
+    let server = valv_e2e::spawn(BIN, &data, &dir.path().join("valv.log"));
+    assert_eq!(unseal(&server, &shares[0]).await.unwrap().progress, 1);
+    let reset = |share: &str| {
+        let share = share.to_owned();
+        let (addr, ca) = (server.addr.clone(), server.ca_pem.clone());
+        async move {
+            connect(&addr, &ca, None)
+                .await
+                .seal()
+                .unseal(pb::UnsealRequest { share, reset: true })
+                .await
+        }
+    };
+    // A reset without a share, or with another vault's, is refused and forgets nothing.
+    let empty = reset("").await.err().unwrap();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+    assert!(
+        empty.message().contains("a reset needs a share"),
+        "{empty:?}"
+    );
+    assert_eq!(
+        reset(&foreign[0]).await.err().map(|s| s.code()),
+        Some(Code::InvalidArgument)
+    );
+    assert_eq!(seal_status(&server).await.progress, 1);
+    // Wrong shares from one address: refused, counted, and after ten the address is refused
+    // without being looked at.
+    for _ in 0..9 {
+        let wrong = unseal(&server, "valv-share:nope:00").await.err().unwrap();
+        assert_eq!(wrong.code(), Code::InvalidArgument);
+    }
+    let throttled = unseal(&server, &shares[1]).await.err().unwrap();
+    assert_eq!(throttled.code(), Code::ResourceExhausted, "{throttled:?}");
+    assert_eq!(seal_status(&server).await.progress, 1, "nothing was wiped");
+    // A holder's reset with a share of this vault works (it replaces the shares given so far).
+    server.terminate();
+    let server = valv_e2e::spawn(BIN, &data, &dir.path().join("valv.log"));
+    assert_eq!(unseal(&server, &shares[0]).await.unwrap().progress, 1);
+    let replaced = connect(&server.addr, &server.ca_pem, None)
+        .await
+        .seal()
+        .unseal(pb::UnsealRequest {
+            share: shares[1].clone(),
+            reset: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replaced.progress, 1);
+    unseal(&server, &shares[0]).await.unwrap();
+    assert!(!unseal(&server, &shares[2]).await.unwrap().sealed);
+    server.terminate();
+}

@@ -36,8 +36,9 @@ impl SealService for SealApi {
         &self,
         request: Request<pb::UnsealRequest>,
     ) -> Result<Response<pb::SealStatus>, Status> {
+        let peer = request.remote_addr().map(|a| a.ip());
         let body = request.into_inner();
-        let s = seal::unseal(&self.0, &body.share, body.reset)
+        let s = seal::unseal(&self.0, &body.share, body.reset, peer)
             .await
             .map_err(to_status)?;
         Ok(Response::new(status(s)))
@@ -47,7 +48,8 @@ impl SealService for SealApi {
         &self,
         request: Request<pb::ConfirmNewShareRequest>,
     ) -> Result<Response<pb::SealStatus>, Status> {
-        let s = seal::confirm_new_share(&self.0, &request.into_inner().share)
+        let peer = request.remote_addr().map(|a| a.ip());
+        let s = seal::confirm_new_share(&self.0, &request.into_inner().share, peer)
             .await
             .map_err(to_status)?;
         Ok(Response::new(status(s)))

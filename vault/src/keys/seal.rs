@@ -2,8 +2,11 @@
 //! and the shares received towards unsealing. The use cases that change it are in `ops/seal.rs`.
 
 use std::{
+    collections::HashMap,
+    net::IpAddr,
     path::PathBuf,
     sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
 };
 
 use valv_kms::Unsealer;
@@ -19,7 +22,13 @@ pub struct SealState {
     /// Shares received so far (used by the unseal use case).
     pub(crate) unsealer: tokio::sync::Mutex<Unsealer>,
     changed: tokio::sync::watch::Sender<bool>,
+    refused: std::sync::Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
+
+/// Refused shares allowed per source address and window before its attempts are refused.
+pub const REFUSED_SHARES_PER_WINDOW: u32 = 10;
+/// The window.
+pub const REFUSAL_WINDOW: Duration = Duration::from_secs(60);
 
 impl SealState {
     /// A sealed state for the seal file at `path`.
@@ -30,6 +39,7 @@ impl SealState {
             sealed: AtomicBool::new(true),
             unsealer: tokio::sync::Mutex::new(Unsealer::open(path)?),
             changed: tokio::sync::watch::channel(true).0,
+            refused: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -37,6 +47,32 @@ impl SealState {
     pub(crate) fn reload(&self, unsealer: &mut Unsealer) -> VaultResult<()> {
         *unsealer = Unsealer::open(&self.path)?;
         Ok(())
+    }
+
+    /// Whether `addr` gave too many refused shares in the current window (its attempts are then
+    /// refused without looking at them; other addresses are not affected).
+    pub(crate) fn throttled(&self, addr: Option<IpAddr>) -> bool {
+        let (Some(addr), Ok(map)) = (addr, self.refused.lock()) else {
+            return false;
+        };
+        map.get(&addr).is_some_and(|(since, n)| {
+            since.elapsed() < REFUSAL_WINDOW && *n >= REFUSED_SHARES_PER_WINDOW
+        })
+    }
+
+    /// Counts a refused share from `addr`.
+    pub(crate) fn refused_from(&self, addr: Option<IpAddr>) {
+        let (Some(addr), Ok(mut map)) = (addr, self.refused.lock()) else {
+            return;
+        };
+        if map.len() > 4096 {
+            map.retain(|_, (since, _)| since.elapsed() < REFUSAL_WINDOW);
+        }
+        let entry = map.entry(addr).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= REFUSAL_WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
     }
 
     /// True while no root key is in memory.

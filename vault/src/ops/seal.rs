@@ -77,28 +77,56 @@ fn no_seal() -> VaultError {
     )
 }
 
+fn throttled() -> VaultError {
+    VaultError::ResourceExhausted(
+        "share: too many refused shares from this address; try again in a minute".into(),
+    )
+}
+
 /// Adds one key share; the share that reaches the threshold unseals the vault (and, on its
-/// first unseal, finishes setting up the data directory). `reset` forgets shares given so far.
-pub async fn unseal(app: &Arc<App>, share: &str, reset: bool) -> VaultResult<Status> {
+/// first unseal, finishes setting up the data directory). `reset` forgets shares given so far,
+/// but only together with a share of this vault (which then counts): a caller without one
+/// cannot undo what the holders gave. Refused shares are counted per source address `peer`;
+/// past the limit its attempts are refused for a while, other addresses' are not.
+pub async fn unseal(
+    app: &Arc<App>,
+    share: &str,
+    reset: bool,
+    peer: Option<std::net::IpAddr>,
+) -> VaultResult<Status> {
     let seal = app.seal.as_ref().ok_or_else(no_seal)?;
+    if seal.throttled(peer) {
+        return Err(throttled());
+    }
     {
         let mut unsealer = seal.unsealer.lock().await;
-        if reset {
-            unsealer.reset();
-        }
         if !seal.is_sealed() {
             return Err(VaultError::FailedPrecondition(
                 "the vault is not sealed".into(),
             ));
         }
         if share.is_empty() {
-            if reset {
-                drop(unsealer);
-                return Ok(status(app).await);
-            }
-            return Err(VaultError::invalid("share", "must not be empty"));
+            return Err(VaultError::invalid(
+                "share",
+                if reset {
+                    "a reset needs a share of this vault (it replaces the shares given so far)"
+                } else {
+                    "must not be empty"
+                },
+            ));
         }
-        let Some(slot) = unsealer.add(share)? else {
+        if reset {
+            if let Err(e) = unsealer.check(share) {
+                seal.refused_from(peer);
+                return Err(e.into());
+            }
+            unsealer.reset();
+        }
+        let added = unsealer.add(share);
+        if added.is_err() {
+            seal.refused_from(peer);
+        }
+        let Some(slot) = added? else {
             drop(unsealer);
             return Ok(status(app).await);
         };
@@ -146,8 +174,15 @@ pub async fn seal(app: &App, caller: &Caller) -> VaultResult<Status> {
 
 /// One of the new shares of a rotation that replaced them; the share that reaches the threshold
 /// finishes it, and from then on only the new shares unseal (the seal file is read again).
-pub async fn confirm_new_share(app: &Arc<App>, share: &str) -> VaultResult<Status> {
+pub async fn confirm_new_share(
+    app: &Arc<App>,
+    share: &str,
+    peer: Option<std::net::IpAddr>,
+) -> VaultResult<Status> {
     let seal = app.seal.as_ref().ok_or_else(no_seal)?;
+    if seal.throttled(peer) {
+        return Err(throttled());
+    }
     if seal.is_sealed() {
         return Err(VaultError::FailedPrecondition(
             "the vault is sealed; unseal it with the current shares first".into(),
@@ -156,7 +191,11 @@ pub async fn confirm_new_share(app: &Arc<App>, share: &str) -> VaultResult<Statu
     if share.is_empty() {
         return Err(VaultError::invalid("share", "must not be empty"));
     }
-    if super::root::confirm_new_share(app, share).await?.is_none() {
+    let confirmed = super::root::confirm_new_share(app, share).await;
+    if matches!(confirmed, Err(VaultError::InvalidArgument { .. })) {
+        seal.refused_from(peer);
+    }
+    if confirmed?.is_none() {
         seal.reload(&mut *seal.unsealer.lock().await)?;
     }
     Ok(status(app).await)

@@ -76,7 +76,9 @@ class SealServiceServicer:
         """Gives one key share. The share that reaches the threshold unseals the vault. No credential
         needed: the shares are the credential. A share of another vault, or one that does not
         parse, is refused (INVALID_ARGUMENT, field `share`) and does not count; shares that reach
-        the threshold but do not combine to this vault's key are refused and all forgotten.
+        the threshold but do not combine to this vault's key are refused and all forgotten. An
+        address with ten refused shares within a minute is refused (RESOURCE_EXHAUSTED) until the
+        minute is over.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
