@@ -1099,3 +1099,103 @@ async fn client_certificate_authenticates_a_principal_that_bound_it_itself() {
     assert_eq!(err.map(|s| s.code()), Some(Code::Unauthenticated));
     server.stop().await;
 }
+
+/// A principal revoked, or a tenant shredded, while a stream is open gets nothing more: each
+/// message of a `PseudonymiseStream` and each event of a followed `WatchSubjectEvents` is checked
+/// like a new call.
+#[tokio::test(flavor = "multi_thread")]
+async fn open_streams_stop_at_revocation_and_shredding() {
+    let server = start().await;
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "streams",
+        &[("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)],
+        &[("research", pb::LegalBasis::Consent)],
+    )
+    .await;
+    let admin = server.client(&t.admin).await;
+    let batch = |id: &str| pb::PseudonymiseRequest {
+        domain: "d".into(),
+        identifiers: vec![id.into()],
+        batch_id: 0,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut replies = server
+        .client(&t.tokenizer)
+        .await
+        .pseudonyms()
+        .pseudonymise_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    tx.send(batch("first@example.se")).await.unwrap();
+    assert_eq!(replies.message().await.unwrap().unwrap().results.len(), 1);
+    let tokenizer_id = t.tokenizer.split('_').nth(1).unwrap().to_owned();
+    admin
+        .admin()
+        .revoke_principal(pb::RevokePrincipalRequest { id: tokenizer_id })
+        .await
+        .unwrap();
+    tx.send(batch("second@example.se")).await.unwrap();
+    let refused = replies.message().await.err().unwrap();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+
+    // A follower of the event stream: revoked, it gets the next event as a refusal, then nothing.
+    let follower = principal_token(&admin, "follower", pb::Role::ConsentManager).await;
+    let mut events = server
+        .client(&follower)
+        .await
+        .subjects()
+        .watch_subject_events(pb::WatchSubjectEventsRequest {
+            after_seq: 0,
+            follow: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let desk = server.client(&t.consent_manager).await;
+    desk.consents()
+        .grant_consent(grant("d", "a@example.se", "research", 1, 0))
+        .await
+        .unwrap();
+    assert!(events.message().await.unwrap().is_some());
+    admin
+        .admin()
+        .revoke_principal(pb::RevokePrincipalRequest {
+            id: follower.split('_').nth(1).unwrap().into(),
+        })
+        .await
+        .unwrap();
+    desk.consents()
+        .grant_consent(grant("d", "b@example.se", "research", 1, 0))
+        .await
+        .unwrap();
+    let refused = events.message().await.err().unwrap();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+
+    // A stream of a tenant shredded meanwhile stops as well.
+    let tok2 = principal_token(&admin, "tok2", pb::Role::Tokenizer).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut replies = server
+        .client(&tok2)
+        .await
+        .pseudonyms()
+        .pseudonymise_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    tx.send(batch("third@example.se")).await.unwrap();
+    assert!(replies.message().await.unwrap().is_some());
+    operator
+        .keys()
+        .shred_tenant(pb::ShredTenantRequest {
+            tenant: "streams".into(),
+        })
+        .await
+        .unwrap();
+    tx.send(batch("fourth@example.se")).await.unwrap();
+    let refused = replies.message().await.err().unwrap();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    server.stop().await;
+}

@@ -47,3 +47,33 @@ pub(crate) async fn caller<T>(app: &App, request: &Request<T>) -> Result<Caller,
     }
     Ok(caller)
 }
+
+/// Checks again, for the next message of a long-lived stream, what authenticating the call
+/// checked once: the vault is not sealed, the principal still exists unchanged-or-valid and is
+/// not revoked, its tenant is not shredded. Returns the caller as stored now.
+pub(crate) async fn recheck(app: &App, caller: &Caller) -> Result<Caller, Status> {
+    use crate::error::VaultError;
+    if app.is_sealed() {
+        return Err(status::to_status(VaultError::FailedPrecondition(
+            "the vault was sealed; the stream ends".into(),
+        )));
+    }
+    let principal = app
+        .principal(caller.id())
+        .await
+        .map_err(status::to_status)?
+        .filter(|p| !p.revoked)
+        .ok_or_else(|| status::to_status(VaultError::Unauthenticated("principal revoked")))?;
+    if let Some(tenant_id) = principal.tenant_id {
+        app.observe(tenant_id).await.map_err(status::to_status)?;
+        if app.keys.is_shredded(tenant_id) {
+            return Err(status::to_status(VaultError::FailedPrecondition(
+                "tenant: its keys were destroyed (shredded); the stream ends".into(),
+            )));
+        }
+    }
+    Ok(Caller {
+        principal,
+        request_id: caller.request_id.clone(),
+    })
+}

@@ -70,8 +70,13 @@ impl PseudonymService for PseudonymApi {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
             while let Some(next) = incoming.next().await {
+                // Each message is checked like a new call: a principal revoked, a tenant
+                // shredded or a vault sealed while the stream is open stops it here.
                 let reply = match next {
-                    Ok(batch) => one_batch(&app, &caller, batch).await,
+                    Ok(batch) => match super::recheck(&app, &caller).await {
+                        Ok(now) => one_batch(&app, &now, batch).await,
+                        Err(status) => Err(status),
+                    },
                     Err(status) => Err(status),
                 };
                 let stop = reply.is_err();

@@ -63,17 +63,36 @@ impl SubjectService for SubjectApi {
             || caller
                 .require(crate::store::records::Role::SubjectOfficer)
                 .is_ok();
-        let stream = ReceiverStream::new(rx).map(move |item| {
-            item.map(|e| {
-                let mut e = event(e);
-                if !pseudonyms {
-                    e.domain.clear();
-                    e.pseudonym.clear();
+        let app = Arc::clone(&self.0);
+        // Each event is checked like a new call: a follower revoked (or its tenant shredded,
+        // the vault sealed) gets nothing more and the stream ends.
+        let stream = ReceiverStream::new(rx)
+            .then(move |item| {
+                let (app, caller) = (Arc::clone(&app), caller.clone());
+                async move {
+                    super::recheck(&app, &caller).await?;
+                    item.map(|e| {
+                        let mut e = event(e);
+                        if !pseudonyms {
+                            e.domain.clear();
+                            e.pseudonym.clear();
+                        }
+                        e
+                    })
+                    .map_err(to_status)
                 }
-                e
             })
-            .map_err(to_status)
-        });
+            .map_while({
+                // The first refusal is the stream's last message.
+                let mut ended = false;
+                move |item: Result<pb::SubjectEvent, Status>| {
+                    if ended {
+                        return None;
+                    }
+                    ended = item.is_err();
+                    Some(item)
+                }
+            });
         Ok(Response::new(Box::pin(stream)))
     }
 
