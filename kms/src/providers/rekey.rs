@@ -13,63 +13,23 @@
 
 use std::sync::Arc;
 
-use aes_gcm::aead::{Aead, Payload};
-use rand::Rng;
 use zeroize::Zeroizing;
 
 use super::{
     RootKeyProvider,
     file::{durable_rename, next_path},
     local::LocalRootKey,
-    sealed::{SealFile, SealedFileSlot, cipher, combine, deal, parse_share},
+    sealed::{SealFile, SealedFileSlot, combine, deal, parse_share, unwrap_key, wrap_key},
 };
 use crate::{error::KmsError, secret::SecretKey};
 
 const REKEY_AAD: &[u8] = b"valv/v1/rekey";
 
-fn wrap(current: &SecretKey, next: &SecretKey) -> Result<String, KmsError> {
-    let mut nonce = [0u8; 12];
-    rand::rng().fill_bytes(&mut nonce);
-    let body = cipher(current)
-        .encrypt(
-            &nonce.into(),
-            Payload {
-                msg: next.expose_secret(),
-                aad: REKEY_AAD,
-            },
-        )
-        .map_err(|_| KmsError::Encrypt)?;
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&body);
-    Ok(hex::encode(out))
-}
-
-fn unwrap(current: &SecretKey, text: &str) -> Result<SecretKey, KmsError> {
-    let bytes = hex::decode(text).map_err(|_| KmsError::Malformed("rekey hex"))?;
-    if bytes.len() != 12 + SecretKey::LEN + 16 {
-        return Err(KmsError::Malformed("rekey length"));
-    }
-    let mut nonce = [0u8; 12];
-    nonce.copy_from_slice(&bytes[..12]);
-    let plain = Zeroizing::new(
-        cipher(current)
-            .decrypt(
-                &nonce.into(),
-                Payload {
-                    msg: &bytes[12..],
-                    aad: REKEY_AAD,
-                },
-            )
-            .map_err(|_| KmsError::Decrypt)?,
-    );
-    SecretKey::from_slice(&plain).ok_or(KmsError::Malformed("rekey length"))
-}
-
 /// The root key of an incoming seal, opened with the current unseal key — directly, or through
 /// the new unseal key it carries while its shares wait for confirmation.
 pub(crate) fn open_next(seal: &SealFile, current: &SecretKey) -> Result<SecretKey, KmsError> {
     match &seal.rekey_from_hex {
-        Some(text) => seal.open(&unwrap(current, text)?),
+        Some(text) => seal.open(&unwrap_key(current, REKEY_AAD, text)?),
         None => seal.open(current),
     }
 }
@@ -96,7 +56,7 @@ pub(crate) fn start(
     let new_unseal = SecretKey::generate();
     let root = SecretKey::generate();
     let mut seal = SealFile::seal(&root, &new_unseal, shares, threshold)?;
-    seal.rekey_from_hex = Some(wrap(&current, &new_unseal)?);
+    seal.rekey_from_hex = Some(wrap_key(&current, REKEY_AAD, &new_unseal)?);
     let dealt = deal(&new_unseal, &seal);
     seal.write(&next)?;
     Ok((Arc::new(LocalRootKey::new("sealed", &root)), dealt))

@@ -83,50 +83,20 @@ impl SealFile {
         shares: u8,
         threshold: u8,
     ) -> Result<Self, KmsError> {
-        let mut nonce = [0u8; 12];
-        rand::rng().fill_bytes(&mut nonce);
-        let body = cipher(unseal)
-            .encrypt(
-                &nonce.into(),
-                Payload {
-                    msg: root.expose_secret(),
-                    aad: SEALED_ROOT_AAD,
-                },
-            )
-            .map_err(|_| KmsError::Encrypt)?;
-        let mut sealed = nonce.to_vec();
-        sealed.extend_from_slice(&body);
+        let sealed = wrap_key(unseal, SEALED_ROOT_AAD, root)?;
         Ok(Self {
             format: 1,
             shares,
             threshold,
             unseal_key_id: key_check_value(unseal, UNSEAL_KEY_ID_LABEL),
             root_key_id: key_check_value(root, b"valv/v1/root-key-id"),
-            sealed_root_hex: hex::encode(sealed),
+            sealed_root_hex: sealed,
             rekey_from_hex: None,
         })
     }
 
     pub(crate) fn open(&self, unseal: &SecretKey) -> Result<SecretKey, KmsError> {
-        let bytes = hex::decode(&self.sealed_root_hex)
-            .map_err(|_| KmsError::Malformed("sealed root hex"))?;
-        if bytes.len() != 12 + 32 + 16 {
-            return Err(KmsError::Malformed("sealed root length"));
-        }
-        let mut nonce = [0u8; 12];
-        nonce.copy_from_slice(&bytes[..12]);
-        let plain = Zeroizing::new(
-            cipher(unseal)
-                .decrypt(
-                    &nonce.into(),
-                    Payload {
-                        msg: &bytes[12..],
-                        aad: SEALED_ROOT_AAD,
-                    },
-                )
-                .map_err(|_| KmsError::Decrypt)?,
-        );
-        SecretKey::from_slice(&plain).ok_or(KmsError::Malformed("sealed root length"))
+        unwrap_key(unseal, SEALED_ROOT_AAD, &self.sealed_root_hex)
     }
 
     pub(crate) fn write(&self, path: &Path) -> Result<(), KmsError> {
@@ -134,6 +104,46 @@ impl SealFile {
             .map_err(|e| KmsError::Provider(format!("encoding the seal file: {e}")))?;
         write_secret_file(path, text.as_bytes())
     }
+}
+
+/// `key` encrypted under `kek` (AES-256-GCM, random nonce, `aad`): hex of nonce ‖ ciphertext.
+pub(crate) fn wrap_key(kek: &SecretKey, aad: &[u8], key: &SecretKey) -> Result<String, KmsError> {
+    let mut nonce = [0u8; 12];
+    rand::rng().fill_bytes(&mut nonce);
+    let body = cipher(kek)
+        .encrypt(
+            &nonce.into(),
+            Payload {
+                msg: key.expose_secret(),
+                aad,
+            },
+        )
+        .map_err(|_| KmsError::Encrypt)?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&body);
+    Ok(hex::encode(out))
+}
+
+/// The key [`wrap_key`] wrapped.
+pub(crate) fn unwrap_key(kek: &SecretKey, aad: &[u8], text: &str) -> Result<SecretKey, KmsError> {
+    let bytes = hex::decode(text).map_err(|_| KmsError::Malformed("wrapped key hex"))?;
+    if bytes.len() != 12 + SecretKey::LEN + 16 {
+        return Err(KmsError::Malformed("wrapped key length"));
+    }
+    let mut nonce = [0u8; 12];
+    nonce.copy_from_slice(&bytes[..12]);
+    let plain = Zeroizing::new(
+        cipher(kek)
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: &bytes[12..],
+                    aad,
+                },
+            )
+            .map_err(|_| KmsError::Decrypt)?,
+    );
+    SecretKey::from_slice(&plain).ok_or(KmsError::Malformed("wrapped key length"))
 }
 
 pub(crate) fn cipher(key: &SecretKey) -> Aes256Gcm {

@@ -64,69 +64,37 @@ pub fn verify<T: Authenticated>(key: &SecretKey, record: &T) -> bool {
     stored.len() == expected.len() && bool::from(stored.ct_eq(&expected))
 }
 
-impl Authenticated for PrincipalRecord {
-    const KIND: &'static str = "principal";
-    fn chain(&self) -> u64 {
-        self.tenant_id.unwrap_or(0)
-    }
-    fn label(&self) -> String {
-        self.id.clone()
-    }
-    fn mac(&self) -> &str {
-        &self.mac
-    }
-    fn set_mac(&mut self, mac: String) {
-        self.mac = mac;
-    }
+/// The accessors every authenticated record has: its kind, its chain, its label and its MAC.
+macro_rules! authenticated {
+    ($record:ty, $kind:literal, |$r:ident| $chain:expr, $label:ident) => {
+        impl Authenticated for $record {
+            const KIND: &'static str = $kind;
+            fn chain(&self) -> u64 {
+                let $r = self;
+                $chain
+            }
+            fn label(&self) -> String {
+                self.$label.clone()
+            }
+            fn mac(&self) -> &str {
+                &self.mac
+            }
+            fn set_mac(&mut self, mac: String) {
+                self.mac = mac;
+            }
+        }
+    };
 }
 
-impl Authenticated for PurposeRecord {
-    const KIND: &'static str = "purpose";
-    fn chain(&self) -> u64 {
-        self.tenant_id
-    }
-    fn label(&self) -> String {
-        self.name.clone()
-    }
-    fn mac(&self) -> &str {
-        &self.mac
-    }
-    fn set_mac(&mut self, mac: String) {
-        self.mac = mac;
-    }
-}
-
-impl Authenticated for DomainRecord {
-    const KIND: &'static str = "domain";
-    fn chain(&self) -> u64 {
-        self.tenant_id
-    }
-    fn label(&self) -> String {
-        self.name.clone()
-    }
-    fn mac(&self) -> &str {
-        &self.mac
-    }
-    fn set_mac(&mut self, mac: String) {
-        self.mac = mac;
-    }
-}
-
-impl Authenticated for RecordPolicyRecord {
-    const KIND: &'static str = "record-policy";
-    fn chain(&self) -> u64 {
-        self.tenant_id
-    }
-    fn label(&self) -> String {
-        self.name.clone()
-    }
-    fn mac(&self) -> &str {
-        &self.mac
-    }
-    fn set_mac(&mut self, mac: String) {
-        self.mac = mac;
-    }
-}
+authenticated!(
+    PrincipalRecord,
+    "principal",
+    |r| r.tenant_id.unwrap_or(0),
+    id
+);
+authenticated!(PurposeRecord, "purpose", |r| r.tenant_id, name);
+authenticated!(DomainRecord, "domain", |r| r.tenant_id, name);
+authenticated!(RecordPolicyRecord, "record-policy", |r| r.tenant_id, name);
 
 impl Authenticated for TenantRecord {
     const KIND: &'static str = "tenant";

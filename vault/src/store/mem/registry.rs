@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use valv_kms::WrappedTenantKeys;
 
-use super::MemStore;
+use super::{MemStore, State};
 use crate::store::{
     JobStore, KeyStore, RegistryStore, StoreError, StoreResult,
     records::{
@@ -11,6 +11,22 @@ use crate::store::{
         RecordPolicyRecord, TenantRecord,
     },
 };
+
+/// Stores `principal` and indexes its certificate, unless another principal holds that one.
+fn store_principal(s: &mut State, principal: &PrincipalRecord) -> StoreResult<()> {
+    if let Some(fp) = &principal.client_cert_sha256 {
+        match s.certs.get(fp) {
+            Some(holder) if *holder != principal.id => {
+                return Err(StoreError::AlreadyExists("client certificate binding"));
+            }
+            _ => {
+                s.certs.insert(fp.clone(), principal.id.clone());
+            }
+        }
+    }
+    s.principals.insert(principal.id.clone(), principal.clone());
+    Ok(())
+}
 
 #[async_trait]
 impl RegistryStore for MemStore {
@@ -169,18 +185,7 @@ impl RegistryStore for MemStore {
 
     async fn put_principal(&self, principal: &PrincipalRecord) -> StoreResult<()> {
         let mut s = self.state("put_principal")?;
-        if let Some(fp) = &principal.client_cert_sha256 {
-            match s.certs.get(fp) {
-                Some(holder) if *holder != principal.id => {
-                    return Err(StoreError::AlreadyExists("client certificate binding"));
-                }
-                _ => {
-                    s.certs.insert(fp.clone(), principal.id.clone());
-                }
-            }
-        }
-        s.principals.insert(principal.id.clone(), principal.clone());
-        Ok(())
+        store_principal(&mut s, principal)
     }
 
     async fn replace_principal(
@@ -192,18 +197,7 @@ impl RegistryStore for MemStore {
         if s.principals.get(&new.id) != Some(current) {
             return Ok(false);
         }
-        if let Some(fp) = &new.client_cert_sha256 {
-            match s.certs.get(fp) {
-                Some(holder) if *holder != new.id => {
-                    return Err(StoreError::AlreadyExists("client certificate binding"));
-                }
-                _ => {
-                    s.certs.insert(fp.clone(), new.id.clone());
-                }
-            }
-        }
-        s.principals.insert(new.id.clone(), new.clone());
-        Ok(true)
+        store_principal(&mut s, new).map(|()| true)
     }
 
     async fn principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>> {
