@@ -28,6 +28,21 @@ fn message<T>(r: Result<T, tonic::Status>) -> String {
     r.err().map(|s| s.message().to_owned()).unwrap_or_default()
 }
 
+/// A `CreatePrincipal` request for one role.
+fn principal(
+    name: &str,
+    role: pb::Role,
+    purposes: &[&str],
+    enrol: bool,
+) -> pb::CreatePrincipalRequest {
+    pb::CreatePrincipalRequest {
+        name: name.into(),
+        roles: vec![role.into()],
+        purposes: purposes.iter().map(|p| (*p).to_owned()).collect(),
+        enrol,
+    }
+}
+
 async fn approve(c: &Valv, id: u64) -> Result<pb::ApproveOperationResponse, tonic::Status> {
     c.keys()
         .approve_operation(pb::ApproveOperationRequest { id })
@@ -134,12 +149,7 @@ async fn principals_whose_tokens_one_creator_held_cannot_approve_each_other() {
     let admin = server.client(&t.admin).await;
     let r = admin
         .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "third-officer".into(),
-            roles: vec![pb::Role::KeyOfficer.into()],
-            purposes: vec![],
-            enrol: false,
-        })
+        .create_principal(principal("third-officer", pb::Role::KeyOfficer, &[], false))
         .await
         .unwrap()
         .into_inner();
@@ -278,12 +288,12 @@ async fn one_tenant_admin_cannot_widen_release_and_the_operator_holds_no_tenant_
     );
     let r = admin
         .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "analyst".into(),
-            roles: vec![pb::Role::Reidentifier.into()],
-            purposes: vec!["research".into()],
-            enrol: false,
-        })
+        .create_principal(principal(
+            "analyst",
+            pb::Role::Reidentifier,
+            &["research"],
+            false,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -295,12 +305,7 @@ async fn one_tenant_admin_cannot_widen_release_and_the_operator_holds_no_tenant_
     approve(&admin2, r.pending_operation_id).await.unwrap();
     let (analyst, _) = operator.enrol(&r.enrolment.unwrap().code).await.unwrap();
     // An approver made after the request does not count.
-    let new_admin = |name: &str| pb::CreatePrincipalRequest {
-        name: name.into(),
-        roles: vec![pb::Role::TenantAdmin.into()],
-        purposes: vec![],
-        enrol: false,
-    };
+    let new_admin = |name: &str| principal(name, pb::Role::TenantAdmin, &[], false);
     let third = admin
         .admin()
         .create_principal(new_admin("admin-3"))
@@ -502,23 +507,13 @@ async fn enrolment_codes_and_pending_operations_expire() {
     let admin = server.client(&t.admin).await;
     let r = admin
         .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "late".into(),
-            roles: vec![pb::Role::Tokenizer.into()],
-            purposes: vec![],
-            enrol: true,
-        })
+        .create_principal(principal("late", pb::Role::Tokenizer, &[], true))
         .await
         .unwrap()
         .into_inner();
     let pending = admin
         .admin()
-        .create_principal(pb::CreatePrincipalRequest {
-            name: "late-admin".into(),
-            roles: vec![pb::Role::TenantAdmin.into()],
-            purposes: vec![],
-            enrol: false,
-        })
+        .create_principal(principal("late-admin", pb::Role::TenantAdmin, &[], false))
         .await
         .unwrap()
         .into_inner();

@@ -160,23 +160,21 @@ impl App {
     }
 
     /// Compare-and-swap of a principal (`current` as read), the new state sealed; returns the
-    /// stored record when it took effect.
+    /// stored record when it took effect, `None` when another request changed it first.
     pub async fn replace_principal(
         &self,
         current: &PrincipalRecord,
         next: &PrincipalRecord,
-    ) -> crate::store::StoreResult<Option<PrincipalRecord>> {
+    ) -> VaultResult<Option<PrincipalRecord>> {
         let mut p = next.clone();
-        let key = match self.row_key(p.chain()).await {
-            Ok(k) => k,
-            Err(e) => return Err(crate::store::StoreError::Backend(e.to_string())),
-        };
-        p.set_mac(integrity::mac(&key, &p));
-        Ok(self
-            .store
-            .replace_principal(current, &p)
-            .await?
-            .then_some(p))
+        self.seal(&mut p).await?;
+        match self.store.replace_principal(current, &p).await {
+            Ok(done) => Ok(done.then_some(p)),
+            Err(crate::store::StoreError::AlreadyExists(_)) => Err(VaultError::AlreadyExists(
+                "client certificate: bound to another principal".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A purpose, checked.

@@ -114,11 +114,7 @@ pub async fn authenticate(
     if let Some(t) = principal.tenant_id {
         span.record("tenant", t);
     }
-    let request_id = metadata
-        .get(crate::observe::request_id::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = crate::observe::request_id::of(metadata);
     Ok(Caller {
         principal,
         request_id,

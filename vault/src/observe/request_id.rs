@@ -136,6 +136,15 @@ where
     }
 }
 
+/// The request id of a call's metadata (set by [`RequestIdLayer`] before any handler runs).
+pub fn of(metadata: &tonic::metadata::MetadataMap) -> String {
+    metadata
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

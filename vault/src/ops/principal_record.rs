@@ -26,15 +26,8 @@ pub(crate) async fn change(
         if next == current {
             return Ok(current);
         }
-        match app.replace_principal(&current, &next).await {
-            Ok(Some(stored)) => return Ok(stored),
-            Ok(None) => continue,
-            Err(crate::store::StoreError::AlreadyExists(_)) => {
-                return Err(VaultError::AlreadyExists(
-                    "client certificate: bound to another principal".into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
+        if let Some(stored) = app.replace_principal(&current, &next).await? {
+            return Ok(stored);
         }
     }
     Err(VaultError::Aborted(

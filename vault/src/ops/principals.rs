@@ -289,8 +289,9 @@ pub async fn bind_certificate(
         )
     })?;
     let fingerprint = hex::encode(Sha256::digest(der));
-    let before = app.principal(caller.id()).await?;
+    let mut bound_now = false;
     let principal = principal_record::change(app, caller.id(), |p| {
+        bound_now = false;
         if p.revoked {
             return Err(VaultError::Unauthenticated("principal revoked"));
         }
@@ -301,12 +302,14 @@ pub async fn bind_certificate(
             )),
             None => {
                 p.client_cert_sha256 = Some(fingerprint.clone());
+                bound_now = true;
                 Ok(())
             }
         }
     })
     .await?;
-    if before.is_some_and(|b| b.client_cert_sha256.is_some()) {
+    if !bound_now {
+        // Bound to this very certificate already: nothing changed, nothing to audit.
         return Ok(principal);
     }
     let mut entry = caller.act(app.now_ms(), "principal.bind-certificate");
