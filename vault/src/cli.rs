@@ -166,8 +166,20 @@ struct ServeArgs {
     #[arg(long, env = "VALV_MAX_IDENTIFIER_BYTES", default_value_t = Limits::default().max_identifier_bytes)]
     max_identifier_bytes: usize,
     /// Largest request message, in bytes; larger ones are refused before they are buffered.
+    /// It must hold a full batch (--max-batch identifiers of --max-identifier-bytes).
     #[arg(long, env = "VALV_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
     max_message_bytes: usize,
+    /// Most calls in flight in this process (an open stream counts); past it calls are
+    /// answered RESOURCE_EXHAUSTED at once.
+    #[arg(long, env = "VALV_MAX_CALLS", default_value_t = Limits::default().max_calls)]
+    max_calls: usize,
+    /// Most concurrent calls one connection may open (HTTP/2 streams).
+    #[arg(long, env = "VALV_MAX_STREAMS_PER_CONNECTION", default_value_t = Limits::default().max_streams_per_connection)]
+    max_streams_per_connection: u32,
+    /// Failed authentications per source address and minute before that address is turned
+    /// away (RESOURCE_EXHAUSTED) for the rest of the minute; 0 turns the throttle off.
+    #[arg(long, env = "VALV_AUTH_FAILURES_PER_MINUTE", default_value_t = Limits::default().auth_failures_per_minute)]
+    auth_failures_per_minute: u32,
     /// Encryptions allowed under one key version before the vault rotates on its own.
     #[arg(long, env = "VALV_KEY_USE_BUDGET", default_value_t = crate::config::DEFAULT_KEY_USE_BUDGET)]
     key_use_budget: u64,
@@ -295,6 +307,9 @@ pub fn run() -> ExitCode {
             max_batch: args.max_batch,
             max_identifier_bytes: args.max_identifier_bytes,
             max_message_bytes: args.max_message_bytes,
+            max_calls: args.max_calls,
+            max_streams_per_connection: args.max_streams_per_connection,
+            auth_failures_per_minute: args.auth_failures_per_minute,
             key_use_budget: args.key_use_budget,
             rotation_records_per_second: args.rotation_records_per_second,
             two_person_rule,

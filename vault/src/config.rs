@@ -9,6 +9,10 @@ use crate::store::Store;
 /// push the real collision bound far beyond it, so this is a cryptoperiod, not a cliff.
 pub const DEFAULT_KEY_USE_BUDGET: u64 = 1 << 32;
 
+/// Default largest request: 4 MiB, room for a full default batch (10,000 identifiers of up to
+/// 256 bytes are 2.6 MB encoded) and no more.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Request limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -18,6 +22,14 @@ pub struct Limits {
     pub max_identifier_bytes: usize,
     /// Largest encoded request message in bytes (refused before it is buffered).
     pub max_message_bytes: usize,
+    /// Most calls in flight in this process (a stream counts until it ends); past it calls are
+    /// answered RESOURCE_EXHAUSTED at once.
+    pub max_calls: usize,
+    /// Most concurrent streams (calls) one HTTP/2 connection may open.
+    pub max_streams_per_connection: u32,
+    /// Failed authentications per source address and minute before the address is turned
+    /// away for the rest of the minute (0: never).
+    pub auth_failures_per_minute: u32,
     /// Encryptions allowed under one key version before the vault rotates on its own.
     pub key_use_budget: u64,
     /// Most records per second a key-rotation job re-encrypts (0 = as fast as it can).
@@ -39,6 +51,14 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The encoded size of a full batch of the longest identifiers (each string costs its
+    /// bytes, a tag and a two-byte length), plus a kilobyte for the other fields.
+    pub fn full_batch_bytes(&self) -> usize {
+        self.max_batch
+            .saturating_mul(self.max_identifier_bytes.saturating_add(3))
+            .saturating_add(1024)
+    }
+
     /// [`Limits::job_lease_seconds`] in milliseconds (at least one second).
     pub fn job_lease_ms(&self) -> i64 {
         i64::try_from(self.job_lease_seconds.max(1).saturating_mul(1000)).unwrap_or(i64::MAX)
@@ -50,7 +70,10 @@ impl Default for Limits {
         Self {
             max_batch: 10_000,
             max_identifier_bytes: 256,
-            max_message_bytes: 16 * 1024 * 1024,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_calls: 1024,
+            max_streams_per_connection: 128,
+            auth_failures_per_minute: 30,
             key_use_budget: DEFAULT_KEY_USE_BUDGET,
             rotation_records_per_second: 0,
             two_person_rule: false,
@@ -169,8 +192,21 @@ impl ServeConfig {
         if matches!(self.tls, TlsMode::InsecurePlaintext) && self.client_ca.is_some() {
             return Err("--client-ca needs TLS".into());
         }
-        if self.limits.max_batch == 0 || self.limits.max_identifier_bytes == 0 {
+        if self.limits.max_batch == 0
+            || self.limits.max_identifier_bytes == 0
+            || self.limits.max_calls == 0
+            || self.limits.max_streams_per_connection == 0
+        {
             return Err("limits must be positive".into());
+        }
+        if self.limits.max_message_bytes < self.limits.full_batch_bytes() {
+            return Err(format!(
+                "--max-message-bytes {} cannot carry a full batch: {} identifiers of {} bytes need {} (lower --max-batch or --max-identifier-bytes, or raise the message limit)",
+                self.limits.max_message_bytes,
+                self.limits.max_batch,
+                self.limits.max_identifier_bytes,
+                self.limits.full_batch_bytes()
+            ));
         }
         Ok(())
     }

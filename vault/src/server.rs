@@ -16,7 +16,7 @@ use valv_proto::v1::{
 
 use crate::{
     api::{
-        admin::AdminApi, audit::AuditApi, consent::ConsentApi, keys::KeyApi,
+        admin::AdminApi, audit::AuditApi, consent::ConsentApi, gate::GateLayer, keys::KeyApi,
         pseudonym::PseudonymApi, retention::RetentionApi, seal::SealApi, subject::SubjectApi,
     },
     bootstrap,
@@ -133,7 +133,16 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         }));
     }
 
-    let mut builder = Server::builder().layer(RequestIdLayer::new(Arc::clone(&app.metrics)));
+    // Outside in: the request id and the call's span, then the gate (authenticated from the
+    // head before any body is read, calls in flight bounded), then the services.
+    let mut builder = Server::builder()
+        .max_concurrent_streams(config.limits.max_streams_per_connection)
+        .layer(RequestIdLayer::new(Arc::clone(&app.metrics)))
+        .layer(GateLayer::new(
+            Arc::clone(&app),
+            config.limits.max_calls,
+            config.limits.auth_failures_per_minute,
+        ));
     let mut dev_ca = None;
     let identity = match &config.tls {
         TlsMode::Files { cert, key } => Some(Identity::from_pem(

@@ -88,7 +88,8 @@ impl Valv {
     /// configuration's [`RetryPolicy`] says.
     pub async fn connect(config: ClientConfig) -> Result<Self, ClientError> {
         let mut endpoint = Endpoint::from_str(&config.addr)
-            .map_err(|e| ClientError::Config(format!("address: {e}")))?;
+            .map_err(|e| ClientError::Config(format!("address: {e}")))?
+            .local_address(config.local_address);
         if config.addr.starts_with("https://") {
             let Some(ca) = &config.ca_pem else {
                 return Err(ClientError::Config(

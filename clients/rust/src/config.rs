@@ -66,6 +66,8 @@ pub struct ClientConfig {
     pub identity: Option<(Vec<u8>, Vec<u8>)>,
     /// TLS server name, if it differs from the address's host.
     pub server_name: Option<String>,
+    /// The local address to connect from (on a host with several), if not the system's choice.
+    pub local_address: Option<std::net::IpAddr>,
     /// Retries on `UNAVAILABLE`, for connecting and for the calls made through [`crate::Valv`]'s
     /// own methods.
     pub retry: RetryPolicy,
@@ -109,6 +111,7 @@ impl ClientConfig {
             token: None,
             identity: None,
             server_name: None,
+            local_address: None,
             retry: RetryPolicy::default(),
             max_batch: None,
             concurrency: 4,
@@ -148,6 +151,12 @@ impl ClientConfig {
     /// Expect this name in the server's certificate.
     pub fn with_server_name(mut self, name: impl Into<String>) -> Self {
         self.server_name = Some(name.into());
+        self
+    }
+
+    /// Connect from this local address.
+    pub fn with_local_address(mut self, addr: std::net::IpAddr) -> Self {
+        self.local_address = Some(addr);
         self
     }
 

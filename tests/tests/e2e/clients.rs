@@ -543,7 +543,7 @@ async fn valvctl_runs_json_lines_under_a_stored_policy_and_reads_profiles() {
     );
     let limits = valvctl(&server, &ca, &t.tokenizer, &["--json", "limits"], b"");
     let limits: serde_json::Value = serde_json::from_slice(&limits.stdout).unwrap_or_default();
-    assert_eq!(limits["max_message_bytes"], 16 * 1024 * 1024);
+    assert_eq!(limits["max_message_bytes"], 4 * 1024 * 1024);
 
     // Shell completion needs no server.
     let completion = Command::new(VALVCTL)

@@ -14,6 +14,7 @@ mod docs;
 mod durability;
 mod fail_closed;
 mod failover;
+mod hostile;
 mod integrity;
 mod keys;
 mod metrics;

@@ -279,7 +279,7 @@ impl AdminService for AdminApi {
                 "the vault is sealed; it answers only the seal service until unsealed".into(),
             )));
         }
-        let request_id = crate::observe::request_id::of(request.metadata());
+        let request_id = crate::observe::request_id::of(request.metadata().as_ref());
         let (p, token) = enrolment::claim(&self.0, &request.into_inner().code, &request_id)
             .await
             .map_err(to_status)?;

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod consent;
 pub mod convert;
+pub mod gate;
 pub mod keys;
 pub mod pseudonym;
 pub mod retention;
@@ -16,8 +17,25 @@ use tonic::{Request, Status};
 
 use crate::{app::App, authz::Caller};
 
-/// Authenticates the caller of `request` (bearer token, else TLS client certificate).
+/// The caller of `request`: as the gate authenticated it from the call's head, or — for a
+/// handler reached without the gate — authenticated now.
 pub(crate) async fn caller<T>(app: &App, request: &Request<T>) -> Result<Caller, Status> {
+    if let Some(gate::Authenticated(caller)) = request.extensions().get() {
+        return Ok(caller.clone());
+    }
+    let certs = request.peer_certs();
+    let leaf = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
+    authenticate(app, request.metadata().as_ref(), leaf).await
+}
+
+/// Authenticates a call from its headers (bearer token, else TLS client certificate `leaf`):
+/// refused while sealed, for a shredded tenant, and for every credential that is not a live
+/// principal's.
+pub(crate) async fn authenticate(
+    app: &App,
+    headers: &http::HeaderMap,
+    leaf: Option<&[u8]>,
+) -> Result<Caller, Status> {
     if app.is_sealed() {
         return Err(status::to_status(
             crate::error::VaultError::FailedPrecondition(
@@ -25,9 +43,7 @@ pub(crate) async fn caller<T>(app: &App, request: &Request<T>) -> Result<Caller,
             ),
         ));
     }
-    let certs = request.peer_certs();
-    let leaf = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
-    let caller = crate::authz::authenticate(app, request.metadata(), leaf)
+    let caller = crate::authz::authenticate(app, headers, leaf)
         .await
         .map_err(status::to_status)?;
     if let Some(tenant_id) = caller.principal.tenant_id {

@@ -4,7 +4,6 @@
 pub mod token;
 
 use sha2::{Digest, Sha256};
-use tonic::metadata::MetadataMap;
 
 use crate::{
     app::App,
@@ -69,10 +68,10 @@ pub fn role_name(role: Role) -> &'static str {
 /// Authenticates a request from its metadata (bearer token) or TLS peer certificate.
 pub async fn authenticate(
     app: &App,
-    metadata: &MetadataMap,
+    headers: &http::HeaderMap,
     peer_cert_der: Option<&[u8]>,
 ) -> VaultResult<Caller> {
-    let principal = if let Some(value) = metadata.get("authorization") {
+    let principal = if let Some(value) = headers.get(http::header::AUTHORIZATION) {
         let text = value
             .to_str()
             .map_err(|_| VaultError::Unauthenticated("malformed authorization header"))?;
@@ -88,7 +87,8 @@ pub async fn authenticate(
             .principal(id)
             .await?
             .ok_or(VaultError::Unauthenticated("unknown or invalid token"))?;
-        if !token::verify(secret, &principal.token_sha256) {
+        // A revoked token is answered like a forged one: it tells its holder nothing.
+        if !token::verify(secret, &principal.token_sha256) || principal.revoked {
             return Err(VaultError::Unauthenticated("unknown or invalid token"));
         }
         principal
@@ -97,7 +97,7 @@ pub async fn authenticate(
         app.principal_by_cert(&fingerprint)
             .await?
             // The record itself must name the certificate, not only the index.
-            .filter(|p| p.client_cert_sha256.as_deref() == Some(fingerprint.as_str()))
+            .filter(|p| p.client_cert_sha256.as_deref() == Some(fingerprint.as_str()) && !p.revoked)
             .ok_or(VaultError::Unauthenticated(
                 "client certificate is not bound to a principal",
             ))?
@@ -106,15 +106,12 @@ pub async fn authenticate(
             "no credential: send `authorization: Bearer <token>` or a client certificate",
         ));
     };
-    if principal.revoked {
-        return Err(VaultError::Unauthenticated("principal revoked"));
-    }
     let span = tracing::Span::current();
     span.record("principal", principal.id.as_str());
     if let Some(t) = principal.tenant_id {
         span.record("tenant", t);
     }
-    let request_id = crate::observe::request_id::of(metadata);
+    let request_id = crate::observe::request_id::of(headers);
     Ok(Caller {
         principal,
         request_id,

@@ -10,6 +10,7 @@ pub mod identifier;
 pub mod integrity;
 pub mod names;
 pub mod record;
+pub mod refusals;
 pub mod release;
 pub mod scheme;
 pub mod subject;

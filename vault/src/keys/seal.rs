@@ -2,7 +2,6 @@
 //! and the shares received towards unsealing. The use cases that change it are in `ops/seal.rs`.
 
 use std::{
-    collections::HashMap,
     net::IpAddr,
     path::PathBuf,
     sync::atomic::{AtomicBool, Ordering},
@@ -11,7 +10,7 @@ use std::{
 
 use valv_kms::Unsealer;
 
-use crate::error::VaultResult;
+use crate::{engine::refusals::Refusals, error::VaultResult};
 
 /// The seal of a vault that has a seal file.
 pub struct SealState {
@@ -22,7 +21,7 @@ pub struct SealState {
     /// Shares received so far (used by the unseal use case).
     pub(crate) unsealer: tokio::sync::Mutex<Unsealer>,
     changed: tokio::sync::watch::Sender<bool>,
-    refused: std::sync::Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    refused: std::sync::Mutex<Refusals>,
 }
 
 /// Refused shares allowed per source address and window before its attempts are refused.
@@ -39,7 +38,10 @@ impl SealState {
             sealed: AtomicBool::new(true),
             unsealer: tokio::sync::Mutex::new(Unsealer::open(path)?),
             changed: tokio::sync::watch::channel(true).0,
-            refused: std::sync::Mutex::new(HashMap::new()),
+            refused: std::sync::Mutex::new(Refusals::new(
+                REFUSED_SHARES_PER_WINDOW,
+                REFUSAL_WINDOW,
+            )),
         })
     }
 
@@ -52,27 +54,17 @@ impl SealState {
     /// Whether `addr` gave too many refused shares in the current window (its attempts are then
     /// refused without looking at them; other addresses are not affected).
     pub(crate) fn throttled(&self, addr: Option<IpAddr>) -> bool {
-        let (Some(addr), Ok(map)) = (addr, self.refused.lock()) else {
+        let (Some(addr), Ok(refused)) = (addr, self.refused.lock()) else {
             return false;
         };
-        map.get(&addr).is_some_and(|(since, n)| {
-            since.elapsed() < REFUSAL_WINDOW && *n >= REFUSED_SHARES_PER_WINDOW
-        })
+        refused.blocked(addr, Instant::now())
     }
 
     /// Counts a refused share from `addr`.
     pub(crate) fn refused_from(&self, addr: Option<IpAddr>) {
-        let (Some(addr), Ok(mut map)) = (addr, self.refused.lock()) else {
-            return;
-        };
-        if map.len() > 4096 {
-            map.retain(|_, (since, _)| since.elapsed() < REFUSAL_WINDOW);
+        if let (Some(addr), Ok(mut refused)) = (addr, self.refused.lock()) {
+            refused.count(addr, Instant::now());
         }
-        let entry = map.entry(addr).or_insert((Instant::now(), 0));
-        if entry.0.elapsed() >= REFUSAL_WINDOW {
-            *entry = (Instant::now(), 0);
-        }
-        entry.1 = entry.1.saturating_add(1);
     }
 
     /// True while no root key is in memory.

@@ -137,8 +137,8 @@ where
 }
 
 /// The request id of a call's metadata (set by [`RequestIdLayer`] before any handler runs).
-pub fn of(metadata: &tonic::metadata::MetadataMap) -> String {
-    metadata
+pub fn of(headers: &http::HeaderMap) -> String {
+    headers
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
