@@ -58,12 +58,23 @@ impl VaultError {
     }
 }
 
+/// What a unique key the store refused means to the caller: the field and the rule.
+fn exists(what: &str) -> String {
+    match what {
+        "tenant" => "name: a tenant of that name exists".into(),
+        "domain" => "name: a domain of that name exists".into(),
+        "client certificate binding" => "client certificate: bound to another principal".into(),
+        "consent text version" => {
+            "text: another version was added at the same moment; try again".into()
+        }
+        other => format!("{other}: exists already"),
+    }
+}
+
 impl From<StoreError> for VaultError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::AlreadyExists(what) => {
-                Self::AlreadyExists(format!("{what} already exists"))
-            }
+            StoreError::AlreadyExists(what) => Self::AlreadyExists(exists(what)),
             StoreError::Durability(d) => {
                 Self::Unavailable(format!("storage could not make the write durable: {d}"))
             }

@@ -11,7 +11,7 @@ use valv_client::{Valv, pb};
 
 use crate::{
     args::{SubjectArgs, subject_ref},
-    output::{now_ms, print},
+    output::{enum_word, now_ms, print, time_text},
     table,
 };
 
@@ -512,16 +512,20 @@ pub(crate) async fn run_consent(
             print(json, json!(list), || {
                 let mut lines = Vec::new();
                 for p in &r.purposes {
-                    lines.push(format!("{}\t{}", p.purpose, p.status().as_str_name()));
+                    lines.push(format!(
+                        "{}\t{}",
+                        p.purpose,
+                        enum_word(p.status().as_str_name(), "CONSENT_STATUS_")
+                    ));
                     for e in &p.events {
                         lines.push(format!(
-                            "  #{}\t{}\tv{}\t{}\tat {}\tuntil {}",
+                            "  #{}\t{}\ttext v{}\t{}\t{}\tuntil {}",
                             e.seq,
-                            e.kind().as_str_name(),
+                            enum_word(e.kind().as_str_name(), "CONSENT_EVENT_KIND_"),
                             e.text_version,
-                            e.method().as_str_name(),
-                            e.at_unix_ms,
-                            e.valid_until_unix_ms
+                            enum_word(e.method().as_str_name(), "CONSENT_METHOD_"),
+                            time_text(e.at_unix_ms),
+                            time_text(e.valid_until_unix_ms)
                         ));
                     }
                 }

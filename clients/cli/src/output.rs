@@ -51,6 +51,32 @@ pub(crate) fn verdict_word(v: pb::Verdict) -> &'static str {
     }
 }
 
+/// An enum value's wire name as a word: `CONSENT_STATUS_WITHDRAWN` with prefix
+/// `CONSENT_STATUS_` is `withdrawn`, `CONSENT_METHOD_BANK_ID` is `bank-id`.
+pub(crate) fn enum_word(wire_name: &str, prefix: &str) -> String {
+    wire_name
+        .strip_prefix(prefix)
+        .unwrap_or(wire_name)
+        .to_ascii_lowercase()
+        .replace('_', "-")
+}
+
+/// A time (ms since the Unix epoch) for people: RFC 3339 in UTC to the second; `—` for 0
+/// (not set).
+pub(crate) fn time_text(unix_ms: i64) -> String {
+    if unix_ms == 0 {
+        return "—".to_owned();
+    }
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.replace_nanosecond(0).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{unix_ms} ms"))
+}
+
 /// Now, in ms since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -89,4 +115,23 @@ pub fn changes_json(changes: &[valv_client::pb::AuditChange]) -> serde_json::Val
         .iter()
         .map(|c| serde_json::json!({"field": c.field, "before": c.before, "after": c.after}))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_enum_values_read_as_words() {
+        assert_eq!(time_text(0), "—");
+        assert_eq!(time_text(1_764_646_149_999), "2025-12-02T03:29:09Z");
+        assert_eq!(
+            enum_word("CONSENT_STATUS_WITHDRAWN", "CONSENT_STATUS_"),
+            "withdrawn"
+        );
+        assert_eq!(
+            enum_word("CONSENT_METHOD_BANK_ID", "CONSENT_METHOD_"),
+            "bank-id"
+        );
+    }
 }

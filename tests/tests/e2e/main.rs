@@ -9,6 +9,7 @@ mod clients;
 mod cluster;
 mod cluster_jobs;
 mod consents;
+mod contract;
 mod doc_blocks;
 mod docs;
 mod durability;

@@ -235,6 +235,36 @@ fn the_readme_session_with_valvctl() {
     );
     assert_eq!(history[0]["status"], "CONSENT_STATUS_WITHDRAWN");
     assert_eq!(history[0]["events"].as_array().map(Vec::len), Some(2));
+    // For people: words and times, not wire names and milliseconds.
+    let text = cli.ok(
+        &desk,
+        &[
+            "consent",
+            "history",
+            "--domain",
+            "patients.research",
+            "--pseudonym",
+            p,
+        ],
+    );
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["research-export", "withdrawn"], "{text}");
+    assert_eq!(
+        lines[1][..5],
+        ["#1", "granted", "text", "v1", "bankid"],
+        "{text}"
+    );
+    assert_eq!(lines[2][..2], ["#2", "withdrawn"], "{text}");
+    for line in &lines[1..] {
+        let at = line[5];
+        assert!(
+            at.len() == 20 && at.as_bytes()[10] == b'T' && at.ends_with('Z'),
+            "{text}"
+        );
+    }
 
     // Roles hold on the command line too.
     let denied = cli.run(&analyst, &["domain", "list"]);

@@ -29,3 +29,76 @@ pub fn to_status(e: VaultError) -> Status {
         }
     }
 }
+
+/// What tonic prefixes to a request that did not decode (it answers INTERNAL).
+const UNDECODABLE: &str = "failed to decode Protobuf message: ";
+
+/// A request that does not decode is the caller's error, not the server's: tonic's INTERNAL
+/// answer with prost's description (`Msg.field: … description`, innermost first) becomes
+/// INVALID_ARGUMENT naming the field and the rule. The description never holds request data.
+pub(crate) fn undecodable(status: &Status) -> Option<Status> {
+    if status.code() != Code::Internal {
+        return None;
+    }
+    let mut rest = status.message().strip_prefix(UNDECODABLE)?;
+    let mut fields = Vec::new();
+    while let Some((head, tail)) = rest.split_once(": ") {
+        let Some((_, field)) = head.rsplit_once('.').filter(|_| !head.contains(' ')) else {
+            break;
+        };
+        fields.push(field);
+        rest = tail;
+    }
+    fields.reverse();
+    let field = if fields.is_empty() {
+        "request".to_owned()
+    } else {
+        fields.join(".")
+    };
+    let rule = if rest.contains("UTF-8") {
+        "must be valid UTF-8".to_owned()
+    } else {
+        format!("not a valid message ({rest})")
+    };
+    Some(Status::invalid_argument(format!("{field}: {rule}")))
+}
+
+/// Rewrites a status carried in `headers` (a trailers-only answer, or a stream's trailers)
+/// by [`undecodable`].
+pub(crate) fn fix_undecodable(headers: &mut http::HeaderMap) {
+    if let Some(fixed) = Status::from_header_map(headers)
+        .as_ref()
+        .and_then(undecodable)
+    {
+        let _ = fixed.add_header(headers);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_that_does_not_decode_names_its_field() {
+        let utf8 = Status::internal(
+            "failed to decode Protobuf message: PseudonymiseRequest.identifiers: invalid string value: data is not UTF-8 encoded",
+        );
+        let fixed = undecodable(&utf8).unwrap();
+        assert_eq!(fixed.code(), Code::InvalidArgument);
+        assert_eq!(fixed.message(), "identifiers: must be valid UTF-8");
+        let nested = Status::internal(
+            "failed to decode Protobuf message: RecordField.path: DefineRecordPolicyRequest.fields: invalid wire type: LengthDelimited (expected Varint)",
+        );
+        assert_eq!(
+            undecodable(&nested).unwrap().message(),
+            "fields.path: not a valid message (invalid wire type: LengthDelimited (expected Varint))"
+        );
+        let bare = Status::internal("failed to decode Protobuf message: buffer underflow");
+        assert_eq!(
+            undecodable(&bare).unwrap().message(),
+            "request: not a valid message (buffer underflow)"
+        );
+        assert!(undecodable(&Status::internal("internal error")).is_none());
+        assert!(undecodable(&Status::not_found("failed to decode Protobuf message: x")).is_none());
+    }
+}

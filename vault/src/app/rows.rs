@@ -168,13 +168,12 @@ impl App {
     ) -> VaultResult<Option<PrincipalRecord>> {
         let mut p = next.clone();
         self.seal(&mut p).await?;
-        match self.store.replace_principal(current, &p).await {
-            Ok(done) => Ok(done.then_some(p)),
-            Err(crate::store::StoreError::AlreadyExists(_)) => Err(VaultError::AlreadyExists(
-                "client certificate: bound to another principal".into(),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        // A certificate bound to another principal: ALREADY_EXISTS naming it (error.rs).
+        Ok(self
+            .store
+            .replace_principal(current, &p)
+            .await?
+            .then_some(p))
     }
 
     /// A purpose, checked.

@@ -10,10 +10,7 @@ use crate::{
     app::App,
     authz::Caller,
     error::{VaultError, VaultResult},
-    store::{
-        StoreError,
-        records::{ConsentTextRecord, LegalBasis, Role},
-    },
+    store::records::{ConsentTextRecord, LegalBasis, Role},
 };
 
 /// Longest consent text, in bytes.
@@ -46,15 +43,7 @@ pub async fn add(
         text,
         added_ms: app.now_ms(),
     };
-    app.store
-        .put_consent_text(tenant_id, &record)
-        .await
-        .map_err(|e| match e {
-            StoreError::AlreadyExists(_) => VaultError::AlreadyExists(
-                "text: another version was added at the same moment; try again".into(),
-            ),
-            other => other.into(),
-        })?;
+    app.store.put_consent_text(tenant_id, &record).await?;
     purpose.text_versions = record.version;
     purpose.updated_ms = record.added_ms;
     app.put_purpose(&purpose).await?;
