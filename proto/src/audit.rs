@@ -66,6 +66,12 @@ pub fn entry_hash(e: &AuditEntry) -> [u8; 32] {
             lp(&mut h, c.after.as_bytes());
         }
     }
+    if e.items.iter().any(|i| !i.subject.is_empty()) {
+        h.update(b"item-subjects");
+        for i in &e.items {
+            lp(&mut h, i.subject.as_bytes());
+        }
+    }
     h.finalize().into()
 }
 
@@ -231,6 +237,7 @@ mod tests {
                     items: vec![AuditItem {
                         target: format!("ps{seq}"),
                         outcome: "released".into(),
+                        subject: String::new(),
                     }],
                     prev_hash: prev.clone(),
                     ..Default::default()
@@ -325,6 +332,24 @@ mod tests {
         b.domain = "a".into();
         b.purpose = "bc".into();
         assert_ne!(entry_hash(&a), entry_hash(&b));
+    }
+
+    #[test]
+    fn item_subjects_are_hashed_only_when_an_item_names_one() {
+        let base = chain(1).remove(0);
+        let mut empty = base.clone();
+        empty.items[0].subject = String::new();
+        assert_eq!(
+            entry_hash(&empty),
+            entry_hash(&base),
+            "older entries keep their hash"
+        );
+        let mut named = base.clone();
+        named.items[0].subject = "00ff".into();
+        let mut other = base;
+        other.items[0].subject = "00fe".into();
+        assert_ne!(entry_hash(&named), entry_hash(&empty));
+        assert_ne!(entry_hash(&named), entry_hash(&other));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub fn entry_json(e: &pb::AuditEntry) -> Value {
         "verdict": e.verdict,
         "request_id": e.request_id,
         "counts": e.counts.iter().map(|c| json!({"name": c.name, "value": c.value})).collect::<Vec<_>>(),
-        "items": e.items.iter().map(|i| json!({"target": i.target, "outcome": i.outcome})).collect::<Vec<_>>(),
+        "items": e.items.iter().map(|i| json!({"target": i.target, "outcome": i.outcome, "subject": i.subject})).collect::<Vec<_>>(),
         "changes": e.changes.iter().map(|c| json!({"field": c.field, "before": c.before, "after": c.after})).collect::<Vec<_>>(),
         "prev_hash": hex(&e.prev_hash),
         "hash": hex(&e.hash),
@@ -93,6 +93,7 @@ fn entry_from(v: &Value) -> anyhow::Result<pb::AuditEntry> {
             .map(|i| pb::AuditItem {
                 target: text(i, "target"),
                 outcome: text(i, "outcome"),
+                subject: text(i, "subject"),
             })
             .collect(),
         changes: list("changes")

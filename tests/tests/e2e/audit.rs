@@ -11,8 +11,8 @@ use std::path::Path;
 use prost::Message;
 use valv_client::{Valv, pb};
 use valv_e2e::{
-    ChildServer, Tenant, audit_key, grant, pseudonymise_ok, read_audit, reidentify, setup_tenant,
-    spawn_with,
+    ChildServer, Tenant, audit_key, grant, principal_token, pseudonymise_ok, read_audit,
+    reidentify, setup_tenant, spawn_with,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
@@ -475,4 +475,90 @@ async fn valvctl_exports_a_chain_and_verifies_it_offline() {
     let bad = offline(&cut_path);
     assert_eq!(bad.status.code(), Some(1), "{bad:?}");
     assert!(String::from_utf8_lossy(&bad.stdout).contains("truncated"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reidentification_is_logged_canonically_with_its_subject_and_found_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"), &dir.path().join("valv.log"));
+    let (t, _) = tenant(&server, "hospital").await;
+    let auditor = server.client(&t.auditor).await;
+    let admin = server.client(&t.admin).await;
+    let officer = server
+        .client(&principal_token(&admin, "officer", pb::Role::SubjectOfficer).await)
+        .await;
+    let tok = server.client(&t.tokenizer).await;
+    let re = server.client(&t.reidentifier).await;
+    let p = pseudonymise_ok(&tok, "patients", &["P-7"]).await.remove(0);
+    server
+        .client(&t.consent_manager)
+        .await
+        .consents()
+        .grant_consent(grant("patients", "P-7", "research", 1, 0))
+        .await
+        .unwrap();
+    // Parsing ignores case: the caller asks in upper case.
+    let asked = p.to_ascii_uppercase();
+    assert_ne!(asked, p);
+    let answer = reidentify(&re, "patients", "research", std::slice::from_ref(&asked))
+        .await
+        .unwrap();
+    assert_eq!(answer[0].0, pb::Verdict::Released);
+
+    let doc = officer
+        .subjects()
+        .export_subject(pb::ExportSubjectRequest {
+            subject: Some(pb::SubjectRef {
+                domain: "patients".into(),
+                by: Some(pb::subject_ref::By::Identifier("P-7".into())),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .document;
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let handle = doc["subject_ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("subject:"))
+        .unwrap()
+        .to_owned();
+
+    // The entry names the pseudonym as the vault writes it, and the subject.
+    let (found, _) = read_audit(
+        &auditor,
+        pb::ReadAuditRequest {
+            action: "reidentify".into(),
+            subject: handle.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].items.len(), 1);
+    assert_eq!(
+        (
+            found[0].items[0].target.as_str(),
+            found[0].items[0].outcome.as_str(),
+            found[0].items[0].subject.as_str()
+        ),
+        (p.as_str(), "released", handle.as_str())
+    );
+    // The subject's access export lists it.
+    let listed: Vec<&serde_json::Value> = doc["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "reidentify")
+        .collect();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["items"][0]["pseudonym"], p.as_str());
+    // The chain with the new field still verifies.
+    let verified = auditor
+        .audit()
+        .verify_audit(pb::VerifyAuditRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(verified.ok, "{verified:?}");
 }

@@ -328,6 +328,9 @@ pub struct AuditRecord {
     pub counts: Vec<(String, u64)>,
     /// Per-item (target, outcome), e.g. (pseudonym, verdict).
     pub items: Vec<(String, String)>,
+    /// The subject handle (hex) of each item that names one, by position in `items` (shorter
+    /// than `items`, or empty strings, where items name none).
+    pub item_subjects: Vec<String>,
     /// What an administrative act changed: (field, before, after).
     pub changes: Vec<(String, String, String)>,
 }
@@ -352,11 +355,17 @@ impl AuditRecord {
                 .into_iter()
                 .map(|(name, value)| AuditCount { name, value })
                 .collect(),
-            items: self
-                .items
-                .into_iter()
-                .map(|(target, outcome)| AuditItem { target, outcome })
-                .collect(),
+            items: {
+                let mut subjects = self.item_subjects.into_iter();
+                self.items
+                    .into_iter()
+                    .map(|(target, outcome)| AuditItem {
+                        target,
+                        outcome,
+                        subject: subjects.next().unwrap_or_default(),
+                    })
+                    .collect()
+            },
             changes: self
                 .changes
                 .into_iter()

@@ -46,7 +46,9 @@ impl Filter {
             && (self.to_ms == 0 || e.at_unix_ms <= self.to_ms)
             && (self.action.is_empty() || e.action == self.action)
             && (self.principal.is_empty() || e.principal == self.principal)
-            && (self.subject.is_empty() || e.subject == self.subject)
+            && (self.subject.is_empty()
+                || e.subject == self.subject
+                || e.items.iter().any(|i| i.subject == self.subject))
     }
 }
 

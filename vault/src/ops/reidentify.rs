@@ -183,14 +183,16 @@ pub async fn reidentify(
             }
             _ => None,
         };
-        // Only pseudonyms that matched a mapping are written to the audit log verbatim: text
-        // that matched nothing could be anything the caller sent, even an identifier.
-        let logged = if matched {
-            text.clone()
-        } else {
-            "<unmatched>".to_owned()
+        // Only pseudonyms that matched a mapping are logged, in their canonical spelling (parsing
+        // ignores case) and with the mapping's subject handle, so that an auditor's search by
+        // subject and the subject's access export find the entry; text that matched nothing
+        // could be anything the caller sent, even an identifier.
+        let (logged, subject) = match (matched, mapping, &parsed[i]) {
+            (true, Some(m), Some(p)) => (p.declassify(domain.scheme), hex::encode(m.subject)),
+            _ => ("<unmatched>".to_owned(), String::new()),
         };
         entry.items.push((logged, verdict_name(verdict).to_owned()));
+        entry.item_subjects.push(subject);
         let old_epoch = matched && mapping.is_some_and(|m| m.epoch < domain.epoch);
         decided.push((verdict, identifier, old_epoch));
     }

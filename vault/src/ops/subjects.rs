@@ -285,7 +285,7 @@ pub async fn export(
             let items: Vec<serde_json::Value> = e
                 .items
                 .iter()
-                .filter(|i| pseudonym_texts.contains(&i.target))
+                .filter(|i| i.subject == hex_handle || pseudonym_texts.contains(&i.target))
                 .map(|i| json!({"pseudonym": i.target, "outcome": i.outcome}))
                 .collect();
             if e.subject == hex_handle || !items.is_empty() {

@@ -265,6 +265,7 @@ fn as_record(e: AuditEntry) -> AuditRecord {
         verdict: some(e.verdict),
         request_id: e.request_id,
         counts: e.counts.into_iter().map(|c| (c.name, c.value)).collect(),
+        item_subjects: e.items.iter().map(|i| i.subject.clone()).collect(),
         items: e.items.into_iter().map(|i| (i.target, i.outcome)).collect(),
         changes: e
             .changes

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from valv.v1 import common_pb2 as valv_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13valv/v1/audit.proto\x12\x07valv.v1\x1a\x14valv/v1/common.proto\")\n\nAuditCount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04\",\n\tAuditItem\x12\x0e\n\x06target\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\"\xc6\x02\n\nAuditEntry\x12\r\n\x05\x63hain\x18\x01 \x01(\x04\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x12\n\nat_unix_ms\x18\x03 \x01(\x03\x12\x11\n\tprincipal\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0e\n\x06\x64omain\x18\x06 \x01(\t\x12\x0f\n\x07purpose\x18\x07 \x01(\t\x12\x0f\n\x07subject\x18\x08 \x01(\t\x12\x0f\n\x07verdict\x18\t \x01(\t\x12\x12\n\nrequest_id\x18\n \x01(\t\x12#\n\x06\x63ounts\x18\x0b \x03(\x0b\x32\x13.valv.v1.AuditCount\x12!\n\x05items\x18\x0c \x03(\x0b\x32\x12.valv.v1.AuditItem\x12\x11\n\tprev_hash\x18\r \x01(\x0c\x12\x0c\n\x04hash\x18\x0e \x01(\x0c\x12%\n\x07\x63hanges\x18\x0f \x03(\x0b\x32\x14.valv.v1.AuditChange\"g\n\x0f\x41uditCheckpoint\x12\r\n\x05\x63hain\x18\x01 \x01(\x04\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x11\n\thead_hash\x18\x03 \x01(\x0c\x12\x12\n\nat_unix_ms\x18\x04 \x01(\x03\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"\xa5\x01\n\x10ReadAuditRequest\x12\x16\n\x0eoperator_chain\x18\x01 \x01(\x08\x12\x14\n\x0c\x66rom_unix_ms\x18\x02 \x01(\x03\x12\x12\n\nto_unix_ms\x18\x03 \x01(\x03\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x11\n\tprincipal\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\x1b\n\x13include_checkpoints\x18\x07 \x01(\x08\"q\n\x11ReadAuditResponse\x12$\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x13.valv.v1.AuditEntryH\x00\x12.\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x18.valv.v1.AuditCheckpointH\x00\x42\x06\n\x04item\",\n\x12VerifyAuditRequest\x12\x16\n\x0eoperator_chain\x18\x01 \x01(\x08\"\x8c\x01\n\x13VerifyAuditResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x04\x12\x13\n\x0b\x63heckpoints\x18\x03 \x01(\x04\x12\x1b\n\x13last_checkpoint_seq\x18\x04 \x01(\x04\x12\x15\n\rfirst_bad_seq\x18\x05 \x01(\x04\x12\x0f\n\x07problem\x18\x06 \x01(\t\",\n\x12GetAuditKeyRequest\x12\x16\n\x0eoperator_chain\x18\x01 \x01(\x08\"8\n\x13GetAuditKeyResponse\x12\r\n\x05\x63hain\x18\x01 \x01(\x04\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x32\xe8\x01\n\x0c\x41uditService\x12\x44\n\tReadAudit\x12\x19.valv.v1.ReadAuditRequest\x1a\x1a.valv.v1.ReadAuditResponse0\x01\x12H\n\x0bVerifyAudit\x12\x1b.valv.v1.VerifyAuditRequest\x1a\x1c.valv.v1.VerifyAuditResponse\x12H\n\x0bGetAuditKey\x12\x1b.valv.v1.GetAuditKeyRequest\x1a\x1c.valv.v1.GetAuditKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13valv/v1/audit.proto\x12\x07valv.v1\x1a\x14valv/v1/common.proto\")\n\nAuditCount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04\"=\n\tAuditItem\x12\x0e\n\x06target\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\"\xc6\x02\n\nAuditEntry\x12\r\n\x05\x63hain\x18\x01 \x01(\x04\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x12\n\nat_unix_ms\x18\x03 \x01(\x03\x12\x11\n\tprincipal\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0e\n\x06\x64omain\x18\x06 \x01(\t\x12\x0f\n\x07purpose\x18\x07 \x01(\t\x12\x0f\n\x07subject\x18\x08 \x01(\t\x12\x0f\n\x07verdict\x18\t \x01(\t\x12\x12\n\nrequest_id\x18\n \x01(\t\x12#\n\x06\x63ounts\x18\x0b \x03(\x0b\x32\x13.valv.v1.AuditCount\x12!\n\x05items\x18\x0c \x03(\x0b\x32\x12.valv.v1.AuditItem\x12\x11\n\tprev_hash\x18\r \x01(\x0c\x12\x0c\n\x04hash\x18\x0e \x01(\x0c\x12%\n\x07\x63hanges\x18\x0f \x03(\x0b\x32\x14.valv.v1.AuditChange\"g\n\x0f\x41uditCheckpoint\x12\r\n\x05\x63hain\x18\x01 \x01(\x04\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x11\n\thead_hash\x18\x03 \x01(\x0c\x12\x12\n\nat_unix_ms\x18\x04 \x01(\x03\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"\xa5\x01\n\x10ReadAuditRequest\x12\x16\n\x0eoperator_chain\x18\x01 \x01(\x08\x12\x14\n\x0c\x66rom_unix_ms\x18\x02 \x01(\x03\x12\x12\n\nto_unix_ms\x18\x03 \x01(\x03\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x11\n\tprincipal\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\x1b\n\x13include_checkpoints\x18\x07 \x01(\x08\"q\n\x11ReadAuditResponse\x12$\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x13.valv.v1.AuditEntryH\x00\x12.\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x18.valv.v1.AuditCheckpointH\x00\x42\x06\n\x04item\",\n\x12VerifyAuditRequest\x12\x16\n\x0eoperator_chain\x18\x01 \x01(\x08\"\x8c\x01\n\x13VerifyAuditResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x04\x12\x13\n\x0b\x63heckpoints\x18\x03 \x01(\x04\x12\x1b\n\x13last_checkpoint_seq\x18\x04 \x01(\x04\x12\x15\n\rfirst_bad_seq\x18\x05 \x01(\x04\x12\x0f\n\x07problem\x18\x06 \x01(\t\",\n\x12GetAuditKeyRequest\x12\x16\n\x0eoperator_chain\x18\x01 \x01(\x08\"8\n\x13GetAuditKeyResponse\x12\r\n\x05\x63hain\x18\x01 \x01(\x04\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x32\xe8\x01\n\x0c\x41uditService\x12\x44\n\tReadAudit\x12\x19.valv.v1.ReadAuditRequest\x1a\x1a.valv.v1.ReadAuditResponse0\x01\x12H\n\x0bVerifyAudit\x12\x1b.valv.v1.VerifyAuditRequest\x1a\x1c.valv.v1.VerifyAuditResponse\x12H\n\x0bGetAuditKey\x12\x1b.valv.v1.GetAuditKeyRequest\x1a\x1c.valv.v1.GetAuditKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,23 +35,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITCOUNT']._serialized_start=54
   _globals['_AUDITCOUNT']._serialized_end=95
   _globals['_AUDITITEM']._serialized_start=97
-  _globals['_AUDITITEM']._serialized_end=141
-  _globals['_AUDITENTRY']._serialized_start=144
-  _globals['_AUDITENTRY']._serialized_end=470
-  _globals['_AUDITCHECKPOINT']._serialized_start=472
-  _globals['_AUDITCHECKPOINT']._serialized_end=575
-  _globals['_READAUDITREQUEST']._serialized_start=578
-  _globals['_READAUDITREQUEST']._serialized_end=743
-  _globals['_READAUDITRESPONSE']._serialized_start=745
-  _globals['_READAUDITRESPONSE']._serialized_end=858
-  _globals['_VERIFYAUDITREQUEST']._serialized_start=860
-  _globals['_VERIFYAUDITREQUEST']._serialized_end=904
-  _globals['_VERIFYAUDITRESPONSE']._serialized_start=907
-  _globals['_VERIFYAUDITRESPONSE']._serialized_end=1047
-  _globals['_GETAUDITKEYREQUEST']._serialized_start=1049
-  _globals['_GETAUDITKEYREQUEST']._serialized_end=1093
-  _globals['_GETAUDITKEYRESPONSE']._serialized_start=1095
-  _globals['_GETAUDITKEYRESPONSE']._serialized_end=1151
-  _globals['_AUDITSERVICE']._serialized_start=1154
-  _globals['_AUDITSERVICE']._serialized_end=1386
+  _globals['_AUDITITEM']._serialized_end=158
+  _globals['_AUDITENTRY']._serialized_start=161
+  _globals['_AUDITENTRY']._serialized_end=487
+  _globals['_AUDITCHECKPOINT']._serialized_start=489
+  _globals['_AUDITCHECKPOINT']._serialized_end=592
+  _globals['_READAUDITREQUEST']._serialized_start=595
+  _globals['_READAUDITREQUEST']._serialized_end=760
+  _globals['_READAUDITRESPONSE']._serialized_start=762
+  _globals['_READAUDITRESPONSE']._serialized_end=875
+  _globals['_VERIFYAUDITREQUEST']._serialized_start=877
+  _globals['_VERIFYAUDITREQUEST']._serialized_end=921
+  _globals['_VERIFYAUDITRESPONSE']._serialized_start=924
+  _globals['_VERIFYAUDITRESPONSE']._serialized_end=1064
+  _globals['_GETAUDITKEYREQUEST']._serialized_start=1066
+  _globals['_GETAUDITKEYREQUEST']._serialized_end=1110
+  _globals['_GETAUDITKEYRESPONSE']._serialized_start=1112
+  _globals['_GETAUDITKEYRESPONSE']._serialized_end=1168
+  _globals['_AUDITSERVICE']._serialized_start=1171
+  _globals['_AUDITSERVICE']._serialized_end=1403
 # @@protoc_insertion_point(module_scope)

@@ -16,12 +16,14 @@ class AuditCount(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
 
 class AuditItem(_message.Message):
-    __slots__ = ("target", "outcome")
+    __slots__ = ("target", "outcome", "subject")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     target: str
     outcome: str
-    def __init__(self, target: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
+    subject: str
+    def __init__(self, target: _Optional[str] = ..., outcome: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class AuditEntry(_message.Message):
     __slots__ = ("chain", "seq", "at_unix_ms", "principal", "action", "domain", "purpose", "subject", "verdict", "request_id", "counts", "items", "prev_hash", "hash", "changes")

@@ -38,6 +38,7 @@ class AuditServiceStub:
     || lp(prev_hash)
     and, only when the entry has changes: || "changes" || u32 count(changes)
     || for each: lp(field) || lp(before) || lp(after)
+    and, only when an item names a subject: || "item-subjects" || for each item: lp(subject)
     The first entry of a chain has seq 1 and a prev_hash of 32 zero bytes.
 
     A checkpoint signs a chain head with the chain's Ed25519 audit key:
@@ -80,6 +81,7 @@ class AuditServiceServicer:
     || lp(prev_hash)
     and, only when the entry has changes: || "changes" || u32 count(changes)
     || for each: lp(field) || lp(before) || lp(after)
+    and, only when an item names a subject: || "item-subjects" || for each item: lp(subject)
     The first entry of a chain has seq 1 and a prev_hash of 32 zero bytes.
 
     A checkpoint signs a chain head with the chain's Ed25519 audit key:
@@ -146,6 +148,7 @@ class AuditService:
     || lp(prev_hash)
     and, only when the entry has changes: || "changes" || u32 count(changes)
     || for each: lp(field) || lp(before) || lp(after)
+    and, only when an item names a subject: || "item-subjects" || for each item: lp(subject)
     The first entry of a chain has seq 1 and a prev_hash of 32 zero bytes.
 
     A checkpoint signs a chain head with the chain's Ed25519 audit key:
