@@ -32,7 +32,7 @@ LAYERS = {
         ["", "main"],
         ["commands"],
         ["admin", "pseudonym"],
-        ["consent", "subjects", "policy", "keys", "approval", "audit", "bench", "retention", "seal", "bulk"],
+        ["consent", "settings", "subjects", "policy", "keys", "approval", "audit", "bench", "retention", "seal", "bulk"],
         ["witness"],
         ["audit_file"],
         ["output", "args", "config", "table"],

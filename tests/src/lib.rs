@@ -580,6 +580,18 @@ pub struct Tenant {
     pub key_officer: String,
 }
 
+/// Tenant `acme` with one keyed, reversible domain `d` of opaque identifiers and one purpose
+/// `ops` on contract (no consent needed): for tests about the service rather than the data.
+pub async fn plain_tenant(operator: &Valv) -> Tenant {
+    setup_tenant(
+        operator,
+        "acme",
+        &[("d", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)],
+        &[("ops", pb::LegalBasis::Contract)],
+    )
+    .await
+}
+
 /// Creates tenant `name` with the given domains (name, kind, scheme, reversible) and purposes
 /// (name, legal basis), and one principal per role.
 pub async fn setup_tenant(

@@ -180,6 +180,14 @@ struct ServeArgs {
     /// away (RESOURCE_EXHAUSTED) for the rest of the minute; 0 turns the throttle off.
     #[arg(long, env = "VALV_AUTH_FAILURES_PER_MINUTE", default_value_t = Limits::default().auth_failures_per_minute)]
     auth_failures_per_minute: u32,
+    /// New identifiers one principal may pseudonymise per hour (0: no limit); a tenant can set
+    /// its own (`valvctl tenant settings --new-identifiers-per-hour`).
+    #[arg(long, env = "VALV_NEW_IDENTIFIERS_PER_HOUR", default_value_t = Limits::default().new_identifiers_per_hour)]
+    new_identifiers_per_hour: u64,
+    /// Crossing this many new identifiers in an hour is reported: a metric and an audit entry
+    /// (0: never); a tenant can set its own.
+    #[arg(long, env = "VALV_NEW_IDENTIFIERS_WARNING_PER_HOUR", default_value_t = Limits::default().new_identifiers_warning_per_hour)]
+    new_identifiers_warning_per_hour: u64,
     /// Encryptions allowed under one key version before the vault rotates on its own.
     #[arg(long, env = "VALV_KEY_USE_BUDGET", default_value_t = crate::config::DEFAULT_KEY_USE_BUDGET)]
     key_use_budget: u64,
@@ -310,6 +318,8 @@ pub fn run() -> ExitCode {
             max_calls: args.max_calls,
             max_streams_per_connection: args.max_streams_per_connection,
             auth_failures_per_minute: args.auth_failures_per_minute,
+            new_identifiers_per_hour: args.new_identifiers_per_hour,
+            new_identifiers_warning_per_hour: args.new_identifiers_warning_per_hour,
             key_use_budget: args.key_use_budget,
             rotation_records_per_second: args.rotation_records_per_second,
             two_person_rule,

@@ -30,6 +30,12 @@ pub struct Limits {
     /// Failed authentications per source address and minute before the address is turned
     /// away for the rest of the minute (0: never).
     pub auth_failures_per_minute: u32,
+    /// New identifiers one principal may pseudonymise per hour, unless its tenant sets its own
+    /// (0: no limit).
+    pub new_identifiers_per_hour: u64,
+    /// Crossing this many new identifiers in an hour is reported, unless the tenant sets its
+    /// own (0: never).
+    pub new_identifiers_warning_per_hour: u64,
     /// Encryptions allowed under one key version before the vault rotates on its own.
     pub key_use_budget: u64,
     /// Most records per second a key-rotation job re-encrypts (0 = as fast as it can).
@@ -74,6 +80,8 @@ impl Default for Limits {
             max_calls: 1024,
             max_streams_per_connection: 128,
             auth_failures_per_minute: 30,
+            new_identifiers_per_hour: 5_000_000,
+            new_identifiers_warning_per_hour: 1_000_000,
             key_use_budget: DEFAULT_KEY_USE_BUDGET,
             rotation_records_per_second: 0,
             two_person_rule: false,

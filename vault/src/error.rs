@@ -34,6 +34,14 @@ pub enum VaultError {
     /// Over a limit.
     #[error("{0}")]
     ResourceExhausted(String),
+    /// RESOURCE_EXHAUSTED with a retry hint: a quota is used up until its window ends.
+    #[error("{message}")]
+    Quota {
+        /// Field and rule, as for INVALID_ARGUMENT.
+        message: String,
+        /// Seconds until the quota's window ends.
+        retry_after_seconds: u64,
+    },
     /// The act could not be recorded or made durable; nothing was released.
     #[error("{0}")]
     Unavailable(String),

@@ -6,7 +6,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use valv_client::{Valv, pb};
 
-use crate::{consent, output::print};
+use crate::{consent, output::print, settings};
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCmd {
@@ -16,6 +16,14 @@ pub enum TenantCmd {
         /// consent needs a guardian.
         #[arg(long)]
         age_of_consent: Option<u32>,
+        /// New identifiers one principal may pseudonymise per hour (0: no limit); past it
+        /// pseudonymising new identifiers is refused until the hour ends.
+        #[arg(long)]
+        new_identifiers_per_hour: Option<u64>,
+        /// Report a principal that crosses this many new identifiers in an hour (metric and
+        /// audit entry; 0: never).
+        #[arg(long)]
+        new_identifiers_warning_per_hour: Option<u64>,
     },
     /// Create a tenant; prints one enrolment code per tenant-admin (shown once). Hand each to
     /// the person who will hold it: they run `valvctl enrol <code>` and get a token nobody else
@@ -195,8 +203,17 @@ pub(crate) async fn run_tenant(
     cmd: TenantCmd,
 ) -> anyhow::Result<ExitCode> {
     match cmd {
-        TenantCmd::Settings { age_of_consent } => {
-            return consent::run_settings(valv, json, age_of_consent).await;
+        TenantCmd::Settings {
+            age_of_consent,
+            new_identifiers_per_hour,
+            new_identifiers_warning_per_hour,
+        } => {
+            let change = settings::Change {
+                age_of_consent,
+                new_identifiers_per_hour,
+                new_identifiers_warning_per_hour,
+            };
+            return settings::run(valv, json, change).await;
         }
         TenantCmd::Create {
             name,

@@ -106,34 +106,6 @@ pub async fn run_text(valv: &Valv, json: bool, cmd: TextCmd) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `valvctl tenant settings`.
-pub async fn run_settings(
-    valv: &Valv,
-    json: bool,
-    age_of_consent: Option<u32>,
-) -> anyhow::Result<ExitCode> {
-    let s = match age_of_consent {
-        Some(age) => valv
-            .admin()
-            .set_tenant_settings(pb::SetTenantSettingsRequest {
-                age_of_consent: age,
-            })
-            .await?
-            .into_inner(),
-        None => valv
-            .admin()
-            .get_tenant_settings(pb::GetTenantSettingsRequest {})
-            .await?
-            .into_inner(),
-    };
-    if json {
-        println!("{}", json!({"age_of_consent": s.age_of_consent}));
-    } else {
-        println!("age of consent: {}", s.age_of_consent);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 fn report(json: bool, valid: bool, receipt_id: &str, problem: &str, status: &str) -> ExitCode {
     if json {
         println!(

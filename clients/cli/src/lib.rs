@@ -22,6 +22,7 @@ mod policy;
 mod pseudonym;
 mod retention;
 mod seal;
+mod settings;
 mod subjects;
 mod table;
 mod witness;

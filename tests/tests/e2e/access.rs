@@ -456,7 +456,10 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .map(drop),
         Rpc::SetTenantSettings => c
             .admin()
-            .set_tenant_settings(pb::SetTenantSettingsRequest { age_of_consent: 16 })
+            .set_tenant_settings(pb::SetTenantSettingsRequest {
+                age_of_consent: 16,
+                ..Default::default()
+            })
             .await
             .map(drop),
         // Not a receipt: an allowed caller gets an answer saying so (valid: false).

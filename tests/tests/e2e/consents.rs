@@ -242,7 +242,10 @@ async fn grants_receipts_minors_and_the_next_reidentification() {
     // Age of consent is the tenant's: at 10, the 11-year-old consents alone.
     let settings = admin
         .admin()
-        .set_tenant_settings(pb::SetTenantSettingsRequest { age_of_consent: 10 })
+        .set_tenant_settings(pb::SetTenantSettingsRequest {
+            age_of_consent: 10,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

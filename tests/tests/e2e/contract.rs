@@ -25,14 +25,7 @@ fn bearer(token: &str) -> tonic::metadata::MetadataValue<tonic::metadata::Ascii>
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_utf8_in_a_string_field_is_invalid_argument_naming_the_field() {
     let server = start().await;
-    let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(
-        &operator,
-        "acme",
-        &[("d", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)],
-        &[("ops", pb::LegalBasis::Contract)],
-    )
-    .await;
+    let t = plain_tenant(&server.client(&server.operator_token).await).await;
     let tok = server.client(&t.tokenizer).await;
     let bad = RawPseudonymise {
         domain: "d".into(),
@@ -107,13 +100,7 @@ async fn invalid_utf8_in_a_string_field_is_invalid_argument_naming_the_field() {
 async fn a_name_that_exists_already_is_named_with_its_field() {
     let server = start().await;
     let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(
-        &operator,
-        "acme",
-        &[("d", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)],
-        &[("ops", pb::LegalBasis::Contract)],
-    )
-    .await;
+    let t = plain_tenant(&operator).await;
     let again = operator
         .admin()
         .create_tenant(pb::CreateTenantRequest {

@@ -83,14 +83,7 @@ async fn a_strangers_huge_request_is_refused_from_its_head_and_costs_no_memory()
 #[tokio::test(flavor = "multi_thread")]
 async fn the_default_message_limit_holds_a_full_batch_and_refuses_more() {
     let server = start().await;
-    let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(
-        &operator,
-        "acme",
-        &[("d", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)],
-        &[("ops", pb::LegalBasis::Contract)],
-    )
-    .await;
+    let t = plain_tenant(&server.client(&server.operator_token).await).await;
     let tok = server.client(&t.tokenizer).await;
     let limits = tok
         .pseudonyms()
@@ -129,14 +122,7 @@ async fn failed_authentication_is_throttled_per_source_address() {
         None,
     )
     .await;
-    let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(
-        &operator,
-        "acme",
-        &[("d", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)],
-        &[("ops", pb::LegalBasis::Contract)],
-    )
-    .await;
+    let t = plain_tenant(&server.client(&server.operator_token).await).await;
     let list = |client: valv_client::Valv| async move {
         client
             .admin()
@@ -198,14 +184,7 @@ async fn calls_in_flight_are_bounded_and_a_closed_stream_frees_its_place() {
         None,
     )
     .await;
-    let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(
-        &operator,
-        "acme",
-        &[("d", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)],
-        &[("ops", pb::LegalBasis::Contract)],
-    )
-    .await;
+    let t = plain_tenant(&server.client(&server.operator_token).await).await;
     let tok = server.client(&t.tokenizer).await;
     // Two open streams take both places.
     let mut open = Vec::new();
@@ -263,14 +242,7 @@ async fn calls_in_flight_are_bounded_and_a_closed_stream_frees_its_place() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoked_token_is_answered_like_a_forged_one() {
     let server = start().await;
-    let operator = server.client(&server.operator_token).await;
-    let t = setup_tenant(
-        &operator,
-        "acme",
-        &[("d", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)],
-        &[("ops", pb::LegalBasis::Contract)],
-    )
-    .await;
+    let t = plain_tenant(&server.client(&server.operator_token).await).await;
     let id = t.tokenizer.split('_').nth(1).unwrap().to_owned();
     server
         .client(&t.admin)

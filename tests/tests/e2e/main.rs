@@ -23,6 +23,7 @@ mod migrate;
 mod new_shares;
 mod no_leak;
 mod nobody_alone;
+mod quotas;
 mod readme_clients;
 mod readme_walkthrough;
 mod records;

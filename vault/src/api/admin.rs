@@ -23,12 +23,13 @@ fn token_text(t: &valv_kms::SecretBytes) -> String {
     String::from_utf8_lossy(t.expose_secret()).into_owned()
 }
 
-fn settings(t: &crate::store::records::TenantRecord) -> pb::TenantSettings {
+fn settings(app: &crate::app::App, t: &crate::store::records::TenantRecord) -> pb::TenantSettings {
+    let (age_of_consent, new_identifiers_per_hour, new_identifiers_warning_per_hour) =
+        admin::effective_settings(app, t);
     pb::TenantSettings {
-        age_of_consent: match t.age_of_consent {
-            0 => crate::store::records::DEFAULT_AGE_OF_CONSENT,
-            age => age,
-        },
+        age_of_consent,
+        new_identifiers_per_hour,
+        new_identifiers_warning_per_hour,
     }
 }
 
@@ -209,7 +210,7 @@ impl AdminService for AdminApi {
         let t = admin::tenant_settings(&self.0, &caller)
             .await
             .map_err(to_status)?;
-        Ok(Response::new(settings(&t)))
+        Ok(Response::new(settings(&self.0, &t)))
     }
 
     async fn set_tenant_settings(
@@ -218,10 +219,15 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::TenantSettings>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let t = admin::set_age_of_consent(&self.0, &caller, r.age_of_consent)
+        let change = admin::SettingsChange {
+            age_of_consent: (r.age_of_consent != 0).then_some(r.age_of_consent),
+            new_identifiers_per_hour: r.new_identifiers_per_hour,
+            new_identifiers_warning_per_hour: r.new_identifiers_warning_per_hour,
+        };
+        let t = admin::set_settings(&self.0, &caller, change)
             .await
             .map_err(to_status)?;
-        Ok(Response::new(settings(&t)))
+        Ok(Response::new(settings(&self.0, &t)))
     }
 
     async fn list_purposes(

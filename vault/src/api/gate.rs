@@ -26,6 +26,7 @@ use tonic::{
 };
 use tower::{Layer, Service};
 
+use super::status::to_status;
 use crate::{app::App, authz::Caller, engine::refusals::Refusals};
 
 /// Paths answered without a credential.
@@ -35,9 +36,6 @@ const PUBLIC: [&str; 4] = [
     "/valv.v1.SealService/ConfirmNewShare",
     "/valv.v1.AdminService/ClaimEnrolment",
 ];
-
-/// The metadata key of a retry hint (whole seconds) on RESOURCE_EXHAUSTED answers.
-pub const RETRY_AFTER: &str = "retry-after-seconds";
 
 /// The window of the failed-authentication count.
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
@@ -119,11 +117,40 @@ fn peer_leaf<B>(request: &Request<B>) -> Option<Vec<u8>> {
 
 /// A refusal with a retry hint.
 fn exhausted(message: String, retry_after: Duration) -> Status {
-    let mut status = Status::resource_exhausted(message);
-    if let Ok(v) = retry_after.as_secs().max(1).to_string().parse() {
-        status.metadata_mut().insert(RETRY_AFTER, v);
+    super::status::retry_after(Status::resource_exhausted(message), retry_after.as_secs())
+}
+
+/// Authenticates a call from its headers (bearer token, else TLS client certificate `leaf`):
+/// refused while sealed, for a shredded tenant, and for every credential that is not a live
+/// principal's.
+pub(crate) async fn authenticate(
+    app: &App,
+    headers: &http::HeaderMap,
+    leaf: Option<&[u8]>,
+) -> Result<Caller, Status> {
+    if app.is_sealed() {
+        return Err(to_status(crate::error::VaultError::FailedPrecondition(
+            "the vault is sealed; it answers only the seal service until unsealed (valvctl unseal)"
+                .into(),
+        )));
     }
-    status
+    let caller = crate::authz::authenticate(app, headers, leaf)
+        .await
+        .map_err(to_status)?;
+    if let Some(tenant_id) = caller.principal.tenant_id {
+        // Caches follow the store's per-tenant change counter (another node may have changed it).
+        app.observe(tenant_id).await.map_err(to_status)?;
+    }
+    if caller
+        .principal
+        .tenant_id
+        .is_some_and(|t| app.keys.is_shredded(t))
+    {
+        return Err(to_status(crate::error::VaultError::FailedPrecondition(
+            "tenant: its keys were destroyed (shredded); nothing of it can be used".into(),
+        )));
+    }
+    Ok(caller)
 }
 
 impl GateLayer {
@@ -150,7 +177,7 @@ impl GateLayer {
                 window,
             ));
         }
-        match super::authenticate(&self.app, headers, leaf).await {
+        match authenticate(&self.app, headers, leaf).await {
             Ok(caller) => Ok(caller),
             Err(status) => {
                 if status.code() == tonic::Code::Unauthenticated

@@ -25,43 +25,7 @@ pub(crate) async fn caller<T>(app: &App, request: &Request<T>) -> Result<Caller,
     }
     let certs = request.peer_certs();
     let leaf = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
-    authenticate(app, request.metadata().as_ref(), leaf).await
-}
-
-/// Authenticates a call from its headers (bearer token, else TLS client certificate `leaf`):
-/// refused while sealed, for a shredded tenant, and for every credential that is not a live
-/// principal's.
-pub(crate) async fn authenticate(
-    app: &App,
-    headers: &http::HeaderMap,
-    leaf: Option<&[u8]>,
-) -> Result<Caller, Status> {
-    if app.is_sealed() {
-        return Err(status::to_status(
-            crate::error::VaultError::FailedPrecondition(
-                "the vault is sealed; it answers only the seal service until unsealed (valvctl unseal)".into(),
-            ),
-        ));
-    }
-    let caller = crate::authz::authenticate(app, headers, leaf)
-        .await
-        .map_err(status::to_status)?;
-    if let Some(tenant_id) = caller.principal.tenant_id {
-        // Caches follow the store's per-tenant change counter (another node may have changed it).
-        app.observe(tenant_id).await.map_err(status::to_status)?;
-    }
-    if caller
-        .principal
-        .tenant_id
-        .is_some_and(|t| app.keys.is_shredded(t))
-    {
-        return Err(status::to_status(
-            crate::error::VaultError::FailedPrecondition(
-                "tenant: its keys were destroyed (shredded); nothing of it can be used".into(),
-            ),
-        ));
-    }
-    Ok(caller)
+    gate::authenticate(app, request.metadata().as_ref(), leaf).await
 }
 
 /// Checks again, for the next message of a long-lived stream, what authenticating the call

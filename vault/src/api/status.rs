@@ -17,6 +17,13 @@ pub fn to_status(e: VaultError) -> Status {
         VaultError::AlreadyExists(m) => Status::new(Code::AlreadyExists, m),
         VaultError::FailedPrecondition(m) => Status::new(Code::FailedPrecondition, m),
         VaultError::ResourceExhausted(m) => Status::new(Code::ResourceExhausted, m),
+        VaultError::Quota {
+            message,
+            retry_after_seconds,
+        } => retry_after(
+            Status::new(Code::ResourceExhausted, message),
+            retry_after_seconds,
+        ),
         VaultError::Aborted(m) => Status::new(Code::Aborted, m),
         VaultError::Tampered(m) => Status::new(Code::DataLoss, m),
         VaultError::Unavailable(m) => {
@@ -28,6 +35,17 @@ pub fn to_status(e: VaultError) -> Status {
             Status::new(Code::Internal, "internal error")
         }
     }
+}
+
+/// The metadata key of a retry hint (whole seconds) on RESOURCE_EXHAUSTED answers.
+pub const RETRY_AFTER: &str = "retry-after-seconds";
+
+/// `status` with a retry hint of `seconds` (at least one).
+pub fn retry_after(mut status: Status, seconds: u64) -> Status {
+    if let Ok(v) = seconds.max(1).to_string().parse() {
+        status.metadata_mut().insert(RETRY_AFTER, v);
+    }
+    status
 }
 
 /// What tonic prefixes to a request that did not decode (it answers INTERNAL).

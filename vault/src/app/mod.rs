@@ -6,6 +6,7 @@
 pub mod events;
 pub mod generations;
 pub mod keys;
+pub mod quotas;
 pub mod restrictions;
 pub mod rows;
 pub mod running;
@@ -47,6 +48,8 @@ pub struct App {
     pub running: Running,
     /// Stored rows that passed their integrity check (see [`rows`]).
     pub rows: rows::RowCache,
+    /// Per-principal quotas (see [`quotas`]).
+    pub quotas: quotas::Quotas,
     /// This process's name as a job-lease holder, unique among the nodes sharing a store and
     /// the same across restarts, so a restarted node takes back the leases its previous run
     /// held (see [`default_node_id`]).
@@ -100,6 +103,7 @@ impl App {
             events: SubjectEvents::default(),
             running: Running::default(),
             rows: rows::RowCache::default(),
+            quotas: quotas::Quotas::default(),
             store,
             seal,
             clock,

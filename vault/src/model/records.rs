@@ -20,6 +20,14 @@ pub struct TenantRecord {
     /// Below this age a consent needs a guardian (0: the default, [`DEFAULT_AGE_OF_CONSENT`]).
     #[serde(default)]
     pub age_of_consent: u32,
+    /// New identifiers one principal may pseudonymise per hour (`None`: the server's default;
+    /// 0: no limit). Absent from rows that never set it, so their MAC stays as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_identifiers_per_hour: Option<u64>,
+    /// Crossing this many new identifiers in an hour is reported (`None`: the server's default;
+    /// 0: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_identifiers_warning_per_hour: Option<u64>,
     /// HMAC of the row under its tenant's row-integrity key (`engine::integrity`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mac: String,

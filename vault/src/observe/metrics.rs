@@ -47,6 +47,7 @@ pub struct Metrics {
     created: Counter,
     verdicts: Family<Labels, Counter>,
     integrity: Family<Labels, Counter>,
+    quota: Family<Labels, Counter>,
     released: Counter,
     audit_entries: Counter,
     checkpoints: Counter,
@@ -148,7 +149,14 @@ impl Metrics {
             "Records a background job has handled",
             job_done.clone(),
         );
+        let quota = Family::<Labels, Counter>::default();
+        registry.register(
+            "quota_events",
+            "Principals that crossed a quota's warning threshold (event=warning) or were refused by it (event=refused), by quota",
+            quota.clone(),
+        );
         Self {
+            quota,
             job_ratio,
             job_done,
             registry,
@@ -207,6 +215,16 @@ impl Metrics {
     pub fn integrity_failure(&self, kind: &'static str) {
         self.integrity
             .get_or_create(&vec![("kind", kind.to_owned())])
+            .inc();
+    }
+
+    /// A principal crossed a quota's warning threshold (`warning`) or was refused (`refused`).
+    pub fn quota_event(&self, quota: &'static str, event: &'static str) {
+        self.quota
+            .get_or_create(&vec![
+                ("quota", quota.to_owned()),
+                ("event", event.to_owned()),
+            ])
             .inc();
     }
 

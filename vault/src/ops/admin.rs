@@ -61,6 +61,8 @@ pub async fn create_tenant(
         created_ms: now,
         shredded_ms: 0,
         age_of_consent: 0,
+        new_identifiers_per_hour: None,
+        new_identifiers_warning_per_hour: None,
         mac: String::new(),
     };
     // Shared root lock: a root-key rotation cannot miss this key ring.
@@ -405,28 +407,82 @@ pub async fn tenant_settings(app: &Arc<App>, caller: &Caller) -> VaultResult<Ten
         .ok_or_else(|| VaultError::NotFound("tenant: gone".into()))
 }
 
-/// Sets the age of consent (tenant-admin).
-pub async fn set_age_of_consent(
+/// A change of tenant settings: each field given is set, the others stay.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SettingsChange {
+    /// The age of consent (1–25).
+    pub age_of_consent: Option<u32>,
+    /// New identifiers per principal and hour (0: no limit).
+    pub new_identifiers_per_hour: Option<u64>,
+    /// The warning threshold of the same (0: never).
+    pub new_identifiers_warning_per_hour: Option<u64>,
+}
+
+/// A tenant's settings in force: (age of consent, new identifiers per hour, warning).
+pub fn effective_settings(app: &App, t: &TenantRecord) -> (u32, u64, u64) {
+    (
+        match t.age_of_consent {
+            0 => crate::store::records::DEFAULT_AGE_OF_CONSENT,
+            a => a,
+        },
+        t.new_identifiers_per_hour
+            .unwrap_or(app.limits.new_identifiers_per_hour),
+        t.new_identifiers_warning_per_hour
+            .unwrap_or(app.limits.new_identifiers_warning_per_hour),
+    )
+}
+
+/// Changes tenant settings (tenant-admin); the audit entry names each change, before and after.
+pub async fn set_settings(
     app: &Arc<App>,
     caller: &Caller,
-    age: u32,
+    change: SettingsChange,
 ) -> VaultResult<TenantRecord> {
-    if !(1..=25).contains(&age) {
+    if change
+        .age_of_consent
+        .is_some_and(|age| !(1..=25).contains(&age))
+    {
         return Err(VaultError::invalid(
             "age_of_consent",
             "must be between 1 and 25",
         ));
     }
     let mut tenant = tenant_settings(app, caller).await?;
-    let before = match tenant.age_of_consent {
-        0 => crate::store::records::DEFAULT_AGE_OF_CONSENT,
-        a => a,
+    let before = effective_settings(app, &tenant);
+    if let Some(age) = change.age_of_consent {
+        tenant.age_of_consent = age;
+    }
+    if let Some(n) = change.new_identifiers_per_hour {
+        tenant.new_identifiers_per_hour = Some(n);
+    }
+    if let Some(n) = change.new_identifiers_warning_per_hour {
+        tenant.new_identifiers_warning_per_hour = Some(n);
+    }
+    let after = effective_settings(app, &tenant);
+    let mut changes = Vec::new();
+    let mut note = |field: &str, b: String, a: String| {
+        if b != a {
+            changes.push((field.to_owned(), b, a));
+        }
     };
-    tenant.age_of_consent = age;
+    note("age_of_consent", before.0.to_string(), after.0.to_string());
+    note(
+        "new_identifiers_per_hour",
+        before.1.to_string(),
+        after.1.to_string(),
+    );
+    note(
+        "new_identifiers_warning_per_hour",
+        before.2.to_string(),
+        after.2.to_string(),
+    );
+    if changes.is_empty() {
+        return Ok(tenant);
+    }
     app.put_tenant(&tenant).await?;
     let mut entry = caller.act(app.now_ms(), "tenant.settings");
-    entry.counts = vec![("age_of_consent".into(), u64::from(age))];
-    entry.changes = vec![("age_of_consent".into(), before.to_string(), age.to_string())];
+    entry.counts = vec![("age_of_consent".into(), u64::from(after.0))];
+    entry.changes = changes;
     app.audit.record(tenant.id, entry).await?;
     Ok(tenant)
 }

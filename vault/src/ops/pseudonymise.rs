@@ -109,6 +109,20 @@ pub async fn pseudonymise(
         vec![false; candidates.len()]
     };
 
+    // Identifiers without a mapping yet count against the caller's hourly quota (in random
+    // domains every one: which are new shows only when they are inserted). Past it nothing
+    // is stored.
+    let new = match domain.scheme {
+        Scheme::Random => candidates.len(),
+        _ => known.iter().filter(|k| !**k).count(),
+    };
+    let asker = crate::app::quotas::Asker {
+        principal: caller.id(),
+        request_id: &caller.request_id,
+    };
+    app.take_new_identifiers(asker, tenant_id, new as u64)
+        .await?;
+
     // Count this batch's encryptions against the active key version's use budget, under the
     // tenant's shared gate so a key rotation cannot happen between choosing the key and storing
     // what it sealed.

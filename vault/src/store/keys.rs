@@ -42,4 +42,32 @@ pub trait KeyStore: Send + Sync + 'static {
         n: u64,
         limit: u64,
     ) -> StoreResult<Option<u64>>;
+
+    /// Atomically adds `n` to what `scope` used in `window` if the total stays within `limit`:
+    /// the new total, or `None` (nothing added). A window newer than the stored one starts from
+    /// zero; an older one counts into the stored window (a node whose clock is behind can only
+    /// use the current budget). Two processes reserving at once never pass `limit` together.
+    /// Principal quotas use it (scope `new-identifiers/<principal id>`, window = the hour).
+    async fn reserve_budget(
+        &self,
+        scope: &str,
+        window: i64,
+        n: u64,
+        limit: u64,
+    ) -> StoreResult<Option<u64>>;
+}
+
+/// [`KeyStore::reserve_budget`]'s rule on one stored `(window, used)`: the row to store.
+pub(crate) fn next_budget(
+    stored: Option<(i64, u64)>,
+    window: i64,
+    n: u64,
+    limit: u64,
+) -> Option<(i64, u64)> {
+    let (win, used) = match stored {
+        Some((w, used)) if w >= window => (w, used),
+        _ => (window, 0),
+    };
+    let total = used.checked_add(n)?;
+    (total <= limit).then_some((win, total))
 }

@@ -147,3 +147,69 @@ pub(crate) async fn concurrent_reservations_never_pass_the_limit(shared: Arc<dyn
     assert_eq!(totals, (1..=142).map(|i| i * 7).collect::<Vec<_>>());
     assert_eq!(store.key_usage(t.id).await.unwrap(), vec![(1, 994)]);
 }
+
+/// A budget adds within its window up to the limit; a newer window starts from zero, an older
+/// one counts into the current; concurrent reservers never pass the limit together.
+pub(crate) async fn budgets_count_per_window_and_never_pass_the_limit(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let scope = "new-identifiers/00000000000000aa";
+    assert_eq!(
+        store.reserve_budget(scope, 10, 60, 100).await.unwrap(),
+        Some(60)
+    );
+    assert_eq!(
+        store.reserve_budget(scope, 10, 41, 100).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.reserve_budget(scope, 10, 40, 100).await.unwrap(),
+        Some(100)
+    );
+    // An older window (a node whose clock is behind) uses the current window's budget.
+    assert_eq!(store.reserve_budget(scope, 9, 1, 100).await.unwrap(), None);
+    // The next window starts from zero; other scopes are apart.
+    assert_eq!(
+        store.reserve_budget(scope, 11, 5, 100).await.unwrap(),
+        Some(5)
+    );
+    assert_eq!(
+        store.reserve_budget(scope, 10, 5, 100).await.unwrap(),
+        Some(10)
+    );
+    assert_eq!(
+        store
+            .reserve_budget("new-identifiers/00000000000000bb", 11, 7, 100)
+            .await
+            .unwrap(),
+        Some(7)
+    );
+    assert_eq!(store.reserve_budget(scope, 11, 1, 5).await.unwrap(), None);
+    assert_eq!(
+        store
+            .reserve_budget(scope, 11, u64::MAX, u64::MAX)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let mut totals = Vec::new();
+                for _ in 0..50 {
+                    if let Some(total) = shared.reserve_budget("race", 3, 7, 1_000).await.unwrap() {
+                        totals.push(total);
+                    }
+                }
+                totals
+            })
+        })
+        .collect();
+    let mut totals = Vec::new();
+    for w in writers {
+        totals.extend(w.await.unwrap());
+    }
+    totals.sort_unstable();
+    assert_eq!(totals, (1..=142).map(|i| i * 7).collect::<Vec<_>>());
+}

@@ -40,6 +40,7 @@ macro_rules! conformance_suite {
                 shredding_is_one_unit_of_work,
                 reservations_add_within_the_limit,
                 concurrent_reservations_never_pass_the_limit,
+                budgets_count_per_window_and_never_pass_the_limit,
             ],
             mappings: [
                 inserts_store_only_absent_rows,

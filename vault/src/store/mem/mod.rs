@@ -12,7 +12,7 @@ mod data;
 mod registry;
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard},
 };
 
@@ -119,6 +119,7 @@ struct State {
     generations: BTreeMap<u64, u64>,
     keys: BTreeMap<u64, WrappedTenantKeys>,
     usage: BTreeMap<(u64, u32), u64>,
+    budgets: HashMap<String, (i64, u64)>,
     domains: BTreeMap<(u64, String), DomainRecord>,
     purposes: BTreeMap<(u64, String), PurposeRecord>,
     policies: BTreeMap<(u64, String), RecordPolicyRecord>,

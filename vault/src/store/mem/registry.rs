@@ -295,6 +295,22 @@ impl KeyStore for MemStore {
             _ => Ok(None),
         }
     }
+
+    async fn reserve_budget(
+        &self,
+        scope: &str,
+        window: i64,
+        n: u64,
+        limit: u64,
+    ) -> StoreResult<Option<u64>> {
+        let mut s = self.state("reserve_budget")?;
+        let stored = s.budgets.get(scope).copied();
+        let Some(next) = crate::store::keys::next_budget(stored, window, n, limit) else {
+            return Ok(None);
+        };
+        s.budgets.insert(scope.to_owned(), next);
+        Ok(Some(next.1))
+    }
 }
 
 #[async_trait]

@@ -127,4 +127,38 @@ impl KeyStore for PgStore {
         row.map(|r| to_u64(r.try_get(0).map_err(db_error)?))
             .transpose()
     }
+
+    async fn reserve_budget(
+        &self,
+        scope: &str,
+        window: i64,
+        n: u64,
+        limit: u64,
+    ) -> StoreResult<Option<u64>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let Ok(n) = i64::try_from(n) else {
+            return Ok(None);
+        };
+        let client = self.client().await?;
+        // One statement: a newer window starts from zero, the same (or an older) one adds.
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO budgets AS b (scope, win, used) \
+                 SELECT $1, $2, $3::bigint WHERE $3::bigint <= $4::bigint \
+                 ON CONFLICT (scope) DO UPDATE \
+                 SET win = GREATEST(b.win, EXCLUDED.win), \
+                     used = CASE WHEN EXCLUDED.win > b.win THEN EXCLUDED.used \
+                                 ELSE b.used + EXCLUDED.used END \
+                 WHERE EXCLUDED.win > b.win OR b.used <= $4::bigint - EXCLUDED.used \
+                 RETURNING used",
+            )
+            .await
+            .map_err(db_error)?;
+        let row = client
+            .query_opt(&stmt, &[&scope, &window, &n, &limit])
+            .await
+            .map_err(db_error)?;
+        row.map(|r| to_u64(r.try_get(0).map_err(db_error)?))
+            .transpose()
+    }
 }

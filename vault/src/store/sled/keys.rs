@@ -87,4 +87,17 @@ impl KeyStore for SledStore {
         })?;
         Ok(written.map(|(_, total)| total))
     }
+
+    async fn reserve_budget(
+        &self,
+        scope: &str,
+        window: i64,
+        n: u64,
+        limit: u64,
+    ) -> StoreResult<Option<u64>> {
+        let written = self.update_json::<(i64, u64), _>(&format!("budget/{scope}"), |old| {
+            crate::store::keys::next_budget(old, window, n, limit)
+        })?;
+        Ok(written.map(|(_, used)| used))
+    }
 }
