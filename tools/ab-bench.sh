@@ -6,6 +6,7 @@
 # Each DIR holds release `valv` and `valvctl` binaries (e.g. built from two commits with
 # `cargo build --release -p valv -p valvctl` and copied out of target/release). Results go to
 # bench-<before|after>-<round>.txt in $OUT (default: a temporary directory, printed at the end).
+# $BENCH_ARGS is passed on to `valvctl bench` (e.g. "--latency-samples 5000 --only latency").
 set -u
 before=$1 after=$2 rounds=${3:-3} total=${4:-100000}
 out=${OUT:-$(mktemp -d)}
@@ -20,7 +21,7 @@ for round in $(seq 1 "$rounds"); do
     sleep 1
     VALV_ADDR=https://127.0.0.1:7444 VALV_CA=$d/tls/ca.pem \
       "$bin/valvctl" --token-file "$d/operator.token" bench --total "$total" --concurrency 4 \
-      --data-dir "$d" > "$out/bench-$side-$round.txt" 2>&1
+      --data-dir "$d" ${BENCH_ARGS:-} > "$out/bench-$side-$round.txt" 2>&1
     kill "$pid"; wait "$pid" 2>/dev/null
   done
 done

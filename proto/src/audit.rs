@@ -5,6 +5,8 @@
 //! export offline with the same bytes. The encoding is explicit (length-prefixed, big-endian),
 //! not protobuf bytes, so that any language can reproduce it.
 
+use std::collections::HashMap;
+
 use ring::signature::{ED25519, UnparsedPublicKey};
 use sha2::{Digest, Sha256};
 
@@ -113,19 +115,42 @@ impl Verification {
     }
 }
 
-/// Checks `entries` (in stored order, the whole chain from seq 1) of chain `chain` against their
-/// hashes and against `checkpoints` signed by `public_key`. Names the first entry that is
-/// altered, missing, out of order, or cut off after a signed checkpoint.
-pub fn verify_chain(
+/// Checks a chain entry by entry in chain order, holding only its checkpoints, the previous
+/// entry's hash and the hashes at checkpointed positions: a chain of any length verifies in
+/// memory of the order of its checkpoints (one per thousand entries by default).
+/// [`verify_chain`] is this over a slice.
+pub struct ChainVerifier<'k> {
     chain: u64,
-    entries: &[AuditEntry],
-    checkpoints: &[AuditCheckpoint],
-    public_key: &[u8],
-) -> Verification {
-    let mut v = Verification::default();
-    let mut prev = GENESIS.to_vec();
-    for (i, e) in entries.iter().enumerate() {
-        let expected = i as u64 + 1;
+    public_key: &'k [u8],
+    checkpoints: Vec<AuditCheckpoint>,
+    /// The hash of each entry seen at a checkpointed position.
+    at_checkpoints: HashMap<u64, Vec<u8>>,
+    prev: Vec<u8>,
+    v: Verification,
+}
+
+impl<'k> ChainVerifier<'k> {
+    /// A verifier of `chain` against its `checkpoints`, signed with `public_key`.
+    pub fn new(chain: u64, checkpoints: &[AuditCheckpoint], public_key: &'k [u8]) -> Self {
+        let mut checkpoints = checkpoints.to_vec();
+        checkpoints.sort_by_key(|c| c.seq);
+        Self {
+            chain,
+            public_key,
+            at_checkpoints: HashMap::with_capacity(checkpoints.len()),
+            checkpoints,
+            prev: GENESIS.to_vec(),
+            v: Verification::default(),
+        }
+    }
+
+    /// Checks the next entry; false once a problem was found (reading on changes nothing).
+    pub fn push(&mut self, e: &AuditEntry) -> bool {
+        if self.v.problem.is_some() {
+            return false;
+        }
+        let chain = self.chain;
+        let expected = self.v.entries + 1;
         let problem = if e.chain != chain {
             Some(format!(
                 "entry {expected}: belongs to chain {}, not {chain}",
@@ -136,7 +161,7 @@ pub fn verify_chain(
                 "entry {expected}: found seq {} in its place (an entry is missing or entries are out of order)",
                 e.seq
             ))
-        } else if e.prev_hash != prev {
+        } else if e.prev_hash != self.prev {
             Some(format!(
                 "entry {expected}: prev_hash does not match entry {}'s hash (an entry before it was removed, replaced or reordered)",
                 expected - 1
@@ -149,62 +174,96 @@ pub fn verify_chain(
             None
         };
         if let Some(p) = problem {
-            v.problem = Some((expected, p));
-            return v;
+            self.v.problem = Some((expected, p));
+            return false;
         }
-        prev.clone_from(&e.hash);
-        v.entries = expected;
-    }
-    let mut sorted: Vec<&AuditCheckpoint> = checkpoints.iter().collect();
-    sorted.sort_by_key(|c| c.seq);
-    for cp in sorted {
-        let problem = if cp.chain != chain {
-            Some((
-                cp.seq,
-                format!(
-                    "checkpoint at entry {}: belongs to chain {}, not {chain}",
-                    cp.seq, cp.chain
-                ),
-            ))
-        } else if !checkpoint_signature_ok(cp, public_key) {
-            Some((
-                cp.seq,
-                format!("checkpoint at entry {}: signature invalid", cp.seq),
-            ))
-        } else if cp.seq > v.entries {
-            Some((
-                v.entries + 1,
-                format!(
-                    "entry {}: missing — the chain ends at entry {} but a signed checkpoint covers entries up to {} (truncated)",
-                    v.entries + 1,
-                    v.entries,
-                    cp.seq
-                ),
-            ))
-        } else if usize::try_from(cp.seq)
-            .ok()
-            .and_then(|s| s.checked_sub(1))
-            .and_then(|i| entries.get(i))
-            .is_none_or(|e| e.hash != cp.head_hash)
+        self.prev.clone_from(&e.hash);
+        if self
+            .checkpoints
+            .binary_search_by_key(&expected, |c| c.seq)
+            .is_ok()
         {
-            Some((
-                cp.seq,
-                format!(
-                    "entry {}: does not match the signed checkpoint (the chain was rewritten)",
-                    cp.seq
-                ),
-            ))
-        } else {
-            None
-        };
-        if let Some(p) = problem {
-            v.problem = Some(p);
+            self.at_checkpoints.insert(expected, e.hash.clone());
+        }
+        self.v.entries = expected;
+        true
+    }
+
+    /// The outcome: the entries as pushed, then every checkpoint in order of its position.
+    pub fn finish(self) -> Verification {
+        let Self {
+            chain,
+            public_key,
+            checkpoints,
+            at_checkpoints,
+            mut v,
+            ..
+        } = self;
+        if v.problem.is_some() {
             return v;
         }
-        v.checkpoints += 1;
-        v.last_checkpoint_seq = cp.seq;
+        for cp in &checkpoints {
+            let problem = if cp.chain != chain {
+                Some((
+                    cp.seq,
+                    format!(
+                        "checkpoint at entry {}: belongs to chain {}, not {chain}",
+                        cp.seq, cp.chain
+                    ),
+                ))
+            } else if !checkpoint_signature_ok(cp, public_key) {
+                Some((
+                    cp.seq,
+                    format!("checkpoint at entry {}: signature invalid", cp.seq),
+                ))
+            } else if cp.seq > v.entries {
+                Some((
+                    v.entries + 1,
+                    format!(
+                        "entry {}: missing — the chain ends at entry {} but a signed checkpoint covers entries up to {} (truncated)",
+                        v.entries + 1,
+                        v.entries,
+                        cp.seq
+                    ),
+                ))
+            } else if at_checkpoints.get(&cp.seq) != Some(&cp.head_hash) {
+                Some((
+                    cp.seq,
+                    format!(
+                        "entry {}: does not match the signed checkpoint (the chain was rewritten)",
+                        cp.seq
+                    ),
+                ))
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                v.problem = Some(p);
+                return v;
+            }
+            v.checkpoints += 1;
+            v.last_checkpoint_seq = cp.seq;
+        }
+        v
     }
-    v
+}
+
+/// Checks `entries` (in stored order, the whole chain from seq 1) of chain `chain` against their
+/// hashes and against `checkpoints` signed by `public_key`. Names the first entry that is
+/// altered, missing, out of order, or cut off after a signed checkpoint.
+pub fn verify_chain(
+    chain: u64,
+    entries: &[AuditEntry],
+    checkpoints: &[AuditCheckpoint],
+    public_key: &[u8],
+) -> Verification {
+    let mut verifier = ChainVerifier::new(chain, checkpoints, public_key);
+    for e in entries {
+        if !verifier.push(e) {
+            break;
+        }
+    }
+    verifier.finish()
 }
 
 #[cfg(test)]

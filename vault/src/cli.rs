@@ -188,6 +188,10 @@ struct ServeArgs {
     /// (0: never); a tenant can set its own.
     #[arg(long, env = "VALV_NEW_IDENTIFIERS_WARNING_PER_HOUR", default_value_t = Limits::default().new_identifiers_warning_per_hour)]
     new_identifiers_warning_per_hour: u64,
+    /// Calls one principal may make per second on each node (0: no limit); a tenant can set
+    /// its own.
+    #[arg(long, env = "VALV_REQUESTS_PER_SECOND", default_value_t = Limits::default().requests_per_second)]
+    requests_per_second: u64,
     /// Encryptions allowed under one key version before the vault rotates on its own.
     #[arg(long, env = "VALV_KEY_USE_BUDGET", default_value_t = crate::config::DEFAULT_KEY_USE_BUDGET)]
     key_use_budget: u64,
@@ -320,6 +324,7 @@ pub fn run() -> ExitCode {
             auth_failures_per_minute: args.auth_failures_per_minute,
             new_identifiers_per_hour: args.new_identifiers_per_hour,
             new_identifiers_warning_per_hour: args.new_identifiers_warning_per_hour,
+            requests_per_second: args.requests_per_second,
             key_use_budget: args.key_use_budget,
             rotation_records_per_second: args.rotation_records_per_second,
             two_person_rule,

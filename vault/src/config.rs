@@ -36,6 +36,9 @@ pub struct Limits {
     /// Crossing this many new identifiers in an hour is reported, unless the tenant sets its
     /// own (0: never).
     pub new_identifiers_warning_per_hour: u64,
+    /// Calls one principal may make per second on each node, unless its tenant sets its own
+    /// (0: no limit).
+    pub requests_per_second: u64,
     /// Encryptions allowed under one key version before the vault rotates on its own.
     pub key_use_budget: u64,
     /// Most records per second a key-rotation job re-encrypts (0 = as fast as it can).
@@ -82,6 +85,7 @@ impl Default for Limits {
             auth_failures_per_minute: 30,
             new_identifiers_per_hour: 5_000_000,
             new_identifiers_warning_per_hour: 1_000_000,
+            requests_per_second: 0,
             key_use_budget: DEFAULT_KEY_USE_BUDGET,
             rotation_records_per_second: 0,
             two_person_rule: false,

@@ -24,6 +24,9 @@ pub enum TenantCmd {
         /// audit entry; 0: never).
         #[arg(long)]
         new_identifiers_warning_per_hour: Option<u64>,
+        /// Calls one principal may make per second on each node (0: no limit).
+        #[arg(long)]
+        requests_per_second: Option<u64>,
     },
     /// Create a tenant; prints one enrolment code per tenant-admin (shown once). Hand each to
     /// the person who will hold it: they run `valvctl enrol <code>` and get a token nobody else
@@ -207,11 +210,13 @@ pub(crate) async fn run_tenant(
             age_of_consent,
             new_identifiers_per_hour,
             new_identifiers_warning_per_hour,
+            requests_per_second,
         } => {
             let change = settings::Change {
                 age_of_consent,
                 new_identifiers_per_hour,
                 new_identifiers_warning_per_hour,
+                requests_per_second,
             };
             return settings::run(valv, json, change).await;
         }

@@ -12,6 +12,7 @@ pub struct Change {
     pub age_of_consent: Option<u32>,
     pub new_identifiers_per_hour: Option<u64>,
     pub new_identifiers_warning_per_hour: Option<u64>,
+    pub requests_per_second: Option<u64>,
 }
 
 /// A quota for people: `no limit` for 0.
@@ -27,6 +28,7 @@ pub async fn run(valv: &Valv, json: bool, change: Change) -> anyhow::Result<Exit
     let s = if change.age_of_consent.is_none()
         && change.new_identifiers_per_hour.is_none()
         && change.new_identifiers_warning_per_hour.is_none()
+        && change.requests_per_second.is_none()
     {
         valv.admin()
             .get_tenant_settings(pb::GetTenantSettingsRequest {})
@@ -38,6 +40,7 @@ pub async fn run(valv: &Valv, json: bool, change: Change) -> anyhow::Result<Exit
                 age_of_consent: change.age_of_consent.unwrap_or(0),
                 new_identifiers_per_hour: change.new_identifiers_per_hour,
                 new_identifiers_warning_per_hour: change.new_identifiers_warning_per_hour,
+                requests_per_second: change.requests_per_second,
             })
             .await?
             .into_inner()
@@ -47,7 +50,8 @@ pub async fn run(valv: &Valv, json: bool, change: Change) -> anyhow::Result<Exit
             "{}",
             json!({"age_of_consent": s.age_of_consent,
                    "new_identifiers_per_hour": s.new_identifiers_per_hour,
-                   "new_identifiers_warning_per_hour": s.new_identifiers_warning_per_hour})
+                   "new_identifiers_warning_per_hour": s.new_identifiers_warning_per_hour,
+                   "requests_per_second": s.requests_per_second})
         );
     } else {
         println!("age of consent: {}", s.age_of_consent);
@@ -56,6 +60,10 @@ pub async fn run(valv: &Valv, json: bool, change: Change) -> anyhow::Result<Exit
             quota(s.new_identifiers_per_hour)
         );
         println!("warning at: {}", quota(s.new_identifiers_warning_per_hour));
+        println!(
+            "calls per principal and second, on each node: {}",
+            quota(s.requests_per_second)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod audit_scale;
 mod bad_input;
 mod cli_help;
 mod clients;

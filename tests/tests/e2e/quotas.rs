@@ -221,3 +221,58 @@ async fn three_nodes_share_one_quota() {
         "exactly the quota was stored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_per_second_stop_at_the_tenants_rate_for_that_principal_only() {
+    let server = start().await;
+    let t = plain_tenant(&server.client(&server.operator_token).await).await;
+    let admin = server.client(&t.admin).await;
+    let set = admin
+        .admin()
+        .set_tenant_settings(pb::SetTenantSettingsRequest {
+            requests_per_second: Some(5),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(set.requests_per_second, 5);
+    let tok = server.client(&t.tokenizer).await;
+    let limits = || {
+        let tok = tok.clone();
+        async move {
+            tok.pseudonyms()
+                .get_limits(pb::GetLimitsRequest {})
+                .await
+                .map(drop)
+        }
+    };
+    // A burst of one second's worth passes; the next call in the same moment does not.
+    let mut answers = Vec::new();
+    for _ in 0..8 {
+        answers.push(
+            limits()
+                .await
+                .err()
+                .map(|s| (s.code(), s.metadata().get("retry-after-seconds").cloned())),
+        );
+    }
+    let refused = answers.iter().filter(|a| a.is_some()).count();
+    assert!((2..=3).contains(&refused), "{answers:?}");
+    assert!(answers[..5].iter().all(Option::is_none), "{answers:?}");
+    let (code, hint) = answers[7].clone().unwrap();
+    assert_eq!(code, Code::ResourceExhausted);
+    assert_eq!(hint.unwrap().to_str().unwrap(), "1");
+    // Another principal of the tenant has its own rate.
+    server
+        .client(&t.consent_manager)
+        .await
+        .consents()
+        .list_consents(pb::ListConsentsRequest::default())
+        .await
+        .unwrap();
+    // A second later the principal may call again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    limits().await.unwrap();
+    server.stop().await;
+}

@@ -24,12 +24,12 @@ fn token_text(t: &valv_kms::SecretBytes) -> String {
 }
 
 fn settings(app: &crate::app::App, t: &crate::store::records::TenantRecord) -> pb::TenantSettings {
-    let (age_of_consent, new_identifiers_per_hour, new_identifiers_warning_per_hour) =
-        admin::effective_settings(app, t);
+    let s = admin::effective_settings(app, t);
     pb::TenantSettings {
-        age_of_consent,
-        new_identifiers_per_hour,
-        new_identifiers_warning_per_hour,
+        age_of_consent: s.age_of_consent,
+        new_identifiers_per_hour: s.new_identifiers_per_hour,
+        new_identifiers_warning_per_hour: s.new_identifiers_warning_per_hour,
+        requests_per_second: s.requests_per_second,
     }
 }
 
@@ -223,6 +223,7 @@ impl AdminService for AdminApi {
             age_of_consent: (r.age_of_consent != 0).then_some(r.age_of_consent),
             new_identifiers_per_hour: r.new_identifiers_per_hour,
             new_identifiers_warning_per_hour: r.new_identifiers_warning_per_hour,
+            requests_per_second: r.requests_per_second,
         };
         let t = admin::set_settings(&self.0, &caller, change)
             .await

@@ -178,7 +178,15 @@ impl GateLayer {
             ));
         }
         match authenticate(&self.app, headers, leaf).await {
-            Ok(caller) => Ok(caller),
+            Ok(caller) => {
+                if let Some(tenant_id) = caller.principal.tenant_id {
+                    self.app
+                        .take_call(caller.id(), tenant_id)
+                        .await
+                        .map_err(to_status)?;
+                }
+                Ok(caller)
+            }
             Err(status) => {
                 if status.code() == tonic::Code::Unauthenticated
                     && let (Some(ip), Ok(mut failures)) = (peer, self.failures.lock())

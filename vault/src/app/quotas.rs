@@ -13,7 +13,11 @@
 //! read at the start of the call (`Generations`); a settings change on any node raises the
 //! counter, so the next call on every node reads them again.
 
-use std::{collections::HashMap, sync::RwLock};
+use std::{
+    collections::HashMap,
+    sync::{Mutex, RwLock},
+    time::Instant,
+};
 
 use super::App;
 use crate::{
@@ -49,6 +53,8 @@ pub struct QuotaLimits {
     pub new_per_hour: u64,
     /// Crossing this many in an hour is reported (metric and audit entry).
     pub warn_per_hour: u64,
+    /// Calls per principal and second, on each node.
+    pub requests_per_second: u64,
 }
 
 /// What this process drew from a principal's budget in the current window.
@@ -59,11 +65,37 @@ struct Allotment {
     end: u64,
 }
 
+/// A principal's call rate on this node: a token bucket that holds one second of calls.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Principals whose call rate is tracked before the map is cleared (a cleared bucket starts
+/// full: clearing can only let a principal through, never turn it away wrongly).
+const BUCKETS: usize = 100_000;
+
 /// Quota state of a running vault.
 #[derive(Default)]
 pub struct Quotas {
     limits: RwLock<HashMap<u64, (u64, QuotaLimits)>>,
     allotments: tokio::sync::Mutex<HashMap<String, Allotment>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// Takes one call from `bucket` (refilled at `rate` per second up to `rate`) at `now`.
+fn take_call(bucket: &mut Bucket, rate: u64, now: Instant) -> bool {
+    let rate = rate as f64;
+    let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+    bucket.tokens = (bucket.tokens + elapsed * rate).min(rate);
+    bucket.at = now;
+    if bucket.tokens >= 1.0 {
+        bucket.tokens -= 1.0;
+        true
+    } else {
+        false
+    }
 }
 
 impl Quotas {
@@ -117,6 +149,9 @@ impl App {
             warn_per_hour: tenant
                 .new_identifiers_warning_per_hour
                 .unwrap_or(self.limits.new_identifiers_warning_per_hour),
+            requests_per_second: tenant
+                .requests_per_second
+                .unwrap_or(self.limits.requests_per_second),
         };
         self.quotas.remember(tenant_id, stamp, limits);
         Ok(limits)
@@ -133,7 +168,7 @@ impl App {
         n: u64,
     ) -> VaultResult<()> {
         let limits = self.quota_limits(tenant_id).await?;
-        if n == 0 || limits == QuotaLimits::default() {
+        if n == 0 || (limits.new_per_hour == 0 && limits.warn_per_hour == 0) {
             return Ok(());
         }
         let now = self.now_ms();
@@ -205,6 +240,41 @@ impl App {
         Ok(())
     }
 
+    /// Counts one call of `principal` in `tenant_id` against its tenant's calls per second on
+    /// this node: past it, RESOURCE_EXHAUSTED with a retry hint of a second. The limit protects
+    /// each node's capacity, so it is kept per node (with N nodes a principal may make N times
+    /// as many calls); the quota of new identifiers is the one shared through the store.
+    pub async fn take_call(&self, principal: &str, tenant_id: u64) -> VaultResult<()> {
+        let rate = self.quota_limits(tenant_id).await?.requests_per_second;
+        if rate == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let allowed = match self.quotas.buckets.lock() {
+            Ok(mut buckets) => {
+                if buckets.len() >= BUCKETS && !buckets.contains_key(principal) {
+                    buckets.clear();
+                }
+                let bucket = buckets.entry(principal.to_owned()).or_insert(Bucket {
+                    tokens: rate as f64,
+                    at: now,
+                });
+                take_call(bucket, rate, now)
+            }
+            Err(_) => true,
+        };
+        if allowed {
+            return Ok(());
+        }
+        self.metrics.quota_event("requests", "refused");
+        Err(VaultError::Quota {
+            message: format!(
+                "requests: this principal may make {rate} calls per second on each node (the tenant's settings set it)"
+            ),
+            retry_after_seconds: 1,
+        })
+    }
+
     /// Reports a refusal: once per principal and window in the audit (every node agrees which
     /// refusal was the first), every time in the metric.
     async fn quota_refused(
@@ -240,10 +310,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_bucket_holds_one_second_of_calls_and_refills() {
+        let t0 = Instant::now();
+        let mut b = Bucket {
+            tokens: 3.0,
+            at: t0,
+        };
+        assert!((0..3).all(|_| take_call(&mut b, 3, t0)));
+        assert!(!take_call(&mut b, 3, t0));
+        assert!(take_call(
+            &mut b,
+            3,
+            t0 + std::time::Duration::from_millis(340)
+        ));
+        assert!(!take_call(
+            &mut b,
+            3,
+            t0 + std::time::Duration::from_millis(340)
+        ));
+        // A long pause refills no more than a second's worth.
+        let later = t0 + std::time::Duration::from_secs(60);
+        assert!((0..3).all(|_| take_call(&mut b, 3, later)));
+        assert!(!take_call(&mut b, 3, later));
+    }
+
+    #[test]
     fn blocks_are_a_hundredth_of_the_limit_within_bounds() {
         let l = |new_per_hour, warn_per_hour| QuotaLimits {
             new_per_hour,
             warn_per_hour,
+            requests_per_second: 0,
         };
         assert_eq!(block(l(5_000_000, 1_000_000), 1), 10_000);
         assert_eq!(block(l(1_000, 0), 1), 10);

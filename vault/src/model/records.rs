@@ -28,6 +28,10 @@ pub struct TenantRecord {
     /// 0: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_identifiers_warning_per_hour: Option<u64>,
+    /// Calls one principal may make per second on each node (`None`: the server's default; 0:
+    /// no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<u64>,
     /// HMAC of the row under its tenant's row-integrity key (`engine::integrity`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mac: String,

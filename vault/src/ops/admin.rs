@@ -63,6 +63,7 @@ pub async fn create_tenant(
         age_of_consent: 0,
         new_identifiers_per_hour: None,
         new_identifiers_warning_per_hour: None,
+        requests_per_second: None,
         mac: String::new(),
     };
     // Shared root lock: a root-key rotation cannot miss this key ring.
@@ -416,20 +417,40 @@ pub struct SettingsChange {
     pub new_identifiers_per_hour: Option<u64>,
     /// The warning threshold of the same (0: never).
     pub new_identifiers_warning_per_hour: Option<u64>,
+    /// Calls per principal and second on each node (0: no limit).
+    pub requests_per_second: Option<u64>,
 }
 
-/// A tenant's settings in force: (age of consent, new identifiers per hour, warning).
-pub fn effective_settings(app: &App, t: &TenantRecord) -> (u32, u64, u64) {
-    (
-        match t.age_of_consent {
+/// A tenant's settings in force (the server's defaults where the tenant set none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Below this age a consent needs a guardian.
+    pub age_of_consent: u32,
+    /// New identifiers per principal and hour (0: no limit).
+    pub new_identifiers_per_hour: u64,
+    /// Its warning threshold (0: never).
+    pub new_identifiers_warning_per_hour: u64,
+    /// Calls per principal and second on each node (0: no limit).
+    pub requests_per_second: u64,
+}
+
+/// The settings of `t` in force.
+pub fn effective_settings(app: &App, t: &TenantRecord) -> Settings {
+    Settings {
+        age_of_consent: match t.age_of_consent {
             0 => crate::store::records::DEFAULT_AGE_OF_CONSENT,
             a => a,
         },
-        t.new_identifiers_per_hour
+        new_identifiers_per_hour: t
+            .new_identifiers_per_hour
             .unwrap_or(app.limits.new_identifiers_per_hour),
-        t.new_identifiers_warning_per_hour
+        new_identifiers_warning_per_hour: t
+            .new_identifiers_warning_per_hour
             .unwrap_or(app.limits.new_identifiers_warning_per_hour),
-    )
+        requests_per_second: t
+            .requests_per_second
+            .unwrap_or(app.limits.requests_per_second),
+    }
 }
 
 /// Changes tenant settings (tenant-admin); the audit entry names each change, before and after.
@@ -458,30 +479,43 @@ pub async fn set_settings(
     if let Some(n) = change.new_identifiers_warning_per_hour {
         tenant.new_identifiers_warning_per_hour = Some(n);
     }
+    if let Some(n) = change.requests_per_second {
+        tenant.requests_per_second = Some(n);
+    }
     let after = effective_settings(app, &tenant);
-    let mut changes = Vec::new();
-    let mut note = |field: &str, b: String, a: String| {
-        if b != a {
-            changes.push((field.to_owned(), b, a));
-        }
-    };
-    note("age_of_consent", before.0.to_string(), after.0.to_string());
-    note(
-        "new_identifiers_per_hour",
-        before.1.to_string(),
-        after.1.to_string(),
-    );
-    note(
-        "new_identifiers_warning_per_hour",
-        before.2.to_string(),
-        after.2.to_string(),
-    );
+    let fields = [
+        (
+            "age_of_consent",
+            u64::from(before.age_of_consent),
+            u64::from(after.age_of_consent),
+        ),
+        (
+            "new_identifiers_per_hour",
+            before.new_identifiers_per_hour,
+            after.new_identifiers_per_hour,
+        ),
+        (
+            "new_identifiers_warning_per_hour",
+            before.new_identifiers_warning_per_hour,
+            after.new_identifiers_warning_per_hour,
+        ),
+        (
+            "requests_per_second",
+            before.requests_per_second,
+            after.requests_per_second,
+        ),
+    ];
+    let changes: Vec<(String, String, String)> = fields
+        .into_iter()
+        .filter(|(_, b, a)| b != a)
+        .map(|(f, b, a)| (f.to_owned(), b.to_string(), a.to_string()))
+        .collect();
     if changes.is_empty() {
         return Ok(tenant);
     }
     app.put_tenant(&tenant).await?;
     let mut entry = caller.act(app.now_ms(), "tenant.settings");
-    entry.counts = vec![("age_of_consent".into(), u64::from(after.0))];
+    entry.counts = vec![("age_of_consent".into(), u64::from(after.age_of_consent))];
     entry.changes = changes;
     app.audit.record(tenant.id, entry).await?;
     Ok(tenant)

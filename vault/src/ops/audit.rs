@@ -2,7 +2,7 @@
 //! operator acts; nobody else reads either. Reading and verifying are themselves audited.
 
 use valv_proto::{
-    audit::{Verification, verify_chain},
+    audit::{ChainVerifier, Verification},
     v1::{AuditCheckpoint, AuditEntry},
 };
 
@@ -108,17 +108,15 @@ pub async fn public_key(app: &App, chain: u64) -> VaultResult<[u8; 32]> {
 /// Verifies the whole of `chain` as stored, then records the verification.
 pub async fn verify(app: &App, caller: &Caller, operator_chain: bool) -> VaultResult<Verification> {
     let chain = chain_for(caller, operator_chain)?;
-    // Entries are read without a snapshot: ones appended meanwhile are checked too, or not at
-    // all — never half.
-    let mut entries = Vec::new();
-    for_each_entry(app, chain, |e| {
-        entries.push(e);
-        true
-    })
-    .await?;
+    // The checkpoints first (one per thousand entries or so), then the entries as they stream
+    // from the store, page by page: memory does not grow with the chain. Entries are read
+    // without a snapshot: ones appended meanwhile are checked too, or not at all — never half;
+    // a checkpoint signed meanwhile for an entry read is checked the next time.
     let cps = checkpoints(app, chain).await?;
     let key = public_key(app, chain).await?;
-    let v = verify_chain(chain, &entries, &cps, &key);
+    let mut verifier = ChainVerifier::new(chain, &cps, &key);
+    for_each_entry(app, chain, |e| verifier.push(&e)).await?;
+    let v = verifier.finish();
     record_access(
         app,
         caller,

@@ -194,24 +194,28 @@ class GetTenantSettingsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class SetTenantSettingsRequest(_message.Message):
-    __slots__ = ("age_of_consent", "new_identifiers_per_hour", "new_identifiers_warning_per_hour")
+    __slots__ = ("age_of_consent", "new_identifiers_per_hour", "new_identifiers_warning_per_hour", "requests_per_second")
     AGE_OF_CONSENT_FIELD_NUMBER: _ClassVar[int]
     NEW_IDENTIFIERS_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
     NEW_IDENTIFIERS_WARNING_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     age_of_consent: int
     new_identifiers_per_hour: int
     new_identifiers_warning_per_hour: int
-    def __init__(self, age_of_consent: _Optional[int] = ..., new_identifiers_per_hour: _Optional[int] = ..., new_identifiers_warning_per_hour: _Optional[int] = ...) -> None: ...
+    requests_per_second: int
+    def __init__(self, age_of_consent: _Optional[int] = ..., new_identifiers_per_hour: _Optional[int] = ..., new_identifiers_warning_per_hour: _Optional[int] = ..., requests_per_second: _Optional[int] = ...) -> None: ...
 
 class TenantSettings(_message.Message):
-    __slots__ = ("age_of_consent", "new_identifiers_per_hour", "new_identifiers_warning_per_hour")
+    __slots__ = ("age_of_consent", "new_identifiers_per_hour", "new_identifiers_warning_per_hour", "requests_per_second")
     AGE_OF_CONSENT_FIELD_NUMBER: _ClassVar[int]
     NEW_IDENTIFIERS_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
     NEW_IDENTIFIERS_WARNING_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     age_of_consent: int
     new_identifiers_per_hour: int
     new_identifiers_warning_per_hour: int
-    def __init__(self, age_of_consent: _Optional[int] = ..., new_identifiers_per_hour: _Optional[int] = ..., new_identifiers_warning_per_hour: _Optional[int] = ...) -> None: ...
+    requests_per_second: int
+    def __init__(self, age_of_consent: _Optional[int] = ..., new_identifiers_per_hour: _Optional[int] = ..., new_identifiers_warning_per_hour: _Optional[int] = ..., requests_per_second: _Optional[int] = ...) -> None: ...
 
 class DefinePurposeResponse(_message.Message):
     __slots__ = ("purpose", "created", "pending_operation_id", "approve_before_unix_ms", "changes")
