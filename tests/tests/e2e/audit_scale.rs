@@ -37,6 +37,14 @@ fn wait_until_unlocked(data: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread")]
 async fn verifying_a_million_entries_keeps_memory_bounded() {
     valv_e2e::init();
+    if valv_e2e::pkcs11_mode() {
+        // Verification reads entries and checkpoints; the root key's provider plays no part,
+        // and the plain run of the suite checks this (two and a half minutes in a debug build).
+        eprintln!(
+            "SKIPPED audit_scale in the PKCS#11 run: it does not depend on the root key provider; the plain run covers it"
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("valv.log");
