@@ -24,7 +24,7 @@ fn token_text(t: &valv_kms::SecretBytes) -> String {
 }
 
 fn settings(app: &crate::app::App, t: &crate::store::records::TenantRecord) -> pb::TenantSettings {
-    let s = admin::effective_settings(app, t);
+    let s = app.settings_of(t);
     pb::TenantSettings {
         age_of_consent: s.age_of_consent,
         new_identifiers_per_hour: s.new_identifiers_per_hour,

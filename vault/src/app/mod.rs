@@ -10,6 +10,7 @@ pub mod quotas;
 pub mod restrictions;
 pub mod rows;
 pub mod running;
+pub mod settings;
 
 use std::sync::Arc;
 

@@ -142,16 +142,11 @@ impl App {
             .tenant(tenant_id)
             .await?
             .ok_or_else(|| VaultError::NotFound("tenant: gone".into()))?;
+        let s = self.settings_of(&tenant);
         let limits = QuotaLimits {
-            new_per_hour: tenant
-                .new_identifiers_per_hour
-                .unwrap_or(self.limits.new_identifiers_per_hour),
-            warn_per_hour: tenant
-                .new_identifiers_warning_per_hour
-                .unwrap_or(self.limits.new_identifiers_warning_per_hour),
-            requests_per_second: tenant
-                .requests_per_second
-                .unwrap_or(self.limits.requests_per_second),
+            new_per_hour: s.new_identifiers_per_hour,
+            warn_per_hour: s.new_identifiers_warning_per_hour,
+            requests_per_second: s.requests_per_second,
         };
         self.quotas.remember(tenant_id, stamp, limits);
         Ok(limits)

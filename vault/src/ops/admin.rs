@@ -421,38 +421,6 @@ pub struct SettingsChange {
     pub requests_per_second: Option<u64>,
 }
 
-/// A tenant's settings in force (the server's defaults where the tenant set none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
-    /// Below this age a consent needs a guardian.
-    pub age_of_consent: u32,
-    /// New identifiers per principal and hour (0: no limit).
-    pub new_identifiers_per_hour: u64,
-    /// Its warning threshold (0: never).
-    pub new_identifiers_warning_per_hour: u64,
-    /// Calls per principal and second on each node (0: no limit).
-    pub requests_per_second: u64,
-}
-
-/// The settings of `t` in force.
-pub fn effective_settings(app: &App, t: &TenantRecord) -> Settings {
-    Settings {
-        age_of_consent: match t.age_of_consent {
-            0 => crate::store::records::DEFAULT_AGE_OF_CONSENT,
-            a => a,
-        },
-        new_identifiers_per_hour: t
-            .new_identifiers_per_hour
-            .unwrap_or(app.limits.new_identifiers_per_hour),
-        new_identifiers_warning_per_hour: t
-            .new_identifiers_warning_per_hour
-            .unwrap_or(app.limits.new_identifiers_warning_per_hour),
-        requests_per_second: t
-            .requests_per_second
-            .unwrap_or(app.limits.requests_per_second),
-    }
-}
-
 /// Changes tenant settings (tenant-admin); the audit entry names each change, before and after.
 pub async fn set_settings(
     app: &Arc<App>,
@@ -469,7 +437,7 @@ pub async fn set_settings(
         ));
     }
     let mut tenant = tenant_settings(app, caller).await?;
-    let before = effective_settings(app, &tenant);
+    let before = app.settings_of(&tenant);
     if let Some(age) = change.age_of_consent {
         tenant.age_of_consent = age;
     }
@@ -482,7 +450,7 @@ pub async fn set_settings(
     if let Some(n) = change.requests_per_second {
         tenant.requests_per_second = Some(n);
     }
-    let after = effective_settings(app, &tenant);
+    let after = app.settings_of(&tenant);
     let fields = [
         (
             "age_of_consent",

@@ -119,20 +119,20 @@ pub(crate) async fn reservations_add_within_the_limit(shared: Arc<dyn Store>) {
     assert!(store.key_usage(t.id + 1).await.unwrap().is_empty());
 }
 
-/// Many reservers at once: every grant is a distinct range and the total never passes the limit.
-pub(crate) async fn concurrent_reservations_never_pass_the_limit(shared: Arc<dyn Store>) {
-    let store: &dyn Store = shared.as_ref();
-    let t = tenant(store, "acme").await;
+/// Four tasks reserve at once, 50 times each: every granted total, sorted.
+async fn race<F, Fut>(shared: &Arc<dyn Store>, reserve: F) -> Vec<u64>
+where
+    F: Fn(Arc<dyn Store>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Option<u64>> + Send,
+{
     let writers: Vec<_> = (0..4)
         .map(|_| {
-            let shared = Arc::clone(&shared);
+            let shared = Arc::clone(shared);
+            let reserve = reserve.clone();
             tokio::spawn(async move {
                 let mut totals = Vec::new();
                 for _ in 0..50 {
-                    if let Some(total) = shared.reserve_key_usage(t.id, 1, 7, 1_000).await.unwrap()
-                    {
-                        totals.push(total);
-                    }
+                    totals.extend(reserve(Arc::clone(&shared)).await);
                 }
                 totals
             })
@@ -143,6 +143,17 @@ pub(crate) async fn concurrent_reservations_never_pass_the_limit(shared: Arc<dyn
         totals.extend(w.await.unwrap());
     }
     totals.sort_unstable();
+    totals
+}
+
+/// Many reservers at once: every grant is a distinct range and the total never passes the limit.
+pub(crate) async fn concurrent_reservations_never_pass_the_limit(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let t = tenant(store, "acme").await;
+    let totals = race(&shared, move |s| async move {
+        s.reserve_key_usage(t.id, 1, 7, 1_000).await.unwrap()
+    })
+    .await;
     // 1,000 / 7 = 142 grants fit; each total is a distinct multiple of 7.
     assert_eq!(totals, (1..=142).map(|i| i * 7).collect::<Vec<_>>());
     assert_eq!(store.key_usage(t.id).await.unwrap(), vec![(1, 994)]);
@@ -192,24 +203,9 @@ pub(crate) async fn budgets_count_per_window_and_never_pass_the_limit(shared: Ar
         None
     );
 
-    let writers: Vec<_> = (0..4)
-        .map(|_| {
-            let shared = Arc::clone(&shared);
-            tokio::spawn(async move {
-                let mut totals = Vec::new();
-                for _ in 0..50 {
-                    if let Some(total) = shared.reserve_budget("race", 3, 7, 1_000).await.unwrap() {
-                        totals.push(total);
-                    }
-                }
-                totals
-            })
-        })
-        .collect();
-    let mut totals = Vec::new();
-    for w in writers {
-        totals.extend(w.await.unwrap());
-    }
-    totals.sort_unstable();
+    let totals = race(&shared, |s| async move {
+        s.reserve_budget("race", 3, 7, 1_000).await.unwrap()
+    })
+    .await;
     assert_eq!(totals, (1..=142).map(|i| i * 7).collect::<Vec<_>>());
 }
