@@ -27,6 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // A message that does not decode answers INVALID_ARGUMENT naming the field (codec.rs).
+        .codec_path("crate::codec::ValvCodec")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod v1 {
 }
 
 pub mod audit;
+pub mod codec;
 pub mod receipt;
 pub mod witness;
 

@@ -242,8 +242,7 @@ where
                     Err(status) => return Ok(status.into_http()),
                 }
             }
-            let mut response = inner.call(request).await?;
-            super::status::fix_undecodable(response.headers_mut());
+            let response = inner.call(request).await?;
             Ok(response.map(|body| {
                 Body::new(Held {
                     inner: body,
@@ -254,8 +253,7 @@ where
     }
 }
 
-/// A response body that holds its call's place in flight until it is dropped, and names the
-/// field of a streamed request message that did not decode (in the trailers).
+/// A response body that holds its call's place in flight until it is dropped.
 struct Held<B> {
     inner: B,
     _permit: OwnedSemaphorePermit,
@@ -272,17 +270,7 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = polled {
-            return Poll::Ready(Some(Ok(match frame.into_trailers() {
-                Ok(mut trailers) => {
-                    super::status::fix_undecodable(&mut trailers);
-                    http_body::Frame::trailers(trailers)
-                }
-                Err(frame) => frame,
-            })));
-        }
-        polled
+        Pin::new(&mut self.inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
