@@ -21,6 +21,9 @@ pub enum DerivedKeyPurpose {
     FormatPreserving,
     /// Key of the tenant-wide subject handle, from the subject secret.
     SubjectHandle,
+    /// FF1 key that permutes a `format-preserving` domain's serial numbers, from the subject
+    /// secret (the same in every pseudonym epoch, so the serials of all epochs share it).
+    SerialOrder,
     /// Ed25519 seed of the audit-checkpoint key, from the signing secret.
     AuditSigning,
     /// Ed25519 seed of the consent-receipt key, from the signing secret.
@@ -37,6 +40,7 @@ impl DerivedKeyPurpose {
             Self::BlindIndex => b"blind-index",
             Self::FormatPreserving => b"ff1",
             Self::SubjectHandle => b"subject-handle",
+            Self::SerialOrder => b"serial-order",
             Self::AuditSigning => b"audit-signing",
             Self::ReceiptSigning => b"receipt-signing",
             Self::RowIntegrity => b"row-integrity",

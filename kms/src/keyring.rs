@@ -373,6 +373,16 @@ impl TenantKeys {
         )
     }
 
+    /// The key that orders `domain_id`'s format-preserving serials (stable for the tenant's life).
+    pub fn serial_order_key(&self, domain_id: u64) -> SecretKey {
+        derive_key(
+            &self.subject,
+            DerivedKeyPurpose::SerialOrder,
+            self.tenant_id,
+            domain_id,
+        )
+    }
+
     /// The tenant-wide subject-handle key.
     pub fn subject_key(&self) -> SecretKey {
         derive_key(

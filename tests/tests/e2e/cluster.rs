@@ -41,7 +41,7 @@ async fn overlapping_identifiers_through_three_nodes_get_one_pseudonym_and_one_m
             ("r", pb::IdentifierKind::Opaque, pb::Scheme::Random, true),
             (
                 "f",
-                pb::IdentifierKind::Phone,
+                pb::IdentifierKind::DkCpr,
                 pb::Scheme::FormatPreserving,
                 true,
             ),
@@ -52,7 +52,8 @@ async fn overlapping_identifiers_through_three_nodes_get_one_pseudonym_and_one_m
     let ids = |domain: &str, from: usize, to: usize| -> Vec<String> {
         (from..to)
             .map(|i| match domain {
-                "f" => format!("+46701{i:06}"),
+                // CPR numbers of 1 January 1950–1999, serials 0000–3999.
+                "f" => format!("0101{:02}{:04}", 50 + i % 50, i % 4000),
                 _ => format!("id-{i:05}"),
             })
             .collect()
@@ -99,8 +100,8 @@ async fn overlapping_identifiers_through_three_nodes_get_one_pseudonym_and_one_m
     }
     let blind = cluster.count("SELECT count(*) FROM blind_index").await;
     assert_eq!(
-        blind, 500,
-        "one blind-index entry per identifier of the random domain"
+        blind, 1000,
+        "one blind-index entry per identifier of the random and the format-preserving domain"
     );
 }
 

@@ -16,6 +16,7 @@ mod docs;
 mod durability;
 mod fail_closed;
 mod failover;
+mod format_preserving;
 mod hostile;
 mod integrity;
 mod keys;

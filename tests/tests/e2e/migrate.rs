@@ -86,7 +86,7 @@ async fn fill(server: &ChildServer) -> (valv_e2e::Tenant, Expected) {
             ("r", pb::IdentifierKind::Email, pb::Scheme::Random, true),
             (
                 "f",
-                pb::IdentifierKind::Phone,
+                pb::IdentifierKind::DkCpr,
                 pb::Scheme::FormatPreserving,
                 true,
             ),
@@ -102,7 +102,12 @@ async fn fill(server: &ChildServer) -> (valv_e2e::Tenant, Expected) {
     for (domain, ids) in [
         ("k", (0..40).map(|i| format!("k-{i}")).collect::<Vec<_>>()),
         ("r", (0..40).map(|i| format!("p{i}@example.se")).collect()),
-        ("f", (0..40).map(|i| format!("+46701{i:06}")).collect()),
+        (
+            "f",
+            (0..40)
+                .map(|i| format!("0101{:02}{i:04}", 50 + i))
+                .collect(),
+        ),
     ] {
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let ps = pseudonymise_ok(&tok, domain, &refs).await;
@@ -193,6 +198,13 @@ async fn a_data_dir_moves_to_postgresql_and_back_and_serves_as_before() {
     // New work on PostgreSQL gets fresh ids and continues the chains.
     let tok = on_pg.client(&t.tokenizer).await;
     let late = pseudonymise_ok(&tok, "k", &["k-late"]).await;
+    // The format-preserving serial counter came along: a new person's pseudonym is none of the
+    // pseudonyms handed out before the move.
+    let fresh = pseudonymise_ok(&tok, "f", &["0202501234"]).await;
+    assert!(
+        want.pairs.iter().all(|(_, _, p)| *p != fresh[0]),
+        "a serial was handed out twice"
+    );
     on_pg.terminate();
 
     // And back into a new data directory with the same root key.

@@ -37,7 +37,7 @@ async fn workload(server: &ChildServer) -> Workload {
             ),
             (
                 "fpe",
-                pb::IdentifierKind::SePersonnummer,
+                pb::IdentifierKind::NoFodselsnummer,
                 pb::Scheme::FormatPreserving,
                 true,
             ),
@@ -61,16 +61,18 @@ async fn workload(server: &ChildServer) -> Workload {
         "198112189876",
         "200311161632",
     ];
+    let fnrs = ["04110657264", "02019713906", "02089628965", "01010101006"];
     let bad = ["leakcanarybad@@example.se", "leakcanary-no-at"];
     let mut secrets: Vec<String> = emails.clone();
     secrets.extend(pnrs.iter().map(|s| (*s).to_owned()));
+    secrets.extend(fnrs.iter().map(|s| (*s).to_owned()));
     secrets.extend(bad.iter().map(|s| (*s).to_owned()));
     secrets.push("19520903-5525".into());
 
     let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
     let mail = pseudonymise_ok(&tok, "mail", &refs).await;
     let p = pseudonymise_ok(&tok, "pnr", &pnrs).await;
-    let f = pseudonymise_ok(&tok, "fpe", &pnrs).await;
+    let f = pseudonymise_ok(&tok, "fpe", &fnrs).await;
     // Invalid items and errors.
     let reply = tok
         .pseudonyms()
@@ -91,11 +93,10 @@ async fn workload(server: &ChildServer) -> Workload {
         })
         .collect();
     // An identifier sent where a pseudonym belongs, and as a consent subject that fails.
-    let r = reidentify(&reid, "fpe", "ops", &["199001011234".into(), f[0].clone()])
+    let r = reidentify(&reid, "fpe", "ops", &["02019713906".into(), f[0].clone()])
         .await
         .unwrap_or_default();
     assert_eq!(r[0].0, pb::Verdict::NotFound);
-    secrets.push("199001011234".into());
     if let Err(s) = cm
         .consents()
         .grant_consent(grant("pnr", "19811318-9875", "research", 1, 0))

@@ -40,7 +40,7 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
         &[
             ("patients", kind, pb::Scheme::Keyed, true),
             ("lab", kind, pb::Scheme::Random, true),
-            ("registry", kind, pb::Scheme::FormatPreserving, true),
+            ("registry", kind, pb::Scheme::Random, true),
             ("mail", pb::IdentifierKind::Email, pb::Scheme::Keyed, true),
         ],
         &[
@@ -214,7 +214,10 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
         [pb::Verdict::Released]
     );
     let (after, parsed) = export(officer.clone()).await;
-    assert!(parsed.get("pseudonyms").is_none(), "{after}");
+    // Nothing is held any more: only the tombstone (and the audit of what happened).
+    assert_eq!(parsed["pseudonyms"], serde_json::json!([]), "{after}");
+    assert_eq!(parsed["consents"], serde_json::json!([]), "{after}");
+    assert_eq!(parsed["restriction"], serde_json::Value::Null, "{after}");
     assert_eq!(parsed["erased"]["mappings"], 3);
     assert_eq!(
         parsed["erased"]["subject_ref"],
@@ -230,9 +233,10 @@ async fn restrict_export_erase_and_erase_on_withdrawal() {
         .unwrap()
         .into_inner();
     assert!(history.purposes.is_empty());
-    // Pseudonymised again, X gets a mapping again (nothing stale claims the old one).
+    // Pseudonymised again, X gets a new mapping under a new pseudonym: the erased one stays
+    // unlinked (see `an_erased_subject_comes_back_under_new_pseudonyms_in_every_scheme`).
     let again = pseudonymise_ok(&tok, "patients", &[X]).await;
-    assert_eq!(again[0], x_patients[0]);
+    assert_ne!(again[0], x_patients[0]);
     assert_eq!(
         verdicts(&re, "patients", "care", &again).await,
         [pb::Verdict::Released]
@@ -584,5 +588,104 @@ async fn downstream_systems_follow_subject_events_by_pseudonym_from_a_cursor() {
         "9505053216",
         "x@example.se",
     ]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erased_subject_comes_back_under_new_pseudonyms_in_every_scheme() {
+    let server = start().await;
+    let operator = server.client(&server.operator_token).await;
+    let kind = pb::IdentifierKind::NoFodselsnummer;
+    let t = setup_tenant(
+        &operator,
+        "clinic",
+        &[
+            ("keyed", kind, pb::Scheme::Keyed, true),
+            ("oneway", kind, pb::Scheme::Keyed, false),
+            ("random", kind, pb::Scheme::Random, true),
+            ("fpe", kind, pb::Scheme::FormatPreserving, true),
+        ],
+        &[("care", pb::LegalBasis::Contract)],
+    )
+    .await;
+    let admin = server.client(&t.admin).await;
+    let tok = server.client(&t.tokenizer).await;
+    let re = server.client(&t.reidentifier).await;
+    let officer = server
+        .client(&valv_e2e::principal_token(&admin, "dpo", pb::Role::SubjectOfficer).await)
+        .await;
+    let (person, other) = ("04110657264", "02019713906");
+    let domains = ["keyed", "oneway", "random", "fpe"];
+    let mut lives: Vec<Vec<String>> = Vec::new();
+    let mut others = Vec::new();
+    for life in 0..3 {
+        let mut ps = Vec::new();
+        for d in domains {
+            let got = pseudonymise_ok(&tok, d, &[person, other]).await;
+            // Twice in one life: the same pseudonym.
+            assert_eq!(pseudonymise_ok(&tok, d, &[person]).await[0], got[0], "{d}");
+            ps.push(got[0].clone());
+            if life == 0 {
+                others.push(got[1].clone());
+            } else {
+                assert_eq!(got[1], others[ps.len() - 1], "{d}: others keep theirs");
+            }
+        }
+        for earlier in &lives {
+            for (i, d) in domains.iter().enumerate() {
+                assert_ne!(earlier[i], ps[i], "{d}: life {life} reuses a pseudonym");
+            }
+        }
+        // Erased pseudonyms stay not-found; the current life's re-identify.
+        for (i, d) in domains.iter().enumerate().filter(|(_, d)| **d != "oneway") {
+            let mut ask: Vec<String> = lives.iter().map(|l| l[i].clone()).collect();
+            ask.push(ps[i].clone());
+            let v = verdicts(&re, d, "care", &ask).await;
+            let mut want = vec![pb::Verdict::NotFound; lives.len()];
+            want.push(pb::Verdict::Released);
+            assert_eq!(v, want, "{d}");
+        }
+        if life > 0 {
+            // The export shows the tombstone beside what the subject has now.
+            let doc = officer
+                .subjects()
+                .export_subject(pb::ExportSubjectRequest {
+                    subject: subject("keyed", person),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .document;
+            let parsed: serde_json::Value = serde_json::from_str(&doc).unwrap();
+            assert!(parsed["erased"]["erased_at_ms"].is_i64(), "{doc}");
+            let mut held: Vec<String> = parsed["pseudonyms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["pseudonym"].as_str().unwrap_or("").to_owned())
+                .collect();
+            held.sort();
+            let mut want = vec![ps[0].clone(), ps[2].clone(), ps[3].clone()];
+            want.sort();
+            assert_eq!(held, want, "{doc}");
+            let back: Vec<&serde_json::Value> = parsed["audit"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["action"] == "subject.recreate")
+                .collect();
+            // Once per domain and erasure (the second pseudonymise of a life is not a return).
+            assert_eq!(back.len(), 4 * life, "{doc}");
+        }
+        lives.push(ps);
+        officer
+            .subjects()
+            .erase_subject(pb::EraseSubjectRequest {
+                subject: subject("keyed", person),
+            })
+            .await
+            .unwrap();
+    }
+    valv_e2e::assert_log_lacks(&[person, other]);
     server.stop().await;
 }

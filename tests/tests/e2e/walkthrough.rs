@@ -233,7 +233,7 @@ async fn schemes_random_and_format_preserving_and_one_way() {
             ("mail", pb::IdentifierKind::Email, pb::Scheme::Random, true),
             (
                 "legacy",
-                pb::IdentifierKind::SePersonnummer,
+                pb::IdentifierKind::NoFodselsnummer,
                 pb::Scheme::FormatPreserving,
                 true,
             ),
@@ -244,8 +244,8 @@ async fn schemes_random_and_format_preserving_and_one_way() {
                 false,
             ),
             (
-                "phones",
-                pb::IdentifierKind::Phone,
+                "cpr",
+                pb::IdentifierKind::DkCpr,
                 pb::Scheme::FormatPreserving,
                 false,
             ),
@@ -280,17 +280,32 @@ async fn schemes_random_and_format_preserving_and_one_way() {
         (pb::Verdict::Released, "anna.svensson@example.se".to_owned())
     );
 
-    // format-preserving: 12 digits that are not the input.
-    let f = pseudonymise_ok(&tok, "legacy", &["19811218-9876"]).await;
-    assert_eq!(f[0].len(), 12);
+    // format-preserving: 11 digits of the synthetic range (month + 80), the same again for the
+    // same person; one-way too (a blind index, no identifier kept).
+    let f = pseudonymise_ok(&tok, "legacy", &["041106 57264", "02019713906"]).await;
+    assert_eq!(f[0].len(), 11);
     assert!(f[0].chars().all(|c| c.is_ascii_digit()));
-    assert_ne!(f[0], "198112189876");
+    assert!(
+        f[0][2..4]
+            .parse::<u32>()
+            .is_ok_and(|m| (81..=92).contains(&m))
+    );
+    assert_ne!(f[0], f[1]);
+    assert_eq!(
+        pseudonymise_ok(&tok, "legacy", &["04110657264"]).await[0],
+        f[0]
+    );
     let back = reidentify(&reid, "legacy", "ops", &f)
         .await
         .unwrap_or_default();
-    assert_eq!(back[0], (pb::Verdict::Released, "198112189876".to_owned()));
-    let p = pseudonymise_ok(&tok, "phones", &["+46 70 123 45 67"]).await;
-    assert!(p[0].starts_with('+') && p[0].len() == 12 && p[0] != "+46701234567");
+    assert_eq!(back[0], (pb::Verdict::Released, "04110657264".to_owned()));
+    let p = pseudonymise_ok(&tok, "cpr", &["070761-4285", "0707614285"]).await;
+    assert!(p[0].len() == 10 && p[0] == p[1]);
+    assert!(
+        p[0][..2]
+            .parse::<u32>()
+            .is_ok_and(|d| (61..=91).contains(&d))
+    );
 
     // one-way: pseudonyms but no re-identification.
     let o = pseudonymise_ok(&tok, "oneway", &["anna@example.se"]).await;
@@ -300,26 +315,27 @@ async fn schemes_random_and_format_preserving_and_one_way() {
         .map(|s| s.code());
     assert_eq!(err, Some(tonic::Code::FailedPrecondition));
 
-    // Format-preserving for e-mail is refused at domain creation.
+    // Format-preserving is refused at domain creation for kinds with no reserved space.
     let admin = server.client(&t.admin).await;
-    let err = create_domain(
-        &admin,
-        "bad",
+    for kind in [
         pb::IdentifierKind::Email,
-        pb::Scheme::FormatPreserving,
-        true,
-        0,
-    )
-    .await
-    .err();
-    assert_eq!(
-        err.as_ref().map(|s| s.code()),
-        Some(tonic::Code::InvalidArgument)
-    );
-    assert!(
-        err.map(|s| s.message().starts_with("scheme:"))
-            .unwrap_or(false)
-    );
+        pb::IdentifierKind::SePersonnummer,
+        pb::IdentifierKind::Phone,
+    ] {
+        let err = create_domain(&admin, "bad", kind, pb::Scheme::FormatPreserving, true, 0)
+            .await
+            .err();
+        assert_eq!(
+            err.as_ref().map(|s| s.code()),
+            Some(tonic::Code::InvalidArgument)
+        );
+        assert!(
+            err.map(|s| s
+                .message()
+                .starts_with("scheme: format-preserving is offered for"))
+                .unwrap_or(false)
+        );
+    }
     server.stop().await;
 }
 

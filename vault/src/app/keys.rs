@@ -392,8 +392,20 @@ impl KeyCache {
             Scheme::FormatPreserving => DerivedKeyPurpose::FormatPreserving,
         };
         let key = tenant.pseudonym_key(purpose, domain.id, domain.epoch)?;
-        let pseudonym = PseudonymKey::new(domain.scheme, domain.kind, &key)
-            .map_err(|_| VaultError::Internal("domain scheme does not fit its kind".into()))?;
+        let unfit = |_| {
+            VaultError::FailedPrecondition(format!(
+                "domain {}: the {} scheme is not offered for {}",
+                domain.name,
+                domain.scheme.as_str(),
+                domain.kind.as_str()
+            ))
+        };
+        let mut pseudonym = PseudonymKey::new(domain.scheme, domain.kind, &key).map_err(unfit)?;
+        if domain.scheme == Scheme::FormatPreserving {
+            pseudonym = pseudonym
+                .with_serials(domain.kind, &tenant.serial_order_key(domain.id))
+                .map_err(unfit)?;
+        }
         let version = tenant.active_version().ok_or_else(|| {
             VaultError::FailedPrecondition("tenant has no active key version".into())
         })?;

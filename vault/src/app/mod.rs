@@ -10,6 +10,7 @@ pub mod quotas;
 pub mod restrictions;
 pub mod rows;
 pub mod running;
+pub mod serials;
 pub mod settings;
 
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub struct App {
     pub rows: rows::RowCache,
     /// Per-principal quotas (see [`quotas`]).
     pub quotas: quotas::Quotas,
+    /// Format-preserving serials reserved by this process (see [`serials`]).
+    pub serials: serials::Serials,
     /// This process's name as a job-lease holder, unique among the nodes sharing a store and
     /// the same across restarts, so a restarted node takes back the leases its previous run
     /// held (see [`default_node_id`]).
@@ -105,6 +108,7 @@ impl App {
             running: Running::default(),
             rows: rows::RowCache::default(),
             quotas: quotas::Quotas::default(),
+            serials: serials::Serials::default(),
             store,
             seal,
             clock,

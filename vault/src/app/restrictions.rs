@@ -1,9 +1,12 @@
 //! The restriction view: which subjects of a tenant have their processing restricted (GDPR Art.
-//! 18), cached per tenant for the re-identification hot path.
+//! 18), cached per tenant for the re-identification hot path — and which were erased (GDPR Art.
+//! 17), with their tombstones' tweaks, for the pseudonymise hot path.
 //!
-//! Invalidation: entries are stamped like the key cache's ([`Generations`]); a change in this
-//! process goes through [`Restrictions::begin_change`], which serialises it with loads so that a
-//! load that read the store before the change cannot install its stale set after it.
+//! Invalidation: entries are stamped like the key cache's ([`Generations`]); restrictions and
+//! erasures raise the tenant's change counter in the store, so another process's change is seen
+//! on the next request. A change in this process goes through [`Restrictions::begin_change`],
+//! which serialises it with loads so that a load that read the store before the change cannot
+//! install its stale set after it.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -12,7 +15,7 @@ use std::{
 
 use super::generations::Generations;
 use crate::{
-    engine::subject::SubjectHandle,
+    engine::subject::{Erased, SubjectHandle},
     error::{VaultError, VaultResult},
     store::Store,
 };
@@ -25,6 +28,7 @@ pub struct Restrictions {
     store: Arc<dyn Store>,
     generations: Arc<Generations>,
     restricted: RwLock<HashMap<u64, (u64, Arc<RestrictedSet>)>>,
+    erased: RwLock<HashMap<u64, (u64, Arc<Erased>)>>,
     change: tokio::sync::Mutex<()>,
 }
 
@@ -39,6 +43,11 @@ impl RestrictionChange<'_> {
     pub fn done(self, tenant_id: u64) -> VaultResult<()> {
         self.view
             .restricted
+            .write()
+            .map_err(poisoned)?
+            .remove(&tenant_id);
+        self.view
+            .erased
             .write()
             .map_err(poisoned)?
             .remove(&tenant_id);
@@ -57,6 +66,7 @@ impl Restrictions {
             store,
             generations,
             restricted: RwLock::new(HashMap::new()),
+            erased: RwLock::new(HashMap::new()),
             change: tokio::sync::Mutex::new(()),
         }
     }
@@ -103,5 +113,47 @@ impl Restrictions {
             .map_err(poisoned)?
             .insert(tenant_id, (stamp, Arc::clone(&set)));
         Ok(set)
+    }
+
+    /// The erased subjects of a tenant and their tombstones' tweaks (loaded once, then kept in
+    /// step like the restrictions).
+    pub async fn erased(&self, tenant_id: u64) -> VaultResult<Arc<Erased>> {
+        let stamp = self.generations.current(tenant_id);
+        let cached = |view: &Self| -> VaultResult<Option<Arc<Erased>>> {
+            Ok(view
+                .erased
+                .read()
+                .map_err(poisoned)?
+                .get(&tenant_id)
+                .filter(|(s, _)| *s == stamp)
+                .map(|(_, map)| Arc::clone(map)))
+        };
+        if let Some(map) = cached(self)? {
+            return Ok(map);
+        }
+        let _loading = self.change.lock().await;
+        if let Some(map) = cached(self)? {
+            return Ok(map);
+        }
+        let map: Erased = self
+            .store
+            .tombstones(tenant_id)
+            .await?
+            .iter()
+            .filter_map(|t| {
+                let subject: SubjectHandle = hex::decode(&t.subject).ok()?.try_into().ok()?;
+                let tweak = hex::decode(&t.tweak)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .unwrap_or_default();
+                Some((subject, tweak))
+            })
+            .collect();
+        let map = Arc::new(map);
+        self.erased
+            .write()
+            .map_err(poisoned)?
+            .insert(tenant_id, (stamp, Arc::clone(&map)));
+        Ok(map)
     }
 }

@@ -1,6 +1,6 @@
 //! The pure part of a pseudonymise batch: normalise every identifier, derive its pseudonym, and
-//! sort the items into refused, answered at once (one-way keyed and format-preserving domains),
-//! and needing a stored mapping (reversible domains, and every `random` domain).
+//! sort the items into refused, answered at once (one-way keyed domains), and needing a stored
+//! mapping (reversible domains, and every `random` and `format-preserving` domain).
 
 use valv_kms::SecretBytes;
 
@@ -8,6 +8,7 @@ use super::{
     date::Date,
     identifier::normalise,
     scheme::{Pseudonym, PseudonymKey},
+    subject::{Erased, SubjectHandle, SubjectHasher},
 };
 use crate::model::{IdentifierKind, Scheme};
 
@@ -23,10 +24,10 @@ pub struct BatchDomain {
 }
 
 impl BatchDomain {
-    /// Whether an item needs a stored mapping: to decrypt later (reversible), or to find a
-    /// random token again (`random`).
+    /// Whether an item needs a stored mapping: to decrypt later (reversible), or to find an
+    /// allocated pseudonym again (`random`, `format-preserving`).
     pub fn stores_mapping(self) -> bool {
-        self.reversible || self.scheme == Scheme::Random
+        self.reversible || self.scheme.allocates()
     }
 }
 
@@ -43,9 +44,10 @@ pub enum Slot {
 
 /// An identifier that needs a stored mapping.
 pub struct Candidate {
-    /// The proposed pseudonym (for `random`, a fresh token the blind index may replace).
+    /// The proposed pseudonym (for `random`, a fresh token the blind index may replace; for
+    /// `format-preserving`, empty until one is allocated).
     pub pseudonym: Pseudonym,
-    /// The blind-index entry (`random` domains).
+    /// The blind-index entry (`random`, `format-preserving`).
     pub blind: Option<[u8; 16]>,
     /// The normalised identifier, still a secret.
     pub value: SecretBytes,
@@ -57,19 +59,35 @@ pub struct Prepared {
     pub slots: Vec<Slot>,
     /// The items that need a stored mapping.
     pub candidates: Vec<Candidate>,
+    /// Items of erased subjects (the subject is back): (slot, subject handle).
+    pub returning: Vec<(usize, SubjectHandle)>,
+}
+
+/// The tenant's erased subjects, for a batch (see [`prepare`]).
+#[derive(Clone, Copy)]
+pub struct Erasures<'a> {
+    /// The tenant's subject hasher.
+    pub hasher: &'a SubjectHasher,
+    /// Erased subjects and their tombstones' tweaks.
+    pub erased: &'a Erased,
 }
 
 /// Normalises and derives every identifier of a batch; `today` decides the century of 10-digit
-/// Swedish numbers, `max_bytes` bounds each raw identifier.
+/// Swedish numbers, `max_bytes` bounds each raw identifier. An erased subject's keyed
+/// pseudonym is derived under its tombstone's tweak (so it is not the erased one) and its item
+/// is listed in [`Prepared::returning`]; subject handles are computed only when the tenant has
+/// erased subjects.
 pub fn prepare(
     domain: BatchDomain,
     key: &PseudonymKey,
     identifiers: &[String],
     today: Date,
     max_bytes: usize,
+    erasures: Erasures<'_>,
 ) -> Prepared {
     let mut slots = Vec::with_capacity(identifiers.len());
     let mut candidates = Vec::new();
+    let mut returning = Vec::new();
     for raw in identifiers {
         let value = match normalise(domain.kind, raw, today, max_bytes) {
             Ok(n) => n.value,
@@ -78,21 +96,44 @@ pub fn prepare(
                 continue;
             }
         };
-        match (key.derive(value.expose_secret()), domain.stores_mapping()) {
+        let mut tweak = None;
+        if !erasures.erased.is_empty() {
+            let subject = erasures.hasher.handle(domain.kind, value.expose_secret());
+            tweak = erasures.erased.get(&subject);
+            if tweak.is_some() {
+                returning.push((slots.len(), subject));
+            }
+        }
+        match (
+            key.derive_for(value.expose_secret(), tweak),
+            domain.stores_mapping(),
+        ) {
             (Some(p), false) => slots.push(Slot::Ready(p)),
             (derived, _) => {
-                let blind = (domain.scheme == Scheme::Random)
+                let blind = domain
+                    .scheme
+                    .allocates()
                     .then(|| key.blind_index(value.expose_secret()));
+                // A format-preserving pseudonym is allocated once the blind index missed.
+                let pseudonym = match (derived, domain.scheme) {
+                    (Some(p), _) => p,
+                    (None, Scheme::FormatPreserving) => Pseudonym(Vec::new()),
+                    (None, _) => Pseudonym::random(),
+                };
                 slots.push(Slot::Pending(candidates.len()));
                 candidates.push(Candidate {
-                    pseudonym: derived.unwrap_or_else(Pseudonym::random),
+                    pseudonym,
                     blind,
                     value,
                 });
             }
         }
     }
-    Prepared { slots, candidates }
+    Prepared {
+        slots,
+        candidates,
+        returning,
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +160,70 @@ mod tests {
         day: 1,
     };
 
+    static HASHER: std::sync::LazyLock<SubjectHasher> =
+        std::sync::LazyLock::new(|| SubjectHasher::new(&valv_kms::SecretKey::from_bytes([3; 32])));
+    static NOBODY: std::sync::LazyLock<Erased> = std::sync::LazyLock::new(Erased::new);
+
+    fn none() -> Erasures<'static> {
+        Erasures {
+            hasher: &HASHER,
+            erased: &NOBODY,
+        }
+    }
+
+    #[test]
+    fn an_erased_subject_gets_a_keyed_pseudonym_under_its_tweak() {
+        let d = domain(Scheme::Keyed, IdentifierKind::Email, false);
+        let k = key(d.scheme, d.kind);
+        let before = prepare(
+            d,
+            &k,
+            &ids(&["anna@example.se", "bo@example.se"]),
+            TODAY,
+            256,
+            none(),
+        );
+        let anna = HASHER.handle(d.kind, b"anna@example.se");
+        let erased: Erased = [(anna, [9; 16])].into_iter().collect();
+        let e = Erasures {
+            hasher: &HASHER,
+            erased: &erased,
+        };
+        let after = prepare(
+            d,
+            &k,
+            &ids(&["bo@example.se", "Anna@Example.se"]),
+            TODAY,
+            256,
+            e,
+        );
+        let (Slot::Ready(a0), Slot::Ready(b0)) = (&before.slots[0], &before.slots[1]) else {
+            panic!("{:?}", before.slots);
+        };
+        let (Slot::Ready(b1), Slot::Ready(a1)) = (&after.slots[0], &after.slots[1]) else {
+            panic!("{:?}", after.slots);
+        };
+        assert_eq!(b0, b1, "others keep their pseudonyms");
+        assert_ne!(a0, a1, "the erased subject gets another one");
+        assert_eq!(after.returning, vec![(1, anna)]);
+        let other: Erased = [(anna, [8; 16])].into_iter().collect();
+        let again = prepare(
+            d,
+            &k,
+            &ids(&["anna@example.se"]),
+            TODAY,
+            256,
+            Erasures {
+                hasher: &HASHER,
+                erased: &other,
+            },
+        );
+        let Slot::Ready(a2) = &again.slots[0] else {
+            panic!("{:?}", again.slots);
+        };
+        assert!(a2 != a1 && a2 != a0, "each erasure its own tweak");
+    }
+
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| (*s).to_owned()).collect()
     }
@@ -133,6 +238,7 @@ mod tests {
             &ids(&["Anna@Example.se ", "not an address", "anna@example.se"]),
             TODAY,
             256,
+            none(),
         );
         assert!(p.candidates.is_empty());
         let (Slot::Ready(a), Slot::Failed(rule), Slot::Ready(b)) =
@@ -149,7 +255,7 @@ mod tests {
     fn reversible_and_random_items_need_a_mapping() {
         let d = domain(Scheme::Keyed, IdentifierKind::Opaque, true);
         let k = key(d.scheme, d.kind);
-        let p = prepare(d, &k, &ids(&["x", "y", "x"]), TODAY, 256);
+        let p = prepare(d, &k, &ids(&["x", "y", "x"]), TODAY, 256, none());
         assert_eq!(p.candidates.len(), 3);
         assert_eq!(p.candidates[0].pseudonym, p.candidates[2].pseudonym);
         assert!(p.candidates.iter().all(|c| c.blind.is_none()));
@@ -157,7 +263,7 @@ mod tests {
 
         let d = domain(Scheme::Random, IdentifierKind::Opaque, false);
         let k = key(d.scheme, d.kind);
-        let p = prepare(d, &k, &ids(&["x", "x"]), TODAY, 256);
+        let p = prepare(d, &k, &ids(&["x", "x"]), TODAY, 256, none());
         assert_eq!(p.candidates.len(), 2);
         // Fresh tokens differ; the blind index is what finds the one stored.
         assert_ne!(p.candidates[0].pseudonym, p.candidates[1].pseudonym);
@@ -172,7 +278,7 @@ mod tests {
         fn every_item_gets_one_slot(raw in prop::collection::vec(".{0,40}", 0..20), reversible: bool) {
             let d = domain(Scheme::Keyed, IdentifierKind::Email, reversible);
             let k = key(d.scheme, d.kind);
-            let p = prepare(d, &k, &raw, TODAY, 256);
+            let p = prepare(d, &k, &raw, TODAY, 256, none());
             prop_assert_eq!(p.slots.len(), raw.len());
             for (slot, input) in p.slots.iter().zip(&raw) {
                 match slot {
@@ -180,7 +286,7 @@ mod tests {
                     Slot::Ready(_) => prop_assert!(!reversible),
                     Slot::Pending(i) => {
                         prop_assert!(reversible);
-                        let again = prepare(d, &k, std::slice::from_ref(input), TODAY, 256);
+                        let again = prepare(d, &k, std::slice::from_ref(input), TODAY, 256, none());
                         prop_assert_eq!(&again.candidates[0].pseudonym, &p.candidates[*i].pseudonym);
                     }
                 }

@@ -12,6 +12,7 @@ pub mod names;
 pub mod record;
 pub mod refusals;
 pub mod release;
+pub mod reserved;
 pub mod scheme;
 pub mod subject;
 pub mod widening;

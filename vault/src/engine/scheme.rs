@@ -5,9 +5,12 @@
 //!   because each has its own HKDF-derived key. Collisions: n²/2^129 ≈ 10^-19 at 10^10 mappings.
 //! - `random`: 128 fresh random bits in the same text form; the blind index (HMAC under a
 //!   separate key) finds the token again for the same identifier.
-//! - `format-preserving`: FF1 (NIST SP 800-38G, `fpe` crate) with radix 10 over the identifier's
-//!   digits; check digits are recomputed so the pseudonym passes the format's own checks
-//!   (cycle-walking where a check digit may not exist), and it keeps the identifier's shape.
+//! - `format-preserving`: a member of the identifier kind's reserved space (`engine::reserved`):
+//!   the domain hands out serial numbers 0, 1, 2, … (an atomic store counter), and FF1 (NIST SP
+//!   800-38G, `fpe` crate, radix 10) under the domain's order key permutes each serial into an
+//!   index of the space; an index that is not a member is skipped. Serials are never reused, so
+//!   two subjects never share a pseudonym and an erased one is never handed out again. The blind
+//!   index finds the pseudonym again for the same identifier, as for `random`.
 
 use aes::Aes256;
 use data_encoding::BASE32_NOPAD;
@@ -17,7 +20,11 @@ use rand::Rng;
 use sha2::Sha256;
 use valv_kms::SecretKey;
 
-use super::identifier::IdentifierKind;
+use super::{
+    identifier::IdentifierKind,
+    reserved::{self, Space},
+    subject::Tweak,
+};
 
 pub use crate::model::Scheme;
 
@@ -64,9 +71,14 @@ impl Pseudonym {
 /// A domain's pseudonym key, prepared for its scheme. Key schedules are computed once.
 pub struct PseudonymKey {
     scheme: Scheme,
-    kind: IdentifierKind,
     mac: Hmac<Sha256>,
-    ff1: Option<FF1<Aes256>>,
+    serials: Option<Serials>,
+}
+
+/// What turns a format-preserving domain's serial numbers into pseudonyms.
+struct Serials {
+    ff1: FF1<Aes256>,
+    space: Space,
 }
 
 impl std::fmt::Debug for PseudonymKey {
@@ -79,31 +91,44 @@ impl std::fmt::Debug for PseudonymKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnsupportedKind;
 
+/// The FF1 tweak of the serial permutation.
+const SERIAL_TWEAK: &[u8] = b"valv/v1/serial";
+
 impl PseudonymKey {
-    /// Prepares `key` (the MAC key for `keyed`, blind-index key for `random`, FF1 key for
-    /// `format-preserving`).
+    /// Prepares `key`: the MAC key for `keyed`, the blind-index key for `random` and
+    /// `format-preserving` (which also needs [`PseudonymKey::with_serials`] to hand out new
+    /// pseudonyms).
     pub fn new(
         scheme: Scheme,
         kind: IdentifierKind,
         key: &SecretKey,
     ) -> Result<Self, UnsupportedKind> {
+        if scheme == Scheme::FormatPreserving && reserved::space(kind).is_none() {
+            return Err(UnsupportedKind);
+        }
         // ok: HMAC takes keys of any length.
         #[allow(clippy::expect_used)]
         let mac =
             <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose_secret()).expect("any key length");
-        let ff1 = match scheme {
-            Scheme::FormatPreserving if kind.supports_format_preserving() => {
-                Some(FF1::<Aes256>::new(key.expose_secret(), 10).map_err(|_| UnsupportedKind)?)
-            }
-            Scheme::FormatPreserving => return Err(UnsupportedKind),
-            _ => None,
-        };
         Ok(Self {
             scheme,
-            kind,
             mac,
-            ff1,
+            serials: None,
         })
+    }
+
+    /// Adds the domain's order key (format-preserving): the FF1 key that permutes serials into
+    /// the reserved space. It is the same in every epoch, so serials of all epochs share one
+    /// permutation and never meet.
+    pub fn with_serials(
+        mut self,
+        kind: IdentifierKind,
+        order_key: &SecretKey,
+    ) -> Result<Self, UnsupportedKind> {
+        let space = reserved::space(kind).ok_or(UnsupportedKind)?;
+        let ff1 = FF1::<Aes256>::new(order_key.expose_secret(), 10).map_err(|_| UnsupportedKind)?;
+        self.serials = Some(Serials { ff1, space });
+        Ok(self)
     }
 
     fn mac16(&self, normalised: &[u8]) -> [u8; 16] {
@@ -115,85 +140,76 @@ impl PseudonymKey {
         out
     }
 
-    /// The deterministic pseudonym (`keyed`, `format-preserving`); `None` for `random`.
+    /// The deterministic pseudonym (`keyed`); `None` for schemes that allocate one.
     pub fn derive(&self, normalised: &[u8]) -> Option<Pseudonym> {
         match self.scheme {
             Scheme::Keyed => Some(Pseudonym(self.mac16(normalised).to_vec())),
-            Scheme::Random => None,
-            Scheme::FormatPreserving => self.format_preserving(normalised),
+            Scheme::Random | Scheme::FormatPreserving => None,
         }
     }
 
-    /// The blind-index entry of a `random` domain (HMAC under the blind-index key).
+    /// The keyed pseudonym of a subject, under `erased` — the tweak of the subject's erasure
+    /// tombstone — when there is one: HMAC under a key derived from the domain key and the
+    /// tweak, so a subject pseudonymised again after an erasure gets a pseudonym unrelated to
+    /// the erased one (and to any before it). `None` for schemes that allocate pseudonyms.
+    pub fn derive_for(&self, normalised: &[u8], erased: Option<&Tweak>) -> Option<Pseudonym> {
+        let Some(tweak) = erased else {
+            return self.derive(normalised);
+        };
+        if self.scheme != Scheme::Keyed {
+            return None;
+        }
+        let mut k = self.mac.clone();
+        k.update(b"valv/v1/erased\0");
+        k.update(tweak);
+        let key = k.finalize().into_bytes();
+        // ok: HMAC takes keys of any length.
+        #[allow(clippy::expect_used)]
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("any key length");
+        mac.update(normalised);
+        let tag = mac.finalize().into_bytes();
+        Some(Pseudonym(tag[..16].to_vec()))
+    }
+
+    /// The blind-index entry of a `random` or `format-preserving` domain.
     pub fn blind_index(&self, normalised: &[u8]) -> [u8; 16] {
         self.mac16(normalised)
     }
 
-    fn ff1_digits(&self, digits: &[u16]) -> Option<Vec<u16>> {
-        let ff1 = self.ff1.as_ref()?;
-        let out = ff1
-            .encrypt(b"valv", &FlexibleNumeralString::from(digits.to_vec()))
+    /// The format-preserving pseudonym of serial number `serial`: `None` when the serial's
+    /// image is not a member of the reserved space (skip it), or without an order key.
+    pub fn allocate(&self, serial: u64) -> Option<Pseudonym> {
+        let s = self.serials.as_ref()?;
+        if serial >= s.space.bound() {
+            return None;
+        }
+        let width = usize::try_from(s.space.digits()).ok()?;
+        let digits: Vec<u16> = format!("{serial:0width$}")
+            .bytes()
+            .map(|b| u16::from(b - b'0'))
+            .collect();
+        let out = s
+            .ff1
+            .encrypt(SERIAL_TWEAK, &FlexibleNumeralString::from(digits))
             .ok()?;
-        Some(Vec::from(out))
+        let index = Vec::from(out)
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(*d));
+        s.space.encode(index).map(|t| Pseudonym(t.into_bytes()))
     }
 
-    fn format_preserving(&self, normalised: &[u8]) -> Option<Pseudonym> {
-        let text = std::str::from_utf8(normalised).ok()?;
-        let digit_of = |c: char| c.to_digit(10).and_then(|d| u16::try_from(d).ok());
-        let to_str = |d: &[u16]| {
-            d.iter()
-                .map(|x| char::from(b'0' + u8::try_from(*x).unwrap_or(0)))
-                .collect::<String>()
-        };
-        let out = match self.kind {
-            IdentifierKind::SePersonnummer => {
-                // FF1 over the 11 digits before the check digit, then a correct Luhn digit.
-                let d: Vec<u16> = text.chars().take(11).filter_map(digit_of).collect();
-                let e = self.ff1_digits(&d)?;
-                let nine: Vec<u32> = e[2..11].iter().map(|x| u32::from(*x)).collect();
-                format!(
-                    "{}{}",
-                    to_str(&e),
-                    super::identifier::luhn_check_digit(&nine)
-                )
-            }
-            IdentifierKind::NoFodselsnummer => {
-                // Cycle-walk FF1 over the nine digits until both check digits exist: a
-                // permutation of the set of nine-digit prefixes that have check digits.
-                let mut d: Vec<u16> = text.chars().take(9).filter_map(digit_of).collect();
-                loop {
-                    d = self.ff1_digits(&d)?;
-                    let nine: Vec<u32> = d.iter().map(|x| u32::from(*x)).collect();
-                    if let Some((k1, k2)) = super::identifier::no_check_digits(&nine) {
-                        break format!("{}{k1}{k2}", to_str(&d));
-                    }
-                }
-            }
-            IdentifierKind::DkCpr | IdentifierKind::Phone => {
-                let (prefix, rest) = text.strip_prefix('+').map_or(("", text), |r| ("+", r));
-                let d: Vec<u16> = rest.chars().filter_map(digit_of).collect();
-                format!("{prefix}{}", to_str(&self.ff1_digits(&d)?))
-            }
-            IdentifierKind::FiHetu => {
-                let nine: Vec<u16> = text[..6]
-                    .chars()
-                    .chain(text[7..10].chars())
-                    .filter_map(digit_of)
-                    .collect();
-                let e = to_str(&self.ff1_digits(&nine)?);
-                let check = char::from(super::identifier::hetu_check_char(&e));
-                format!("{}{}{}{check}", &e[..6], &text[6..7], &e[6..9])
-            }
-            IdentifierKind::Opaque | IdentifierKind::Email => return None,
-        };
-        Some(Pseudonym(out.into_bytes()))
+    /// Serials below this can be allocated (format-preserving), and the share of them that
+    /// give a pseudonym; `None` without an order key.
+    pub fn serial_space(&self) -> Option<(u64, f64)> {
+        let s = self.serials.as_ref()?.space;
+        #[allow(clippy::cast_precision_loss)] // Both are below 2^53.
+        Some((s.bound(), s.members() as f64 / s.bound() as f64))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{date::Date, identifier::normalise};
 
     fn key(scheme: Scheme, kind: IdentifierKind, b: u8) -> PseudonymKey {
         PseudonymKey::new(scheme, kind, &SecretKey::from_bytes([b; 32]))
@@ -222,78 +238,54 @@ mod tests {
     }
 
     #[test]
-    fn format_preserving_keeps_the_shape_and_passes_the_checks() {
-        let today = Date {
-            year: 2026,
-            month: 11,
-            day: 23,
-        };
-        let cases = [
-            (IdentifierKind::SePersonnummer, "200311161632"),
-            (IdentifierKind::NoFodselsnummer, "04110657264"),
-            (IdentifierKind::DkCpr, "0707614285"),
-            (IdentifierKind::FiHetu, "131052-308T"),
-            (IdentifierKind::Phone, "+46701234567"),
-        ];
-        for (kind, id) in cases {
-            let k = key(Scheme::FormatPreserving, kind, 9);
-            let p = k
-                .derive(id.as_bytes())
-                .map(|p| p.declassify(Scheme::FormatPreserving))
-                .unwrap_or_default();
-            assert_eq!(p.len(), id.len(), "{kind:?}");
-            assert_ne!(p, id);
-            assert_eq!(
-                Some(p.clone()),
-                k.derive(id.as_bytes())
-                    .map(|p| p.declassify(Scheme::FormatPreserving))
-            );
-            match kind {
-                // Check digits are correct (the date part may not be a real date).
-                IdentifierKind::SePersonnummer => {
-                    let d: Vec<u32> = p.chars().filter_map(|c| c.to_digit(10)).collect();
-                    assert_eq!(
-                        crate::engine::identifier::luhn_check_digit(&d[2..11]),
-                        d[11]
-                    );
+    fn format_preserving_serials_give_distinct_members_of_the_reserved_space() {
+        for kind in [
+            IdentifierKind::NoFodselsnummer,
+            IdentifierKind::FiHetu,
+            IdentifierKind::DkCpr,
+        ] {
+            let k = key(Scheme::FormatPreserving, kind, 9)
+                .with_serials(kind, &SecretKey::from_bytes([4; 32]))
+                .unwrap();
+            assert_eq!(k.derive(b"04110657264"), None);
+            let (bound, share) = k.serial_space().unwrap();
+            let mut seen = std::collections::HashSet::new();
+            let mut given = 0;
+            for serial in 0..5_000u64 {
+                if let Some(p) = k.allocate(serial) {
+                    given += 1;
+                    let text = p.declassify(Scheme::FormatPreserving);
+                    assert!(seen.insert(text.clone()), "{kind:?} {text}");
+                    assert_eq!(Pseudonym::parse(Scheme::FormatPreserving, &text), Some(p));
                 }
-                IdentifierKind::NoFodselsnummer => {
-                    let d: Vec<u32> = p.chars().filter_map(|c| c.to_digit(10)).collect();
-                    assert_eq!(
-                        crate::engine::identifier::no_check_digits(&d[..9]),
-                        Some((d[9], d[10]))
-                    );
-                }
-                IdentifierKind::FiHetu => {
-                    assert_eq!(&p[6..7], "-");
-                    let nine = format!("{}{}", &p[..6], &p[7..10]);
-                    assert_eq!(
-                        p.as_bytes()[10],
-                        crate::engine::identifier::hetu_check_char(&nine)
-                    );
-                }
-                IdentifierKind::Phone => assert!(p.starts_with('+')),
-                _ => {}
             }
-            let _ = normalise(kind, id, today, 64);
+            // About the share the space predicts (binomial, 5,000 draws).
+            #[allow(clippy::cast_precision_loss)]
+            let got = f64::from(given) / 5_000.0;
+            assert!((got - share).abs() < 0.05, "{kind:?}: {got} vs {share}");
+            assert_eq!(k.allocate(bound), None);
+            // Another order key is another permutation.
+            let other = key(Scheme::FormatPreserving, kind, 9)
+                .with_serials(kind, &SecretKey::from_bytes([5; 32]))
+                .unwrap();
+            let a: Vec<_> = (0..200).filter_map(|s| k.allocate(s)).collect();
+            let b: Vec<_> = (0..200).filter_map(|s| other.allocate(s)).collect();
+            assert_ne!(a, b);
         }
-        assert!(
-            PseudonymKey::new(
-                Scheme::FormatPreserving,
-                IdentifierKind::Email,
-                &SecretKey::from_bytes([1; 32])
-            )
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn format_preserving_is_injective_on_a_sample() {
-        let k = key(Scheme::FormatPreserving, IdentifierKind::DkCpr, 3);
-        let mut seen = std::collections::HashSet::new();
-        for i in 0..2000u32 {
-            let id = format!("0101{:02}{:04}", i % 100, i);
-            assert!(seen.insert(k.derive(id.as_bytes()).map(|p| p.0)));
+        for kind in [
+            IdentifierKind::SePersonnummer,
+            IdentifierKind::Phone,
+            IdentifierKind::Email,
+            IdentifierKind::Opaque,
+        ] {
+            assert!(
+                PseudonymKey::new(
+                    Scheme::FormatPreserving,
+                    kind,
+                    &SecretKey::from_bytes([1; 32])
+                )
+                .is_err()
+            );
         }
     }
 }

@@ -13,6 +13,20 @@ use super::identifier::IdentifierKind;
 
 pub use crate::model::SubjectHandle;
 
+/// An erasure tweak (see `TombstoneRecord::tweak`).
+pub type Tweak = [u8; 16];
+
+/// The erased subjects of a tenant and the tweak of each one's tombstone.
+pub type Erased = std::collections::HashMap<SubjectHandle, Tweak>;
+
+/// A fresh random erasure tweak.
+pub fn new_tweak() -> Tweak {
+    use rand::Rng;
+    let mut t = [0u8; 16];
+    rand::rng().fill_bytes(&mut t);
+    t
+}
+
 /// Computes subject handles for one tenant.
 #[derive(Clone)]
 pub struct SubjectHasher(Hmac<Sha256>);

@@ -52,9 +52,10 @@ impl IdentifierKind {
         }
     }
 
-    /// Whether the `format-preserving` scheme supports this kind (it needs digits to permute).
+    /// Whether the `format-preserving` scheme supports this kind: it needs a part of the
+    /// kind's space that no real person can have (`engine::reserved`).
     pub fn supports_format_preserving(self) -> bool {
-        !matches!(self, Self::Opaque | Self::Email)
+        matches!(self, Self::NoFodselsnummer | Self::DkCpr | Self::FiHetu)
     }
 }
 
@@ -66,7 +67,7 @@ pub enum Scheme {
     Keyed,
     /// Random token with a blind index.
     Random,
-    /// FF1 over the identifier's digits.
+    /// A valid-shaped identifier from the kind's reserved space, through a blind index.
     FormatPreserving,
 }
 
@@ -78,6 +79,12 @@ impl Scheme {
             Self::Random => "random",
             Self::FormatPreserving => "format-preserving",
         }
+    }
+
+    /// Whether the domain hands out pseudonyms it finds again through a blind index (`random`,
+    /// `format-preserving`) rather than deriving them (`keyed`).
+    pub fn allocates(self) -> bool {
+        !matches!(self, Self::Keyed)
     }
 }
 

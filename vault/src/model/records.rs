@@ -541,6 +541,11 @@ pub struct TombstoneRecord {
     pub consent_events: u64,
     /// Evidence records deleted.
     pub evidence: u64,
+    /// The erasure tweak, hex (16 random bytes): a subject pseudonymised again after the
+    /// erasure gets keyed pseudonyms under it, so they differ from the erased ones. Empty in
+    /// tombstones written before tweaks existed (those count as the all-zero tweak).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tweak: String,
 }
 
 /// One entry of a tenant's subject-event log (what downstream systems must be told).

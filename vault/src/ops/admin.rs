@@ -144,7 +144,7 @@ pub async fn create_domain(
     if scheme == Scheme::FormatPreserving && !kind.supports_format_preserving() {
         return Err(VaultError::invalid(
             "scheme",
-            "format-preserving needs a digit-based kind (phone, se-personnummer, no-fodselsnummer, dk-cpr, fi-hetu)",
+            "format-preserving is offered for no-fodselsnummer, dk-cpr and fi-hetu, whose number spaces have a part no real person can have; se-personnummer, phone, e-mail and opaque identifiers have none (use keyed or random)",
         ));
     }
     if spec.retention_seconds > 100 * 365 * 86_400 {

@@ -1,5 +1,5 @@
-//! Domain pseudonym epochs, for a key officer after a suspected leak of a domain's MAC or FF1
-//! key: rotate (new pseudonyms from a new epoch at once; old ones still re-identify, marked
+//! Domain pseudonym epochs, for a key officer after a suspected leak of a domain's MAC or
+//! blind-index key: rotate (new pseudonyms from a new epoch at once; old ones still re-identify, marked
 //! old, until the grace period ends), translate (old→new pairs for every stored mapping, the new
 //! mappings stored as they are made), finalize (end the grace period).
 //!
@@ -116,8 +116,22 @@ pub async fn translate_page(
     let keys = app.keys.domain_keys(domain).await?;
     let mut data_keys = app.keys.domain_data_keys(domain).await?;
     let now = app.now_ms();
+    let erased = app.restrictions.erased(tenant_id).await?;
     let mut olds = Vec::new();
     let mut rows = Vec::new();
+    // Format-preserving twins take fresh serials; the first `fresh.len()` rows use them.
+    let mut fresh = if domain.scheme == Scheme::FormatPreserving {
+        let movable = page
+            .iter()
+            .filter(|(_, m)| m.ciphertext.is_some() && m.epoch < domain.epoch)
+            .count();
+        app.serials
+            .fresh(&app.store, domain.id, &keys.pseudonym, movable)
+            .await?
+    } else {
+        Vec::new()
+    }
+    .into_iter();
     for (old, m) in page {
         let Some(ct) = &m.ciphertext else { continue };
         if m.epoch >= domain.epoch {
@@ -137,11 +151,16 @@ pub async fn translate_page(
             ct,
         )?;
         let value = plain.expose_secret();
-        let pseudonym = keys
-            .pseudonym
-            .derive(value)
-            .unwrap_or_else(Pseudonym::random);
-        let blind = (domain.scheme == Scheme::Random).then(|| keys.pseudonym.blind_index(value));
+        let pseudonym = match domain.scheme {
+            Scheme::Keyed => keys.pseudonym.derive_for(value, erased.get(&m.subject)),
+            Scheme::Random => Some(Pseudonym::random()),
+            Scheme::FormatPreserving => fresh.next(),
+        }
+        .ok_or_else(|| VaultError::Internal("no pseudonym for a translated mapping".into()))?;
+        let blind = domain
+            .scheme
+            .allocates()
+            .then(|| keys.pseudonym.blind_index(value));
         let ciphertext = keys.data_key.seal(
             &AadContext {
                 tenant_id,

@@ -10,7 +10,7 @@ use crate::{
     app::App,
     authz::Caller,
     engine::{
-        batch::{BatchDomain, Candidate, Prepared, Slot, prepare},
+        batch::{BatchDomain, Candidate, Erasures, Prepared, Slot, prepare},
         date::Date,
         identifier::normalise,
         scheme::{Pseudonym, Scheme},
@@ -92,29 +92,72 @@ pub async fn pseudonymise(
         scheme: domain.scheme,
         reversible: domain.reversible,
     };
-    let Prepared { slots, candidates } = prepare(
+    let erased = app.restrictions.erased(tenant_id).await?;
+    let Prepared {
+        slots,
+        mut candidates,
+        returning,
+    } = prepare(
         batch,
         &keys.pseudonym,
         &identifiers,
         today,
         app.limits.max_identifier_bytes,
+        Erasures {
+            hasher: &keys.subject,
+            erased: &erased,
+        },
     );
     drop(identifiers);
 
-    // Deterministic schemes: skip the encryption of identifiers that already have a mapping.
-    let known = if domain.scheme != Scheme::Random && !candidates.is_empty() {
-        let keys: Vec<Vec<u8>> = candidates.iter().map(|c| c.pseudonym.0.clone()).collect();
-        app.store.contains_mappings(domain.id, keys).await?
-    } else {
-        vec![false; candidates.len()]
+    // Which identifiers have a mapping already: deterministic schemes ask for the pseudonym,
+    // format-preserving ones for the blind index (and take the stored pseudonym). A `random`
+    // batch learns it only when inserting.
+    let known = match domain.scheme {
+        _ if candidates.is_empty() => Vec::new(),
+        Scheme::Keyed => {
+            let keys: Vec<Vec<u8>> = candidates.iter().map(|c| c.pseudonym.0.clone()).collect();
+            app.store.contains_mappings(domain.id, keys).await?
+        }
+        Scheme::FormatPreserving => {
+            let blinds = candidates
+                .iter()
+                .map(|c| c.blind.unwrap_or_default())
+                .collect();
+            let found = app.store.blind_lookups(domain.id, blinds).await?;
+            let mut known = Vec::with_capacity(found.len());
+            for (c, stored) in candidates.iter_mut().zip(found) {
+                known.push(stored.is_some());
+                if let Some(p) = stored {
+                    c.pseudonym = Pseudonym(p);
+                }
+            }
+            known
+        }
+        Scheme::Random => vec![false; candidates.len()],
     };
+    // Format-preserving identifiers new to the domain, once each (a repeat inside the batch
+    // takes the first one's pseudonym).
+    let mut fresh_for: Vec<Option<usize>> = vec![None; candidates.len()];
+    let mut distinct = 0;
+    if domain.scheme == Scheme::FormatPreserving {
+        let mut first = std::collections::HashMap::new();
+        for (i, c) in candidates.iter().enumerate() {
+            if !known[i] {
+                let next = first.len();
+                fresh_for[i] = Some(*first.entry(c.blind).or_insert(next));
+            }
+        }
+        distinct = first.len();
+    }
 
     // Identifiers without a mapping yet count against the caller's hourly quota (in random
     // domains every one: which are new shows only when they are inserted). Past it nothing
     // is stored.
     let new = match domain.scheme {
         Scheme::Random => candidates.len(),
-        _ => known.iter().filter(|k| !**k).count(),
+        Scheme::FormatPreserving => distinct,
+        Scheme::Keyed => known.iter().filter(|k| !**k).count(),
     };
     let asker = crate::app::quotas::Asker {
         principal: caller.id(),
@@ -122,6 +165,17 @@ pub async fn pseudonymise(
     };
     app.take_new_identifiers(asker, tenant_id, new as u64)
         .await?;
+    if distinct > 0 {
+        let fresh = app
+            .serials
+            .fresh(&app.store, domain.id, &keys.pseudonym, distinct)
+            .await?;
+        for (c, slot) in candidates.iter_mut().zip(&fresh_for) {
+            if let Some(p) = slot.and_then(|j| fresh.get(j)) {
+                c.pseudonym = p.clone();
+            }
+        }
+    }
 
     // Count this batch's encryptions against the active key version's use budget, under the
     // tenant's shared gate so a key rotation cannot happen between choosing the key and storing
@@ -238,6 +292,16 @@ pub async fn pseudonymise(
             .collect();
         super::retention::touch(app, &domain, used).await?;
     }
+    if !returning.is_empty() {
+        let back = returning
+            .iter()
+            .filter_map(|(slot, subject)| {
+                let p = results.get(*slot)?.as_ref().ok()?;
+                Some((p.clone(), *subject, *erased.get(subject)?))
+            })
+            .collect();
+        audit_returning(app, caller, tenant_id, &domain.name, domain.id, back).await?;
+    }
     let mut entry = caller.act(now, "pseudonymise");
     entry.domain = Some(domain.name.clone());
     entry.counts = vec![
@@ -256,4 +320,44 @@ pub async fn pseudonymise(
     app.metrics
         .pseudonymised(results.len() as u64 - failed, u64::from(created));
     Ok(Pseudonymised { results, created })
+}
+
+/// Audits, once per erasure, that an erased subject is pseudonymised again in a domain (GDPR
+/// Art. 17: the person is back; the pseudonym is a new one). `back`: (pseudonym, subject,
+/// tombstone tweak).
+async fn audit_returning(
+    app: &Arc<App>,
+    caller: &Caller,
+    tenant_id: u64,
+    domain_name: &str,
+    domain_id: u64,
+    back: Vec<(
+        String,
+        crate::engine::subject::SubjectHandle,
+        crate::engine::subject::Tweak,
+    )>,
+) -> VaultResult<()> {
+    let mut entry = caller.act(app.now_ms(), "subject.recreate");
+    entry.domain = Some(domain_name.to_owned());
+    for (pseudonym, subject, tweak) in back {
+        let subject_hex = hex::encode(subject);
+        let first = app
+            .store
+            .mark_once(&format!(
+                "recreated/{tenant_id}/{domain_id}/{subject_hex}/{}",
+                hex::encode(tweak)
+            ))
+            .await?;
+        if first {
+            entry.items.push((pseudonym, "recreated".to_owned()));
+            entry.item_subjects.push(subject_hex);
+        }
+    }
+    if entry.items.len() == 1 {
+        entry.subject = entry.item_subjects.first().cloned();
+    }
+    if !entry.items.is_empty() {
+        app.audit.append(tenant_id, entry).await?;
+    }
+    Ok(())
 }

@@ -17,7 +17,7 @@ use crate::{
     authz::Caller,
     engine::{
         consent::{ConsentEvent, ConsentEventKind},
-        scheme::{Pseudonym, Scheme},
+        scheme::Pseudonym,
     },
     error::{VaultError, VaultResult},
     store::records::{DomainRecord, JobRecord, MappingRecord, Role},
@@ -266,7 +266,7 @@ pub async fn reap(app: &App, tenant_id: u64, started_by: &str) -> VaultResult<Re
                 if current.as_ref() != Some(record) {
                     continue;
                 }
-                let blind = if domain.scheme == Scheme::Random {
+                let blind = if domain.scheme.allocates() {
                     if let std::collections::hash_map::Entry::Vacant(slot) = blinds.entry(domain.id)
                     {
                         let map = app

@@ -4,7 +4,7 @@
 //!
 //! There is no subject → pseudonyms index (see `MappingStore::insert_mappings`): a subject's
 //! mappings are found again from the normal form of their identifier, by deriving the pseudonym
-//! (keyed, format-preserving) or the blind index (random) in every domain of the same identifier
+//! (keyed) or the blind index (random, format-preserving) in every domain of the same identifier
 //! kind and every pseudonym epoch, and keeping only rows whose stored subject handle matches.
 
 use valv_kms::DerivedKeyPurpose;
@@ -69,22 +69,24 @@ pub(crate) async fn resolve(
         SubjectBy::Identifier(raw) => {
             let n = normalise(domain.kind, &raw, today, app.limits.max_identifier_bytes)
                 .map_err(|e| VaultError::invalid(format!("{field}.identifier"), e.to_string()))?;
-            // Keyed and format-preserving pseudonyms follow from the identifier; a `random`
-            // domain's would need a lookup and is left out.
+            // Keyed pseudonyms follow from the identifier; an allocated one (`random`,
+            // `format-preserving`) would need a lookup and is left out.
+            let handle = app
+                .keys
+                .subject_hasher(tenant_id)
+                .await?
+                .handle(domain.kind, n.value.expose_secret());
+            let erased = app.restrictions.erased(tenant_id).await?;
             let pseudonym = app
                 .keys
                 .domain_keys(&domain)
                 .await?
                 .pseudonym
-                .derive(n.value.expose_secret())
+                .derive_for(n.value.expose_secret(), erased.get(&handle))
                 .map(|p| p.declassify(domain.scheme))
                 .unwrap_or_default();
             Ok(Resolved {
-                handle: app
-                    .keys
-                    .subject_hasher(tenant_id)
-                    .await?
-                    .handle(domain.kind, n.value.expose_secret()),
+                handle,
                 birth_date: n.birth_date,
                 age_unknowable: false,
                 domain: domain.name,
@@ -163,6 +165,9 @@ pub(crate) async fn held(
         ));
     };
     let keys = app.keys.tenant_keys(tenant_id).await?;
+    // A subject erased before has its keyed pseudonyms under its tombstone's tweak.
+    let erased = app.restrictions.erased(tenant_id).await?;
+    let tweak = erased.get(&subject.handle);
     let mut out = Vec::new();
     for domain in app.domains(tenant_id).await? {
         if domain.kind != subject.kind || only.is_some_and(|o| !o.contains(&domain.name)) {
@@ -180,14 +185,14 @@ pub(crate) async fn held(
             };
             let key = PseudonymKey::new(domain.scheme, domain.kind, &secret)
                 .map_err(|_| VaultError::Internal("domain scheme does not fit its kind".into()))?;
-            let (pseudonym, blind) = if domain.scheme == Scheme::Random {
+            let (pseudonym, blind) = if domain.scheme.allocates() {
                 let blind = key.blind_index(normal.expose_secret());
                 match app.store.blind_lookup(domain.id, blind).await? {
                     Some(p) => (p, Some(blind)),
                     None => continue,
                 }
             } else {
-                match key.derive(normal.expose_secret()) {
+                match key.derive_for(normal.expose_secret(), tweak) {
                     Some(p) => (p.0, None),
                     None => continue,
                 }

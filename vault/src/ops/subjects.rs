@@ -151,6 +151,7 @@ pub async fn erase(
             erased_ms: now,
             by: caller.id().to_owned(),
             request_id: caller.request_id.clone(),
+            tweak: hex::encode(crate::engine::subject::new_tweak()),
             ..TombstoneRecord::default()
         },
     };
@@ -205,11 +206,9 @@ pub async fn export(
         "exported_at_ms": now,
         "exported_by": caller.id(),
     });
-    if let Some(t) = app.store.tombstone(tenant_id, &hex_handle).await? {
-        let mut doc = head;
-        doc["erased"] = tombstone_json(&t);
-        return Ok(serde_json::to_string_pretty(&doc).unwrap_or_default());
-    }
+    // An erased subject that came back (pseudonymised again) has live data beside its
+    // tombstone: the export shows both.
+    let tombstone = app.store.tombstone(tenant_id, &hex_handle).await?;
 
     let held = held(app, tenant_id, &subject, None).await?;
     let mut pseudonym_texts = HashSet::new();
@@ -310,6 +309,9 @@ pub async fn export(
         .map(|r| json!({"since_ms": r.since_ms, "by": r.by, "reason": r.reason}));
 
     let mut doc = head;
+    if let Some(t) = &tombstone {
+        doc["erased"] = tombstone_json(t);
+    }
     doc["restriction"] = restriction.unwrap_or(serde_json::Value::Null);
     doc["pseudonyms"] = json!(pseudonyms);
     doc["consents"] = json!(consents);

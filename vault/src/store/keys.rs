@@ -55,6 +55,10 @@ pub trait KeyStore: Send + Sync + 'static {
         n: u64,
         limit: u64,
     ) -> StoreResult<Option<u64>>;
+    /// Every budget whose scope starts with `prefix`: (scope, window, used), by scope. The
+    /// format-preserving serial counters (`serials/<domain id>`) are budgets that a migration
+    /// must carry over.
+    async fn budgets(&self, prefix: &str) -> StoreResult<Vec<(String, i64, u64)>>;
 }
 
 /// [`KeyStore::reserve_budget`]'s rule on one stored `(window, used)`: the row to store.

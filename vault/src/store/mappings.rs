@@ -88,8 +88,20 @@ pub trait MappingStore: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Every blind-index entry of a domain: (blind index, pseudonym), by blind index.
     async fn blind_entries(&self, domain_id: u64) -> StoreResult<Vec<([u8; 16], Vec<u8>)>>;
-    /// The pseudonym a blind-index entry points to (`random` domains).
+    /// The pseudonym a blind-index entry points to (`random`, `format-preserving` domains).
     async fn blind_lookup(&self, domain_id: u64, blind: [u8; 16]) -> StoreResult<Option<Vec<u8>>>;
+    /// [`MappingStore::blind_lookup`] for many entries, in order.
+    async fn blind_lookups(
+        &self,
+        domain_id: u64,
+        blinds: Vec<[u8; 16]>,
+    ) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::with_capacity(blinds.len());
+        for b in blinds {
+            out.push(self.blind_lookup(domain_id, b).await?);
+        }
+        Ok(out)
+    }
     /// Deletes a mapping (and its blind-index entry, if given) for good, both or neither.
     async fn delete_mapping(
         &self,

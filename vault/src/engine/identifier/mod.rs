@@ -78,4 +78,3 @@ mod tests;
 
 pub(crate) use fi::check_char as hetu_check_char;
 pub(crate) use no::check_digits as no_check_digits;
-pub(crate) use se::luhn_check_digit;

@@ -203,9 +203,23 @@ pub(crate) async fn budgets_count_per_window_and_never_pass_the_limit(shared: Ar
         None
     );
 
+    // Listed by prefix, in scope order.
+    assert_eq!(
+        store.budgets("new-identifiers/").await.unwrap(),
+        vec![
+            (scope.to_owned(), 11, 10),
+            ("new-identifiers/00000000000000bb".to_owned(), 11, 7),
+        ]
+    );
+    assert_eq!(store.budgets("serials/").await.unwrap(), vec![]);
+
     let totals = race(&shared, |s| async move {
         s.reserve_budget("race", 3, 7, 1_000).await.unwrap()
     })
     .await;
     assert_eq!(totals, (1..=142).map(|i| i * 7).collect::<Vec<_>>());
+    assert_eq!(
+        store.budgets("race").await.unwrap(),
+        vec![("race".to_owned(), 3, 994)]
+    );
 }

@@ -55,6 +55,53 @@ pub(crate) async fn inserts_store_only_absent_rows(shared: Arc<dyn Store>) {
     assert_eq!(stored[1].as_ref().map(|m| m.subject), Some([2; 16]));
 }
 
+/// A new blind-index row whose pseudonym another mapping holds (a format-preserving serial
+/// handed out twice) is refused; the held mapping and its entry stand.
+pub(crate) async fn a_blind_row_never_takes_a_held_pseudonym(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let first = store
+        .insert_mappings(1, 21, vec![row(5, 5, Some(50))])
+        .await
+        .unwrap();
+    assert_eq!(first, vec![InsertOutcome::Inserted]);
+    let taken = store
+        .insert_mappings(1, 21, vec![row(5, 6, Some(60))])
+        .await;
+    assert!(taken.is_err(), "{taken:?}");
+    assert_eq!(store.blind_lookup(21, [60; 16]).await.unwrap(), None);
+    assert_eq!(
+        store.blind_lookup(21, [50; 16]).await.unwrap(),
+        Some(vec![5; 16])
+    );
+    let held = store.mapping(21, &[5; 16]).await.unwrap();
+    assert_eq!(held.map(|m| m.subject), Some([5; 16]));
+}
+
+/// Many blind-index entries are looked up at once, each answer in its place.
+pub(crate) async fn blind_lookups_answer_in_order(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    store
+        .insert_mappings(1, 22, vec![row(1, 1, Some(10)), row(2, 2, Some(20))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .blind_lookups(22, vec![[20; 16], [30; 16], [10; 16], [20; 16]])
+            .await
+            .unwrap(),
+        vec![
+            Some(vec![2; 16]),
+            None,
+            Some(vec![1; 16]),
+            Some(vec![2; 16])
+        ]
+    );
+    assert_eq!(
+        store.blind_lookups(23, vec![[10; 16]]).await.unwrap(),
+        vec![None]
+    );
+}
+
 /// `random` domains: the blind index finds the token already issued for an identifier.
 pub(crate) async fn the_blind_index_finds_the_existing_token(shared: Arc<dyn Store>) {
     let store: &dyn Store = shared.as_ref();

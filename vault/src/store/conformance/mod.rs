@@ -45,6 +45,8 @@ macro_rules! conformance_suite {
             mappings: [
                 inserts_store_only_absent_rows,
                 the_blind_index_finds_the_existing_token,
+                a_blind_row_never_takes_a_held_pseudonym,
+                blind_lookups_answer_in_order,
                 concurrent_inserts_agree_on_one_pseudonym,
                 lookups_see_only_their_domain,
                 scans_page_in_pseudonym_order,

@@ -60,6 +60,7 @@ fn tombstone(subject: &str) -> TombstoneRecord {
         mappings: 2,
         consent_events: 1,
         evidence: 0,
+        tweak: "0f".repeat(16),
     }
 }
 
@@ -229,6 +230,7 @@ pub(crate) async fn erasure_is_one_unit_of_work(shared: Arc<dyn Store>) {
             erased_ms: 77,
             by: "so".into(),
             request_id: "req".into(),
+            tweak: "ab".repeat(16),
             ..TombstoneRecord::default()
         },
     };
@@ -241,6 +243,7 @@ pub(crate) async fn erasure_is_one_unit_of_work(shared: Arc<dyn Store>) {
         mappings: 2,
         consent_events: 2,
         evidence: 1,
+        tweak: "ab".repeat(16),
     };
     assert_eq!(stone, expected);
     assert_eq!(

@@ -9,7 +9,7 @@ use super::{MemStore, State};
 use crate::{
     model::{ConsentEvent, SubjectHandle},
     store::{
-        AuditStore, ConsentStore, Erasure, MappingStore, StoreResult, SubjectStore,
+        AuditStore, ConsentStore, Erasure, MappingStore, StoreError, StoreResult, SubjectStore,
         records::{
             AuditRecord, ConsentTextRecord, InsertOutcome, MappingRecord, NewMapping,
             RestrictionRecord, SubjectEventRecord, TombstoneRecord,
@@ -54,6 +54,16 @@ impl MappingStore for MemStore {
         rows: Vec<NewMapping>,
     ) -> StoreResult<Vec<InsertOutcome>> {
         let mut s = self.state("insert_mappings")?;
+        for row in &rows {
+            if let Some(b) = row.blind
+                && !s.blind.contains_key(&(domain_id, b))
+                && s.mappings.contains_key(&(domain_id, row.pseudonym.clone()))
+            {
+                return Err(StoreError::Corrupt(
+                    "a new blind-index row names a pseudonym another mapping holds (the serial counter is behind the mappings)",
+                ));
+            }
+        }
         let mut outcomes = Vec::with_capacity(rows.len());
         let mut in_batch: HashMap<(Option<[u8; 16]>, Vec<u8>), Vec<u8>> = HashMap::new();
         for row in rows {

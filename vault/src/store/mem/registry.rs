@@ -311,6 +311,18 @@ impl KeyStore for MemStore {
         s.budgets.insert(scope.to_owned(), next);
         Ok(Some(next.1))
     }
+
+    async fn budgets(&self, prefix: &str) -> StoreResult<Vec<(String, i64, u64)>> {
+        let s = self.state("budgets")?;
+        let mut out: Vec<(String, i64, u64)> = s
+            .budgets
+            .iter()
+            .filter(|(scope, _)| scope.starts_with(prefix))
+            .map(|(scope, (win, used))| (scope.clone(), *win, *used))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
 }
 
 #[async_trait]

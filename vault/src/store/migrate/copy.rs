@@ -13,6 +13,9 @@ use crate::store::{
 /// Mappings and evidence are copied in pages of this many.
 const PAGE: usize = 1_000;
 
+/// The budgets a migration carries over (`app::serials`).
+const SERIALS: &str = "serials/";
+
 /// Refuses a target that holds tenants the source does not (a migration fills an empty store,
 /// or finishes one it started).
 pub(super) async fn check_target(from: &dyn Store, to: &dyn Store) -> StoreResult<()> {
@@ -72,6 +75,19 @@ pub(super) async fn registry(
             if missing > 0 {
                 to.reserve_key_usage(id, version, missing, u64::MAX).await?;
             }
+        }
+    }
+    // Format-preserving serial counters: a serial must never be handed out twice.
+    let have: HashMap<String, u64> = to
+        .budgets(SERIALS)
+        .await?
+        .into_iter()
+        .map(|(scope, _, used)| (scope, used))
+        .collect();
+    for (scope, win, used) in from.budgets(SERIALS).await? {
+        let missing = used.saturating_sub(have.get(&scope).copied().unwrap_or(0));
+        if missing > 0 {
+            to.reserve_budget(&scope, win, missing, u64::MAX).await?;
         }
     }
     let (mut domains, mut purposes, mut principals) = (0, 0, 0);

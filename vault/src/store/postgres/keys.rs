@@ -161,4 +161,24 @@ impl KeyStore for PgStore {
         row.map(|r| to_u64(r.try_get(0).map_err(db_error)?))
             .transpose()
     }
+
+    async fn budgets(&self, prefix: &str) -> StoreResult<Vec<(String, i64, u64)>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT scope, win, used FROM budgets WHERE starts_with(scope, $1) ORDER BY scope",
+                &[&prefix],
+            )
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(db_error)?,
+                    r.try_get(1).map_err(db_error)?,
+                    to_u64(r.try_get(2).map_err(db_error)?)?,
+                ))
+            })
+            .collect()
+    }
 }

@@ -106,6 +106,7 @@ const INSERT_KEYED: &str = "INSERT INTO mappings (domain_id, tenant_id, pseudony
 /// concurrent insert from another node that committed first) stores no mapping.
 const INSERT_BLIND: &str = "WITH b AS (INSERT INTO blind_index (domain_id, blind, pseudonym) \
        SELECT $1, r.blind, r.pseudonym FROM unnest($9::bytea[], $3::bytea[]) AS r (blind, pseudonym) \
+       WHERE NOT EXISTS (SELECT 1 FROM mappings m WHERE m.domain_id = $1 AND m.pseudonym = r.pseudonym) \
        ON CONFLICT DO NOTHING RETURNING pseudonym) \
      INSERT INTO mappings (domain_id, tenant_id, pseudonym, epoch, subject, created_ms, expires_ms, \
      ciphertext) \
@@ -234,7 +235,9 @@ impl MappingStore for PgStore {
                         .blind
                         .get(b.as_slice())
                         .cloned()
-                        .ok_or(StoreError::Corrupt("blind index entry without a mapping"))?,
+                        .ok_or(StoreError::Corrupt(
+                            "a new blind-index row names a pseudonym another mapping holds (the serial counter is behind the mappings)",
+                        ))?,
                 };
                 Ok(if mine && row.blind.is_some() && holder == row.pseudonym {
                     InsertOutcome::Inserted
@@ -401,6 +404,36 @@ impl MappingStore for PgStore {
             .await
             .map_err(db_error)?;
         row.map(|r| r.try_get(0).map_err(db_error)).transpose()
+    }
+
+    async fn blind_lookups(
+        &self,
+        domain_id: u64,
+        blinds: Vec<[u8; 16]>,
+    ) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT blind, pseudonym FROM blind_index WHERE domain_id = $1 AND blind = ANY($2)",
+            )
+            .await
+            .map_err(db_error)?;
+        let keys: Vec<&[u8]> = blinds.iter().map(<[u8; 16]>::as_slice).collect();
+        let rows = client
+            .query(&stmt, &[&to_i64(domain_id)?, &keys])
+            .await
+            .map_err(db_error)?;
+        let mut found: HashMap<Vec<u8>, Vec<u8>> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            found.insert(
+                r.try_get(0).map_err(db_error)?,
+                r.try_get(1).map_err(db_error)?,
+            );
+        }
+        Ok(blinds
+            .iter()
+            .map(|b| found.get(b.as_slice()).cloned())
+            .collect())
     }
 
     async fn delete_mapping(

@@ -100,4 +100,18 @@ impl KeyStore for SledStore {
         })?;
         Ok(written.map(|(_, used)| used))
     }
+
+    async fn budgets(&self, prefix: &str) -> StoreResult<Vec<(String, i64, u64)>> {
+        self.trees
+            .meta
+            .scan_prefix(format!("budget/{prefix}"))
+            .map(|kv| {
+                let (k, v) = kv.map_err(backend)?;
+                let key = std::str::from_utf8(&k).map_err(|_| StoreError::Corrupt("budget"))?;
+                let (win, used): (i64, u64) =
+                    serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt("budget"))?;
+                Ok((key.trim_start_matches("budget/").to_owned(), win, used))
+            })
+            .collect()
+    }
 }

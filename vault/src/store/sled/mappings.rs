@@ -108,10 +108,11 @@ impl MappingStore for SledStore {
                     outcomes.push(InsertOutcome::Existing(pseudonym));
                     continue;
                 }
-                writes.push((
-                    mapping_key(domain_id, &row.pseudonym),
-                    encode_mapping(&row.record),
-                ));
+                let key = mapping_key(domain_id, &row.pseudonym);
+                if row.blind.is_some() && trees.data.get(&key).map_err(backend)?.is_some() {
+                    return Err(StoreError::Corrupt("a new blind-index row names a pseudonym another mapping holds (the serial counter is behind the mappings)"));
+                }
+                writes.push((key, encode_mapping(&row.record)));
                 if row.blind.is_some() {
                     writes.push((probe.clone(), row.pseudonym.clone()));
                 }

@@ -75,7 +75,8 @@ class SubjectServiceServicer:
     def ExportSubject(self, request, context):
         """One JSON document: every domain and pseudonym held for the subject, the consent history with
         the texts consented to, and every audit entry about the subject (who re-identified them,
-        when, for which purpose). The export itself is audited. After an erasure: only the tombstone.
+        when, for which purpose). The export itself is audited. After an erasure: the tombstone, beside
+        whatever the vault holds of the subject since (a subject pseudonymised again).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
