@@ -83,77 +83,73 @@ impl Restrictions {
     /// The subjects of a tenant whose processing is restricted (loaded once, then kept in step
     /// by [`Restrictions::begin_change`]).
     pub async fn subjects(&self, tenant_id: u64) -> VaultResult<Arc<RestrictedSet>> {
-        let stamp = self.generations.current(tenant_id);
-        let cached = |app: &Self| -> VaultResult<Option<Arc<_>>> {
-            Ok(app
-                .restricted
-                .read()
-                .map_err(poisoned)?
-                .get(&tenant_id)
-                .filter(|(s, _)| *s == stamp)
-                .map(|(_, set)| Arc::clone(set)))
-        };
-        if let Some(set) = cached(self)? {
-            return Ok(set);
-        }
-        let _loading = self.change.lock().await;
-        if let Some(set) = cached(self)? {
-            return Ok(set);
-        }
-        let set: std::collections::HashSet<_> = self
-            .store
-            .restrictions(tenant_id)
-            .await?
-            .iter()
-            .filter_map(|r| hex::decode(&r.subject).ok()?.try_into().ok())
-            .collect();
-        let set = Arc::new(set);
-        self.restricted
-            .write()
-            .map_err(poisoned)?
-            .insert(tenant_id, (stamp, Arc::clone(&set)));
-        Ok(set)
+        self.view(&self.restricted, tenant_id, || async {
+            Ok(self
+                .store
+                .restrictions(tenant_id)
+                .await?
+                .iter()
+                .filter_map(|r| hex::decode(&r.subject).ok()?.try_into().ok())
+                .collect())
+        })
+        .await
     }
 
     /// The erased subjects of a tenant and their tombstones' tweaks (loaded once, then kept in
     /// step like the restrictions).
     pub async fn erased(&self, tenant_id: u64) -> VaultResult<Arc<Erased>> {
+        self.view(&self.erased, tenant_id, || async {
+            Ok(self
+                .store
+                .tombstones(tenant_id)
+                .await?
+                .iter()
+                .filter_map(|t| {
+                    let subject: SubjectHandle = hex::decode(&t.subject).ok()?.try_into().ok()?;
+                    let tweak = hex::decode(&t.tweak)
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or_default();
+                    Some((subject, tweak))
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// The tenant's entry of `cache` if its stamp is current, else `load`ed under the change
+    /// lock (so a load cannot install a set older than a change made meanwhile).
+    async fn view<T, F, Fut>(
+        &self,
+        cache: &RwLock<HashMap<u64, (u64, Arc<T>)>>,
+        tenant_id: u64,
+        load: F,
+    ) -> VaultResult<Arc<T>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = VaultResult<T>>,
+    {
         let stamp = self.generations.current(tenant_id);
-        let cached = |view: &Self| -> VaultResult<Option<Arc<Erased>>> {
-            Ok(view
-                .erased
+        let cached = || -> VaultResult<Option<Arc<T>>> {
+            Ok(cache
                 .read()
                 .map_err(poisoned)?
                 .get(&tenant_id)
                 .filter(|(s, _)| *s == stamp)
-                .map(|(_, map)| Arc::clone(map)))
+                .map(|(_, v)| Arc::clone(v)))
         };
-        if let Some(map) = cached(self)? {
-            return Ok(map);
+        if let Some(v) = cached()? {
+            return Ok(v);
         }
         let _loading = self.change.lock().await;
-        if let Some(map) = cached(self)? {
-            return Ok(map);
+        if let Some(v) = cached()? {
+            return Ok(v);
         }
-        let map: Erased = self
-            .store
-            .tombstones(tenant_id)
-            .await?
-            .iter()
-            .filter_map(|t| {
-                let subject: SubjectHandle = hex::decode(&t.subject).ok()?.try_into().ok()?;
-                let tweak = hex::decode(&t.tweak)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .unwrap_or_default();
-                Some((subject, tweak))
-            })
-            .collect();
-        let map = Arc::new(map);
-        self.erased
+        let v = Arc::new(load().await?);
+        cache
             .write()
             .map_err(poisoned)?
-            .insert(tenant_id, (stamp, Arc::clone(&map)));
-        Ok(map)
+            .insert(tenant_id, (stamp, Arc::clone(&v)));
+        Ok(v)
     }
 }
