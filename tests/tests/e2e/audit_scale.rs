@@ -1,6 +1,8 @@
-//! Nothing an auditor asks can exhaust the server: `VerifyAudit` of a chain of a million
-//! entries leaves the server's memory where it was (the chain is checked as it streams from the
-//! store, not loaded), and still finds an entry altered in the middle.
+//! Nothing an auditor or officer asks can exhaust the server: `VerifyAudit` of a chain of a
+//! million entries leaves the server's memory where it was (the chain is checked as it streams
+//! from the store, not loaded), and still finds an entry altered in the middle; an access
+//! request finds the subject's ten entries among the million through the subject index, with
+//! memory where it was.
 
 // A test file: helpers unwrap like the tests do; a failure is the test's message.
 #![allow(clippy::unwrap_used)]
@@ -51,7 +53,26 @@ async fn verifying_a_million_entries_keeps_memory_bounded() {
     let server = spawn_with(BIN, &data, &log, &[]);
     let operator = server.client(&server.operator_token).await;
     let t = valv_e2e::plain_tenant(&operator).await;
-    let chain = audit_key(&server.client(&t.auditor).await).await.chain;
+    let auditor = server.client(&t.auditor).await;
+    let chain = audit_key(&auditor).await.chain;
+    // A subject with one re-identification: its handle, as the audit names it.
+    let tok = server.client(&t.tokenizer).await;
+    let ps = valv_e2e::pseudonymise_ok(&tok, "d", &["person-1"]).await;
+    valv_e2e::reidentify(&server.client(&t.reidentifier).await, "d", "ops", &ps)
+        .await
+        .unwrap();
+    let (reid, _) = valv_e2e::read_audit(
+        &auditor,
+        pb::ReadAuditRequest {
+            action: "reidentify".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let subject = reid[0].items[0].subject.clone();
+    assert_eq!(subject.len(), 32);
+    let admin = server.client(&t.admin).await;
+    let officer_token = valv_e2e::principal_token(&admin, "dpo", pb::Role::SubjectOfficer).await;
     server.terminate();
 
     // A million entries of the tenant's chain, written straight into the stopped vault's store.
@@ -66,6 +87,8 @@ async fn verifying_a_million_entries_keeps_memory_bounded() {
                     principal: "0123456789abcdef".into(),
                     action: "pseudonymise".into(),
                     domain: Some("d".into()),
+                    // One entry in 100,000 is about the subject.
+                    subject: (i == 5_000 && written % 100_000 == 0).then(|| subject.clone()),
                     request_id: format!("bulk-{written}-{i}"),
                     counts: vec![("items".into(), 1), ("created".into(), 1)],
                     ..AuditRecord::default()
@@ -102,6 +125,39 @@ async fn verifying_a_million_entries_keeps_memory_bounded() {
         after < before + 16 * 1024,
         "verifying {} entries raised the server's RSS from {before} KiB to {after} KiB",
         second.entries
+    );
+
+    // The access request: the subject's entries among the million, found by index.
+    let officer = server.client(&officer_token).await;
+    let before = server.rss_kib();
+    let doc = officer
+        .subjects()
+        .export_subject(pb::ExportSubjectRequest {
+            subject: Some(pb::SubjectRef {
+                domain: "d".into(),
+                by: Some(pb::subject_ref::By::Identifier("person-1".into())),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .document;
+    let after = server.rss_kib();
+    let parsed: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let entries = parsed["audit"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "pseudonymise").count(),
+        10,
+        "{actions:?}"
+    );
+    assert_eq!(actions.iter().filter(|a| **a == "reidentify").count(), 1);
+    assert!(
+        after < before + 16 * 1024,
+        "an access request raised the server's RSS from {before} KiB to {after} KiB"
     );
     server.terminate();
 

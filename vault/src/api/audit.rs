@@ -41,19 +41,20 @@ impl AuditService for AuditApi {
         let app = Arc::clone(&self.0);
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
-            // Page by page, so memory stays bounded however long the chain is.
-            let mut from = 1;
+            // Page by page, so memory stays bounded however long the chain is; a subject's
+            // entries come from the subject index.
+            let mut after = 0;
             loop {
-                let page = match app.store.read_audit(chain, from, audit::PAGE).await {
+                let page = match audit::page(&app, chain, &filter.subject, after).await {
                     Ok(page) => page,
                     Err(e) => {
-                        let _ = tx.send(Err(to_status(e.into()))).await;
+                        let _ = tx.send(Err(to_status(e))).await;
                         return;
                     }
                 };
                 let full = page.len() == audit::PAGE;
                 if let Some(last) = page.last() {
-                    from = last.seq.saturating_add(1);
+                    after = last.seq;
                 }
                 for e in page.into_iter().filter(|e| filter.keeps(e)) {
                     let item = pb::ReadAuditResponse {

@@ -52,6 +52,24 @@ impl Filter {
     }
 }
 
+/// The next page of `chain` after sequence number `after`: every entry, or — for a subject
+/// handle — only the entries naming it, found through the store's subject index (the cost
+/// follows the subject's entries, not the chain's length).
+pub async fn page(
+    app: &App,
+    chain: u64,
+    subject: &str,
+    after: u64,
+) -> VaultResult<Vec<AuditEntry>> {
+    Ok(if subject.is_empty() {
+        app.store
+            .read_audit(chain, after.saturating_add(1), PAGE)
+            .await?
+    } else {
+        app.store.subject_audit(chain, subject, after, PAGE).await?
+    })
+}
+
 /// Calls `each` with every entry of `chain` in order, a page at a time.
 pub async fn for_each_entry(
     app: &App,

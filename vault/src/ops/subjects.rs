@@ -273,13 +273,14 @@ pub async fn export(
         consents.push(json!({"purpose": purpose.name, "status": state, "events": events}));
     }
 
-    // Every audit entry about the subject: by handle, or naming one of its pseudonyms.
+    // Every audit entry about the subject — by handle, as the entry's subject or an item's —
+    // through the store's subject index, not by reading the chain.
     let mut audit_entries = Vec::new();
-    let mut from = 1;
+    let mut after = 0;
     loop {
-        let page = app.store.read_audit(tenant_id, from, 1000).await?;
+        let page = super::audit::page(app, tenant_id, &hex_handle, after).await?;
         let Some(last) = page.last() else { break };
-        from = last.seq + 1;
+        after = last.seq;
         for e in &page {
             let items: Vec<serde_json::Value> = e
                 .items

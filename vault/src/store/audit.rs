@@ -28,10 +28,42 @@ pub trait AuditStore: Send + Sync + 'static {
         from_seq: u64,
         limit: usize,
     ) -> StoreResult<Vec<AuditEntry>>;
+    /// Up to `limit` entries of `chain` that name subject handle `subject` (hex) — as the
+    /// entry's subject or as an item's — in sequence order, with sequence numbers above
+    /// `after`. Served from an index (chain, subject → sequence numbers) that every append
+    /// writes in its own unit of work, so the cost follows the subject's entries, not the
+    /// chain's length; entries stored before the index existed are indexed when the back-end
+    /// is opened or migrated.
+    async fn subject_audit(
+        &self,
+        chain: u64,
+        subject: &str,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>>;
     /// The last entry's sequence number and hash (`None` for an empty chain).
     async fn audit_head(&self, chain: u64) -> StoreResult<Option<(u64, Vec<u8>)>>;
     /// Stores a signed checkpoint (replacing one at the same chain and sequence number).
     async fn put_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> StoreResult<()>;
     /// All checkpoints of a chain, by sequence number.
     async fn audit_checkpoints(&self, chain: u64) -> StoreResult<Vec<AuditCheckpoint>>;
+}
+
+/// The subject handles an entry names (its own and its items'), once each, in order: what the
+/// subject index holds for it.
+pub(crate) fn subjects_named(e: &AuditEntry) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    let all = std::iter::once(e.subject.as_str()).chain(e.items.iter().map(|i| i.subject.as_str()));
+    for s in all {
+        if !s.is_empty() && !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// A stored entry's protobuf bytes, decoded (every back-end keeps entries as protobuf).
+pub(crate) fn decode_entry(bytes: &[u8]) -> StoreResult<AuditEntry> {
+    use prost::Message;
+    AuditEntry::decode(bytes).map_err(|_| super::StoreError::Corrupt("audit entry"))
 }

@@ -42,6 +42,70 @@ pub(crate) async fn entries_are_chained_in_order(shared: Arc<dyn Store>) {
     assert!(store.read_audit(8, 1, 100).await.unwrap().is_empty());
 }
 
+/// A subject's entries — named as the entry's subject or an item's, lazy or not — are found by
+/// subject, in order, paged by `after`/`limit`, each once, in its own chain only.
+pub(crate) async fn entries_are_found_by_subject(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let (a, b) = ("aa".repeat(16), "bb".repeat(16));
+    let about = |subject: &str| {
+        let mut e = entry(1, "p", "consent.grant");
+        e.subject = Some(subject.to_owned());
+        e
+    };
+    let items = |subjects: &[&str]| {
+        let mut e = entry(1, "p", "reidentify");
+        for s in subjects {
+            e.items.push(("p".into(), "released".into()));
+            e.item_subjects.push((*s).to_owned());
+        }
+        e
+    };
+    let mut both = items(&[&a, &a, &b]);
+    both.subject = Some(a.clone());
+    store
+        .append_audit(
+            4,
+            vec![about(&a), entry(1, "p", "pseudonymise"), items(&[&b]), both],
+        )
+        .await
+        .unwrap();
+    store
+        .append_audit_lazy(4, vec![items(&["", &a])])
+        .await
+        .unwrap();
+    store.append_audit(5, vec![about(&a)]).await.unwrap();
+    let seqs = |v: Vec<valv_proto::v1::AuditEntry>| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(store.subject_audit(4, &a, 0, 100).await.unwrap()),
+        vec![1, 4, 5]
+    );
+    assert_eq!(
+        seqs(store.subject_audit(4, &b, 0, 100).await.unwrap()),
+        vec![3, 4]
+    );
+    assert_eq!(
+        seqs(store.subject_audit(4, &a, 1, 1).await.unwrap()),
+        vec![4]
+    );
+    assert_eq!(
+        seqs(store.subject_audit(4, &a, 5, 100).await.unwrap()),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        seqs(store.subject_audit(5, &a, 0, 100).await.unwrap()),
+        vec![1]
+    );
+    assert!(
+        store
+            .subject_audit(4, &"cc".repeat(16), 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let found = store.subject_audit(4, &a, 0, 100).await.unwrap();
+    assert_eq!(found[0], store.read_audit(4, 1, 1).await.unwrap()[0]);
+}
+
 /// Lazy entries take their place in the same chain as durable ones.
 pub(crate) async fn lazy_entries_join_the_same_chain(shared: Arc<dyn Store>) {
     let store: &dyn Store = shared.as_ref();

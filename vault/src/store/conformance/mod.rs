@@ -71,6 +71,7 @@ macro_rules! conformance_suite {
             audit: [
                 entries_are_chained_in_order,
                 lazy_entries_join_the_same_chain,
+                entries_are_found_by_subject,
                 concurrent_appenders_never_fork_a_chain,
                 checkpoints_are_kept_per_chain,
             ],

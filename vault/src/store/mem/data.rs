@@ -548,6 +548,24 @@ impl AuditStore for MemStore {
             .collect())
     }
 
+    async fn subject_audit(
+        &self,
+        chain: u64,
+        subject: &str,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        // The reference back-end reads the chain; the others keep an index.
+        let s = self.state("subject_audit")?;
+        Ok(s.audit
+            .range((chain, after.saturating_add(1))..=(chain, u64::MAX))
+            .map(|(_, e)| e)
+            .filter(|e| crate::store::audit::subjects_named(e).contains(&subject))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
     async fn audit_head(&self, chain: u64) -> StoreResult<Option<(u64, Vec<u8>)>> {
         let s = self.state("audit_head")?;
         Ok(s.audit

@@ -12,7 +12,68 @@ use super::{
     PgStore,
     sql::{db_error, limit, to_i64, to_u64},
 };
-use crate::store::{AuditStore, StoreError, StoreResult, records::AuditRecord};
+use crate::store::{
+    AuditStore, StoreError, StoreResult,
+    audit::{decode_entry, subjects_named},
+    records::AuditRecord,
+};
+
+/// Adds the subject-index rows of `entries` in `tx`.
+async fn index(tx: &deadpool_postgres::Transaction<'_>, entries: &[AuditEntry]) -> StoreResult<()> {
+    let (mut chains, mut subjects, mut seqs) = (Vec::new(), Vec::new(), Vec::new());
+    for e in entries {
+        for s in subjects_named(e) {
+            chains.push(to_i64(e.chain)?);
+            subjects.push(s.to_owned());
+            seqs.push(to_i64(e.seq)?);
+        }
+    }
+    if chains.is_empty() {
+        return Ok(());
+    }
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO audit_subjects (chain, subject, seq) \
+             SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[]) ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(db_error)?;
+    tx.execute(&stmt, &[&chains, &subjects, &seqs])
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Indexes every entry stored before the subject index existed (migration 3, in its
+/// transaction), a page at a time.
+pub(super) async fn index_older_entries(
+    tx: &deadpool_postgres::Transaction<'_>,
+) -> StoreResult<()> {
+    let (mut chain, mut seq) = (i64::MIN, 0i64);
+    loop {
+        let rows = tx
+            .query(
+                "SELECT chain, seq, entry FROM audit_entries WHERE (chain, seq) > ($1, $2) \
+                 ORDER BY chain, seq LIMIT 10000",
+                &[&chain, &seq],
+            )
+            .await
+            .map_err(db_error)?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        chain = last.try_get(0).map_err(db_error)?;
+        seq = last.try_get(1).map_err(db_error)?;
+        let entries = rows
+            .iter()
+            .map(|r| {
+                let bytes: Vec<u8> = r.try_get(2).map_err(db_error)?;
+                decode_entry(&bytes)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        index(tx, &entries).await?;
+    }
+}
 
 impl PgStore {
     async fn append(&self, chain: u64, entries: Vec<AuditRecord>, lazy: bool) -> StoreResult<()> {
@@ -44,12 +105,16 @@ impl PgStore {
         let mut prev: Vec<u8> = head.try_get(1).map_err(db_error)?;
         let mut seqs = Vec::with_capacity(entries.len());
         let mut bytes = Vec::with_capacity(entries.len());
+        let mut named = Vec::new();
         for record in entries {
             let entry = record.chained(chain, seq, prev);
             seqs.push(to_i64(seq)?);
             bytes.push(entry.encode_to_vec());
-            prev = entry.hash;
+            prev = entry.hash.clone();
             seq += 1;
+            if !subjects_named(&entry).is_empty() {
+                named.push(entry);
+            }
         }
         let insert = tx
             .prepare_cached(
@@ -61,6 +126,7 @@ impl PgStore {
         tx.execute(&insert, &[&chain_id, &seqs, &bytes])
             .await
             .map_err(db_error)?;
+        index(&tx, &named).await?;
         let last = to_i64(seq - 1)?;
         let advance = tx
             .prepare_cached("UPDATE audit_heads SET seq = $2, hash = $3 WHERE chain = $1")
@@ -111,7 +177,43 @@ impl AuditStore for PgStore {
         rows.iter()
             .map(|r| {
                 let bytes: Vec<u8> = r.try_get(0).map_err(db_error)?;
-                AuditEntry::decode(bytes.as_slice()).map_err(|_| StoreError::Corrupt("audit entry"))
+                decode_entry(&bytes)
+            })
+            .collect()
+    }
+
+    async fn subject_audit(
+        &self,
+        chain: u64,
+        subject: &str,
+        after: u64,
+        limit_rows: usize,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT e.entry FROM audit_subjects x \
+                 JOIN audit_entries e ON e.chain = x.chain AND e.seq = x.seq \
+                 WHERE x.chain = $1 AND x.subject = $2 AND x.seq > $3 ORDER BY x.seq LIMIT $4",
+            )
+            .await
+            .map_err(db_error)?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &to_i64(chain)?,
+                    &subject,
+                    &i64::try_from(after).unwrap_or(i64::MAX),
+                    &limit(limit_rows),
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let bytes: Vec<u8> = r.try_get(0).map_err(db_error)?;
+                decode_entry(&bytes)
             })
             .collect()
     }

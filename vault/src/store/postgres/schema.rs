@@ -7,12 +7,13 @@ use super::sql::db_error;
 use crate::store::{StoreError, StoreResult};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Migration `n` takes the schema from version `n - 1` to `n`.
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_budgets.sql")),
+    (3, include_str!("migrations/0003_audit_subjects.sql")),
 ];
 
 /// Advisory-lock class of schema changes ("valv"); the second key is the schema's name, so
@@ -66,6 +67,9 @@ async fn apply(client: &mut Object) -> StoreResult<()> {
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = client.transaction().await.map_err(db_error)?;
         tx.batch_execute(sql).await.map_err(db_error)?;
+        if *version == 3 {
+            super::audit::index_older_entries(&tx).await?;
+        }
         tx.execute(
             "INSERT INTO valv_schema (version) VALUES ($1) \
              ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version",

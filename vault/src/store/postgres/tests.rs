@@ -130,3 +130,40 @@ async fn consent_histories_and_audit_entries_cannot_be_rewritten_in_the_database
         .get(0);
     assert!(triggers >= 4, "{triggers}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_to_the_subject_index_indexes_the_entries_already_stored() {
+    use crate::store::AuditStore;
+    let Some(schema) = TestSchema::create("PostgreSQL audit subject index backfill").await else {
+        return;
+    };
+    let options = PgOptions::new(schema.url());
+    let subject = "cd".repeat(16);
+    {
+        let store = PgStore::connect(&options).await.unwrap();
+        let mut named = crate::audit::entry(1, "p", "reidentify");
+        named.items.push(("x".into(), "released".into()));
+        named.item_subjects.push(subject.clone());
+        let plain = crate::audit::entry(1, "p", "pseudonymise");
+        store
+            .append_audit(3, vec![named.clone(), plain, named])
+            .await
+            .unwrap();
+    }
+    // The schema as version 2 left it: no index table.
+    sql(
+        &schema.url(),
+        "DROP TABLE audit_subjects; UPDATE valv_schema SET version = 2",
+    )
+    .await
+    .unwrap();
+    let store = PgStore::connect(&options).await.unwrap();
+    let found = store.subject_audit(3, &subject, 0, 10).await.unwrap();
+    assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 3]);
+    // New entries are indexed as they are appended.
+    let mut later = crate::audit::entry(1, "p", "consent.grant");
+    later.subject = Some(subject.clone());
+    store.append_audit(3, vec![later]).await.unwrap();
+    let found = store.subject_audit(3, &subject, 1, 10).await.unwrap();
+    assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
+}

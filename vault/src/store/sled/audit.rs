@@ -1,8 +1,10 @@
-//! sled: the audit family (the `audit` and `audit_checkpoints` trees).
+//! sled: the audit family (the `audit`, `audit_checkpoints` and `audit_subjects` trees).
 //!
 //! The next sequence number and previous hash of each chain are kept in memory after the first
 //! append (sled is opened by one process only, so this is the stored head) and changed only with
-//! the map locked, after the entries are written.
+//! the map locked, after the entries are written. Entries that name a subject are written with
+//! their subject-index keys in one transaction over both trees; the others (most of them:
+//! pseudonymise counts) keep the single-tree write.
 
 use std::sync::Arc;
 
@@ -10,8 +12,71 @@ use async_trait::async_trait;
 use prost::Message;
 use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
-use super::{SledStore, backend, blocking, write_atomically};
-use crate::store::{AuditStore, StoreError, StoreResult, records::AuditRecord};
+use sled::{Transactional, transaction::TransactionError};
+
+use super::{SledStore, Trees, backend, blocking, write_atomically};
+use crate::store::{
+    AuditStore, StoreError, StoreResult,
+    audit::{decode_entry, subjects_named},
+    records::AuditRecord,
+};
+
+/// The `meta` key that says every entry written before the subject index existed is in it.
+pub(super) const INDEXED: &str = "audit-subjects-indexed/1";
+
+/// `chain|len|subject`: the prefix of a subject's index keys.
+fn subject_prefix(chain: u64, subject: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + subject.len() + 8);
+    k.extend_from_slice(&chain.to_be_bytes());
+    k.push(u8::try_from(subject.len()).unwrap_or(u8::MAX));
+    k.extend_from_slice(subject.as_bytes());
+    k
+}
+
+fn subject_key(chain: u64, subject: &str, seq: u64) -> Vec<u8> {
+    let mut k = subject_prefix(chain, subject);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The index keys of one entry.
+fn index_keys(e: &AuditEntry) -> impl Iterator<Item = Vec<u8>> + '_ {
+    subjects_named(e)
+        .into_iter()
+        .map(|s| subject_key(e.chain, s, e.seq))
+}
+
+/// Indexes the entries stored before the subject index existed, once (at open; sled has one
+/// process). Idempotent: a run cut short is simply done again at the next open.
+pub(super) fn index_older_entries(trees: &Trees) -> StoreResult<()> {
+    if trees.meta.get(INDEXED).map_err(backend)?.is_some() {
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    let mut pending = 0;
+    for kv in &trees.audit {
+        let (_, v) = kv.map_err(backend)?;
+        let e = decode_entry(&v)?;
+        for key in index_keys(&e) {
+            batch.insert(key, Vec::new());
+            pending += 1;
+        }
+        if pending >= 10_000 {
+            trees
+                .audit_subjects
+                .apply_batch(std::mem::take(&mut batch))
+                .map_err(backend)?;
+            pending = 0;
+        }
+    }
+    trees.audit_subjects.apply_batch(batch).map_err(backend)?;
+    trees
+        .meta
+        .insert(INDEXED, b"1".as_slice())
+        .map_err(backend)?;
+    trees.db.flush().map_err(backend)?;
+    Ok(())
+}
 
 fn audit_key(chain: u64, seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(16);
@@ -30,10 +95,7 @@ impl SledStore {
             .next_back()
             .transpose()
             .map_err(backend)?;
-        last.map(|(_, v)| {
-            AuditEntry::decode(v.as_ref()).map_err(|_| StoreError::Corrupt("audit entry"))
-        })
-        .transpose()
+        last.map(|(_, v)| decode_entry(&v)).transpose()
     }
 }
 
@@ -59,13 +121,32 @@ impl AuditStore for SledStore {
             },
         };
         let mut writes = Vec::with_capacity(entries.len());
+        let mut index = Vec::new();
         for record in entries {
             let entry = record.chained(chain, seq, prev);
+            index.extend(index_keys(&entry));
             writes.push((audit_key(chain, seq), entry.encode_to_vec()));
             prev = entry.hash;
             seq += 1;
         }
-        write_atomically(&self.trees.audit, writes)?;
+        if index.is_empty() {
+            write_atomically(&self.trees.audit, writes)?;
+        } else {
+            (&self.trees.audit, &self.trees.audit_subjects)
+                .transaction(|(audit, subjects)| {
+                    for (k, v) in &writes {
+                        audit.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    for k in &index {
+                        subjects.insert(k.as_slice(), &[] as &[u8])?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e: TransactionError<()>| match e {
+                    TransactionError::Storage(e) => backend(e),
+                    TransactionError::Abort(()) => backend("audit append aborted"),
+                })?;
+        }
         next.insert(chain, (seq, prev));
         Ok(())
     }
@@ -84,9 +165,42 @@ impl AuditStore for SledStore {
                 .take(limit)
                 .map(|kv| {
                     let (_, v) = kv.map_err(backend)?;
-                    AuditEntry::decode(v.as_ref()).map_err(|_| StoreError::Corrupt("audit entry"))
+                    decode_entry(&v)
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn subject_audit(
+        &self,
+        chain: u64,
+        subject: &str,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        let trees = Arc::clone(&self.trees);
+        let subject = subject.to_owned();
+        blocking(limit, move || {
+            let prefix = subject_prefix(chain, &subject);
+            let from = subject_key(chain, &subject, after.saturating_add(1));
+            let mut out = Vec::new();
+            for kv in trees.audit_subjects.range(from..) {
+                let (k, _) = kv.map_err(backend)?;
+                if out.len() >= limit || !k.starts_with(&prefix) || k.len() != prefix.len() + 8 {
+                    break;
+                }
+                let mut seq = [0u8; 8];
+                seq.copy_from_slice(&k[prefix.len()..]);
+                let seq = u64::from_be_bytes(seq);
+                let Some(v) = trees.audit.get(audit_key(chain, seq)).map_err(backend)? else {
+                    return Err(StoreError::Corrupt(
+                        "subject index names a missing audit entry",
+                    ));
+                };
+                out.push(decode_entry(&v)?);
+            }
+            Ok(out)
         })
         .await
     }

@@ -12,7 +12,9 @@
 //! - `evidence`: `tenant|receipt id` → AES-256-GCM consent evidence (consent texts are
 //!   `meta` rows `ctext/…`).
 //! - `audit`: `chain|seq` → protobuf `AuditEntry` (hash-chained);
-//!   `audit_checkpoints`: `chain|seq` → protobuf `AuditCheckpoint`.
+//!   `audit_checkpoints`: `chain|seq` → protobuf `AuditCheckpoint`;
+//!   `audit_subjects`: `chain|len|subject|seq` → empty (the subject index, written with the
+//!   entries in one transaction).
 //!
 //! One process at a time: sled locks its directory, so a second process cannot open the same
 //! store. Process-local state here (the audit chain heads, the stripe locks, the known-mappings
@@ -57,6 +59,7 @@ struct Trees {
     subject_events: sled::Tree,
     audit: sled::Tree,
     audit_checkpoints: sled::Tree,
+    audit_subjects: sled::Tree,
     /// Serialises check-then-insert per domain, and sequence assignment per tenant (consents,
     /// subject events). Writers count their write toward the group commit before releasing it.
     stripes: Vec<Mutex<()>>,
@@ -105,10 +108,12 @@ impl SledStore {
             subject_events: db.open_tree("subject_events").map_err(backend)?,
             audit: db.open_tree("audit").map_err(backend)?,
             audit_checkpoints: db.open_tree("audit_checkpoints").map_err(backend)?,
+            audit_subjects: db.open_tree("audit_subjects").map_err(backend)?,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             audit_next: Mutex::new(HashMap::new()),
             db,
         });
+        audit::index_older_entries(&trees)?;
         let flush_db = trees.db.clone();
         // sled's flush on Linux ends in `sync_file_range`, which persists the written pages but
         // not the file's metadata (size, extent allocation), and sled itself `fsync`s only once
@@ -306,5 +311,48 @@ mod tests {
             vec![1, 2]
         );
         assert_eq!(entries[1].prev_hash, entries[0].hash);
+    }
+
+    #[tokio::test]
+    async fn entries_written_before_the_subject_index_are_indexed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let subject = "ab".repeat(16);
+        let mut named = crate::audit::entry(1, "p", "consent.grant");
+        named.subject = Some(subject.clone());
+        {
+            let store = super::SledStore::open(dir.path()).unwrap();
+            let plain = crate::audit::entry(1, "p", "x");
+            store
+                .append_audit(5, vec![plain, named.clone(), named])
+                .await
+                .unwrap();
+            crate::store::Durability::sync(&store).await.unwrap();
+        }
+        // A store from before the index: no index keys and no marker.
+        {
+            // sled lets go of its directory lock once its threads noticed the store is gone.
+            let db = (0..100)
+                .find_map(|_| {
+                    sled::open(dir.path())
+                        .inspect_err(|_| std::thread::sleep(std::time::Duration::from_millis(50)))
+                        .ok()
+                })
+                .unwrap();
+            db.drop_tree("audit_subjects").unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .remove(super::audit::INDEXED)
+                .unwrap();
+            db.flush().unwrap();
+        }
+        for _ in 0..100 {
+            if let Ok(store) = super::SledStore::open(dir.path()) {
+                let found = store.subject_audit(5, &subject, 0, 10).await.unwrap();
+                assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the store stayed locked");
     }
 }
