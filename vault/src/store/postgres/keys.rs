@@ -9,6 +9,30 @@ use super::{
 };
 use crate::store::{KeyStore, StoreResult};
 
+impl PgStore {
+    /// Runs a reservation: `sql` takes `keys` as $1, $2, then `n` as $3 and `limit` as $4, and
+    /// returns the new total — no row when `n` more would pass the limit.
+    async fn reserve(
+        &self,
+        sql: &str,
+        keys: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        n: u64,
+        limit: u64,
+    ) -> StoreResult<Option<u64>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let Ok(n) = i64::try_from(n) else {
+            return Ok(None);
+        };
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await.map_err(db_error)?;
+        let mut params = keys.to_vec();
+        params.extend([&n as &(dyn tokio_postgres::types::ToSql + Sync), &limit]);
+        let row = client.query_opt(&stmt, &params).await.map_err(db_error)?;
+        row.map(|r| to_u64(r.try_get(0).map_err(db_error)?))
+            .transpose()
+    }
+}
+
 #[async_trait]
 impl KeyStore for PgStore {
     async fn tenant_keys(&self, tenant_id: u64) -> StoreResult<Option<WrappedTenantKeys>> {
@@ -104,28 +128,18 @@ impl KeyStore for PgStore {
         n: u64,
         limit: u64,
     ) -> StoreResult<Option<u64>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let Ok(n) = i64::try_from(n) else {
-            return Ok(None);
-        };
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "INSERT INTO key_usage AS u (tenant_id, version, reserved) \
-                 SELECT $1, $2, $3::bigint WHERE $3::bigint <= $4::bigint \
-                 ON CONFLICT (tenant_id, version) DO UPDATE \
-                 SET reserved = u.reserved + EXCLUDED.reserved \
-                 WHERE u.reserved <= $4::bigint - EXCLUDED.reserved \
-                 RETURNING reserved",
-            )
-            .await
-            .map_err(db_error)?;
-        let row = client
-            .query_opt(&stmt, &[&to_i64(tenant_id)?, &to_i32(version)?, &n, &limit])
-            .await
-            .map_err(db_error)?;
-        row.map(|r| to_u64(r.try_get(0).map_err(db_error)?))
-            .transpose()
+        self.reserve(
+            "INSERT INTO key_usage AS u (tenant_id, version, reserved) \
+             SELECT $1, $2, $3::bigint WHERE $3::bigint <= $4::bigint \
+             ON CONFLICT (tenant_id, version) DO UPDATE \
+             SET reserved = u.reserved + EXCLUDED.reserved \
+             WHERE u.reserved <= $4::bigint - EXCLUDED.reserved \
+             RETURNING reserved",
+            &[&to_i64(tenant_id)?, &to_i32(version)?],
+            n,
+            limit,
+        )
+        .await
     }
 
     async fn reserve_budget(
@@ -135,31 +149,21 @@ impl KeyStore for PgStore {
         n: u64,
         limit: u64,
     ) -> StoreResult<Option<u64>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let Ok(n) = i64::try_from(n) else {
-            return Ok(None);
-        };
-        let client = self.client().await?;
         // One statement: a newer window starts from zero, the same (or an older) one adds.
-        let stmt = client
-            .prepare_cached(
-                "INSERT INTO budgets AS b (scope, win, used) \
-                 SELECT $1, $2, $3::bigint WHERE $3::bigint <= $4::bigint \
-                 ON CONFLICT (scope) DO UPDATE \
-                 SET win = GREATEST(b.win, EXCLUDED.win), \
-                     used = CASE WHEN EXCLUDED.win > b.win THEN EXCLUDED.used \
-                                 ELSE b.used + EXCLUDED.used END \
-                 WHERE EXCLUDED.win > b.win OR b.used <= $4::bigint - EXCLUDED.used \
-                 RETURNING used",
-            )
-            .await
-            .map_err(db_error)?;
-        let row = client
-            .query_opt(&stmt, &[&scope, &window, &n, &limit])
-            .await
-            .map_err(db_error)?;
-        row.map(|r| to_u64(r.try_get(0).map_err(db_error)?))
-            .transpose()
+        self.reserve(
+            "INSERT INTO budgets AS b (scope, win, used) \
+             SELECT $1, $2, $3::bigint WHERE $3::bigint <= $4::bigint \
+             ON CONFLICT (scope) DO UPDATE \
+             SET win = GREATEST(b.win, EXCLUDED.win), \
+                 used = CASE WHEN EXCLUDED.win > b.win THEN EXCLUDED.used \
+                             ELSE b.used + EXCLUDED.used END \
+             WHERE EXCLUDED.win > b.win OR b.used <= $4::bigint - EXCLUDED.used \
+             RETURNING used",
+            &[&scope, &window],
+            n,
+            limit,
+        )
+        .await
     }
 
     async fn budgets(&self, prefix: &str) -> StoreResult<Vec<(String, i64, u64)>> {
