@@ -14,6 +14,7 @@
 //! host is on loopback or a Unix socket.
 
 mod audit;
+mod audit_index;
 mod connect;
 mod consents;
 mod jobs;

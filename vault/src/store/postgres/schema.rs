@@ -68,7 +68,7 @@ async fn apply(client: &mut Object) -> StoreResult<()> {
         let tx = client.transaction().await.map_err(db_error)?;
         tx.batch_execute(sql).await.map_err(db_error)?;
         if *version == 3 {
-            super::audit::index_older_entries(&tx).await?;
+            super::audit_index::index_older_entries(&tx).await?;
         }
         tx.execute(
             "INSERT INTO valv_schema (version) VALUES ($1) \

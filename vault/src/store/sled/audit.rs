@@ -14,69 +14,14 @@ use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 
 use sled::{Transactional, transaction::TransactionError};
 
-use super::{SledStore, Trees, backend, blocking, write_atomically};
-use crate::store::{
-    AuditStore, StoreError, StoreResult,
-    audit::{decode_entry, subjects_named},
-    records::AuditRecord,
+use super::{
+    SledStore, backend, blocking,
+    subject_index::{index_keys, subject_key, subject_prefix},
+    write_atomically,
 };
-
-/// The `meta` key that says every entry written before the subject index existed is in it.
-pub(super) const INDEXED: &str = "audit-subjects-indexed/1";
-
-/// `chain|len|subject`: the prefix of a subject's index keys.
-fn subject_prefix(chain: u64, subject: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(9 + subject.len() + 8);
-    k.extend_from_slice(&chain.to_be_bytes());
-    k.push(u8::try_from(subject.len()).unwrap_or(u8::MAX));
-    k.extend_from_slice(subject.as_bytes());
-    k
-}
-
-fn subject_key(chain: u64, subject: &str, seq: u64) -> Vec<u8> {
-    let mut k = subject_prefix(chain, subject);
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-/// The index keys of one entry.
-fn index_keys(e: &AuditEntry) -> impl Iterator<Item = Vec<u8>> + '_ {
-    subjects_named(e)
-        .into_iter()
-        .map(|s| subject_key(e.chain, s, e.seq))
-}
-
-/// Indexes the entries stored before the subject index existed, once (at open; sled has one
-/// process). Idempotent: a run cut short is simply done again at the next open.
-pub(super) fn index_older_entries(trees: &Trees) -> StoreResult<()> {
-    if trees.meta.get(INDEXED).map_err(backend)?.is_some() {
-        return Ok(());
-    }
-    let mut batch = sled::Batch::default();
-    let mut pending = 0;
-    for kv in &trees.audit {
-        let (_, v) = kv.map_err(backend)?;
-        let e = decode_entry(&v)?;
-        for key in index_keys(&e) {
-            batch.insert(key, Vec::new());
-            pending += 1;
-        }
-        if pending >= 10_000 {
-            trees
-                .audit_subjects
-                .apply_batch(std::mem::take(&mut batch))
-                .map_err(backend)?;
-            pending = 0;
-        }
-    }
-    trees.audit_subjects.apply_batch(batch).map_err(backend)?;
-    trees
-        .meta
-        .insert(INDEXED, b"1".as_slice())
-        .map_err(backend)?;
-    trees.db.flush().map_err(backend)?;
-    Ok(())
-}
+use crate::store::{
+    AuditStore, StoreError, StoreResult, audit::decode_entry, records::AuditRecord,
+};
 
 fn audit_key(chain: u64, seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(16);

@@ -31,6 +31,7 @@ mod keys;
 mod known;
 mod mappings;
 mod registry;
+mod subject_index;
 mod subjects;
 
 use std::{
@@ -113,7 +114,8 @@ impl SledStore {
             audit_next: Mutex::new(HashMap::new()),
             db,
         });
-        audit::index_older_entries(&trees)?;
+        subject_index::index_older_entries(&trees.audit, &trees.audit_subjects, &trees.meta)?;
+        trees.db.flush().map_err(backend)?;
         let flush_db = trees.db.clone();
         // sled's flush on Linux ends in `sync_file_range`, which persists the written pages but
         // not the file's metadata (size, extent allocation), and sled itself `fsync`s only once
@@ -341,7 +343,7 @@ mod tests {
             db.drop_tree("audit_subjects").unwrap();
             db.open_tree("meta")
                 .unwrap()
-                .remove(super::audit::INDEXED)
+                .remove(super::subject_index::INDEXED)
                 .unwrap();
             db.flush().unwrap();
         }
