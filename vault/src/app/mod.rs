@@ -135,6 +135,12 @@ impl App {
         Ok(())
     }
 
+    /// The tenant's change counter as this process last read it from the store (by
+    /// [`App::observe`]).
+    pub fn generation_seen(&self, tenant_id: u64) -> u64 {
+        self.generations.current(tenant_id)
+    }
+
     /// True while no root key is in memory (a sealed vault before its shares arrived).
     pub fn is_sealed(&self) -> bool {
         self.seal.as_ref().is_some_and(|s| s.is_sealed())

@@ -14,6 +14,7 @@ use crate::{
         date::Date,
         identifier::normalise,
         scheme::{Pseudonym, Scheme},
+        subject::{Erased, SubjectHandle},
     },
     error::{VaultError, VaultResult},
     store::records::{InsertOutcome, MappingRecord, NewMapping, Role},
@@ -92,6 +93,9 @@ pub async fn pseudonymise(
         scheme: domain.scheme,
         reversible: domain.reversible,
     };
+    // The erased subjects as of the change counter read for this request (read before the
+    // view, so a change after it is seen by `taken_back` below).
+    let seen = app.generation_seen(tenant_id);
     let erased = app.restrictions.erased(tenant_id).await?;
     let Prepared {
         slots,
@@ -242,6 +246,13 @@ pub async fn pseudonymise(
             },
         });
     }
+    let keyed_rows: Vec<(Vec<u8>, SubjectHandle)> = if domain.scheme == Scheme::Keyed {
+        rows.iter()
+            .map(|r| (r.pseudonym.clone(), r.record.subject))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let outcomes = if rows.is_empty() {
         Vec::new()
     } else {
@@ -250,6 +261,13 @@ pub async fn pseudonymise(
             .await?
     };
     drop(shared);
+    let inserted: Vec<(Vec<u8>, SubjectHandle)> = keyed_rows
+        .into_iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| **o == InsertOutcome::Inserted)
+        .map(|(row, _)| row)
+        .collect();
+    take_back_if_erased(app, tenant_id, domain.id, seen, &erased, inserted).await?;
 
     let mut created = 0u32;
     let mut failed = 0u64;
@@ -360,4 +378,45 @@ async fn audit_returning(
         app.audit.append(tenant_id, entry).await?;
     }
     Ok(())
+}
+
+/// A keyed mapping inserted for a subject whose erasure committed while the batch ran (after
+/// the batch read the erased subjects) carries the subject's pre-erasure pseudonym, which the
+/// tombstone's tweak no longer finds: such rows are deleted again and the batch answers
+/// `ABORTED`, so the caller sends it again and gets the subject's new pseudonym. Only batches
+/// that inserted keyed rows read the change counter once more; an erasure raises it before it
+/// deletes anything.
+async fn take_back_if_erased(
+    app: &Arc<App>,
+    tenant_id: u64,
+    domain_id: u64,
+    seen: u64,
+    erased: &Erased,
+    inserted: Vec<(Vec<u8>, SubjectHandle)>,
+) -> VaultResult<()> {
+    if inserted.is_empty() || app.store.tenant_generation(tenant_id).await? == seen {
+        return Ok(());
+    }
+    app.observe(tenant_id).await?;
+    let now = app.restrictions.erased(tenant_id).await?;
+    let stale: Vec<Vec<u8>> = inserted
+        .into_iter()
+        .filter(|(_, subject)| now.get(subject) != erased.get(subject))
+        .map(|(p, _)| p)
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    for p in &stale {
+        app.store.delete_mapping(domain_id, p, None).await?;
+    }
+    tracing::warn!(
+        tenant = tenant_id,
+        domain = domain_id,
+        taken_back = stale.len(),
+        "a subject was erased while a batch inserted its mapping; the mapping was deleted again"
+    );
+    Err(VaultError::Aborted(
+        "identifiers: a subject of this batch was erased while the batch ran; nothing new of that subject was kept — send the batch again".into(),
+    ))
 }

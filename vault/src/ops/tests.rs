@@ -205,3 +205,53 @@ async fn an_erasure_is_all_or_nothing() {
         .unwrap();
     assert_eq!(left.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_racing_an_erasure_on_another_node_keeps_nothing_of_the_old_pseudonym() {
+    let nodes = Nodes::new();
+    let (a, b) = (
+        nodes.node(Limits::default()).await,
+        nodes.node(Limits::default()).await,
+    );
+    let (tenant_id, pseudonyms) = clinic(&a, 2).await;
+    // B read the change counter (and the erased subjects: none) for its batch ...
+    b.observe(tenant_id).await.unwrap();
+    assert!(b.restrictions.erased(tenant_id).await.unwrap().is_empty());
+    // ... then A erases patient-0 ...
+    let officer = caller(Some(tenant_id), Role::SubjectOfficer);
+    ops::subjects::erase(
+        &a,
+        &officer,
+        "patients",
+        SubjectBy::Identifier("patient-0".into()),
+    )
+    .await
+    .unwrap();
+    // ... and B's batch, still on what it read, would re-insert the erased pseudonym: it takes
+    // the row back and asks for the batch again.
+    let tok = caller(Some(tenant_id), Role::Tokenizer);
+    let raced = ops::pseudonymise::pseudonymise(&b, &tok, "patients", vec!["patient-0".into()])
+        .await
+        .map(|p| p.results);
+    assert!(matches!(raced, Err(VaultError::Aborted(_))), "{raced:?}");
+    let domain = a
+        .store
+        .domain(tenant_id, "patients")
+        .await
+        .unwrap()
+        .unwrap();
+    let old = crate::engine::scheme::Pseudonym::parse(domain.scheme, &pseudonyms[0]).unwrap();
+    assert_eq!(a.store.mapping(domain.id, &old.0).await.unwrap(), None);
+    // Sent again, the batch gets the subject's new pseudonym; the other subject is untouched.
+    let again = ops::pseudonymise::pseudonymise(
+        &b,
+        &tok,
+        "patients",
+        vec!["patient-0".into(), "patient-1".into()],
+    )
+    .await
+    .unwrap()
+    .results;
+    assert_ne!(again[0].as_deref().unwrap(), pseudonyms[0]);
+    assert_eq!(again[1].as_deref().unwrap(), pseudonyms[1]);
+}

@@ -138,6 +138,11 @@ impl SubjectStore for SledStore {
             erasure.events.clone(),
         )?;
         let subject_hex = erasure.tombstone.subject.clone();
+        // The change counter rises before the mappings go as well as after: a pseudonymise that
+        // re-inserts one of them after the deletion reads the raised counter and takes back
+        // what it inserted (`ops::pseudonymise`); the raise after invalidates caches loaded
+        // meanwhile.
+        self.bump(tenant_id)?;
         let result = (&t.data, &t.consent, &t.evidence, &t.meta, &t.subject_events).transaction(
             |(data, consent, evidence, meta, subject_events)| {
                 let mut tombstone = erasure.tombstone.clone();
