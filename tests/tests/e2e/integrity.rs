@@ -261,3 +261,332 @@ async fn a_mapping_given_another_subject_releases_nothing() {
     );
     server.terminate();
 }
+
+/// The consent rows of one subject's history of `purpose`, as (key, event) in sequence order.
+fn history(
+    consent: &sled::Tree,
+    subject: &[u8],
+    purpose: &str,
+) -> Vec<(sled::IVec, serde_json::Value)> {
+    consent
+        .iter()
+        .filter_map(Result::ok)
+        .filter(|(k, _)| &k[8..24] == subject && k[24..].starts_with(purpose.as_bytes()))
+        .map(|(k, v)| (k, serde_json::from_slice(&v).unwrap()))
+        .collect()
+}
+
+/// A consent history decides by its order: the latest event is in force. An attacker with the
+/// store files but not the root key swaps a grant and its withdrawal (sequence numbers mended
+/// to match), or appends a copy of a genuine grant after a withdrawal. Each is refused with a
+/// clear error, nothing is released, and it is counted and audited; untouched histories keep
+/// working.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consent_event_forged_or_reordered_releases_nothing() {
+    let (dir, server, t) = clinic().await;
+    let (data, log) = (dir.path().join("data"), dir.path().join("valv.log"));
+    let ps = pseudonymise_ok(
+        &server.client(&t.tokenizer).await,
+        "patients",
+        &["kept", "reordered", "forged"],
+    )
+    .await;
+    let cm = server.client(&t.consent_manager).await;
+    // The forged one's grant runs until 2100, which tells the test (not the attacker) which
+    // history is which in the raw store.
+    let until_2100 = 4_102_444_800_000;
+    for (who, until) in [("kept", 0), ("reordered", 0), ("forged", until_2100)] {
+        cm.consents()
+            .grant_consent(valv_e2e::grant("patients", who, "research", 1, until))
+            .await
+            .unwrap();
+    }
+    for who in ["reordered", "forged"] {
+        cm.consents()
+            .withdraw_consent(pb::WithdrawConsentRequest {
+                subject: Some(pb::SubjectRef {
+                    domain: "patients".into(),
+                    by: Some(pb::subject_ref::By::Identifier(who.into())),
+                }),
+                purpose: "research".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let re = server.client(&t.reidentifier).await;
+    let verdicts = valv_e2e::reidentify(&re, "patients", "research", &ps)
+        .await
+        .unwrap();
+    assert_eq!(
+        verdicts.iter().map(|v| v.0).collect::<Vec<_>>(),
+        [
+            pb::Verdict::Released,
+            pb::Verdict::ConsentWithdrawn,
+            pb::Verdict::ConsentWithdrawn
+        ]
+    );
+    server.terminate();
+
+    let mut subjects = Vec::new();
+    {
+        let db = sled::open(data.join("store")).unwrap();
+        let consent = db.open_tree("consent").unwrap();
+        // Histories with two events: the withdrawn ones.
+        let mut two: Vec<Vec<u8>> = consent
+            .iter()
+            .filter_map(Result::ok)
+            .map(|(k, _)| k[8..24].to_vec())
+            .collect();
+        two.dedup();
+        two.retain(|s| history(&consent, s, "research").len() == 2);
+        assert_eq!(two.len(), 2);
+        for s in &two {
+            let h = history(&consent, s, "research");
+            assert!(
+                h.iter()
+                    .all(|(_, e)| e["mac"].as_str().is_some_and(|m| m.len() == 64))
+            );
+        }
+        two.sort_by_key(|s| history(&consent, s, "research")[0].1["valid_until_ms"] == until_2100);
+        let (reordered, forged) = (&two[0], &two[1]);
+        // Reordered: the grant moved after the withdrawal, each keeping the number of its row.
+        let h = history(&consent, reordered, "research");
+        let (mut grant, mut withdrawal) = (h[0].1.clone(), h[1].1.clone());
+        grant["seq"] = 2.into();
+        withdrawal["seq"] = 1.into();
+        consent
+            .insert(&h[0].0, serde_json::to_vec(&withdrawal).unwrap())
+            .unwrap();
+        consent
+            .insert(&h[1].0, serde_json::to_vec(&grant).unwrap())
+            .unwrap();
+        // Forged: the genuine grant copied after the withdrawal as event 3.
+        let h = history(&consent, forged, "research");
+        let mut copy = h[0].1.clone();
+        copy["seq"] = 3.into();
+        let mut key = h[1].0.to_vec();
+        let n = key.len();
+        key[n - 8..].copy_from_slice(&3u64.to_be_bytes());
+        consent
+            .insert(key, serde_json::to_vec(&copy).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+        subjects.extend([hex::encode(reordered), hex::encode(forged)]);
+    }
+
+    let server = start(&data, &log);
+    let re = server.client(&t.reidentifier).await;
+    for (i, (p, subject)) in [(&ps[1], &subjects[0]), (&ps[2], &subjects[1])]
+        .into_iter()
+        .enumerate()
+    {
+        let refused = valv_e2e::reidentify(&re, "patients", "research", std::slice::from_ref(p))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(refused.code(), Code::DataLoss, "{i}: {refused:?}");
+        assert!(
+            refused
+                .message()
+                .contains(&format!("consent-event subject:{subject}/research/")),
+            "{refused:?}"
+        );
+        assert!(
+            refused.message().contains("nothing was released"),
+            "{refused:?}"
+        );
+    }
+    // A batch with a tampered history among good ones releases nothing at all.
+    let batch = valv_e2e::reidentify(&re, "patients", "research", &ps).await;
+    assert_eq!(batch.err().map(|s| s.code()), Some(Code::DataLoss));
+    // Untouched: still released.
+    let kept = valv_e2e::reidentify(&re, "patients", "research", &ps[..1])
+        .await
+        .unwrap();
+    assert_eq!(kept[0].0, pb::Verdict::Released);
+    // The consent desk is refused the tampered history too.
+    let history = server
+        .client(&t.consent_manager)
+        .await
+        .consents()
+        .get_consent_history(pb::GetConsentHistoryRequest {
+            subject: Some(pb::SubjectRef {
+                domain: "patients".into(),
+                by: Some(pb::subject_ref::By::Identifier("reordered".into())),
+            }),
+            purpose: String::new(),
+        })
+        .await;
+    assert_eq!(history.err().map(|s| s.code()), Some(Code::DataLoss));
+    let metrics = http_get(server.metrics_addr.unwrap(), "/metrics").await;
+    let failures = metrics
+        .lines()
+        .find(|l| l.starts_with("valv_integrity_failures_total{kind=\"consent-event\"}"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let counted: u64 = failures.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(counted >= 4, "{failures}");
+    let (entries, _) = valv_e2e::read_audit(
+        &server.client(&t.auditor).await,
+        pb::ReadAuditRequest::default(),
+    )
+    .await;
+    let refused: Vec<String> = entries
+        .iter()
+        .filter(|e| e.action == "integrity.refused")
+        .flat_map(|e| e.items.iter().map(|i| i.target.clone()))
+        .collect();
+    for s in &subjects {
+        assert!(
+            refused
+                .iter()
+                .any(|r| r.starts_with(&format!("consent-event:subject:{s}/research/"))),
+            "{s} not audited: {refused:?}"
+        );
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    for who in ["\"kept\"", "reordered\"", "forged\""] {
+        assert!(!log_text.contains(who), "{who} in the log");
+    }
+    server.terminate();
+}
+
+fn named(who: &str) -> Option<pb::SubjectRef> {
+    Some(pb::SubjectRef {
+        domain: "patients".into(),
+        by: Some(pb::subject_ref::By::Identifier(who.into())),
+    })
+}
+
+/// A restriction decides that a person is not re-identified, a tombstone that an erased person
+/// comes back under new pseudonyms. Moved to another subject in the raw store (lifting the
+/// real one's restriction), or with its tweak changed, each is refused: the restricted person
+/// stays unreleased, and the change is counted and audited.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restriction_or_tombstone_changed_in_the_store_is_refused() {
+    let (dir, server, t) = clinic().await;
+    let (data, log) = (dir.path().join("data"), dir.path().join("valv.log"));
+    let tenant = audit_key(&server.client(&t.auditor).await).await.chain;
+    let tok = server.client(&t.tokenizer).await;
+    let ps = pseudonymise_ok(&tok, "patients", &["restricted", "erased"]).await;
+    let cm = server.client(&t.consent_manager).await;
+    cm.consents()
+        .grant_consent(valv_e2e::grant("patients", "restricted", "research", 1, 0))
+        .await
+        .unwrap();
+    let admin = server.client(&t.admin).await;
+    let officer = server
+        .client(&valv_e2e::principal_token(&admin, "dpo", pb::Role::SubjectOfficer).await)
+        .await;
+    officer
+        .subjects()
+        .restrict_subject(pb::RestrictSubjectRequest {
+            subject: named("restricted"),
+            reason: "complaint".into(),
+        })
+        .await
+        .unwrap();
+    officer
+        .subjects()
+        .erase_subject(pb::EraseSubjectRequest {
+            subject: named("erased"),
+        })
+        .await
+        .unwrap();
+    let re = server.client(&t.reidentifier).await;
+    let before = valv_e2e::reidentify(&re, "patients", "research", &ps[..1])
+        .await
+        .unwrap();
+    assert_eq!(before[0].0, pb::Verdict::Restricted);
+    server.terminate();
+
+    let (restricted_subject, erased_subject);
+    {
+        let db = sled::open(data.join("store")).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        let only = |prefix: String| {
+            let rows: Vec<(sled::IVec, sled::IVec)> =
+                meta.scan_prefix(prefix).filter_map(Result::ok).collect();
+            assert_eq!(rows.len(), 1);
+            let row: serde_json::Value = serde_json::from_slice(&rows[0].1).unwrap();
+            assert!(row["mac"].as_str().is_some_and(|m| m.len() == 64), "{row}");
+            (rows[0].0.clone(), row)
+        };
+        // The restriction moved to a subject nobody has: the real one is lifted.
+        let (key, mut row) = only(format!("restrict/{tenant}/"));
+        restricted_subject = row["subject"].as_str().unwrap().to_owned();
+        let elsewhere = "ab".repeat(16);
+        row["subject"] = elsewhere.clone().into();
+        meta.remove(&key).unwrap();
+        meta.insert(
+            format!("restrict/{tenant}/{elsewhere}"),
+            serde_json::to_vec(&row).unwrap(),
+        )
+        .unwrap();
+        // The tombstone's tweak replaced by zeros: the old pseudonyms would come back.
+        let (key, mut row) = only(format!("tomb/{tenant}/"));
+        erased_subject = row["subject"].as_str().unwrap().to_owned();
+        row["tweak"] = "00".repeat(16).into();
+        meta.insert(&key, serde_json::to_vec(&row).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+
+    let server = start(&data, &log);
+    let re = server.client(&t.reidentifier).await;
+    let refused = valv_e2e::reidentify(&re, "patients", "research", &ps[..1])
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.code(), Code::DataLoss, "{refused:?}");
+    assert!(refused.message().contains("restriction "), "{refused:?}");
+    assert!(
+        refused.message().contains("nothing was released"),
+        "{refused:?}"
+    );
+    let tok = server.client(&t.tokenizer).await;
+    let refused = tok
+        .pseudonyms()
+        .pseudonymise(pb::PseudonymiseRequest {
+            domain: "patients".into(),
+            identifiers: vec!["erased".into()],
+            batch_id: 0,
+        })
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.code(), Code::DataLoss, "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .contains(&format!("tombstone {erased_subject}")),
+        "{refused:?}"
+    );
+    let metrics = http_get(server.metrics_addr.unwrap(), "/metrics").await;
+    assert!(
+        metrics.contains("valv_integrity_failures_total{kind=\"restriction\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("valv_integrity_failures_total{kind=\"tombstone\"}"));
+    let (entries, _) = valv_e2e::read_audit(
+        &server.client(&t.auditor).await,
+        pb::ReadAuditRequest::default(),
+    )
+    .await;
+    let refused: Vec<String> = entries
+        .iter()
+        .filter(|e| e.action == "integrity.refused")
+        .flat_map(|e| e.items.iter().map(|i| i.target.clone()))
+        .collect();
+    assert!(
+        refused.contains(&format!("restriction:{}", "ab".repeat(16))),
+        "{refused:?}"
+    );
+    assert!(refused.contains(&format!("tombstone:{erased_subject}")));
+    // The moved restriction's subject stays in the audit as restricted.
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "subject.restrict" && e.subject == restricted_subject)
+    );
+    server.terminate();
+}

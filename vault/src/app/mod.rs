@@ -3,6 +3,7 @@
 //! ([`restrictions`]) and the subject-event bus ([`events`]). Each part keeps its locks to
 //! itself.
 
+pub mod consents;
 pub mod events;
 pub mod generations;
 pub mod keys;
@@ -12,6 +13,7 @@ pub mod rows;
 pub mod running;
 pub mod serials;
 pub mod settings;
+pub mod subject_rows;
 
 use std::sync::Arc;
 
@@ -103,7 +105,7 @@ impl App {
                 limits.key_use_budget,
                 Arc::clone(&generations),
             ),
-            restrictions: Restrictions::new(Arc::clone(&store), Arc::clone(&generations)),
+            restrictions: Restrictions::new(Arc::clone(&generations)),
             events: SubjectEvents::default(),
             running: Running::default(),
             rows: rows::RowCache::default(),

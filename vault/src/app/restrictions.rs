@@ -17,7 +17,7 @@ use super::generations::Generations;
 use crate::{
     engine::subject::{Erased, SubjectHandle},
     error::{VaultError, VaultResult},
-    store::Store,
+    store::records::{RestrictionRecord, TombstoneRecord},
 };
 
 /// The restricted subjects of a tenant.
@@ -25,7 +25,6 @@ pub type RestrictedSet = HashSet<SubjectHandle>;
 
 /// The restriction view of a running vault.
 pub struct Restrictions {
-    store: Arc<dyn Store>,
     generations: Arc<Generations>,
     restricted: RwLock<HashMap<u64, (u64, Arc<RestrictedSet>)>>,
     erased: RwLock<HashMap<u64, (u64, Arc<Erased>)>>,
@@ -60,10 +59,9 @@ fn poisoned<T>(_: T) -> VaultError {
 }
 
 impl Restrictions {
-    /// An empty view over `store`.
-    pub(crate) fn new(store: Arc<dyn Store>, generations: Arc<Generations>) -> Self {
+    /// An empty view.
+    pub(crate) fn new(generations: Arc<Generations>) -> Self {
         Self {
-            store,
             generations,
             restricted: RwLock::new(HashMap::new()),
             erased: RwLock::new(HashMap::new()),
@@ -80,13 +78,15 @@ impl Restrictions {
         }
     }
 
-    /// The subjects of a tenant whose processing is restricted (loaded once, then kept in step
-    /// by [`Restrictions::begin_change`]).
-    pub async fn subjects(&self, tenant_id: u64) -> VaultResult<Arc<RestrictedSet>> {
+    /// The subjects of a tenant whose processing is restricted (`load`ed once — checked rows,
+    /// see `App::restricted` — then kept in step by [`Restrictions::begin_change`]).
+    pub async fn subjects<F, Fut>(&self, tenant_id: u64, load: F) -> VaultResult<Arc<RestrictedSet>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = VaultResult<Vec<RestrictionRecord>>>,
+    {
         self.view(&self.restricted, tenant_id, || async {
-            Ok(self
-                .store
-                .restrictions(tenant_id)
+            Ok(load()
                 .await?
                 .iter()
                 .filter_map(|r| hex::decode(&r.subject).ok()?.try_into().ok())
@@ -95,13 +95,15 @@ impl Restrictions {
         .await
     }
 
-    /// The erased subjects of a tenant and their tombstones' tweaks (loaded once, then kept in
-    /// step like the restrictions).
-    pub async fn erased(&self, tenant_id: u64) -> VaultResult<Arc<Erased>> {
+    /// The erased subjects of a tenant and their tombstones' tweaks (`load`ed once, then kept
+    /// in step like the restrictions).
+    pub async fn erased<F, Fut>(&self, tenant_id: u64, load: F) -> VaultResult<Arc<Erased>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = VaultResult<Vec<TombstoneRecord>>>,
+    {
         self.view(&self.erased, tenant_id, || async {
-            Ok(self
-                .store
-                .tombstones(tenant_id)
+            Ok(load()
                 .await?
                 .iter()
                 .filter_map(|t| {

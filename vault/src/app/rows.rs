@@ -19,7 +19,7 @@ use valv_kms::SecretKey;
 
 use super::App;
 use crate::{
-    engine::integrity::{self, Authenticated},
+    engine::integrity::{self, Authenticated, Chained},
     error::{VaultError, VaultResult},
     store::records::{
         DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord,
@@ -38,8 +38,8 @@ pub struct RowCache {
 }
 
 impl RowCache {
-    fn passed<T: Authenticated>(&self, record: &T) -> bool {
-        let key = (T::KIND, record.chain(), record.label());
+    fn passed<T: Authenticated>(&self, chain: u64, record: &T) -> bool {
+        let key = (T::KIND, chain, record.label());
         self.verified.lock().is_ok_and(|m| {
             m.get(&key)
                 .and_then(|v| v.downcast_ref::<T>())
@@ -47,21 +47,18 @@ impl RowCache {
         })
     }
 
-    fn remember<T: Authenticated>(&self, record: &T) {
+    fn remember<T: Authenticated>(&self, chain: u64, record: &T) {
         if let Ok(mut m) = self.verified.lock() {
             if m.len() >= REMEMBERED {
                 m.clear();
             }
-            m.insert(
-                (T::KIND, record.chain(), record.label()),
-                Arc::new(record.clone()),
-            );
+            m.insert((T::KIND, chain, record.label()), Arc::new(record.clone()));
         }
     }
 }
 
 impl App {
-    async fn row_key(&self, chain: u64) -> VaultResult<SecretKey> {
+    pub(super) async fn row_key(&self, chain: u64) -> VaultResult<SecretKey> {
         match self.keys.tenant_keys(chain).await {
             Ok(keys) => Ok(keys.row_integrity_key()),
             Err(VaultError::FailedPrecondition(_)) => Err(VaultError::FailedPrecondition(
@@ -72,32 +69,53 @@ impl App {
     }
 
     /// Sets `record`'s MAC (before it is written).
-    pub async fn seal<T: Authenticated>(&self, record: &mut T) -> VaultResult<()> {
-        let key = self.row_key(record.chain()).await?;
+    pub async fn seal<T: Chained>(&self, record: &mut T) -> VaultResult<()> {
+        self.seal_in(record.chain(), record).await
+    }
+
+    /// Sets the MAC of `record`, a row of tenant `chain`.
+    pub async fn seal_in<T: Authenticated>(&self, chain: u64, record: &mut T) -> VaultResult<()> {
+        let key = self.row_key(chain).await?;
         record.set_mac(integrity::mac(&key, record));
         Ok(())
     }
 
     /// `record` if its MAC holds; else refused, counted, logged and audited.
-    pub async fn verified<T: Authenticated>(&self, record: T) -> VaultResult<T> {
-        if self.rows.passed(&record) {
+    pub async fn verified<T: Chained>(&self, record: T) -> VaultResult<T> {
+        self.verified_in(record.chain(), record).await
+    }
+
+    /// [`Self::verified`] for a row of tenant `chain`.
+    pub async fn verified_in<T: Authenticated>(&self, chain: u64, record: T) -> VaultResult<T> {
+        if self.rows.passed(chain, &record) {
             return Ok(record);
         }
-        let key = self.row_key(record.chain()).await?;
+        let key = self.row_key(chain).await?;
         if integrity::verify(&key, &record) {
-            self.rows.remember(&record);
+            self.rows.remember(chain, &record);
             return Ok(record);
         }
-        Err(self
-            .tampered(T::KIND, record.chain(), &record.label())
-            .await)
+        Err(self.tampered(T::KIND, chain, &record.label()).await)
     }
 
     /// [`Self::verified`] for each, in order.
-    pub async fn all_verified<T: Authenticated>(&self, records: Vec<T>) -> VaultResult<Vec<T>> {
+    pub async fn all_verified<T: Chained>(&self, records: Vec<T>) -> VaultResult<Vec<T>> {
         let mut out = Vec::with_capacity(records.len());
         for r in records {
             out.push(self.verified(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`Self::verified_in`] for each, in order.
+    pub async fn all_verified_in<T: Authenticated>(
+        &self,
+        chain: u64,
+        records: Vec<T>,
+    ) -> VaultResult<Vec<T>> {
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            out.push(self.verified_in(chain, r).await?);
         }
         Ok(out)
     }

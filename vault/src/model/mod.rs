@@ -140,4 +140,8 @@ pub struct ConsentEvent {
     /// Grants: the subject's pseudonym there, where known.
     #[serde(default)]
     pub subject_pseudonym: String,
+    /// HMAC over the event, its sequence number, subject and purpose under the tenant's
+    /// row-integrity key (`engine::integrity::ConsentSealer`); every other field is covered.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
 }

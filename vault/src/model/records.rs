@@ -522,6 +522,9 @@ pub struct RestrictionRecord {
     pub by: String,
     /// Why (free text, no identifier).
     pub reason: String,
+    /// HMAC of the row under its tenant's row-integrity key (`engine::integrity`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
 }
 
 /// What is left of an erased subject (GDPR Art. 17): proof that the erasure happened.
@@ -546,6 +549,10 @@ pub struct TombstoneRecord {
     /// tombstones written before tweaks existed (those count as the all-zero tweak).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tweak: String,
+    /// HMAC of the row (all but the counts) under its tenant's row-integrity key
+    /// (`engine::integrity`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
 }
 
 /// One entry of a tenant's subject-event log (what downstream systems must be told).

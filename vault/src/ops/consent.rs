@@ -102,7 +102,6 @@ async fn record(
     entry.counts = vec![("text_version".into(), u64::from(event.text_version))];
     app.audit.append(tenant_id, entry).await?;
     let event = app
-        .store
         .append_consent(tenant_id, subject, purpose, event)
         .await?;
     // What downstream systems are told, made durable by the same flush.
@@ -342,7 +341,6 @@ pub async fn withdraw(
     let named = resolve(app, tenant_id, domain, by, "subject").await?;
     let subject = named.handle;
     let history = app
-        .store
         .consent_history(tenant_id, subject, &purpose.name)
         .await?;
     match history.last() {
@@ -415,7 +413,7 @@ pub async fn history(
     let now = app.now_ms();
     let mut out = Vec::new();
     for name in purposes {
-        let events = app.store.consent_history(tenant_id, subject, &name).await?;
+        let events = app.consent_history(tenant_id, subject, &name).await?;
         if events.is_empty() && purpose.is_empty() {
             continue;
         }

@@ -56,7 +56,7 @@ async fn latest(
     tenant_id: u64,
 ) -> VaultResult<BTreeMap<String, (String, ConsentEvent)>> {
     let mut pairs = BTreeMap::new();
-    for (subject, purpose, event) in app.store.scan_consents(tenant_id).await? {
+    for (subject, purpose, event) in app.scan_consents(tenant_id).await? {
         // Events come in sequence order: the last one per pair wins.
         pairs.insert(
             format!("{}/{purpose}", hex::encode(subject)),

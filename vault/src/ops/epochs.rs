@@ -116,7 +116,7 @@ pub async fn translate_page(
     let keys = app.keys.domain_keys(domain).await?;
     let mut data_keys = app.keys.domain_data_keys(domain).await?;
     let now = app.now_ms();
-    let erased = app.restrictions.erased(tenant_id).await?;
+    let erased = app.erased(tenant_id).await?;
     let mut olds = Vec::new();
     let mut rows = Vec::new();
     // Format-preserving twins take fresh serials; the first `fresh.len()` rows use them.

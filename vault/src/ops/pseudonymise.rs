@@ -96,7 +96,7 @@ pub async fn pseudonymise(
     // The erased subjects as of the change counter read for this request (read before the
     // view, so a change after it is seen by `taken_back` below).
     let seen = app.generation_seen(tenant_id);
-    let erased = app.restrictions.erased(tenant_id).await?;
+    let erased = app.erased(tenant_id).await?;
     let Prepared {
         slots,
         mut candidates,
@@ -398,7 +398,7 @@ async fn take_back_if_erased(
         return Ok(());
     }
     app.observe(tenant_id).await?;
-    let now = app.restrictions.erased(tenant_id).await?;
+    let now = app.erased(tenant_id).await?;
     let stale: Vec<Vec<u8>> = inserted
         .into_iter()
         .filter(|(_, subject)| now.get(subject) != erased.get(subject))

@@ -125,7 +125,6 @@ pub async fn verify(app: &Arc<App>, caller: &Caller, text: &str) -> VaultResult<
         ));
     };
     let history = app
-        .store
         .consent_history(tenant_id, subject, &body.purpose.name)
         .await?;
     let held = history.iter().find(|e| e.seq == body.event_seq);

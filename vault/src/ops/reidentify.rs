@@ -103,22 +103,20 @@ pub async fn reidentify(
         vec![None; mappings.len()]
     } else {
         latest_per_mapping(
-            app.store
-                .latest_consents(tenant_id, &domain.consent_purpose, subjects.clone())
+            app.latest_consents(tenant_id, &domain.consent_purpose, subjects.clone())
                 .await?,
         )
     };
     let consents = if rule.needs_consent && !subjects.is_empty() {
         latest_per_mapping(
-            app.store
-                .latest_consents(tenant_id, &purpose.name, subjects)
+            app.latest_consents(tenant_id, &purpose.name, subjects)
                 .await?,
         )
     } else {
         vec![None; mappings.len()]
     };
 
-    let restricted = app.restrictions.subjects(tenant_id).await?;
+    let restricted = app.restricted(tenant_id).await?;
     let domain_facts = DomainFacts {
         epoch: domain.epoch,
         old_epochs_until_ms: domain.old_epochs_until_ms,

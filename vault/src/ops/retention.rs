@@ -115,7 +115,7 @@ fn ended(latest: &ConsentEvent, by_ms: i64) -> Option<i64> {
 /// Everything of a tenant due by `until_ms`, in due order.
 pub async fn plan(app: &App, tenant_id: u64, until_ms: i64) -> VaultResult<Vec<Due>> {
     let mut consents: HashMap<([u8; 16], String), Vec<ConsentEvent>> = HashMap::new();
-    for (subject, purpose, e) in app.store.scan_consents(tenant_id).await? {
+    for (subject, purpose, e) in app.scan_consents(tenant_id).await? {
         consents.entry((subject, purpose)).or_default().push(e);
     }
     let mut due = Vec::new();

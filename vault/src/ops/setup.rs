@@ -29,6 +29,43 @@ pub async fn after_unseal(app: &App, data_dir: &Path) -> anyhow::Result<()> {
     ensure_operator_chain_keys(app).await?;
     ensure_operator(app, data_dir).await?;
     seal_rows_of_earlier_versions(app).await?;
+    seal_subject_rows_of_earlier_versions(app).await?;
+    Ok(())
+}
+
+/// Set once every consent event, restriction and tombstone carries a MAC.
+const SUBJECT_ROWS_SEALED: &str = "integrity/subject-rows-v1";
+
+/// Consent events, restrictions and tombstones written by a version before they carried a MAC
+/// are sealed once, like the registry rows (and after that, one without a MAC is refused like
+/// a wrong one).
+async fn seal_subject_rows_of_earlier_versions(app: &App) -> anyhow::Result<()> {
+    if app
+        .store
+        .marks(SUBJECT_ROWS_SEALED)
+        .await?
+        .iter()
+        .any(|m| m == SUBJECT_ROWS_SEALED)
+    {
+        return Ok(());
+    }
+    let mut sealed = 0u64;
+    for tenant in app.store.tenants().await? {
+        if tenant.shredded_ms != 0 || app.store.tenant_keys(tenant.id).await?.is_none() {
+            continue;
+        }
+        sealed += app.seal_consents_of_earlier_versions(tenant.id).await?;
+        sealed += app.seal_subject_rows_of_earlier_versions(tenant.id).await?;
+    }
+    app.store.sync().await?;
+    app.store.mark_once(SUBJECT_ROWS_SEALED).await?;
+    app.store.sync().await?;
+    if sealed > 0 {
+        tracing::warn!(
+            rows = sealed,
+            "sealed the consent events, restrictions and tombstones of an earlier version with their tenants' integrity keys"
+        );
+    }
     Ok(())
 }
 

@@ -76,7 +76,7 @@ pub(crate) async fn resolve(
                 .subject_hasher(tenant_id)
                 .await?
                 .handle(domain.kind, n.value.expose_secret());
-            let erased = app.restrictions.erased(tenant_id).await?;
+            let erased = app.erased(tenant_id).await?;
             let pseudonym = app
                 .keys
                 .domain_keys(&domain)
@@ -166,7 +166,7 @@ pub(crate) async fn held(
     };
     let keys = app.keys.tenant_keys(tenant_id).await?;
     // A subject erased before has its keyed pseudonyms under its tombstone's tweak.
-    let erased = app.restrictions.erased(tenant_id).await?;
+    let erased = app.erased(tenant_id).await?;
     let tweak = erased.get(&subject.handle);
     let mut out = Vec::new();
     for domain in app.domains(tenant_id).await? {

@@ -82,7 +82,7 @@ pub async fn announce_expired(app: &App, tenant_id: u64) -> VaultResult<usize> {
         return Ok(0);
     }
     let mut latest = std::collections::BTreeMap::new();
-    for (subject, purpose, e) in app.store.scan_consents(tenant_id).await? {
+    for (subject, purpose, e) in app.scan_consents(tenant_id).await? {
         latest.insert((subject, purpose.clone()), e);
     }
     let upcoming = latest
@@ -115,7 +115,6 @@ pub async fn announce_expired_of(
     let mut latest = std::collections::BTreeMap::new();
     for purpose in app.purposes(tenant_id).await? {
         if let Some(e) = app
-            .store
             .consent_history(tenant_id, subject, &purpose.name)
             .await?
             .pop()

@@ -50,17 +50,17 @@ pub async fn restrict(
     entry.subject = Some(hex_handle.clone());
     app.audit.append(tenant_id, entry).await?;
     let change = app.restrictions.begin_change().await;
-    app.store
-        .put_restriction(
-            tenant_id,
-            &RestrictionRecord {
-                subject: hex_handle,
-                since_ms: app.now_ms(),
-                by: caller.id().to_owned(),
-                reason,
-            },
-        )
-        .await?;
+    app.put_restriction(
+        tenant_id,
+        &RestrictionRecord {
+            subject: hex_handle,
+            since_ms: app.now_ms(),
+            by: caller.id().to_owned(),
+            reason,
+            mac: String::new(),
+        },
+    )
+    .await?;
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("restriction could not be made durable: {e}"))
     })?;
@@ -116,7 +116,6 @@ pub async fn erase(
     let mut events = 0u64;
     for purpose in app.purposes(tenant_id).await? {
         for e in app
-            .store
             .consent_history(tenant_id, subject.handle, &purpose.name)
             .await?
         {
@@ -138,6 +137,15 @@ pub async fn erase(
     app.audit.append(tenant_id, entry).await?;
 
     subject_events::announce_expired_of(app, tenant_id, subject.handle).await?;
+    let mut tombstone = TombstoneRecord {
+        subject: hex_handle.clone(),
+        erased_ms: now,
+        by: caller.id().to_owned(),
+        request_id: caller.request_id.clone(),
+        tweak: hex::encode(crate::engine::subject::new_tweak()),
+        ..TombstoneRecord::default()
+    };
+    app.seal_in(tenant_id, &mut tombstone).await?;
     let erasure = Erasure {
         subject: subject.handle,
         mappings: held
@@ -146,14 +154,7 @@ pub async fn erase(
             .collect(),
         evidence: receipts,
         events: erased_events(now, &hex_handle, &held),
-        tombstone: TombstoneRecord {
-            subject: hex_handle,
-            erased_ms: now,
-            by: caller.id().to_owned(),
-            request_id: caller.request_id.clone(),
-            tweak: hex::encode(crate::engine::subject::new_tweak()),
-            ..TombstoneRecord::default()
-        },
+        tombstone,
     };
     let tombstone = {
         let change = app.restrictions.begin_change().await;
@@ -208,7 +209,7 @@ pub async fn export(
     });
     // An erased subject that came back (pseudonymised again) has live data beside its
     // tombstone: the export shows both.
-    let tombstone = app.store.tombstone(tenant_id, &hex_handle).await?;
+    let tombstone = app.tombstone(tenant_id, &hex_handle).await?;
 
     let held = held(app, tenant_id, &subject, None).await?;
     let mut pseudonym_texts = HashSet::new();
@@ -232,7 +233,6 @@ pub async fn export(
     let mut consents = Vec::new();
     for purpose in app.purposes(tenant_id).await? {
         let history = app
-            .store
             .consent_history(tenant_id, subject.handle, &purpose.name)
             .await?;
         if history.is_empty() {
@@ -302,8 +302,7 @@ pub async fn export(
         }
     }
     let restriction = app
-        .store
-        .restrictions(tenant_id)
+        .restrictions_of(tenant_id)
         .await?
         .into_iter()
         .find(|r| r.subject == hex_handle)

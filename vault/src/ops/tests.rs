@@ -21,7 +21,7 @@ async fn a_restriction_made_on_one_node_holds_on_the_other() {
     let (tenant_id, pseudonyms) = clinic(&a, 3).await;
     // B has loaded (and cached) the tenant's restrictions: none.
     b.observe(tenant_id).await.unwrap();
-    assert!(b.restrictions.subjects(tenant_id).await.unwrap().is_empty());
+    assert!(b.restricted(tenant_id).await.unwrap().is_empty());
     let officer = caller(Some(tenant_id), Role::SubjectOfficer);
     ops::subjects::restrict(
         &a,
@@ -33,12 +33,12 @@ async fn a_restriction_made_on_one_node_holds_on_the_other() {
     .await
     .unwrap();
     // Still cached on B until its next request reads the change counter.
-    assert!(b.restrictions.subjects(tenant_id).await.unwrap().is_empty());
+    assert!(b.restricted(tenant_id).await.unwrap().is_empty());
     b.observe(tenant_id).await.unwrap();
-    assert_eq!(b.restrictions.subjects(tenant_id).await.unwrap().len(), 1);
+    assert_eq!(b.restricted(tenant_id).await.unwrap().len(), 1);
     // And lifted on B, seen on A.
     a.observe(tenant_id).await.unwrap();
-    assert_eq!(a.restrictions.subjects(tenant_id).await.unwrap().len(), 1);
+    assert_eq!(a.restricted(tenant_id).await.unwrap().len(), 1);
     ops::subjects::lift(
         &b,
         &officer,
@@ -48,7 +48,7 @@ async fn a_restriction_made_on_one_node_holds_on_the_other() {
     .await
     .unwrap();
     a.observe(tenant_id).await.unwrap();
-    assert!(a.restrictions.subjects(tenant_id).await.unwrap().is_empty());
+    assert!(a.restricted(tenant_id).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +216,7 @@ async fn a_batch_racing_an_erasure_on_another_node_keeps_nothing_of_the_old_pseu
     let (tenant_id, pseudonyms) = clinic(&a, 2).await;
     // B read the change counter (and the erased subjects: none) for its batch ...
     b.observe(tenant_id).await.unwrap();
-    assert!(b.restrictions.erased(tenant_id).await.unwrap().is_empty());
+    assert!(b.erased(tenant_id).await.unwrap().is_empty());
     // ... then A erases patient-0 ...
     let officer = caller(Some(tenant_id), Role::SubjectOfficer);
     ops::subjects::erase(

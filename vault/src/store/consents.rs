@@ -5,11 +5,26 @@ use async_trait::async_trait;
 use super::{StoreResult, records::ConsentTextRecord};
 use crate::model::{ConsentEvent, SubjectHandle};
 
+/// Whether `sealed` is `stored` with a MAC added, and `stored` had none: the one change
+/// [`ConsentStore::seal_consent`] makes.
+pub fn only_seals(stored: &ConsentEvent, sealed: &ConsentEvent) -> bool {
+    stored.mac.is_empty()
+        && !sealed.mac.is_empty()
+        && *stored
+            == ConsentEvent {
+                mac: String::new(),
+                ..sealed.clone()
+            }
+}
+
 /// Consent histories, texts and evidence.
 #[async_trait]
 pub trait ConsentStore: Send + Sync + 'static {
-    /// Appends a consent event to (subject, purpose); its `seq` is assigned here (1, 2, … per
-    /// history, atomically across processes) and the stored event returned.
+    /// Appends a consent event to (subject, purpose) as its `event.seq`-th event, which must be
+    /// the history's next number (1, 2, …): the caller sealed the event for that place. If it is
+    /// not — another process appended first — nothing is written and the answer is
+    /// `AlreadyExists("consent event")`, atomically across processes; the caller reads the
+    /// history again. Returns the stored event.
     async fn append_consent(
         &self,
         tenant_id: u64,
@@ -37,6 +52,16 @@ pub trait ConsentStore: Send + Sync + 'static {
         purpose: &str,
         subjects: Vec<SubjectHandle>,
     ) -> StoreResult<Vec<Option<ConsentEvent>>>;
+    /// Stores the MAC of an event written before consent events carried one: replaces the
+    /// stored event only if it has no MAC and is otherwise equal to `event`; true if it did.
+    /// (The one change an append-only history allows, made once at upgrade.)
+    async fn seal_consent(
+        &self,
+        tenant_id: u64,
+        subject: SubjectHandle,
+        purpose: &str,
+        event: &ConsentEvent,
+    ) -> StoreResult<bool>;
     /// Deletes every consent event of a subject (all purposes); returns how many.
     async fn delete_consents(&self, tenant_id: u64, subject: SubjectHandle) -> StoreResult<u64>;
 

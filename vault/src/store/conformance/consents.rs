@@ -10,7 +10,7 @@ use crate::{
 
 fn event(kind: ConsentEventKind, at_ms: i64) -> ConsentEvent {
     ConsentEvent {
-        seq: 999, // assigned by the store
+        seq: 0, // set by `append_next`
         kind,
         text_version: 1,
         method: "bankid".into(),
@@ -20,27 +20,57 @@ fn event(kind: ConsentEventKind, at_ms: i64) -> ConsentEvent {
     }
 }
 
+/// Appends `event` as the next one of its history, the way the vault does.
+pub(crate) async fn append_next(
+    store: &dyn Store,
+    tenant_id: u64,
+    subject: crate::model::SubjectHandle,
+    purpose: &str,
+    mut event: ConsentEvent,
+) -> ConsentEvent {
+    event.seq = store
+        .latest_consents(tenant_id, purpose, vec![subject])
+        .await
+        .unwrap()
+        .pop()
+        .flatten()
+        .map_or(1, |e| e.seq + 1);
+    store
+        .append_consent(tenant_id, subject, purpose, event)
+        .await
+        .unwrap()
+}
+
 /// Sequence numbers count from 1 per (subject, purpose); the latest event is found per subject.
 pub(crate) async fn consent_events_are_numbered_per_history(shared: Arc<dyn Store>) {
     let store: &dyn Store = shared.as_ref();
     let t = tenant(store, "acme").await;
     let (a, b) = ([1; 16], [2; 16]);
-    let e1 = store
-        .append_consent(t.id, a, "research", event(ConsentEventKind::Granted, 1))
-        .await
-        .unwrap();
-    let e2 = store
-        .append_consent(t.id, a, "research", event(ConsentEventKind::Withdrawn, 2))
-        .await
-        .unwrap();
-    let other = store
-        .append_consent(t.id, a, "care", event(ConsentEventKind::Granted, 3))
-        .await
-        .unwrap();
-    let b1 = store
-        .append_consent(t.id, b, "research", event(ConsentEventKind::Granted, 4))
-        .await
-        .unwrap();
+    let e1 = append_next(
+        store,
+        t.id,
+        a,
+        "research",
+        event(ConsentEventKind::Granted, 1),
+    )
+    .await;
+    let e2 = append_next(
+        store,
+        t.id,
+        a,
+        "research",
+        event(ConsentEventKind::Withdrawn, 2),
+    )
+    .await;
+    let other = append_next(store, t.id, a, "care", event(ConsentEventKind::Granted, 3)).await;
+    let b1 = append_next(
+        store,
+        t.id,
+        b,
+        "research",
+        event(ConsentEventKind::Granted, 4),
+    )
+    .await;
     assert_eq!((e1.seq, e2.seq, other.seq, b1.seq), (1, 2, 1, 1));
     let history = store.consent_history(t.id, a, "research").await.unwrap();
     assert_eq!(history, vec![e1, e2.clone()]);
@@ -69,15 +99,23 @@ pub(crate) async fn scans_list_every_event_of_a_tenant(shared: Arc<dyn Store>) {
         ([1; 16], "a"),
         ([1; 16], "a"),
     ] {
-        store
-            .append_consent(t.id, subject, purpose, event(ConsentEventKind::Granted, 1))
-            .await
-            .unwrap();
+        append_next(
+            store,
+            t.id,
+            subject,
+            purpose,
+            event(ConsentEventKind::Granted, 1),
+        )
+        .await;
     }
-    store
-        .append_consent(u.id, [1; 16], "a", event(ConsentEventKind::Granted, 1))
-        .await
-        .unwrap();
+    append_next(
+        store,
+        u.id,
+        [1; 16],
+        "a",
+        event(ConsentEventKind::Granted, 1),
+    )
+    .await;
     let listed: Vec<(u8, String, u64)> = store
         .scan_consents(t.id)
         .await
@@ -96,6 +134,123 @@ pub(crate) async fn scans_list_every_event_of_a_tenant(shared: Arc<dyn Store>) {
     );
 }
 
+/// An event is stored only as its history's next number: a number taken (by a concurrent
+/// append) or skipped is refused and changes nothing; of appends racing for one number exactly
+/// one wins.
+pub(crate) async fn an_event_is_appended_only_as_the_next_one(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let t = tenant(store, "acme").await;
+    let a = [1; 16];
+    let first = append_next(
+        store,
+        t.id,
+        a,
+        "research",
+        event(ConsentEventKind::Granted, 1),
+    )
+    .await;
+    assert_eq!(first.seq, 1);
+    for seq in [1, 3, 0] {
+        let mut e = event(ConsentEventKind::Withdrawn, 2);
+        e.seq = seq;
+        let refused = store.append_consent(t.id, a, "research", e).await;
+        assert!(
+            matches!(refused, Err(StoreError::AlreadyExists("consent event"))),
+            "seq {seq}: {refused:?}"
+        );
+    }
+    let tid = t.id;
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mut e = event(ConsentEventKind::Withdrawn, 10 + i);
+                e.seq = 2;
+                shared.append_consent(tid, a, "research", e).await
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for r in racers {
+        match r.await.unwrap() {
+            Ok(e) => won.push(e),
+            Err(StoreError::AlreadyExists("consent event")) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one append takes number 2");
+    assert_eq!(
+        store.consent_history(t.id, a, "research").await.unwrap(),
+        vec![first, won.remove(0)]
+    );
+}
+
+/// Sealing an event of an earlier version adds its MAC and nothing else, once: an event that
+/// has a MAC, or that differs in any other field, is left as it is.
+pub(crate) async fn sealing_an_event_only_adds_its_missing_mac(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let t = tenant(store, "acme").await;
+    let a = [1; 16];
+    let stored = append_next(
+        store,
+        t.id,
+        a,
+        "research",
+        event(ConsentEventKind::Granted, 1),
+    )
+    .await;
+    let mut changed = stored.clone();
+    changed.kind = ConsentEventKind::Withdrawn;
+    changed.mac = "aa".into();
+    assert!(
+        !store
+            .seal_consent(t.id, a, "research", &changed)
+            .await
+            .unwrap()
+    );
+    let mut no_mac = stored.clone();
+    no_mac.text_version = 9;
+    assert!(
+        !store
+            .seal_consent(t.id, a, "research", &no_mac)
+            .await
+            .unwrap()
+    );
+    let mut sealed = stored.clone();
+    sealed.mac = "bb".into();
+    let mut elsewhere = sealed.clone();
+    elsewhere.seq = 2;
+    assert!(
+        !store
+            .seal_consent(t.id, a, "research", &elsewhere)
+            .await
+            .unwrap()
+    );
+    assert!(!store.seal_consent(t.id, a, "care", &sealed).await.unwrap());
+    assert!(
+        store
+            .seal_consent(t.id, a, "research", &sealed)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.consent_history(t.id, a, "research").await.unwrap(),
+        vec![sealed.clone()]
+    );
+    let mut again = sealed;
+    again.mac = "cc".into();
+    assert!(
+        !store
+            .seal_consent(t.id, a, "research", &again)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.consent_history(t.id, a, "research").await.unwrap()[0].mac,
+        "bb"
+    );
+}
+
 /// Deleting consents removes every purpose's history of one subject, and only that.
 pub(crate) async fn deleting_consents_touches_one_subject(shared: Arc<dyn Store>) {
     let store: &dyn Store = shared.as_ref();
@@ -106,10 +261,14 @@ pub(crate) async fn deleting_consents_touches_one_subject(shared: Arc<dyn Store>
         ([1; 16], "b"),
         ([2; 16], "a"),
     ] {
-        store
-            .append_consent(t.id, subject, purpose, event(ConsentEventKind::Granted, 1))
-            .await
-            .unwrap();
+        append_next(
+            store,
+            t.id,
+            subject,
+            purpose,
+            event(ConsentEventKind::Granted, 1),
+        )
+        .await;
     }
     assert_eq!(store.delete_consents(t.id, [1; 16]).await.unwrap(), 3);
     assert_eq!(store.delete_consents(t.id, [1; 16]).await.unwrap(), 0);

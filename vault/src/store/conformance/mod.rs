@@ -56,6 +56,8 @@ macro_rules! conformance_suite {
             ],
             consents: [
                 consent_events_are_numbered_per_history,
+                an_event_is_appended_only_as_the_next_one,
+                sealing_an_event_only_adds_its_missing_mac,
                 scans_list_every_event_of_a_tenant,
                 deleting_consents_touches_one_subject,
                 a_text_version_is_stored_once,

@@ -17,6 +17,7 @@ fn restriction(subject: &str) -> RestrictionRecord {
         since_ms: 5,
         by: "so".into(),
         reason: "dispute".into(),
+        mac: "5e".repeat(32),
     }
 }
 
@@ -61,6 +62,7 @@ fn tombstone(subject: &str) -> TombstoneRecord {
         consent_events: 1,
         evidence: 0,
         tweak: "0f".repeat(16),
+        mac: "a1".repeat(32),
     }
 }
 
@@ -193,10 +195,7 @@ pub(crate) async fn erasure_is_one_unit_of_work(shared: Arc<dyn Store>) {
         ..ConsentEvent::default()
     };
     for (subject, purpose) in [(gone, "a"), (gone, "b"), (kept, "a")] {
-        store
-            .append_consent(t.id, subject, purpose, granted.clone())
-            .await
-            .unwrap();
+        super::consents::append_next(store, t.id, subject, purpose, granted.clone()).await;
     }
     store.put_evidence(t.id, &[1; 16], vec![1]).await.unwrap();
     store.put_evidence(t.id, &[2; 16], vec![2]).await.unwrap();
@@ -231,6 +230,7 @@ pub(crate) async fn erasure_is_one_unit_of_work(shared: Arc<dyn Store>) {
             by: "so".into(),
             request_id: "req".into(),
             tweak: "ab".repeat(16),
+            mac: "c3".repeat(32),
             ..TombstoneRecord::default()
         },
     };
@@ -244,6 +244,7 @@ pub(crate) async fn erasure_is_one_unit_of_work(shared: Arc<dyn Store>) {
         consent_events: 2,
         evidence: 1,
         tweak: "ab".repeat(16),
+        mac: "c3".repeat(32),
     };
     assert_eq!(stone, expected);
     assert_eq!(

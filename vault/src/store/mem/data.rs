@@ -222,15 +222,18 @@ impl ConsentStore for MemStore {
         tenant_id: u64,
         subject: SubjectHandle,
         purpose: &str,
-        mut event: ConsentEvent,
+        event: ConsentEvent,
     ) -> StoreResult<ConsentEvent> {
         let mut s = self.state("append_consent")?;
         let p = purpose.to_owned();
-        event.seq = s
+        let next = s
             .consents
             .range((tenant_id, subject, p.clone(), 0)..=(tenant_id, subject, p.clone(), u64::MAX))
             .next_back()
             .map_or(1, |(_, e)| e.seq + 1);
+        if event.seq != next {
+            return Err(StoreError::AlreadyExists("consent event"));
+        }
         s.consents
             .insert((tenant_id, subject, p, event.seq), event.clone());
         Ok(event)
@@ -279,6 +282,24 @@ impl ConsentStore for MemStore {
                     .map(|(_, e)| e.clone())
             })
             .collect())
+    }
+
+    async fn seal_consent(
+        &self,
+        tenant_id: u64,
+        subject: SubjectHandle,
+        purpose: &str,
+        event: &ConsentEvent,
+    ) -> StoreResult<bool> {
+        let mut s = self.state("seal_consent")?;
+        let key = (tenant_id, subject, purpose.to_owned(), event.seq);
+        match s.consents.get_mut(&key) {
+            Some(stored) if crate::store::consents::only_seals(stored, event) => {
+                stored.mac.clone_from(&event.mac);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn delete_consents(&self, tenant_id: u64, subject: SubjectHandle) -> StoreResult<u64> {

@@ -1,6 +1,7 @@
-//! PostgreSQL: the consent family. Histories are append-only (a trigger refuses updates); the
-//! next sequence number of a history is taken in the insert itself, and a concurrent append
-//! to the same history that took the same number loses on the primary key and tries again.
+//! PostgreSQL: the consent family. Histories are append-only (a trigger refuses updates other
+//! than the one-time MAC of an event stored before MACs, migration 4); an event is inserted only
+//! as its history's next number, and a concurrent append that took the same number loses on the
+//! primary key.
 
 use async_trait::async_trait;
 
@@ -28,32 +29,78 @@ impl ConsentStore for PgStore {
         purpose: &str,
         event: ConsentEvent,
     ) -> StoreResult<ConsentEvent> {
-        let tenant = to_i64(tenant_id)?;
         let json = to_json(&event)?;
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
+        // Only as the history's next number: a concurrent append that took it first wins on
+        // the primary key, and one that is ahead leaves the condition false.
+        let inserted = self
+            .client()
+            .await?
+            .query_opt(
                 "INSERT INTO consent_events (tenant_id, subject, purpose, seq, event) \
-                 SELECT $1, $2, $3, n, jsonb_set($4::text::jsonb, '{seq}', to_jsonb(n)) \
-                 FROM (SELECT coalesce(max(seq), 0) + 1 AS n FROM consent_events \
-                       WHERE tenant_id = $1 AND subject = $2 AND purpose = $3) AS next \
-                 RETURNING event::text",
+                 SELECT $1, $2, $3, $4::bigint, $5::text::jsonb \
+                 WHERE (SELECT coalesce(max(seq), 0) FROM consent_events \
+                        WHERE tenant_id = $1 AND subject = $2 AND purpose = $3) = $4::bigint - 1 \
+                 RETURNING seq",
+                &[
+                    &to_i64(tenant_id)?,
+                    &subject.as_slice(),
+                    &purpose,
+                    &to_i64(event.seq)?,
+                    &json,
+                ],
+            )
+            .await;
+        match inserted {
+            Ok(Some(_)) => Ok(event),
+            Ok(None) => Err(StoreError::AlreadyExists("consent event")),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists("consent event")),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn seal_consent(
+        &self,
+        tenant_id: u64,
+        subject: SubjectHandle,
+        purpose: &str,
+        event: &ConsentEvent,
+    ) -> StoreResult<bool> {
+        let (tenant, seq) = (to_i64(tenant_id)?, to_i64(event.seq)?);
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT event::text FROM consent_events \
+                 WHERE tenant_id = $1 AND subject = $2 AND purpose = $3 AND seq = $4",
+                &[&tenant, &subject.as_slice(), &purpose, &seq],
+            )
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(false);
+        };
+        let stored_text: String = row.try_get(0).map_err(db_error)?;
+        let stored: ConsentEvent = from_json(&row, 0)?;
+        if !crate::store::consents::only_seals(&stored, event) {
+            return Ok(false);
+        }
+        // Compare-and-swap on the stored text; the trigger allows only a MAC added.
+        let n = client
+            .execute(
+                "UPDATE consent_events SET event = $5::text::jsonb \
+                 WHERE tenant_id = $1 AND subject = $2 AND purpose = $3 AND seq = $4 \
+                   AND event = $6::text::jsonb",
+                &[
+                    &tenant,
+                    &subject.as_slice(),
+                    &purpose,
+                    &seq,
+                    &to_json(event)?,
+                    &stored_text,
+                ],
             )
             .await
             .map_err(db_error)?;
-        for _ in 0..32 {
-            match client
-                .query_one(&stmt, &[&tenant, &subject.as_slice(), &purpose, &json])
-                .await
-            {
-                Ok(row) => return from_json(&row, 0),
-                Err(e) if is_unique_violation(&e) => continue,
-                Err(e) => return Err(db_error(e)),
-            }
-        }
-        Err(StoreError::Backend(
-            "consent history: too many concurrent appends".into(),
-        ))
+        Ok(n == 1)
     }
 
     async fn consent_history(

@@ -7,13 +7,14 @@ use super::sql::db_error;
 use crate::store::{StoreError, StoreResult};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// Migration `n` takes the schema from version `n - 1` to `n`.
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_budgets.sql")),
     (3, include_str!("migrations/0003_audit_subjects.sql")),
+    (4, include_str!("migrations/0004_consent_seals.sql")),
 ];
 
 /// Advisory-lock class of schema changes ("valv"); the second key is the schema's name, so

@@ -93,7 +93,10 @@ async fn consent_histories_and_audit_entries_cannot_be_rewritten_in_the_database
             7,
             [1; 16],
             "research",
-            crate::model::ConsentEvent::default(),
+            crate::model::ConsentEvent {
+                seq: 1,
+                ..crate::model::ConsentEvent::default()
+            },
         )
         .await
         .unwrap();

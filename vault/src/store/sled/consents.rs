@@ -43,7 +43,7 @@ impl ConsentStore for SledStore {
         tenant_id: u64,
         subject: SubjectHandle,
         purpose: &str,
-        mut event: ConsentEvent,
+        event: ConsentEvent,
     ) -> StoreResult<ConsentEvent> {
         let prefix = consent_prefix(tenant_id, &subject, purpose);
         let _guard = self.trees.stripe(tenant_id)?;
@@ -54,10 +54,13 @@ impl ConsentStore for SledStore {
             .next_back()
             .transpose()
             .map_err(backend)?;
-        event.seq = match last {
+        let next = match last {
             Some((_, v)) => decode(&v)?.seq + 1,
             None => 1,
         };
+        if event.seq != next {
+            return Err(StoreError::AlreadyExists("consent event"));
+        }
         let mut key = prefix;
         key.extend_from_slice(&event.seq.to_be_bytes());
         let bytes = serde_json::to_vec(&event).map_err(|_| StoreError::Corrupt("consent"))?;
@@ -126,6 +129,28 @@ impl ConsentStore for SledStore {
                 .collect()
         })
         .await
+    }
+
+    async fn seal_consent(
+        &self,
+        tenant_id: u64,
+        subject: SubjectHandle,
+        purpose: &str,
+        event: &ConsentEvent,
+    ) -> StoreResult<bool> {
+        let mut key = consent_prefix(tenant_id, &subject, purpose);
+        key.extend_from_slice(&event.seq.to_be_bytes());
+        let _guard = self.trees.stripe(tenant_id)?;
+        let Some(stored) = self.trees.consent.get(&key).map_err(backend)? else {
+            return Ok(false);
+        };
+        if !crate::store::consents::only_seals(&decode(&stored)?, event) {
+            return Ok(false);
+        }
+        let bytes = serde_json::to_vec(event).map_err(|_| StoreError::Corrupt("consent"))?;
+        self.trees.consent.insert(key, bytes).map_err(backend)?;
+        self.commit.wrote();
+        Ok(true)
     }
 
     async fn delete_consents(&self, tenant_id: u64, subject: SubjectHandle) -> StoreResult<u64> {
