@@ -68,17 +68,22 @@ impl App {
         ))
     }
 
-    async fn checked(
+    /// `Ok` if every `(subject, event)` of `purpose` carries a valid MAC; else the first that
+    /// does not is refused, counted, logged and audited. The check itself is synchronous: only
+    /// a failure awaits anything.
+    async fn check_all<'a>(
         &self,
         sealer: &ConsentSealer,
         tenant_id: u64,
-        subject: &SubjectHandle,
         purpose: &str,
-        event: &ConsentEvent,
+        events: impl Iterator<Item = (&'a SubjectHandle, &'a ConsentEvent)>,
     ) -> VaultResult<()> {
-        if sealer.verify(subject, purpose, event) {
+        let failed = events
+            .into_iter()
+            .find(|(subject, event)| !sealer.verify(subject, purpose, event));
+        let Some((subject, event)) = failed else {
             return Ok(());
-        }
+        };
         let label = format!("subject:{}/{purpose}/{}", hex::encode(subject), event.seq);
         Err(self.tampered(KIND, tenant_id, &label).await)
     }
@@ -98,10 +103,13 @@ impl App {
             return Ok(events);
         }
         let sealer = self.consent_sealer(tenant_id).await?;
-        for e in &events {
-            self.checked(&sealer, tenant_id, &subject, purpose, e)
-                .await?;
-        }
+        self.check_all(
+            &sealer,
+            tenant_id,
+            purpose,
+            events.iter().map(|e| (&subject, e)),
+        )
+        .await?;
         Ok(events)
     }
 
@@ -115,9 +123,17 @@ impl App {
             return Ok(events);
         }
         let sealer = self.consent_sealer(tenant_id).await?;
-        for (subject, purpose, e) in &events {
-            self.checked(&sealer, tenant_id, subject, purpose, e)
-                .await?;
+        if let Some((subject, purpose, event)) = events
+            .iter()
+            .find(|(subject, purpose, e)| !sealer.verify(subject, purpose, e))
+        {
+            self.check_all(
+                &sealer,
+                tenant_id,
+                purpose,
+                std::iter::once((subject, event)),
+            )
+            .await?;
         }
         Ok(events)
     }
@@ -138,12 +154,16 @@ impl App {
             return Ok(latest);
         }
         let sealer = self.consent_sealer(tenant_id).await?;
-        for (subject, e) in subjects.iter().zip(&latest) {
-            if let Some(e) = e {
-                self.checked(&sealer, tenant_id, subject, purpose, e)
-                    .await?;
-            }
-        }
+        self.check_all(
+            &sealer,
+            tenant_id,
+            purpose,
+            subjects
+                .iter()
+                .zip(&latest)
+                .filter_map(|(s, e)| Some((s, e.as_ref()?))),
+        )
+        .await?;
         Ok(latest)
     }
 
