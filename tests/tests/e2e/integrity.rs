@@ -32,6 +32,24 @@ fn edit_row(meta: &sled::Tree, key: &str, edit: impl FnOnce(&mut serde_json::Val
     meta.insert(key, serde_json::to_vec(&row).unwrap()).unwrap();
 }
 
+/// The tenant's audit entries, and the targets of those that record a refused row.
+async fn audited_refusals(
+    server: &ChildServer,
+    t: &valv_e2e::Tenant,
+) -> (Vec<pb::AuditEntry>, Vec<String>) {
+    let (entries, _) = valv_e2e::read_audit(
+        &server.client(&t.auditor).await,
+        pb::ReadAuditRequest::default(),
+    )
+    .await;
+    let refused = entries
+        .iter()
+        .filter(|e| e.action == "integrity.refused")
+        .flat_map(|e| e.items.iter().map(|i| i.target.clone()))
+        .collect();
+    (entries, refused)
+}
+
 /// A server with tenant `clinic`: a reversible keyed domain `patients`, a consent-based purpose
 /// `research`, and one principal per role.
 async fn clinic() -> (tempfile::TempDir, ChildServer, valv_e2e::Tenant) {
@@ -156,16 +174,7 @@ async fn rows_changed_in_the_raw_store_are_refused_counted_and_audited() {
             "{metrics}"
         );
         assert!(metrics.contains("valv_integrity_failures_total{kind=\"purpose\"} 1"));
-        let (entries, _) = valv_e2e::read_audit(
-            &server.client(&t.auditor).await,
-            pb::ReadAuditRequest::default(),
-        )
-        .await;
-        let refused: Vec<String> = entries
-            .iter()
-            .filter(|e| e.action == "integrity.refused")
-            .flat_map(|e| e.items.iter().map(|i| i.target.clone()))
-            .collect();
+        let (_, refused) = audited_refusals(&server, &t).await;
         let expect_at_least = |target: String| {
             assert!(
                 refused.contains(&target),
@@ -425,16 +434,7 @@ async fn a_consent_event_forged_or_reordered_releases_nothing() {
         .unwrap_or_else(|| panic!("{metrics}"));
     let counted: u64 = failures.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(counted >= 4, "{failures}");
-    let (entries, _) = valv_e2e::read_audit(
-        &server.client(&t.auditor).await,
-        pb::ReadAuditRequest::default(),
-    )
-    .await;
-    let refused: Vec<String> = entries
-        .iter()
-        .filter(|e| e.action == "integrity.refused")
-        .flat_map(|e| e.items.iter().map(|i| i.target.clone()))
-        .collect();
+    let (_, refused) = audited_refusals(&server, &t).await;
     for s in &subjects {
         assert!(
             refused
@@ -567,16 +567,7 @@ async fn a_restriction_or_tombstone_changed_in_the_store_is_refused() {
         "{metrics}"
     );
     assert!(metrics.contains("valv_integrity_failures_total{kind=\"tombstone\"}"));
-    let (entries, _) = valv_e2e::read_audit(
-        &server.client(&t.auditor).await,
-        pb::ReadAuditRequest::default(),
-    )
-    .await;
-    let refused: Vec<String> = entries
-        .iter()
-        .filter(|e| e.action == "integrity.refused")
-        .flat_map(|e| e.items.iter().map(|i| i.target.clone()))
-        .collect();
+    let (entries, refused) = audited_refusals(&server, &t).await;
     assert!(
         refused.contains(&format!("restriction:{}", "ab".repeat(16))),
         "{refused:?}"
