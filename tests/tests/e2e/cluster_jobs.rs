@@ -164,18 +164,7 @@ async fn pseudonym_health(cluster: &Cluster, i: usize) -> ServingStatus {
 }
 
 async fn wait_for_health(cluster: &Cluster, i: usize, want: ServingStatus) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = pseudonym_health(cluster, i).await;
-        if now == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "health stayed {now:?}, want {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    super::sealed::health_becomes(cluster.node(i), "valv.v1.PseudonymService", want).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -79,6 +79,23 @@ pub(crate) async fn health(server: &ChildServer, service: &str) -> ServingStatus
         .status()
 }
 
+/// Health follows the seal (and the store) within one health interval, not within the call
+/// that changed it: waits up to 30 s for `want`.
+pub(crate) async fn health_becomes(server: &ChildServer, service: &str, want: ServingStatus) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = health(server, service).await;
+        if now == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{service}: health stayed {now:?}, want {want:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 pub(crate) async fn seal_status(server: &ChildServer) -> pb::SealStatus {
     connect(&server.addr, &server.ca_pem, None)
         .await
@@ -183,11 +200,7 @@ async fn a_sealed_vault_serves_nothing_until_enough_shares_arrive() {
     let second = valvctl_unseal(&server, &data, &format!("share 3: {}", shares[2]));
     assert_eq!(second["sealed"].as_bool(), Some(false), "{second}");
     for service in ["", "valv.v1.PseudonymService", "valv.v1.KeyService"] {
-        assert_eq!(
-            health(&server, service).await,
-            ServingStatus::Serving,
-            "{service}"
-        );
+        health_becomes(&server, service, ServingStatus::Serving).await;
     }
     // The first unseal finished setting up the data directory: the operator token exists now.
     let operator_token = std::fs::read_to_string(data.join("operator.token"))
@@ -370,10 +383,7 @@ async fn each_node_on_a_shared_database_is_unsealed_by_itself() {
     valvctl_unseal(cluster.node(0), &cluster.data_dir(0), &shares[0]);
     let status = unseal(cluster.node(0), &shares[2]).await.unwrap();
     assert!(!status.sealed, "{status:?}");
-    assert_eq!(
-        health(cluster.node(0), service).await,
-        ServingStatus::Serving
-    );
+    health_becomes(cluster.node(0), service, ServingStatus::Serving).await;
     assert!(seal_status(cluster.node(1)).await.sealed);
     assert_eq!(
         health(cluster.node(1), service).await,
@@ -408,10 +418,7 @@ async fn each_node_on_a_shared_database_is_unsealed_by_itself() {
     unseal(cluster.node(1), &shares[1]).await.unwrap();
     let status = unseal(cluster.node(1), &shares[2]).await.unwrap();
     assert!(!status.sealed, "{status:?}");
-    assert_eq!(
-        health(cluster.node(1), service).await,
-        ServingStatus::Serving
-    );
+    health_becomes(cluster.node(1), service, ServingStatus::Serving).await;
     let back = reidentify(
         &cluster.node(1).client(&t.reidentifier).await,
         "p",
