@@ -2,9 +2,10 @@
 //!
 //! # Ciphertext format
 //! ```text
-//! 0x01 or 0x02 | key version (u32 BE) | salt (24 random bytes) | AES-256-GCM ciphertext | tag (16)
+//! 0x01, 0x02 or 0x03 | key version (u32 BE) | salt (24 random bytes) | AES-256-GCM ciphertext | tag (16)
 //! ```
-//! `0x02` marks a ciphertext whose AAD also binds the row's governing fields (see below).
+//! `0x02` and `0x03` mark a ciphertext whose AAD also binds the row's governing fields (see
+//! below); `0x03` tells the caller that it chose its second layout of those fields.
 //! Every ciphertext carries its key version, so a ring with several versions knows which one
 //! opens it, and a rotation job knows which records still need moving.
 //!
@@ -21,11 +22,13 @@
 //! # AAD
 //! `"valv/v1/aad" ‖ tenant id ‖ domain id ‖ key version ‖ len(record key) ‖ record key`, with the
 //! record key being the pseudonym: a ciphertext copied to another row, domain or tenant, or
-//! relabelled with another version, fails to decrypt. Format `0x02` appends
-//! `‖ len(bound) ‖ bound`: the fields of the row that decide release (for a mapping, its subject
-//! handle), so a row whose subject was swapped in the store fails to decrypt too. A `0x01`
-//! ciphertext (written before) cannot be turned into a `0x02` one without the key; a rotation
-//! re-encrypts it as `0x02`.
+//! relabelled with another version, fails to decrypt. Formats `0x02` and `0x03` append
+//! `‖ len(bound) ‖ bound`: the fields of the row that decide release, so a row whose governing
+//! fields were changed in the store fails to decrypt too. Format `0x03` also puts its own byte
+//! into the AAD (before the bound): a ciphertext relabelled with another format fails, so an
+//! older layout (`0x01`: no fields; `0x02`: the first layout) cannot be claimed for a newer
+//! ciphertext, and an older ciphertext cannot be raised to a newer format without the key. [`DataKey::seal`] writes
+//! `0x03` for a non-empty bound; [`bound_layout`] tells a reader which layout to rebuild.
 
 use aes_gcm::{
     Aes256Gcm, KeyInit,
@@ -41,7 +44,8 @@ use crate::{error::KmsError, secret::SecretBytes, secret::SecretKey};
 pub type KeyVersion = u32;
 
 const FORMAT: u8 = 0x01;
-const FORMAT_BOUND: u8 = 0x02;
+const FORMAT_BOUND_FIRST: u8 = 0x02;
+const FORMAT_BOUND: u8 = 0x03;
 const SALT_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 /// Bytes a ciphertext adds to its plaintext.
@@ -56,15 +60,15 @@ pub struct AadContext<'a> {
     pub domain_id: u64,
     /// The row's own key, e.g. the pseudonym bytes.
     pub record: &'a [u8],
-    /// Fields of the row that decide what it releases, e.g. a mapping's subject handle (empty:
-    /// none; the ciphertext is then format `0x01`).
+    /// Fields of the row that decide what it releases, e.g. a mapping's subject handle, epoch
+    /// and expiry (empty: none; the ciphertext is then format `0x01`).
     pub bound: &'a [u8],
 }
 
 impl AadContext<'_> {
     fn encode(&self, version: KeyVersion, format: u8) -> Vec<u8> {
         let mut aad =
-            Vec::with_capacity(11 + 8 + 8 + 4 + 4 + self.record.len() + 4 + self.bound.len());
+            Vec::with_capacity(11 + 8 + 8 + 4 + 4 + self.record.len() + 1 + 4 + self.bound.len());
         aad.extend_from_slice(b"valv/v1/aad");
         aad.extend_from_slice(&self.tenant_id.to_be_bytes());
         aad.extend_from_slice(&self.domain_id.to_be_bytes());
@@ -75,6 +79,10 @@ impl AadContext<'_> {
         aad.extend_from_slice(&len.to_be_bytes());
         aad.extend_from_slice(self.record);
         if format == FORMAT_BOUND {
+            // From 0x03 on the format is authenticated itself, not only through what it adds.
+            aad.push(format);
+        }
+        if format != FORMAT {
             let len = u32::try_from(self.bound.len()).unwrap_or(u32::MAX);
             aad.extend_from_slice(&len.to_be_bytes());
             aad.extend_from_slice(self.bound);
@@ -133,14 +141,23 @@ impl DataKey {
 
     /// Encrypts `plaintext` bound to `context`. See the module docs for the format.
     pub fn seal(&self, context: &AadContext<'_>, plaintext: &[u8]) -> Result<Vec<u8>, KmsError> {
-        let mut salt = [0u8; SALT_LEN];
-        rand::rng().fill_bytes(&mut salt);
-        let (cipher, nonce) = self.record_cipher(&salt);
         let format = if context.bound.is_empty() {
             FORMAT
         } else {
             FORMAT_BOUND
         };
+        self.seal_as(format, context, plaintext)
+    }
+
+    fn seal_as(
+        &self,
+        format: u8,
+        context: &AadContext<'_>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, KmsError> {
+        let mut salt = [0u8; SALT_LEN];
+        rand::rng().fill_bytes(&mut salt);
+        let (cipher, nonce) = self.record_cipher(&salt);
         let aad = context.encode(self.version, format);
         let body = cipher
             .encrypt(
@@ -186,14 +203,28 @@ impl DataKey {
     }
 }
 
+/// Which layout of bound fields a ciphertext was made with: 0 none (`0x01`), 1 the caller's
+/// first layout (`0x02`), 2 its second (`0x03`, everything [`DataKey::seal`] writes now with a
+/// non-empty bound). A reader rebuilds the bound in that layout; a relabelled format fails to
+/// open, so this byte cannot be used to claim a weaker layout.
+pub fn bound_layout(ciphertext: &[u8]) -> Result<u8, KmsError> {
+    if ciphertext.len() < OVERHEAD {
+        return Err(KmsError::Malformed("ciphertext too short"));
+    }
+    match ciphertext[0] {
+        FORMAT => Ok(0),
+        FORMAT_BOUND_FIRST => Ok(1),
+        FORMAT_BOUND => Ok(2),
+        _ => Err(KmsError::Malformed("unknown ciphertext format")),
+    }
+}
+
 /// The key version a ciphertext was made under, without decrypting it.
 pub fn ciphertext_version(ciphertext: &[u8]) -> Result<KeyVersion, KmsError> {
     if ciphertext.len() < OVERHEAD {
         return Err(KmsError::Malformed("ciphertext too short"));
     }
-    if ciphertext[0] != FORMAT && ciphertext[0] != FORMAT_BOUND {
-        return Err(KmsError::Malformed("unknown ciphertext format"));
-    }
+    bound_layout(ciphertext)?;
     let mut version = [0u8; 4];
     version.copy_from_slice(&ciphertext[1..5]);
     Ok(u32::from_be_bytes(version))
@@ -295,7 +326,47 @@ mod tests {
         // An unbound one opens whatever the caller binds (written before binding existed).
         let old = k.seal(&CTX, b"y").unwrap_or_default();
         assert_eq!(old[0], FORMAT);
+        assert_eq!(bound_layout(&old).ok(), Some(0));
         assert!(k.open(&bound, &old).is_ok());
+    }
+
+    #[test]
+    fn the_layout_byte_is_bound_too() {
+        let k = key(1);
+        let first = AadContext {
+            bound: b"subject-a",
+            ..CTX
+        };
+        let second = AadContext {
+            bound: b"subject-a|epoch|expiry",
+            ..CTX
+        };
+        // A ciphertext of the first layout (written by an earlier version) still opens with it.
+        let old = k
+            .seal_as(FORMAT_BOUND_FIRST, &first, b"x")
+            .unwrap_or_default();
+        assert_eq!(bound_layout(&old).ok(), Some(1));
+        assert!(k.open(&first, &old).is_ok());
+        assert!(k.open(&second, &old).is_err());
+        let new = k.seal(&second, b"x").unwrap_or_default();
+        assert_eq!(bound_layout(&new).ok(), Some(2));
+        assert!(k.open(&second, &new).is_ok());
+        // Claiming the first layout for a new ciphertext (to escape the later fields) fails,
+        // and so does raising an old one.
+        let mut lowered = new.clone();
+        lowered[0] = FORMAT_BOUND_FIRST;
+        assert!(k.open(&first, &lowered).is_err());
+        assert!(k.open(&second, &lowered).is_err());
+        let mut raised = old.clone();
+        raised[0] = FORMAT_BOUND;
+        assert!(k.open(&first, &raised).is_err());
+        assert!(k.open(&second, &raised).is_err());
+        let mut unknown = new;
+        unknown[0] = 0x04;
+        assert!(matches!(
+            bound_layout(&unknown),
+            Err(KmsError::Malformed(_))
+        ));
     }
 
     const CTX: AadContext<'static> = AadContext {

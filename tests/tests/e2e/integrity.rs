@@ -271,6 +271,116 @@ async fn a_mapping_given_another_subject_releases_nothing() {
     server.terminate();
 }
 
+/// A mapping's epoch and expiry decide whether it still releases: moved in the raw store (an old
+/// epoch's row relabelled as current after its grace ended, an expiry pushed past the domain's
+/// retention), the row no longer decrypts, and nothing is released.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mapping_moved_to_another_epoch_or_expiry_releases_nothing() {
+    let (dir, server, t) = clinic().await;
+    let (data, log) = (dir.path().join("data"), dir.path().join("valv.log"));
+    server
+        .client(&t.admin)
+        .await
+        .admin()
+        .create_domain(pb::CreateDomainRequest {
+            name: "visits".into(),
+            kind: pb::IdentifierKind::Opaque.into(),
+            scheme: pb::Scheme::Keyed.into(),
+            reversible: true,
+            retention_seconds: 30 * 86_400,
+            retention_since_last_use: false,
+            consent_purpose: String::new(),
+        })
+        .await
+        .unwrap();
+    let tok = server.client(&t.tokenizer).await;
+    let old = pseudonymise_ok(&tok, "patients", &["anna"]).await;
+    let visit = pseudonymise_ok(&tok, "visits", &["anna"]).await;
+    server
+        .client(&t.consent_manager)
+        .await
+        .consents()
+        .grant_consent(valv_e2e::grant("patients", "anna", "research", 1, 0))
+        .await
+        .unwrap();
+    let re = server.client(&t.reidentifier).await;
+    let released = (pb::Verdict::Released, "anna".to_owned());
+    for (domain, p) in [("patients", &old), ("visits", &visit)] {
+        let back = valv_e2e::reidentify(&re, domain, "research", p).await;
+        assert_eq!(back.unwrap(), vec![released.clone()], "{domain}");
+    }
+    // A new epoch, its grace ended at once: the old pseudonym names nobody any more.
+    let ko = server.client(&t.key_officer).await;
+    ko.keys()
+        .rotate_domain_epoch(pb::RotateDomainEpochRequest {
+            domain: "patients".into(),
+            grace_seconds: 0,
+        })
+        .await
+        .unwrap();
+    ko.keys()
+        .finalize_epoch(pb::FinalizeEpochRequest {
+            domain: "patients".into(),
+        })
+        .await
+        .unwrap();
+    let gone = valv_e2e::reidentify(&re, "patients", "research", &old).await;
+    assert_eq!(gone.unwrap()[0].0, pb::Verdict::NotFound);
+    server.terminate();
+    {
+        // Mapping rows: 0x02 | epoch u32 | subject[16] | created u32 | expires u32 | 1 | ct.
+        let db = sled::open(data.join("store")).unwrap();
+        let rows = db.open_tree("data").unwrap();
+        let mappings: Vec<(sled::IVec, Vec<u8>)> = rows
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(_, v)| v.len() > 30 && v[0] == 2 && v[29] == 1)
+            .map(|(k, v)| (k, v.to_vec()))
+            .collect();
+        assert_eq!(mappings.len(), 2);
+        for (key, mut v) in mappings {
+            let expires = u32::from_be_bytes(v[25..29].try_into().unwrap());
+            if expires == 0 {
+                // The patients row, still in epoch 1: relabelled as epoch 2.
+                assert_eq!(&v[1..5], &1u32.to_be_bytes());
+                v[1..5].copy_from_slice(&2u32.to_be_bytes());
+            } else {
+                // The visit: kept a year longer than the domain's retention allows.
+                v[25..29].copy_from_slice(&(expires + 365 * 86_400).to_be_bytes());
+            }
+            rows.insert(key, v).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let server = start(&data, &log);
+    let re = server.client(&t.reidentifier).await;
+    for (domain, p) in [("patients", &old), ("visits", &visit)] {
+        let refused = valv_e2e::reidentify(&re, domain, "research", p)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{domain}: released"));
+        assert_eq!(refused.code(), Code::DataLoss, "{domain}: {refused:?}");
+        assert!(
+            refused.message().contains("nothing was released")
+                && !refused.message().contains("anna"),
+            "{domain}: {refused:?}"
+        );
+    }
+    let metrics = http_get(server.metrics_addr.unwrap(), "/metrics").await;
+    assert!(
+        metrics.contains("valv_integrity_failures_total{kind=\"mapping\"} 2"),
+        "{metrics}"
+    );
+    let (_, refused) = audited_refusals(&server, &t).await;
+    for p in [&old[0], &visit[0]] {
+        assert!(
+            refused.contains(&format!("mapping:{p}")),
+            "{p} not audited: {refused:?}"
+        );
+    }
+    server.terminate();
+}
+
 /// The consent rows of one subject's history of `purpose`, as (key, event) in sequence order.
 fn history(
     consent: &sled::Tree,

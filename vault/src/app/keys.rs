@@ -18,11 +18,15 @@ use valv_kms::{
 use super::generations::Generations;
 use crate::{
     engine::{
+        mapping_bound,
         scheme::{PseudonymKey, Scheme},
         subject::SubjectHasher,
     },
     error::{VaultError, VaultResult},
-    store::{Store, records::DomainRecord},
+    store::{
+        Store,
+        records::{DomainRecord, MappingRecord},
+    },
 };
 
 /// This process's allotment of encryptions under one key version: it may use `next..end`, a
@@ -64,25 +68,31 @@ impl DomainDataKeys {
         Ok(self.derived.get(&version).and_then(Option::as_ref))
     }
 
-    /// Decrypts a mapping's identifier; `None` when its key version's material is gone. A
-    /// ciphertext that does not open with the row's pseudonym and subject was moved or changed
-    /// in the store: [`VaultError::Tampered`], never a release.
+    /// Decrypts a mapping's identifier; `None` when its key version's material is gone (or the
+    /// mapping holds no ciphertext: a one-way domain). A ciphertext that does not open with the
+    /// row's pseudonym and governing fields (subject, epoch, expiry; see
+    /// [`crate::engine::mapping_bound`]) was moved or changed in the store:
+    /// [`VaultError::Tampered`], never a release.
     pub fn open(
         &mut self,
         pseudonym: &[u8],
-        subject: &[u8],
-        ciphertext: &[u8],
+        record: &MappingRecord,
     ) -> VaultResult<Option<valv_kms::SecretBytes>> {
+        let Some(ciphertext) = &record.ciphertext else {
+            return Ok(None);
+        };
         let version = valv_kms::envelope::ciphertext_version(ciphertext)?;
+        let layout = valv_kms::envelope::bound_layout(ciphertext)?;
         let (tenant_id, domain_id) = (self.tenant.tenant_id(), self.domain_id);
         let Some(key) = self.get(version)? else {
             return Ok(None);
         };
+        let bound = mapping_bound::in_layout(layout, record.into());
         let context = valv_kms::AadContext {
             tenant_id,
             domain_id,
             record: pseudonym,
-            bound: subject,
+            bound: bound.as_slice(),
         };
         match key.open(&context, ciphertext) {
             Ok(plain) => Ok(Some(plain)),
@@ -92,6 +102,25 @@ impl DomainDataKeys {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Encrypts a mapping's identifier under `key`, bound to the pseudonym and to the governing
+/// fields its row will be stored with (the current layout of [`crate::engine::mapping_bound`]).
+pub fn seal_mapping(
+    key: &DataKey,
+    (tenant_id, domain_id): (u64, u64),
+    pseudonym: &[u8],
+    row: mapping_bound::Governing<'_>,
+    identifier: &[u8],
+) -> VaultResult<Vec<u8>> {
+    let bound = mapping_bound::current(row);
+    let context = valv_kms::AadContext {
+        tenant_id,
+        domain_id,
+        record: pseudonym,
+        bound: bound.as_slice(),
+    };
+    Ok(key.seal(&context, identifier)?)
 }
 
 /// A cached value and the tenant change counter it was loaded under.

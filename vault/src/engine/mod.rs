@@ -8,6 +8,7 @@ pub mod consent;
 pub mod date;
 pub mod identifier;
 pub mod integrity;
+pub mod mapping_bound;
 pub mod names;
 pub mod record;
 pub mod refusals;

@@ -22,7 +22,7 @@ use std::{sync::Arc, time::Instant};
 use valv_kms::{AadContext, envelope::ciphertext_version};
 
 use crate::{
-    app::App,
+    app::{App, keys::seal_mapping},
     audit,
     error::{VaultError, VaultResult},
     keys::{EVIDENCE_DOMAIN_ID, census::records_by_version},
@@ -80,7 +80,7 @@ async fn save(app: &App, job: &mut JobRecord) -> VaultResult<()> {
 }
 
 /// Seals a ciphertext anew under the target version (`None`: nothing to move).
-type Reseal<'a> = dyn FnMut(&[u8]) -> VaultResult<Option<Vec<u8>>> + Send + 'a;
+type Reseal<'a> = dyn FnMut(&MappingRecord) -> VaultResult<Option<Vec<u8>>> + Send + 'a;
 
 /// Moves one record to `target`, retrying on the fresh row when a concurrent change won the
 /// compare-and-swap: true if this call moved it.
@@ -93,10 +93,10 @@ async fn move_record(
 ) -> VaultResult<bool> {
     let mut current = record.clone();
     for _ in 0..SWAP_ATTEMPTS {
-        let Some(ct) = &current.ciphertext else {
+        if current.ciphertext.is_none() {
             return Ok(false);
-        };
-        let Some(fresh) = reseal(ct)? else {
+        }
+        let Some(fresh) = reseal(&current)? else {
             return Ok(false);
         };
         if app
@@ -178,23 +178,27 @@ async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
                 }
                 continue;
             }
-            let ctx = AadContext {
-                tenant_id,
-                domain_id: domain.id,
-                record: pseudonym,
-                bound: &record.subject,
-            };
-            let mut reseal = |ct: &[u8]| -> VaultResult<Option<Vec<u8>>> {
-                let version = ciphertext_version(ct)?;
-                if version == target {
+            // Each attempt reseals the row as it is now (a concurrent expiry move changes the
+            // bound fields), in the current layout of `engine::mapping_bound`.
+            let mut reseal = |row: &MappingRecord| -> VaultResult<Option<Vec<u8>>> {
+                let Some(ct) = &row.ciphertext else {
+                    return Ok(None);
+                };
+                if ciphertext_version(ct)? == target {
                     return Ok(None);
                 }
                 // A record under a destroyed version cannot be moved: it is gone for good.
-                let Some(old_key) = keys.get(version)? else {
+                let Some(plain) = keys.open(pseudonym, row)? else {
                     return Ok(None);
                 };
-                let plain = old_key.open(&ctx, ct)?;
-                Ok(Some(target_key.seal(&ctx, plain.expose_secret())?))
+                let fresh = seal_mapping(
+                    &target_key,
+                    (tenant_id, domain.id),
+                    pseudonym,
+                    row.into(),
+                    plain.expose_secret(),
+                )?;
+                Ok(Some(fresh))
             };
             if move_record(app, domain.id, pseudonym, record, &mut reseal).await? {
                 moved += 1;

@@ -79,8 +79,8 @@ async fn a_swap_lost_to_a_concurrent_change_is_retried_and_nothing_is_left_behin
     let nodes = Nodes::new();
     let app = nodes.node(Limits::default()).await;
     let (tenant_id, pseudonyms) = clinic(&app, 700).await;
-    // Retention's sliding expiry touches the first record between the job's page read and its
-    // swap, four times over: the fifth attempt, on the fresh row, wins.
+    // The first record changes between the job's page read and its swap (as when another
+    // node moves its expiry), four times over: the fifth attempt, on the fresh row, wins.
     nodes.faults.conflict("replace_ciphertext", 4);
     let (_, id) = ops::keys::rotate(&app, tenant_id, "key-officer", "req")
         .await

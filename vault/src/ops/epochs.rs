@@ -8,13 +8,14 @@
 
 use std::sync::Arc;
 
-use valv_kms::{AadContext, envelope::ciphertext_version};
-
 use super::find_domain;
 use crate::{
-    app::App,
+    app::{App, keys::seal_mapping},
     authz::Caller,
-    engine::scheme::{Pseudonym, Scheme},
+    engine::{
+        mapping_bound::Governing,
+        scheme::{Pseudonym, Scheme},
+    },
     error::{VaultError, VaultResult},
     store::records::{DomainRecord, InsertOutcome, MappingRecord, NewMapping, Role},
 };
@@ -133,23 +134,20 @@ pub async fn translate_page(
     }
     .into_iter();
     for (old, m) in page {
-        let Some(ct) = &m.ciphertext else { continue };
-        if m.epoch >= domain.epoch {
+        if m.ciphertext.is_none() || m.epoch >= domain.epoch {
             continue;
         }
         // A record under a destroyed key version cannot be translated: its identifier is gone.
-        let Some(old_key) = data_keys.get(ciphertext_version(ct)?)? else {
-            continue;
+        // One that fails its integrity check stops the job (Tampered): it is never carried over.
+        let plain = match data_keys.open(&old, &m) {
+            Ok(Some(plain)) => plain,
+            Ok(None) => continue,
+            Err(VaultError::Tampered(_)) => {
+                let label = Pseudonym(old).declassify(domain.scheme);
+                return Err(app.tampered("mapping", tenant_id, &label).await);
+            }
+            Err(e) => return Err(e),
         };
-        let plain = old_key.open(
-            &AadContext {
-                tenant_id,
-                domain_id: domain.id,
-                record: &old,
-                bound: &m.subject,
-            },
-            ct,
-        )?;
         let value = plain.expose_secret();
         let pseudonym = match domain.scheme {
             Scheme::Keyed => keys.pseudonym.derive_for(value, erased.get(&m.subject)),
@@ -161,13 +159,16 @@ pub async fn translate_page(
             .scheme
             .allocates()
             .then(|| keys.pseudonym.blind_index(value));
-        let ciphertext = keys.data_key.seal(
-            &AadContext {
-                tenant_id,
-                domain_id: domain.id,
-                record: &pseudonym.0,
-                bound: &m.subject,
-            },
+        let row = Governing {
+            subject: &m.subject,
+            epoch: domain.epoch,
+            expires_ms: m.expires_ms,
+        };
+        let ciphertext = seal_mapping(
+            &keys.data_key,
+            (tenant_id, domain.id),
+            &pseudonym.0,
+            row,
             value,
         )?;
         rows.push(NewMapping {

@@ -3,16 +3,15 @@
 
 use std::sync::Arc;
 
-use valv_kms::AadContext;
-
 use super::{check_batch, find_domain, keys};
 use crate::{
-    app::App,
+    app::{App, keys::seal_mapping},
     authz::Caller,
     engine::{
         batch::{BatchDomain, Candidate, Erasures, Prepared, Slot, prepare},
         date::Date,
         identifier::normalise,
+        mapping_bound::Governing,
         scheme::{Pseudonym, Scheme},
         subject::{Erased, SubjectHandle},
     },
@@ -221,15 +220,21 @@ pub async fn pseudonymise(
         }
         let subject = keys.subject.handle(domain.kind, value.expose_secret());
         let ciphertext = if domain.reversible {
-            // The subject handle is bound into the AAD: a row whose subject is swapped in the
-            // store (to borrow another person's consent) no longer decrypts.
-            let ctx = AadContext {
-                tenant_id,
-                domain_id: domain.id,
-                record: &pseudonym.0,
-                bound: &subject,
+            // The subject handle, epoch and expiry are bound into the AAD: a row whose subject
+            // is swapped in the store (to borrow another person's consent), or whose epoch or
+            // expiry is moved (to outlive its grace or retention), no longer decrypts.
+            let row = Governing {
+                subject: &subject,
+                epoch: domain.epoch,
+                expires_ms,
             };
-            Some(data_key.seal(&ctx, value.expose_secret())?)
+            Some(seal_mapping(
+                &data_key,
+                (tenant_id, domain.id),
+                &pseudonym.0,
+                row,
+                value.expose_secret(),
+            )?)
         } else {
             None
         };

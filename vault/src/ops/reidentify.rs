@@ -75,7 +75,7 @@ pub async fn reidentify(
     // Shared gate from reading ciphertexts to opening them: a rotation cannot erase a key
     // version in between.
     let gate = app.keys.gate(tenant_id);
-    let _shared = gate.read().await;
+    let shared = gate.read().await;
     let found = if allowed && !lookups.is_empty() {
         app.store.mappings(domain.id, lookups).await?
     } else {
@@ -161,13 +161,12 @@ pub async fn reidentify(
         }
         let identifier = match (verdict, mapping, &parsed[i]) {
             (Verdict::Released, Some(m), Some(p)) => 'open: {
-                let ct = m.ciphertext.as_ref().ok_or_else(|| {
-                    VaultError::Internal("reversible mapping without ciphertext".into())
-                })?;
-                let opened = data_keys
-                    .as_mut()
-                    .map(|k| k.open(&p.0, &m.subject, ct))
-                    .transpose();
+                if m.ciphertext.is_none() {
+                    return Err(VaultError::Internal(
+                        "reversible mapping without ciphertext".into(),
+                    ));
+                }
+                let opened = data_keys.as_mut().map(|k| k.open(&p.0, m)).transpose();
                 if let Err(VaultError::Tampered(_)) = &opened {
                     // The whole call is refused: a row changed outside the vault is never used.
                     return Err(app.tampered("mapping", tenant_id, text).await);
@@ -217,6 +216,9 @@ pub async fn reidentify(
             old_epoch,
         })
         .collect();
+    // Touching takes the gate itself (it may re-seal); a nested read could wait behind a
+    // rotation queued meanwhile, which waits for this one.
+    drop(shared);
     super::retention::touch(app, &domain, used).await?;
     app.metrics.batch("reidentify", results.len());
     for r in &results {

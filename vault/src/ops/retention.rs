@@ -12,11 +12,12 @@ use std::{collections::HashMap, sync::Arc};
 
 use crate::model::records::{JobKind, JobState};
 use crate::{
-    app::App,
+    app::{App, keys::seal_mapping},
     audit,
     authz::Caller,
     engine::{
         consent::{ConsentEvent, ConsentEventKind},
+        mapping_bound::Governing,
         scheme::Pseudonym,
     },
     error::{VaultError, VaultResult},
@@ -343,6 +344,10 @@ pub async fn resume(app: &App, job: &JobRecord) -> VaultResult<()> {
 /// Moves a used mapping's expiry forward in domains whose retention counts from the last use.
 /// Writes at most once per tenth of the retention period (and at most daily), so use does
 /// not turn every read into a write.
+///
+/// A reversible mapping's ciphertext is bound to its expiry (`engine::mapping_bound`), so the
+/// move re-seals the identifier under the active key version — counted against its use budget,
+/// under the tenant's gate like any encryption — and stores both in one compare-and-swap.
 pub async fn touch(
     app: &App,
     domain: &DomainRecord,
@@ -355,13 +360,67 @@ pub async fn touch(
         i64::try_from(domain.retention_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
     let step = (retention_ms / 10).clamp(1, 86_400_000);
     let fresh = app.now_ms().saturating_add(retention_ms);
-    for (pseudonym, record) in used {
-        if fresh - record.expires_ms >= step {
-            // A concurrent change (re-encryption) wins; the next use moves it then.
+    let due: Vec<_> = used
+        .into_iter()
+        .filter(|(_, record)| fresh - record.expires_ms >= step)
+        .collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    // A concurrent change (a re-encryption, another node's move) wins each compare-and-swap;
+    // the next use moves the expiry then.
+    if !domain.reversible {
+        for (pseudonym, record) in due {
             app.store
-                .set_expiry(domain.id, &pseudonym, &record, fresh)
+                .set_expiry(domain.id, &pseudonym, &record, fresh, None)
                 .await?;
         }
+        return Ok(());
+    }
+    let tenant_id = domain.tenant_id;
+    let gate = app.keys.gate(tenant_id);
+    let _shared = gate.read().await;
+    let data_key = app.keys.domain_keys(domain).await?.data_key.clone();
+    let count = due.len() as u64;
+    if !app
+        .keys
+        .reserve_encryptions(tenant_id, data_key.version(), count)
+        .await?
+    {
+        // The next new identifier rotates the spent version; until then expiries stay put.
+        tracing::warn!(
+            tenant = tenant_id,
+            "key version use budget spent: expiries not moved"
+        );
+        return Ok(());
+    }
+    let mut data_keys = app.keys.domain_data_keys(domain).await?;
+    for (pseudonym, record) in due {
+        let plain = match data_keys.open(&pseudonym, &record) {
+            Ok(Some(plain)) => plain,
+            // Under a destroyed key version: nothing left to keep.
+            Ok(None) => continue,
+            Err(VaultError::Tampered(_)) => {
+                let label = Pseudonym(pseudonym).declassify(domain.scheme);
+                return Err(app.tampered("mapping", tenant_id, &label).await);
+            }
+            Err(e) => return Err(e),
+        };
+        let row = Governing {
+            subject: &record.subject,
+            epoch: record.epoch,
+            expires_ms: fresh,
+        };
+        let ciphertext = seal_mapping(
+            &data_key,
+            (tenant_id, domain.id),
+            &pseudonym,
+            row,
+            plain.expose_secret(),
+        )?;
+        app.store
+            .set_expiry(domain.id, &pseudonym, &record, fresh, Some(ciphertext))
+            .await?;
     }
     Ok(())
 }

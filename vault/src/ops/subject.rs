@@ -117,14 +117,21 @@ pub(crate) async fn resolve(
                 normal: None,
             };
             // Reversible: the identifier the vault holds gives the normal form (and birth date).
-            if let Some(ct) = &mapping.ciphertext {
+            if mapping.ciphertext.is_some() {
                 let gate = app.keys.gate(tenant_id);
                 let _shared = gate.read().await;
-                resolved.normal =
-                    app.keys
-                        .domain_data_keys(&domain)
-                        .await?
-                        .open(&p.0, &mapping.subject, ct)?;
+                let opened = app
+                    .keys
+                    .domain_data_keys(&domain)
+                    .await?
+                    .open(&p.0, &mapping);
+                resolved.normal = match opened {
+                    Err(VaultError::Tampered(_)) => {
+                        let label = p.declassify(domain.scheme);
+                        return Err(app.tampered("mapping", tenant_id, &label).await);
+                    }
+                    other => other?,
+                };
             }
             if domain.kind.carries_birth_date() {
                 resolved.birth_date = resolved

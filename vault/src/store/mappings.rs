@@ -77,14 +77,16 @@ pub trait MappingStore: Send + Sync + 'static {
         current: &MappingRecord,
         ciphertext: Vec<u8>,
     ) -> StoreResult<bool>;
-    /// Moves a mapping's expiry if the mapping is still exactly `current` (false: changed or
-    /// gone, nothing written).
+    /// Moves a mapping's expiry together with its ciphertext, re-sealed for the new expiry
+    /// (which it is bound to; `None` for a one-way mapping), if the mapping is still exactly
+    /// `current` (false: changed or gone, nothing written).
     async fn set_expiry(
         &self,
         domain_id: u64,
         pseudonym: &[u8],
         current: &MappingRecord,
         expires_ms: i64,
+        ciphertext: Option<Vec<u8>>,
     ) -> StoreResult<bool>;
     /// Every blind-index entry of a domain: (blind index, pseudonym), by blind index.
     async fn blind_entries(&self, domain_id: u64) -> StoreResult<Vec<([u8; 16], Vec<u8>)>>;

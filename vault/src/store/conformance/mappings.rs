@@ -311,7 +311,8 @@ pub(crate) async fn replacing_a_ciphertext_is_compare_and_swap(shared: Arc<dyn S
     assert_eq!(still.ciphertext, Some(vec![42]));
 }
 
-/// An expiry moves only while the row is exactly what the caller read.
+/// An expiry moves (with its re-sealed ciphertext) only while the row is exactly what the
+/// caller read.
 pub(crate) async fn moving_an_expiry_is_compare_and_swap(shared: Arc<dyn Store>) {
     let store: &dyn Store = shared.as_ref();
     store
@@ -321,7 +322,7 @@ pub(crate) async fn moving_an_expiry_is_compare_and_swap(shared: Arc<dyn Store>)
     let current = mapping(1, Some(vec![1, 1]));
     assert!(
         store
-            .set_expiry(70, &[1; 16], &current, 86_400_000)
+            .set_expiry(70, &[1; 16], &current, 86_400_000, Some(vec![7, 7]))
             .await
             .unwrap()
     );
@@ -332,16 +333,17 @@ pub(crate) async fn moving_an_expiry_is_compare_and_swap(shared: Arc<dyn Store>)
         .remove(0)
         .unwrap();
     assert_eq!(now.expires_ms, 86_400_000);
-    assert_eq!(now.ciphertext, current.ciphertext);
+    assert_eq!(now.ciphertext, Some(vec![7, 7]));
+    assert_eq!((now.epoch, now.subject), (current.epoch, current.subject));
     assert!(
         !store
-            .set_expiry(70, &[1; 16], &current, 1_000)
+            .set_expiry(70, &[1; 16], &current, 1_000, Some(vec![8]))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .set_expiry(70, &[9; 16], &current, 1_000)
+            .set_expiry(70, &[9; 16], &current, 1_000, Some(vec![8]))
             .await
             .unwrap()
     );
@@ -358,6 +360,26 @@ pub(crate) async fn moving_an_expiry_is_compare_and_swap(shared: Arc<dyn Store>)
             .await
             .unwrap()
     );
+    // A one-way mapping (no ciphertext) moves its expiry alone.
+    let one_way = mapping(2, None);
+    let new = NewMapping {
+        record: one_way.clone(),
+        ..row(2, 2, None)
+    };
+    store.insert_mappings(1, 70, vec![new]).await.unwrap();
+    assert!(
+        store
+            .set_expiry(70, &[2; 16], &one_way, 172_800_000, None)
+            .await
+            .unwrap()
+    );
+    let moved = store
+        .mappings(70, vec![vec![2; 16]])
+        .await
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    assert_eq!((moved.expires_ms, moved.ciphertext), (172_800_000, None));
 }
 
 /// Deleting removes the mapping and its blind entry for good; the identifier may map anew.

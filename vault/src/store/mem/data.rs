@@ -150,12 +150,10 @@ impl MappingStore for MemStore {
         if self.faults.conflicting("replace_ciphertext")
             && let Some(stored) = s.mappings.get_mut(&(domain_id, pseudonym.to_vec()))
         {
-            // Another process moved the expiry between the caller's read and this swap (a row
-            // without one gets a far one: it stays live).
-            stored.expires_ms = match stored.expires_ms {
-                0 => i64::MAX / 2,
-                t => t.saturating_add(86_400_000),
-            };
+            // The row changed between the caller's read and this swap. In production that is
+            // another node moving the expiry, which re-seals the ciphertext for it; without keys
+            // here, the change is to the creation time, the one field nothing is bound to.
+            stored.created_ms = stored.created_ms.saturating_add(1);
             return Ok(false);
         }
         match s.mappings.get_mut(&(domain_id, pseudonym.to_vec())) {
@@ -173,11 +171,13 @@ impl MappingStore for MemStore {
         pseudonym: &[u8],
         current: &MappingRecord,
         expires_ms: i64,
+        ciphertext: Option<Vec<u8>>,
     ) -> StoreResult<bool> {
         let mut s = self.state("set_expiry")?;
         match s.mappings.get_mut(&(domain_id, pseudonym.to_vec())) {
             Some(stored) if stored == current => {
                 stored.expires_ms = expires_ms;
+                stored.ciphertext = ciphertext;
                 Ok(true)
             }
             _ => Ok(false),

@@ -55,9 +55,9 @@ impl Faults {
         }
     }
 
-    /// Makes the next `n` calls of a compare-and-swap method (`replace_ciphertext`,
-    /// `set_expiry`) lose to a concurrent change: the row is changed the way another process
-    /// would (its expiry moves) and the call answers false.
+    /// Makes the next `n` calls of `replace_ciphertext` lose to a concurrent change: the row
+    /// changes (in a field no ciphertext is bound to, so it still opens) and the call answers
+    /// false.
     pub fn conflict(&self, method: &str, n: u64) {
         if let Ok(mut c) = self.conflicts.lock() {
             c.insert(method.to_owned(), n);

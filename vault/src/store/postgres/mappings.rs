@@ -350,10 +350,12 @@ impl MappingStore for PgStore {
         pseudonym: &[u8],
         current: &MappingRecord,
         expires_ms: i64,
+        ciphertext: Option<Vec<u8>>,
     ) -> StoreResult<bool> {
         let n = self
             .exec(
-                "UPDATE mappings SET expires_ms = $8 WHERE domain_id = $1 AND pseudonym = $2 \
+                "UPDATE mappings SET expires_ms = $8, ciphertext = $9 \
+                 WHERE domain_id = $1 AND pseudonym = $2 \
                  AND epoch = $3 AND subject = $4 AND created_ms = $5 AND expires_ms = $6 \
                  AND ciphertext IS NOT DISTINCT FROM $7",
                 &[
@@ -365,6 +367,7 @@ impl MappingStore for PgStore {
                     &current.expires_ms,
                     &current.ciphertext,
                     &expires_ms,
+                    &ciphertext,
                 ],
             )
             .await?;

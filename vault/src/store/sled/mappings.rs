@@ -253,6 +253,7 @@ impl MappingStore for SledStore {
         pseudonym: &[u8],
         current: &MappingRecord,
         expires_ms: i64,
+        ciphertext: Option<Vec<u8>>,
     ) -> StoreResult<bool> {
         self.swap_mapping(
             domain_id,
@@ -260,6 +261,7 @@ impl MappingStore for SledStore {
             current,
             &MappingRecord {
                 expires_ms,
+                ciphertext,
                 ..current.clone()
             },
         )
