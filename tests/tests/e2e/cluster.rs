@@ -394,3 +394,60 @@ async fn a_killed_node_loses_nothing_it_acknowledged_and_rejoins() {
     super::keys::all_reidentify(&re1, &[("after-restart".to_owned(), more[0].clone())]).await;
     super::keys::all_reidentify(&re1, &acked).await;
 }
+
+/// A node remembers which mappings are stored, so a repeated identifier costs no database
+/// round trip; a mapping the retention reaper deleted through another node is not among them on
+/// the next call: the identifier is stored again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mapping_reaped_through_one_node_is_stored_again_through_another() {
+    valv_e2e::init();
+    let Some(cluster) = Cluster::start("cluster: known mappings", BIN, 2, &[]).await else {
+        return;
+    };
+    let operator = cluster.node(0).client(&cluster.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "clinic",
+        &[],
+        &[("care", pb::LegalBasis::Contract)],
+    )
+    .await;
+    cluster
+        .node(0)
+        .client(&t.admin)
+        .await
+        .admin()
+        .create_domain(pb::CreateDomainRequest {
+            name: "visits".into(),
+            kind: pb::IdentifierKind::Opaque.into(),
+            scheme: pb::Scheme::Keyed.into(),
+            reversible: true,
+            retention_seconds: 1,
+            retention_since_last_use: false,
+            consent_purpose: String::new(),
+        })
+        .await
+        .unwrap();
+    let stored = "SELECT count(*) FROM mappings WHERE expires_ms > 0";
+    let tok_a = cluster.node(0).client(&t.tokenizer).await;
+    let first = pseudonymise_ok(&tok_a, "visits", &["v-1"]).await;
+    // Repeated through node A: known, one row.
+    assert_eq!(pseudonymise_ok(&tok_a, "visits", &["v-1"]).await, first);
+    assert_eq!(cluster.count(stored).await, 1);
+    // Past its retention, reaped through node B.
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let ran = cluster
+        .node(1)
+        .client(&t.admin)
+        .await
+        .retention()
+        .run_retention(pb::RunRetentionRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ran.mappings_deleted, 1);
+    assert_eq!(cluster.count(stored).await, 0);
+    // Node A sees the identifier again: same (keyed) pseudonym, and the mapping is stored anew.
+    assert_eq!(pseudonymise_ok(&tok_a, "visits", &["v-1"]).await, first);
+    assert_eq!(cluster.count(stored).await, 1);
+}

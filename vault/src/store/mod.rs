@@ -40,6 +40,7 @@ mod audit;
 mod consents;
 mod jobs;
 mod keys;
+mod known;
 mod mappings;
 mod registry;
 mod subjects;

@@ -215,6 +215,8 @@ impl MappingStore for PgStore {
         keyed.sort_by(|a, b| a.pseudonym.cmp(&b.pseudonym));
         blind.sort_by_key(|r| r.blind);
         let (keyed, blind) = (Arrays::of(&keyed)?, Arrays::of(&blind)?);
+        self.known.learn_domain(tenant_id, domain_id);
+        let era = self.known.era(domain_id);
         let mut attempt = 0;
         let stored = loop {
             match self.insert_rows(tenant, domain, &keyed, &blind).await {
@@ -222,6 +224,14 @@ impl MappingStore for PgStore {
                 other => break other?,
             }
         };
+        // Keyed rows are stored now (inserted, or there before): known to this node.
+        self.known.remember(
+            domain_id,
+            era,
+            rows.iter()
+                .filter(|r| r.blind.is_none())
+                .map(|r| r.pseudonym.as_slice()),
+        );
         rows.iter()
             .enumerate()
             .map(|(i, row)| {
@@ -253,6 +263,18 @@ impl MappingStore for PgStore {
         domain_id: u64,
         pseudonyms: Vec<Vec<u8>>,
     ) -> StoreResult<Vec<bool>> {
+        // Taken before the database is asked: what it answers is filed under this era.
+        let era = self.known.era(domain_id);
+        let known = self.known.lookup(domain_id, era, &pseudonyms);
+        if known.iter().all(|k| *k) {
+            return Ok(known);
+        }
+        let misses: Vec<&Vec<u8>> = pseudonyms
+            .iter()
+            .zip(&known)
+            .filter(|(_, k)| !**k)
+            .map(|(p, _)| p)
+            .collect();
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
@@ -261,14 +283,20 @@ impl MappingStore for PgStore {
             .await
             .map_err(db_error)?;
         let rows = client
-            .query(&stmt, &[&to_i64(domain_id)?, &pseudonyms])
+            .query(&stmt, &[&to_i64(domain_id)?, &misses])
             .await
             .map_err(db_error)?;
         let found: HashSet<Vec<u8>> = rows
             .iter()
             .map(|r| r.try_get(0).map_err(db_error))
             .collect::<StoreResult<_>>()?;
-        Ok(pseudonyms.iter().map(|p| found.contains(p)).collect())
+        self.known
+            .remember(domain_id, era, found.iter().map(Vec::as_slice));
+        Ok(pseudonyms
+            .iter()
+            .zip(known)
+            .map(|(p, k)| k || found.contains(p))
+            .collect())
     }
 
     async fn mappings(
@@ -456,8 +484,14 @@ impl MappingStore for PgStore {
             .await
             .map_err(db_error)?;
         }
+        // Other nodes' known-mappings tables learn of it from the tenant's deletion counter,
+        // raised in the same transaction (see `known`).
         tx.execute(
-            "DELETE FROM mappings WHERE domain_id = $1 AND pseudonym = $2",
+            "WITH gone AS (DELETE FROM mappings WHERE domain_id = $1 AND pseudonym = $2 \
+             RETURNING tenant_id) \
+             INSERT INTO tenant_generations (tenant_id, generation, deletions) \
+             SELECT DISTINCT tenant_id, 0, 1 FROM gone \
+             ON CONFLICT (tenant_id) DO UPDATE SET deletions = tenant_generations.deletions + 1",
             &[&domain, &pseudonym],
         )
         .await

@@ -19,6 +19,7 @@ mod connect;
 mod consents;
 mod jobs;
 mod keys;
+mod known;
 mod mappings;
 mod registry;
 mod schema;
@@ -38,6 +39,8 @@ use super::{Durability, StoreError, StoreResult};
 /// The PostgreSQL store.
 pub struct PgStore {
     pool: Pool,
+    /// Mappings known to be stored, invalidated by the tenant's deletion counters.
+    known: known::Known,
     /// Where it connects, with any password removed (for logs).
     target: String,
 }
@@ -48,7 +51,11 @@ impl PgStore {
     /// this build.
     pub async fn connect(options: &PgOptions) -> StoreResult<Self> {
         let (pool, target) = connect::pool(options)?;
-        let store = Self { pool, target };
+        let store = Self {
+            pool,
+            known: known::Known::new(),
+            target,
+        };
         let mut client = store.client().await?;
         connect::check_durability(&client).await?;
         schema::migrate(&mut client).await?;

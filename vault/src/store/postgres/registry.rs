@@ -158,17 +158,25 @@ impl RegistryStore for PgStore {
     async fn tenant_generation(&self, tenant_id: u64) -> StoreResult<u64> {
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached("SELECT generation FROM tenant_generations WHERE tenant_id = $1")
+            .prepare_cached(
+                "SELECT generation, deletions FROM tenant_generations WHERE tenant_id = $1",
+            )
             .await
             .map_err(db_error)?;
-        match client
+        let (generation, deletions) = match client
             .query_opt(&stmt, &[&to_i64(tenant_id)?])
             .await
             .map_err(db_error)?
         {
-            Some(row) => to_u64(row.try_get(0).map_err(db_error)?),
-            None => Ok(0),
-        }
+            Some(row) => (
+                to_u64(row.try_get(0).map_err(db_error)?)?,
+                to_u64(row.try_get(1).map_err(db_error)?)?,
+            ),
+            None => (0, 0),
+        };
+        // Read at the start of every request: the invalidation rule of `known`.
+        self.known.observed(tenant_id, generation, deletions);
+        Ok(generation)
     }
 
     async fn create_domain(&self, domain: &DomainRecord) -> StoreResult<()> {

@@ -7,7 +7,7 @@ use super::sql::db_error;
 use crate::store::{StoreError, StoreResult};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// Migration `n` takes the schema from version `n - 1` to `n`.
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("migrations/0002_budgets.sql")),
     (3, include_str!("migrations/0003_audit_subjects.sql")),
     (4, include_str!("migrations/0004_consent_seals.sql")),
+    (5, include_str!("migrations/0005_mapping_deletions.sql")),
 ];
 
 /// Advisory-lock class of schema changes ("valv"); the second key is the schema's name, so

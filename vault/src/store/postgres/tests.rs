@@ -170,3 +170,53 @@ async fn migrating_to_the_subject_index_indexes_the_entries_already_stored() {
     let found = store.subject_audit(3, &subject, 1, 10).await.unwrap();
     assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
 }
+
+/// The known-mappings table answers a repeated pseudonym without asking the database, and
+/// never claims a mapping that another node deleted before the request began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_mappings_follow_another_nodes_deletions() {
+    use crate::store::{MappingStore, RegistryStore, conformance::fixture::mapping};
+    let Some(schema) = TestSchema::create("PostgreSQL known mappings").await else {
+        return;
+    };
+    let options = PgOptions::new(schema.url());
+    let (a, b) = (
+        PgStore::connect(&options).await.unwrap(),
+        PgStore::connect(&options).await.unwrap(),
+    );
+    let row = |p: u8| crate::store::records::NewMapping {
+        blind: None,
+        pseudonym: vec![p; 16],
+        record: mapping(p, Some(vec![p])),
+    };
+    // Node A: a request begins (reads the tenant's counters) and stores two mappings.
+    a.tenant_generation(1).await.unwrap();
+    a.insert_mappings(1, 10, vec![row(1), row(2)])
+        .await
+        .unwrap();
+    // A row removed behind every node's back (no counter raised) is still claimed by A: the
+    // answer came from memory, not from the database.
+    sql(
+        &schema.url(),
+        "DELETE FROM mappings WHERE pseudonym = '\\x02020202020202020202020202020202'",
+    )
+    .await
+    .unwrap();
+    a.tenant_generation(1).await.unwrap();
+    let ps = vec![vec![1u8; 16], vec![2u8; 16]];
+    assert_eq!(
+        a.contains_mappings(10, ps.clone()).await.unwrap(),
+        [true, true]
+    );
+    // Node B deletes one (as the retention reaper does): A's next request asks the database.
+    b.delete_mapping(10, &[1u8; 16], None).await.unwrap();
+    a.tenant_generation(1).await.unwrap();
+    assert_eq!(
+        a.contains_mappings(10, ps.clone()).await.unwrap(),
+        [false, false]
+    );
+    // Stored again (through B): A learns it from the database and remembers it.
+    b.insert_mappings(1, 10, vec![row(1)]).await.unwrap();
+    a.tenant_generation(1).await.unwrap();
+    assert_eq!(a.contains_mappings(10, ps).await.unwrap(), [true, false]);
+}

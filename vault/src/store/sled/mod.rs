@@ -28,7 +28,6 @@ pub mod compact;
 mod consents;
 mod jobs;
 mod keys;
-mod known;
 mod mappings;
 mod registry;
 mod subject_index;
@@ -43,11 +42,8 @@ use std::{
 use async_trait::async_trait;
 use serde::{Serialize, de::DeserializeOwned};
 
-use self::{
-    commit::{GroupCommit, WriteCounter},
-    known::KnownMappings,
-};
-use super::{Durability, StoreError, StoreResult};
+use self::commit::{GroupCommit, WriteCounter};
+use super::{Durability, StoreError, StoreResult, known::KnownMappings};
 
 const LOCK_STRIPES: usize = 64;
 

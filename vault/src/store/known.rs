@@ -2,11 +2,15 @@
 //! platform re-sending yesterday's table) skip the store lookup.
 //!
 //! It holds pseudonyms and domain ids only — never an identifier — in a fixed table of
-//! [`SLOTS`] entries (about 40 MiB), one entry per slot: a new key simply replaces whatever
+//! [`SLOTS`] entries (about 48 MiB), one entry per slot: a new key simply replaces whatever
 //! shared its slot. A hit is exact (the whole key is compared), a miss only means "ask the
-//! store". Every path that deletes a mapping must call [`KnownMappings::forget`] (or
-//! [`KnownMappings::forget_domain`]) before its deletion becomes visible, so that the table never
-//! claims a mapping that is gone.
+//! store".
+//!
+//! Invalidation: the embedded store, the only process writing its files, calls
+//! [`KnownMappings::forget`] on every path that deletes a mapping. A store shared by several
+//! processes cannot see another process's deletions that way; it files each entry under an
+//! *era* and moves to a new era whenever the deletions it reads from the database change
+//! (`store::postgres::known`): entries of an earlier era are never looked up again.
 
 use std::{
     hash::{BuildHasher, RandomState},
@@ -22,16 +26,22 @@ const MAX_KEY: usize = 24;
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Entry {
     domain: u64,
+    era: u64,
     len: u8,
     bytes: [u8; MAX_KEY],
 }
 
 impl Entry {
-    fn new(domain: u64, pseudonym: &[u8]) -> Option<Self> {
+    fn new(domain: u64, era: u64, pseudonym: &[u8]) -> Option<Self> {
         let len = u8::try_from(pseudonym.len()).ok()?;
         let mut bytes = [0u8; MAX_KEY];
         bytes.get_mut(..pseudonym.len())?.copy_from_slice(pseudonym);
-        Some(Self { domain, len, bytes })
+        Some(Self {
+            domain,
+            era,
+            len,
+            bytes,
+        })
     }
 }
 
@@ -51,22 +61,29 @@ impl KnownMappings {
     }
 
     fn slot(&self, entry: &Entry) -> usize {
-        let h = self
-            .hasher
-            .hash_one((entry.domain, &entry.bytes[..usize::from(entry.len)]));
+        let h = self.hasher.hash_one((
+            entry.domain,
+            entry.era,
+            &entry.bytes[..usize::from(entry.len)],
+        ));
         // Truncation is the point: the low bits pick the slot.
         (h as usize) & (SLOTS - 1)
     }
 
     /// For each pseudonym of `domain`: true if it is known to be stored.
     pub(crate) fn lookup(&self, domain: u64, pseudonyms: &[Vec<u8>]) -> Vec<bool> {
+        self.lookup_in(domain, 0, pseudonyms)
+    }
+
+    /// [`Self::lookup`] among the entries filed under `era`.
+    pub(crate) fn lookup_in(&self, domain: u64, era: u64, pseudonyms: &[Vec<u8>]) -> Vec<bool> {
         let Ok(slots) = self.slots.lock() else {
             return vec![false; pseudonyms.len()];
         };
         pseudonyms
             .iter()
             .map(|p| {
-                Entry::new(domain, p)
+                Entry::new(domain, era, p)
                     .is_some_and(|e| slots.get(self.slot(&e)).copied().flatten() == Some(e))
             })
             .collect()
@@ -74,6 +91,16 @@ impl KnownMappings {
 
     /// Remembers that these pseudonyms of `domain` are stored (call once the write is visible).
     pub(crate) fn remember<'a>(&self, domain: u64, pseudonyms: impl Iterator<Item = &'a [u8]>) {
+        self.remember_in(domain, 0, pseudonyms);
+    }
+
+    /// [`Self::remember`], filed under `era`.
+    pub(crate) fn remember_in<'a>(
+        &self,
+        domain: u64,
+        era: u64,
+        pseudonyms: impl Iterator<Item = &'a [u8]>,
+    ) {
         let Ok(mut slots) = self.slots.lock() else {
             return;
         };
@@ -81,7 +108,7 @@ impl KnownMappings {
             slots.resize(SLOTS, None);
         }
         for p in pseudonyms {
-            if let Some(e) = Entry::new(domain, p) {
+            if let Some(e) = Entry::new(domain, era, p) {
                 let i = self.slot(&e);
                 if let Some(slot) = slots.get_mut(i) {
                     *slot = Some(e);
@@ -91,9 +118,8 @@ impl KnownMappings {
     }
 
     /// Forgets one pseudonym of `domain` (its mapping is being deleted).
-    #[allow(dead_code)] // The deletion paths (erasure, retention) arrive with their issues.
     pub(crate) fn forget(&self, domain: u64, pseudonym: &[u8]) {
-        let (Ok(mut slots), Some(e)) = (self.slots.lock(), Entry::new(domain, pseudonym)) else {
+        let (Ok(mut slots), Some(e)) = (self.slots.lock(), Entry::new(domain, 0, pseudonym)) else {
             return;
         };
         let i = self.slot(&e);
@@ -101,18 +127,6 @@ impl KnownMappings {
             && *slot == Some(e)
         {
             *slot = None;
-        }
-    }
-
-    /// Forgets every pseudonym of `domain`.
-    #[allow(dead_code)] // The deletion paths (shredding, epoch finalisation) arrive with their issues.
-    pub(crate) fn forget_domain(&self, domain: u64) {
-        if let Ok(mut slots) = self.slots.lock() {
-            for slot in slots.iter_mut() {
-                if slot.is_some_and(|e| e.domain == domain) {
-                    *slot = None;
-                }
-            }
         }
     }
 }
@@ -133,9 +147,16 @@ mod tests {
         assert_eq!(k.lookup(8, std::slice::from_ref(&a)), vec![false]);
         k.forget(7, &a);
         assert_eq!(k.lookup(7, std::slice::from_ref(&a)), vec![false]);
-        k.remember(7, [a.as_slice(), b.as_slice()].into_iter());
-        k.forget_domain(7);
-        assert_eq!(k.lookup(7, &[a, b]), vec![false, false]);
+    }
+
+    #[test]
+    fn an_entry_is_known_only_in_its_era() {
+        let k = KnownMappings::new();
+        let a = vec![1u8; 16];
+        k.remember_in(7, 3, [a.as_slice()].into_iter());
+        assert_eq!(k.lookup_in(7, 3, std::slice::from_ref(&a)), vec![true]);
+        assert_eq!(k.lookup_in(7, 4, std::slice::from_ref(&a)), vec![false]);
+        assert_eq!(k.lookup(7, &[a]), vec![false]);
     }
 
     #[test]
