@@ -219,3 +219,50 @@ async fn a_node_out_of_reach_of_the_database_is_not_serving_and_recovers_without
     )
     .await;
 }
+
+/// A root-key rotation through one node re-wraps every key ring; another node, whose copy of the
+/// root key is now the old one, refuses with an error that says what to do instead of serving
+/// with it, and takes the new key into use on the next call once it is there — at once with a
+/// shared HSM token, after the operator copied the key file otherwise. No restart either way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_root_key_rotated_through_one_node_is_taken_up_by_the_others() {
+    valv_e2e::init();
+    let Some(cluster) = Cluster::start("cluster: root-key rotation", BIN, 2, &[]).await else {
+        return;
+    };
+    let operator = cluster.node(0).client(&cluster.operator_token).await;
+    let t = tenant(&operator, "rooted").await;
+    let pairs = fill(&cluster.node(1).client(&t.tokenizer).await, "root", 50).await;
+    let re_b = cluster.node(1).client(&t.reidentifier).await;
+    all_reidentify(&re_b, &pairs).await;
+    operator
+        .keys()
+        .rotate_root_key(pb::RotateRootKeyRequest::default())
+        .await
+        .unwrap();
+    let asked = re_b
+        .pseudonyms()
+        .re_identify(pb::ReIdentifyRequest {
+            domain: "patients".into(),
+            purpose: "care".into(),
+            pseudonyms: vec![pairs[0].1.clone()],
+        })
+        .await;
+    if valv_e2e::pkcs11_mode() {
+        // The token both nodes use holds the new key under the same label.
+        assert!(asked.is_ok(), "{asked:?}");
+    } else {
+        let refused = asked.err().unwrap();
+        assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+        assert!(
+            refused
+                .message()
+                .contains("another node rotated the root key"),
+            "{refused:?}"
+        );
+        valv_e2e::cluster::copy_root_key(&cluster.data_dir(0), &cluster.data_dir(1));
+    }
+    all_reidentify(&re_b, &pairs).await;
+    let more = fill(&cluster.node(1).client(&t.tokenizer).await, "after", 5).await;
+    all_reidentify(&cluster.node(0).client(&t.reidentifier).await, &more).await;
+}

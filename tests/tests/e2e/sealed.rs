@@ -436,6 +436,44 @@ async fn each_node_on_a_shared_database_is_unsealed_by_itself() {
         1
     );
     assert!(!cluster.data_dir(1).join("operator.token").exists());
+
+    // A root-key rotation through node 0 (a second operator approves: the two-person rule is on
+    // with a sealed root key) re-wraps the key rings; node 1 still holds the old root key and
+    // says so instead of serving with it.
+    let second = valv_e2e::principal_token(&operator, "second-op", pb::Role::Operator).await;
+    let filed = operator
+        .keys()
+        .rotate_root_key(pb::RotateRootKeyRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    cluster
+        .node(0)
+        .client(&second)
+        .await
+        .keys()
+        .approve_operation(pb::ApproveOperationRequest {
+            id: filed.pending_operation_id,
+        })
+        .await
+        .unwrap();
+    let re_1 = cluster.node(1).client(&t.reidentifier).await;
+    let stale = reidentify(&re_1, "p", "care", &ps).await.err().unwrap();
+    assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
+    assert!(
+        stale
+            .message()
+            .contains("another node rotated the root key")
+    );
+    // The operator copies node 0's seal file (the same unseal key seals the new root key):
+    // node 1 opens it with the unseal key it holds, on its next call, without a restart.
+    std::fs::copy(
+        cluster.data_dir(0).join("root.sealed"),
+        cluster.data_dir(1).join("root.sealed"),
+    )
+    .unwrap();
+    let back = reidentify(&re_1, "p", "care", &ps).await.unwrap();
+    assert_eq!(back, vec![(pb::Verdict::Released, "x".to_owned())]);
 }
 
 /// Nobody who reaches the port can undo what the share holders gave: a reset needs a share of

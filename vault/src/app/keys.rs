@@ -13,6 +13,7 @@ use std::{
 
 use valv_kms::{
     DataKey, DerivedKeyPurpose, KeyVersion, RootKeyProvider, RootKeySlot, SealedRoot, TenantKeys,
+    WrappedTenantKeys,
 };
 
 use super::generations::Generations;
@@ -379,9 +380,41 @@ impl KeyCache {
             .await?
             .ok_or_else(|| VaultError::FailedPrecondition("tenant has no key ring".into()))?;
         Ok(KeyRingEdit {
-            keys: TenantKeys::unwrap(&read, self.root().as_ref())?,
+            keys: self.unwrap_ring(&read)?,
             read,
         })
+    }
+
+    /// Unwraps a stored key ring with the root key in use. A ring wrapped by another root key
+    /// means another node rotated the root key: this node looks at its root-key slot again and
+    /// takes the key there into use if it is the one (an HSM token shared by the nodes holds
+    /// it at once; a key file or a seal file once the operator copied the new one here).
+    /// Otherwise the error names both keys and what to do; nothing is unwrapped.
+    fn unwrap_ring(&self, wrapped: &WrappedTenantKeys) -> VaultResult<TenantKeys> {
+        let root = self.root();
+        let wanted = &wrapped.subject.root_key_id;
+        let slot = self.root_slot();
+        // Sealed (no slot): the provider's own error says so.
+        if *wanted == root.root_key_id() || slot.is_none() {
+            return Ok(TenantKeys::unwrap(wrapped, root.as_ref())?);
+        }
+        let reloaded = slot.as_ref().and_then(|s| s.current().ok());
+        match reloaded {
+            Some(current) if current.root_key_id() == *wanted => {
+                tracing::warn!(
+                    root_key_id = %wanted,
+                    replaced = %root.root_key_id(),
+                    "the key rings are under a new root key (rotated through another node); this node uses it from now on"
+                );
+                let keys = TenantKeys::unwrap(wrapped, current.as_ref())?;
+                self.set_root(current, slot);
+                Ok(keys)
+            }
+            _ => Err(VaultError::FailedPrecondition(format!(
+                "the key rings are wrapped by root key {wanted}, but this node holds root key {}: another node rotated the root key. Copy the key file or the seal file of the node that rotated it into this node's data directory (a shared HSM token holds the new key already; after a rotation with new shares, restart this node and unseal it with them): it is taken into use on the next call",
+                root.root_key_id()
+            ))),
+        }
     }
 
     /// The unwrapped keys of a tenant (cached after the first unwrap).
@@ -397,7 +430,7 @@ impl KeyCache {
             .tenant_keys(tenant_id)
             .await?
             .ok_or_else(|| VaultError::FailedPrecondition("tenant has no key ring".into()))?;
-        let keys = Arc::new(TenantKeys::unwrap(&wrapped, self.root().as_ref())?);
+        let keys = Arc::new(self.unwrap_ring(&wrapped)?);
         self.tenants
             .write()
             .map_err(poisoned)?
