@@ -10,6 +10,7 @@
 # With $AB_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) every run stores in a fresh
 # schema of that database (dropped afterwards) instead of the embedded store.
 set -u
+export PGOPTIONS=--client-min-messages=warning
 before=$1 after=$2 rounds=${3:-3} total=${4:-100000}
 out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"

@@ -5,6 +5,7 @@
 
 pub mod consents;
 pub mod events;
+pub mod fence;
 pub mod generations;
 pub mod keys;
 pub mod quotas;

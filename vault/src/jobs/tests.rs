@@ -141,3 +141,67 @@ async fn records_left_under_an_old_version_are_walked_again_before_it_is_retired
     assert_eq!(by_version.get(&2).copied(), Some(300));
     assert_eq!(by_version.get(&1).copied().unwrap_or(0), 0);
 }
+
+/// A request on one node chooses the active key version; before its insert lands, another
+/// node rotates, moves every record, finds none left under the old version and retires it.
+/// The request sees the tenant's key ring move once its records are stored and seals them
+/// again under the active version before answering (`app::fence`): none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_sealed_while_another_node_retires_their_version_are_sealed_again() {
+    use crate::{engine::consent::Verdict, store::records::Role, testkit::caller};
+    let nodes = Nodes::new();
+    let a = nodes.node(Limits::default()).await;
+    let b = nodes.node(Limits::default()).await;
+    let (tenant_id, _) = clinic(&a, 20).await;
+    b.observe(tenant_id).await.unwrap();
+    let hold = nodes.faults.hold("insert_mappings");
+    let late = vec!["late-1".to_owned(), "late-2".to_owned()];
+    let request = tokio::spawn({
+        let (b, late) = (std::sync::Arc::clone(&b), late.clone());
+        async move {
+            let tok = caller(Some(tenant_id), Role::Tokenizer);
+            ops::pseudonymise::pseudonymise(&b, &tok, "patients", late).await
+        }
+    });
+    hold.reached().await;
+    let (_, id) = ops::keys::rotate(&a, tenant_id, "key-officer", "req")
+        .await
+        .unwrap();
+    let end = wait_for_end(&a, id).await;
+    assert_eq!(end.state, JobState::Done, "{}", end.error);
+    hold.release();
+    let done = request.await.unwrap().unwrap();
+    let pseudonyms: Vec<String> = done.results.into_iter().map(Result::unwrap).collect();
+    let by_version = ops::keys::records_by_version(a.store.as_ref(), tenant_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_version.get(&1).copied().unwrap_or(0),
+        0,
+        "{by_version:?}"
+    );
+    assert_eq!(by_version.get(&2).copied(), Some(22));
+    let purpose = ops::admin::PurposeSpec {
+        name: "care".into(),
+        legal_basis: Some(crate::store::records::LegalBasis::Contract),
+        ..ops::admin::PurposeSpec::default()
+    };
+    ops::admin::define_purpose(&a, &caller(Some(tenant_id), Role::TenantAdmin), purpose)
+        .await
+        .unwrap();
+    let mut re = caller(Some(tenant_id), Role::Reidentifier);
+    re.principal.purposes = vec!["care".into()];
+    let out = ops::reidentify::reidentify(&a, &re, "patients", "care", pseudonyms)
+        .await
+        .unwrap();
+    let back: Vec<_> = out
+        .iter()
+        .map(|r| (r.verdict, r.identifier.clone()))
+        .collect();
+    assert_eq!(
+        back,
+        late.into_iter()
+            .map(|id| (Verdict::Released, Some(id)))
+            .collect::<Vec<_>>()
+    );
+}

@@ -216,12 +216,14 @@ pub async fn grant(
     // the tenant's shared gate): a crash before the event leaves an orphan, never an event
     // that claims evidence it lacks.
     if evidence_bytes > 0 {
+        let fence = app.fence(tenant_id);
         let gate = app.keys.gate(tenant_id);
-        let _shared = gate.read().await;
+        let shared = gate.read().await;
         let keys = app.keys.tenant_keys(tenant_id).await?;
         let version = keys.active_version().ok_or_else(|| {
             VaultError::FailedPrecondition("tenant has no active key version".into())
         })?;
+        let mut fence = fence.sealed_under(version);
         if !app.keys.reserve_encryptions(tenant_id, version, 1).await? {
             return Err(VaultError::Unavailable(
                 "the active key version's use budget is spent; rotate the tenant key".into(),
@@ -236,7 +238,21 @@ pub async fn grant(
             },
             grant.evidence.expose_secret(),
         )?;
-        app.store.put_evidence(tenant_id, &receipt_id, ct).await?;
+        app.store
+            .put_evidence(tenant_id, &receipt_id, ct.clone())
+            .await?;
+        drop(shared);
+        let mut current = ct;
+        while fence.check().await?.is_some() {
+            current = app
+                .reseal_evidence(
+                    tenant_id,
+                    &receipt_id,
+                    &current,
+                    grant.evidence.expose_secret(),
+                )
+                .await?;
+        }
     }
     let event = ConsentEvent {
         kind: ConsentEventKind::Granted,

@@ -112,14 +112,17 @@ pub async fn translate_page(
     };
     let next = last.clone();
     let tenant_id = domain.tenant_id;
+    let fence = app.fence(tenant_id);
     let gate = app.keys.gate(tenant_id);
-    let _shared = gate.read().await;
+    let shared = gate.read().await;
     let keys = app.keys.domain_keys(domain).await?;
+    let mut fence = fence.sealed_under(keys.data_key.version());
     let mut data_keys = app.keys.domain_data_keys(domain).await?;
     let now = app.now_ms();
     let erased = app.erased(tenant_id).await?;
     let mut olds = Vec::new();
     let mut rows = Vec::new();
+    let mut identifiers = Vec::new();
     // Format-preserving twins take fresh serials; the first `fresh.len()` rows use them.
     let mut fresh = if domain.scheme == Scheme::FormatPreserving {
         let movable = page
@@ -183,6 +186,7 @@ pub async fn translate_page(
             },
         });
         olds.push(Pseudonym(old));
+        identifiers.push(plain);
     }
     if rows.is_empty() {
         return Ok((Vec::new(), Some(next)));
@@ -198,6 +202,17 @@ pub async fn translate_page(
     app.store.sync().await.map_err(|e| {
         VaultError::Unavailable(format!("new mappings could not be made durable: {e}"))
     })?;
+    drop(shared);
+    while fence.check().await?.is_some() {
+        let sealed: Vec<(&[u8], &[u8])> = fresh
+            .iter()
+            .zip(&identifiers)
+            .zip(&outcomes)
+            .filter(|(_, o)| **o == InsertOutcome::Inserted)
+            .map(|((p, plain), _)| (p.as_slice(), plain.expose_secret()))
+            .collect();
+        app.reseal_mappings(domain, &sealed).await?;
+    }
     let pairs = olds
         .into_iter()
         .zip(fresh)

@@ -189,7 +189,9 @@ pub async fn pseudonymise(
         0
     };
     let gate = app.keys.gate(tenant_id);
-    let (shared, data_key) = loop {
+    let (shared, data_key, mut fence) = loop {
+        // Read before the version is chosen: see `app::fence`.
+        let fence = app.fence(tenant_id);
         let shared = Arc::clone(&gate).read_owned().await;
         let data_key = app.keys.domain_keys(&domain).await?.data_key.clone();
         if to_seal == 0
@@ -198,7 +200,8 @@ pub async fn pseudonymise(
                 .reserve_encryptions(tenant_id, data_key.version(), to_seal)
                 .await?
         {
-            break (shared, data_key);
+            let fence = fence.sealed_under(data_key.version());
+            break (shared, data_key, fence);
         }
         drop(shared);
         budget_spent(app, tenant_id, caller).await?;
@@ -266,6 +269,20 @@ pub async fn pseudonymise(
             .await?
     };
     drop(shared);
+    if to_seal > 0 && outcomes.contains(&InsertOutcome::Inserted) {
+        while fence.check().await?.is_some() {
+            let sealed: Vec<(&[u8], &[u8])> = (0..candidates.len())
+                .filter(|i| {
+                    row_of[*i].and_then(|r| outcomes.get(r)) == Some(&InsertOutcome::Inserted)
+                })
+                .map(|i| {
+                    let c = &candidates[i];
+                    (c.pseudonym.0.as_slice(), c.value.expose_secret())
+                })
+                .collect();
+            app.reseal_mappings(&domain, &sealed).await?;
+        }
+    }
     let inserted: Vec<(Vec<u8>, SubjectHandle)> = keyed_rows
         .into_iter()
         .zip(&outcomes)

@@ -378,9 +378,11 @@ pub async fn touch(
         return Ok(());
     }
     let tenant_id = domain.tenant_id;
+    let fence = app.fence(tenant_id);
     let gate = app.keys.gate(tenant_id);
-    let _shared = gate.read().await;
+    let shared = gate.read().await;
     let data_key = app.keys.domain_keys(domain).await?.data_key.clone();
+    let mut fence = fence.sealed_under(data_key.version());
     let count = due.len() as u64;
     if !app
         .keys
@@ -395,6 +397,7 @@ pub async fn touch(
         return Ok(());
     }
     let mut data_keys = app.keys.domain_data_keys(domain).await?;
+    let mut moved = Vec::new();
     for (pseudonym, record) in due {
         let plain = match data_keys.open(&pseudonym, &record) {
             Ok(Some(plain)) => plain,
@@ -418,9 +421,23 @@ pub async fn touch(
             row,
             plain.expose_secret(),
         )?;
-        app.store
+        if app
+            .store
             .set_expiry(domain.id, &pseudonym, &record, fresh, Some(ciphertext))
-            .await?;
+            .await?
+        {
+            moved.push((pseudonym, plain));
+        }
+    }
+    drop(shared);
+    if !moved.is_empty() {
+        while fence.check().await?.is_some() {
+            let sealed: Vec<(&[u8], &[u8])> = moved
+                .iter()
+                .map(|(p, plain)| (p.as_slice(), plain.expose_secret()))
+                .collect();
+            app.reseal_mappings(domain, &sealed).await?;
+        }
     }
     Ok(())
 }

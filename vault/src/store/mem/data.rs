@@ -53,6 +53,7 @@ impl MappingStore for MemStore {
         domain_id: u64,
         rows: Vec<NewMapping>,
     ) -> StoreResult<Vec<InsertOutcome>> {
+        self.faults.held("insert_mappings").await;
         let mut s = self.state("insert_mappings")?;
         for row in &rows {
             if let Some(b) = row.blind

@@ -38,6 +38,27 @@ pub struct Faults {
     countdown: Mutex<std::collections::HashMap<String, u64>>,
     /// Compare-and-swap methods that lose this many more times to a concurrent change.
     conflicts: Mutex<std::collections::HashMap<String, u64>>,
+    /// Methods whose next call waits at its start until the test lets it go.
+    holds: Mutex<std::collections::HashMap<String, Arc<Hold>>>,
+}
+
+/// A call held at the start of a method: the test learns that it got there and lets it go on.
+#[derive(Debug, Default)]
+pub struct Hold {
+    reached: tokio::sync::Notify,
+    released: tokio::sync::Notify,
+}
+
+impl Hold {
+    /// Waits until the held call has got there.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Lets the held call go on.
+    pub fn release(&self) {
+        self.released.notify_one();
+    }
 }
 
 impl Faults {
@@ -75,6 +96,24 @@ impl Faults {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Holds the next call of `method` at its start (before it touches the state).
+    pub fn hold(&self, method: &str) -> Arc<Hold> {
+        let hold = Arc::new(Hold::default());
+        if let Ok(mut h) = self.holds.lock() {
+            h.insert(method.to_owned(), Arc::clone(&hold));
+        }
+        hold
+    }
+
+    /// Where a held method waits (a no-op unless [`Faults::hold`] named it).
+    async fn held(&self, method: &str) {
+        let hold = self.holds.lock().ok().and_then(|mut h| h.remove(method));
+        if let Some(hold) = hold {
+            hold.reached.notify_one();
+            hold.released.notified().await;
         }
     }
 
