@@ -412,22 +412,16 @@ async fn a_mapping_reaped_through_one_node_is_stored_again_through_another() {
         &[("care", pb::LegalBasis::Contract)],
     )
     .await;
-    cluster
-        .node(0)
-        .client(&t.admin)
-        .await
-        .admin()
-        .create_domain(pb::CreateDomainRequest {
-            name: "visits".into(),
-            kind: pb::IdentifierKind::Opaque.into(),
-            scheme: pb::Scheme::Keyed.into(),
-            reversible: true,
-            retention_seconds: 1,
-            retention_since_last_use: false,
-            consent_purpose: String::new(),
-        })
-        .await
-        .unwrap();
+    valv_e2e::create_domain(
+        &cluster.node(0).client(&t.admin).await,
+        "visits",
+        pb::IdentifierKind::Opaque,
+        pb::Scheme::Keyed,
+        true,
+        1,
+    )
+    .await
+    .unwrap();
     let stored = "SELECT count(*) FROM mappings WHERE expires_ms > 0";
     let tok_a = cluster.node(0).client(&t.tokenizer).await;
     let first = pseudonymise_ok(&tok_a, "visits", &["v-1"]).await;

@@ -278,21 +278,16 @@ async fn a_mapping_given_another_subject_releases_nothing() {
 async fn a_mapping_moved_to_another_epoch_or_expiry_releases_nothing() {
     let (dir, server, t) = clinic().await;
     let (data, log) = (dir.path().join("data"), dir.path().join("valv.log"));
-    server
-        .client(&t.admin)
-        .await
-        .admin()
-        .create_domain(pb::CreateDomainRequest {
-            name: "visits".into(),
-            kind: pb::IdentifierKind::Opaque.into(),
-            scheme: pb::Scheme::Keyed.into(),
-            reversible: true,
-            retention_seconds: 30 * 86_400,
-            retention_since_last_use: false,
-            consent_purpose: String::new(),
-        })
-        .await
-        .unwrap();
+    valv_e2e::create_domain(
+        &server.client(&t.admin).await,
+        "visits",
+        pb::IdentifierKind::Opaque,
+        pb::Scheme::Keyed,
+        true,
+        30 * 86_400,
+    )
+    .await
+    .unwrap();
     let tok = server.client(&t.tokenizer).await;
     let old = pseudonymise_ok(&tok, "patients", &["anna"]).await;
     let visit = pseudonymise_ok(&tok, "visits", &["anna"]).await;

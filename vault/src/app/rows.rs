@@ -15,14 +15,19 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use valv_kms::SecretKey;
+use valv_kms::{SecretBytes, SecretKey};
 
 use super::App;
+use super::keys::DomainDataKeys;
 use crate::{
-    engine::integrity::{self, Authenticated, Chained},
+    engine::{
+        integrity::{self, Authenticated, Chained},
+        scheme::Pseudonym,
+    },
     error::{VaultError, VaultResult},
     store::records::{
-        DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord,
+        DomainRecord, MappingRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord,
+        TenantRecord,
     },
 };
 
@@ -143,6 +148,25 @@ impl App {
         VaultError::Tampered(format!(
             "{kind} {label}: its stored record failed its integrity check (changed outside the vault); it is not used, nothing was released"
         ))
+    }
+
+    /// Opens a mapping's identifier with `keys` (see [`DomainDataKeys::open`]); a row that fails
+    /// its integrity check is counted, logged and audited like any other ([`App::tampered`],
+    /// named by its pseudonym) and the call is refused.
+    pub(crate) async fn open_mapping(
+        &self,
+        keys: &mut DomainDataKeys,
+        domain: &DomainRecord,
+        pseudonym: &[u8],
+        record: &MappingRecord,
+    ) -> VaultResult<Option<SecretBytes>> {
+        match keys.open(pseudonym, record) {
+            Err(VaultError::Tampered(_)) => {
+                let label = Pseudonym(pseudonym.to_vec()).declassify(domain.scheme);
+                Err(self.tampered("mapping", domain.tenant_id, &label).await)
+            }
+            other => other,
+        }
     }
 
     /// A principal by id, checked.

@@ -142,14 +142,8 @@ pub async fn translate_page(
         }
         // A record under a destroyed key version cannot be translated: its identifier is gone.
         // One that fails its integrity check stops the job (Tampered): it is never carried over.
-        let plain = match data_keys.open(&old, &m) {
-            Ok(Some(plain)) => plain,
-            Ok(None) => continue,
-            Err(VaultError::Tampered(_)) => {
-                let label = Pseudonym(old).declassify(domain.scheme);
-                return Err(app.tampered("mapping", tenant_id, &label).await);
-            }
-            Err(e) => return Err(e),
+        let Some(plain) = app.open_mapping(&mut data_keys, domain, &old, &m).await? else {
+            continue;
         };
         let value = plain.expose_secret();
         let pseudonym = match domain.scheme {

@@ -399,16 +399,11 @@ pub async fn touch(
     let mut data_keys = app.keys.domain_data_keys(domain).await?;
     let mut moved = Vec::new();
     for (pseudonym, record) in due {
-        let plain = match data_keys.open(&pseudonym, &record) {
-            Ok(Some(plain)) => plain,
-            // Under a destroyed key version: nothing left to keep.
-            Ok(None) => continue,
-            Err(VaultError::Tampered(_)) => {
-                let label = Pseudonym(pseudonym).declassify(domain.scheme);
-                return Err(app.tampered("mapping", tenant_id, &label).await);
-            }
-            Err(e) => return Err(e),
-        };
+        // `None`: under a destroyed key version, nothing left to keep.
+        let opened = app
+            .open_mapping(&mut data_keys, domain, &pseudonym, &record)
+            .await?;
+        let Some(plain) = opened else { continue };
         let row = Governing {
             subject: &record.subject,
             epoch: record.epoch,

@@ -120,18 +120,8 @@ pub(crate) async fn resolve(
             if mapping.ciphertext.is_some() {
                 let gate = app.keys.gate(tenant_id);
                 let _shared = gate.read().await;
-                let opened = app
-                    .keys
-                    .domain_data_keys(&domain)
-                    .await?
-                    .open(&p.0, &mapping);
-                resolved.normal = match opened {
-                    Err(VaultError::Tampered(_)) => {
-                        let label = p.declassify(domain.scheme);
-                        return Err(app.tampered("mapping", tenant_id, &label).await);
-                    }
-                    other => other?,
-                };
+                let mut keys = app.keys.domain_data_keys(&domain).await?;
+                resolved.normal = app.open_mapping(&mut keys, &domain, &p.0, &mapping).await?;
             }
             if domain.kind.carries_birth_date() {
                 resolved.birth_date = resolved
