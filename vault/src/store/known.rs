@@ -2,7 +2,7 @@
 //! platform re-sending yesterday's table) skip the store lookup.
 //!
 //! It holds pseudonyms and domain ids only — never an identifier — in a fixed table of
-//! [`SLOTS`] entries (about 48 MiB), one entry per slot: a new key simply replaces whatever
+//! [`SLOTS`] entries (about 50 MiB, allocated on first use), one entry per slot: a new key simply replaces whatever
 //! shared its slot. A hit is exact (the whole key is compared), a miss only means "ask the
 //! store".
 //!
