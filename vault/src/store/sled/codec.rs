@@ -15,7 +15,7 @@ fn secs_floor(ms: i64) -> u32 {
 }
 
 fn secs_ceil(ms: i64) -> u32 {
-    u32::try_from((ms.max(0) + 999) / 1000).unwrap_or(u32::MAX)
+    u32::try_from(ms.max(0).saturating_add(999) / 1000).unwrap_or(u32::MAX)
 }
 
 /// Encodes a mapping record.
@@ -89,10 +89,22 @@ mod tests {
             back.as_ref().map(|b| (b.created_ms, b.expires_ms)),
             Some((1_000, 3_000))
         );
-        let none = MappingRecord { expires_ms: 0, ..r };
+        let none = MappingRecord {
+            expires_ms: 0,
+            ..r.clone()
+        };
         assert_eq!(
             decode_mapping(&encode_mapping(&none)).map(|b| b.expires_ms),
             Some(0)
+        );
+        // Past 2106 the expiry saturates instead of overflowing.
+        let far = MappingRecord {
+            expires_ms: i64::MAX,
+            ..r
+        };
+        assert_eq!(
+            decode_mapping(&encode_mapping(&far)).map(|b| b.expires_ms),
+            Some(i64::from(u32::MAX) * 1000)
         );
     }
 }
