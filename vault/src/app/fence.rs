@@ -72,9 +72,14 @@ impl Fence<'_> {
     /// Once the records are stored: `None` when they are safe; else the active version to seal
     /// them again under (the caller stores them so, and asks again).
     pub(crate) async fn check(&mut self) -> VaultResult<Option<KeyVersion>> {
+        let now = self.app.observe(self.tenant_id).await?;
+        self.check_read(now).await
+    }
+
+    /// [`Fence::check`] with the change counter the caller read (by [`App::observe`]) after
+    /// the records were stored.
+    pub(crate) async fn check_read(&mut self, now: u64) -> VaultResult<Option<KeyVersion>> {
         let app = self.app;
-        app.observe(self.tenant_id).await?;
-        let now = app.generation_seen(self.tenant_id);
         if now == self.seen {
             return Ok(None);
         }

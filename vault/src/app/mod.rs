@@ -123,8 +123,9 @@ impl App {
 
     /// Reads the tenant's change counter from the store (once per request): when another
     /// process — or this one — changed what the caches hold, they are no longer served, and a
-    /// tenant shredded elsewhere is refused from now on.
-    pub async fn observe(&self, tenant_id: u64) -> VaultResult<()> {
+    /// tenant shredded elsewhere is refused from now on. Returns the counter read (a concurrent
+    /// request may record an older read afterwards, so a caller that compares uses this one).
+    pub async fn observe(&self, tenant_id: u64) -> VaultResult<u64> {
         let now = self.store.tenant_generation(tenant_id).await?;
         if self.generations.record(tenant_id, now)
             && self
@@ -135,7 +136,7 @@ impl App {
         {
             self.keys.mark_shredded(tenant_id)?;
         }
-        Ok(())
+        Ok(now)
     }
 
     /// The tenant's change counter as this process last read it from the store (by

@@ -38,7 +38,7 @@ async fn budget_spent(app: &Arc<App>, tenant_id: u64, caller: &Caller) -> VaultR
     match keys::rotate(app, tenant_id, "valv:use-budget", &caller.request_id).await {
         Ok(_) => Ok(()),
         // Another node rotated first: take its key ring and go on.
-        Err(VaultError::Aborted(_)) => app.observe(tenant_id).await,
+        Err(VaultError::Aborted(_)) => app.observe(tenant_id).await.map(drop),
         Err(VaultError::FailedPrecondition(_)) => Err(VaultError::Unavailable(
             "the active key version's use budget is spent and a key rotation is still running; retry later"
                 .into(),
@@ -269,8 +269,16 @@ pub async fn pseudonymise(
             .await?
     };
     drop(shared);
-    if to_seal > 0 && outcomes.contains(&InsertOutcome::Inserted) {
-        while fence.check().await?.is_some() {
+    // One read of the change counter once the rows are stored serves both checks below.
+    let stored_any = outcomes.contains(&InsertOutcome::Inserted);
+    let after = if stored_any && (to_seal > 0 || domain.scheme == Scheme::Keyed) {
+        app.observe(tenant_id).await?
+    } else {
+        seen
+    };
+    if to_seal > 0 && stored_any {
+        let mut reseal = fence.check_read(after).await?;
+        while reseal.is_some() {
             let sealed: Vec<(&[u8], &[u8])> = (0..candidates.len())
                 .filter(|i| {
                     row_of[*i].and_then(|r| outcomes.get(r)) == Some(&InsertOutcome::Inserted)
@@ -281,6 +289,7 @@ pub async fn pseudonymise(
                 })
                 .collect();
             app.reseal_mappings(&domain, &sealed).await?;
+            reseal = fence.check().await?;
         }
     }
     let inserted: Vec<(Vec<u8>, SubjectHandle)> = keyed_rows
@@ -289,7 +298,7 @@ pub async fn pseudonymise(
         .filter(|(_, o)| **o == InsertOutcome::Inserted)
         .map(|(row, _)| row)
         .collect();
-    take_back_if_erased(app, tenant_id, domain.id, seen, &erased, inserted).await?;
+    take_back_if_erased(app, tenant_id, domain.id, (seen, after), &erased, inserted).await?;
 
     let mut created = 0u32;
     let mut failed = 0u64;
@@ -405,21 +414,20 @@ async fn audit_returning(
 /// A keyed mapping inserted for a subject whose erasure committed while the batch ran (after
 /// the batch read the erased subjects) carries the subject's pre-erasure pseudonym, which the
 /// tombstone's tweak no longer finds: such rows are deleted again and the batch answers
-/// `ABORTED`, so the caller sends it again and gets the subject's new pseudonym. Only batches
-/// that inserted keyed rows read the change counter once more; an erasure raises it before it
-/// deletes anything.
+/// `ABORTED`, so the caller sends it again and gets the subject's new pseudonym. `after` is the
+/// change counter read once the rows were stored (only batches that inserted rows read it); an
+/// erasure raises it before it deletes anything.
 async fn take_back_if_erased(
     app: &Arc<App>,
     tenant_id: u64,
     domain_id: u64,
-    seen: u64,
+    (seen, after): (u64, u64),
     erased: &Erased,
     inserted: Vec<(Vec<u8>, SubjectHandle)>,
 ) -> VaultResult<()> {
-    if inserted.is_empty() || app.store.tenant_generation(tenant_id).await? == seen {
+    if inserted.is_empty() || after == seen {
         return Ok(());
     }
-    app.observe(tenant_id).await?;
     let now = app.erased(tenant_id).await?;
     let stale: Vec<Vec<u8>> = inserted
         .into_iter()
