@@ -22,14 +22,20 @@ pub struct ServerTls {
     pub dev_ca_path: Option<PathBuf>,
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes `bytes` to a new file and syncs it (`private`: mode 0600).
+fn write_synced(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(if private { 0o600 } else { 0o644 })
         .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()?;
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::File::open(dir)?.sync_all()?;
     Ok(())
 }
 
@@ -41,8 +47,15 @@ pub fn ensure_dev_tls(data_dir: &Path) -> anyhow::Result<ServerTls> {
         dir.join("server.pem"),
         dir.join("server.key"),
     );
-    if !cert_path.exists() {
-        fs::create_dir_all(&dir)?;
+    if !dir.exists() {
+        // Made whole in `tls.staged` and renamed into place, so a crash (or a power cut) during
+        // the first start leaves either no `tls` directory — made again at the next start — or
+        // a complete one, never a certificate without its key.
+        let staged = data_dir.join("tls.staged");
+        if staged.exists() {
+            fs::remove_dir_all(&staged)?;
+        }
+        fs::create_dir_all(&staged)?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
@@ -61,9 +74,16 @@ pub fn ensure_dev_tls(data_dir: &Path) -> anyhow::Result<ServerTls> {
             .push(DnType::CommonName, "valv development server");
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &issuer)?;
-        write_private(&key_path, key.serialize_pem().as_bytes())?;
-        fs::write(&cert_path, cert.pem())?;
-        fs::write(&ca_path, ca_cert.pem())?;
+        write_synced(
+            &staged.join("server.key"),
+            key.serialize_pem().as_bytes(),
+            true,
+        )?;
+        write_synced(&staged.join("server.pem"), cert.pem().as_bytes(), false)?;
+        write_synced(&staged.join("ca.pem"), ca_cert.pem().as_bytes(), false)?;
+        sync_dir(&staged)?;
+        fs::rename(&staged, &dir)?;
+        sync_dir(data_dir)?;
         tracing::warn!(
             ca = %ca_path.display(),
             "created a DEVELOPMENT CA and server certificate for localhost; clients must trust this CA \

@@ -70,16 +70,41 @@ impl FileRootKeyProvider {
     }
 }
 
-/// Writes a new secret file with mode 0600 (refusing to replace one) and makes it durable.
+/// Writes a new secret file with mode 0600 (refusing to replace one) and makes it durable: the
+/// file appears whole or not at all, also after a power cut (written and synced under a
+/// temporary name, linked to its name — which fails if one exists — and the directory synced).
+/// A root key file that vanished or came back empty after a crash would cost everything
+/// sealed under it.
 pub(crate) fn write_secret_file(path: &Path, body: &[u8]) -> Result<(), KmsError> {
+    let staged = sibling(path, ".staged");
     let mut file = OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .mode(0o600)
-        .open(path)?;
+        .open(&staged)?;
     file.write_all(body)?;
     file.write_all(b"\n")?;
     file.sync_all()?;
+    drop(file);
+    let linked = fs::hard_link(&staged, path);
+    fs::remove_file(&staged)?;
+    linked?;
+    sync_dir(path)
+}
+
+/// `<file><suffix>` beside `file`.
+fn sibling(file: &Path, suffix: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Makes the directory entries of `file`'s directory durable.
+fn sync_dir(file: &Path) -> Result<(), KmsError> {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 
@@ -100,17 +125,12 @@ pub(crate) fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, KmsErro
 /// the rename durable.
 pub(crate) fn durable_rename(from: &Path, to: &Path) -> Result<(), KmsError> {
     fs::rename(from, to)?;
-    if let Some(dir) = to.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    sync_dir(to)
 }
 
 /// `<file>.next`: where a root-key rotation keeps the incoming key until it is promoted.
 pub(crate) fn next_path(file: &Path) -> PathBuf {
-    let mut name = file.as_os_str().to_owned();
-    name.push(".next");
-    PathBuf::from(name)
+    sibling(file, ".next")
 }
 
 impl RootKeyProvider for FileRootKeyProvider {

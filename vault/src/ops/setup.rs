@@ -167,6 +167,10 @@ async fn ensure_operator(app: &App, data_dir: &Path) -> anyhow::Result<()> {
     f.write_all(token.expose_secret())?;
     f.write_all(b"\n")?;
     f.sync_all()?;
+    // The file's name too: a power cut must not leave an operator nobody has the token of.
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
     app.store.sync().await?;
     tracing::warn!(
         path = %path.display(),
