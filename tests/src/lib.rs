@@ -23,6 +23,7 @@ use valv::{
 pub use valv_client::{ClientConfig, Valv, pb};
 
 pub mod cluster;
+pub mod load;
 pub mod proxy;
 pub mod replication;
 

@@ -3,7 +3,7 @@
 //! lowercase hex; counts, items and changes are arrays (their order is part of the hash). Shared
 //! by `valvctl audit export`/`verify` and the witness file.
 
-use std::{io::BufRead, path::Path};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -119,12 +119,19 @@ pub fn checkpoint_from(v: &Value) -> anyhow::Result<pb::AuditCheckpoint> {
     })
 }
 
-/// Reads an export: entries and checkpoints.
+/// Reads an export file: entries and checkpoints.
 pub fn read_export(path: &Path) -> anyhow::Result<(Vec<pb::AuditEntry>, Vec<pb::AuditCheckpoint>)> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    parse_export(std::io::BufReader::new(file))
+}
+
+/// Parses an export (JSON lines): entries and checkpoints, or the first line that is not one.
+pub fn parse_export(
+    reader: impl std::io::BufRead,
+) -> anyhow::Result<(Vec<pb::AuditEntry>, Vec<pb::AuditCheckpoint>)> {
     let mut entries = Vec::new();
     let mut checkpoints = Vec::new();
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+    for (n, line) in reader.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
             continue;

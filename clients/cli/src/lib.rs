@@ -31,6 +31,30 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 
+/// Parses an audit export as `valvctl audit export` writes it and `valvctl audit verify --file`
+/// reads it (JSON lines of entries and checkpoints), for tools and the fuzz targets.
+pub fn parse_audit_export(
+    text: &str,
+) -> anyhow::Result<(
+    Vec<valv_client::pb::AuditEntry>,
+    Vec<valv_client::pb::AuditCheckpoint>,
+)> {
+    audit_file::parse_export(text.as_bytes())
+}
+
+/// Renders entries and checkpoints as `valvctl audit export` writes them (the inverse of
+/// [`parse_audit_export`]).
+pub fn render_audit_export(
+    entries: &[valv_client::pb::AuditEntry],
+    checkpoints: &[valv_client::pb::AuditCheckpoint],
+) -> String {
+    let lines = entries
+        .iter()
+        .map(audit_file::entry_json)
+        .chain(checkpoints.iter().map(audit_file::checkpoint_json));
+    lines.map(|v| format!("{v}\n")).collect()
+}
+
 /// Talk to a Valv vault: set it up, pseudonymise and re-identify (also whole CSV and JSON-lines
 /// files), manage consents, subject requests, keys and the audit log.
 ///

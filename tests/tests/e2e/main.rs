@@ -11,6 +11,8 @@ mod cluster;
 mod cluster_jobs;
 mod consents;
 mod contract;
+mod crash_campaign;
+mod disk;
 mod doc_blocks;
 mod docs;
 mod durability;

@@ -242,7 +242,11 @@ where
                     Err(status) => return Ok(status.into_http()),
                 }
             }
+            // A unary call writes, syncs and answers inside `call`; the store's engine is not
+            // swapped under it (`store::operation`). Streams that write hold their own, per item.
+            let operation = layer.app.store.operation();
             let response = inner.call(request).await?;
+            drop(operation);
             Ok(response.map(|body| {
                 Body::new(Held {
                     inner: body,

@@ -313,7 +313,11 @@ impl KeyService for KeyApi {
         tokio::spawn(async move {
             let mut after = Vec::new();
             loop {
-                match epochs::translate_page(&app, &domain, after).await {
+                // Each page writes (the new epoch's records) and syncs before it is sent.
+                let operation = app.store.operation();
+                let page = epochs::translate_page(&app, &domain, after).await;
+                drop(operation);
+                match page {
                     Ok((pairs, next)) => {
                         for (old_pseudonym, new_pseudonym) in pairs {
                             let pair = pb::PseudonymPair {

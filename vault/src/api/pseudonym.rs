@@ -72,6 +72,8 @@ impl PseudonymService for PseudonymApi {
             while let Some(next) = incoming.next().await {
                 // Each message is checked like a new call: a principal revoked, a tenant
                 // shredded or a vault sealed while the stream is open stops it here.
+                // Each batch is a unit of work of its own (`store::operation`).
+                let operation = app.store.operation();
                 let reply = match next {
                     Ok(batch) => match super::recheck(&app, &caller).await {
                         Ok(now) => one_batch(&app, &now, batch).await,
@@ -79,6 +81,7 @@ impl PseudonymService for PseudonymApi {
                     },
                     Err(status) => Err(status),
                 };
+                drop(operation);
                 let stop = reply.is_err();
                 if tx.send(reply).await.is_err() || stop {
                     break;

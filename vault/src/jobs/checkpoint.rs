@@ -68,7 +68,10 @@ pub fn spawn(app: Arc<App>, every: Duration) -> tokio::task::JoinHandle<()> {
                 continue;
             }
             for chain in app.audit.take_grown() {
-                match checkpoint_chain(&app, chain, signed.get(&chain).copied()).await {
+                let operation = app.store.operation();
+                let signed_now = checkpoint_chain(&app, chain, signed.get(&chain).copied()).await;
+                drop(operation);
+                match signed_now {
                     Ok(Some(cp)) => {
                         tracing::debug!(chain, seq = cp.seq, "audit checkpoint signed");
                         signed.insert(chain, cp.seq);

@@ -72,6 +72,9 @@ pub fn progress(app: &App, job: &JobRecord, now_ms: i64) -> (f64, i64) {
 pub fn spawn(app: Arc<App>, job: JobRecord) {
     app.running.start(job.id, job.done);
     tokio::spawn(async move {
+        // The whole run is one unit of work (`store::operation`): on a failed disk its next
+        // store call fails and it pauses, ending the operation.
+        let operation = app.store.operation();
         let id = job.id;
         match claim(&app, id).await {
             Ok(Some(job)) => rotation::run(Arc::clone(&app), job).await,
@@ -79,6 +82,7 @@ pub fn spawn(app: Arc<App>, job: JobRecord) {
             Err(e) => tracing::warn!(job = id, error = %e, "cannot claim job"),
         }
         app.running.end(id);
+        drop(operation);
     });
 }
 
@@ -94,9 +98,11 @@ pub fn spawn_sweeper(app: Arc<App>) -> tokio::task::JoinHandle<()> {
             if app.is_sealed() {
                 continue;
             }
+            let operation = app.store.operation();
             if let Err(e) = resume(&app, false).await {
                 tracing::warn!(error = %e, "job sweep failed");
             }
+            drop(operation);
         }
     })
 }
@@ -137,7 +143,12 @@ pub async fn resume(app: &Arc<App>, at_start: bool) -> VaultResult<usize> {
             let Some(job) = claim(app, job.id).await? else {
                 continue;
             };
-            tokio::spawn(resumer(Arc::clone(app), job));
+            let operation = app.store.operation();
+            let run = resumer(Arc::clone(app), job);
+            tokio::spawn(async move {
+                run.await;
+                drop(operation);
+            });
         } else {
             spawn(Arc::clone(app), job);
         }

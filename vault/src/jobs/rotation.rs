@@ -47,6 +47,13 @@ pub async fn run(app: Arc<App>, mut job: JobRecord) {
             );
             return;
         }
+        if matches!(e, VaultError::Unavailable(_)) {
+            // Not a failure either: the store (a database out of reach, a full disk) keeps the
+            // job running; the sweeper resumes it from its last saved page once its lease ran
+            // out and the store answers again.
+            tracing::warn!(job = job.id, error = %e, "key rotation job paused: the store is unavailable");
+            return;
+        }
         tracing::error!(job = job.id, error = %e, "key rotation job failed");
         job.state = JobState::Failed;
         job.error = e.to_string();

@@ -41,6 +41,8 @@ pub fn spawn(app: Arc<App>, schedule: Schedule) -> tokio::task::JoinHandle<()> {
             };
             let slot = app.now_ms() / period_ms;
             for t in tenants.into_iter().filter(|t| t.shredded_ms == 0) {
+                // Each tenant's pass is a unit of work (`store::operation`).
+                let operation = app.store.operation();
                 if schedule.one_process_per_period {
                     let marker = format!("{}-slot/{}/{slot}", schedule.name, t.id);
                     match app.store.mark_once(&marker).await {
@@ -55,6 +57,7 @@ pub fn spawn(app: Arc<App>, schedule: Schedule) -> tokio::task::JoinHandle<()> {
                 if let Err(e) = (schedule.work)(Arc::clone(&app), t.id).await {
                     tracing::warn!(loop = schedule.name, tenant = t.id, error = %e, "scheduled work failed");
                 }
+                drop(operation);
             }
         }
     })

@@ -31,6 +31,7 @@
 pub(crate) mod conformance;
 pub mod mem;
 pub mod migrate;
+pub mod operation;
 pub mod postgres;
 /// The stored records (kept under this name for callers of the store).
 pub use crate::model::records;
@@ -75,8 +76,9 @@ pub enum StoreError {
     /// The back-end failed.
     #[error("storage back-end: {0}")]
     Backend(String),
-    /// The back-end cannot be reached (a database connection); the request changed nothing
-    /// that it acknowledged and may be retried.
+    /// The back-end cannot be reached (a database connection) or cannot write (the embedded
+    /// store's disk is full or read-only); the request changed nothing that it acknowledged and
+    /// may be retried.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     /// Stored bytes could not be decoded.
@@ -108,9 +110,16 @@ pub trait Durability: Send + Sync + 'static {
     }
     /// Bytes the store occupies on disk.
     async fn size_on_disk(&self) -> StoreResult<u64>;
-    /// Whether the back-end answers now (health checks). An embedded store always does.
+    /// Whether the back-end answers now (health checks): a database in reach, an embedded
+    /// store whose data directory can be written.
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
+    }
+    /// Begins a unit of work that may write and then `sync` (see [`operation`]): hold it from
+    /// before the first store call to after the answer. A back-end that never swaps its engine
+    /// tracks nothing.
+    fn operation(&self) -> operation::Operation {
+        operation::Operation::untracked()
     }
 }
 

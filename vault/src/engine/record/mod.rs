@@ -67,6 +67,13 @@ impl Pattern {
     }
 }
 
+impl std::fmt::Display for Pattern {
+    /// The pointer as a policy spells it (`~0`, `~1` escapes; `*` for every element).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&render_pattern(self))
+    }
+}
+
 /// A policy ready to apply: identifier field patterns (by rule index) and fields to drop.
 #[derive(Debug, Clone, Default)]
 pub struct Compiled {

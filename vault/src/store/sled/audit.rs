@@ -34,7 +34,7 @@ impl SledStore {
     /// The last stored entry of an audit chain.
     fn last_audit_entry(&self, chain: u64) -> StoreResult<Option<AuditEntry>> {
         let last = self
-            .trees
+            .trees()?
             .audit
             .scan_prefix(chain.to_be_bytes())
             .next_back()
@@ -47,17 +47,15 @@ impl SledStore {
 #[async_trait]
 impl AuditStore for SledStore {
     async fn append_audit(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()> {
+        let t = self.trees()?;
         self.append_audit_lazy(chain, entries).await?;
-        self.commit.wrote();
+        t.commit.wrote();
         Ok(())
     }
 
     async fn append_audit_lazy(&self, chain: u64, entries: Vec<AuditRecord>) -> StoreResult<()> {
-        let mut next = self
-            .trees
-            .audit_next
-            .lock()
-            .map_err(|_| backend("lock poisoned"))?;
+        let t = self.trees()?;
+        let mut next = t.audit_next.lock().map_err(|_| backend("lock poisoned"))?;
         let (mut seq, mut prev) = match next.get(&chain) {
             Some(head) => head.clone(),
             None => match self.last_audit_entry(chain)? {
@@ -75,9 +73,9 @@ impl AuditStore for SledStore {
             seq += 1;
         }
         if index.is_empty() {
-            write_atomically(&self.trees.audit, writes)?;
+            write_atomically(&t.audit, writes)?;
         } else {
-            (&self.trees.audit, &self.trees.audit_subjects)
+            (&t.audit, &t.audit_subjects)
                 .transaction(|(audit, subjects)| {
                     for (k, v) in &writes {
                         audit.insert(k.as_slice(), v.as_slice())?;
@@ -102,7 +100,8 @@ impl AuditStore for SledStore {
         from_seq: u64,
         limit: usize,
     ) -> StoreResult<Vec<AuditEntry>> {
-        let trees = Arc::clone(&self.trees);
+        let t = self.trees()?;
+        let trees = Arc::clone(&t);
         blocking(limit, move || {
             trees
                 .audit
@@ -124,7 +123,8 @@ impl AuditStore for SledStore {
         after: u64,
         limit: usize,
     ) -> StoreResult<Vec<AuditEntry>> {
-        let trees = Arc::clone(&self.trees);
+        let t = self.trees()?;
+        let trees = Arc::clone(&t);
         let subject = subject.to_owned();
         blocking(limit, move || {
             let prefix = subject_prefix(chain, &subject);
@@ -152,7 +152,7 @@ impl AuditStore for SledStore {
 
     async fn audit_head(&self, chain: u64) -> StoreResult<Option<(u64, Vec<u8>)>> {
         if let Some((next, hash)) = self
-            .trees
+            .trees()?
             .audit_next
             .lock()
             .map_err(|_| backend("lock poisoned"))?
@@ -164,20 +164,20 @@ impl AuditStore for SledStore {
     }
 
     async fn put_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> StoreResult<()> {
-        self.trees
-            .audit_checkpoints
+        let t = self.trees()?;
+        t.audit_checkpoints
             .insert(
                 audit_key(checkpoint.chain, checkpoint.seq),
                 checkpoint.encode_to_vec(),
             )
             .map_err(backend)?;
-        self.commit.wrote();
+        t.commit.wrote();
         Ok(())
     }
 
     async fn audit_checkpoints(&self, chain: u64) -> StoreResult<Vec<AuditCheckpoint>> {
-        self.trees
-            .audit_checkpoints
+        let t = self.trees()?;
+        t.audit_checkpoints
             .scan_prefix(chain.to_be_bytes())
             .map(|kv| {
                 let (_, v) = kv.map_err(backend)?;

@@ -46,7 +46,9 @@ pub fn decode_mapping(b: &[u8]) -> Option<MappingRecord> {
     let created_ms = i64::from(u32::from_be_bytes(b[21..25].try_into().ok()?)) * 1000;
     let expires_ms = i64::from(u32::from_be_bytes(b[25..29].try_into().ok()?)) * 1000;
     let ciphertext = match b[29] {
-        0 => None,
+        // Canonical: a record without ciphertext has nothing after its flag.
+        0 if b.len() == FIXED => None,
+        0 => return None,
         1 => Some(b[FIXED..].to_vec()),
         _ => return None,
     };
@@ -76,6 +78,19 @@ mod tests {
             assert_eq!(decode_mapping(&encode_mapping(&r)), Some(r));
         }
         assert_eq!(decode_mapping(&[2, 0]), None);
+        let mut trailing = encode_mapping(&MappingRecord {
+            epoch: 1,
+            subject: [1; 16],
+            created_ms: 0,
+            expires_ms: 0,
+            ciphertext: None,
+        });
+        trailing.push(7);
+        assert_eq!(
+            decode_mapping(&trailing),
+            None,
+            "bytes after a record without ciphertext"
+        );
         // Sub-second times: creation rounds down, expiry rounds up (never early); 0 stays 0.
         let r = MappingRecord {
             epoch: 1,

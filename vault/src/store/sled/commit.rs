@@ -103,7 +103,7 @@ impl GroupCommit {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "durable flush failed");
-                    Err(StoreError::Durability("flush failed".into()))
+                    Err(StoreError::Durability(format!("flush failed: {e}")))
                 }
             };
         }
@@ -124,7 +124,9 @@ impl GroupCommit {
         if d.upto >= target {
             Ok(())
         } else {
-            Err(StoreError::Durability("flush failed".into()))
+            Err(StoreError::Durability(
+                "flush failed (the log says why)".into(),
+            ))
         }
     }
 }

@@ -45,10 +45,10 @@ impl ConsentStore for SledStore {
         purpose: &str,
         event: ConsentEvent,
     ) -> StoreResult<ConsentEvent> {
+        let t = self.trees()?;
         let prefix = consent_prefix(tenant_id, &subject, purpose);
-        let _guard = self.trees.stripe(tenant_id)?;
-        let last = self
-            .trees
+        let _guard = t.stripe(tenant_id)?;
+        let last = t
             .consent
             .scan_prefix(&prefix)
             .next_back()
@@ -64,8 +64,8 @@ impl ConsentStore for SledStore {
         let mut key = prefix;
         key.extend_from_slice(&event.seq.to_be_bytes());
         let bytes = serde_json::to_vec(&event).map_err(|_| StoreError::Corrupt("consent"))?;
-        self.trees.consent.insert(key, bytes).map_err(backend)?;
-        self.commit.wrote();
+        t.consent.insert(key, bytes).map_err(backend)?;
+        t.commit.wrote();
         Ok(event)
     }
 
@@ -75,8 +75,8 @@ impl ConsentStore for SledStore {
         subject: SubjectHandle,
         purpose: &str,
     ) -> StoreResult<Vec<ConsentEvent>> {
-        self.trees
-            .consent
+        let t = self.trees()?;
+        t.consent
             .scan_prefix(consent_prefix(tenant_id, &subject, purpose))
             .map(|kv| decode(&kv.map_err(backend)?.1))
             .collect()
@@ -86,7 +86,8 @@ impl ConsentStore for SledStore {
         &self,
         tenant_id: u64,
     ) -> StoreResult<Vec<(SubjectHandle, String, ConsentEvent)>> {
-        let trees = Arc::clone(&self.trees);
+        let t = self.trees()?;
+        let trees = Arc::clone(&t);
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             for kv in trees.consent.scan_prefix(tenant_id.to_be_bytes()) {
@@ -112,7 +113,8 @@ impl ConsentStore for SledStore {
         purpose: &str,
         subjects: Vec<SubjectHandle>,
     ) -> StoreResult<Vec<Option<ConsentEvent>>> {
-        let trees = Arc::clone(&self.trees);
+        let t = self.trees()?;
+        let trees = Arc::clone(&t);
         let purpose = purpose.to_owned();
         blocking(subjects.len(), move || {
             subjects
@@ -138,36 +140,34 @@ impl ConsentStore for SledStore {
         purpose: &str,
         event: &ConsentEvent,
     ) -> StoreResult<bool> {
+        let t = self.trees()?;
         let mut key = consent_prefix(tenant_id, &subject, purpose);
         key.extend_from_slice(&event.seq.to_be_bytes());
-        let _guard = self.trees.stripe(tenant_id)?;
-        let Some(stored) = self.trees.consent.get(&key).map_err(backend)? else {
+        let _guard = t.stripe(tenant_id)?;
+        let Some(stored) = t.consent.get(&key).map_err(backend)? else {
             return Ok(false);
         };
         if !crate::store::consents::only_seals(&decode(&stored)?, event) {
             return Ok(false);
         }
         let bytes = serde_json::to_vec(event).map_err(|_| StoreError::Corrupt("consent"))?;
-        self.trees.consent.insert(key, bytes).map_err(backend)?;
-        self.commit.wrote();
+        t.consent.insert(key, bytes).map_err(backend)?;
+        t.commit.wrote();
         Ok(true)
     }
 
     async fn delete_consents(&self, tenant_id: u64, subject: SubjectHandle) -> StoreResult<u64> {
+        let t = self.trees()?;
         let mut batch = sled::Batch::default();
         let mut n = 0;
-        let _guard = self.trees.stripe(tenant_id)?;
-        for kv in self
-            .trees
-            .consent
-            .scan_prefix(subject_prefix(tenant_id, &subject))
-        {
+        let _guard = t.stripe(tenant_id)?;
+        for kv in t.consent.scan_prefix(subject_prefix(tenant_id, &subject)) {
             let (k, _) = kv.map_err(backend)?;
             batch.remove(k);
             n += 1;
         }
-        self.trees.consent.apply_batch(batch).map_err(backend)?;
-        self.commit.wrote();
+        t.consent.apply_batch(batch).map_err(backend)?;
+        t.commit.wrote();
         Ok(n)
     }
 
@@ -194,17 +194,17 @@ impl ConsentStore for SledStore {
         id: &[u8],
         ciphertext: Vec<u8>,
     ) -> StoreResult<()> {
-        self.trees
-            .evidence
+        let t = self.trees()?;
+        t.evidence
             .insert(evidence_key(tenant_id, id), ciphertext)
             .map_err(backend)?;
-        self.commit.wrote();
+        t.commit.wrote();
         Ok(())
     }
 
     async fn evidence(&self, tenant_id: u64, id: &[u8]) -> StoreResult<Option<Vec<u8>>> {
         Ok(self
-            .trees
+            .trees()?
             .evidence
             .get(evidence_key(tenant_id, id))
             .map_err(backend)?
@@ -217,10 +217,11 @@ impl ConsentStore for SledStore {
         after: Vec<u8>,
         limit: usize,
     ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let t = self.trees()?;
         let prefix = tenant_id.to_be_bytes();
         let start = evidence_key(tenant_id, &after);
         let mut out = Vec::new();
-        for kv in self.trees.evidence.range(start..) {
+        for kv in t.evidence.range(start..) {
             let (k, v) = kv.map_err(backend)?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
@@ -241,24 +242,24 @@ impl ConsentStore for SledStore {
         current: &[u8],
         ciphertext: Vec<u8>,
     ) -> StoreResult<bool> {
-        let swapped = self
-            .trees
+        let t = self.trees()?;
+        let swapped = t
             .evidence
             .compare_and_swap(evidence_key(tenant_id, id), Some(current), Some(ciphertext))
             .map_err(backend)?;
         if swapped.is_ok() {
-            self.commit.wrote();
+            t.commit.wrote();
         }
         Ok(swapped.is_ok())
     }
 
     async fn delete_evidence(&self, tenant_id: u64, id: &[u8]) -> StoreResult<bool> {
-        let old = self
-            .trees
+        let t = self.trees()?;
+        let old = t
             .evidence
             .remove(evidence_key(tenant_id, id))
             .map_err(backend)?;
-        self.commit.wrote();
+        t.commit.wrote();
         Ok(old.is_some())
     }
 }

@@ -26,8 +26,9 @@ impl KeyStore for SledStore {
         current: &WrappedTenantKeys,
         keys: &WrappedTenantKeys,
     ) -> StoreResult<bool> {
+        let t = self.trees()?;
         let key = format!("keys/{}", keys.tenant_id);
-        let Some(stored) = self.trees.meta.get(&key).map_err(backend)? else {
+        let Some(stored) = t.meta.get(&key).map_err(backend)? else {
             return Ok(false);
         };
         let decoded: WrappedTenantKeys =
@@ -35,15 +36,14 @@ impl KeyStore for SledStore {
         if &decoded != current {
             return Ok(false);
         }
-        let swapped = self
-            .trees
+        let swapped = t
             .meta
             .compare_and_swap(&key, Some(stored), Some(to_json(keys)?))
             .map_err(backend)?;
         if swapped.is_err() {
             return Ok(false);
         }
-        self.commit.wrote();
+        t.commit.wrote();
         self.bump(keys.tenant_id)?;
         Ok(true)
     }
@@ -55,6 +55,7 @@ impl KeyStore for SledStore {
     }
 
     async fn shred_tenant(&self, tenant_id: u64, at_ms: i64) -> StoreResult<bool> {
+        let t = self.trees()?;
         let Some(mut tenant) = self.get_json::<TenantRecord>(&format!("tenant/{tenant_id}"))?
         else {
             return Ok(false);
@@ -63,8 +64,8 @@ impl KeyStore for SledStore {
         let mut batch = sled::Batch::default();
         batch.insert(format!("tenant/{tenant_id}").as_bytes(), to_json(&tenant)?);
         batch.remove(format!("keys/{tenant_id}").as_bytes());
-        self.trees.meta.apply_batch(batch).map_err(backend)?;
-        self.commit.wrote();
+        t.meta.apply_batch(batch).map_err(backend)?;
+        t.commit.wrote();
         self.bump(tenant_id)?;
         Ok(true)
     }
@@ -102,8 +103,8 @@ impl KeyStore for SledStore {
     }
 
     async fn budgets(&self, prefix: &str) -> StoreResult<Vec<(String, i64, u64)>> {
-        self.trees
-            .meta
+        let t = self.trees()?;
+        t.meta
             .scan_prefix(format!("budget/{prefix}"))
             .map(|kv| {
                 let (k, v) = kv.map_err(backend)?;

@@ -52,9 +52,9 @@ impl SledStore {
         current: &MappingRecord,
         next: &MappingRecord,
     ) -> StoreResult<bool> {
-        let _stripe = self.trees.stripe(domain_id)?;
-        let swapped = self
-            .trees
+        let t = self.trees()?;
+        let _stripe = t.stripe(domain_id)?;
+        let swapped = t
             .data
             .compare_and_swap(
                 mapping_key(domain_id, pseudonym),
@@ -63,7 +63,7 @@ impl SledStore {
             )
             .map_err(backend)?;
         if swapped.is_ok() {
-            self.commit.wrote();
+            t.commit.wrote();
         }
         Ok(swapped.is_ok())
     }
@@ -77,8 +77,9 @@ impl MappingStore for SledStore {
         domain_id: u64,
         rows: Vec<NewMapping>,
     ) -> StoreResult<Vec<InsertOutcome>> {
-        let trees = Arc::clone(&self.trees);
-        let counter = self.counter();
+        let t = self.trees()?;
+        let trees = Arc::clone(&t);
+        let counter = t.commit.counter();
         let (outcomes, stored) = blocking(rows.len(), move || -> StoreResult<_> {
             let _guard = trees.stripe(domain_id)?;
             let mut writes = Vec::new();
@@ -129,7 +130,7 @@ impl MappingStore for SledStore {
         })
         .await?;
         // After the write was counted: whoever trusts the table and then syncs also covers it.
-        self.known
+        t.known
             .remember(domain_id, stored.iter().map(Vec::as_slice));
         Ok(outcomes)
     }
@@ -139,7 +140,8 @@ impl MappingStore for SledStore {
         domain_id: u64,
         pseudonyms: Vec<Vec<u8>>,
     ) -> StoreResult<Vec<Option<MappingRecord>>> {
-        let trees = Arc::clone(&self.trees);
+        let t = self.trees()?;
+        let trees = Arc::clone(&t);
         blocking(pseudonyms.len(), move || {
             pseudonyms
                 .iter()
@@ -161,12 +163,13 @@ impl MappingStore for SledStore {
         domain_id: u64,
         pseudonyms: Vec<Vec<u8>>,
     ) -> StoreResult<Vec<bool>> {
-        let known = self.known.lookup(domain_id, &pseudonyms);
+        let t = self.trees()?;
+        let known = t.known.lookup(domain_id, &pseudonyms);
         let misses = known.iter().filter(|k| !**k).count();
         if misses == 0 {
             return Ok(known);
         }
-        let trees = Arc::clone(&self.trees);
+        let trees = Arc::clone(&t);
         let (pseudonyms, answer) = blocking(misses, move || {
             let mut found_new = false;
             let answer = pseudonyms
@@ -190,7 +193,7 @@ impl MappingStore for SledStore {
             Ok((pseudonyms, answer))
         })
         .await?;
-        self.known.remember(
+        t.known.remember(
             domain_id,
             pseudonyms
                 .iter()
@@ -207,7 +210,8 @@ impl MappingStore for SledStore {
         after: Vec<u8>,
         limit: usize,
     ) -> StoreResult<Vec<(Vec<u8>, MappingRecord)>> {
-        let trees = Arc::clone(&self.trees);
+        let t = self.trees()?;
+        let trees = Arc::clone(&t);
         blocking(limit, move || {
             let prefix = mapping_key(domain_id, &[]);
             let start = mapping_key(domain_id, &after);
@@ -268,9 +272,9 @@ impl MappingStore for SledStore {
     }
 
     async fn blind_entries(&self, domain_id: u64) -> StoreResult<Vec<([u8; 16], Vec<u8>)>> {
+        let t = self.trees()?;
         let prefix = blind_key(domain_id, &[]);
-        self.trees
-            .data
+        t.data
             .scan_prefix(&prefix)
             .map(|kv| {
                 let (k, v) = kv.map_err(backend)?;
@@ -284,7 +288,7 @@ impl MappingStore for SledStore {
 
     async fn blind_lookup(&self, domain_id: u64, blind: [u8; 16]) -> StoreResult<Option<Vec<u8>>> {
         Ok(self
-            .trees
+            .trees()?
             .data
             .get(blind_key(domain_id, &blind))
             .map_err(backend)?
@@ -297,16 +301,17 @@ impl MappingStore for SledStore {
         pseudonym: &[u8],
         blind: Option<[u8; 16]>,
     ) -> StoreResult<()> {
+        let t = self.trees()?;
         // The known-mappings table must not claim it once the deletion is visible.
-        self.known.forget(domain_id, pseudonym);
+        t.known.forget(domain_id, pseudonym);
         let mut batch = sled::Batch::default();
         batch.remove(mapping_key(domain_id, pseudonym));
         if let Some(blind) = blind {
             batch.remove(blind_key(domain_id, &blind));
         }
-        let _stripe = self.trees.stripe(domain_id)?;
-        self.trees.data.apply_batch(batch).map_err(backend)?;
-        self.commit.wrote();
+        let _stripe = t.stripe(domain_id)?;
+        t.data.apply_batch(batch).map_err(backend)?;
+        t.commit.wrote();
         Ok(())
     }
 }
@@ -332,17 +337,17 @@ mod tests {
             let (store, counted) = (Arc::clone(&store), Arc::clone(&counted));
             std::thread::spawn(move || {
                 // What insert_mappings does, slowed down between the write and its count.
-                let _stripe = store.trees.stripe(7).unwrap();
+                let trees = store.trees().unwrap();
+                let _stripe = trees.stripe(7).unwrap();
                 let record = crate::store::conformance::fixture::mapping(1, None);
-                store
-                    .trees
+                trees
                     .data
                     .insert(mapping_key(7, &[1; 16]), encode_mapping(&record))
                     .unwrap();
                 written_tx.send(()).unwrap();
                 std::thread::sleep(std::time::Duration::from_millis(200));
                 counted.store(true, Ordering::SeqCst);
-                store.counter().wrote();
+                trees.commit.counter().wrote();
             })
         };
         written_rx.recv().unwrap();

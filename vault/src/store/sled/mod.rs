@@ -2,8 +2,8 @@
 //!
 //! Layout (all keys big-endian so ranges sort):
 //! - `meta`: JSON registry rows (`tenant/…`, `keys/…`, `domain/…`, `purpose/…`, `principal/…`,
-//!   `job/…`, `pending/…`, `usage/…`, `restrict/…`, `tomb/…`, `mark/…`) and each tenant's change
-//!   counter (`gen/…`, u64).
+//!   `job/…`, `pending/…`, `usage/…`, `restrict/…`, `tomb/…`, `mark/…`), each tenant's change
+//!   counter (`gen/…`, u64) and the last id handed out (`ids/last`, u64).
 //! - `data`: `m|domain|pseudonym` → mapping (binary, see `codec`, holding the subject handle),
 //!   `b|domain|blind` → pseudonym. One tree, so a batch is atomic. There is no separate
 //!   subject-index row: see `MappingStore::insert_mappings`.
@@ -22,7 +22,7 @@
 //! processes share must not keep such state (see `ARCHITECTURE.md`).
 
 mod audit;
-pub(crate) mod codec;
+pub mod codec;
 mod commit;
 pub mod compact;
 mod consents;
@@ -32,6 +32,7 @@ mod mappings;
 mod registry;
 mod subject_index;
 mod subjects;
+mod watch;
 
 use std::{
     collections::HashMap,
@@ -42,8 +43,11 @@ use std::{
 use async_trait::async_trait;
 use serde::{Serialize, de::DeserializeOwned};
 
-use self::commit::{GroupCommit, WriteCounter};
-use super::{Durability, StoreError, StoreResult, known::KnownMappings};
+use self::{
+    commit::GroupCommit,
+    watch::{Engine, Files},
+};
+use super::{Durability, StoreError, StoreResult, known::KnownMappings, operation::Operation};
 
 const LOCK_STRIPES: usize = 64;
 
@@ -63,6 +67,8 @@ struct Trees {
     /// Per chain: the next sequence number and the hash of the last entry, changed only with
     /// the map locked and after the entries are written.
     audit_next: Mutex<HashMap<u64, (u64, Vec<u8>)>>,
+    commit: GroupCommit,
+    known: KnownMappings,
 }
 
 impl Trees {
@@ -70,34 +76,28 @@ impl Trees {
         let i = usize::try_from(id % LOCK_STRIPES as u64).unwrap_or(0);
         self.stripes[i].lock().map_err(|_| backend("lock poisoned"))
     }
-}
 
-/// The sled store.
-pub struct SledStore {
-    dir: std::path::PathBuf,
-    trees: Arc<Trees>,
-    commit: GroupCommit,
-    known: KnownMappings,
-}
-
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-fn join(e: tokio::task::JoinError) -> StoreError {
-    StoreError::Backend(format!("blocking task: {e}"))
-}
-
-impl SledStore {
-    /// Opens (or creates) the store in `dir`.
-    pub fn open(dir: &Path) -> StoreResult<Self> {
+    /// Opens (or creates) the engine in `dir`. Everything here that is kept in memory (chain
+    /// heads, known mappings, the write count) is derived from the files, so an engine opened
+    /// again after a failure starts from what is on disk.
+    fn open(dir: &Path) -> StoreResult<Arc<Self>> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(256 * 1024 * 1024)
             .flush_every_ms(Some(1000))
             .open()
             .map_err(backend)?;
-        let trees = Arc::new(Trees {
+        let flush_db = db.clone();
+        // sled's flush on Linux ends in `sync_file_range`, which persists the written pages but
+        // not the file's metadata (size, extent allocation), and sled itself `fsync`s only once
+        // a second. `fdatasync` on our own handle of the same log file closes that window, so a
+        // flushed write also survives a power cut, not only a killed process.
+        let log = std::fs::File::open(dir.join("db")).map_err(backend)?;
+        let commit = GroupCommit::start(move || {
+            flush_db.flush().map_err(|e| e.to_string())?;
+            log.sync_data().map_err(|e| e.to_string())
+        });
+        let trees = Arc::new(Self {
             meta: db.open_tree("meta").map_err(backend)?,
             data: db.open_tree("data").map_err(backend)?,
             consent: db.open_tree("consent").map_err(backend)?,
@@ -108,34 +108,128 @@ impl SledStore {
             audit_subjects: db.open_tree("audit_subjects").map_err(backend)?,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             audit_next: Mutex::new(HashMap::new()),
+            commit,
+            known: KnownMappings::new(),
             db,
         });
         subject_index::index_older_entries(&trees.audit, &trees.audit_subjects, &trees.meta)?;
+        seed_id_counter(&trees)?;
         trees.db.flush().map_err(backend)?;
-        let flush_db = trees.db.clone();
-        // sled's flush on Linux ends in `sync_file_range`, which persists the written pages but
-        // not the file's metadata (size, extent allocation), and sled itself `fsync`s only once
-        // a second. `fdatasync` on our own handle of the same log file closes that window, so a
-        // flushed write also survives a power cut, not only a killed process.
-        let log = std::fs::File::open(dir.join("db")).map_err(backend)?;
-        let commit = GroupCommit::start(move || {
-            flush_db.flush().map_err(|e| e.to_string())?;
-            log.sync_data().map_err(|e| e.to_string())
-        });
+        // The directory entries of a store made now (its files, its directory) are durable
+        // before anything is acknowledged from it.
+        for d in [Some(dir), dir.parent()].into_iter().flatten() {
+            if !d.as_os_str().is_empty() {
+                std::fs::File::open(d)
+                    .and_then(|f| f.sync_all())
+                    .map_err(backend)?;
+            }
+        }
+        Ok(trees)
+    }
+}
+
+/// The row a reopen writes and flushes to prove the disk takes writes again.
+const PROBE_KEY: &str = "watch/probe";
+
+impl Files for Trees {
+    fn reopen(dir: &Path) -> StoreResult<Arc<Self>> {
+        let trees = Self::open(dir)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        trees
+            .meta
+            .insert(PROBE_KEY, &now.to_be_bytes())
+            .map_err(backend)?;
+        trees.db.flush().map_err(backend)?;
+        std::fs::File::open(dir.join("db"))
+            .and_then(|log| log.sync_data())
+            .map_err(backend)?;
+        Ok(trees)
+    }
+
+    fn check(&self) -> StoreResult<()> {
+        self.db.flush().map(drop).map_err(backend)
+    }
+}
+
+/// The sled store.
+pub struct SledStore {
+    dir: std::path::PathBuf,
+    engine: Arc<Engine<Trees>>,
+    /// Stops the watcher when the store is dropped.
+    _watcher: watch::Watcher,
+}
+
+/// sled's errors: a failed disk (`Io`) is the store being unavailable, with the reason the
+/// operating system gave (no space, read-only); anything else is a back-end failure.
+fn backend(e: impl Into<BackendError>) -> StoreError {
+    match e.into() {
+        BackendError::Io(io) => StoreError::Unavailable(watch::disk_failure(&io)),
+        BackendError::Other(text) => StoreError::Backend(text),
+    }
+}
+
+/// What `backend` classifies.
+enum BackendError {
+    Io(std::io::Error),
+    Other(String),
+}
+
+impl From<sled::Error> for BackendError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Io(io) => Self::Io(io),
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for BackendError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<&str> for BackendError {
+    fn from(e: &str) -> Self {
+        Self::Other(e.to_owned())
+    }
+}
+
+impl From<String> for BackendError {
+    fn from(e: String) -> Self {
+        Self::Other(e)
+    }
+}
+
+fn join(e: tokio::task::JoinError) -> StoreError {
+    StoreError::Backend(format!("blocking task: {e}"))
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`, and starts watching its disk: when writing fails
+    /// (full, read-only), every call fails with `UNAVAILABLE` until the engine could be opened
+    /// again on a disk that takes writes (see `watch`).
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        let trees = Trees::open(dir)?;
+        let engine = Engine::new(dir, trees);
+        let watcher = watch::Watcher::start(&engine);
         Ok(Self {
             dir: dir.to_path_buf(),
-            trees,
-            commit,
-            known: KnownMappings::new(),
+            engine,
+            _watcher: watcher,
         })
     }
 
-    fn counter(&self) -> WriteCounter {
-        self.commit.counter()
+    /// The engine now, or why there is none (the disk failed and it is not open again yet).
+    fn trees(&self) -> StoreResult<Arc<Trees>> {
+        self.engine.trees()
     }
 
     fn get_json<T: DeserializeOwned>(&self, key: &str) -> StoreResult<Option<T>> {
-        match self.trees.meta.get(key).map_err(backend)? {
+        let t = self.trees()?;
+        match t.meta.get(key).map_err(backend)? {
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
                 .map_err(|_| StoreError::Corrupt("registry row")),
@@ -144,15 +238,16 @@ impl SledStore {
     }
 
     fn put_json<T: Serialize>(&self, key: &str, value: &T) -> StoreResult<()> {
+        let t = self.trees()?;
         let bytes = to_json(value)?;
-        self.trees.meta.insert(key, bytes).map_err(backend)?;
-        self.commit.wrote();
+        t.meta.insert(key, bytes).map_err(backend)?;
+        t.commit.wrote();
         Ok(())
     }
 
     fn scan_json<T: DeserializeOwned>(&self, prefix: &str) -> StoreResult<Vec<T>> {
-        self.trees
-            .meta
+        let t = self.trees()?;
+        t.meta
             .scan_prefix(prefix)
             .map(|kv| {
                 let (_, v) = kv.map_err(backend)?;
@@ -163,13 +258,13 @@ impl SledStore {
 
     /// Inserts `key` only if absent, atomically. False if it existed.
     fn insert_new(&self, key: &str, value: Vec<u8>) -> StoreResult<bool> {
-        let swapped = self
-            .trees
+        let t = self.trees()?;
+        let swapped = t
             .meta
             .compare_and_swap(key, None::<&[u8]>, Some(value))
             .map_err(backend)?;
         if swapped.is_ok() {
-            self.commit.wrote();
+            t.commit.wrote();
         }
         Ok(swapped.is_ok())
     }
@@ -182,8 +277,9 @@ impl SledStore {
         T: Serialize + DeserializeOwned,
         F: FnMut(Option<T>) -> Option<T>,
     {
+        let t = self.trees()?;
         loop {
-            let old = self.trees.meta.get(key).map_err(backend)?;
+            let old = t.meta.get(key).map_err(backend)?;
             let current = match &old {
                 Some(v) => Some(
                     serde_json::from_slice(v).map_err(|_| StoreError::Corrupt("registry row"))?,
@@ -193,13 +289,12 @@ impl SledStore {
             let Some(next) = change(current) else {
                 return Ok(None);
             };
-            let swapped = self
-                .trees
+            let swapped = t
                 .meta
                 .compare_and_swap(key, old, Some(to_json(&next)?))
                 .map_err(backend)?;
             if swapped.is_ok() {
-                self.commit.wrote();
+                t.commit.wrote();
                 return Ok(Some(next));
             }
         }
@@ -207,16 +302,41 @@ impl SledStore {
 
     /// Raises a tenant's change counter (after the change it announces is visible).
     fn bump(&self, tenant_id: u64) -> StoreResult<()> {
-        self.trees
-            .meta
+        let t = self.trees()?;
+        t.meta
             .update_and_fetch(generation_key(tenant_id), |old| {
                 let n = old.and_then(be_u64).unwrap_or(0);
                 Some(n.saturating_add(1).to_be_bytes().to_vec())
             })
             .map_err(backend)?;
-        self.commit.wrote();
+        t.commit.wrote();
         Ok(())
     }
+}
+
+/// The `meta` row holding the last id `next_id` handed out (u64, big-endian).
+const LAST_ID: &str = "ids/last";
+
+/// A store made before the id counter row: start it above every id stored in a registry row
+/// and above sled's own generator, which handed those ids out.
+fn seed_id_counter(trees: &Trees) -> StoreResult<()> {
+    if trees.meta.contains_key(LAST_ID).map_err(backend)? {
+        return Ok(());
+    }
+    let mut last = trees.db.generate_id().map_err(backend)?.saturating_add(1);
+    for row in trees.meta.iter() {
+        let (_, value) = row.map_err(backend)?;
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(&value)
+            && let Some(id) = fields.get("id").and_then(serde_json::Value::as_u64)
+        {
+            last = last.max(id);
+        }
+    }
+    trees
+        .meta
+        .insert(LAST_ID, &last.to_be_bytes())
+        .map_err(backend)?;
+    Ok(())
 }
 
 fn to_json<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
@@ -269,12 +389,14 @@ fn write_atomically(tree: &sled::Tree, writes: Vec<(Vec<u8>, Vec<u8>)>) -> Store
 #[async_trait]
 impl Durability for SledStore {
     async fn sync(&self) -> StoreResult<()> {
-        self.commit.sync().await
+        let t = self.trees()?;
+        t.commit.sync().await
     }
 
     async fn sync_all(&self) -> StoreResult<()> {
-        self.commit.wrote();
-        self.commit.sync().await
+        let t = self.trees()?;
+        t.commit.wrote();
+        t.commit.sync().await
     }
 
     async fn request_compaction(&self) -> StoreResult<()> {
@@ -282,7 +404,16 @@ impl Durability for SledStore {
     }
 
     async fn size_on_disk(&self) -> StoreResult<u64> {
-        self.trees.db.size_on_disk().map_err(backend)
+        let t = self.trees()?;
+        t.db.size_on_disk().map_err(backend)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.trees().map(|_| ())
+    }
+
+    fn operation(&self) -> Operation {
+        self.engine.operation()
     }
 }
 
@@ -291,6 +422,29 @@ mod tests {
     use crate::store::AuditStore;
 
     crate::conformance_suite!(crate::store::conformance::fixture::sled());
+
+    #[tokio::test]
+    async fn a_store_from_before_the_id_counter_hands_out_ids_above_every_stored_one() {
+        use crate::store::RegistryStore;
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = super::SledStore::open(dir.path()).unwrap();
+            let trees = store.trees().unwrap();
+            trees.meta.remove(super::LAST_ID).unwrap();
+            trees
+                .meta
+                .insert(
+                    "job/7",
+                    br#"{"id": 4000001, "kind": "retention"}"#.as_slice(),
+                )
+                .unwrap();
+            crate::store::Durability::sync_all(&store).await.unwrap();
+        }
+        let store = super::SledStore::open(dir.path()).unwrap();
+        let id = store.next_id().await.unwrap();
+        assert!(id > 4_000_001, "{id}");
+        assert_eq!(store.next_id().await.unwrap(), id + 1);
+    }
 
     #[tokio::test]
     async fn an_audit_chain_continues_after_reopening() {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use valv_kms::WrappedTenantKeys;
 
-use super::{SledStore, backend, be_u64, generation_key, to_json};
+use super::{LAST_ID, SledStore, backend, be_u64, generation_key, to_json};
 use crate::store::{
     RegistryStore, StoreError, StoreResult,
     records::{DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord},
@@ -12,18 +12,34 @@ use crate::store::{
 #[async_trait]
 impl RegistryStore for SledStore {
     async fn next_id(&self) -> StoreResult<u64> {
-        // sled ids start at 0; ours start at 1 so 0 can mean "none" (operator chain, tenant-wide).
-        self.trees
-            .db
-            .generate_id()
-            .map(|id| id + 1)
-            .map_err(backend)
+        let t = self.trees()?;
+        // A counter row, not sled's `generate_id`: after a crash sled's id generator can start
+        // again below ids it had handed out (seen in the crash campaign), and a domain id
+        // handed out twice would put two domains' mappings under one key range. The row is
+        // written before the record that uses the id, and sled recovers its log in order, so an
+        // id whose record survived a crash is never handed out again.
+        let last = t
+            .meta
+            .update_and_fetch(LAST_ID, |old| {
+                let n = old.and_then(be_u64).unwrap_or(0);
+                Some(n.saturating_add(1).to_be_bytes().to_vec())
+            })
+            .map_err(backend)?;
+        t.commit.wrote();
+        last.as_deref()
+            .and_then(be_u64)
+            .ok_or(StoreError::Corrupt("id counter"))
     }
 
     async fn advance_ids(&self, used: u64) -> StoreResult<()> {
-        // sled's counter only moves forward one id at a time; ids are few (tenants, domains,
-        // jobs), so stepping past `used` is quick.
-        while self.next_id().await? < used {}
+        let t = self.trees()?;
+        t.meta
+            .update_and_fetch(LAST_ID, |old| {
+                let n = old.and_then(be_u64).unwrap_or(0);
+                Some(n.max(used).to_be_bytes().to_vec())
+            })
+            .map_err(backend)?;
+        t.commit.wrote();
         Ok(())
     }
 
@@ -32,6 +48,7 @@ impl RegistryStore for SledStore {
         tenant: &TenantRecord,
         keys: &WrappedTenantKeys,
     ) -> StoreResult<()> {
+        let t = self.trees()?;
         let id = tenant.id.to_string().into_bytes();
         if !self.insert_new(&format!("tenant-name/{}", tenant.name), id)? {
             return Err(StoreError::AlreadyExists("tenant"));
@@ -46,8 +63,8 @@ impl RegistryStore for SledStore {
             format!("tenant/{}", tenant.id).as_bytes(),
             super::to_json(tenant)?,
         );
-        self.trees.meta.apply_batch(batch).map_err(backend)?;
-        self.commit.wrote();
+        t.meta.apply_batch(batch).map_err(backend)?;
+        t.commit.wrote();
         Ok(())
     }
 
@@ -57,7 +74,7 @@ impl RegistryStore for SledStore {
 
     async fn tenant_id_by_name(&self, name: &str) -> StoreResult<Option<u64>> {
         match self
-            .trees
+            .trees()?
             .meta
             .get(format!("tenant-name/{name}"))
             .map_err(backend)?
@@ -83,13 +100,15 @@ impl RegistryStore for SledStore {
     }
 
     async fn tenant_generation(&self, tenant_id: u64) -> StoreResult<u64> {
-        Ok(self
-            .trees
+        let stored = self
+            .trees()?
             .meta
             .get(generation_key(tenant_id))
             .map_err(backend)?
             .and_then(|v| be_u64(&v))
-            .unwrap_or(0))
+            .unwrap_or(0);
+        // Raised after each reopen of the engine (see `watch`).
+        Ok(self.engine.generation(stored))
     }
 
     async fn create_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
@@ -153,12 +172,12 @@ impl RegistryStore for SledStore {
     }
 
     async fn delete_record_policy(&self, tenant_id: u64, name: &str) -> StoreResult<bool> {
-        let old = self
-            .trees
+        let t = self.trees()?;
+        let old = t
             .meta
             .remove(format!("rpolicy/{tenant_id}/{name}"))
             .map_err(backend)?;
-        self.commit.wrote();
+        t.commit.wrote();
         Ok(old.is_some())
     }
 
@@ -166,7 +185,7 @@ impl RegistryStore for SledStore {
         if let Some(fp) = &principal.client_cert_sha256 {
             let key = format!("cert/{fp}");
             let swapped = self
-                .trees
+                .trees()?
                 .meta
                 .compare_and_swap(&key, None::<&[u8]>, Some(principal.id.as_bytes()))
                 .map_err(backend)?;
@@ -184,8 +203,9 @@ impl RegistryStore for SledStore {
         current: &PrincipalRecord,
         new: &PrincipalRecord,
     ) -> StoreResult<bool> {
+        let t = self.trees()?;
         let key = format!("principal/{}", new.id);
-        let Some(old) = self.trees.meta.get(&key).map_err(backend)? else {
+        let Some(old) = t.meta.get(&key).map_err(backend)? else {
             return Ok(false);
         };
         let stored: PrincipalRecord =
@@ -197,8 +217,7 @@ impl RegistryStore for SledStore {
         let bound_now = match &new.client_cert_sha256 {
             Some(fp) if stored.client_cert_sha256.as_ref() != Some(fp) => {
                 let cert = format!("cert/{fp}");
-                let swapped = self
-                    .trees
+                let swapped = t
                     .meta
                     .compare_and_swap(&cert, None::<&[u8]>, Some(new.id.as_bytes()))
                     .map_err(backend)?;
@@ -211,18 +230,17 @@ impl RegistryStore for SledStore {
             }
             _ => None,
         };
-        let swapped = self
-            .trees
+        let swapped = t
             .meta
             .compare_and_swap(&key, Some(old), Some(to_json(new)?))
             .map_err(backend)?;
         if swapped.is_err() {
             if let Some(cert) = bound_now {
-                self.trees.meta.remove(cert).map_err(backend)?;
+                t.meta.remove(cert).map_err(backend)?;
             }
             return Ok(false);
         }
-        self.commit.wrote();
+        t.commit.wrote();
         Ok(true)
     }
 
@@ -232,7 +250,7 @@ impl RegistryStore for SledStore {
 
     async fn principal_by_cert(&self, sha256_hex: &str) -> StoreResult<Option<PrincipalRecord>> {
         match self
-            .trees
+            .trees()?
             .meta
             .get(format!("cert/{sha256_hex}"))
             .map_err(backend)?

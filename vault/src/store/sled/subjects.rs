@@ -71,12 +71,12 @@ impl SubjectStore for SledStore {
     }
 
     async fn delete_restriction(&self, tenant_id: u64, subject_hex: &str) -> StoreResult<bool> {
-        let old = self
-            .trees
+        let t = self.trees()?;
+        let old = t
             .meta
             .remove(restriction_key(tenant_id, subject_hex))
             .map_err(backend)?;
-        self.commit.wrote();
+        t.commit.wrote();
         self.bump(tenant_id)?;
         Ok(old.is_some())
     }
@@ -94,8 +94,8 @@ impl SubjectStore for SledStore {
     }
 
     async fn marks(&self, prefix: &str) -> StoreResult<Vec<String>> {
-        self.trees
-            .meta
+        let t = self.trees()?;
+        t.meta
             .scan_prefix(format!("mark/{prefix}"))
             .map(|kv| {
                 let (k, _) = kv.map_err(backend)?;
@@ -118,11 +118,11 @@ impl SubjectStore for SledStore {
         tenant_id: u64,
         erasure: Erasure,
     ) -> StoreResult<TombstoneRecord> {
+        let t = self.trees()?;
         // The known-mappings table must not claim a mapping once its deletion is visible.
         for (domain_id, pseudonym, _) in &erasure.mappings {
-            self.known.forget(*domain_id, pseudonym);
+            t.known.forget(*domain_id, pseudonym);
         }
-        let t = &self.trees;
         // The tenant's stripe keeps consent appends and subject-event numbering out while the
         // keys to delete and the next sequence number are read and the transaction runs.
         let _guard = t.stripe(tenant_id)?;
@@ -134,7 +134,7 @@ impl SubjectStore for SledStore {
             .map_err(backend)?;
         let events = numbered(
             tenant_id,
-            next_event_seq(t, tenant_id)?,
+            next_event_seq(&t, tenant_id)?,
             erasure.events.clone(),
         )?;
         let subject_hex = erasure.tombstone.subject.clone();
@@ -179,7 +179,7 @@ impl SubjectStore for SledStore {
             Err(TransactionError::Abort(e)) => return Err(e),
             Err(TransactionError::Storage(e)) => return Err(backend(e)),
         };
-        self.commit.wrote();
+        t.commit.wrote();
         drop(_guard);
         self.bump(tenant_id)?;
         Ok(tombstone)
@@ -190,18 +190,16 @@ impl SubjectStore for SledStore {
         tenant_id: u64,
         events: Vec<SubjectEventRecord>,
     ) -> StoreResult<()> {
+        let t = self.trees()?;
         // One writer per tenant at a time (sequence assignment).
-        let _guard = self.trees.stripe(tenant_id)?;
-        let next = next_event_seq(&self.trees, tenant_id)?;
+        let _guard = t.stripe(tenant_id)?;
+        let next = next_event_seq(&t, tenant_id)?;
         let mut batch = sled::Batch::default();
         for (key, value) in numbered(tenant_id, next, events)? {
             batch.insert(key, value);
         }
-        self.trees
-            .subject_events
-            .apply_batch(batch)
-            .map_err(backend)?;
-        self.commit.wrote();
+        t.subject_events.apply_batch(batch).map_err(backend)?;
+        t.commit.wrote();
         Ok(())
     }
 
@@ -211,8 +209,8 @@ impl SubjectStore for SledStore {
         after: u64,
         limit: usize,
     ) -> StoreResult<Vec<SubjectEventRecord>> {
-        self.trees
-            .subject_events
+        let t = self.trees()?;
+        t.subject_events
             .range(event_key(tenant_id, after.saturating_add(1))..=event_key(tenant_id, u64::MAX))
             .take(limit)
             .map(|kv| {
