@@ -489,6 +489,26 @@ impl Drop for ChildServer {
     }
 }
 
+/// Asserts that the tenant's chain (through `auditor_token`) and the operator chain both verify
+/// on `server` and are not empty.
+pub async fn chains_verify(server: &ChildServer, auditor_token: &str) {
+    for (token, operator_chain) in [
+        (auditor_token, false),
+        (server.operator_token.as_str(), true),
+    ] {
+        let v = server
+            .client(token)
+            .await
+            .audit()
+            .verify_audit(pb::VerifyAuditRequest { operator_chain })
+            .await
+            .unwrap_or_else(|e| panic!("verify (operator chain: {operator_chain}): {e}"))
+            .into_inner();
+        assert!(v.ok, "operator chain {operator_chain}: {v:?}");
+        assert!(v.entries > 0, "operator chain {operator_chain}: empty");
+    }
+}
+
 /// Reads an audit chain through `ReadAudit`: (entries, checkpoints).
 pub async fn read_audit(
     client: &Valv,

@@ -29,6 +29,17 @@ pub struct BenchArgs {
     /// empty); useful under a profiler.
     #[arg(long, value_enum)]
     only: Option<Only>,
+    /// Instead of the scenarios: mixed load at a fixed rate for this many minutes, one line per
+    /// minute (the soak in BENCHMARKS.md).
+    #[arg(long)]
+    soak_minutes: Option<u64>,
+    /// Calls per second during the soak.
+    #[arg(long, default_value_t = 200)]
+    rate: u32,
+    /// The server's process id, on this machine: the soak reports its resident memory and open
+    /// files every minute.
+    #[arg(long)]
+    pid: Option<u32>,
 }
 
 /// A scenario to run alone.
@@ -40,11 +51,13 @@ enum Only {
     Repeated,
 }
 
-struct Setup {
-    tokenizer: Valv,
-    reidentifier: Valv,
-    consents: Valv,
-    run: String,
+/// The bench tenant's principals (and, for the soak, pseudonyms with a consent).
+pub(crate) struct Setup {
+    pub(crate) tokenizer: Valv,
+    pub(crate) reidentifier: Valv,
+    pub(crate) consents: Valv,
+    pub(crate) run: String,
+    pub(crate) consented: Vec<String>,
 }
 
 async fn setup(operator: &Valv) -> anyhow::Result<Setup> {
@@ -129,10 +142,11 @@ async fn setup(operator: &Valv) -> anyhow::Result<Setup> {
         reidentifier: principal(pb::Role::Reidentifier, vec!["study".into()]).await?,
         consents: principal(pb::Role::ConsentManager, vec![]).await?,
         run,
+        consented: Vec::new(),
     })
 }
 
-fn ids(run: &str, from: usize, n: usize) -> Vec<String> {
+pub(crate) fn ids(run: &str, from: usize, n: usize) -> Vec<String> {
     (from..from + n).map(|i| format!("b{run}-{i:09}")).collect()
 }
 
@@ -197,7 +211,7 @@ fn dir_size(path: &Path) -> u64 {
         .sum()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(idx).copied().unwrap_or_default()
 }
@@ -206,6 +220,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
     let s = setup(operator).await?;
     let c = args.concurrency.max(1);
+    if let Some(minutes) = args.soak_minutes {
+        return crate::soak::run(s, minutes, args.rate, args.pid, c).await;
+    }
     let small = (args.total / 10).max(1000);
     let disk_before = args.data_dir.as_deref().map(|d| dir_size(&d.join("store")));
     println!("| scenario | batch | identifiers | result |");
@@ -254,19 +271,7 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
         let chunk = chunk.to_vec();
         grants.push(tokio::spawn(async move {
             for id in chunk {
-                cm.consents()
-                    .grant_consent(pb::GrantConsentRequest {
-                        subject: Some(pb::SubjectRef {
-                            domain: "bench".into(),
-                            by: Some(pb::subject_ref::By::Identifier(id)),
-                        }),
-                        purpose: "study".into(),
-                        text_version: 1,
-                        method: pb::ConsentMethod::Web.into(),
-                        valid_until_unix_ms: 0,
-                        ..Default::default()
-                    })
-                    .await?;
+                cm.consents().grant_consent(crate::soak::grant(id)).await?;
             }
             anyhow::Ok(())
         }));

@@ -23,6 +23,7 @@ mod pseudonym;
 mod retention;
 mod seal;
 mod settings;
+mod soak;
 mod subjects;
 mod table;
 mod witness;

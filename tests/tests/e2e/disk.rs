@@ -178,21 +178,6 @@ fn log_text(server: &ChildServer) -> String {
     String::from_utf8_lossy(&std::fs::read(&server.log_path).unwrap()).into_owned()
 }
 
-async fn chains_verify(server: &ChildServer, t: &Tenant) {
-    for (token, operator_chain) in [(&t.auditor, false), (&server.operator_token, true)] {
-        let v = server
-            .client(token)
-            .await
-            .audit()
-            .verify_audit(pb::VerifyAuditRequest { operator_chain })
-            .await
-            .unwrap_or_else(|e| panic!("verify (operator chain: {operator_chain}): {e}"))
-            .into_inner();
-        assert!(v.ok, "operator chain {operator_chain}: {v:?}");
-        assert!(v.entries > 0);
-    }
-}
-
 async fn tenant(server: &ChildServer) -> Tenant {
     let operator = server.client(&server.operator_token).await;
     setup_tenant(
@@ -210,6 +195,83 @@ async fn tenant(server: &ChildServer) -> Tenant {
         &[("ops", pb::LegalBasis::Contract)],
     )
     .await
+}
+
+/// A vault on `data` under load, past its first acknowledged calls.
+struct UnderLoad {
+    server: ChildServer,
+    t: Tenant,
+    load: Load,
+}
+
+async fn under_load(data: &Path, log: &Path, prefix: &str) -> UnderLoad {
+    let server = spawn(BIN, data, log);
+    let t = tenant(&server).await;
+    let tok = server.client(&t.tokenizer).await;
+    let load = Load::start(
+        &tok,
+        &["keyed", "random"],
+        3,
+        50,
+        prefix,
+        Duration::from_secs(20),
+    );
+    load.until(
+        "writes before the fault",
+        Duration::from_secs(60),
+        |ok, _| ok >= 30,
+    )
+    .await;
+    UnderLoad { server, t, load }
+}
+
+impl UnderLoad {
+    /// The fault was made: calls are refused, health says so, the log names the cause.
+    async fn refusing(&self) {
+        self.load
+            .until(
+                "a refusal after the fault",
+                Duration::from_secs(60),
+                |_, r| r >= 1,
+            )
+            .await;
+        health_becomes(
+            &self.server,
+            "valv.v1.PseudonymService",
+            ServingStatus::NotServing,
+        )
+        .await;
+        assert!(
+            log_text(&self.server).contains("the data directory cannot be written"),
+            "no log line names the cause"
+        );
+    }
+
+    /// The fault was cleared: the same process serves again by itself; nothing acknowledged
+    /// was lost, before or after a kill -9 and a restart.
+    async fn recovers(self, data: &Path, log: &Path) {
+        let acked = self.load.acked_calls();
+        self.load
+            .until(
+                "writes after the fault was cleared",
+                Duration::from_secs(60),
+                |ok, _| ok >= acked + 20,
+            )
+            .await;
+        health_becomes(
+            &self.server,
+            "valv.v1.PseudonymService",
+            ServingStatus::Serving,
+        )
+        .await;
+        assert!(log_text(&self.server).contains("the data directory is writable again"));
+        let tally = self.load.stop().await;
+        refusals_were_unavailable(&tally);
+        let reid = self.server.client(&self.t.reidentifier).await;
+        assert_all_released(&reid, "ops", &tally.acked).await;
+        chains_verify(&self.server, &self.t.auditor).await;
+        survives_a_restart(self.server, data, log, &self.t, &tally.acked).await;
+    }
 }
 
 /// Every refusal while the disk was failed was UNAVAILABLE (a call cut off by the client's own
@@ -242,7 +304,7 @@ async fn survives_a_restart(
     server.kill_9();
     let server = spawn(BIN, data, log);
     assert_all_released(&server.client(&t.reidentifier).await, "ops", acked).await;
-    chains_verify(&server, t).await;
+    chains_verify(&server, &t.auditor).await;
     server.terminate();
     // Neither the failure nor the recovery wrote an identifier to the log.
     let text = String::from_utf8_lossy(&std::fs::read(log).unwrap()).into_owned();
@@ -258,70 +320,22 @@ async fn a_full_disk_fails_calls_with_unavailable_and_the_vault_serves_again_onc
     let Some(disk) = Tmpfs::mount("disk::full", &dir.path().join("mnt"), 64) else {
         return;
     };
-    let data = disk.0.join("data");
-    let log = dir.path().join("server.log");
-    let server = spawn(BIN, &data, &log);
-    let t = tenant(&server).await;
-    let tok = server.client(&t.tokenizer).await;
-
-    let load = Load::start(
-        &tok,
-        &["keyed", "random"],
-        3,
-        50,
-        "full",
-        Duration::from_secs(20),
-    );
-    load.until(
-        "writes before the disk fills",
-        Duration::from_secs(60),
-        |ok, _| ok >= 30,
-    )
-    .await;
+    let (data, log) = (disk.0.join("data"), dir.path().join("server.log"));
+    let run = under_load(&data, &log, "full").await;
     let (ballast, filled) = disk.fill();
     assert!(filled > 0);
-    load.until(
-        "a refusal once the disk is full",
-        Duration::from_secs(60),
-        |_, refused| refused >= 1,
-    )
-    .await;
-    health_becomes(
-        &server,
-        "valv.v1.PseudonymService",
-        ServingStatus::NotServing,
-    )
-    .await;
-    assert!(
-        log_text(&server).contains("the data directory cannot be written"),
-        "no log line names the cause"
-    );
+    run.refusing().await;
     // Still full: calls keep failing the same way.
-    let refused = load.refused_calls();
-    load.until(
-        "refusals go on while the disk is full",
-        Duration::from_secs(30),
-        |_, r| r >= refused + 10,
-    )
-    .await;
-
-    // Space again: the same process serves again, by itself.
+    let refused = run.load.refused_calls();
+    run.load
+        .until(
+            "refusals go on while the disk is full",
+            Duration::from_secs(30),
+            |_, r| r >= refused + 10,
+        )
+        .await;
     std::fs::remove_file(&ballast).unwrap();
-    let acked = load.acked_calls();
-    load.until(
-        "writes after space was freed",
-        Duration::from_secs(60),
-        |ok, _| ok >= acked + 20,
-    )
-    .await;
-    health_becomes(&server, "valv.v1.PseudonymService", ServingStatus::Serving).await;
-    assert!(log_text(&server).contains("the data directory is writable again"));
-    let tally = load.stop().await;
-    refusals_were_unavailable(&tally);
-
-    assert_all_released(&server.client(&t.reidentifier).await, "ops", &tally.acked).await;
-    chains_verify(&server, &t).await;
-    survives_a_restart(server, &data, &log, &t, &tally.acked).await;
+    run.recovers(&data, &log).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,62 +343,15 @@ async fn a_disk_turned_read_only_fails_calls_with_unavailable_and_lets_go_of_its
  {
     init();
     let dir = tempfile::tempdir().unwrap();
-    let dir = Box::leak(Box::new(dir));
-    eprintln!("DIR {}", dir.path().display());
     let Some(disk) = Ext4::mount("disk::read_only", dir.path(), 256) else {
         return;
     };
-    let data = disk.mount_point.join("data");
-    let log = dir.path().join("server.log");
-    let server = spawn(BIN, &data, &log);
-    let t = tenant(&server).await;
-    let tok = server.client(&t.tokenizer).await;
-
-    let load = Load::start(
-        &tok,
-        &["keyed", "random"],
-        3,
-        50,
-        "ro",
-        Duration::from_secs(20),
-    );
-    load.until(
-        "writes before the disk turns read-only",
-        Duration::from_secs(60),
-        |ok, _| ok >= 30,
-    )
-    .await;
+    let (data, log) = (disk.mount_point.join("data"), dir.path().join("server.log"));
+    let run = under_load(&data, &log, "ro").await;
     disk.turn_read_only();
-    load.until(
-        "a refusal on the read-only disk",
-        Duration::from_secs(60),
-        |_, refused| refused >= 1,
-    )
-    .await;
-    health_becomes(
-        &server,
-        "valv.v1.PseudonymService",
-        ServingStatus::NotServing,
-    )
-    .await;
-    assert!(log_text(&server).contains("the data directory cannot be written"));
-
-    // The vault let go of the disk's files, so it can be unmounted, checked and mounted again;
-    // then the same process serves again, by itself.
+    run.refusing().await;
+    // The vault let go of the disk's files, so it can be unmounted, checked and mounted again
+    // while it runs.
     disk.repair().await;
-    let acked = load.acked_calls();
-    load.until(
-        "writes once the disk is back",
-        Duration::from_secs(60),
-        |ok, _| ok >= acked + 20,
-    )
-    .await;
-    health_becomes(&server, "valv.v1.PseudonymService", ServingStatus::Serving).await;
-    assert!(log_text(&server).contains("the data directory is writable again"));
-    let tally = load.stop().await;
-    refusals_were_unavailable(&tally);
-
-    assert_all_released(&server.client(&t.reidentifier).await, "ops", &tally.acked).await;
-    chains_verify(&server, &t).await;
-    survives_a_restart(server, &data, &log, &t, &tally.acked).await;
+    run.recovers(&data, &log).await;
 }
