@@ -33,8 +33,8 @@ LAYERS = {
         ["commands"],
         ["admin", "pseudonym"],
         ["consent", "settings", "subjects", "policy", "keys", "approval", "audit", "bench", "retention", "seal", "bulk"],
-        ["witness"],
-        ["audit_file"],
+        ["witness", "soak"],
+        ["audit_file", "bench_tenant"],
         ["output", "args", "config", "table"],
     ],
 }

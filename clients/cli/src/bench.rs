@@ -4,11 +4,13 @@
 
 use std::{
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use valv_client::{Valv, pb};
+
+use crate::bench_tenant::{Setup, ids, percentile, setup};
 
 /// Options of the load generator. Connect with an operator token.
 #[derive(Debug, clap::Args)]
@@ -49,105 +51,6 @@ enum Only {
     Latency,
     /// Repeated identifiers in batches of 10,000, five rounds.
     Repeated,
-}
-
-/// The bench tenant's principals (and, for the soak, pseudonyms with a consent).
-pub(crate) struct Setup {
-    pub(crate) tokenizer: Valv,
-    pub(crate) reidentifier: Valv,
-    pub(crate) consents: Valv,
-    pub(crate) run: String,
-    pub(crate) consented: Vec<String>,
-}
-
-async fn setup(operator: &Valv) -> anyhow::Result<Setup> {
-    let run = format!(
-        "{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis()
-    );
-    let t = operator
-        .admin()
-        .create_tenant(pb::CreateTenantRequest {
-            name: format!("bench-{run}"),
-            admin_name: String::new(),
-            admins: 0,
-        })
-        .await
-        .context("creating the bench tenant (needs an operator token)")?
-        .into_inner();
-    // The bench holds every part itself: it claims the administrators' codes (visible in the
-    // tenant's audit chain as enrolments), and the second administrator approves what the rule
-    // asks a second person for.
-    let mut admins = Vec::new();
-    for e in &t.admins {
-        admins.push(operator.enrol(&e.code).await?.0);
-    }
-    let admin = admins
-        .first()
-        .cloned()
-        .context("the tenant has no administrator")?;
-    let second = admins.get(1).cloned();
-    admin
-        .admin()
-        .create_domain(pb::CreateDomainRequest {
-            name: "bench".into(),
-            kind: pb::IdentifierKind::Opaque.into(),
-            scheme: pb::Scheme::Keyed.into(),
-            reversible: true,
-            retention_seconds: 0,
-            ..Default::default()
-        })
-        .await?;
-    admin
-        .admin()
-        .define_purpose(pb::DefinePurposeRequest {
-            name: "study".into(),
-            legal_basis: pb::LegalBasis::Consent.into(),
-            min_text_version: 1,
-            default_consent_validity_seconds: 0,
-            description: String::new(),
-            ..Default::default()
-        })
-        .await?;
-    admin
-        .admin()
-        .add_consent_text(pb::AddConsentTextRequest {
-            purpose: "study".into(),
-            text: "I agree that my data is used for the benchmark study.".into(),
-        })
-        .await?;
-    let principal = |role: pb::Role, purposes: Vec<String>| {
-        let admin = admin.clone();
-        let second = second.clone();
-        async move {
-            let request = pb::CreatePrincipalRequest {
-                name: format!(
-                    "bench-{}",
-                    role.as_str_name().to_lowercase().replace('_', "-")
-                ),
-                roles: vec![role.into()],
-                purposes,
-                enrol: false,
-            };
-            let token = admin
-                .create_principal_token(request, second.as_ref())
-                .await?;
-            anyhow::Ok(admin.with_token(&token)?)
-        }
-    };
-    Ok(Setup {
-        tokenizer: principal(pb::Role::Tokenizer, vec![]).await?,
-        reidentifier: principal(pb::Role::Reidentifier, vec!["study".into()]).await?,
-        consents: principal(pb::Role::ConsentManager, vec![]).await?,
-        run,
-        consented: Vec::new(),
-    })
-}
-
-pub(crate) fn ids(run: &str, from: usize, n: usize) -> Vec<String> {
-    (from..from + n).map(|i| format!("b{run}-{i:09}")).collect()
 }
 
 /// Pseudonymises `total` identifiers starting at `from` in batches of `batch` with
@@ -211,11 +114,6 @@ fn dir_size(path: &Path) -> u64 {
         .sum()
 }
 
-pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(idx).copied().unwrap_or_default()
-}
-
 /// Runs every scenario and prints a Markdown table.
 pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
     let s = setup(operator).await?;
@@ -271,7 +169,9 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
         let chunk = chunk.to_vec();
         grants.push(tokio::spawn(async move {
             for id in chunk {
-                cm.consents().grant_consent(crate::soak::grant(id)).await?;
+                cm.consents()
+                    .grant_consent(crate::bench_tenant::grant(id))
+                    .await?;
             }
             anyhow::Ok(())
         }));

@@ -12,6 +12,7 @@ mod args;
 mod audit;
 mod audit_file;
 mod bench;
+mod bench_tenant;
 pub mod bulk;
 mod commands;
 pub mod config;

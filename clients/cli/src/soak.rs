@@ -18,7 +18,7 @@ use std::{
 use tokio::sync::Semaphore;
 use valv_client::pb;
 
-use crate::bench::{Setup, ids, percentile};
+use crate::bench_tenant::{Setup, grant, ids, percentile};
 
 /// Identifiers created before the soak, re-sent as repeated ones.
 const POOL: usize = 10_000;
@@ -30,21 +30,6 @@ struct Minute {
     latencies: Vec<Duration>,
     errors: u64,
     skipped: u64,
-}
-
-/// A consent grant for the bench purpose (`study`, text version 1, by web form).
-pub(crate) fn grant(id: String) -> pb::GrantConsentRequest {
-    pb::GrantConsentRequest {
-        subject: Some(pb::SubjectRef {
-            domain: "bench".into(),
-            by: Some(pb::subject_ref::By::Identifier(id)),
-        }),
-        purpose: "study".into(),
-        text_version: 1,
-        method: pb::ConsentMethod::Web.into(),
-        valid_until_unix_ms: 0,
-        ..Default::default()
-    }
 }
 
 /// One call of the mix; `n` is its number, `next_new` hands out new identifiers.

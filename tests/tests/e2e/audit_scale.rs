@@ -121,8 +121,10 @@ async fn verifying_a_million_entries_keeps_memory_bounded() {
     assert!(second.ok, "{second:?}");
     eprintln!("audit_scale: RSS {before} KiB before the second verification, {after} KiB after");
     assert!(second.entries > ENTRIES, "{second:?}");
+    // Bounded, not flat: the store's page cache and the allocator move it by 12–17 MiB between
+    // runs on a busy machine; holding the entries (the former code) added about 100 MiB.
     assert!(
-        after < before + 16 * 1024,
+        after < before + 32 * 1024,
         "verifying {} entries raised the server's RSS from {before} KiB to {after} KiB",
         second.entries
     );
@@ -155,8 +157,10 @@ async fn verifying_a_million_entries_keeps_memory_bounded() {
         "{actions:?}"
     );
     assert_eq!(actions.iter().filter(|a| **a == "reidentify").count(), 1);
+    // Bounded, not flat: the store's page cache and the allocator move it by 12–17 MiB between
+    // runs on a busy machine; holding the entries (the former code) added about 100 MiB.
     assert!(
-        after < before + 16 * 1024,
+        after < before + 32 * 1024,
         "an access request raised the server's RSS from {before} KiB to {after} KiB"
     );
     server.terminate();
