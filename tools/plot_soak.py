@@ -1,0 +1,47 @@
+"""Plots a soak table (the Markdown rows `valvctl bench --soak-minutes` prints) as a PNG:
+p50 and p99 latency, and the server's resident memory and open files, per minute.
+
+    python3 tools/plot_soak.py soak.md soak.png     (needs matplotlib)
+"""
+
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def rows(path):
+    for line in open(path, encoding="utf-8"):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 8 and cells[0].isdigit():
+            yield [float(c) if c not in ("–", "") else float("nan") for c in cells]
+
+
+def main(source, target):
+    data = list(rows(source))
+    minute = [r[0] for r in data]
+    fig, (lat, mem) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    lat.plot(minute, [r[4] for r in data], label="p50")
+    lat.plot(minute, [r[5] for r in data], label="p99")
+    lat.set_ylabel("latency (ms)")
+    lat.set_ylim(bottom=0)
+    lat.legend()
+    lat.set_title("Soak: latency, memory and open files per minute")
+    mem.plot(minute, [r[6] for r in data], label="server RSS (MiB)", color="tab:green")
+    mem.set_ylabel("RSS (MiB)")
+    mem.set_ylim(bottom=0)
+    files = mem.twinx()
+    files.plot(minute, [r[7] for r in data], label="open files", color="tab:red")
+    files.set_ylabel("open files")
+    files.set_ylim(bottom=0)
+    mem.set_xlabel("minute")
+    mem.legend(loc="lower left")
+    files.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
