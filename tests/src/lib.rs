@@ -147,13 +147,23 @@ pub fn pkcs11_mode() -> bool {
 fn pkcs11_key_label(data_dir: &Path) -> String {
     use sha2::Digest;
     let file = data_dir.join("test-pkcs11-key-label");
-    if let Ok(label) = std::fs::read_to_string(&file) {
+    if let Ok(label) = std::fs::read_to_string(&file)
+        && !label.trim().is_empty()
+    {
         return label.trim().to_owned();
     }
     let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
     let label = format!("valv-test-{}", hex::encode(&digest[..8]));
     std::fs::create_dir_all(data_dir).unwrap_or_else(|e| panic!("{}: {e}", data_dir.display()));
-    std::fs::write(&file, &label).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    // Durable like the vault's own files: the disk tests abort a file system under the vault,
+    // and a label lost there would point the restarted vault at a new, empty key.
+    let written = std::fs::File::create(&file)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, label.as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::File::open(data_dir)?.sync_all());
+    written.unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     label
 }
 

@@ -68,8 +68,11 @@ async fn call(s: &Setup, n: u64, next_new: &AtomicU64, pool: &[String]) -> anyho
                 .await?;
         }
         15..=17 => {
-            let from = n.wrapping_mul(31) % CONSENTED as u64;
-            let pseudonyms = (0..10).map(|i| s.consented[(from as usize + i) % CONSENTED].clone());
+            let from = usize::try_from(n.wrapping_mul(31)).unwrap_or(0);
+            let pseudonyms = (0..10).filter_map(|i| {
+                let at = from.wrapping_add(i) % s.consented.len().max(1);
+                s.consented.get(at).cloned()
+            });
             let reply = s
                 .reidentifier
                 .pseudonyms()
@@ -150,6 +153,9 @@ pub async fn run(
             _ => None,
         })
         .collect();
+    if s.consented.len() != CONSENTED {
+        anyhow::bail!("the vault did not pseudonymise every identifier of the soak's pool");
+    }
     for id in &pool[..CONSENTED] {
         s.consents
             .consents()
