@@ -201,14 +201,16 @@ async fn rotation_moves_every_record_while_traffic_continues() {
     server.stop().await;
 }
 
+/// kill -9 three times while the job runs (each time further in), then let it finish: every
+/// record moved exactly once and counted exactly once, whatever moment each kill hit.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_rotation_killed_midway_resumes_and_loses_nothing() {
+async fn a_rotation_killed_again_and_again_resumes_with_exact_counts() {
     valv_e2e::init();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("valv.log");
     let slow = ["--rotation-records-per-second", "1000"];
-    let server = spawn_with(BIN, &data, &log, &slow);
+    let mut server = spawn_with(BIN, &data, &log, &slow);
     let operator = server.client(&server.operator_token).await;
     let t = tenant(&operator, "resumed").await;
     let tok = server.client(&t.tokenizer).await;
@@ -220,33 +222,36 @@ async fn a_rotation_killed_midway_resumes_and_loses_nothing() {
         .await
         .unwrap()
         .into_inner();
-    // Wait until the job is partway.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let partway = loop {
-        let j = ko
-            .keys()
-            .get_job(pb::GetJobRequest { id: rotated.job_id })
-            .await
-            .unwrap()
-            .into_inner();
-        if j.done >= 500 {
-            break j;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "job did not progress: {j:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
-    assert!(partway.done < partway.total, "{partway:?}");
-    server.kill_9();
-
-    let server = spawn_with(BIN, &data, &log, &[]);
+    for (kill, past) in [500, 1_500, 2_500].into_iter().enumerate() {
+        let ko = server.client(&t.key_officer).await;
+        // Wait until the job is past `past`, then a little more (a kill between pages and
+        // one inside a page are both likely).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let partway = loop {
+            let j = ko
+                .keys()
+                .get_job(pb::GetJobRequest { id: rotated.job_id })
+                .await
+                .unwrap()
+                .into_inner();
+            if j.done >= past {
+                break j;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job did not progress: {j:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert!(partway.done < partway.total, "{partway:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(70 * kill as u64 + 30)).await;
+        server.kill_9();
+        server = spawn_with(BIN, &data, &log, &slow);
+    }
     let ko = server.client(&t.key_officer).await;
     let (end, _) = watch(&ko, rotated.job_id).await;
     assert_eq!(end.state(), pb::JobState::Done, "{end:?}");
-    assert_eq!(end.total, 4_000);
-    assert!(end.done >= 4_000 - 500, "{end:?}");
+    assert_eq!((end.done, end.total), (4_000, 4_000), "{end:?}");
     let v = key_versions(&ko).await;
     assert_eq!(v[0].state(), pb::KeyVersionState::Retired);
     assert_eq!(v[0].records, 0);

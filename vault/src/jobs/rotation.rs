@@ -1,21 +1,22 @@
 //! The re-encryption job of a tenant-key rotation: walks every reversible mapping of the tenant,
 //! domain by domain in key order, and moves each ciphertext that is not yet under the target
-//! version to it (decrypt with the old version, encrypt with the new one, compare-and-swap so a
-//! concurrent change is never overwritten). After every page the resume point is saved with the
-//! records it covers (one flush). At the end, older versions are retired and their material
+//! version to it (decrypt with the old version, encrypt with the new one). A page of moves, the
+//! resume point after it and the count of records moved are one unit of work in the store
+//! ([`crate::store::JobStore::commit_rotation_page`]), each move a compare-and-swap so a concurrent change is
+//! never overwritten; then one flush. At the end, older versions are retired and their material
 //! erased, under the tenant's exclusive gate so no request is halfway through with them.
 //!
-//! Counting: `done` counts the records this job moved. A page moved after the last saved resume
-//! point and cut off by a crash is walked again on resume; its records are then found under the
-//! target version already and counted if they were created before the job began (records
-//! created since were sealed under the target from the start and never belonged to `total`).
-//! Mapping times are kept in whole seconds, so a record created in the very second the job
-//! began and moved in such a lost page is the one case left uncounted.
+//! Counting: `total` is what was under other versions when the job began; `done` counts the
+//! records this job moved, each once — a crash keeps a page's moves together with the progress
+//! that counts them, or neither, so a record found under the target version on resume was
+//! counted already (or was never the job's: created since, or sealed again by a request's fence).
+//! `done` falls short of `total` by exactly the records that left the old version otherwise
+//! (erased, expired, or sealed again by a request) before the job reached them.
 //!
-//! Retiring: a compare-and-swap lost to a concurrent change (retention moving an expiry) is
-//! retried on the fresh row; before retiring, the job counts what is still under older versions
-//! whose material exists and walks again (up to `PASSES` times) rather than retire a version
-//! that still has records.
+//! Retiring: a move lost to a concurrent change (retention moving an expiry) is retried on the
+//! fresh row; before retiring, the job counts what is still under older versions whose material
+//! exists and walks again (up to `PASSES` times) rather than retire a version that still has
+//! records.
 
 use std::{sync::Arc, time::Instant};
 
@@ -26,14 +27,17 @@ use crate::{
     audit,
     error::{VaultError, VaultResult},
     keys::{EVIDENCE_DOMAIN_ID, census::records_by_version},
-    store::records::{JobRecord, JobState, MappingRecord},
+    store::{
+        EvidenceMove, MappingMove, RotationPage,
+        records::{DomainRecord, JobRecord, JobState, MappingRecord},
+    },
 };
 
 /// Records per page (one durable flush and one saved resume point each).
 const PAGE: usize = 500;
 /// Walks over the tenant's records before the job gives up on retiring the old versions.
 const PASSES: u32 = 3;
-/// Attempts to swap one record's ciphertext while concurrent changes keep winning.
+/// Attempts to move one record while concurrent changes keep winning.
 const SWAP_ATTEMPTS: usize = 5;
 
 /// Runs the job to its end and records how it ended.
@@ -86,45 +90,118 @@ async fn save(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     Ok(())
 }
 
-/// Seals a ciphertext anew under the target version (`None`: nothing to move).
-type Reseal<'a> = dyn FnMut(&MappingRecord) -> VaultResult<Option<Vec<u8>>> + Send + 'a;
+/// Commits a page (its moves, the job's cursor and count, a renewed lease) and makes it durable:
+/// which moves were made. `Aborted` when another process took the job over.
+async fn commit(app: &App, job: &mut JobRecord, page: RotationPage) -> VaultResult<Vec<bool>> {
+    job.lease_until_ms = app.now_ms().saturating_add(app.limits.job_lease_ms());
+    let Some(made) = app.store.commit_rotation_page(job, page).await? else {
+        tracing::info!(
+            job = job.id,
+            "job taken over by another process; stopping here"
+        );
+        return Err(VaultError::Aborted(
+            "job taken over by another process".into(),
+        ));
+    };
+    job.done += made.iter().filter(|m| **m).count() as u64;
+    app.store.sync().await.map_err(|e| {
+        VaultError::Unavailable(format!("job progress could not be made durable: {e}"))
+    })?;
+    app.metrics.job_progress(job);
+    Ok(made)
+}
 
-/// Moves one record to `target`, retrying on the fresh row when a concurrent change won the
-/// compare-and-swap: true if this call moved it.
-async fn move_record(
-    app: &App,
-    domain_id: u64,
-    pseudonym: &[u8],
-    record: &MappingRecord,
-    reseal: &mut Reseal<'_>,
-) -> VaultResult<bool> {
-    let mut current = record.clone();
-    for _ in 0..SWAP_ATTEMPTS {
-        if current.ciphertext.is_none() {
-            return Ok(false);
-        }
-        let Some(fresh) = reseal(&current)? else {
-            return Ok(false);
-        };
-        if app
-            .store
-            .replace_ciphertext(domain_id, pseudonym, &current, fresh)
+/// Counts `n` encryptions under the target version against its use budget (before they are
+/// stored, so a crash cannot leave them uncounted).
+async fn reserve(app: &App, job: &JobRecord, n: usize) -> VaultResult<()> {
+    if n > 0
+        && !app
+            .keys
+            .reserve_encryptions(job.tenant_id, job.target_version, n as u64)
             .await?
-        {
-            return Ok(true);
+    {
+        tracing::warn!(job = job.id, "rotation passed the new version's use budget");
+    }
+    Ok(())
+}
+
+/// Moves one page of a domain's records (those not under the target version), retrying the
+/// moves lost to a concurrent change on the fresh rows; the first commit also saves the cursor.
+async fn move_page(
+    app: &App,
+    job: &mut JobRecord,
+    domain: &DomainRecord,
+    page: Vec<(Vec<u8>, MappingRecord)>,
+) -> VaultResult<()> {
+    let target = job.target_version;
+    let mut keys = app.keys.domain_data_keys(domain).await?;
+    let target_key = keys
+        .get(target)?
+        .cloned()
+        .ok_or_else(|| VaultError::Internal(format!("key version {target} is gone")))?;
+    let mut pending = page;
+    for attempt in 0..SWAP_ATTEMPTS {
+        let mut moves = Vec::with_capacity(pending.len());
+        for (pseudonym, row) in pending {
+            let Some(ct) = &row.ciphertext else { continue };
+            if ciphertext_version(ct)? == target {
+                continue;
+            }
+            // A record under a destroyed version cannot be moved: it is gone for good. Each
+            // attempt seals the row as it is now (a concurrent expiry move changes the bound
+            // fields), in the current layout of `engine::mapping_bound`.
+            let Some(plain) = keys.open(&pseudonym, &row)? else {
+                continue;
+            };
+            let ciphertext = seal_mapping(
+                &target_key,
+                (job.tenant_id, domain.id),
+                &pseudonym,
+                (&row).into(),
+                plain.expose_secret(),
+            )?;
+            moves.push(MappingMove {
+                pseudonym,
+                current: row,
+                ciphertext,
+            });
         }
-        match app.store.mapping(domain_id, pseudonym).await? {
-            Some(next) => current = next,
-            // Deleted meanwhile: nothing to move.
-            None => return Ok(false),
+        if moves.is_empty() && attempt > 0 {
+            return Ok(());
         }
+        reserve(app, job, moves.len()).await?;
+        let tried: Vec<Vec<u8>> = moves.iter().map(|m| m.pseudonym.clone()).collect();
+        let page = RotationPage::Mappings {
+            domain_id: domain.id,
+            moves,
+        };
+        let made = commit(app, job, page).await?;
+        let lost: Vec<Vec<u8>> = tried
+            .into_iter()
+            .zip(made)
+            .filter(|(_, made)| !made)
+            .map(|(p, _)| p)
+            .collect();
+        if lost.is_empty() {
+            return Ok(());
+        }
+        let fresh = app.store.mappings(domain.id, lost.clone()).await?;
+        // Deleted meanwhile: nothing to move.
+        pending = lost
+            .into_iter()
+            .zip(fresh)
+            .filter_map(|(p, row)| row.map(|r| (p, r)))
+            .collect();
     }
     // Still changing: left for the recount before retiring, which walks again.
-    tracing::debug!(
-        domain = domain_id,
-        "a record kept changing during its re-encryption"
-    );
-    Ok(false)
+    if !pending.is_empty() {
+        tracing::debug!(
+            domain = domain.id,
+            records = pending.len(),
+            "records kept changing during their re-encryption"
+        );
+    }
+    Ok(())
 }
 
 /// One pass over every reversible mapping and the evidence, from the job's cursor.
@@ -144,7 +221,6 @@ async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
     }
     let started = Instant::now();
     let done_at_start = job.done;
-    let started_s = job.started_ms.div_euclid(1000);
     let rate = app.limits.rotation_records_per_second;
     while let Some(domain) = domains.get(job.cursor_domain) {
         if app.is_sealed() {
@@ -167,60 +243,7 @@ async fn walk(app: &App, job: &mut JobRecord) -> VaultResult<()> {
             continue;
         };
         job.cursor_after_hex = hex::encode(last);
-        let mut keys = app.keys.domain_data_keys(domain).await?;
-        let target_key = keys
-            .get(target)?
-            .cloned()
-            .ok_or_else(|| VaultError::Internal(format!("key version {target} is gone")))?;
-        let mut moved = 0u64;
-        for (pseudonym, record) in &page {
-            let Some(ct) = &record.ciphertext else {
-                continue;
-            };
-            if ciphertext_version(ct)? == target {
-                // Moved by this job in a page a crash cut off (see the module docs); the
-                // passes after the first find only records already counted.
-                if job.pass == 0 && record.created_ms.div_euclid(1000) < started_s {
-                    moved += 1;
-                }
-                continue;
-            }
-            // Each attempt reseals the row as it is now (a concurrent expiry move changes the
-            // bound fields), in the current layout of `engine::mapping_bound`.
-            let mut reseal = |row: &MappingRecord| -> VaultResult<Option<Vec<u8>>> {
-                let Some(ct) = &row.ciphertext else {
-                    return Ok(None);
-                };
-                if ciphertext_version(ct)? == target {
-                    return Ok(None);
-                }
-                // A record under a destroyed version cannot be moved: it is gone for good.
-                let Some(plain) = keys.open(pseudonym, row)? else {
-                    return Ok(None);
-                };
-                let fresh = seal_mapping(
-                    &target_key,
-                    (tenant_id, domain.id),
-                    pseudonym,
-                    row.into(),
-                    plain.expose_secret(),
-                )?;
-                Ok(Some(fresh))
-            };
-            if move_record(app, domain.id, pseudonym, record, &mut reseal).await? {
-                moved += 1;
-            }
-        }
-        if moved > 0
-            && !app
-                .keys
-                .reserve_encryptions(tenant_id, target, moved)
-                .await?
-        {
-            tracing::warn!(job = job.id, "rotation passed the new version's use budget");
-        }
-        job.done += moved;
-        save(app, job).await?;
+        move_page(app, job, domain, page).await?;
         if rate > 0 {
             let due = (job.done - done_at_start) as f64 / rate as f64;
             let ahead = due - started.elapsed().as_secs_f64();
@@ -351,9 +374,9 @@ async fn move_evidence(app: &App, job: &mut JobRecord) -> VaultResult<()> {
         job.cursor_after_hex = hex::encode(last);
         let keys = app.keys.tenant_keys(tenant_id).await?;
         let target_key = keys.data_key(EVIDENCE_DOMAIN_ID, target)?;
-        let mut moved = 0u64;
-        for (id, ct) in &page {
-            let version = ciphertext_version(ct)?;
+        let mut moves = Vec::with_capacity(page.len());
+        for (id, current) in page {
+            let version = ciphertext_version(&current)?;
             if version == target {
                 continue;
             }
@@ -364,24 +387,20 @@ async fn move_evidence(app: &App, job: &mut JobRecord) -> VaultResult<()> {
             let ctx = AadContext {
                 tenant_id,
                 domain_id: EVIDENCE_DOMAIN_ID,
-                record: id,
+                record: &id,
                 bound: b"",
             };
-            let plain = old_key.open(&ctx, ct)?;
-            let fresh = target_key.seal(&ctx, plain.expose_secret())?;
-            if app.store.replace_evidence(tenant_id, id, ct, fresh).await? {
-                moved += 1;
-            }
+            let plain = old_key.open(&ctx, &current)?;
+            let ciphertext = target_key.seal(&ctx, plain.expose_secret())?;
+            moves.push(EvidenceMove {
+                id,
+                current,
+                ciphertext,
+            });
         }
-        if moved > 0
-            && !app
-                .keys
-                .reserve_encryptions(tenant_id, target, moved)
-                .await?
-        {
-            tracing::warn!(job = job.id, "rotation passed the new version's use budget");
-        }
-        job.done += moved;
-        save(app, job).await?;
+        // A move lost here lost to a request sealing the record again under the active
+        // version: nothing left to do for it.
+        reserve(app, job, moves.len()).await?;
+        commit(app, job, RotationPage::Evidence { tenant_id, moves }).await?;
     }
 }

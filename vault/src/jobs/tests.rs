@@ -1,5 +1,5 @@
-//! The rotation job on the in-memory store, with a crash injected between a page's swaps and
-//! its saved resume point.
+//! The rotation job on the in-memory store: a crash injected at a page's commit, moves lost to
+//! concurrent changes, and records sealed again by requests while the job runs.
 
 use crate::{
     ops,
@@ -20,15 +20,16 @@ async fn wait_for_end(app: &App, id: u64) -> crate::store::records::JobRecord {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_cut_off_after_a_page_counts_every_record_when_it_resumes() {
+async fn a_job_cut_off_at_a_page_counts_every_record_once_when_it_resumes() {
     let nodes = Nodes::new();
     let (faults, clock) = (&nodes.faults, &nodes.clock);
     let app = nodes.node(Limits::default()).await;
     let (tenant_id, _) = clinic(&app, 1_600).await;
     clock.advance_ms(5_000);
-    // Saves: the total, then pages 1 and 2 (500 records each); page 3 is swapped, and its save
-    // fails as if the process died right there.
-    faults.fail_after("save_job", 3);
+    // The total is saved, pages 1 and 2 (500 records each) commit, and page 3's commit fails as
+    // if the process died right there (so does the run's own "failed" save).
+    faults.fail_after("save_job", 1);
+    faults.fail_after("commit_rotation_page", 2);
     let (_, id) = ops::keys::rotate(&app, tenant_id, "key-officer", "req")
         .await
         .unwrap();
@@ -53,7 +54,8 @@ async fn a_job_cut_off_after_a_page_counts_every_record_when_it_resumes() {
     let by_version = ops::keys::records_by_version(app.store.as_ref(), tenant_id)
         .await
         .unwrap();
-    assert_eq!(by_version.get(&2).copied(), Some(1_500), "page 3 was moved");
+    // Page 3 is all or nothing: none of its moves was kept without the count.
+    assert_eq!(by_version.get(&2).copied(), Some(1_000));
 
     faults.heal();
     assert_eq!(super::resume(&app, true).await.unwrap(), 1);
@@ -81,7 +83,7 @@ async fn a_swap_lost_to_a_concurrent_change_is_retried_and_nothing_is_left_behin
     let (tenant_id, pseudonyms) = clinic(&app, 700).await;
     // The first record changes between the job's page read and its swap (as when another
     // node moves its expiry), four times over: the fifth attempt, on the fresh row, wins.
-    nodes.faults.conflict("replace_ciphertext", 4);
+    nodes.faults.conflict("commit_rotation_page", 4);
     let (_, id) = ops::keys::rotate(&app, tenant_id, "key-officer", "req")
         .await
         .unwrap();
@@ -127,7 +129,7 @@ async fn records_left_under_an_old_version_are_walked_again_before_it_is_retired
     let (tenant_id, _) = clinic(&app, 300).await;
     // More lost swaps in a row than one record is retried: that record is left behind by the
     // first walk, and the recount before retiring finds it.
-    nodes.faults.conflict("replace_ciphertext", 5);
+    nodes.faults.conflict("commit_rotation_page", 5);
     let (_, id) = ops::keys::rotate(&app, tenant_id, "key-officer", "req")
         .await
         .unwrap();
@@ -139,6 +141,51 @@ async fn records_left_under_an_old_version_are_walked_again_before_it_is_retired
         .await
         .unwrap();
     assert_eq!(by_version.get(&2).copied(), Some(300));
+    assert_eq!(by_version.get(&1).copied().unwrap_or(0), 0);
+}
+
+/// Records that requests seal again under the new version (the fence below) while the job runs
+/// were not moved by the job: `done` leaves them out, and with them it falls short of `total`
+/// by exactly their number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_sealed_again_by_requests_are_not_counted_as_moved_by_the_job() {
+    let nodes = Nodes::new();
+    let app = nodes.node(Limits::default()).await;
+    let (tenant_id, _) = clinic(&app, 1_200).await;
+    // The records are older than the job (so nothing tells them from records it moved).
+    nodes.clock.advance_ms(5_000);
+    let domain = app.domains(tenant_id).await.unwrap().remove(0);
+    let hold = nodes.faults.hold("commit_rotation_page");
+    let (_, id) = ops::keys::rotate(&app, tenant_id, "key-officer", "req")
+        .await
+        .unwrap();
+    hold.reached().await;
+    // The job holds page 1 (read, sealed, not committed). Seal ten records of page 1 and ten of
+    // page 3 again under the new version, as a request's fence does.
+    let rows = app
+        .store
+        .scan_mappings(domain.id, vec![], 1_200)
+        .await
+        .unwrap();
+    let mut keys = app.keys.domain_data_keys(&domain).await.unwrap();
+    let mut plain = Vec::new();
+    for (pseudonym, row) in rows[..10].iter().chain(&rows[1_100..1_110]) {
+        let identifier = keys.open(pseudonym, row).unwrap().unwrap();
+        plain.push((pseudonym.clone(), identifier.expose_secret().to_vec()));
+    }
+    let items: Vec<(&[u8], &[u8])> = plain
+        .iter()
+        .map(|(p, i)| (p.as_slice(), i.as_slice()))
+        .collect();
+    app.reseal_mappings(&domain, &items).await.unwrap();
+    hold.release();
+    let end = wait_for_end(&app, id).await;
+    assert_eq!(end.state, JobState::Done, "{}", end.error);
+    assert_eq!((end.done, end.total), (1_180, 1_200));
+    let by_version = ops::keys::records_by_version(app.store.as_ref(), tenant_id)
+        .await
+        .unwrap();
+    assert_eq!(by_version.get(&2).copied(), Some(1_200));
     assert_eq!(by_version.get(&1).copied().unwrap_or(0), 0);
 }
 

@@ -17,6 +17,8 @@
 //! - a consent event's and a subject event's sequence number: assigned by the store;
 //! - a job's owner: [`JobStore::claim_job`] / [`JobStore::save_job`] (a lease with an expiry that
 //!   another process takes over once it has run out);
+//! - a rotation's progress: [`JobStore::commit_rotation_page`] (a page of moved records and the
+//!   count that covers them, under the lease, as one unit);
 //! - multi-write acts: [`SubjectStore::erase_subject`] and [`KeyStore::shred_tenant`] are units of
 //!   work — all of it is stored, or none;
 //! - caches in the vault: every change that a process may have cached (key rings, restrictions,
@@ -52,7 +54,7 @@ use thiserror::Error;
 pub use self::{
     audit::AuditStore,
     consents::ConsentStore,
-    jobs::JobStore,
+    jobs::{EvidenceMove, JobStore, MappingMove, RotationPage},
     keys::KeyStore,
     mappings::MappingStore,
     registry::RegistryStore,

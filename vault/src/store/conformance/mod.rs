@@ -80,6 +80,7 @@ macro_rules! conformance_suite {
             jobs: [
                 jobs_round_trip,
                 a_lease_excludes_other_owners_until_it_runs_out,
+                a_rotation_page_and_its_progress_are_one_unit,
                 a_pending_operation_changes_state_once,
             ],
             durability: [

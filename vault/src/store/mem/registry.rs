@@ -5,7 +5,7 @@ use valv_kms::WrappedTenantKeys;
 
 use super::{MemStore, State};
 use crate::store::{
-    JobStore, KeyStore, RegistryStore, StoreError, StoreResult,
+    JobStore, KeyStore, RegistryStore, RotationPage, StoreError, StoreResult,
     records::{
         DomainRecord, JobRecord, PendingOpRecord, PrincipalRecord, PurposeRecord,
         RecordPolicyRecord, TenantRecord,
@@ -370,6 +370,58 @@ impl JobStore for MemStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn commit_rotation_page(
+        &self,
+        job: &JobRecord,
+        page: RotationPage,
+    ) -> StoreResult<Option<Vec<bool>>> {
+        self.faults.held("commit_rotation_page").await;
+        let mut s = self.state("commit_rotation_page")?;
+        if s.jobs.get(&job.id).map(|j| &j.lease_owner) != Some(&job.lease_owner) {
+            return Ok(None);
+        }
+        let mut made = Vec::with_capacity(page.len());
+        match page {
+            RotationPage::Mappings { domain_id, moves } => {
+                for (i, m) in moves.into_iter().enumerate() {
+                    let row = s.mappings.get_mut(&(domain_id, m.pseudonym));
+                    if let Some(stored) = row {
+                        // A conflict fault hits a page's first move: the same record again
+                        // when the job retries it alone.
+                        if i == 0 && self.faults.conflicting("commit_rotation_page") {
+                            // Changed between the job's read and this page (see
+                            // `replace_ciphertext`): the creation time, bound to nothing.
+                            stored.created_ms = stored.created_ms.saturating_add(1);
+                            made.push(false);
+                            continue;
+                        }
+                        if *stored == m.current {
+                            stored.ciphertext = Some(m.ciphertext);
+                            made.push(true);
+                            continue;
+                        }
+                    }
+                    made.push(false);
+                }
+            }
+            RotationPage::Evidence { tenant_id, moves } => {
+                for m in moves {
+                    match s.evidence.get_mut(&(tenant_id, m.id)) {
+                        Some(stored) if *stored == m.current => {
+                            *stored = m.ciphertext;
+                            made.push(true);
+                        }
+                        _ => made.push(false),
+                    }
+                }
+            }
+        }
+        let mut saved = job.clone();
+        saved.done += made.iter().filter(|m| **m).count() as u64;
+        s.jobs.insert(job.id, saved);
+        Ok(Some(made))
     }
 
     async fn put_pending_op(&self, op: &PendingOpRecord) -> StoreResult<()> {
