@@ -23,7 +23,7 @@ LAYERS = {
         ["jobs"],
         ["authz"],
         ["app"],
-        ["audit", "keys", "observe", "config"],
+        ["audit", "keys", "observe", "config", "config_file"],
         ["engine", "error"],
         ["store"],
         ["model"],

@@ -292,6 +292,7 @@ pub async fn start_configured(
         metrics_listen: None,
         store: None,
         postgres: None,
+        sled: valv::store::sled::SledOptions::default(),
         node_id: None,
     };
     configure(&mut config);

@@ -21,6 +21,14 @@ use crate::{
 
 pub use crate::ops::setup::operator_token_path;
 
+/// Where the vault's records live.
+pub enum StoreChoice {
+    /// A store opened by the caller (PostgreSQL, or one a test shares between nodes).
+    Given(Arc<dyn Store>),
+    /// The embedded store in `<data-dir>/store`, opened with these options.
+    Embedded(crate::store::sled::SledOptions),
+}
+
 /// Opens (or initialises) the data directory and builds the application state: unsealed and
 /// ready for a `file` or `pkcs11` root key, sealed (waiting for shares) when the data
 /// directory holds a seal file.
@@ -30,7 +38,7 @@ pub async fn open(
     clock: Arc<dyn Clock>,
     limits: Limits,
     checkpoint_entries: u64,
-    store: Option<Arc<dyn Store>>,
+    store: StoreChoice,
     node_id: Option<String>,
 ) -> anyhow::Result<Arc<App>> {
     fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
@@ -64,8 +72,8 @@ pub async fn open(
         }
     };
     let store: Arc<dyn Store> = match store {
-        Some(s) => s,
-        None => {
+        StoreChoice::Given(s) => s,
+        StoreChoice::Embedded(options) => {
             let dir = data_dir.join("store");
             // Deleted data (erasures, retention) leaves the store files for good here.
             if let Some((before, after)) = crate::store::sled::compact::compact_if_wanted(&dir)? {
@@ -75,7 +83,7 @@ pub async fn open(
                     "store compacted: deleted data removed from its files"
                 );
             }
-            Arc::new(SledStore::open(&dir)?)
+            Arc::new(SledStore::open_with(&dir, options)?)
         }
     };
     let mut app = App::new(store, slot, seal, clock, limits, checkpoint_entries)?;

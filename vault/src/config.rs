@@ -187,12 +187,32 @@ pub struct ServeConfig {
     pub store: Option<StoreOverride>,
     /// Keep the store in PostgreSQL instead of `<data-dir>/store` (ignored when `store` is set).
     pub postgres: Option<crate::store::postgres::PgOptions>,
+    /// How the embedded store is opened (when neither `store` nor `postgres` is set).
+    pub sled: crate::store::sled::SledOptions,
     /// This node's name as a job-lease holder (default: host name and a digest of the data
     /// directory's path).
     pub node_id: Option<String>,
 }
 
 impl ServeConfig {
+    /// Files the configuration names that must exist before the vault starts (certificates,
+    /// CAs, the HSM's module); the root key file and development material are made at first
+    /// start.
+    pub fn named_files(&self) -> Vec<&std::path::Path> {
+        let mut files = Vec::new();
+        if let TlsMode::Files { cert, key } = &self.tls {
+            files.extend([cert.as_path(), key.as_path()]);
+        }
+        files.extend(self.client_ca.as_deref());
+        if let Some(pg) = &self.postgres {
+            files.extend(pg.ca_file.as_deref());
+        }
+        if let RootConfig::Pkcs11(hsm) = &self.root {
+            files.push(hsm.module.as_path());
+        }
+        files
+    }
+
     /// Checks what can be checked before starting.
     pub fn validate(&self) -> Result<(), String> {
         if matches!(self.tls, TlsMode::InsecurePlaintext) && !self.listen.ip().is_loopback() {
@@ -240,6 +260,7 @@ mod tests {
             metrics_listen: None,
             store: None,
             postgres: None,
+            sled: crate::store::sled::SledOptions::default(),
             node_id: None,
         }
     }

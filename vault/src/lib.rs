@@ -17,6 +17,7 @@ pub mod authz;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod engine;
 pub mod error;
 pub mod jobs;

@@ -68,16 +68,16 @@ impl Running {
 /// Opens the data directory, binds and starts serving in the background.
 pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     config.validate().map_err(anyhow::Error::msg)?;
-    let store: Option<Arc<dyn crate::store::Store>> = match (&config.store, &config.postgres) {
-        (Some(s), _) => Some(Arc::clone(&s.0)),
+    let store = match (&config.store, &config.postgres) {
+        (Some(s), _) => bootstrap::StoreChoice::Given(Arc::clone(&s.0)),
         (None, Some(options)) => {
             let pg = crate::store::postgres::PgStore::connect(options)
                 .await
                 .context("opening the PostgreSQL store")?;
             tracing::info!(store = %pg.target(), schema = crate::store::postgres::SCHEMA_VERSION, "store: PostgreSQL");
-            Some(Arc::new(pg))
+            bootstrap::StoreChoice::Given(Arc::new(pg))
         }
-        (None, None) => None,
+        (None, None) => bootstrap::StoreChoice::Embedded(config.sled),
     };
     let app = bootstrap::open(
         &config.data_dir,

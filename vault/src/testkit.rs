@@ -71,7 +71,7 @@ impl Nodes {
             Arc::new(self.clock.clone()),
             limits,
             1_000,
-            Some(store),
+            crate::bootstrap::StoreChoice::Given(store),
             Some(format!(
                 "node-{}",
                 self.started

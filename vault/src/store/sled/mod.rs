@@ -80,10 +80,10 @@ impl Trees {
     /// Opens (or creates) the engine in `dir`. Everything here that is kept in memory (chain
     /// heads, known mappings, the write count) is derived from the files, so an engine opened
     /// again after a failure starts from what is on disk.
-    fn open(dir: &Path) -> StoreResult<Arc<Self>> {
+    fn open(dir: &Path, options: &SledOptions) -> StoreResult<Arc<Self>> {
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(256 * 1024 * 1024)
+            .cache_capacity(options.cache_bytes)
             .flush_every_ms(Some(1000))
             .open()
             .map_err(backend)?;
@@ -132,8 +132,10 @@ impl Trees {
 const PROBE_KEY: &str = "watch/probe";
 
 impl Files for Trees {
-    fn reopen(dir: &Path) -> StoreResult<Arc<Self>> {
-        let trees = Self::open(dir)?;
+    type Options = SledOptions;
+
+    fn reopen(dir: &Path, options: &SledOptions) -> StoreResult<Arc<Self>> {
+        let trees = Self::open(dir, options)?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -207,13 +209,39 @@ fn join(e: tokio::task::JoinError) -> StoreError {
     StoreError::Backend(format!("blocking task: {e}"))
 }
 
+/// How the embedded store is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SledOptions {
+    /// What sled may keep of its pages in memory, in bytes. sled counts only part of what a
+    /// cached page takes, so the process's resident memory settles at a multiple of this
+    /// (measured in `BENCHMARKS.md`).
+    pub cache_bytes: u64,
+}
+
+/// [`SledOptions::cache_bytes`] by default, in MiB.
+pub const DEFAULT_CACHE_MIB: u64 = 64;
+
+impl Default for SledOptions {
+    fn default() -> Self {
+        Self {
+            cache_bytes: DEFAULT_CACHE_MIB * 1024 * 1024,
+        }
+    }
+}
+
 impl SledStore {
+    /// Opens (or creates) the store in `dir` with the default options (see
+    /// [`SledStore::open_with`]).
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        Self::open_with(dir, SledOptions::default())
+    }
+
     /// Opens (or creates) the store in `dir`, and starts watching its disk: when writing fails
     /// (full, read-only), every call fails with `UNAVAILABLE` until the engine could be opened
     /// again on a disk that takes writes (see `watch`).
-    pub fn open(dir: &Path) -> StoreResult<Self> {
-        let trees = Trees::open(dir)?;
-        let engine = Engine::new(dir, trees);
+    pub fn open_with(dir: &Path, options: SledOptions) -> StoreResult<Self> {
+        let trees = Trees::open(dir, &options)?;
+        let engine = Engine::new(dir, options, trees);
         let watcher = watch::Watcher::start(&engine);
         Ok(Self {
             dir: dir.to_path_buf(),

@@ -37,8 +37,10 @@ use crate::store::{
 
 /// What the watcher needs of an engine (the sled trees, in `super`).
 pub(super) trait Files: Send + Sync + 'static {
+    /// How the engine was opened (kept to open it the same way again).
+    type Options: Send + Sync + 'static;
     /// Opens the files in `dir` again and proves they take a durable write.
-    fn reopen(dir: &Path) -> StoreResult<Arc<Self>>;
+    fn reopen(dir: &Path, options: &Self::Options) -> StoreResult<Arc<Self>>;
     /// Flushes what was written: the error (an `Unavailable` naming the cause) if the engine
     /// cannot write any more.
     fn check(&self) -> StoreResult<()>;
@@ -68,17 +70,19 @@ enum Slot<T> {
 }
 
 /// The engine a store uses now, swapped by the watcher.
-pub(super) struct Engine<T> {
+pub(super) struct Engine<T: Files> {
     dir: PathBuf,
+    options: T::Options,
     slot: RwLock<Slot<T>>,
     drain: Arc<Drain>,
     reopened: AtomicU64,
 }
 
 impl<T: Files> Engine<T> {
-    pub(super) fn new(dir: &Path, trees: Arc<T>) -> Arc<Self> {
+    pub(super) fn new(dir: &Path, options: T::Options, trees: Arc<T>) -> Arc<Self> {
         Arc::new(Self {
             dir: dir.to_path_buf(),
+            options,
             slot: RwLock::new(Slot::Open(trees)),
             drain: Arc::new(Drain::default()),
             reopened: AtomicU64::new(0),
@@ -154,7 +158,7 @@ impl<T: Files> Engine<T> {
     /// Opens the files again and proves the disk takes a durable write; installs the engine if
     /// both work.
     fn reopen(&self, retry_reported: &mut Option<Instant>) {
-        match T::reopen(&self.dir) {
+        match T::reopen(&self.dir, &self.options) {
             Ok(trees) => {
                 self.reopened.fetch_add(1, Ordering::SeqCst);
                 self.set(Slot::Open(trees));
