@@ -385,6 +385,17 @@ pub fn spawn(bin: &str, data_dir: &Path, log_path: &Path) -> ChildServer {
 
 /// Like [`spawn`], with extra `valv serve` arguments.
 pub fn spawn_with(bin: &str, data_dir: &Path, log_path: &Path, extra: &[&str]) -> ChildServer {
+    spawn_with_env(bin, data_dir, log_path, extra, &[])
+}
+
+/// Like [`spawn_with`], with environment variables set for the server.
+pub fn spawn_with_env(
+    bin: &str,
+    data_dir: &Path,
+    log_path: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> ChildServer {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -398,6 +409,7 @@ pub fn spawn_with(bin: &str, data_dir: &Path, log_path: &Path, extra: &[&str]) -
         .args(extra)
         .args(&root_args)
         .envs(root_env)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "trace")
         .env_remove("VALV_LISTEN")
         .stdin(Stdio::null())

@@ -9,6 +9,7 @@ mod cli_help;
 mod clients;
 mod cluster;
 mod cluster_jobs;
+mod config_file;
 mod consents;
 mod contract;
 mod crash_campaign;
