@@ -1,7 +1,9 @@
 """Plots a soak table (the Markdown rows `valvctl bench --soak-minutes` prints) as a PNG:
-p50 and p99 latency, and the server's resident memory and open files, per minute.
+p50 and p99 latency, and the server's resident memory and open files, per minute; or several
+runs side by side (p99 on a log scale, and memory), each table with its label.
 
     python3 tools/plot_soak.py soak.md soak.png     (needs matplotlib)
+    python3 tools/plot_soak.py --compare out.png "256 MiB=a/soak.md" "64 MiB=b/soak.md"
 """
 
 import sys
@@ -43,5 +45,28 @@ def main(source, target):
     fig.savefig(target, dpi=100)
 
 
+def compare(target, runs):
+    fig, (lat, mem) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    for run in runs:
+        label, source = run.split("=", 1)
+        data = list(rows(source))
+        minute = [r[0] for r in data]
+        lat.plot(minute, [r[5] for r in data], label=f"p99, {label}")
+        mem.plot(minute, [r[6] for r in data], label=f"RSS, {label}")
+    lat.set_yscale("log")
+    lat.set_ylabel("p99 latency (ms, log)")
+    lat.legend()
+    lat.set_title("Soaks side by side: p99 latency and server memory per minute")
+    mem.set_ylabel("RSS (MiB)")
+    mem.set_ylim(bottom=0)
+    mem.set_xlabel("minute")
+    mem.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--compare":
+        compare(sys.argv[2], sys.argv[3:])
+    else:
+        main(sys.argv[1], sys.argv[2])

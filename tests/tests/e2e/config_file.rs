@@ -140,6 +140,28 @@ fn a_file_with_an_unknown_key_or_a_bad_value_stops_the_vault_naming_the_key() {
     assert!(err.contains("bad.toml: not valid TOML: "), "{err}");
     assert!(err.contains("line 1"), "{err}");
     assert!(!err.contains("s3cret-pw"), "{err}");
+    // A flag on the command line may need another that only the file gives: the two are parsed
+    // as one (here the start goes on to ask for the HSM's PIN).
+    let file = dir.path().join("hsm.toml");
+    std::fs::write(&file, "pkcs11-module = \"/nonexistent/libhsm.so\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&file)
+        .args([
+            "--pkcs11-token",
+            "valv",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("hsm-data"))
+        .env_remove("VALV_PKCS11_PIN")
+        .env_remove("VALV_PKCS11_PIN_FILE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs the token's user PIN"), "{err}");
+    assert!(!err.contains("required"), "{err}");
     // A missing file.
     let out = Command::new(BIN)
         .args(["serve", "--config"])

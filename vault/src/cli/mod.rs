@@ -132,7 +132,23 @@ fn init_logging(format: LogFormat, level: &str) {
 
 /// Entry point of the `valv` binary.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `valv serve` with a configuration file: its settings and the command line are parsed as
+    // one (a flag may need another that only the file gives).
+    if let Some(rest) = argv
+        .get(2..)
+        .filter(|_| argv.get(1).is_some_and(|a| a == "serve"))
+        && let Some(path) = serve_args::config_path(rest)
+    {
+        return match serve_args::parse_with_file(&path, rest) {
+            Ok(args) => serve_main(args),
+            Err(e) => {
+                eprintln!("valv: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let cli = Cli::parse_from(argv);
     let args = match cli.command {
         Command::Serve(args) => *args,
         Command::Operator(OperatorCommand::Init(args)) => return operator_init(&args),
@@ -162,13 +178,11 @@ pub fn run() -> ExitCode {
             };
         }
     };
-    let args = match args.with_config_file() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("valv: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    serve_main(args)
+}
+
+/// `valv serve`: logging, the settings, the runtime, serving until a signal.
+fn serve_main(args: ServeArgs) -> ExitCode {
     init_logging(args.log_format, &args.log_level);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = match args.into_config() {

@@ -264,10 +264,37 @@ fn parse_with(path: &Path, flags: FileFlags, rest: &[OsString]) -> Result<ServeA
         .no_binary_name(true)
         .try_get_matches_from(argv)
         .map_err(|e| {
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) {
+                // `valv serve --config FILE --help`: the help, as without a file.
+                e.exit();
+            }
             config_file::blame(&e, path, &flags.keys, rest)
                 .map_or_else(|| first_line(&e), |bad| bad.to_string())
         })?;
     ServeArgs::from_arg_matches(&matches).map_err(|e| first_line(&e))
+}
+
+/// The configuration file `valv serve`'s arguments (`rest`, after `serve`) or `VALV_CONFIG`
+/// name, read leniently: what the file adds may be just what the arguments alone lack (a flag
+/// that requires another, given in the file).
+pub(super) fn config_path(rest: &[OsString]) -> Option<PathBuf> {
+    serve_command()
+        .no_binary_name(true)
+        .ignore_errors(true)
+        .try_get_matches_from(rest)
+        .ok()?
+        .get_one::<PathBuf>("config")
+        .cloned()
+}
+
+/// `valv serve …` with a configuration file: the file's settings under the command line's
+/// (`rest`, the arguments after `serve`), parsed as one (see `config_file` for the precedence).
+pub(super) fn parse_with_file(path: &Path, rest: &[OsString]) -> Result<ServeArgs, String> {
+    let flags = file_flags(path)?;
+    parse_with(path, flags, rest)
 }
 
 fn first_line(e: &clap::Error) -> String {
@@ -301,18 +328,6 @@ pub(super) fn check_file(path: &Path) -> Result<String, String> {
 }
 
 impl ServeArgs {
-    /// With `--config FILE` (or `VALV_CONFIG`): the same arguments parsed again with the
-    /// file's settings under them (see `config_file` for the precedence).
-    pub(super) fn with_config_file(self) -> Result<Self, String> {
-        let Some(path) = self.config.clone() else {
-            return Ok(self);
-        };
-        let flags = file_flags(&path)?;
-        // `valv serve …`: the subcommand is the first argument (`valv` takes no options).
-        let argv: Vec<OsString> = std::env::args_os().collect();
-        parse_with(&path, flags, argv.get(2..).unwrap_or_default())
-    }
-
     /// The configuration these flags ask for.
     pub(super) fn into_config(self) -> Result<ServeConfig, String> {
         let args = self;

@@ -219,7 +219,7 @@ pub struct SledOptions {
 }
 
 /// [`SledOptions::cache_bytes`] by default, in MiB.
-pub const DEFAULT_CACHE_MIB: u64 = 256;
+pub const DEFAULT_CACHE_MIB: u64 = 64;
 
 impl Default for SledOptions {
     fn default() -> Self {
