@@ -181,6 +181,20 @@ pub fn run() -> ExitCode {
     serve_main(args)
 }
 
+/// The runtime of a command that does I/O (`None`, after saying why, when it cannot start).
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("valv: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
 /// `valv serve`: logging, the settings, the runtime, serving until a signal.
 fn serve_main(args: ServeArgs) -> ExitCode {
     init_logging(args.log_format, &args.log_level);
@@ -192,15 +206,8 @@ fn serve_main(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("valv: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(serve(config)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
-use super::{LogFormat, init_logging};
+use super::{LogFormat, init_logging, runtime};
 use crate::store::postgres::PgOptions;
 
 #[derive(Debug, clap::Args)]
@@ -67,15 +67,8 @@ pub(super) fn store_migrate(args: &MigrateArgs) -> ExitCode {
             crate::store::migrate::migrate(from.as_ref(), to.as_ref(), &mut progress).await?;
         anyhow::Ok(report)
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("valv: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(run) {
         Ok(report) => {
