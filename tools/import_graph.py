@@ -34,7 +34,7 @@ LAYERS = {
         ["admin", "pseudonym"],
         ["consent", "settings", "subjects", "policy", "keys", "approval", "audit", "bench", "retention", "seal", "bulk"],
         ["witness", "soak"],
-        ["audit_file", "bench_tenant"],
+        ["audit_file", "bench_tenant", "disk_probe"],
         ["output", "args", "config", "table"],
     ],
 }

@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 def rows(path):
     for line in open(path, encoding="utf-8"):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 8 and cells[0].isdigit():
+        # 8 columns, or 10 with the disk probe's flush p50 and p99.
+        if len(cells) in (8, 10) and cells[0].isdigit():
             yield [float(c) if c not in ("–", "") else float("nan") for c in cells]
 
 

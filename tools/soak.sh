@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The soak: a release vault on a fresh data directory under mixed load at a fixed rate for a
-# long time (`valvctl bench --soak-minutes`), one row per minute with the latency, the errors
-# and the server's resident memory and open files — so a leak or a creeping tail shows.
+# long time (`valvctl bench --soak-minutes`), one row per minute with the latency, the errors,
+# the server's resident memory and open files, and the disk's own flush latency in the data
+# directory — so a leak or a creeping tail shows, and a slow disk is told from a slow vault.
 #
 #   tools/soak.sh BIN_DIR [MINUTES] [RATE] [CONCURRENCY]
 #
@@ -20,5 +21,5 @@ for _ in $(seq 1 150); do grep -q "valv is serving" "$out/server.log" 2>/dev/nul
 addr=$(grep -o 'valv is serving.*' "$out/server.log" | grep -o 'addr=[^ ]*' | head -1 | cut -d= -f2)
 VALV_ADDR="https://$addr" VALV_CA="$data/tls/ca.pem" \
   "$bin/valvctl" --token-file "$data/operator.token" bench --soak-minutes "$minutes" \
-  --rate "$rate" --concurrency "$concurrency" --pid "$pid" | tee "$out/soak.md"
+  --rate "$rate" --concurrency "$concurrency" --pid "$pid" --disk-probe "$data" | tee "$out/soak.md"
 echo "soak results: $out/soak.md (server log: $out/server.log)"

@@ -42,6 +42,11 @@ pub struct BenchArgs {
     /// files every minute.
     #[arg(long)]
     pid: Option<u32>,
+    /// During the soak, also time the disk's own flushes (a 4 KiB write and fdatasync ten times
+    /// a second) in this directory — the vault's data directory, so a slow disk shows beside
+    /// the vault's latency.
+    #[arg(long, requires = "soak_minutes")]
+    disk_probe: Option<std::path::PathBuf>,
 }
 
 /// A scenario to run alone.
@@ -119,7 +124,8 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
     let s = setup(operator).await?;
     let c = args.concurrency.max(1);
     if let Some(minutes) = args.soak_minutes {
-        return crate::soak::run(s, minutes, args.rate, args.pid, c).await;
+        let probe = args.disk_probe.as_deref();
+        return crate::soak::run(s, minutes, args.rate, args.pid, c, probe).await;
     }
     let small = (args.total / 10).max(1000);
     let disk_before = args.data_dir.as_deref().map(|d| dir_size(&d.join("store")));

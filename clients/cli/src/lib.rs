@@ -17,6 +17,7 @@ pub mod bulk;
 mod commands;
 pub mod config;
 mod consent;
+mod disk_probe;
 mod keys;
 mod output;
 mod policy;

@@ -18,7 +18,10 @@ use std::{
 use tokio::sync::Semaphore;
 use valv_client::pb;
 
-use crate::bench_tenant::{Setup, grant, ids, percentile};
+use crate::{
+    bench_tenant::{Setup, grant, ids, percentile},
+    disk_probe::DiskProbe,
+};
 
 /// Identifiers created before the soak, re-sent as repeated ones.
 const POOL: usize = 10_000;
@@ -123,6 +126,7 @@ pub async fn run(
     rate: u32,
     pid: Option<u32>,
     concurrency: usize,
+    disk_probe: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let pool = ids(&s.run, 500_000_000, POOL);
     for chunk in pool.chunks(5_000) {
@@ -168,9 +172,10 @@ pub async fn run(
     );
     println!();
     println!(
-        "| minute | calls | errors | skipped | p50 ms | p99 ms | server RSS MiB | open files |"
+        "| minute | calls | errors | skipped | p50 ms | p99 ms | server RSS MiB | open files | disk flush p50 ms | disk flush p99 ms |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let probe = disk_probe.map(DiskProbe::start).transpose()?;
     let s = Arc::new(s);
     let pool = Arc::new(pool);
     let next_new = Arc::new(AtomicU64::new(0));
@@ -214,8 +219,17 @@ pub async fn run(
             .map_or(("–".into(), "–".into()), |(r, f)| {
                 (format!("{r:.0}"), f.to_string())
             });
+        let flushes = probe.as_ref().map(DiskProbe::take).unwrap_or_default();
+        let (flush50, flush99) = if flushes.is_empty() {
+            ("–".to_owned(), "–".to_owned())
+        } else {
+            (
+                format!("{:.2}", percentile(&flushes, 0.5).as_secs_f64() * 1e3),
+                format!("{:.2}", percentile(&flushes, 0.99).as_secs_f64() * 1e3),
+            )
+        };
         println!(
-            "| {m} | {} | {} | {} | {:.2} | {:.2} | {rss} | {files} |",
+            "| {m} | {} | {} | {} | {:.2} | {:.2} | {rss} | {files} | {flush50} | {flush99} |",
             done.latencies.len(),
             done.errors,
             done.skipped,
