@@ -10,7 +10,7 @@ use std::{
 use anyhow::bail;
 use valv_client::{Valv, pb};
 
-use crate::bench_tenant::{Setup, ids, percentile, setup};
+use crate::bench_tenant::{Setup, all_released, ids, percentile, pseudonyms_of, setup};
 
 /// Options of the load generator. Connect with an operator token.
 #[derive(Debug, clap::Args)]
@@ -195,14 +195,7 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
         })
         .await?
         .into_inner();
-    let pseudonyms: Vec<String> = reply
-        .results
-        .into_iter()
-        .filter_map(|r| match r.outcome {
-            Some(pb::pseudonymise_result::Outcome::Pseudonym(p)) => Some(p),
-            _ => None,
-        })
-        .collect();
+    let pseudonyms = pseudonyms_of(reply);
     let rounds = (args.total / 10_000).max(1);
     let start = Instant::now();
     let mut workers = Vec::new();
@@ -221,12 +214,7 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
                     })
                     .await?
                     .into_inner();
-                if r.results
-                    .iter()
-                    .any(|i| i.verdict() != pb::Verdict::Released)
-                {
-                    bail!("a consented pseudonym was not released");
-                }
+                all_released(&r)?;
             }
             anyhow::Ok(())
         }));

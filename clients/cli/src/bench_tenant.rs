@@ -125,3 +125,27 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(idx).copied().unwrap_or_default()
 }
+
+/// The pseudonyms a pseudonymise reply gave, in order (refused items left out).
+pub(crate) fn pseudonyms_of(reply: pb::PseudonymiseResponse) -> Vec<String> {
+    reply
+        .results
+        .into_iter()
+        .filter_map(|r| match r.outcome {
+            Some(pb::pseudonymise_result::Outcome::Pseudonym(p)) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An error unless every item of a re-identification of consented pseudonyms was released.
+pub(crate) fn all_released(reply: &pb::ReIdentifyResponse) -> anyhow::Result<()> {
+    if reply
+        .results
+        .iter()
+        .any(|r| r.verdict() != pb::Verdict::Released)
+    {
+        anyhow::bail!("a consented pseudonym was not released");
+    }
+    Ok(())
+}

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use valv_client::pb;
 
 use crate::{
-    bench_tenant::{Setup, grant, ids, percentile},
+    bench_tenant::{Setup, all_released, grant, ids, percentile, pseudonyms_of},
     disk_probe::DiskProbe,
 };
 
@@ -86,13 +86,7 @@ async fn call(s: &Setup, n: u64, next_new: &AtomicU64, pool: &[String]) -> anyho
                 })
                 .await?
                 .into_inner();
-            if reply
-                .results
-                .iter()
-                .any(|r| r.verdict() != pb::Verdict::Released)
-            {
-                anyhow::bail!("a consented pseudonym was not released");
-            }
+            all_released(&reply)?;
         }
         _ => {
             s.consents
@@ -149,14 +143,7 @@ pub async fn run(
         })
         .await?
         .into_inner();
-    s.consented = reply
-        .results
-        .into_iter()
-        .filter_map(|r| match r.outcome {
-            Some(pb::pseudonymise_result::Outcome::Pseudonym(p)) => Some(p),
-            _ => None,
-        })
-        .collect();
+    s.consented = pseudonyms_of(reply);
     if s.consented.len() != CONSENTED {
         anyhow::bail!("the vault did not pseudonymise every identifier of the soak's pool");
     }
