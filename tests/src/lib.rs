@@ -343,9 +343,11 @@ impl InProcess {
 /// Connects to `addr` trusting `ca_pem`.
 pub async fn connect(addr: &str, ca_pem: &[u8], token: Option<&str>) -> Valv {
     // No retries: tests see every refusal as it happens.
+    // A vault that hangs fails the test naming the call, instead of hanging the suite.
     let mut config = ClientConfig::new(addr)
         .with_ca_pem(ca_pem.to_vec())
-        .with_retry(valv_client::RetryPolicy::none());
+        .with_retry(valv_client::RetryPolicy::none())
+        .with_timeout(CALL_TIMEOUT);
     if let Some(t) = token {
         config = config.with_token(t);
     }
@@ -360,6 +362,14 @@ fn read_trimmed(path: &Path) -> String {
         .trim()
         .to_owned()
 }
+
+/// Longer than any call of the suite takes on a loaded CI machine; a call still unanswered by
+/// then means the vault hangs.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long a vault may take to stop after SIGTERM (it drains for at most
+/// `valv::server::DRAIN_GRACE`).
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The real binary running as a child process, logging at `trace` to a file.
 pub struct ChildServer {
@@ -497,11 +507,37 @@ impl ChildServer {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM and wait.
+    /// SIGTERM and wait; a vault that has not stopped within [`STOP_TIMEOUT`] fails the test
+    /// with the stacks of its threads (when `gdb` is installed) and the end of its log.
     pub fn terminate(mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let _ = self.child.wait();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stacks = thread_stacks(&pid);
+        let log = std::fs::read(&self.log_path).unwrap_or_default();
+        let log = String::from_utf8_lossy(&log[log.len().saturating_sub(8000)..]).into_owned();
+        panic!(
+            "the vault (pid {pid}) did not stop within {STOP_TIMEOUT:?} of SIGTERM\n\
+             --- its threads ---\n{stacks}\n--- the end of its log ---\n{log}"
+        );
+    }
+}
+
+/// Every thread's backtrace of process `pid`, for a test that found it hanging.
+fn thread_stacks(pid: &str) -> String {
+    match Command::new("gdb")
+        .args(["-p", pid, "-batch", "-ex", "thread apply all bt 30"])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(e) => format!("(no gdb: {e})"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The server lifecycle: open the data directory → bind → serve gRPC (with health and
 //! reflection) over TLS → drain on shutdown.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -59,11 +59,37 @@ impl Running {
         Ok(())
     }
 
-    /// A sender that stops the server when used (for signal handling).
-    pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
-        self.shutdown.take()
+    /// Stops accepting and lets calls in flight finish for at most `grace`, then ends the
+    /// calls still open (a client's long-lived stream must not keep a stopping vault alive).
+    /// Ending them loses nothing acknowledged: an answer is sent only after its writes are
+    /// durable.
+    pub async fn drain(mut self, grace: Duration) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let joined = tokio::time::timeout(grace, &mut self.task).await;
+        for task in &self.background {
+            task.abort();
+        }
+        match joined {
+            Ok(result) => {
+                result.context("server task")?.context("server")?;
+                Ok(())
+            }
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = grace.as_secs(),
+                    "calls still open after the shutdown grace period were ended"
+                );
+                self.task.abort();
+                Ok(())
+            }
+        }
     }
 }
+
+/// How long a stopping vault lets calls in flight finish (systemd's stop timeout is longer).
+pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
 /// Opens the data directory, binds and starts serving in the background.
 pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {

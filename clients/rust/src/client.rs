@@ -90,6 +90,9 @@ impl Valv {
         let mut endpoint = Endpoint::from_str(&config.addr)
             .map_err(|e| ClientError::Config(format!("address: {e}")))?
             .local_address(config.local_address);
+        if let Some(d) = config.timeout {
+            endpoint = endpoint.timeout(d).connect_timeout(d);
+        }
         if config.addr.starts_with("https://") {
             let Some(ca) = &config.ca_pem else {
                 return Err(ClientError::Config(

@@ -76,6 +76,9 @@ pub struct ClientConfig {
     pub max_batch: Option<usize>,
     /// Requests of one large call in flight at once.
     pub concurrency: usize,
+    /// How long a call may wait for its answer before it fails with `CANCELLED`
+    /// ("Timeout expired"); `None` waits as long as the server takes.
+    pub timeout: Option<Duration>,
 }
 
 impl Default for ClientConfig {
@@ -93,6 +96,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("retry", &self.retry)
             .field("max_batch", &self.max_batch)
             .field("concurrency", &self.concurrency)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -115,6 +119,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             max_batch: None,
             concurrency: 4,
+            timeout: None,
         }
     }
 
@@ -175,6 +180,13 @@ impl ClientConfig {
     /// Keep up to `n` requests of one large call in flight (default 4).
     pub fn with_concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Give up on a call not answered within `d` (for a stream: whose first answer has not
+    /// come): the call fails with `CANCELLED` instead of waiting on a server that hangs.
+    pub fn with_timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
         self
     }
 

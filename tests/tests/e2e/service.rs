@@ -232,3 +232,52 @@ async fn configured_certificates_and_loopback_plaintext() {
         .unwrap();
     plain.stop().await;
 }
+
+/// A client's open stream does not keep a stopping vault alive: after SIGTERM the vault lets
+/// calls finish for its grace period, then ends the stream and exits, well within the stop
+/// timeout of its systemd unit (30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_stream_does_not_keep_a_stopping_vault_alive() {
+    use std::time::{Duration, Instant};
+    const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let (data, log) = (dir.path().join("data"), dir.path().join("server.log"));
+    let server = spawn(BIN, &data, &log);
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "stop-co",
+        &[("d", pb::IdentifierKind::Opaque, pb::Scheme::Keyed, true)],
+        &[("ops", pb::LegalBasis::Contract)],
+    )
+    .await;
+    let mut live = server
+        .client(&t.tokenizer)
+        .await
+        .subjects()
+        .watch_subject_events(pb::WatchSubjectEventsRequest {
+            after_seq: 0,
+            follow: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let stopping = Instant::now();
+    server.terminate();
+    let took = stopping.elapsed();
+    assert!(took < Duration::from_secs(30), "stopping took {took:?}");
+    assert!(
+        took >= valv::server::DRAIN_GRACE,
+        "the vault did not wait its grace period ({took:?})"
+    );
+    let end = tokio::time::timeout(Duration::from_secs(5), live.message())
+        .await
+        .unwrap_or_else(|_| panic!("the stream was not ended"));
+    assert!(!matches!(end, Ok(Some(_))), "{end:?}");
+    let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    assert!(
+        text.contains("calls still open after the shutdown grace period were ended"),
+        "no log line says the open calls were ended"
+    );
+}

@@ -181,6 +181,9 @@ pub fn run() -> ExitCode {
     serve_main(args)
 }
 
+/// How long a stopping vault waits for its blocking threads after the drain.
+const RUNTIME_STOP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The runtime of a command that does I/O (`None`, after saying why, when it cannot start).
 fn runtime() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_multi_thread()
@@ -209,7 +212,11 @@ fn serve_main(args: ServeArgs) -> ExitCode {
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(serve(config)) {
+    let served = runtime.block_on(serve(config));
+    // Work still running on the blocking pool (a store call cut off by the drain) must not keep
+    // the process from ending; what it wrote was never acknowledged.
+    runtime.shutdown_timeout(RUNTIME_STOP);
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "valv stopped");
@@ -220,21 +227,17 @@ fn serve_main(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let mut running = server::start(config, Arc::new(SystemClock)).await?;
+    let running = server::start(config, Arc::new(SystemClock)).await?;
     if let Some(ca) = &running.dev_ca {
         tracing::info!(ca = %ca.display(), addr = %running.addr, "clients: export VALV_CA={} VALV_ADDR=https://{}", ca.display(), running.addr);
     }
-    let shutdown = running.take_shutdown();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
     tracing::info!("shutting down: draining in-flight requests");
-    if let Some(tx) = shutdown {
-        let _ = tx.send(());
-    }
-    running.wait().await
+    running.drain(server::DRAIN_GRACE).await
 }
 
 /// `valv operator init`: prints the shares once.
