@@ -32,7 +32,7 @@ LAYERS = {
         ["", "main"],
         ["commands"],
         ["admin", "pseudonym"],
-        ["consent", "settings", "subjects", "policy", "keys", "approval", "audit", "bench", "retention", "seal", "bulk"],
+        ["consent", "settings", "subjects", "policy", "keys", "approval", "audit", "bench", "retention", "seal", "bulk", "processing"],
         ["witness", "soak"],
         ["audit_file", "bench_tenant", "disk_probe"],
         ["output", "args", "config", "table"],

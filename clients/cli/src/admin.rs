@@ -28,6 +28,14 @@ pub enum TenantCmd {
         #[arg(long)]
         requests_per_second: Option<u64>,
     },
+    /// The tenant's record of processing activities (GDPR Art. 30) as the vault knows it:
+    /// purposes, legal bases and consent texts, identifiers per domain and their retention,
+    /// who may re-identify, record policies, keys, measures and counts (tenant-admin, auditor).
+    RecordOfProcessing {
+        /// Output format (`--json` means json).
+        #[arg(long, value_enum, default_value = "md")]
+        format: crate::processing::Format,
+    },
     /// Create a tenant; prints one enrolment code per tenant-admin (shown once). Hand each to
     /// the person who will hold it: they run `valvctl enrol <code>` and get a token nobody else
     /// sees. A code claimed by anyone else is refused to its rightful holder, and audited.
@@ -219,6 +227,9 @@ pub(crate) async fn run_tenant(
                 requests_per_second,
             };
             return settings::run(valv, json, change).await;
+        }
+        TenantCmd::RecordOfProcessing { format } => {
+            return crate::processing::run(valv, json, format).await;
         }
         TenantCmd::Create {
             name,

@@ -22,7 +22,8 @@ use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Tenants (operator).
+    /// Tenants: create one (operator), its settings (tenant-admin), its record of processing
+    /// (tenant-admin, auditor).
     #[command(subcommand)]
     Tenant(TenantCmd),
     /// Pseudonymisation domains (tenant-admin).

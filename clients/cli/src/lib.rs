@@ -21,6 +21,7 @@ mod disk_probe;
 mod keys;
 mod output;
 mod policy;
+mod processing;
 mod pseudonym;
 mod retention;
 mod seal;

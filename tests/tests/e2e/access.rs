@@ -58,6 +58,7 @@ enum Rpc {
     RunRetention,
     DefineRecordPolicy,
     ListRecordPolicies,
+    GetRecordOfProcessing,
     DeleteRecordPolicy,
     PseudonymiseRecords,
     ReIdentifyRecords,
@@ -68,7 +69,7 @@ enum Rpc {
     BindClientCertificate,
 }
 
-const ALL: [Rpc; 57] = [
+const ALL: [Rpc; 58] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -118,6 +119,7 @@ const ALL: [Rpc; 57] = [
     Rpc::RunRetention,
     Rpc::DefineRecordPolicy,
     Rpc::ListRecordPolicies,
+    Rpc::GetRecordOfProcessing,
     Rpc::DeleteRecordPolicy,
     Rpc::PseudonymiseRecords,
     Rpc::ReIdentifyRecords,
@@ -151,6 +153,7 @@ fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
             pb::Role::Auditor,
         ],
         Rpc::ListConsentTexts => vec![pb::Role::TenantAdmin, pb::Role::ConsentManager],
+        Rpc::GetRecordOfProcessing => vec![pb::Role::TenantAdmin, pb::Role::Auditor],
         Rpc::PlanRetention => vec![pb::Role::TenantAdmin, pb::Role::SubjectOfficer],
         Rpc::WatchSubjectEvents => vec![
             pb::Role::Tokenizer,
@@ -578,6 +581,11 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             .list_record_policies(pb::ListRecordPoliciesRequest {})
             .await
             .map(drop),
+        Rpc::GetRecordOfProcessing => c
+            .admin()
+            .get_record_of_processing(pb::GetRecordOfProcessingRequest {})
+            .await
+            .map(drop),
         // No such policy: an allowed caller gets NOT_FOUND.
         Rpc::DeleteRecordPolicy => c
             .admin()
@@ -817,6 +825,21 @@ async fn a_tenant_touches_nothing_of_another() {
         .into_inner()
         .policies;
     assert!(a_policies.is_empty());
+    // A's record of processing holds A's set-up and counts only.
+    let record = a_admin
+        .admin()
+        .get_record_of_processing(pb::GetRecordOfProcessingRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let domains: Vec<(String, u64)> = record
+        .domains
+        .iter()
+        .map(|d| (d.domain.clone().unwrap_or_default().name, d.mappings))
+        .collect();
+    assert_eq!(domains, [("shared".to_owned(), 1)]);
+    assert!(record.record_policies.is_empty());
+    assert_eq!(record.tenant.map(|t| t.name).as_deref(), Some("tenant-a"));
     // A policy naming B's domain cannot be defined in A.
     let err = a_admin
         .admin()

@@ -247,6 +247,7 @@ fn the_docs_command_blocks_run_as_written() {
         ),
         ("dual-control.md", &[&admin, &admin]),
         ("configuration.md", &["", ""]),
+        ("record-of-processing.md", &[&auditor]),
     ];
     let mut ran = 0;
     for (name, tokens) in pages {
@@ -265,7 +266,7 @@ fn the_docs_command_blocks_run_as_written() {
             ran += 1;
         }
     }
-    assert_eq!(ran, 15);
+    assert_eq!(ran, 16);
     assert!(vault.dir.path().join("witness.jsonl").exists());
     assert!(vault.dir.path().join("night-auditor.token").exists());
     // What the blocks did is there.
@@ -273,5 +274,11 @@ fn the_docs_command_blocks_run_as_written() {
     assert!(vault.dir.path().join("access-request.json").exists());
     assert!(vault.dir.path().join("audit.jsonl").exists());
     assert!(vault.dir.path().join("patients-epoch.csv").exists());
+    let record =
+        std::fs::read_to_string(vault.dir.path().join("record-of-processing.html")).unwrap();
+    assert!(
+        record.contains("<h2>Identifiers held (domains)</h2>"),
+        "{record}"
+    );
     vault.server.terminate();
 }

@@ -31,6 +31,7 @@ mod nobody_alone;
 mod quotas;
 mod readme_clients;
 mod readme_walkthrough;
+mod record_of_processing;
 mod records;
 mod retention;
 mod sealed;

@@ -11,6 +11,7 @@ use crate::{
     ops::{
         admin, consent_texts, enrolment, policies,
         principals::{self, Created},
+        processing,
     },
     store::records::RecordFieldRecord,
 };
@@ -342,5 +343,16 @@ impl AdminService for AdminApi {
         Ok(Response::new(pb::ListPrincipalsResponse {
             principals: list.iter().map(convert::principal).collect(),
         }))
+    }
+
+    async fn get_record_of_processing(
+        &self,
+        request: Request<pb::GetRecordOfProcessingRequest>,
+    ) -> Result<Response<pb::RecordOfProcessing>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let record = processing::record(&self.0, &caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(super::processing::record(&self.0, &record)))
     }
 }

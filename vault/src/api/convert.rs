@@ -119,7 +119,8 @@ pub fn roles(v: &[i32]) -> VaultResult<Vec<Role>> {
         .collect()
 }
 
-fn role_out(r: Role) -> pb::Role {
+/// Role → wire.
+pub fn role_out(r: Role) -> pb::Role {
     use pb::Role as R;
     match r {
         Role::Operator => R::Operator,

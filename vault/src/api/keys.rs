@@ -19,7 +19,7 @@ use crate::{
 /// The key service.
 pub struct KeyApi(pub Arc<App>);
 
-fn state(s: KeyState) -> pb::KeyVersionState {
+pub(super) fn state(s: KeyState) -> pb::KeyVersionState {
     match s {
         KeyState::Active => pb::KeyVersionState::Active,
         KeyState::DecryptOnly => pb::KeyVersionState::DecryptOnly,

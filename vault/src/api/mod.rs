@@ -7,6 +7,7 @@ pub mod consent;
 pub mod convert;
 pub mod gate;
 pub mod keys;
+pub mod processing;
 pub mod pseudonym;
 pub mod retention;
 pub mod seal;

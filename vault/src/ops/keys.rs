@@ -35,7 +35,12 @@ pub struct VersionInfo {
 
 /// Every encryption key version of the caller's tenant.
 pub async fn list_versions(app: &App, caller: &Caller) -> VaultResult<Vec<VersionInfo>> {
-    let tenant_id = caller.tenant_with(Role::KeyOfficer)?;
+    versions_of(app, caller.tenant_with(Role::KeyOfficer)?).await
+}
+
+/// Every encryption key version of a tenant, with its counts (no role check: for use cases
+/// that checked theirs).
+pub async fn versions_of(app: &App, tenant_id: u64) -> VaultResult<Vec<VersionInfo>> {
     let keys = app.keys.tenant_keys(tenant_id).await?;
     let records = records_by_version(app.store.as_ref(), tenant_id).await?;
     let mut out = Vec::new();

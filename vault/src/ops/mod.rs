@@ -17,6 +17,7 @@ pub mod keys;
 pub mod policies;
 pub mod principal_record;
 pub mod principals;
+pub mod processing;
 pub mod pseudonymise;
 pub mod receipts;
 pub mod records;

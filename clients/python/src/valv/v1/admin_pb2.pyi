@@ -1,4 +1,5 @@
 from valv.v1 import common_pb2 as _common_pb2
+from valv.v1 import keys_pb2 as _keys_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -404,3 +405,97 @@ class DeleteRecordPolicyResponse(_message.Message):
     pending_operation_id: int
     approve_before_unix_ms: int
     def __init__(self, deleted: _Optional[bool] = ..., pending_operation_id: _Optional[int] = ..., approve_before_unix_ms: _Optional[int] = ...) -> None: ...
+
+class GetRecordOfProcessingRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RecordOfProcessing(_message.Message):
+    __slots__ = ("tenant", "generated_unix_ms", "purposes", "domains", "record_policies", "keys", "measures", "settings", "principals", "audit")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    GENERATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    DOMAINS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_POLICIES_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    MEASURES_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_FIELD_NUMBER: _ClassVar[int]
+    tenant: Tenant
+    generated_unix_ms: int
+    purposes: _containers.RepeatedCompositeFieldContainer[ProcessingPurpose]
+    domains: _containers.RepeatedCompositeFieldContainer[ProcessingDomain]
+    record_policies: _containers.RepeatedCompositeFieldContainer[RecordPolicy]
+    keys: ProcessingKeys
+    measures: _containers.RepeatedCompositeFieldContainer[ProcessingMeasure]
+    settings: TenantSettings
+    principals: _containers.RepeatedCompositeFieldContainer[RoleCount]
+    audit: ProcessingAudit
+    def __init__(self, tenant: _Optional[_Union[Tenant, _Mapping]] = ..., generated_unix_ms: _Optional[int] = ..., purposes: _Optional[_Iterable[_Union[ProcessingPurpose, _Mapping]]] = ..., domains: _Optional[_Iterable[_Union[ProcessingDomain, _Mapping]]] = ..., record_policies: _Optional[_Iterable[_Union[RecordPolicy, _Mapping]]] = ..., keys: _Optional[_Union[ProcessingKeys, _Mapping]] = ..., measures: _Optional[_Iterable[_Union[ProcessingMeasure, _Mapping]]] = ..., settings: _Optional[_Union[TenantSettings, _Mapping]] = ..., principals: _Optional[_Iterable[_Union[RoleCount, _Mapping]]] = ..., audit: _Optional[_Union[ProcessingAudit, _Mapping]] = ...) -> None: ...
+
+class ProcessingPurpose(_message.Message):
+    __slots__ = ("purpose", "current_text", "consents_granted", "consents_withdrawn", "consents_expired", "reidentifiers")
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_TEXT_FIELD_NUMBER: _ClassVar[int]
+    CONSENTS_GRANTED_FIELD_NUMBER: _ClassVar[int]
+    CONSENTS_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
+    CONSENTS_EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    REIDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    purpose: Purpose
+    current_text: ConsentText
+    consents_granted: int
+    consents_withdrawn: int
+    consents_expired: int
+    reidentifiers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, purpose: _Optional[_Union[Purpose, _Mapping]] = ..., current_text: _Optional[_Union[ConsentText, _Mapping]] = ..., consents_granted: _Optional[int] = ..., consents_withdrawn: _Optional[int] = ..., consents_expired: _Optional[int] = ..., reidentifiers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ProcessingDomain(_message.Message):
+    __slots__ = ("domain", "mappings", "purposes")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    MAPPINGS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    domain: Domain
+    mappings: int
+    purposes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, domain: _Optional[_Union[Domain, _Mapping]] = ..., mappings: _Optional[int] = ..., purposes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ProcessingKeys(_message.Message):
+    __slots__ = ("root_provider", "root_fit_for_production", "unseal_threshold", "unseal_shares", "tenant_key_versions")
+    ROOT_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    ROOT_FIT_FOR_PRODUCTION_FIELD_NUMBER: _ClassVar[int]
+    UNSEAL_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    UNSEAL_SHARES_FIELD_NUMBER: _ClassVar[int]
+    TENANT_KEY_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    root_provider: str
+    root_fit_for_production: bool
+    unseal_threshold: int
+    unseal_shares: int
+    tenant_key_versions: _containers.RepeatedCompositeFieldContainer[_keys_pb2.KeyVersionInfo]
+    def __init__(self, root_provider: _Optional[str] = ..., root_fit_for_production: _Optional[bool] = ..., unseal_threshold: _Optional[int] = ..., unseal_shares: _Optional[int] = ..., tenant_key_versions: _Optional[_Iterable[_Union[_keys_pb2.KeyVersionInfo, _Mapping]]] = ...) -> None: ...
+
+class ProcessingMeasure(_message.Message):
+    __slots__ = ("name", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class RoleCount(_message.Message):
+    __slots__ = ("role", "principals")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
+    role: _common_pb2.Role
+    principals: int
+    def __init__(self, role: _Optional[_Union[_common_pb2.Role, str]] = ..., principals: _Optional[int] = ...) -> None: ...
+
+class ProcessingAudit(_message.Message):
+    __slots__ = ("entries", "checkpoints", "last_checkpoint_unix_ms")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHECKPOINT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    entries: int
+    checkpoints: int
+    last_checkpoint_unix_ms: int
+    def __init__(self, entries: _Optional[int] = ..., checkpoints: _Optional[int] = ..., last_checkpoint_unix_ms: _Optional[int] = ...) -> None: ...

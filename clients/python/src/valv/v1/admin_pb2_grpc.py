@@ -123,6 +123,11 @@ class AdminServiceStub:
                 request_serializer=valv_dot_v1_dot_admin__pb2.DeleteRecordPolicyRequest.SerializeToString,
                 response_deserializer=valv_dot_v1_dot_admin__pb2.DeleteRecordPolicyResponse.FromString,
                 _registered_method=True)
+        self.GetRecordOfProcessing = channel.unary_unary(
+                '/valv.v1.AdminService/GetRecordOfProcessing',
+                request_serializer=valv_dot_v1_dot_admin__pb2.GetRecordOfProcessingRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_admin__pb2.RecordOfProcessing.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -261,6 +266,17 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRecordOfProcessing(self, request, context):
+        """What the vault knows for the tenant's record of processing activities (GDPR Art. 30): the
+        purposes with their legal bases and consent texts, the identifiers each domain holds and for
+        how long, who may re-identify for which purpose, the record policies, where the keys live,
+        the technical measures in force, and counts. Mappings and consents are counted when asked
+        (a walk over the tenant's records). Needs `tenant-admin` or `auditor`; audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -348,6 +364,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DeleteRecordPolicy,
                     request_deserializer=valv_dot_v1_dot_admin__pb2.DeleteRecordPolicyRequest.FromString,
                     response_serializer=valv_dot_v1_dot_admin__pb2.DeleteRecordPolicyResponse.SerializeToString,
+            ),
+            'GetRecordOfProcessing': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecordOfProcessing,
+                    request_deserializer=valv_dot_v1_dot_admin__pb2.GetRecordOfProcessingRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_admin__pb2.RecordOfProcessing.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -813,6 +834,33 @@ class AdminService:
             '/valv.v1.AdminService/DeleteRecordPolicy',
             valv_dot_v1_dot_admin__pb2.DeleteRecordPolicyRequest.SerializeToString,
             valv_dot_v1_dot_admin__pb2.DeleteRecordPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecordOfProcessing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valv.v1.AdminService/GetRecordOfProcessing',
+            valv_dot_v1_dot_admin__pb2.GetRecordOfProcessingRequest.SerializeToString,
+            valv_dot_v1_dot_admin__pb2.RecordOfProcessing.FromString,
             options,
             channel_credentials,
             insecure,
