@@ -19,7 +19,19 @@ use crate::{
 /// The key service.
 pub struct KeyApi(pub Arc<App>);
 
-pub(super) fn state(s: KeyState) -> pb::KeyVersionState {
+/// A key version as the wire shows it.
+pub(super) fn version_info(app: &App, v: &keys::VersionInfo) -> pb::KeyVersionInfo {
+    pb::KeyVersionInfo {
+        version: v.version,
+        state: state(v.state).into(),
+        created_unix_ms: v.created_ms,
+        records: v.records,
+        encryptions: v.encryptions,
+        budget: app.limits.key_use_budget,
+    }
+}
+
+fn state(s: KeyState) -> pb::KeyVersionState {
     match s {
         KeyState::Active => pb::KeyVersionState::Active,
         KeyState::DecryptOnly => pb::KeyVersionState::DecryptOnly,
@@ -66,15 +78,8 @@ impl KeyService for KeyApi {
         let versions = keys::list_versions(&self.0, &caller)
             .await
             .map_err(to_status)?
-            .into_iter()
-            .map(|v| pb::KeyVersionInfo {
-                version: v.version,
-                state: state(v.state).into(),
-                created_unix_ms: v.created_ms,
-                records: v.records,
-                encryptions: v.encryptions,
-                budget: self.0.limits.key_use_budget,
-            })
+            .iter()
+            .map(|v| version_info(&self.0, v))
             .collect();
         Ok(Response::new(pb::ListKeyVersionsResponse { versions }))
     }

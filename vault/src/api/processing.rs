@@ -2,7 +2,7 @@
 
 use valv_proto::v1 as pb;
 
-use super::{convert, keys::state};
+use super::{convert, keys::version_info};
 use crate::{app::App, ops::processing::ProcessingRecord};
 
 /// Record → wire.
@@ -31,14 +31,7 @@ pub fn record(app: &App, r: &ProcessingRecord) -> pb::RecordOfProcessing {
     let tenant_key_versions = r
         .key_versions
         .iter()
-        .map(|v| pb::KeyVersionInfo {
-            version: v.version,
-            state: state(v.state).into(),
-            created_unix_ms: v.created_ms,
-            records: v.records,
-            encryptions: v.encryptions,
-            budget: app.limits.key_use_budget,
-        })
+        .map(|v| version_info(app, v))
         .collect();
     pb::RecordOfProcessing {
         tenant: Some(convert::tenant(&r.tenant)),
