@@ -1,5 +1,6 @@
 """Plots a soak table (the Markdown rows `valvctl bench --soak-minutes` prints) as a PNG:
-p50 and p99 latency, and the server's resident memory and open files, per minute; or several
+p50 and p99 latency (and the disk's own flush p99 when the table has it), and the server's
+resident memory and open files, per minute; or several
 runs side by side (p99 on a log scale, and memory), each table with its label.
 
     python3 tools/plot_soak.py soak.md soak.png     (needs matplotlib)
@@ -28,6 +29,9 @@ def main(source, target):
     fig, (lat, mem) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
     lat.plot(minute, [r[4] for r in data], label="p50")
     lat.plot(minute, [r[5] for r in data], label="p99")
+    if data and len(data[0]) == 10:
+        # The disk probe's own flushes in the data directory: a slow disk shows here too.
+        lat.plot(minute, [r[9] for r in data], label="disk flush p99", linestyle="--")
     lat.set_ylabel("latency (ms)")
     lat.set_ylim(bottom=0)
     lat.legend()
