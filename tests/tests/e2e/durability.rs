@@ -103,3 +103,38 @@ async fn every_pseudonym_handed_out_survives_kill_9() {
     assert!(keyed.iter().all(|(_, _, p)| !other.contains(p)));
     server.terminate();
 }
+
+/// A first start cut off after its operator was stored but before the token file got its name
+/// leaves `operator.token.new` and no `operator.token`: the next start finishes it, so the
+/// operator's token is not lost. A pending token that names no stored operator is removed and
+/// never installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_cut_off_before_the_token_file_was_named_is_finished_by_the_next() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let (data, log) = (dir.path().join("data"), dir.path().join("server.log"));
+    let (named, pending) = (data.join("operator.token"), data.join("operator.token.new"));
+    let server = spawn(BIN, &data, &log);
+    let token = server.operator_token.clone();
+    assert!(!token.is_empty());
+    server.kill_9();
+    std::fs::rename(&named, &pending).unwrap();
+
+    let server = spawn(BIN, &data, &log);
+    assert_eq!(server.operator_token, token);
+    assert!(!pending.exists());
+    let operator = server.client(&token).await;
+    operator
+        .pseudonyms()
+        .get_limits(pb::GetLimitsRequest {})
+        .await
+        .unwrap();
+    server.kill_9();
+
+    let stranger = format!("valv_0123456789abcdef_{}", "a".repeat(52));
+    std::fs::write(&pending, &stranger).unwrap();
+    let server = spawn(BIN, &data, &log);
+    assert!(!pending.exists(), "a token nobody has was left in place");
+    assert_eq!(std::fs::read_to_string(&named).unwrap().trim(), token);
+    server.terminate();
+}

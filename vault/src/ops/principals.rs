@@ -53,22 +53,6 @@ pub(crate) fn record(
     }
 }
 
-/// Stores a new principal whose token goes to its creator; returns it with the token.
-pub(crate) async fn new_principal(
-    app: &App,
-    tenant_id: Option<u64>,
-    name: &str,
-    roles: Vec<Role>,
-    purposes: Vec<String>,
-    created_by: &str,
-) -> VaultResult<(PrincipalRecord, SecretBytes)> {
-    let mut principal = record(app, tenant_id, name, roles, purposes, created_by);
-    let (token, hash) = token::secret_for(token::TOKEN, &principal.id);
-    principal.token_sha256 = hash;
-    app.put_principal(&principal).await?;
-    Ok((principal, token))
-}
-
 fn chain_of(principal: &PrincipalRecord) -> u64 {
     principal.tenant_id.unwrap_or(OPERATOR_CHAIN)
 }

@@ -12,7 +12,11 @@ use std::{
 use valv_kms::TenantKeys;
 
 use crate::{
-    app::App, audit::OPERATOR_CHAIN, ops::principals::new_principal, store::records::Role,
+    app::App,
+    audit::OPERATOR_CHAIN,
+    authz::token,
+    ops::principals::record,
+    store::records::{PrincipalRecord, Role},
 };
 
 /// Where the first operator token is written (mode 0600) on first start.
@@ -149,33 +153,94 @@ async fn ensure_operator_chain_keys(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// On an empty store, creates the first operator and writes its token to a 0600 file.
-async fn ensure_operator(app: &App, data_dir: &Path) -> anyhow::Result<()> {
-    if !app.principals(None).await?.is_empty() {
-        return Ok(());
-    }
-    let (principal, token) = new_principal(app, None, "operator", vec![Role::Operator], vec![], "")
-        .await
-        .map_err(|e| anyhow::anyhow!("creating the first operator: {e}"))?;
-    let path = operator_token_path(data_dir);
+/// Where the first operator token waits while the operator it belongs to is being stored.
+fn pending_token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("operator.token.new")
+}
+
+/// Writes `token` to `path` (mode 0600) and makes the file and its name durable.
+fn write_token_durably(path: &Path, token: &[u8]) -> anyhow::Result<()> {
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&path)?;
-    f.write_all(token.expose_secret())?;
+        .open(path)?;
+    f.write_all(token)?;
     f.write_all(b"\n")?;
     f.sync_all()?;
-    // The file's name too: a power cut must not leave an operator nobody has the token of.
+    sync_parent(path)
+}
+
+fn sync_parent(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::File::open(dir)?.sync_all()?;
     }
+    Ok(())
+}
+
+/// On an empty store, creates the first operator and writes its token to a 0600 file — in an
+/// order a power cut cannot turn into an operator whose token nobody has: the token goes to
+/// `operator.token.new` (durable), then the principal into the store (durable), then the file
+/// is renamed to `operator.token`. A start that finds the store holding principals and a
+/// pending file whose token is a stored operator's finishes the rename; a pending file that
+/// names nobody is a leftover of a start cut off before its principal was stored, and goes.
+async fn ensure_operator(app: &App, data_dir: &Path) -> anyhow::Result<()> {
+    let path = operator_token_path(data_dir);
+    let pending = pending_token_path(data_dir);
+    let principals = app.principals(None).await?;
+    if !principals.is_empty() {
+        return finish_pending_token(&pending, &path, &principals);
+    }
+    let mut principal = record(app, None, "operator", vec![Role::Operator], vec![], "");
+    let (token, hash) = token::secret_for(token::TOKEN, &principal.id);
+    principal.token_sha256 = hash;
+    write_token_durably(&pending, token.expose_secret())?;
+    app.put_principal(&principal)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first operator: {e}"))?;
     app.store.sync().await?;
+    std::fs::rename(&pending, &path)?;
+    sync_parent(&path)?;
     tracing::warn!(
         path = %path.display(),
         principal = %principal.id,
         "first start: created the operator principal; its bearer token is in this file (mode 0600), shown nowhere else"
     );
+    Ok(())
+}
+
+/// Finishes (or clears) a first start that a crash cut off after its token file was written.
+fn finish_pending_token(
+    pending: &Path,
+    path: &Path,
+    principals: &[PrincipalRecord],
+) -> anyhow::Result<()> {
+    let Ok(text) = std::fs::read_to_string(pending) else {
+        return Ok(());
+    };
+    let belongs = token::parse(text.trim()).is_some_and(|(id, secret)| {
+        principals.iter().any(|p| {
+            p.id == id
+                && p.tenant_id.is_none()
+                && !p.revoked
+                && token::verify(secret, &p.token_sha256)
+        })
+    });
+    if belongs && !path.exists() {
+        std::fs::rename(pending, path)?;
+        sync_parent(path)?;
+        tracing::warn!(
+            path = %path.display(),
+            "the first start was cut off before it handed over the operator token: it is in this file now (mode 0600)"
+        );
+    } else {
+        std::fs::remove_file(pending)?;
+        sync_parent(pending)?;
+        tracing::warn!(
+            path = %pending.display(),
+            "removed a first operator token that no stored operator has (left by a start cut off before storing it)"
+        );
+    }
     Ok(())
 }
