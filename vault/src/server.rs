@@ -41,22 +41,11 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, lets in-flight calls finish, and waits for the server to end.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.wait().await
-    }
-
-    /// Waits until the server ends (and then stops its background tasks).
-    pub async fn wait(mut self) -> anyhow::Result<()> {
-        let result = (&mut self.task).await;
-        for task in &self.background {
-            task.abort();
-        }
-        result.context("server task")?.context("server")?;
-        Ok(())
+    /// Stops accepting, lets every call in flight finish, and waits for the server to end (the
+    /// in-process servers of tests; `valv serve` drains with a grace period instead).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        // `timeout` treats a deadline past the end of time as never.
+        self.drain(Duration::MAX).await
     }
 
     /// Stops accepting and lets calls in flight finish for at most `grace`, then ends the

@@ -179,5 +179,15 @@ async fn a_configured_tenant_s_record_matches_its_golden_files() {
     for id in PATIENTS {
         assert!(!page.contains(id) && !page.contains(&id.replace('-', "")));
     }
+    // Anyone else is told which roles may read it.
+    let refused = server
+        .client(&t.tokenizer)
+        .await
+        .admin()
+        .get_record_of_processing(pb::GetRecordOfProcessingRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    assert_eq!(refused.message(), "role tenant-admin or auditor required");
     server.stop().await;
 }

@@ -96,9 +96,14 @@ pub struct ProcessingRecord {
 
 /// Gathers the record (tenant-admin, auditor) and records that it was read.
 pub async fn record(app: &Arc<App>, caller: &Caller) -> VaultResult<ProcessingRecord> {
-    let tenant_id = caller
-        .tenant_with(Role::TenantAdmin)
-        .or_else(|_| caller.tenant_with(Role::Auditor))?;
+    if !caller.principal.roles.contains(&Role::TenantAdmin)
+        && !caller.principal.roles.contains(&Role::Auditor)
+    {
+        return Err(crate::error::VaultError::PermissionDenied(
+            "role tenant-admin or auditor required".into(),
+        ));
+    }
+    let tenant_id = caller.tenant()?;
     let tenant = app
         .tenant(tenant_id)
         .await?

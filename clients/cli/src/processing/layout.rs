@@ -3,6 +3,15 @@
 
 use super::Document;
 
+/// A table, or "None." when it has no rows.
+fn table(head: Vec<&'static str>, rows: Vec<Vec<String>>) -> Block {
+    if rows.is_empty() {
+        Block::Para("None.".into())
+    } else {
+        Block::Table(head, rows)
+    }
+}
+
 /// One block of the page (text only: each renderer escapes it its own way).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Block {
@@ -32,7 +41,7 @@ fn list(items: &[String]) -> String {
 
 fn purposes(doc: &Document, out: &mut Vec<Block>) {
     out.push(Block::Heading(2, "Purposes and legal bases".into()));
-    out.push(Block::Table(
+    out.push(table(
         vec![
             "purpose",
             "legal basis",
@@ -93,7 +102,7 @@ fn purposes(doc: &Document, out: &mut Vec<Block>) {
 
 fn domains_and_policies(doc: &Document, out: &mut Vec<Block>) {
     out.push(Block::Heading(2, "Identifiers held (domains)".into()));
-    out.push(Block::Table(
+    out.push(table(
         vec![
             "domain",
             "identifiers",
@@ -164,7 +173,7 @@ fn keys_measures_access(doc: &Document, out: &mut Vec<Block>) {
         doc.keys.root_provider,
         yes(doc.keys.root_fit_for_production)
     )));
-    out.push(Block::Table(
+    out.push(table(
         vec![
             "tenant key version",
             "state",
