@@ -294,6 +294,7 @@ pub async fn start_configured(
         postgres: None,
         sled: valv::store::sled::SledOptions::default(),
         node_id: None,
+        traces: None,
     };
     configure(&mut config);
     let scheme = if matches!(config.tls, TlsMode::InsecurePlaintext) {

@@ -86,6 +86,12 @@ pub async fn open(
             Arc::new(SledStore::open_with(&dir, options)?)
         }
     };
+    // Each store call its own span, while there is a collector to send them to.
+    let store: Arc<dyn Store> = if crate::observe::traces::exporting() {
+        Arc::new(crate::store::traced::Traced::new(store))
+    } else {
+        store
+    };
     let mut app = App::new(store, slot, seal, clock, limits, checkpoint_entries)?;
     app.node_id = node_id.unwrap_or_else(|| crate::app::default_node_id(data_dir));
     let app = Arc::new(app);

@@ -192,6 +192,8 @@ pub struct ServeConfig {
     /// This node's name as a job-lease holder (default: host name and a digest of the data
     /// directory's path).
     pub node_id: Option<String>,
+    /// Where to send OpenTelemetry traces (OTLP/gRPC); off when `None`.
+    pub traces: Option<crate::observe::traces::TraceSettings>,
 }
 
 impl ServeConfig {
@@ -209,6 +211,9 @@ impl ServeConfig {
         }
         if let RootConfig::Pkcs11(hsm) = &self.root {
             files.push(hsm.module.as_path());
+        }
+        if let Some(traces) = &self.traces {
+            files.extend(traces.ca.as_deref());
         }
         files
     }
@@ -262,6 +267,7 @@ mod tests {
             postgres: None,
             sled: crate::store::sled::SledOptions::default(),
             node_id: None,
+            traces: None,
         }
     }
 

@@ -37,5 +37,6 @@ mod retention;
 mod sealed;
 mod service;
 mod subjects;
+mod traces;
 mod walkthrough;
 mod witness;

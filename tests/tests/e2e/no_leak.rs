@@ -10,19 +10,19 @@ use valv_e2e::{pb, *};
 const BIN: &str = env!("CARGO_BIN_EXE_valv-under-test");
 
 /// What a workload leaves to look through for identifiers.
-struct Workload {
+pub(crate) struct Workload {
     /// Identifiers sent (valid and invalid), in the forms sent.
-    secrets: Vec<String>,
+    pub(crate) secrets: Vec<String>,
     /// Error messages the vault answered with.
     messages: Vec<String>,
     /// The metrics page after the workload.
     metrics: String,
     /// Bearer tokens in use.
-    tokens: Vec<String>,
+    pub(crate) tokens: Vec<String>,
 }
 
 /// Every kind of act that handles identifiers, against `server`.
-async fn workload(server: &ChildServer) -> Workload {
+pub(crate) async fn workload(server: &ChildServer) -> Workload {
     let operator = server.client(&server.operator_token).await;
     let t = setup_tenant(
         &operator,

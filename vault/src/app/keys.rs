@@ -352,7 +352,8 @@ impl KeyCache {
         let KeyRingEdit { keys, read } = edit;
         let tenant_id = keys.tenant_id();
         let _root = self.root_in_use().await;
-        let wrapped = keys.wrap(self.root().as_ref())?;
+        let wrapped = tracing::debug_span!(target: "valv::keys", "keys.wrap_ring")
+            .in_scope(|| keys.wrap(self.root().as_ref()))?;
         if !self.store.replace_tenant_keys(&read, &wrapped).await? {
             return Err(VaultError::Aborted(
                 "the key ring was changed by another node meanwhile; nothing was changed, try again"
@@ -391,6 +392,8 @@ impl KeyCache {
     /// it at once; a key file or a seal file once the operator copied the new one here).
     /// Otherwise the error names both keys and what to do; nothing is unwrapped.
     fn unwrap_ring(&self, wrapped: &WrappedTenantKeys) -> VaultResult<TenantKeys> {
+        // The root provider's part (an HSM's round trip, with a PKCS#11 root key).
+        let _span = tracing::debug_span!(target: "valv::keys", "keys.unwrap_ring").entered();
         let root = self.root();
         let wanted = &wrapped.subject.root_key_id;
         let slot = self.root_slot();
@@ -448,6 +451,7 @@ impl KeyCache {
             return Ok(Arc::clone(k));
         }
         let tenant = self.tenant_keys(domain.tenant_id).await?;
+        let _span = tracing::debug_span!(target: "valv::keys", "keys.derive_domain").entered();
         let purpose = match domain.scheme {
             Scheme::Keyed => DerivedKeyPurpose::PseudonymMac,
             Scheme::Random => DerivedKeyPurpose::BlindIndex,

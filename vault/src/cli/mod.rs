@@ -13,7 +13,12 @@ use self::{
     serve_args::{LogFormat, ServeArgs},
     store_cmd::{MigrateArgs, store_migrate},
 };
-use crate::{config::ServeConfig, engine::clock::SystemClock, server};
+use crate::{
+    config::ServeConfig,
+    engine::clock::SystemClock,
+    observe::traces::{TraceSettings, Traces},
+    server,
+};
 
 /// Valv: pseudonymisation and identifier vault.
 #[derive(Debug, Parser)]
@@ -113,21 +118,44 @@ fn quiet_sled(filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvF
     }
 }
 
-fn init_logging(format: LogFormat, level: &str) {
+/// The log on stderr, and with `traces` the exporter that sends spans to a collector (`None`
+/// when there is none to start; why it could not start is an error).
+fn init_logging(
+    format: LogFormat,
+    level: &str,
+    traces: Option<&TraceSettings>,
+) -> Result<Option<Traces>, String> {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     // RUST_LOG (full filter syntax) wins over --log-level.
     let filter = quiet_sled(
         tracing_subscriber::EnvFilter::try_from_default_env()
             .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
     );
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let log = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed(),
+    }
+    .with_filter(filter);
+    let (traces, export) = match traces {
+        Some(settings) => {
+            let (traces, layer) = Traces::start(settings)?;
+            (Some(traces), Some(layer))
+        }
+        None => (None, None),
     };
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(export)
+        .try_init();
+    Ok(traces)
 }
 
 /// Entry point of the `valv` binary.
@@ -200,10 +228,17 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 
 /// `valv serve`: logging, the settings, the runtime, serving until a signal.
 fn serve_main(args: ServeArgs) -> ExitCode {
-    init_logging(args.log_format, &args.log_level);
+    let (format, level) = (args.log_format, args.log_level.clone());
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = match args.into_config() {
         Ok(config) => config,
+        Err(e) => {
+            eprintln!("valv: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let traces = match init_logging(format, &level, config.traces.as_ref()) {
+        Ok(traces) => traces,
         Err(e) => {
             eprintln!("valv: {e}");
             return ExitCode::FAILURE;
@@ -216,6 +251,10 @@ fn serve_main(args: ServeArgs) -> ExitCode {
     // Work still running on the blocking pool (a store call cut off by the drain) must not keep
     // the process from ending; what it wrote was never acknowledged.
     runtime.shutdown_timeout(RUNTIME_STOP);
+    // The spans of the last calls leave after the server has stopped.
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

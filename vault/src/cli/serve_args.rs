@@ -165,6 +165,13 @@ pub(super) struct ServeArgs {
     /// Serve Prometheus metrics (plain HTTP, `GET /metrics`) on this address; off when unset.
     #[arg(long, env = "VALV_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// Send OpenTelemetry traces (OTLP over gRPC) to this collector: `https://host:4317`, or
+    /// `http://` to a collector on loopback. Off when unset.
+    #[arg(long, env = "VALV_OTLP_ENDPOINT", value_parser = crate::observe::traces::check_endpoint)]
+    otlp_endpoint: Option<String>,
+    /// CA (PEM) that signed the collector's certificate (an https endpoint needs it).
+    #[arg(long, env = "VALV_OTLP_CA", requires = "otlp_endpoint")]
+    otlp_ca: Option<PathBuf>,
     /// Sign each audit chain's head after this many new entries.
     #[arg(long, env = "VALV_AUDIT_CHECKPOINT_ENTRIES", default_value_t = 1000)]
     audit_checkpoint_entries: u64,
@@ -340,6 +347,16 @@ impl ServeArgs {
             (false, Some(cert), Some(key)) => TlsMode::Files { cert, key },
             _ => TlsMode::Development,
         };
+        let traces = args
+            .otlp_endpoint
+            .map(|endpoint| crate::observe::traces::TraceSettings {
+                endpoint,
+                ca: args.otlp_ca,
+                node: args
+                    .node_id
+                    .clone()
+                    .unwrap_or_else(|| crate::app::default_node_id(&args.data_dir)),
+            });
         Ok(ServeConfig {
             listen: args.listen,
             data_dir: args.data_dir,
@@ -381,6 +398,7 @@ impl ServeArgs {
             sled: crate::store::sled::SledOptions {
                 cache_bytes: args.store_cache_mib * 1024 * 1024,
             },
+            traces,
             node_id: args.node_id,
         })
     }

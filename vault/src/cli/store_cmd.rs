@@ -57,7 +57,7 @@ async fn open_store(
 
 /// `valv store migrate`: progress on stderr, the comparison on stdout; exit 1 on any difference.
 pub(super) fn store_migrate(args: &MigrateArgs) -> ExitCode {
-    init_logging(LogFormat::Text, "warn");
+    let _ = init_logging(LogFormat::Text, "warn", None);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let run = async {
         let from = open_store(&args.from, args.store_ca.as_ref(), false).await?;

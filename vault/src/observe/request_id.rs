@@ -1,6 +1,7 @@
 //! A tower layer around every gRPC call: takes the caller's `x-request-id` (or makes one),
 //! passes it on to the handlers (which write it into audit entries), returns it in the
-//! response metadata, opens the call's span, and logs and counts the call when it completes.
+//! response metadata, opens the call's span (joined to the caller's trace when traces are
+//! exported), and logs and counts the call when it completes.
 
 use std::{
     future::Future,
@@ -13,6 +14,7 @@ use std::{
 use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
 use tracing::{Instrument, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::metrics::Metrics;
 
@@ -106,7 +108,21 @@ where
             request_id = %id,
             tenant = Empty,
             principal = Empty,
+            status = Empty,
+            latency_ms = Empty,
+            otel.name = Empty,
+            otel.kind = Empty,
+            otel.status_code = Empty,
         );
+        let exporting = super::traces::exporting();
+        if exporting {
+            span.record("otel.name", method.trim_start_matches('/'));
+            span.record("otel.kind", "server");
+            if let Some(parent) = super::traces::caller_context(request.headers()) {
+                // A span that is not exported has no parent to set: nothing to report.
+                let _ = span.set_parent(parent);
+            }
+        }
         // The clone that was made ready is the one to call (tower's contract).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -128,6 +144,15 @@ where
                     tracing::debug!(status = code, latency_ms, "rpc done");
                 } else {
                     tracing::info!(status = code, latency_ms, "rpc done");
+                }
+                // After the log line, which has them already.
+                if exporting {
+                    let span = tracing::Span::current();
+                    span.record("status", code);
+                    span.record("latency_ms", latency_ms);
+                    if code != 0 {
+                        span.record("otel.status_code", "ERROR");
+                    }
                 }
                 Ok(response)
             }

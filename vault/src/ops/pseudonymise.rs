@@ -100,17 +100,20 @@ pub async fn pseudonymise(
         slots,
         mut candidates,
         returning,
-    } = prepare(
-        batch,
-        &keys.pseudonym,
-        &identifiers,
-        today,
-        app.limits.max_identifier_bytes,
-        Erasures {
-            hasher: &keys.subject,
-            erased: &erased,
-        },
-    );
+    } = tracing::debug_span!(target: "valv::keys", "keys.pseudonyms", items = identifiers.len())
+        .in_scope(|| {
+            prepare(
+                batch,
+                &keys.pseudonym,
+                &identifiers,
+                today,
+                app.limits.max_identifier_bytes,
+                Erasures {
+                    hasher: &keys.subject,
+                    erased: &erased,
+                },
+            )
+        });
     drop(identifiers);
 
     // Which identifiers have a mapping already: deterministic schemes ask for the pseudonym,
@@ -209,6 +212,8 @@ pub async fn pseudonymise(
 
     let mut rows = Vec::new();
     let mut row_of = vec![None; candidates.len()];
+    let sealing = tracing::debug_span!(target: "valv::keys", "keys.seal", items = to_seal);
+    let in_sealing = sealing.enter();
     for (
         i,
         Candidate {
@@ -254,6 +259,8 @@ pub async fn pseudonymise(
             },
         });
     }
+    drop(in_sealing);
+    drop(sealing);
     let keyed_rows: Vec<(Vec<u8>, SubjectHandle)> = if domain.scheme == Scheme::Keyed {
         rows.iter()
             .map(|r| (r.pseudonym.clone(), r.record.subject))

@@ -133,6 +133,9 @@ pub async fn reidentify(
     entry.domain = Some(domain.name.clone());
     entry.purpose = Some(purpose.name.clone());
     let mut released = 0u64;
+    // The decryptions' share of the call (a trace shows the time spent inside, `busy_ns`).
+    let opening =
+        tracing::debug_span!(target: "valv::keys", "keys.open", released = tracing::field::Empty);
     let mut used = Vec::new();
     for (i, text) in pseudonyms.iter().enumerate() {
         let mapping = mappings[i].as_ref();
@@ -166,7 +169,8 @@ pub async fn reidentify(
                         "reversible mapping without ciphertext".into(),
                     ));
                 }
-                let opened = data_keys.as_mut().map(|k| k.open(&p.0, m)).transpose();
+                let opened =
+                    opening.in_scope(|| data_keys.as_mut().map(|k| k.open(&p.0, m)).transpose());
                 if let Err(VaultError::Tampered(_)) = &opened {
                     // The whole call is refused: a row changed outside the vault is never used.
                     return Err(app.tampered("mapping", tenant_id, text).await);
@@ -193,6 +197,8 @@ pub async fn reidentify(
         let old_epoch = matched && mapping.is_some_and(|m| m.epoch < domain.epoch);
         decided.push((verdict, identifier, old_epoch));
     }
+    opening.record("released", released);
+    drop(opening);
     entry.counts = vec![
         ("items".into(), pseudonyms.len() as u64),
         ("released".into(), released),

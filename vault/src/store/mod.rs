@@ -38,6 +38,7 @@ pub mod postgres;
 /// The stored records (kept under this name for callers of the store).
 pub use crate::model::records;
 pub mod sled;
+pub mod traced;
 
 mod audit;
 mod consents;
