@@ -43,14 +43,22 @@ impl TraceService for Collector {
     }
 }
 
-/// Starts the collector on a loopback port (plaintext: the vault allows that on loopback).
-async fn collector() -> (Collector, std::net::SocketAddr) {
+/// Starts the collector on a loopback port: plaintext (the vault allows that on loopback), or
+/// TLS with the certificate given.
+async fn collector(tls: Option<&Issued>) -> (Collector, std::net::SocketAddr) {
     let collector = Collector::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let service = TraceServiceServer::new(collector.clone());
+    let mut server = tonic::transport::Server::builder();
+    if let Some(issued) = tls {
+        let identity = tonic::transport::Identity::from_pem(&issued.cert_pem, &issued.key_pem);
+        server = server
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .unwrap();
+    }
     tokio::spawn(
-        tonic::transport::Server::builder()
+        server
             .add_service(service)
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
@@ -77,7 +85,7 @@ fn attributes(span: &Span) -> HashMap<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traces_of_a_full_workload_reach_the_collector_without_an_identifier() {
     init();
-    let (collector, addr) = collector().await;
+    let (collector, addr) = collector(None).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("server.log");
@@ -237,6 +245,58 @@ async fn traces_of_a_full_workload_reach_the_collector_without_an_identifier() {
             .filter(|s| s.trace_id != joined[0].trace_id)
             .all(|s| s.parent_span_id.is_empty())
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_a_collector_over_tls_with_its_ca() {
+    init();
+    let ca = TestCa::new();
+    let (collector, addr) = collector(Some(&ca.issue("localhost"))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("collector-ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let endpoint = format!("https://localhost:{}", addr.port());
+    let server = spawn_with(
+        BIN,
+        &data,
+        &log,
+        &[
+            "--otlp-endpoint",
+            &endpoint,
+            "--otlp-ca",
+            ca_file.to_str().unwrap(),
+        ],
+    );
+    let operator = server.client(&server.operator_token).await;
+    let t = setup_tenant(
+        &operator,
+        "tls",
+        &[("mail", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)],
+        &[],
+    )
+    .await;
+    let tok = server.client(&t.tokenizer).await;
+    pseudonymise_ok(&tok, "mail", &["anna@example.se"]).await;
+    server.terminate();
+    let spans: Vec<String> = collector
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .map(|s| s.name.clone())
+        .collect();
+    assert!(
+        spans.contains(&"valv.v1.PseudonymService/Pseudonymise".to_owned())
+            && spans.contains(&"store.insert_mappings".to_owned()),
+        "{spans:?}"
+    );
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!log_text.contains("anna@example.se"));
 }
 
 #[test]
