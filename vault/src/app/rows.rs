@@ -26,8 +26,8 @@ use crate::{
     },
     error::{VaultError, VaultResult},
     store::records::{
-        DomainRecord, MappingRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord,
-        TenantRecord,
+        AgreementRecord, DomainRecord, MappingRecord, PrincipalRecord, PurposeRecord,
+        RecordPolicyRecord, TenantRecord,
     },
 };
 
@@ -290,6 +290,31 @@ impl App {
         let mut p = policy.clone();
         self.seal(&mut p).await?;
         Ok(self.store.put_record_policy(&p).await?)
+    }
+
+    /// A sharing agreement, checked.
+    pub async fn agreement(
+        &self,
+        tenant_id: u64,
+        name: &str,
+    ) -> VaultResult<Option<AgreementRecord>> {
+        match self.store.agreement(tenant_id, name).await? {
+            Some(a) => Ok(Some(self.verified(a).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tenant's sharing agreements, checked.
+    pub async fn agreements(&self, tenant_id: u64) -> VaultResult<Vec<AgreementRecord>> {
+        let list = self.store.list_agreements(tenant_id).await?;
+        self.all_verified(list).await
+    }
+
+    /// Stores a new sharing agreement, sealed (`AlreadyExists` when the name is taken).
+    pub async fn create_agreement(&self, agreement: &AgreementRecord) -> VaultResult<()> {
+        let mut a = agreement.clone();
+        self.seal(&mut a).await?;
+        Ok(self.store.create_agreement(&a).await?)
     }
 
     /// A tenant's record (its settings), checked.

@@ -15,8 +15,8 @@ use valv_kms::SecretKey;
 use crate::{
     model::{ConsentEvent, ConsentEventKind, SubjectHandle},
     store::records::{
-        DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, RestrictionRecord,
-        TenantRecord, TombstoneRecord,
+        AgreementRecord, DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord,
+        RestrictionRecord, TenantRecord, TombstoneRecord,
     },
 };
 
@@ -110,6 +110,7 @@ authenticated!(
 authenticated!(PurposeRecord, "purpose", |r| r.tenant_id, name);
 authenticated!(DomainRecord, "domain", |r| r.tenant_id, name);
 authenticated!(RecordPolicyRecord, "record-policy", |r| r.tenant_id, name);
+authenticated!(AgreementRecord, "sharing-agreement", |r| r.tenant_id, name);
 
 authenticated!(RestrictionRecord, "restriction", subject);
 

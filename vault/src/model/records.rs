@@ -123,6 +123,39 @@ impl LegalBasis {
     }
 }
 
+/// A sharing agreement: pseudonyms of `from_domain` may be translated into `to_domain`'s for
+/// `purpose` until `valid_until_ms`, by translators holding the purpose. Immutable once stored;
+/// revoking deletes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgreementRecord {
+    /// Owning tenant.
+    pub tenant_id: u64,
+    /// Name, unique in the tenant.
+    pub name: String,
+    /// Domain whose pseudonyms are translated.
+    pub from_domain: String,
+    /// Domain the recipient's pseudonyms are in.
+    pub to_domain: String,
+    /// Purpose the translation serves (its legal basis decides whether consent is checked).
+    pub purpose: String,
+    /// Who receives the translated data (free text: an organisation, a study).
+    pub recipient: String,
+    /// Why the sharing is lawful (free text: the article, a contract, an ethics approval).
+    pub legal_basis: String,
+    /// Translations are refused from this time on (Unix ms).
+    pub valid_until_ms: i64,
+    /// When it was defined.
+    pub created_ms: i64,
+    /// Who defined it.
+    pub created_by: String,
+    /// Who approved it under the two-person rule (empty: not needed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub approved_by: String,
+    /// HMAC of the row under its tenant's row-integrity key (`engine::integrity`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
+}
+
 /// A record policy: which fields of a JSON record are identifiers of which domain, and which
 /// fields are dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

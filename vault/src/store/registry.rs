@@ -6,7 +6,10 @@ use valv_kms::WrappedTenantKeys;
 
 use super::{
     StoreResult,
-    records::{DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord},
+    records::{
+        AgreementRecord, DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord,
+        TenantRecord,
+    },
 };
 
 /// Tenants, domains, purposes, record policies and principals.
@@ -54,6 +57,16 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn purpose(&self, tenant_id: u64, name: &str) -> StoreResult<Option<PurposeRecord>>;
     /// All purposes of a tenant, by name.
     async fn list_purposes(&self, tenant_id: u64) -> StoreResult<Vec<PurposeRecord>>;
+
+    /// Stores a new sharing agreement; `AlreadyExists` when the tenant has one of that name
+    /// (atomic: of two nodes defining the same name, one wins).
+    async fn create_agreement(&self, agreement: &AgreementRecord) -> StoreResult<()>;
+    /// A tenant's sharing agreement by name.
+    async fn agreement(&self, tenant_id: u64, name: &str) -> StoreResult<Option<AgreementRecord>>;
+    /// A tenant's sharing agreements, by name.
+    async fn list_agreements(&self, tenant_id: u64) -> StoreResult<Vec<AgreementRecord>>;
+    /// Deletes a sharing agreement; false when there was none.
+    async fn delete_agreement(&self, tenant_id: u64, name: &str) -> StoreResult<bool>;
 
     /// Creates or replaces a record policy.
     async fn put_record_policy(&self, policy: &RecordPolicyRecord) -> StoreResult<()>;

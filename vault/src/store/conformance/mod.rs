@@ -31,6 +31,7 @@ macro_rules! conformance_suite {
                 domain_names_are_unique_per_tenant,
                 purposes_are_replaced_by_name,
                 record_policies_are_replaced_and_deleted_once,
+                sharing_agreements_are_created_once_and_deleted_once,
                 a_certificate_binds_one_principal,
                 replacing_a_principal_is_compare_and_swap,
             ],

@@ -6,7 +6,8 @@ use super::fixture::{domain, keys, tenant};
 use crate::store::{
     Store, StoreError,
     records::{
-        PrincipalRecord, PurposeRecord, RecordFieldRecord, RecordPolicyRecord, Role, TenantRecord,
+        AgreementRecord, PrincipalRecord, PurposeRecord, RecordFieldRecord, RecordPolicyRecord,
+        Role, TenantRecord,
     },
 };
 
@@ -207,6 +208,83 @@ pub(crate) async fn record_policies_are_replaced_and_deleted_once(shared: Arc<dy
     assert!(store.delete_record_policy(t.id, "visits").await.unwrap());
     assert!(!store.delete_record_policy(t.id, "visits").await.unwrap());
     assert!(store.list_record_policies(t.id).await.unwrap().is_empty());
+}
+
+/// Sharing agreements: per tenant, created once by name (atomically: of two concurrent
+/// creations one wins), deleted once.
+pub(crate) async fn sharing_agreements_are_created_once_and_deleted_once(shared: Arc<dyn Store>) {
+    let store: &dyn Store = shared.as_ref();
+    let t = tenant(store, "acme").await;
+    let agreement = AgreementRecord {
+        tenant_id: t.id,
+        name: "registry-study".into(),
+        from_domain: "patients".into(),
+        to_domain: "study".into(),
+        purpose: "research".into(),
+        recipient: "Registry centre".into(),
+        legal_basis: "Art. 9(2)(j)".into(),
+        valid_until_ms: 10,
+        created_ms: 1,
+        created_by: "a".into(),
+        ..AgreementRecord::default()
+    };
+    let rival = AgreementRecord {
+        recipient: "Someone else".into(),
+        ..agreement.clone()
+    };
+    let (a, b) = tokio::join!(
+        store.create_agreement(&agreement),
+        store.create_agreement(&rival)
+    );
+    assert_eq!(
+        [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    assert!(matches!(
+        a.err().or(b.err()),
+        Some(StoreError::AlreadyExists(_))
+    ));
+    let stored = store
+        .agreement(t.id, "registry-study")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.to_domain, "study");
+    assert_eq!(
+        store
+            .agreement(t.id + 1000, "registry-study")
+            .await
+            .unwrap(),
+        None
+    );
+    let second = AgreementRecord {
+        name: "audit-sample".into(),
+        ..agreement.clone()
+    };
+    store.create_agreement(&second).await.unwrap();
+    let names: Vec<String> = store
+        .list_agreements(t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, vec!["audit-sample", "registry-study"]);
+    assert!(store.list_agreements(t.id + 1000).await.unwrap().is_empty());
+    assert!(
+        store
+            .delete_agreement(t.id, "registry-study")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_agreement(t.id, "registry-study")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.list_agreements(t.id).await.unwrap().len(), 1);
 }
 
 fn principal(id: &str, tenant_id: Option<u64>, cert: Option<&str>) -> PrincipalRecord {

@@ -23,9 +23,9 @@ use valv_proto::v1::{AuditCheckpoint, AuditEntry};
 use super::{
     Durability, StoreError, StoreResult,
     records::{
-        ConsentTextRecord, DomainRecord, JobRecord, MappingRecord, PendingOpRecord,
-        PrincipalRecord, PurposeRecord, RecordPolicyRecord, RestrictionRecord, SubjectEventRecord,
-        TenantRecord, TombstoneRecord,
+        AgreementRecord, ConsentTextRecord, DomainRecord, JobRecord, MappingRecord,
+        PendingOpRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, RestrictionRecord,
+        SubjectEventRecord, TenantRecord, TombstoneRecord,
     },
 };
 use crate::model::{ConsentEvent, SubjectHandle};
@@ -162,6 +162,7 @@ struct State {
     domains: BTreeMap<(u64, String), DomainRecord>,
     purposes: BTreeMap<(u64, String), PurposeRecord>,
     policies: BTreeMap<(u64, String), RecordPolicyRecord>,
+    agreements: BTreeMap<(u64, String), AgreementRecord>,
     principals: BTreeMap<String, PrincipalRecord>,
     certs: BTreeMap<String, String>,
     mappings: BTreeMap<(u64, Vec<u8>), MappingRecord>,

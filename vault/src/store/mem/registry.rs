@@ -7,7 +7,7 @@ use super::{MemStore, State};
 use crate::store::{
     JobStore, KeyStore, RegistryStore, RotationPage, StoreError, StoreResult,
     records::{
-        DomainRecord, JobRecord, PendingOpRecord, PrincipalRecord, PurposeRecord,
+        AgreementRecord, DomainRecord, JobRecord, PendingOpRecord, PrincipalRecord, PurposeRecord,
         RecordPolicyRecord, TenantRecord,
     },
 };
@@ -145,6 +145,41 @@ impl RegistryStore for MemStore {
             .take_while(|((t, _), _)| *t == tenant_id)
             .map(|(_, p)| p.clone())
             .collect())
+    }
+
+    async fn create_agreement(&self, agreement: &AgreementRecord) -> StoreResult<()> {
+        let mut s = self.state("create_agreement")?;
+        let key = (agreement.tenant_id, agreement.name.clone());
+        if s.agreements.contains_key(&key) {
+            return Err(StoreError::AlreadyExists("sharing agreement"));
+        }
+        s.agreements.insert(key, agreement.clone());
+        Ok(())
+    }
+
+    async fn agreement(&self, tenant_id: u64, name: &str) -> StoreResult<Option<AgreementRecord>> {
+        Ok(self
+            .state("agreement")?
+            .agreements
+            .get(&(tenant_id, name.to_owned()))
+            .cloned())
+    }
+
+    async fn list_agreements(&self, tenant_id: u64) -> StoreResult<Vec<AgreementRecord>> {
+        let s = self.state("list_agreements")?;
+        Ok(s.agreements
+            .range((tenant_id, String::new())..)
+            .take_while(|((t, _), _)| *t == tenant_id)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    async fn delete_agreement(&self, tenant_id: u64, name: &str) -> StoreResult<bool> {
+        Ok(self
+            .state("delete_agreement")?
+            .agreements
+            .remove(&(tenant_id, name.to_owned()))
+            .is_some())
     }
 
     async fn put_record_policy(&self, policy: &RecordPolicyRecord) -> StoreResult<()> {

@@ -114,6 +114,12 @@ pub(super) async fn registry(
         for policy in from.list_record_policies(t.id).await? {
             to.put_record_policy(&policy).await?;
         }
+        for agreement in from.list_agreements(t.id).await? {
+            match to.create_agreement(&agreement).await {
+                Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         for p in from.list_principals(Some(t.id)).await? {
             to.put_principal(&p).await?;
             principals += 1;

@@ -57,6 +57,7 @@ pub(super) async fn compare(from: &dyn Store, to: &dyn Store) -> StoreResult<Rep
     let (mut sp, mut tp, mut sc, mut tc, mut se, mut te) = (0, 0, 0, 0, 0, 0);
     let (mut sx, mut tx, mut sr, mut tr, mut st, mut tt) = (0, 0, 0, 0, 0, 0);
     let (mut su, mut tu, mut spr, mut tpr, mut spo, mut tpo) = (0, 0, 0, 0, 0, 0);
+    let (mut sa, mut ta) = (0, 0);
     for t in &tenants {
         let domains = from.list_domains(t.id).await?;
         sd += domains.len();
@@ -86,6 +87,8 @@ pub(super) async fn compare(from: &dyn Store, to: &dyn Store) -> StoreResult<Rep
         tu += to.subject_events(t.id, 0, usize::MAX).await?.len();
         spo += from.list_record_policies(t.id).await?.len();
         tpo += to.list_record_policies(t.id).await?.len();
+        sa += from.list_agreements(t.id).await?.len();
+        ta += to.list_agreements(t.id).await?.len();
         spr += from.list_principals(Some(t.id)).await?.len();
         tpr += to.list_principals(Some(t.id)).await?.len();
     }
@@ -102,6 +105,7 @@ pub(super) async fn compare(from: &dyn Store, to: &dyn Store) -> StoreResult<Rep
     r.count("tombstones", st, tt);
     r.count("subject events", su, tu);
     r.count("record policies", spo, tpo);
+    r.count("sharing agreements", sa, ta);
     r.count("principals", spr, tpr);
     r.count(
         "markers",

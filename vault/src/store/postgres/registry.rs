@@ -10,7 +10,10 @@ use super::{
 };
 use crate::store::{
     RegistryStore, StoreError, StoreResult,
-    records::{DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord},
+    records::{
+        AgreementRecord, DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord,
+        TenantRecord,
+    },
 };
 
 impl PgStore {
@@ -257,6 +260,50 @@ impl RegistryStore for PgStore {
             &[&to_i64(tenant_id)?],
         )
         .await
+    }
+
+    async fn create_agreement(&self, agreement: &AgreementRecord) -> StoreResult<()> {
+        let n = self
+            .exec(
+                "INSERT INTO sharing_agreements (tenant_id, name, record) \
+                 VALUES ($1, $2, $3::text::jsonb) ON CONFLICT DO NOTHING",
+                &[
+                    &to_i64(agreement.tenant_id)?,
+                    &agreement.name,
+                    &to_json(agreement)?,
+                ],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::AlreadyExists("sharing agreement"));
+        }
+        Ok(())
+    }
+
+    async fn agreement(&self, tenant_id: u64, name: &str) -> StoreResult<Option<AgreementRecord>> {
+        self.json_row(
+            "SELECT record::text FROM sharing_agreements WHERE tenant_id = $1 AND name = $2",
+            &[&to_i64(tenant_id)?, &name],
+        )
+        .await
+    }
+
+    async fn list_agreements(&self, tenant_id: u64) -> StoreResult<Vec<AgreementRecord>> {
+        self.json_rows(
+            "SELECT record::text FROM sharing_agreements WHERE tenant_id = $1 ORDER BY name",
+            &[&to_i64(tenant_id)?],
+        )
+        .await
+    }
+
+    async fn delete_agreement(&self, tenant_id: u64, name: &str) -> StoreResult<bool> {
+        let n = self
+            .exec(
+                "DELETE FROM sharing_agreements WHERE tenant_id = $1 AND name = $2",
+                &[&to_i64(tenant_id)?, &name],
+            )
+            .await?;
+        Ok(n > 0)
     }
 
     async fn put_record_policy(&self, policy: &RecordPolicyRecord) -> StoreResult<()> {

@@ -7,7 +7,7 @@ use super::sql::db_error;
 use crate::store::{StoreError, StoreResult};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// Migration `n` takes the schema from version `n - 1` to `n`.
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("migrations/0003_audit_subjects.sql")),
     (4, include_str!("migrations/0004_consent_seals.sql")),
     (5, include_str!("migrations/0005_mapping_deletions.sql")),
+    (6, include_str!("migrations/0006_sharing_agreements.sql")),
 ];
 
 /// Advisory-lock class of schema changes ("valv"); the second key is the schema's name, so

@@ -6,7 +6,10 @@ use valv_kms::WrappedTenantKeys;
 use super::{LAST_ID, SledStore, backend, be_u64, generation_key, to_json};
 use crate::store::{
     RegistryStore, StoreError, StoreResult,
-    records::{DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord},
+    records::{
+        AgreementRecord, DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord,
+        TenantRecord,
+    },
 };
 
 #[async_trait]
@@ -150,6 +153,34 @@ impl RegistryStore for SledStore {
 
     async fn list_purposes(&self, tenant_id: u64) -> StoreResult<Vec<PurposeRecord>> {
         self.scan_json(&format!("purpose/{tenant_id}/"))
+    }
+
+    async fn create_agreement(&self, agreement: &AgreementRecord) -> StoreResult<()> {
+        let bytes =
+            serde_json::to_vec(agreement).map_err(|_| StoreError::Corrupt("sharing agreement"))?;
+        let key = format!("agreement/{}/{}", agreement.tenant_id, agreement.name);
+        if !self.insert_new(&key, bytes)? {
+            return Err(StoreError::AlreadyExists("sharing agreement"));
+        }
+        Ok(())
+    }
+
+    async fn agreement(&self, tenant_id: u64, name: &str) -> StoreResult<Option<AgreementRecord>> {
+        self.get_json(&format!("agreement/{tenant_id}/{name}"))
+    }
+
+    async fn list_agreements(&self, tenant_id: u64) -> StoreResult<Vec<AgreementRecord>> {
+        self.scan_json(&format!("agreement/{tenant_id}/"))
+    }
+
+    async fn delete_agreement(&self, tenant_id: u64, name: &str) -> StoreResult<bool> {
+        let t = self.trees()?;
+        let old = t
+            .meta
+            .remove(format!("agreement/{tenant_id}/{name}"))
+            .map_err(backend)?;
+        t.commit.wrote();
+        Ok(old.is_some())
     }
 
     async fn put_record_policy(&self, policy: &RecordPolicyRecord) -> StoreResult<()> {

@@ -6,7 +6,10 @@ use crate::store::*;
 #[allow(unused_imports)]
 use crate::store::{
     StoreResult,
-    records::{DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord, TenantRecord},
+    records::{
+        AgreementRecord, DomainRecord, PrincipalRecord, PurposeRecord, RecordPolicyRecord,
+        TenantRecord,
+    },
 };
 use async_trait::async_trait;
 #[allow(unused_imports)]
@@ -86,6 +89,34 @@ impl RegistryStore for Traced {
         watched(
             span!("store.list_purposes"),
             self.inner.list_purposes(tenant_id),
+        )
+        .await
+    }
+    async fn create_agreement(&self, agreement: &AgreementRecord) -> StoreResult<()> {
+        watched(
+            span!("store.create_agreement"),
+            self.inner.create_agreement(agreement),
+        )
+        .await
+    }
+    async fn agreement(&self, tenant_id: u64, name: &str) -> StoreResult<Option<AgreementRecord>> {
+        watched(
+            span!("store.agreement"),
+            self.inner.agreement(tenant_id, name),
+        )
+        .await
+    }
+    async fn list_agreements(&self, tenant_id: u64) -> StoreResult<Vec<AgreementRecord>> {
+        watched(
+            span!("store.list_agreements"),
+            self.inner.list_agreements(tenant_id),
+        )
+        .await
+    }
+    async fn delete_agreement(&self, tenant_id: u64, name: &str) -> StoreResult<bool> {
+        watched(
+            span!("store.delete_agreement"),
+            self.inner.delete_agreement(tenant_id, name),
         )
         .await
     }
