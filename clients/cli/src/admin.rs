@@ -155,6 +155,8 @@ pub enum RoleArg {
     SubjectOfficer,
     KeyOfficer,
     Auditor,
+    /// Translates pseudonyms under sharing agreements (give it the agreements' purposes).
+    Translator,
     /// Only an operator may create one (a second operator, for the two-person rule).
     Operator,
 }
@@ -170,7 +172,7 @@ pub enum PrincipalCmd {
         /// Role (repeat for several).
         #[arg(long = "role", value_enum, required = true)]
         roles: Vec<RoleArg>,
-        /// Purpose a reidentifier may use (repeat for several).
+        /// Purpose a reidentifier or translator may use (repeat for several).
         #[arg(long = "purpose")]
         purposes: Vec<String>,
         /// Print an enrolment code for the principal's holder instead of a token.
@@ -463,6 +465,7 @@ pub(crate) async fn run_principal(
                         RoleArg::SubjectOfficer => pb::Role::SubjectOfficer,
                         RoleArg::KeyOfficer => pb::Role::KeyOfficer,
                         RoleArg::Auditor => pb::Role::Auditor,
+                        RoleArg::Translator => pb::Role::Translator,
                         RoleArg::Operator => pb::Role::Operator,
                     }
                     .into()

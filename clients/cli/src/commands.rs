@@ -16,7 +16,7 @@ use crate::{
     output::print,
     policy,
     pseudonym::{self, InputArgs},
-    retention, seal, subjects,
+    retention, seal, sharing, subjects,
 };
 use serde_json::json;
 
@@ -69,6 +69,20 @@ pub enum Command {
         #[command(flatten)]
         input: InputArgs,
     },
+    /// Translate a sender's pseudonyms into a recipient's under a sharing agreement
+    /// (translator): pseudonyms, or CSV columns of a file. No identifier leaves the vault.
+    ///
+    ///   valvctl translate --agreement registry-study --column patient extract.csv > for-registry.csv
+    ///
+    /// Files stream in constant memory, with a progress bar when stderr is a terminal. Rows with
+    /// a cell that is not translated are left out (they would carry the sender's pseudonym) and
+    /// counted on stderr by verdict; the exit code is 2 when any was not translated.
+    #[command(verbatim_doc_comment)]
+    Translate(sharing::TranslateArgs),
+    /// Sharing agreements: which domain's pseudonyms may be translated into which recipient's
+    /// (tenant-admin).
+    #[command(subcommand)]
+    Sharing(sharing::SharingCmd),
     /// The vault's limits: items per request, request size, identifier length (any principal).
     Limits,
     /// Record policies for JSON records (tenant-admin).
@@ -224,6 +238,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return pseudonym::reidentify(&valv, json, purpose, input).await;
         }
         Command::Consent(cmd) => return consent::run_consent(&valv, json, cmd).await,
+        Command::Translate(input) => return sharing::translate(&valv, json, input).await,
+        Command::Sharing(cmd) => return sharing::run(&valv, json, cmd).await,
         Command::Bench(args) => bench::run(&valv, args).await?,
     }
     Ok(ExitCode::SUCCESS)

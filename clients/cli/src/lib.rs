@@ -26,6 +26,7 @@ mod pseudonym;
 mod retention;
 mod seal;
 mod settings;
+mod sharing;
 mod soak;
 mod subjects;
 mod table;

@@ -30,7 +30,7 @@ pub struct InputArgs {
     #[arg(long)]
     policy: Option<String>,
     #[command(flatten)]
-    bulk: BulkArgs,
+    bulk: bulk::BulkArgs,
     /// The items; or, with --column/--policy, the input file (none or `-`: stdin).
     args: Vec<String>,
 }
@@ -40,17 +40,6 @@ impl InputArgs {
     fn is_file(&self) -> bool {
         self.policy.is_some() || !self.columns.is_empty()
     }
-}
-
-/// Batching of file input.
-#[derive(Debug, Clone, clap::Args)]
-pub struct BulkArgs {
-    /// Rows or records per batch.
-    #[arg(long, default_value_t = 2000)]
-    batch_rows: usize,
-    /// Batches in flight at once.
-    #[arg(long, default_value_t = 4)]
-    in_flight: usize,
 }
 
 /// `pseudonymise`: one identifier per argument or stdin line, or a file (`--column`/`--policy`).

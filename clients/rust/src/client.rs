@@ -386,6 +386,41 @@ impl Valv {
         Ok(parts.into_iter().flatten().collect())
     }
 
+    /// Translates pseudonyms of a sharing agreement's from-domain into its to-domain, split and
+    /// retried like [`Valv::pseudonymise`] (a translation repeated gives the same pseudonyms).
+    /// One result per pseudonym, in input order; `pseudonym` is set when the verdict is
+    /// `Released` (translated).
+    pub async fn translate<S: AsRef<str>>(
+        &self,
+        agreement: &str,
+        pseudonyms: &[S],
+    ) -> Result<Vec<pb::TranslateResult>, ClientError> {
+        let items: Arc<Vec<String>> =
+            Arc::new(pseudonyms.iter().map(|s| s.as_ref().to_owned()).collect());
+        let sizes = items.iter().map(String::len).collect();
+        let parts = self
+            .chunked(sizes, |range| {
+                let valv = self.clone();
+                let request = pb::TranslatePseudonymsRequest {
+                    agreement: agreement.to_owned(),
+                    pseudonyms: items[range.clone()].to_vec(),
+                    batch_id: 0,
+                };
+                async move {
+                    let reply = valv
+                        .retry(|| {
+                            let (mut c, r) = (valv.pseudonyms(), request.clone());
+                            async move { c.translate_pseudonyms(r).await }
+                        })
+                        .await?;
+                    expect_len(reply.results.len(), range.len())?;
+                    Ok(reply.results)
+                }
+            })
+            .await?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
     /// Pseudonymises JSON records under the stored record policy `policy`, split and retried
     /// like [`Valv::pseudonymise`]. One result per record, in input order.
     pub async fn pseudonymise_records<B: AsRef<[u8]>>(

@@ -67,9 +67,14 @@ enum Rpc {
     RefuseOperation,
     ClaimEnrolment,
     BindClientCertificate,
+    DefineSharingAgreement,
+    ListSharingAgreements,
+    RevokeSharingAgreement,
+    TranslatePseudonyms,
+    TranslatePseudonymsStream,
 }
 
-const ALL: [Rpc; 58] = [
+const ALL: [Rpc; 63] = [
     Rpc::CreateTenant,
     Rpc::CreateDomain,
     Rpc::ListDomains,
@@ -128,6 +133,11 @@ const ALL: [Rpc; 58] = [
     Rpc::RefuseOperation,
     Rpc::ClaimEnrolment,
     Rpc::BindClientCertificate,
+    Rpc::DefineSharingAgreement,
+    Rpc::ListSharingAgreements,
+    Rpc::RevokeSharingAgreement,
+    Rpc::TranslatePseudonyms,
+    Rpc::TranslatePseudonymsStream,
 ];
 
 fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
@@ -151,9 +161,15 @@ fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
             pb::Role::SubjectOfficer,
             pb::Role::KeyOfficer,
             pb::Role::Auditor,
+            pb::Role::Translator,
         ],
         Rpc::ListConsentTexts => vec![pb::Role::TenantAdmin, pb::Role::ConsentManager],
         Rpc::GetRecordOfProcessing => vec![pb::Role::TenantAdmin, pb::Role::Auditor],
+        Rpc::ListSharingAgreements => vec![
+            pb::Role::TenantAdmin,
+            pb::Role::Auditor,
+            pb::Role::Translator,
+        ],
         Rpc::PlanRetention => vec![pb::Role::TenantAdmin, pb::Role::SubjectOfficer],
         Rpc::WatchSubjectEvents => vec![
             pb::Role::Tokenizer,
@@ -173,6 +189,7 @@ fn allowed_roles(rpc: Rpc) -> Vec<pb::Role> {
             pb::Role::SubjectOfficer,
             pb::Role::KeyOfficer,
             pb::Role::Auditor,
+            pb::Role::Translator,
         ],
         other => vec![single_role(other)],
     }
@@ -205,6 +222,7 @@ fn single_role(rpc: Rpc) -> pb::Role {
         | Rpc::PseudonymiseRecords
         | Rpc::CheckIdentifiers => pb::Role::Tokenizer,
         Rpc::ReIdentify | Rpc::ReIdentifyRecords => pb::Role::Reidentifier,
+        Rpc::TranslatePseudonyms | Rpc::TranslatePseudonymsStream => pb::Role::Translator,
         Rpc::GrantConsent
         | Rpc::WithdrawConsent
         | Rpc::GetConsentHistory
@@ -625,6 +643,61 @@ async fn call(rpc: Rpc, c: &Valv, n: usize) -> Result<(), tonic::Status> {
             })
             .await
             .map(drop),
+        Rpc::DefineSharingAgreement => c
+            .admin()
+            .define_sharing_agreement(sharing_agreement(&format!("s{n}")))
+            .await
+            .map(drop),
+        Rpc::ListSharingAgreements => c
+            .admin()
+            .list_sharing_agreements(pb::ListSharingAgreementsRequest {})
+            .await
+            .map(drop),
+        Rpc::RevokeSharingAgreement => c
+            .admin()
+            .revoke_sharing_agreement(pb::RevokeSharingAgreementRequest {
+                name: format!("s{n}"),
+            })
+            .await
+            .map(drop),
+        Rpc::TranslatePseudonyms => c
+            .pseudonyms()
+            .translate_pseudonyms(pb::TranslatePseudonymsRequest {
+                agreement: "share".into(),
+                pseudonyms: vec!["x".into()],
+                batch_id: 0,
+            })
+            .await
+            .map(drop),
+        Rpc::TranslatePseudonymsStream => {
+            let batch = pb::TranslatePseudonymsRequest {
+                agreement: "share".into(),
+                pseudonyms: vec!["x".into()],
+                batch_id: 1,
+            };
+            let mut replies = c
+                .pseudonyms()
+                .translate_pseudonyms_stream(tokio_stream::iter(vec![batch]))
+                .await?
+                .into_inner();
+            replies.message().await.map(drop)
+        }
+    }
+}
+
+/// An agreement from `d` to `d2` for `research`, valid for a year.
+fn sharing_agreement(name: &str) -> pb::DefineSharingAgreementRequest {
+    pb::DefineSharingAgreementRequest {
+        agreement: Some(pb::SharingAgreement {
+            name: name.into(),
+            from_domain: "d".into(),
+            to_domain: "d2".into(),
+            purpose: "research".into(),
+            recipient: "Registry".into(),
+            legal_basis: "Art. 9(2)(j)".into(),
+            valid_until_unix_ms: T0_MS + 365 * 86_400_000,
+            ..Default::default()
+        }),
     }
 }
 
@@ -660,7 +733,10 @@ async fn every_role_against_every_rpc() {
     let t = setup_tenant(
         &operator,
         "acme",
-        &[("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true)],
+        &[
+            ("d", pb::IdentifierKind::Email, pb::Scheme::Keyed, true),
+            ("d2", pb::IdentifierKind::Email, pb::Scheme::Keyed, true),
+        ],
         &[("research", pb::LegalBasis::Consent)],
     )
     .await;
@@ -668,6 +744,11 @@ async fn every_role_against_every_rpc() {
     admin
         .admin()
         .define_record_policy(record_policy("rp"))
+        .await
+        .unwrap();
+    admin
+        .admin()
+        .define_sharing_agreement(sharing_agreement("share"))
         .await
         .unwrap();
     let roles = [
@@ -678,10 +759,11 @@ async fn every_role_against_every_rpc() {
         pb::Role::SubjectOfficer,
         pb::Role::KeyOfficer,
         pb::Role::Auditor,
+        pb::Role::Translator,
     ];
     let mut clients = vec![(pb::Role::Operator, operator.clone())];
     for role in roles {
-        let purposes = if role == pb::Role::Reidentifier {
+        let purposes = if matches!(role, pb::Role::Reidentifier | pb::Role::Translator) {
             vec!["research".to_owned()]
         } else {
             vec![]
@@ -724,6 +806,7 @@ async fn every_role_against_every_rpc() {
                         | Rpc::ShredTenant
                         | Rpc::Seal
                         | Rpc::DeleteRecordPolicy
+                        | Rpc::RevokeSharingAgreement
                 ) {
                     assert!(result.is_ok(), "{role:?} {rpc:?}: {result:?}");
                 }
@@ -878,6 +961,80 @@ async fn a_tenant_touches_nothing_of_another() {
         .into_inner();
     assert!(a_list.principals.iter().all(|p| !b_ids.contains(&p.id)));
     assert_eq!(a_list.principals.len(), 6);
+    // B's sharing agreement is not A's: not to translate under, list, revoke or name a
+    // domain of.
+    b_admin
+        .admin()
+        .define_sharing_agreement(pb::DefineSharingAgreementRequest {
+            agreement: Some(pb::SharingAgreement {
+                name: "b-share".into(),
+                from_domain: "only-b".into(),
+                to_domain: "shared".into(),
+                purpose: "ops".into(),
+                recipient: "B's partner".into(),
+                legal_basis: "contract".into(),
+                valid_until_unix_ms: T0_MS + 86_400_000,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let a_translator = a_admin
+        .create_principal_token(
+            pb::CreatePrincipalRequest {
+                name: "a-translator".into(),
+                roles: vec![pb::Role::Translator.into()],
+                purposes: vec!["ops".into()],
+                enrol: false,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let a_translator = server.client(&a_translator).await;
+    let err = a_translator
+        .pseudonyms()
+        .translate_pseudonyms(pb::TranslatePseudonymsRequest {
+            agreement: "b-share".into(),
+            pseudonyms: b_only.clone(),
+            batch_id: 0,
+        })
+        .await
+        .err();
+    assert_eq!(err.map(|s| s.code()), Some(Code::NotFound));
+    let err = a_admin
+        .admin()
+        .revoke_sharing_agreement(pb::RevokeSharingAgreementRequest {
+            name: "b-share".into(),
+        })
+        .await
+        .err();
+    assert_eq!(err.map(|s| s.code()), Some(Code::NotFound));
+    let a_agreements = a_admin
+        .admin()
+        .list_sharing_agreements(pb::ListSharingAgreementsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .agreements;
+    assert!(a_agreements.is_empty());
+    let err = a_admin
+        .admin()
+        .define_sharing_agreement(pb::DefineSharingAgreementRequest {
+            agreement: Some(pb::SharingAgreement {
+                name: "steal".into(),
+                from_domain: "only-b".into(),
+                to_domain: "shared".into(),
+                purpose: "ops".into(),
+                recipient: "A".into(),
+                legal_basis: "none".into(),
+                valid_until_unix_ms: T0_MS + 86_400_000,
+                ..Default::default()
+            }),
+        })
+        .await
+        .err();
+    assert_eq!(err.map(|s| s.code()), Some(Code::InvalidArgument));
     // A's auditor reads A's chain only: nothing in it names B's principals, and its key is A's.
     let a_audit = server.client(&a.auditor).await;
     let b_audit = server.client(&b.auditor).await;

@@ -36,6 +36,7 @@ mod records;
 mod retention;
 mod sealed;
 mod service;
+mod sharing;
 mod subjects;
 mod traces;
 mod walkthrough;

@@ -11,7 +11,7 @@ use crate::{
     ops::{
         admin, consent_texts, enrolment, policies,
         principals::{self, Created},
-        processing,
+        processing, sharing,
     },
     store::records::RecordFieldRecord,
 };
@@ -144,6 +144,51 @@ impl AdminService for AdminApi {
             approve_before_unix_ms,
             changes: convert::changes(&d.changes),
         }))
+    }
+
+    async fn define_sharing_agreement(
+        &self,
+        request: Request<pb::DefineSharingAgreementRequest>,
+    ) -> Result<Response<pb::DefineSharingAgreementResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let a = request.into_inner().agreement.unwrap_or_default();
+        let defined = sharing::define(&self.0, &caller, convert::agreement_in(a))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(match defined {
+            sharing::Defined::Stored(a) => pb::DefineSharingAgreementResponse {
+                agreement: Some(convert::agreement(&a)),
+                ..Default::default()
+            },
+            sharing::Defined::Pending(id, until) => pb::DefineSharingAgreementResponse {
+                agreement: None,
+                pending_operation_id: id,
+                approve_before_unix_ms: until,
+            },
+        }))
+    }
+
+    async fn list_sharing_agreements(
+        &self,
+        request: Request<pb::ListSharingAgreementsRequest>,
+    ) -> Result<Response<pb::ListSharingAgreementsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let list = sharing::list(&self.0, &caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListSharingAgreementsResponse {
+            agreements: list.iter().map(convert::agreement).collect(),
+        }))
+    }
+
+    async fn revoke_sharing_agreement(
+        &self,
+        request: Request<pb::RevokeSharingAgreementRequest>,
+    ) -> Result<Response<pb::RevokeSharingAgreementResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let name = request.into_inner().name;
+        sharing::revoke(&self.0, &caller, &name)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RevokeSharingAgreementResponse {}))
     }
 
     async fn list_record_policies(

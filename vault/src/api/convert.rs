@@ -111,6 +111,7 @@ pub fn roles(v: &[i32]) -> VaultResult<Vec<Role>> {
             Ok(R::SubjectOfficer) => Ok(Role::SubjectOfficer),
             Ok(R::KeyOfficer) => Ok(Role::KeyOfficer),
             Ok(R::Auditor) => Ok(Role::Auditor),
+            Ok(R::Translator) => Ok(Role::Translator),
             _ => Err(VaultError::invalid(
                 format!("roles[{i}]"),
                 "unknown or unspecified role",
@@ -131,6 +132,7 @@ pub fn role_out(r: Role) -> pb::Role {
         Role::SubjectOfficer => R::SubjectOfficer,
         Role::KeyOfficer => R::KeyOfficer,
         Role::Auditor => R::Auditor,
+        Role::Translator => R::Translator,
     }
 }
 
@@ -333,5 +335,35 @@ pub fn consent_event(purpose: &str, e: &ConsentEvent) -> pb::ConsentEvent {
         evidence_media_type: e.evidence_media_type.clone(),
         subject_domain: e.subject_domain.clone(),
         subject_pseudonym: e.subject_pseudonym.clone(),
+    }
+}
+
+/// Sharing agreement → wire.
+pub fn agreement(a: &crate::store::records::AgreementRecord) -> pb::SharingAgreement {
+    pb::SharingAgreement {
+        name: a.name.clone(),
+        from_domain: a.from_domain.clone(),
+        to_domain: a.to_domain.clone(),
+        purpose: a.purpose.clone(),
+        recipient: a.recipient.clone(),
+        legal_basis: a.legal_basis.clone(),
+        valid_until_unix_ms: a.valid_until_ms,
+        created_unix_ms: a.created_ms,
+        created_by: a.created_by.clone(),
+        approved_by: a.approved_by.clone(),
+    }
+}
+
+/// Wire → sharing agreement (the vault sets who and when).
+pub fn agreement_in(a: pb::SharingAgreement) -> crate::store::records::AgreementRecord {
+    crate::store::records::AgreementRecord {
+        name: a.name,
+        from_domain: a.from_domain,
+        to_domain: a.to_domain,
+        purpose: a.purpose,
+        recipient: a.recipient,
+        legal_basis: a.legal_basis,
+        valid_until_ms: a.valid_until_unix_ms,
+        ..Default::default()
     }
 }

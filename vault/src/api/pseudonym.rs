@@ -10,7 +10,7 @@ use super::{caller, convert, status::to_status};
 use crate::{
     app::App,
     authz::Caller,
-    ops::{pseudonymise, records, reidentify},
+    ops::{pseudonymise, records, reidentify, translate},
 };
 
 /// The pseudonym service.
@@ -45,6 +45,69 @@ async fn one_batch(
     })
 }
 
+async fn one_translation(
+    app: &Arc<App>,
+    caller: &Caller,
+    r: pb::TranslatePseudonymsRequest,
+) -> Result<pb::TranslatePseudonymsResponse, Status> {
+    let out = translate::translate(app, caller, &r.agreement, r.pseudonyms)
+        .await
+        .map_err(to_status)?;
+    let results = out
+        .results
+        .into_iter()
+        .map(|item| pb::TranslateResult {
+            verdict: convert::verdict(item.verdict).into(),
+            pseudonym: item.pseudonym.unwrap_or_default(),
+            old_epoch: item.old_epoch,
+        })
+        .collect();
+    Ok(pb::TranslatePseudonymsResponse {
+        results,
+        batch_id: r.batch_id,
+        created: out.created,
+    })
+}
+
+/// Answers each message of a stream with `one` (a unit of work of its own), rechecking the
+/// caller before each, and ends the stream after the first refusal.
+fn answer_each<Req, Resp, F, Fut>(
+    app: &Arc<App>,
+    caller: Caller,
+    mut incoming: Streaming<Req>,
+    one: F,
+) -> ReceiverStream<Result<Resp, Status>>
+where
+    Req: Send + 'static,
+    Resp: Send + 'static,
+    F: Fn(Arc<App>, Caller, Req) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Resp, Status>> + Send,
+{
+    let app = Arc::clone(app);
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        while let Some(next) = incoming.next().await {
+            // Each message is checked like a new call: a principal revoked, a tenant
+            // shredded or a vault sealed while the stream is open stops it here.
+            // Each batch is a unit of work of its own (`store::operation`).
+            let operation = app.store.operation();
+            let reply = match next {
+                Ok(batch) => match super::recheck(&app, &caller).await {
+                    Ok(now) => one(Arc::clone(&app), now, batch).await,
+                    Err(status) => Err(status),
+                },
+                Err(status) => Err(status),
+            };
+            drop(operation);
+            let stop = reply.is_err();
+            if tx.send(reply).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
 #[tonic::async_trait]
 impl PseudonymService for PseudonymApi {
     async fn pseudonymise(
@@ -65,30 +128,41 @@ impl PseudonymService for PseudonymApi {
         request: Request<Streaming<pb::PseudonymiseRequest>>,
     ) -> Result<Response<Self::PseudonymiseStreamStream>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let mut incoming = request.into_inner();
-        let app = Arc::clone(&self.0);
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            while let Some(next) = incoming.next().await {
-                // Each message is checked like a new call: a principal revoked, a tenant
-                // shredded or a vault sealed while the stream is open stops it here.
-                // Each batch is a unit of work of its own (`store::operation`).
-                let operation = app.store.operation();
-                let reply = match next {
-                    Ok(batch) => match super::recheck(&app, &caller).await {
-                        Ok(now) => one_batch(&app, &now, batch).await,
-                        Err(status) => Err(status),
-                    },
-                    Err(status) => Err(status),
-                };
-                drop(operation);
-                let stop = reply.is_err();
-                if tx.send(reply).await.is_err() || stop {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        let stream = answer_each(
+            &self.0,
+            caller,
+            request.into_inner(),
+            |app, caller, batch| async move { one_batch(&app, &caller, batch).await },
+        );
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn translate_pseudonyms(
+        &self,
+        request: Request<pb::TranslatePseudonymsRequest>,
+    ) -> Result<Response<pb::TranslatePseudonymsResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        Ok(Response::new(
+            one_translation(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    type TranslatePseudonymsStreamStream = Pin<
+        Box<dyn Stream<Item = Result<pb::TranslatePseudonymsResponse, Status>> + Send + 'static>,
+    >;
+
+    async fn translate_pseudonyms_stream(
+        &self,
+        request: Request<Streaming<pb::TranslatePseudonymsRequest>>,
+    ) -> Result<Response<Self::TranslatePseudonymsStreamStream>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let stream = answer_each(
+            &self.0,
+            caller,
+            request.into_inner(),
+            |app, caller, batch| async move { one_translation(&app, &caller, batch).await },
+        );
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn re_identify(

@@ -181,13 +181,18 @@ pub fn policy(old: Option<&RecordPolicyRecord>, new: Option<&RecordPolicyRecord>
     r
 }
 
-/// Roles whose holder can re-identify, approve what widens release, or administer: a principal
-/// with one of them is created only with a second person's approval under the two-person rule.
+/// Roles whose holder can re-identify, link one domain's data to another's (translate),
+/// approve what widens release, or administer: a principal with one of them is created only
+/// with a second person's approval under the two-person rule.
 pub fn needs_second_person(roles: &[Role]) -> bool {
     roles.iter().any(|r| {
         matches!(
             r,
-            Role::Operator | Role::TenantAdmin | Role::KeyOfficer | Role::Reidentifier
+            Role::Operator
+                | Role::TenantAdmin
+                | Role::KeyOfficer
+                | Role::Reidentifier
+                | Role::Translator
         )
     })
 }

@@ -245,6 +245,8 @@ pub enum Role {
     KeyOfficer,
     /// Reads the audit log.
     Auditor,
+    /// Translates pseudonyms between domains under a sharing agreement.
+    Translator,
 }
 
 impl Role {
@@ -259,6 +261,7 @@ impl Role {
             Self::SubjectOfficer => "subject-officer",
             Self::KeyOfficer => "key-officer",
             Self::Auditor => "auditor",
+            Self::Translator => "translator",
         }
     }
 }

@@ -31,6 +31,8 @@ pub const DEFINE_PURPOSE: &str = "define-purpose";
 pub const DEFINE_RECORD_POLICY: &str = "define-record-policy";
 /// Deleting a record policy (tenant-admins).
 pub const DELETE_RECORD_POLICY: &str = "delete-record-policy";
+/// Defining a sharing agreement (tenant-admins).
+pub const DEFINE_SHARING_AGREEMENT: &str = "define-sharing-agreement";
 
 pub(crate) const PENDING: &str = "pending";
 pub(crate) const APPROVED: &str = "approved";

@@ -8,10 +8,10 @@ use super::{
     admin,
     approval::{
         APPROVED, CREATE_OPERATOR, CREATE_PRINCIPAL, DEFINE_PURPOSE, DEFINE_RECORD_POLICY,
-        DELETE_RECORD_POLICY, DESTROY_KEY_VERSION, PENDING, ROTATE_ROOT_KEY, SHRED_TENANT, find,
-        summary,
+        DEFINE_SHARING_AGREEMENT, DELETE_RECORD_POLICY, DESTROY_KEY_VERSION, PENDING,
+        ROTATE_ROOT_KEY, SHRED_TENANT, find, summary,
     },
-    independence, keys, policies, principals, root, shred,
+    independence, keys, policies, principals, root, sharing, shred,
 };
 use crate::{
     app::App,
@@ -108,6 +108,7 @@ async fn execute_other(
         DEFINE_RECORD_POLICY | DELETE_RECORD_POLICY => {
             policies::policy_approved(app, op, approver).await
         }
+        DEFINE_SHARING_AGREEMENT => sharing::define_approved(app, op, approver).await,
         other => Err(VaultError::Internal(format!(
             "unknown operation kind {other}"
         ))),

@@ -26,12 +26,14 @@ pub mod retention;
 pub mod root;
 pub mod seal;
 pub mod setup;
+pub mod sharing;
 pub mod shred;
 pub mod subject;
 pub mod subject_events;
 pub mod subjects;
 #[cfg(test)]
 mod tests;
+pub mod translate;
 
 use crate::{
     app::App,

@@ -78,6 +78,18 @@ pub async fn pseudonymise(
     identifiers: Vec<String>,
 ) -> VaultResult<Pseudonymised> {
     let tenant_id = caller.tenant_with(Role::Tokenizer)?;
+    pseudonymise_into(app, caller, tenant_id, domain_name, identifiers).await
+}
+
+/// [`pseudonymise`] for a caller whose right to it was checked by the caller of this function
+/// (a translation, which pseudonymises into the agreement's to-domain).
+pub(crate) async fn pseudonymise_into(
+    app: &Arc<App>,
+    caller: &Caller,
+    tenant_id: u64,
+    domain_name: &str,
+    identifiers: Vec<String>,
+) -> VaultResult<Pseudonymised> {
     check_batch(app, "identifiers", identifiers.len())?;
     let domain = find_domain(app, tenant_id, domain_name).await?;
     let keys = app.keys.domain_keys(&domain).await?;

@@ -13,7 +13,7 @@ use crate::{
         scheme::Pseudonym,
     },
     error::{VaultError, VaultResult},
-    store::records::{LegalBasis, Role},
+    store::records::{DomainRecord, LegalBasis, PurposeRecord, Role},
 };
 
 /// One item's outcome: the verdict and, when released, the normalised identifier.
@@ -52,12 +52,48 @@ pub async fn reidentify(
     let tenant_id = caller.tenant_with(Role::Reidentifier)?;
     check_batch(app, "pseudonyms", pseudonyms.len())?;
     let domain = find_domain(app, tenant_id, domain_name).await?;
+    let purpose = find_purpose(app, tenant_id, purpose_name).await?;
+    let results = release(
+        app,
+        caller,
+        (tenant_id, &domain, &purpose),
+        pseudonyms,
+        Release {
+            action: "reidentify",
+            changes: Vec::new(),
+        },
+    )
+    .await?;
+    app.metrics.batch("reidentify", results.len());
+    for r in &results {
+        app.metrics.verdict(verdict_name(r.verdict));
+    }
+    Ok(results)
+}
+
+/// What a release is for, in its audit entry.
+pub(crate) struct Release {
+    /// The entry's action (`reidentify`, `translate`).
+    pub action: &'static str,
+    /// The entry's changes (a translation's agreement and target domain).
+    pub changes: Vec<(String, String, String)>,
+}
+
+/// Decides and opens `pseudonyms` of `domain` for `purpose`: the verdicts of ReIdentify, audited
+/// durably (as `how` says) before anything is returned. The caller's role was checked by the
+/// caller of this function; the principal must still hold the purpose.
+pub(crate) async fn release(
+    app: &Arc<App>,
+    caller: &Caller,
+    (tenant_id, domain, purpose): (u64, &DomainRecord, &PurposeRecord),
+    pseudonyms: Vec<String>,
+    how: Release,
+) -> VaultResult<Vec<ReIdentified>> {
     if !domain.reversible {
         return Err(VaultError::FailedPrecondition(
             "domain: one-way domain keeps no identifiers to re-identify".into(),
         ));
     }
-    let purpose = find_purpose(app, tenant_id, purpose_name).await?;
     // The principal must hold the purpose, and the purpose must cover this domain.
     let allowed = caller.principal.purposes.iter().any(|p| p == &purpose.name)
         && (purpose.domains.is_empty() || purpose.domains.contains(&domain.name));
@@ -124,14 +160,15 @@ pub async fn reidentify(
     };
     // The active data key opens almost every record; older versions are derived once, on demand.
     let mut data_keys = if allowed {
-        Some(app.keys.domain_data_keys(&domain).await?)
+        Some(app.keys.domain_data_keys(domain).await?)
     } else {
         None
     };
     let mut decided: Vec<(Verdict, Option<Released>, bool)> = Vec::with_capacity(pseudonyms.len());
-    let mut entry = caller.act(now, "reidentify");
+    let mut entry = caller.act(now, how.action);
     entry.domain = Some(domain.name.clone());
     entry.purpose = Some(purpose.name.clone());
+    entry.changes = how.changes;
     let mut released = 0u64;
     // The decryptions' share of the call (a trace shows the time spent inside, `busy_ns`).
     let opening =
@@ -225,10 +262,6 @@ pub async fn reidentify(
     // Touching takes the gate itself (it may re-seal); a nested read could wait behind a
     // rotation queued meanwhile, which waits for this one.
     drop(shared);
-    super::retention::touch(app, &domain, used).await?;
-    app.metrics.batch("reidentify", results.len());
-    for r in &results {
-        app.metrics.verdict(verdict_name(r.verdict));
-    }
+    super::retention::touch(app, domain, used).await?;
     Ok(results)
 }

@@ -1,5 +1,5 @@
-//! `valvctl pseudonymise|reidentify --column …`: CSV in, CSV out, only the named columns
-//! changed. The first row must name the columns.
+//! `valvctl pseudonymise|reidentify|translate --column …`: CSV in, CSV out, only the named
+//! columns changed. The first row must name the columns.
 
 use std::{
     io::{BufRead, Write},
@@ -49,6 +49,9 @@ pub enum Direction {
     Pseudonymise,
     /// Pseudonyms → identifiers for this purpose.
     ReIdentify(String),
+    /// Pseudonyms → the recipient's pseudonyms under this sharing agreement (the columns'
+    /// domains are the agreement's).
+    Translate(String),
 }
 
 /// One batch of rows: (line, cells) and, per row, why it was refused or not released.
@@ -106,6 +109,20 @@ async fn process(
                         Err(e) => rows[r]
                             .2
                             .push(format!("column {}: {}", column.name, e.rule)),
+                    }
+                }
+            }
+            Direction::Translate(agreement) => {
+                let out = valv.translate(agreement, &values).await?;
+                for (&r, result) in at.iter().zip(out) {
+                    if result.verdict() == pb::Verdict::Released {
+                        rows[r].1[*index] = result.pseudonym;
+                    } else {
+                        rows[r].2.push(format!(
+                            "column {}: {}",
+                            column.name,
+                            verdict_word(result.verdict())
+                        ));
                     }
                 }
             }
@@ -219,7 +236,8 @@ fn write<W: Write>(
         for reason in refused {
             summary.refuse(line, reason);
         }
-        // A refused row would carry its identifier: it is left out.
+        // A refused row would carry its identifier (or, translating, a pseudonym of the
+        // sender's domain, which the recipient must not get): it is left out.
         if keep {
             writer.write_record(&cells)?;
             summary.written += 1;

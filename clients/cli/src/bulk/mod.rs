@@ -100,3 +100,14 @@ impl Summary {
         }
     }
 }
+
+/// Batching of file input.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BulkArgs {
+    /// Rows or records per batch.
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) batch_rows: usize,
+    /// Batches in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) in_flight: usize,
+}
