@@ -69,9 +69,10 @@ pub enum Command {
         #[command(flatten)]
         input: InputArgs,
     },
-    /// Translate a sender's pseudonyms into a recipient's under a sharing agreement
-    /// (translator): pseudonyms, or CSV columns of a file. No identifier leaves the vault.
+    /// Translate pseudonyms into a recipient's under a sharing agreement (translator).
     ///
+    /// Pseudonyms as arguments or stdin lines, or CSV columns of a file; no identifier leaves
+    /// the vault:
     ///   valvctl translate --agreement registry-study --column patient extract.csv > for-registry.csv
     ///
     /// Files stream in constant memory, with a progress bar when stderr is a terminal. Rows with

@@ -89,7 +89,8 @@ pub fn client_config(cli: &Cli) -> anyhow::Result<ClientConfig> {
         .or(profile.addr)
         .unwrap_or_else(|| DEFAULT_ADDR.into());
     let mut config = ClientConfig::new(addr);
-    if let Some(t) = &cli.token {
+    // An empty VALV_TOKEN (exported but not set) is no token: the token file is used then.
+    if let Some(t) = cli.token.as_ref().filter(|t| !t.is_empty()) {
         config = config.with_token(t.clone());
     } else if let Some(path) = cli.token_file.as_ref().or(profile.token_file.as_ref()) {
         config = config.with_token_file(path)?;

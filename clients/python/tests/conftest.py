@@ -53,6 +53,7 @@ class Tenant:
     reidentifier: str
     consent_manager: str
     subject_officer: str
+    translator: str
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +101,7 @@ def tenant(vault) -> Tenant:
     for name, kind, reversible in [
         ("patients", common_pb2.IDENTIFIER_KIND_SE_PERSONNUMMER, True),
         ("emails", common_pb2.IDENTIFIER_KIND_EMAIL, True),
+        ("registry", common_pb2.IDENTIFIER_KIND_SE_PERSONNUMMER, False),
     ]:
         admin.call(
             admin.admin.CreateDomain,
@@ -122,6 +124,21 @@ def tenant(vault) -> Tenant:
         ),
     )
 
+    admin.call(
+        admin.admin.DefineSharingAgreement,
+        admin_pb2.DefineSharingAgreementRequest(
+            agreement=admin_pb2.SharingAgreement(
+                name="registry",
+                from_domain="patients",
+                to_domain="registry",
+                purpose="care",
+                recipient="Quality registry",
+                legal_basis="Art. 9(2)(h)",
+                valid_until_unix_ms=int(time.time() * 1000) + 86_400_000,
+            )
+        ),
+    )
+
     def principal(name: str, role: int, purposes=()) -> str:
         r = admin.call(
             admin.admin.CreatePrincipal,
@@ -135,6 +152,7 @@ def tenant(vault) -> Tenant:
         reidentifier=principal("py-reid", common_pb2.ROLE_REIDENTIFIER, ["care", "research"]),
         consent_manager=principal("py-consent", common_pb2.ROLE_CONSENT_MANAGER),
         subject_officer=principal("py-subject", common_pb2.ROLE_SUBJECT_OFFICER),
+        translator=principal("py-translator", common_pb2.ROLE_TRANSLATOR, ["care"]),
     )
     admin.close()
     return t

@@ -32,6 +32,17 @@ def test_pseudonymise_and_reidentify_in_order(vault, tenant):
         assert reid.reidentify("patients", "research", [out[0]])[0].verdict == "no-consent"
 
 
+def test_translate_gives_the_recipients_pseudonyms(vault, tenant):
+    with vault.client(tenant.tokenizer) as tok:
+        sender = tok.pseudonymise("patients", [SSN])
+        recipients_own = tok.pseudonymise("registry", [SSN])
+    with vault.client(tenant.translator) as tr:
+        out = tr.translate("registry", [sender[0], "not-a-pseudonym"])
+    assert out[0].translated and out[0].pseudonym == recipients_own[0]
+    assert out[0].pseudonym != sender[0]
+    assert (out[1].verdict, out[1].pseudonym) == ("not-found", None)
+
+
 def test_large_inputs_are_split_within_the_server_limit(vault, tenant):
     with vault.client(tenant.tokenizer, max_batch=100) as tok:
         emails = [f"person{i}@example.org" for i in range(1234)]

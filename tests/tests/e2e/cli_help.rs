@@ -16,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "principal",
     "pseudonymise",
     "reidentify",
+    "translate",
+    "sharing",
     "limits",
     "policy",
     "completion",

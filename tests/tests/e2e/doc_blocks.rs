@@ -73,6 +73,10 @@ const ADAPTED: &[(&str, &str)] = &[
         "valvctl principal create night-auditor --role auditor --enrol     # prints an enrolment code",
         "code=$(\"$VALVCTL\" --json principal create night-auditor --role auditor --enrol | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"enrolment_code\"])')",
     ),
+    (
+        "valvctl principal create registry-export --role translator --purpose quality-registry --enrol",
+        "code=$(\"$VALVCTL\" --json principal create registry-export --role translator --purpose quality-registry --enrol | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"enrolment_code\"])')",
+    ),
     ("<enrolment code>", "\"$code\""),
     // A follower waits for events forever: it runs for two seconds and is cut off then.
     (
@@ -219,6 +223,19 @@ fn the_docs_command_blocks_run_as_written() {
         "data-dir = \"valv-data\"\nlisten = \"127.0.0.1:7443\"\nmax-batch = 5000\n",
     )
     .unwrap();
+    // (Another person than the pseudonym's: subject-requests.md erases that one.)
+    let in_extract = vault.ctl(
+        &tokenizer,
+        &["pseudonymise", "--domain", "patients", "19520903-5525"],
+    )[0]["pseudonym"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        vault.dir.path().join("extract.csv"),
+        format!("patient,visit\n{in_extract},2026-11-03\n"),
+    )
+    .unwrap();
     std::fs::write(
         vault.dir.path().join("bankid-order.json"),
         "{\"orderRef\":\"131daac9-16c6-4618-beb0-365768f37288\"}\n",
@@ -229,7 +246,7 @@ fn the_docs_command_blocks_run_as_written() {
         ("AUDITOR_TOKEN".into(), auditor.clone()),
         ("KEY_OFFICER_TOKEN".into(), key_officer.clone()),
         ("TOKENIZER_TOKEN".into(), tokenizer.clone()),
-        ("PSEUDONYM".into(), pseudonym),
+        ("PSEUDONYM".into(), pseudonym.clone()),
     ];
 
     // Page by page, each block with the role it is written for.
@@ -238,6 +255,8 @@ fn the_docs_command_blocks_run_as_written() {
             "consents.md",
             &[&admin, &consent_desk, &consent_desk, &consent_desk],
         ),
+        // Before the pages that erase, expire and finalise epochs of the extract's person.
+        ("sharing.md", &[&admin, ""]),
         ("subject-requests.md", &[&subject_officer, "", &tokenizer]),
         ("retention.md", &[&admin]),
         ("audit-and-monitoring.md", &[&auditor, &auditor]),
@@ -266,7 +285,7 @@ fn the_docs_command_blocks_run_as_written() {
             ran += 1;
         }
     }
-    assert_eq!(ran, 16);
+    assert_eq!(ran, 18);
     assert!(vault.dir.path().join("witness.jsonl").exists());
     assert!(vault.dir.path().join("night-auditor.token").exists());
     // What the blocks did is there.
@@ -274,6 +293,15 @@ fn the_docs_command_blocks_run_as_written() {
     assert!(vault.dir.path().join("access-request.json").exists());
     assert!(vault.dir.path().join("audit.jsonl").exists());
     assert!(vault.dir.path().join("patients-epoch.csv").exists());
+    // The recipient's extract: the row is there, under the recipient's pseudonym.
+    let shared = std::fs::read_to_string(vault.dir.path().join("for-registry.csv")).unwrap();
+    let lines: Vec<&str> = shared.lines().collect();
+    assert_eq!(lines.len(), 2, "{shared}");
+    assert!(lines[1].ends_with(",2026-11-03"), "{shared}");
+    assert!(
+        !shared.contains(&pseudonym),
+        "the platform's pseudonym reached the recipient"
+    );
     let record =
         std::fs::read_to_string(vault.dir.path().join("record-of-processing.html")).unwrap();
     assert!(

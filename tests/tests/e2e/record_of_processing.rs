@@ -97,6 +97,22 @@ async fn hospital(server: &InProcess) -> Tenant {
         })
         .await
         .unwrap();
+    admin
+        .admin()
+        .define_sharing_agreement(pb::DefineSharingAgreementRequest {
+            agreement: Some(pb::SharingAgreement {
+                name: "quality-registry".into(),
+                from_domain: "patients".into(),
+                to_domain: "statistics".into(),
+                purpose: "research".into(),
+                recipient: "National quality registry <Stockholm>".into(),
+                legal_basis: "Art. 9(2)(j) & ethics approval 2026-1234".into(),
+                valid_until_unix_ms: T0_MS + 365 * 86_400_000,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
     let tok = server.client(&t.tokenizer).await;
     pseudonymise_ok(&tok, "patients", &PATIENTS).await;
     pseudonymise_ok(&tok, "statistics", &PATIENTS[..2]).await;

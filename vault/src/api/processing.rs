@@ -39,6 +39,7 @@ pub fn record(app: &App, r: &ProcessingRecord) -> pb::RecordOfProcessing {
         purposes,
         domains,
         record_policies: r.policies.iter().map(convert::record_policy).collect(),
+        sharing_agreements: r.agreements.iter().map(convert::agreement).collect(),
         keys: Some(pb::ProcessingKeys {
             root_provider: r.root.provider.to_owned(),
             root_fit_for_production: r.root.fit_for_production,

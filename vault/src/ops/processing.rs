@@ -80,6 +80,8 @@ pub struct ProcessingRecord {
     pub domains: Vec<DomainEntry>,
     /// Record policies.
     pub policies: Vec<RecordPolicyRecord>,
+    /// Sharing agreements (the recipients), by name.
+    pub agreements: Vec<crate::store::records::AgreementRecord>,
     /// The root key.
     pub root: RootInfo,
     /// The tenant key ring's versions.
@@ -178,7 +180,9 @@ pub async fn record(app: &Arc<App>, caller: &Caller) -> VaultResult<ProcessingRe
     let measures = measures(&inputs);
     let mut policies = app.record_policies(tenant_id).await?;
     policies.sort_by(|a, b| a.name.cmp(&b.name));
+    let agreements = app.agreements(tenant_id).await?;
     let record = ProcessingRecord {
+        agreements,
         settings: app.settings_of(&tenant),
         tenant,
         generated_ms: app.now_ms(),

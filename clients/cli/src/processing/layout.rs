@@ -160,6 +160,42 @@ fn domains_and_policies(doc: &Document, out: &mut Vec<Block>) {
     ));
 }
 
+fn recipients(doc: &Document, out: &mut Vec<Block>) {
+    out.push(Block::Heading(2, "Recipients (sharing agreements)".into()));
+    if doc.recipients.is_empty() {
+        out.push(Block::Para("None.".into()));
+        return;
+    }
+    out.push(Block::Para(
+        "Each recipient receives pseudonyms of its own domain, translated by the vault; no \
+         identifier leaves it."
+            .into(),
+    ));
+    out.push(table(
+        vec![
+            "agreement",
+            "recipient",
+            "purpose",
+            "legal basis",
+            "from → to",
+            "valid until",
+        ],
+        doc.recipients
+            .iter()
+            .map(|r| {
+                vec![
+                    r.agreement.clone(),
+                    r.recipient.clone(),
+                    r.purpose.clone(),
+                    r.legal_basis.clone(),
+                    format!("{} → {}", r.from_domain, r.to_domain),
+                    r.valid_until.clone(),
+                ]
+            })
+            .collect(),
+    ));
+}
+
 fn keys_measures_access(doc: &Document, out: &mut Vec<Block>) {
     out.push(Block::Heading(2, "Keys".into()));
     let unseal = doc
@@ -238,6 +274,7 @@ pub fn blocks(doc: &Document) -> Vec<Block> {
     ];
     purposes(doc, &mut out);
     domains_and_policies(doc, &mut out);
+    recipients(doc, &mut out);
     keys_measures_access(doc, &mut out);
     out.push(Block::Heading(2, "For the controller to complete".into()));
     out.push(Block::List(doc.to_complete.clone()));

@@ -56,6 +56,7 @@ pub struct Document {
     pub purposes: Vec<PurposeDoc>,
     pub domains: Vec<DomainDoc>,
     pub record_policies: Vec<PolicyDoc>,
+    pub recipients: Vec<RecipientDoc>,
     pub keys: KeysDoc,
     pub measures: Vec<MeasureDoc>,
     pub settings: SettingsDoc,
@@ -63,6 +64,17 @@ pub struct Document {
     pub audit: AuditDoc,
     /// What Art. 30(1) asks for that the vault cannot know.
     pub to_complete: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecipientDoc {
+    pub agreement: String,
+    pub recipient: String,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub from_domain: String,
+    pub to_domain: String,
+    pub valid_until: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -296,6 +308,19 @@ pub fn document(r: &pb::RecordOfProcessing) -> Document {
                 }
             })
             .collect(),
+        recipients: r
+            .sharing_agreements
+            .iter()
+            .map(|a| RecipientDoc {
+                agreement: a.name.clone(),
+                recipient: a.recipient.clone(),
+                purpose: a.purpose.clone(),
+                legal_basis: a.legal_basis.clone(),
+                from_domain: a.from_domain.clone(),
+                to_domain: a.to_domain.clone(),
+                valid_until: time_text(a.valid_until_unix_ms),
+            })
+            .collect(),
         record_policies: r
             .record_policies
             .iter()
@@ -361,8 +386,9 @@ pub fn document(r: &pb::RecordOfProcessing) -> Document {
              representative and the data protection officer (Art. 30(1)(a))",
             "the categories of data subjects, and the categories of personal data beyond the \
              identifiers listed here (Art. 30(1)(c))",
-            "recipients outside the organisation and transfers to third countries, with their \
-             safeguards (Art. 30(1)(d), (e))",
+            "recipients other than those of the sharing agreements above (which receive \
+             pseudonyms only), and transfers to third countries, with their safeguards \
+             (Art. 30(1)(d), (e))",
             "the processing done by the systems that hold the pseudonyms",
         ]
         .map(str::to_owned)

@@ -17,6 +17,7 @@ from .client import (
     RecordResult,
     ReIdentified,
     ReIdentifiedRecord,
+    Translated,
 )
 from .errors import (
     FailedPrecondition,
@@ -40,6 +41,7 @@ __all__ = [
     "PermissionDenied",
     "ReIdentified",
     "ReIdentifiedRecord",
+    "Translated",
     "RecordResult",
     "ResourceExhausted",
     "Unauthenticated",

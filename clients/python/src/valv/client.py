@@ -64,6 +64,21 @@ class ItemError:
 
 
 @dataclass(frozen=True)
+class Translated:
+    """One pseudonym's verdict under a sharing agreement; `pseudonym` (the recipient's) is set
+    only when `verdict == "released"` (translated)."""
+
+    verdict: str
+    pseudonym: Optional[str] = None
+    old_epoch: bool = False
+
+    @property
+    def translated(self) -> bool:
+        """True when the pseudonym was translated."""
+        return self.verdict == "released"
+
+
+@dataclass(frozen=True)
 class ReIdentified:
     """One pseudonym's verdict; `identifier` is set only when `verdict == "released"`."""
 
@@ -341,6 +356,30 @@ class Client:
                     ReIdentified(
                         verdict=verdict,
                         identifier=res.identifier if verdict == "released" else None,
+                        old_epoch=res.old_epoch,
+                    )
+                )
+        return out
+
+    def translate(self, agreement: str, pseudonyms: Iterable[str]) -> list[Translated]:
+        """The recipient's pseudonyms for `pseudonyms` of the sharing agreement's from-domain, in
+        order, with a verdict each (decided like a re-identification for the agreement's
+        purpose). No identifier leaves the vault; every call is audited."""
+        items = list(pseudonyms)
+        out: list[Translated] = []
+        for part in self._chunks([len(s.encode()) for s in items]):
+            r = self.call(
+                self.pseudonyms.TranslatePseudonyms,
+                pseudonym_pb2.TranslatePseudonymsRequest(
+                    agreement=agreement, pseudonyms=items[part.start:part.stop]
+                ),
+            )
+            for res in r.results:
+                verdict = _VERDICTS.get(res.verdict, "unspecified")
+                out.append(
+                    Translated(
+                        verdict=verdict,
+                        pseudonym=res.pseudonym if verdict == "released" else None,
                         old_epoch=res.old_epoch,
                     )
                 )

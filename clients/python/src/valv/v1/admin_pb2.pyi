@@ -406,12 +406,72 @@ class DeleteRecordPolicyResponse(_message.Message):
     approve_before_unix_ms: int
     def __init__(self, deleted: _Optional[bool] = ..., pending_operation_id: _Optional[int] = ..., approve_before_unix_ms: _Optional[int] = ...) -> None: ...
 
+class SharingAgreement(_message.Message):
+    __slots__ = ("name", "from_domain", "to_domain", "purpose", "recipient", "legal_basis", "valid_until_unix_ms", "created_unix_ms", "created_by", "approved_by")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FROM_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    TO_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_BY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    from_domain: str
+    to_domain: str
+    purpose: str
+    recipient: str
+    legal_basis: str
+    valid_until_unix_ms: int
+    created_unix_ms: int
+    created_by: str
+    approved_by: str
+    def __init__(self, name: _Optional[str] = ..., from_domain: _Optional[str] = ..., to_domain: _Optional[str] = ..., purpose: _Optional[str] = ..., recipient: _Optional[str] = ..., legal_basis: _Optional[str] = ..., valid_until_unix_ms: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., created_by: _Optional[str] = ..., approved_by: _Optional[str] = ...) -> None: ...
+
+class DefineSharingAgreementRequest(_message.Message):
+    __slots__ = ("agreement",)
+    AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    agreement: SharingAgreement
+    def __init__(self, agreement: _Optional[_Union[SharingAgreement, _Mapping]] = ...) -> None: ...
+
+class DefineSharingAgreementResponse(_message.Message):
+    __slots__ = ("agreement", "pending_operation_id", "approve_before_unix_ms")
+    AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_BEFORE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    agreement: SharingAgreement
+    pending_operation_id: int
+    approve_before_unix_ms: int
+    def __init__(self, agreement: _Optional[_Union[SharingAgreement, _Mapping]] = ..., pending_operation_id: _Optional[int] = ..., approve_before_unix_ms: _Optional[int] = ...) -> None: ...
+
+class ListSharingAgreementsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSharingAgreementsResponse(_message.Message):
+    __slots__ = ("agreements",)
+    AGREEMENTS_FIELD_NUMBER: _ClassVar[int]
+    agreements: _containers.RepeatedCompositeFieldContainer[SharingAgreement]
+    def __init__(self, agreements: _Optional[_Iterable[_Union[SharingAgreement, _Mapping]]] = ...) -> None: ...
+
+class RevokeSharingAgreementRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RevokeSharingAgreementResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class GetRecordOfProcessingRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class RecordOfProcessing(_message.Message):
-    __slots__ = ("tenant", "generated_unix_ms", "purposes", "domains", "record_policies", "keys", "measures", "settings", "principals", "audit")
+    __slots__ = ("tenant", "generated_unix_ms", "purposes", "domains", "record_policies", "keys", "measures", "settings", "principals", "audit", "sharing_agreements")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     GENERATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     PURPOSES_FIELD_NUMBER: _ClassVar[int]
@@ -422,6 +482,7 @@ class RecordOfProcessing(_message.Message):
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
     AUDIT_FIELD_NUMBER: _ClassVar[int]
+    SHARING_AGREEMENTS_FIELD_NUMBER: _ClassVar[int]
     tenant: Tenant
     generated_unix_ms: int
     purposes: _containers.RepeatedCompositeFieldContainer[ProcessingPurpose]
@@ -432,7 +493,8 @@ class RecordOfProcessing(_message.Message):
     settings: TenantSettings
     principals: _containers.RepeatedCompositeFieldContainer[RoleCount]
     audit: ProcessingAudit
-    def __init__(self, tenant: _Optional[_Union[Tenant, _Mapping]] = ..., generated_unix_ms: _Optional[int] = ..., purposes: _Optional[_Iterable[_Union[ProcessingPurpose, _Mapping]]] = ..., domains: _Optional[_Iterable[_Union[ProcessingDomain, _Mapping]]] = ..., record_policies: _Optional[_Iterable[_Union[RecordPolicy, _Mapping]]] = ..., keys: _Optional[_Union[ProcessingKeys, _Mapping]] = ..., measures: _Optional[_Iterable[_Union[ProcessingMeasure, _Mapping]]] = ..., settings: _Optional[_Union[TenantSettings, _Mapping]] = ..., principals: _Optional[_Iterable[_Union[RoleCount, _Mapping]]] = ..., audit: _Optional[_Union[ProcessingAudit, _Mapping]] = ...) -> None: ...
+    sharing_agreements: _containers.RepeatedCompositeFieldContainer[SharingAgreement]
+    def __init__(self, tenant: _Optional[_Union[Tenant, _Mapping]] = ..., generated_unix_ms: _Optional[int] = ..., purposes: _Optional[_Iterable[_Union[ProcessingPurpose, _Mapping]]] = ..., domains: _Optional[_Iterable[_Union[ProcessingDomain, _Mapping]]] = ..., record_policies: _Optional[_Iterable[_Union[RecordPolicy, _Mapping]]] = ..., keys: _Optional[_Union[ProcessingKeys, _Mapping]] = ..., measures: _Optional[_Iterable[_Union[ProcessingMeasure, _Mapping]]] = ..., settings: _Optional[_Union[TenantSettings, _Mapping]] = ..., principals: _Optional[_Iterable[_Union[RoleCount, _Mapping]]] = ..., audit: _Optional[_Union[ProcessingAudit, _Mapping]] = ..., sharing_agreements: _Optional[_Iterable[_Union[SharingAgreement, _Mapping]]] = ...) -> None: ...
 
 class ProcessingPurpose(_message.Message):
     __slots__ = ("purpose", "current_text", "consents_granted", "consents_withdrawn", "consents_expired", "reidentifiers")

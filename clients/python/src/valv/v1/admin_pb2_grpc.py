@@ -128,6 +128,21 @@ class AdminServiceStub:
                 request_serializer=valv_dot_v1_dot_admin__pb2.GetRecordOfProcessingRequest.SerializeToString,
                 response_deserializer=valv_dot_v1_dot_admin__pb2.RecordOfProcessing.FromString,
                 _registered_method=True)
+        self.DefineSharingAgreement = channel.unary_unary(
+                '/valv.v1.AdminService/DefineSharingAgreement',
+                request_serializer=valv_dot_v1_dot_admin__pb2.DefineSharingAgreementRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_admin__pb2.DefineSharingAgreementResponse.FromString,
+                _registered_method=True)
+        self.ListSharingAgreements = channel.unary_unary(
+                '/valv.v1.AdminService/ListSharingAgreements',
+                request_serializer=valv_dot_v1_dot_admin__pb2.ListSharingAgreementsRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_admin__pb2.ListSharingAgreementsResponse.FromString,
+                _registered_method=True)
+        self.RevokeSharingAgreement = channel.unary_unary(
+                '/valv.v1.AdminService/RevokeSharingAgreement',
+                request_serializer=valv_dot_v1_dot_admin__pb2.RevokeSharingAgreementRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_admin__pb2.RevokeSharingAgreementResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -277,6 +292,30 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DefineSharingAgreement(self, request, context):
+        """Defines a sharing agreement: pseudonyms of `from_domain` may be translated into those of
+        `to_domain` (PseudonymService.TranslatePseudonyms) for `purpose` until `valid_until_unix_ms`.
+        Both domains hold the same kind of identifier, the from-domain is reversible, the purpose
+        covers it. Widens who can link data: under the two-person rule a second tenant-admin must
+        approve it. ALREADY_EXISTS for a name in use (revoke it and define it anew to change it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSharingAgreements(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeSharingAgreement(self, request, context):
+        """Revokes (deletes) an agreement at once: translations under it are refused from now on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -369,6 +408,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetRecordOfProcessing,
                     request_deserializer=valv_dot_v1_dot_admin__pb2.GetRecordOfProcessingRequest.FromString,
                     response_serializer=valv_dot_v1_dot_admin__pb2.RecordOfProcessing.SerializeToString,
+            ),
+            'DefineSharingAgreement': grpc.unary_unary_rpc_method_handler(
+                    servicer.DefineSharingAgreement,
+                    request_deserializer=valv_dot_v1_dot_admin__pb2.DefineSharingAgreementRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_admin__pb2.DefineSharingAgreementResponse.SerializeToString,
+            ),
+            'ListSharingAgreements': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSharingAgreements,
+                    request_deserializer=valv_dot_v1_dot_admin__pb2.ListSharingAgreementsRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_admin__pb2.ListSharingAgreementsResponse.SerializeToString,
+            ),
+            'RevokeSharingAgreement': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeSharingAgreement,
+                    request_deserializer=valv_dot_v1_dot_admin__pb2.RevokeSharingAgreementRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_admin__pb2.RevokeSharingAgreementResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -861,6 +915,87 @@ class AdminService:
             '/valv.v1.AdminService/GetRecordOfProcessing',
             valv_dot_v1_dot_admin__pb2.GetRecordOfProcessingRequest.SerializeToString,
             valv_dot_v1_dot_admin__pb2.RecordOfProcessing.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DefineSharingAgreement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valv.v1.AdminService/DefineSharingAgreement',
+            valv_dot_v1_dot_admin__pb2.DefineSharingAgreementRequest.SerializeToString,
+            valv_dot_v1_dot_admin__pb2.DefineSharingAgreementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSharingAgreements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valv.v1.AdminService/ListSharingAgreements',
+            valv_dot_v1_dot_admin__pb2.ListSharingAgreementsRequest.SerializeToString,
+            valv_dot_v1_dot_admin__pb2.ListSharingAgreementsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeSharingAgreement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valv.v1.AdminService/RevokeSharingAgreement',
+            valv_dot_v1_dot_admin__pb2.RevokeSharingAgreementRequest.SerializeToString,
+            valv_dot_v1_dot_admin__pb2.RevokeSharingAgreementResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14valv/v1/common.proto\x12\x07valv.v1\"(\n\tItemError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\";\n\x0b\x41uditChange\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x02 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t*\x87\x02\n\x0eIdentifierKind\x12\x1f\n\x1bIDENTIFIER_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16IDENTIFIER_KIND_OPAQUE\x10\x01\x12\x19\n\x15IDENTIFIER_KIND_EMAIL\x10\x02\x12\x19\n\x15IDENTIFIER_KIND_PHONE\x10\x03\x12#\n\x1fIDENTIFIER_KIND_SE_PERSONNUMMER\x10\x04\x12$\n IDENTIFIER_KIND_NO_FODSELSNUMMER\x10\x05\x12\x1a\n\x16IDENTIFIER_KIND_DK_CPR\x10\x06\x12\x1b\n\x17IDENTIFIER_KIND_FI_HETU\x10\x07*c\n\x06Scheme\x12\x16\n\x12SCHEME_UNSPECIFIED\x10\x00\x12\x10\n\x0cSCHEME_KEYED\x10\x01\x12\x11\n\rSCHEME_RANDOM\x10\x02\x12\x1c\n\x18SCHEME_FORMAT_PRESERVING\x10\x03*\xcd\x01\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n\rROLE_OPERATOR\x10\x01\x12\x15\n\x11ROLE_TENANT_ADMIN\x10\x02\x12\x12\n\x0eROLE_TOKENIZER\x10\x03\x12\x15\n\x11ROLE_REIDENTIFIER\x10\x04\x12\x18\n\x14ROLE_CONSENT_MANAGER\x10\x05\x12\x18\n\x14ROLE_SUBJECT_OFFICER\x10\x06\x12\x14\n\x10ROLE_KEY_OFFICER\x10\x07\x12\x10\n\x0cROLE_AUDITOR\x10\x08*\xe2\x01\n\nLegalBasis\x12\x1b\n\x17LEGAL_BASIS_UNSPECIFIED\x10\x00\x12\x17\n\x13LEGAL_BASIS_CONSENT\x10\x01\x12\x18\n\x14LEGAL_BASIS_CONTRACT\x10\x02\x12 \n\x1cLEGAL_BASIS_LEGAL_OBLIGATION\x10\x03\x12\x1f\n\x1bLEGAL_BASIS_VITAL_INTERESTS\x10\x04\x12\x1b\n\x17LEGAL_BASIS_PUBLIC_TASK\x10\x05\x12$\n LEGAL_BASIS_LEGITIMATE_INTERESTS\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14valv/v1/common.proto\x12\x07valv.v1\"(\n\tItemError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\";\n\x0b\x41uditChange\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x02 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t*\x87\x02\n\x0eIdentifierKind\x12\x1f\n\x1bIDENTIFIER_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16IDENTIFIER_KIND_OPAQUE\x10\x01\x12\x19\n\x15IDENTIFIER_KIND_EMAIL\x10\x02\x12\x19\n\x15IDENTIFIER_KIND_PHONE\x10\x03\x12#\n\x1fIDENTIFIER_KIND_SE_PERSONNUMMER\x10\x04\x12$\n IDENTIFIER_KIND_NO_FODSELSNUMMER\x10\x05\x12\x1a\n\x16IDENTIFIER_KIND_DK_CPR\x10\x06\x12\x1b\n\x17IDENTIFIER_KIND_FI_HETU\x10\x07*c\n\x06Scheme\x12\x16\n\x12SCHEME_UNSPECIFIED\x10\x00\x12\x10\n\x0cSCHEME_KEYED\x10\x01\x12\x11\n\rSCHEME_RANDOM\x10\x02\x12\x1c\n\x18SCHEME_FORMAT_PRESERVING\x10\x03*\xe2\x01\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n\rROLE_OPERATOR\x10\x01\x12\x15\n\x11ROLE_TENANT_ADMIN\x10\x02\x12\x12\n\x0eROLE_TOKENIZER\x10\x03\x12\x15\n\x11ROLE_REIDENTIFIER\x10\x04\x12\x18\n\x14ROLE_CONSENT_MANAGER\x10\x05\x12\x18\n\x14ROLE_SUBJECT_OFFICER\x10\x06\x12\x14\n\x10ROLE_KEY_OFFICER\x10\x07\x12\x10\n\x0cROLE_AUDITOR\x10\x08\x12\x13\n\x0fROLE_TRANSLATOR\x10\t*\xe2\x01\n\nLegalBasis\x12\x1b\n\x17LEGAL_BASIS_UNSPECIFIED\x10\x00\x12\x17\n\x13LEGAL_BASIS_CONSENT\x10\x01\x12\x18\n\x14LEGAL_BASIS_CONTRACT\x10\x02\x12 \n\x1cLEGAL_BASIS_LEGAL_OBLIGATION\x10\x03\x12\x1f\n\x1bLEGAL_BASIS_VITAL_INTERESTS\x10\x04\x12\x1b\n\x17LEGAL_BASIS_PUBLIC_TASK\x10\x05\x12$\n LEGAL_BASIS_LEGITIMATE_INTERESTS\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,9 +36,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCHEME']._serialized_start=402
   _globals['_SCHEME']._serialized_end=501
   _globals['_ROLE']._serialized_start=504
-  _globals['_ROLE']._serialized_end=709
-  _globals['_LEGALBASIS']._serialized_start=712
-  _globals['_LEGALBASIS']._serialized_end=938
+  _globals['_ROLE']._serialized_end=730
+  _globals['_LEGALBASIS']._serialized_start=733
+  _globals['_LEGALBASIS']._serialized_end=959
   _globals['_ITEMERROR']._serialized_start=33
   _globals['_ITEMERROR']._serialized_end=73
   _globals['_AUDITCHANGE']._serialized_start=75

@@ -34,6 +34,7 @@ class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROLE_SUBJECT_OFFICER: _ClassVar[Role]
     ROLE_KEY_OFFICER: _ClassVar[Role]
     ROLE_AUDITOR: _ClassVar[Role]
+    ROLE_TRANSLATOR: _ClassVar[Role]
 
 class LegalBasis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -65,6 +66,7 @@ ROLE_CONSENT_MANAGER: Role
 ROLE_SUBJECT_OFFICER: Role
 ROLE_KEY_OFFICER: Role
 ROLE_AUDITOR: Role
+ROLE_TRANSLATOR: Role
 LEGAL_BASIS_UNSPECIFIED: LegalBasis
 LEGAL_BASIS_CONSENT: LegalBasis
 LEGAL_BASIS_CONTRACT: LegalBasis

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from valv.v1 import common_pb2 as valv_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17valv/v1/pseudonym.proto\x12\x07valv.v1\x1a\x14valv/v1/common.proto\"L\n\x13PseudonymiseRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x13\n\x0bidentifiers\x18\x02 \x03(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\x04\"Y\n\x12PseudonymiseResult\x12\x13\n\tpseudonym\x18\x01 \x01(\tH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.valv.v1.ItemErrorH\x00\x42\t\n\x07outcome\"g\n\x14PseudonymiseResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12,\n\x07results\x18\x02 \x03(\x0b\x32\x1b.valv.v1.PseudonymiseResult\x12\x0f\n\x07\x63reated\x18\x03 \x01(\r\"H\n\x11ReIdentifyRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x12\n\npseudonyms\x18\x03 \x03(\t\"\\\n\x10ReIdentifyResult\x12!\n\x07verdict\x18\x01 \x01(\x0e\x32\x10.valv.v1.Verdict\x12\x12\n\nidentifier\x18\x02 \x01(\t\x12\x11\n\told_epoch\x18\x03 \x01(\x08\"@\n\x12ReIdentifyResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.valv.v1.ReIdentifyResult\"O\n\x1aPseudonymiseRecordsRequest\x12\x0e\n\x06policy\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x03(\x0c\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\x04\"1\n\x0bRecordError\x12\"\n\x06\x65rrors\x18\x01 \x03(\x0b\x32\x12.valv.v1.ItemError\"^\n\x18PseudonymiseRecordResult\x12\x10\n\x06record\x18\x01 \x01(\x0cH\x00\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x14.valv.v1.RecordErrorH\x00\x42\t\n\x07outcome\"t\n\x1bPseudonymiseRecordsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x32\n\x07results\x18\x02 \x03(\x0b\x32!.valv.v1.PseudonymiseRecordResult\x12\x0f\n\x07\x63reated\x18\x03 \x01(\r\"L\n\x18ReIdentifyRecordsRequest\x12\x0e\n\x06policy\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x03(\x0c\"U\n\x0c\x46ieldVerdict\x12\x0f\n\x07pointer\x18\x01 \x01(\t\x12!\n\x07verdict\x18\x02 \x01(\x0e\x32\x10.valv.v1.Verdict\x12\x11\n\told_epoch\x18\x03 \x01(\x08\"t\n\x16ReIdentifyRecordResult\x12\x0e\n\x06record\x18\x01 \x01(\x0c\x12%\n\x06\x66ields\x18\x02 \x03(\x0b\x32\x15.valv.v1.FieldVerdict\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x14.valv.v1.RecordError\"M\n\x19ReIdentifyRecordsResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.valv.v1.ReIdentifyRecordResult\"\x12\n\x10GetLimitsRequest\"Z\n\x0cServerLimits\x12\x11\n\tmax_batch\x18\x01 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x02 \x01(\x04\x12\x1c\n\x14max_identifier_bytes\x18\x03 \x01(\r\">\n\x17\x43heckIdentifiersRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x13\n\x0bidentifiers\x18\x02 \x03(\t\">\n\x18\x43heckIdentifiersResponse\x12\"\n\x06\x65rrors\x18\x01 \x03(\x0b\x32\x12.valv.v1.ItemError*\xea\x01\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x14\n\x10VERDICT_RELEASED\x10\x01\x12\x16\n\x12VERDICT_NO_CONSENT\x10\x02\x12\x1d\n\x19VERDICT_CONSENT_WITHDRAWN\x10\x03\x12\x1b\n\x17VERDICT_CONSENT_EXPIRED\x10\x04\x12\x15\n\x11VERDICT_NOT_FOUND\x10\x05\x12\x12\n\x0eVERDICT_DENIED\x10\x06\x12\x19\n\x15VERDICT_KEY_DESTROYED\x10\x07\x12\x16\n\x12VERDICT_RESTRICTED\x10\x08\x32\xd3\x04\n\x10PseudonymService\x12K\n\x0cPseudonymise\x12\x1c.valv.v1.PseudonymiseRequest\x1a\x1d.valv.v1.PseudonymiseResponse\x12U\n\x12PseudonymiseStream\x12\x1c.valv.v1.PseudonymiseRequest\x1a\x1d.valv.v1.PseudonymiseResponse(\x01\x30\x01\x12\x45\n\nReIdentify\x12\x1a.valv.v1.ReIdentifyRequest\x1a\x1b.valv.v1.ReIdentifyResponse\x12`\n\x13PseudonymiseRecords\x12#.valv.v1.PseudonymiseRecordsRequest\x1a$.valv.v1.PseudonymiseRecordsResponse\x12Z\n\x11ReIdentifyRecords\x12!.valv.v1.ReIdentifyRecordsRequest\x1a\".valv.v1.ReIdentifyRecordsResponse\x12W\n\x10\x43heckIdentifiers\x12 .valv.v1.CheckIdentifiersRequest\x1a!.valv.v1.CheckIdentifiersResponse\x12=\n\tGetLimits\x12\x19.valv.v1.GetLimitsRequest\x1a\x15.valv.v1.ServerLimitsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17valv/v1/pseudonym.proto\x12\x07valv.v1\x1a\x14valv/v1/common.proto\"L\n\x13PseudonymiseRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x13\n\x0bidentifiers\x18\x02 \x03(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\x04\"Y\n\x12PseudonymiseResult\x12\x13\n\tpseudonym\x18\x01 \x01(\tH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.valv.v1.ItemErrorH\x00\x42\t\n\x07outcome\"g\n\x14PseudonymiseResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12,\n\x07results\x18\x02 \x03(\x0b\x32\x1b.valv.v1.PseudonymiseResult\x12\x0f\n\x07\x63reated\x18\x03 \x01(\r\"H\n\x11ReIdentifyRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x12\n\npseudonyms\x18\x03 \x03(\t\"\\\n\x10ReIdentifyResult\x12!\n\x07verdict\x18\x01 \x01(\x0e\x32\x10.valv.v1.Verdict\x12\x12\n\nidentifier\x18\x02 \x01(\t\x12\x11\n\told_epoch\x18\x03 \x01(\x08\"@\n\x12ReIdentifyResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.valv.v1.ReIdentifyResult\"U\n\x1aTranslatePseudonymsRequest\x12\x11\n\tagreement\x18\x01 \x01(\t\x12\x12\n\npseudonyms\x18\x02 \x03(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\x04\"Z\n\x0fTranslateResult\x12!\n\x07verdict\x18\x01 \x01(\x0e\x32\x10.valv.v1.Verdict\x12\x11\n\tpseudonym\x18\x02 \x01(\t\x12\x11\n\told_epoch\x18\x03 \x01(\x08\"k\n\x1bTranslatePseudonymsResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.valv.v1.TranslateResult\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\x04\x12\x0f\n\x07\x63reated\x18\x03 \x01(\r\"O\n\x1aPseudonymiseRecordsRequest\x12\x0e\n\x06policy\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x03(\x0c\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\x04\"1\n\x0bRecordError\x12\"\n\x06\x65rrors\x18\x01 \x03(\x0b\x32\x12.valv.v1.ItemError\"^\n\x18PseudonymiseRecordResult\x12\x10\n\x06record\x18\x01 \x01(\x0cH\x00\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x14.valv.v1.RecordErrorH\x00\x42\t\n\x07outcome\"t\n\x1bPseudonymiseRecordsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x32\n\x07results\x18\x02 \x03(\x0b\x32!.valv.v1.PseudonymiseRecordResult\x12\x0f\n\x07\x63reated\x18\x03 \x01(\r\"L\n\x18ReIdentifyRecordsRequest\x12\x0e\n\x06policy\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x03(\x0c\"U\n\x0c\x46ieldVerdict\x12\x0f\n\x07pointer\x18\x01 \x01(\t\x12!\n\x07verdict\x18\x02 \x01(\x0e\x32\x10.valv.v1.Verdict\x12\x11\n\told_epoch\x18\x03 \x01(\x08\"t\n\x16ReIdentifyRecordResult\x12\x0e\n\x06record\x18\x01 \x01(\x0c\x12%\n\x06\x66ields\x18\x02 \x03(\x0b\x32\x15.valv.v1.FieldVerdict\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x14.valv.v1.RecordError\"M\n\x19ReIdentifyRecordsResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.valv.v1.ReIdentifyRecordResult\"\x12\n\x10GetLimitsRequest\"Z\n\x0cServerLimits\x12\x11\n\tmax_batch\x18\x01 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x02 \x01(\x04\x12\x1c\n\x14max_identifier_bytes\x18\x03 \x01(\r\">\n\x17\x43heckIdentifiersRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x13\n\x0bidentifiers\x18\x02 \x03(\t\">\n\x18\x43heckIdentifiersResponse\x12\"\n\x06\x65rrors\x18\x01 \x03(\x0b\x32\x12.valv.v1.ItemError*\xea\x01\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x14\n\x10VERDICT_RELEASED\x10\x01\x12\x16\n\x12VERDICT_NO_CONSENT\x10\x02\x12\x1d\n\x19VERDICT_CONSENT_WITHDRAWN\x10\x03\x12\x1b\n\x17VERDICT_CONSENT_EXPIRED\x10\x04\x12\x15\n\x11VERDICT_NOT_FOUND\x10\x05\x12\x12\n\x0eVERDICT_DENIED\x10\x06\x12\x19\n\x15VERDICT_KEY_DESTROYED\x10\x07\x12\x16\n\x12VERDICT_RESTRICTED\x10\x08\x32\xa1\x06\n\x10PseudonymService\x12K\n\x0cPseudonymise\x12\x1c.valv.v1.PseudonymiseRequest\x1a\x1d.valv.v1.PseudonymiseResponse\x12U\n\x12PseudonymiseStream\x12\x1c.valv.v1.PseudonymiseRequest\x1a\x1d.valv.v1.PseudonymiseResponse(\x01\x30\x01\x12\x45\n\nReIdentify\x12\x1a.valv.v1.ReIdentifyRequest\x1a\x1b.valv.v1.ReIdentifyResponse\x12`\n\x13TranslatePseudonyms\x12#.valv.v1.TranslatePseudonymsRequest\x1a$.valv.v1.TranslatePseudonymsResponse\x12j\n\x19TranslatePseudonymsStream\x12#.valv.v1.TranslatePseudonymsRequest\x1a$.valv.v1.TranslatePseudonymsResponse(\x01\x30\x01\x12`\n\x13PseudonymiseRecords\x12#.valv.v1.PseudonymiseRecordsRequest\x1a$.valv.v1.PseudonymiseRecordsResponse\x12Z\n\x11ReIdentifyRecords\x12!.valv.v1.ReIdentifyRecordsRequest\x1a\".valv.v1.ReIdentifyRecordsResponse\x12W\n\x10\x43heckIdentifiers\x12 .valv.v1.CheckIdentifiersRequest\x1a!.valv.v1.CheckIdentifiersResponse\x12=\n\tGetLimits\x12\x19.valv.v1.GetLimitsRequest\x1a\x15.valv.v1.ServerLimitsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'valv.v1.pseudonym_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VERDICT']._serialized_start=1515
-  _globals['_VERDICT']._serialized_end=1749
+  _globals['_VERDICT']._serialized_start=1803
+  _globals['_VERDICT']._serialized_end=2037
   _globals['_PSEUDONYMISEREQUEST']._serialized_start=58
   _globals['_PSEUDONYMISEREQUEST']._serialized_end=134
   _globals['_PSEUDONYMISERESULT']._serialized_start=136
@@ -46,30 +46,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REIDENTIFYRESULT']._serialized_end=498
   _globals['_REIDENTIFYRESPONSE']._serialized_start=500
   _globals['_REIDENTIFYRESPONSE']._serialized_end=564
-  _globals['_PSEUDONYMISERECORDSREQUEST']._serialized_start=566
-  _globals['_PSEUDONYMISERECORDSREQUEST']._serialized_end=645
-  _globals['_RECORDERROR']._serialized_start=647
-  _globals['_RECORDERROR']._serialized_end=696
-  _globals['_PSEUDONYMISERECORDRESULT']._serialized_start=698
-  _globals['_PSEUDONYMISERECORDRESULT']._serialized_end=792
-  _globals['_PSEUDONYMISERECORDSRESPONSE']._serialized_start=794
-  _globals['_PSEUDONYMISERECORDSRESPONSE']._serialized_end=910
-  _globals['_REIDENTIFYRECORDSREQUEST']._serialized_start=912
-  _globals['_REIDENTIFYRECORDSREQUEST']._serialized_end=988
-  _globals['_FIELDVERDICT']._serialized_start=990
-  _globals['_FIELDVERDICT']._serialized_end=1075
-  _globals['_REIDENTIFYRECORDRESULT']._serialized_start=1077
-  _globals['_REIDENTIFYRECORDRESULT']._serialized_end=1193
-  _globals['_REIDENTIFYRECORDSRESPONSE']._serialized_start=1195
-  _globals['_REIDENTIFYRECORDSRESPONSE']._serialized_end=1272
-  _globals['_GETLIMITSREQUEST']._serialized_start=1274
-  _globals['_GETLIMITSREQUEST']._serialized_end=1292
-  _globals['_SERVERLIMITS']._serialized_start=1294
-  _globals['_SERVERLIMITS']._serialized_end=1384
-  _globals['_CHECKIDENTIFIERSREQUEST']._serialized_start=1386
-  _globals['_CHECKIDENTIFIERSREQUEST']._serialized_end=1448
-  _globals['_CHECKIDENTIFIERSRESPONSE']._serialized_start=1450
-  _globals['_CHECKIDENTIFIERSRESPONSE']._serialized_end=1512
-  _globals['_PSEUDONYMSERVICE']._serialized_start=1752
-  _globals['_PSEUDONYMSERVICE']._serialized_end=2347
+  _globals['_TRANSLATEPSEUDONYMSREQUEST']._serialized_start=566
+  _globals['_TRANSLATEPSEUDONYMSREQUEST']._serialized_end=651
+  _globals['_TRANSLATERESULT']._serialized_start=653
+  _globals['_TRANSLATERESULT']._serialized_end=743
+  _globals['_TRANSLATEPSEUDONYMSRESPONSE']._serialized_start=745
+  _globals['_TRANSLATEPSEUDONYMSRESPONSE']._serialized_end=852
+  _globals['_PSEUDONYMISERECORDSREQUEST']._serialized_start=854
+  _globals['_PSEUDONYMISERECORDSREQUEST']._serialized_end=933
+  _globals['_RECORDERROR']._serialized_start=935
+  _globals['_RECORDERROR']._serialized_end=984
+  _globals['_PSEUDONYMISERECORDRESULT']._serialized_start=986
+  _globals['_PSEUDONYMISERECORDRESULT']._serialized_end=1080
+  _globals['_PSEUDONYMISERECORDSRESPONSE']._serialized_start=1082
+  _globals['_PSEUDONYMISERECORDSRESPONSE']._serialized_end=1198
+  _globals['_REIDENTIFYRECORDSREQUEST']._serialized_start=1200
+  _globals['_REIDENTIFYRECORDSREQUEST']._serialized_end=1276
+  _globals['_FIELDVERDICT']._serialized_start=1278
+  _globals['_FIELDVERDICT']._serialized_end=1363
+  _globals['_REIDENTIFYRECORDRESULT']._serialized_start=1365
+  _globals['_REIDENTIFYRECORDRESULT']._serialized_end=1481
+  _globals['_REIDENTIFYRECORDSRESPONSE']._serialized_start=1483
+  _globals['_REIDENTIFYRECORDSRESPONSE']._serialized_end=1560
+  _globals['_GETLIMITSREQUEST']._serialized_start=1562
+  _globals['_GETLIMITSREQUEST']._serialized_end=1580
+  _globals['_SERVERLIMITS']._serialized_start=1582
+  _globals['_SERVERLIMITS']._serialized_end=1672
+  _globals['_CHECKIDENTIFIERSREQUEST']._serialized_start=1674
+  _globals['_CHECKIDENTIFIERSREQUEST']._serialized_end=1736
+  _globals['_CHECKIDENTIFIERSRESPONSE']._serialized_start=1738
+  _globals['_CHECKIDENTIFIERSRESPONSE']._serialized_end=1800
+  _globals['_PSEUDONYMSERVICE']._serialized_start=2040
+  _globals['_PSEUDONYMSERVICE']._serialized_end=2841
 # @@protoc_insertion_point(module_scope)

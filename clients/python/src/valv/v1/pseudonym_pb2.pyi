@@ -83,6 +83,36 @@ class ReIdentifyResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[ReIdentifyResult]
     def __init__(self, results: _Optional[_Iterable[_Union[ReIdentifyResult, _Mapping]]] = ...) -> None: ...
 
+class TranslatePseudonymsRequest(_message.Message):
+    __slots__ = ("agreement", "pseudonyms", "batch_id")
+    AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    PSEUDONYMS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    agreement: str
+    pseudonyms: _containers.RepeatedScalarFieldContainer[str]
+    batch_id: int
+    def __init__(self, agreement: _Optional[str] = ..., pseudonyms: _Optional[_Iterable[str]] = ..., batch_id: _Optional[int] = ...) -> None: ...
+
+class TranslateResult(_message.Message):
+    __slots__ = ("verdict", "pseudonym", "old_epoch")
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    PSEUDONYM_FIELD_NUMBER: _ClassVar[int]
+    OLD_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    verdict: Verdict
+    pseudonym: str
+    old_epoch: bool
+    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., pseudonym: _Optional[str] = ..., old_epoch: _Optional[bool] = ...) -> None: ...
+
+class TranslatePseudonymsResponse(_message.Message):
+    __slots__ = ("results", "batch_id", "created")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[TranslateResult]
+    batch_id: int
+    created: int
+    def __init__(self, results: _Optional[_Iterable[_Union[TranslateResult, _Mapping]]] = ..., batch_id: _Optional[int] = ..., created: _Optional[int] = ...) -> None: ...
+
 class PseudonymiseRecordsRequest(_message.Message):
     __slots__ = ("policy", "records", "batch_id")
     POLICY_FIELD_NUMBER: _ClassVar[int]

@@ -50,6 +50,16 @@ class PseudonymServiceStub:
                 request_serializer=valv_dot_v1_dot_pseudonym__pb2.ReIdentifyRequest.SerializeToString,
                 response_deserializer=valv_dot_v1_dot_pseudonym__pb2.ReIdentifyResponse.FromString,
                 _registered_method=True)
+        self.TranslatePseudonyms = channel.unary_unary(
+                '/valv.v1.PseudonymService/TranslatePseudonyms',
+                request_serializer=valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsResponse.FromString,
+                _registered_method=True)
+        self.TranslatePseudonymsStream = channel.stream_stream(
+                '/valv.v1.PseudonymService/TranslatePseudonymsStream',
+                request_serializer=valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsRequest.SerializeToString,
+                response_deserializer=valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsResponse.FromString,
+                _registered_method=True)
         self.PseudonymiseRecords = channel.unary_unary(
                 '/valv.v1.PseudonymService/PseudonymiseRecords',
                 request_serializer=valv_dot_v1_dot_pseudonym__pb2.PseudonymiseRecordsRequest.SerializeToString,
@@ -96,6 +106,26 @@ class PseudonymServiceServicer:
     def ReIdentify(self, request, context):
         """Turns pseudonyms back into identifiers for a purpose. One verdict per item; the identifier is
         present only when the verdict is VERDICT_RELEASED. Every verdict is audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TranslatePseudonyms(self, request, context):
+        """Translates pseudonyms of an agreement's from-domain into its to-domain (AdminService.
+        DefineSharingAgreement), creating to-domain mappings as needed; no identifier leaves the
+        vault. Needs `translator` and the agreement's purpose. One verdict per item, decided exactly
+        as ReIdentify decides for the agreement's purpose (consent, restriction, erasure, expiry);
+        VERDICT_RELEASED means translated. Refused as a whole (FAILED_PRECONDITION) once the
+        agreement has expired. Audited with counts and verdicts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TranslatePseudonymsStream(self, request_iterator, context):
+        """The same for large sets: each request message is one batch, answered by one response with
+        its `batch_id`, in order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,6 +184,16 @@ def add_PseudonymServiceServicer_to_server(servicer, server):
                     servicer.ReIdentify,
                     request_deserializer=valv_dot_v1_dot_pseudonym__pb2.ReIdentifyRequest.FromString,
                     response_serializer=valv_dot_v1_dot_pseudonym__pb2.ReIdentifyResponse.SerializeToString,
+            ),
+            'TranslatePseudonyms': grpc.unary_unary_rpc_method_handler(
+                    servicer.TranslatePseudonyms,
+                    request_deserializer=valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsResponse.SerializeToString,
+            ),
+            'TranslatePseudonymsStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.TranslatePseudonymsStream,
+                    request_deserializer=valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsRequest.FromString,
+                    response_serializer=valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsResponse.SerializeToString,
             ),
             'PseudonymiseRecords': grpc.unary_unary_rpc_method_handler(
                     servicer.PseudonymiseRecords,
@@ -258,6 +298,60 @@ class PseudonymService:
             '/valv.v1.PseudonymService/ReIdentify',
             valv_dot_v1_dot_pseudonym__pb2.ReIdentifyRequest.SerializeToString,
             valv_dot_v1_dot_pseudonym__pb2.ReIdentifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TranslatePseudonyms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/valv.v1.PseudonymService/TranslatePseudonyms',
+            valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsRequest.SerializeToString,
+            valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TranslatePseudonymsStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/valv.v1.PseudonymService/TranslatePseudonymsStream',
+            valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsRequest.SerializeToString,
+            valv_dot_v1_dot_pseudonym__pb2.TranslatePseudonymsResponse.FromString,
             options,
             channel_credentials,
             insecure,
