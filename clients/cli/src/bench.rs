@@ -56,6 +56,10 @@ enum Only {
     Latency,
     /// Repeated identifiers in batches of 10,000, five rounds.
     Repeated,
+    /// One new identifier per request, `--concurrency` in flight, `--total` / 100 requests, three
+    /// rounds, and nothing else (with `--metrics-listen` on the server, `valv_store_flushes_total`
+    /// and `valv_store_flush_waits_total` tell how many requests one flush served).
+    NewSingle,
 }
 
 /// Pseudonymises `total` identifiers starting at `from` in batches of `batch` with
@@ -128,6 +132,17 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
         return crate::soak::run(s, minutes, args.rate, args.pid, c, probe).await;
     }
     let small = (args.total / 10).max(1000);
+    if args.only == Some(Only::NewSingle) {
+        // Nothing else runs, so the server's flush counts before and after are this scenario's.
+        let n = small / 10;
+        println!("| scenario | batch | requests | result |");
+        println!("| --- | ---: | ---: | ---: |");
+        for round in 0..3 {
+            let r = pseudonymise(&s, 300_000_000 + round * n, n, 1, c).await?;
+            println!("| Pseudonymise, new, {c} in flight | 1 | {n} | {r:.0} ids/s |");
+        }
+        return Ok(());
+    }
     let disk_before = args.data_dir.as_deref().map(|d| dir_size(&d.join("store")));
     println!("| scenario | batch | identifiers | result |");
     println!("| --- | ---: | ---: | ---: |");
@@ -149,7 +164,7 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        None => {}
+        Some(Only::NewSingle) | None => {}
     }
     let disk_after = args.data_dir.as_deref().map(|d| dir_size(&d.join("store")));
     let new_100 = pseudonymise(&s, 100_000_000, small, 100, c).await?;

@@ -121,6 +121,13 @@ async fn metrics_count_the_workload_and_hold_no_identifier() {
     );
     assert!(value(text, "valv_audit_entries_total").is_some_and(|v| v >= 8.0));
     assert!(value(text, "valv_store_size_bytes").is_some_and(|v| v > 0.0));
+    // Every call that stored something waited for a flush, and no flush ran without a waiter.
+    let flushes = value(text, "valv_store_flushes_total").unwrap_or_default();
+    let waits = value(text, "valv_store_flush_waits_total").unwrap_or_default();
+    assert!(
+        flushes >= 1.0 && waits >= flushes,
+        "{flushes} flushes, {waits} waits"
+    );
     assert!(
         text.lines()
             .any(|l| l.starts_with("valv_key_version_age_seconds{")

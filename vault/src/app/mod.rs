@@ -155,6 +155,9 @@ impl App {
         if let Ok(bytes) = self.store.size_on_disk().await {
             self.metrics.set_store_size(bytes);
         }
+        if let Some(stats) = self.store.commit_stats() {
+            self.metrics.set_commit_stats(stats);
+        }
         let now = self.now_ms();
         let loaded = self.keys.loaded();
         for keys in loaded {

@@ -5,7 +5,8 @@
 //! `batch_size{method}`, `identifiers_pseudonymised_total`, `mappings_created_total`,
 //! `reidentify_verdicts_total{verdict}`, `identifiers_released_total`, `audit_entries_total`,
 //! `integrity_failures_total{kind}`,
-//! `audit_checkpoints_total`, `store_size_bytes`, `key_version_age_seconds{tenant,version,state}`,
+//! `audit_checkpoints_total`, `store_size_bytes`, `store_flushes_total`, `store_flush_waits_total`,
+//! `key_version_age_seconds{tenant,version,state}`,
 //! `job_progress_ratio{job,kind,tenant}`, `job_records_done{job,kind,tenant}`.
 
 use std::{
@@ -52,6 +53,10 @@ pub struct Metrics {
     audit_entries: Counter,
     checkpoints: Counter,
     store_size: Gauge,
+    flushes: Counter,
+    flush_waits: Counter,
+    /// The group commit's totals at the last refresh (its counts restart with a reopened engine).
+    commit_seen: std::sync::Mutex<crate::store::CommitStats>,
     key_age: Family<Labels, Gauge>,
     job_ratio: Family<Labels, Gauge<f64, AtomicU64>>,
     job_done: Family<Labels, Gauge>,
@@ -131,6 +136,18 @@ impl Metrics {
             "Bytes the store occupies on disk",
             store_size.clone(),
         );
+        let flushes = Counter::default();
+        registry.register(
+            "store_flushes",
+            "Durable flushes of the embedded store (group commit)",
+            flushes.clone(),
+        );
+        let flush_waits = Counter::default();
+        registry.register(
+            "store_flush_waits",
+            "Units of work that waited for a durable flush of the embedded store; divided by store_flushes: units of work per flush",
+            flush_waits.clone(),
+        );
         let key_age = Family::<Labels, Gauge>::default();
         registry.register(
             "key_version_age_seconds",
@@ -171,6 +188,9 @@ impl Metrics {
             audit_entries,
             checkpoints,
             store_size,
+            flushes,
+            flush_waits,
+            commit_seen: std::sync::Mutex::new(crate::store::CommitStats::default()),
             key_age,
         }
     }
@@ -242,6 +262,18 @@ impl Metrics {
     pub fn set_store_size(&self, bytes: u64) {
         self.store_size
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Adds what the group commit did since the last refresh (`now`: its totals).
+    pub fn set_commit_stats(&self, now: crate::store::CommitStats) {
+        let Ok(mut seen) = self.commit_seen.lock() else {
+            return;
+        };
+        // Totals below the last ones: the engine was reopened and counts from zero again.
+        let delta = |now: u64, before: u64| if now >= before { now - before } else { now };
+        self.flushes.inc_by(delta(now.flushes, seen.flushes));
+        self.flush_waits.inc_by(delta(now.waits, seen.waits));
+        *seen = now;
     }
 
     /// Sets one key version's age.

@@ -124,6 +124,20 @@ pub trait Durability: Send + Sync + 'static {
     fn operation(&self) -> operation::Operation {
         operation::Operation::untracked()
     }
+    /// The group commit's counts, for a back-end that groups flushes itself (the embedded
+    /// store); `None` where the database does (PostgreSQL).
+    fn commit_stats(&self) -> Option<CommitStats> {
+        None
+    }
+}
+
+/// How well the group commit groups: flushes done, and `sync` calls that waited for one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Durable flushes done since start.
+    pub flushes: u64,
+    /// `sync` calls that had writes to wait for.
+    pub waits: u64,
 }
 
 /// Everything the vault keeps: the sum of the families. Writes are visible at once and durable

@@ -1,12 +1,13 @@
 //! Group commit: many concurrent requests wait for one flush.
 //!
 //! A request that hands out pseudonyms must not answer before its mapping is on disk. Flushing
-//! per request would cap throughput at the disk's fsync rate; instead every waiter registers the
-//! write counter it needs covered and one flusher thread flushes everything written so far, then
-//! releases all waiters at once.
+//! per request would cap throughput at the disk's fsync rate; instead each write is counted, and
+//! a caller that needs its writes durable waits for the one flush slot: its holder flushes
+//! everything written so far, so the callers queued behind it find theirs covered (see
+//! [`GroupCommit::sync`]; `tools/group-commit.sh` measures requests per flush).
 
 use std::sync::{
-    Arc, Condvar, Mutex,
+    Arc,
     atomic::{AtomicU64, Ordering},
 };
 
@@ -17,33 +18,29 @@ use crate::store::{StoreError, StoreResult};
 #[derive(Debug, Clone, Copy, Default)]
 struct Durable {
     upto: u64,
-    failed_upto: u64,
-}
-
-struct State {
-    requested: u64,
-    shutdown: bool,
 }
 
 struct Inner {
     writes: AtomicU64,
-    state: Mutex<State>,
-    wake: Condvar,
+    /// Flushes that succeeded, and `sync` calls that had to wait for one (requests per flush is
+    /// their ratio).
+    flushes: AtomicU64,
+    waits: AtomicU64,
+    /// How far the writes are durable.
     done: watch::Sender<Durable>,
-    /// The flush, shared by the flusher thread and inline flushes.
+    /// The flush slot: one flush at a time.
+    slot: tokio::sync::Mutex<()>,
+    /// Makes everything written so far durable.
     flush: Box<dyn Fn() -> Result<(), String> + Send + Sync>,
-    /// An inline flush is running (at most one at a time).
-    inline: std::sync::atomic::AtomicBool,
 }
 
 /// The group-commit coordinator of one store.
 pub(crate) struct GroupCommit {
     inner: Arc<Inner>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl GroupCommit {
-    /// Starts the flusher thread; `flush` makes everything written so far durable.
+    /// A coordinator whose `flush` makes everything written so far durable.
     pub(crate) fn start<F>(flush: F) -> Self
     where
         F: Fn() -> Result<(), String> + Send + Sync + 'static,
@@ -51,22 +48,13 @@ impl GroupCommit {
         let (done, _) = watch::channel(Durable::default());
         let inner = Arc::new(Inner {
             writes: AtomicU64::new(0),
-            state: Mutex::new(State {
-                requested: 0,
-                shutdown: false,
-            }),
-            wake: Condvar::new(),
+            flushes: AtomicU64::new(0),
+            waits: AtomicU64::new(0),
             done,
+            slot: tokio::sync::Mutex::new(()),
             flush: Box::new(flush),
-            inline: std::sync::atomic::AtomicBool::new(false),
         });
-        let worker = Arc::clone(&inner);
-        let thread = std::thread::Builder::new()
-            .name("valv-group-commit".into())
-            .spawn(move || flusher(&worker))
-            .map_err(|e| tracing::error!(error = %e, "cannot start group-commit thread"))
-            .ok();
-        Self { inner, thread }
+        Self { inner }
     }
 
     /// Records that a write happened. Call after the write is applied and before anything else
@@ -81,52 +69,42 @@ impl GroupCommit {
         WriteCounter(Arc::clone(&self.inner))
     }
 
+    /// Flushes done and syncs that waited for one, since start.
+    pub(crate) fn stats(&self) -> crate::store::CommitStats {
+        crate::store::CommitStats {
+            flushes: self.inner.flushes.load(Ordering::Relaxed),
+            waits: self.inner.waits.load(Ordering::Relaxed),
+        }
+    }
+
     /// Waits until every write recorded before this call is durable.
+    ///
+    /// One flush at a time, run by a caller (no hand-off to a thread and back: two wake-ups
+    /// were most of a single call's latency). Whoever holds the flush slot flushes everything
+    /// written so far; the callers that queued behind it meanwhile mostly find their writes
+    /// covered when they get the slot, and return without a flush of their own. So with N
+    /// requests in flight one flush serves about as many as arrived during the one before.
     pub(crate) async fn sync(&self) -> StoreResult<()> {
         let target = self.inner.writes.load(Ordering::SeqCst);
-        let mut rx = self.inner.done.subscribe();
-        if rx.borrow().upto >= target {
+        if self.inner.done.borrow().upto >= target {
             return Ok(());
         }
-        // Alone (no other request flushing inline): flush right here. The flush takes a fraction
-        // of a millisecond, and handing it to the flusher thread and back costs two thread
-        // wake-ups, which on a busy machine are most of a single call's latency tail. Under
-        // load, callers find the inline slot taken and group on the flusher thread instead.
-        if !self.inner.inline.swap(true, Ordering::SeqCst) {
-            let upto = self.inner.writes.load(Ordering::SeqCst);
-            let result = (self.inner.flush)();
-            self.inner.inline.store(false, Ordering::SeqCst);
-            return match result {
-                Ok(()) => {
-                    self.inner.done.send_modify(|d| d.upto = d.upto.max(upto));
-                    Ok(())
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "durable flush failed");
-                    Err(StoreError::Durability(format!("flush failed: {e}")))
-                }
-            };
+        self.inner.waits.fetch_add(1, Ordering::Relaxed);
+        let _slot = self.inner.slot.lock().await;
+        if self.inner.done.borrow().upto >= target {
+            return Ok(());
         }
-        {
-            let mut state = self
-                .inner
-                .state
-                .lock()
-                .map_err(|_| StoreError::Durability("lock poisoned".into()))?;
-            state.requested = state.requested.max(target);
-        }
-        self.inner.wake.notify_one();
-        let d = rx
-            .wait_for(|d| d.upto >= target || d.failed_upto >= target)
-            .await
-            .map(|d| *d)
-            .map_err(|_| StoreError::Durability("flusher stopped".into()))?;
-        if d.upto >= target {
-            Ok(())
-        } else {
-            Err(StoreError::Durability(
-                "flush failed (the log says why)".into(),
-            ))
+        let upto = self.inner.writes.load(Ordering::SeqCst);
+        match (self.inner.flush)() {
+            Ok(()) => {
+                self.inner.flushes.fetch_add(1, Ordering::Relaxed);
+                self.inner.done.send_modify(|d| d.upto = d.upto.max(upto));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "durable flush failed");
+                Err(StoreError::Durability(format!("flush failed: {e}")))
+            }
         }
     }
 }
@@ -144,48 +122,12 @@ impl WriteCounter {
 
 impl Drop for GroupCommit {
     fn drop(&mut self) {
-        if let Ok(mut state) = self.inner.state.lock() {
-            state.shutdown = true;
-        }
-        self.inner.wake.notify_one();
-        // Joining releases the flusher's handle on the database, so it can be opened again.
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn flusher(inner: &Inner) {
-    let flush = &inner.flush;
-    loop {
+        // What was written but never waited for (a write whose caller was cut off) is flushed
+        // too, before the engine closes.
+        if self.inner.done.borrow().upto < self.inner.writes.load(Ordering::SeqCst)
+            && let Err(e) = (self.inner.flush)()
         {
-            let Ok(mut state) = inner.state.lock() else {
-                return;
-            };
-            while state.requested <= inner.done.borrow().upto && !state.shutdown {
-                state = match inner.wake.wait(state) {
-                    Ok(s) => s,
-                    Err(_) => return,
-                };
-            }
-            if state.shutdown {
-                drop(state);
-                if let Err(e) = flush() {
-                    tracing::error!(error = %e, "final flush failed");
-                }
-                return;
-            }
-        }
-        let upto = inner.writes.load(Ordering::SeqCst);
-        match flush() {
-            Ok(()) => inner.done.send_modify(|d| d.upto = d.upto.max(upto)),
-            Err(e) => {
-                tracing::error!(error = %e, "durable flush failed");
-                inner
-                    .done
-                    .send_modify(|d| d.failed_upto = d.failed_upto.max(upto));
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
+            tracing::error!(error = %e, "final flush failed");
         }
     }
 }

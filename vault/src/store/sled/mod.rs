@@ -443,6 +443,10 @@ impl Durability for SledStore {
     fn operation(&self) -> Operation {
         self.engine.operation()
     }
+
+    fn commit_stats(&self) -> Option<crate::store::CommitStats> {
+        self.trees().ok().map(|t| t.commit.stats())
+    }
 }
 
 #[cfg(test)]

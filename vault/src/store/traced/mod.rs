@@ -92,4 +92,7 @@ impl Durability for Traced {
     fn operation(&self) -> Operation {
         self.inner.operation()
     }
+    fn commit_stats(&self) -> Option<super::CommitStats> {
+        self.inner.commit_stats()
+    }
 }
