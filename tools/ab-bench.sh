@@ -6,7 +6,8 @@
 # Each DIR holds release `valv` and `valvctl` binaries (e.g. built from two commits with
 # `cargo build --release -p valv -p valvctl` and copied out of target/release). Results go to
 # bench-<before|after>-<round>.txt in $OUT (default: a temporary directory, printed at the end).
-# $BENCH_ARGS is passed on to `valvctl bench` (e.g. "--latency-samples 5000 --only latency").
+# $BENCH_ARGS is passed on to `valvctl bench` (e.g. "--latency-samples 5000 --only latency");
+# $CONCURRENCY sets its --concurrency (default 4).
 # With $AB_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) every run stores in a fresh
 # schema of that database (dropped afterwards) instead of the embedded store.
 set -u
@@ -32,7 +33,7 @@ for round in $(seq 1 "$rounds"); do
     for _ in $(seq 1 100); do [ -f "$d/operator.token" ] && [ -f "$d/tls/ca.pem" ] && break; sleep 0.2; done
     sleep 1
     VALV_ADDR=https://127.0.0.1:7444 VALV_CA=$d/tls/ca.pem \
-      "$bin/valvctl" --token-file "$d/operator.token" bench --total "$total" --concurrency 4 \
+      "$bin/valvctl" --token-file "$d/operator.token" bench --total "$total" --concurrency "${CONCURRENCY:-4}" \
       --data-dir "$d" ${BENCH_ARGS:-} > "$out/bench-$side-$round.txt" 2>&1
     kill "$pid"; wait "$pid" 2>/dev/null
     if [ -n "${AB_POSTGRES_URL:-}" ]; then

@@ -60,6 +60,10 @@ enum Only {
     /// rounds, and nothing else (with `--metrics-listen` on the server, `valv_store_flushes_total`
     /// and `valv_store_flush_waits_total` tell how many requests one flush served).
     NewSingle,
+    /// One repeated identifier per request, `--concurrency` in flight, `--total` / 100
+    /// requests, three rounds after the identifiers were stored once: the per-request path
+    /// without writes.
+    RepeatedSingle,
 }
 
 /// Pseudonymises `total` identifiers starting at `from` in batches of `batch` with
@@ -143,6 +147,17 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if args.only == Some(Only::RepeatedSingle) {
+        let n = small / 10;
+        pseudonymise(&s, 400_000_000, n, 1000, c).await?;
+        println!("| scenario | batch | requests | result |");
+        println!("| --- | ---: | ---: | ---: |");
+        for _ in 0..3 {
+            let r = pseudonymise(&s, 400_000_000, n, 1, c).await?;
+            println!("| Pseudonymise, repeated, {c} in flight | 1 | {n} | {r:.0} ids/s |");
+        }
+        return Ok(());
+    }
     let disk_before = args.data_dir.as_deref().map(|d| dir_size(&d.join("store")));
     println!("| scenario | batch | identifiers | result |");
     println!("| --- | ---: | ---: | ---: |");
@@ -164,7 +179,7 @@ pub async fn run(operator: &Valv, args: BenchArgs) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        Some(Only::NewSingle) | None => {}
+        Some(Only::NewSingle | Only::RepeatedSingle) | None => {}
     }
     let disk_after = args.data_dir.as_deref().map(|d| dir_size(&d.join("store")));
     let new_100 = pseudonymise(&s, 100_000_000, small, 100, c).await?;

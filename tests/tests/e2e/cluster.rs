@@ -255,6 +255,40 @@ async fn a_change_through_one_node_holds_on_the_next_call_through_another() {
         Some(tonic::Code::Unauthenticated)
     );
 
+    // A domain's epoch rotated through C: B pseudonymises in the new epoch on its next call
+    // (its domain was read, and kept, by the calls before).
+    let tok_b = cluster.node(b).client(&t.tokenizer).await;
+    assert_eq!(pseudonymise_ok(&tok_b, "patients", &["p5"]).await[0], ps[4]);
+    cluster
+        .node(c)
+        .client(&t.key_officer)
+        .await
+        .keys()
+        .rotate_domain_epoch(pb::RotateDomainEpochRequest {
+            domain: "patients".into(),
+            grace_seconds: 0,
+        })
+        .await
+        .unwrap();
+    let new_b = pseudonymise_ok(&tok_b, "patients", &["p5"]).await;
+    let tok_c = cluster.node(c).client(&t.tokenizer).await;
+    assert_ne!(new_b[0], ps[4], "B pseudonymised in the old epoch");
+    assert_eq!(new_b, pseudonymise_ok(&tok_c, "patients", &["p5"]).await);
+    // The old epoch ended through C (only the domain row changes): B no longer re-identifies
+    // its pseudonyms, though it read the domain during the grace period just before.
+    assert_eq!(verdict(&re_b, "care", &ps[4]).await, pb::Verdict::Released);
+    cluster
+        .node(c)
+        .client(&t.key_officer)
+        .await
+        .keys()
+        .finalize_epoch(pb::FinalizeEpochRequest {
+            domain: "patients".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(verdict(&re_b, "care", &ps[4]).await, pb::Verdict::NotFound);
+
     // A tenant shredded through C is refused by B.
     cluster
         .node(c)

@@ -17,10 +17,22 @@ impl Generations {
             .unwrap_or(u64::MAX)
     }
 
-    /// Records a counter read from the store: whether it differs from the one before.
+    /// Records a counter read from the store: whether it is newer than the one before. Counters
+    /// only grow, so an older reading (a request whose read finished after another's newer one)
+    /// never takes the value back: an entry cached under an older counter stays stale.
     pub fn record(&self, tenant_id: u64, now: u64) -> bool {
         match self.0.lock() {
-            Ok(mut g) => g.insert(tenant_id, now) != Some(now),
+            Ok(mut g) => match g.get_mut(&tenant_id) {
+                Some(seen) if *seen >= now => false,
+                Some(seen) => {
+                    *seen = now;
+                    true
+                }
+                None => {
+                    g.insert(tenant_id, now);
+                    true
+                }
+            },
             Err(_) => true,
         }
     }

@@ -8,6 +8,13 @@
 //! read whose record is *equal* to it skips the HMAC. It is a shortcut for unchanged content,
 //! not a source of truth — the row is read from the store every time, so a change by any node
 //! (or by an attacker) is a different record and is checked again.
+//!
+//! The request path (`App::current_domain`, `App::current_purpose`) also keeps the decoded,
+//! checked domains and purposes, each stamped with its tenant's change counter as this process
+//! had read it *before* reading the row. Every write of a domain or a purpose raises that counter
+//! in the same store operation (the store contract), and every request reads the counter at its
+//! start (`App::observe`), so an entry is served only while no node has changed any domain or
+//! purpose of the tenant since it was read; a request never sees a change older than its start.
 
 use std::{
     any::Any,
@@ -35,11 +42,14 @@ use crate::{
 const REMEMBERED: usize = 16_384;
 
 type Verified = HashMap<(&'static str, u64, String), Arc<dyn Any + Send + Sync>>;
+type Current = HashMap<(&'static str, u64, String), (u64, Arc<dyn Any + Send + Sync>)>;
 
-/// Rows that passed their check, by (kind, chain, label).
+/// Rows that passed their check, by (kind, chain, label); and the request path's decoded rows
+/// with the change counter they were read under.
 #[derive(Default)]
 pub struct RowCache {
     verified: Mutex<Verified>,
+    current: Mutex<Current>,
 }
 
 impl RowCache {
@@ -50,6 +60,38 @@ impl RowCache {
                 .and_then(|v| v.downcast_ref::<T>())
                 .is_some_and(|v| v == record)
         })
+    }
+
+    /// The row `name` of `kind` in `tenant` if it was read under change counter `stamp`.
+    fn fresh<T: Clone + Send + Sync + 'static>(
+        &self,
+        kind: &'static str,
+        tenant: u64,
+        name: &str,
+        stamp: u64,
+    ) -> Option<T> {
+        let m = self.current.lock().ok()?;
+        let (at, row) = m.get(&(kind, tenant, name.to_owned()))?;
+        (*at == stamp).then(|| row.downcast_ref::<T>().cloned())?
+    }
+
+    fn keep<T: Clone + Send + Sync + 'static>(
+        &self,
+        kind: &'static str,
+        tenant: u64,
+        stamp: u64,
+        name: &str,
+        row: &T,
+    ) {
+        if let Ok(mut m) = self.current.lock() {
+            if m.len() >= REMEMBERED {
+                m.clear();
+            }
+            m.insert(
+                (kind, tenant, name.to_owned()),
+                (stamp, Arc::new(row.clone())),
+            );
+        }
     }
 
     fn remember<T: Authenticated>(&self, chain: u64, record: &T) {
@@ -226,6 +268,24 @@ impl App {
         }
     }
 
+    /// A purpose, checked, for a request (which read its tenant's change counter at its start):
+    /// from memory while no purpose or domain of the tenant changed since it was read.
+    pub async fn current_purpose(
+        &self,
+        tenant_id: u64,
+        name: &str,
+    ) -> VaultResult<Option<PurposeRecord>> {
+        let stamp = self.generation_seen(tenant_id);
+        if let Some(p) = self.rows.fresh("purpose", tenant_id, name, stamp) {
+            return Ok(Some(p));
+        }
+        let found = self.purpose(tenant_id, name).await?;
+        if let Some(p) = &found {
+            self.rows.keep("purpose", tenant_id, stamp, name, p);
+        }
+        Ok(found)
+    }
+
     /// The tenant's purposes, checked.
     pub async fn purposes(&self, tenant_id: u64) -> VaultResult<Vec<PurposeRecord>> {
         let list = self.store.list_purposes(tenant_id).await?;
@@ -245,6 +305,23 @@ impl App {
             Some(d) => Ok(Some(self.verified(d).await?)),
             None => Ok(None),
         }
+    }
+
+    /// A domain, checked, for a request (see [`App::current_purpose`]).
+    pub async fn current_domain(
+        &self,
+        tenant_id: u64,
+        name: &str,
+    ) -> VaultResult<Option<DomainRecord>> {
+        let stamp = self.generation_seen(tenant_id);
+        if let Some(d) = self.rows.fresh("domain", tenant_id, name, stamp) {
+            return Ok(Some(d));
+        }
+        let found = self.domain(tenant_id, name).await?;
+        if let Some(d) = &found {
+            self.rows.keep("domain", tenant_id, stamp, name, d);
+        }
+        Ok(found)
     }
 
     /// The tenant's domains, checked.

@@ -50,7 +50,7 @@ pub(crate) async fn find_domain(
     if name.is_empty() {
         return Err(VaultError::invalid("domain", "must not be empty"));
     }
-    app.domain(tenant_id, name)
+    app.current_domain(tenant_id, name)
         .await?
         .ok_or_else(|| VaultError::NotFound("domain: no such domain in this tenant".into()))
 }
@@ -64,7 +64,7 @@ pub(crate) async fn find_purpose(
     if name.is_empty() {
         return Err(VaultError::invalid("purpose", "must not be empty"));
     }
-    app.purpose(tenant_id, name)
+    app.current_purpose(tenant_id, name)
         .await?
         .ok_or_else(|| VaultError::NotFound("purpose: not defined in this tenant".into()))
 }

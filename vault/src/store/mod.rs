@@ -22,7 +22,7 @@
 //! - multi-write acts: [`SubjectStore::erase_subject`] and [`KeyStore::shred_tenant`] are units of
 //!   work — all of it is stored, or none;
 //! - caches in the vault: every change that a process may have cached (key rings, restrictions,
-//!   shredding) raises the tenant's change counter ([`RegistryStore::tenant_generation`]) in the
+//!   shredding, domains, purposes) raises the tenant's change counter ([`RegistryStore::tenant_generation`]) in the
 //!   same operation, after the change is visible; a process compares it on each request (see
 //!   `ARCHITECTURE.md`).
 //!

@@ -82,6 +82,34 @@ pub(crate) async fn a_tenant_change_raises_its_generation(shared: Arc<dyn Store>
     assert!(store.tenant_generation(a.id).await.unwrap() > ga);
     assert_eq!(store.tenant_generation(b.id).await.unwrap(), gb);
     assert_eq!(store.tenant_generation(9_999_999).await.unwrap(), 0);
+    // Domains and purposes are cached on the request path: each write raises the counter.
+    let mut d = domain(
+        store.next_id().await.unwrap(),
+        a.id,
+        "patients",
+        crate::model::Scheme::Keyed,
+    );
+    let g = store.tenant_generation(a.id).await.unwrap();
+    store.create_domain(&d).await.unwrap();
+    let g2 = store.tenant_generation(a.id).await.unwrap();
+    assert!(g2 > g, "create_domain");
+    d.epoch += 1;
+    store.put_domain(&d).await.unwrap();
+    let g3 = store.tenant_generation(a.id).await.unwrap();
+    assert!(g3 > g2, "put_domain");
+    store
+        .put_purpose(&crate::store::records::PurposeRecord {
+            tenant_id: a.id,
+            name: "care".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        store.tenant_generation(a.id).await.unwrap() > g3,
+        "put_purpose"
+    );
+    assert_eq!(store.tenant_generation(b.id).await.unwrap(), gb);
 }
 
 /// A domain name is taken once per tenant; `put_domain` replaces; lists are by name.

@@ -96,13 +96,15 @@ impl RegistryStore for MemStore {
             return Err(StoreError::AlreadyExists("domain"));
         }
         s.domains.insert(key, domain.clone());
+        s.bump(domain.tenant_id);
         Ok(())
     }
 
     async fn put_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
-        self.state("put_domain")?
-            .domains
+        let mut s = self.state("put_domain")?;
+        s.domains
             .insert((domain.tenant_id, domain.name.clone()), domain.clone());
+        s.bump(domain.tenant_id);
         Ok(())
     }
 
@@ -124,9 +126,10 @@ impl RegistryStore for MemStore {
     }
 
     async fn put_purpose(&self, purpose: &PurposeRecord) -> StoreResult<()> {
-        self.state("put_purpose")?
-            .purposes
+        let mut s = self.state("put_purpose")?;
+        s.purposes
             .insert((purpose.tenant_id, purpose.name.clone()), purpose.clone());
+        s.bump(purpose.tenant_id);
         Ok(())
     }
 

@@ -184,7 +184,8 @@ impl RegistryStore for PgStore {
 
     async fn create_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
         let n = self
-            .exec(
+            .exec_and_bump(
+                to_i64(domain.tenant_id)?,
                 "INSERT INTO domains (id, tenant_id, name, record) \
                  VALUES ($1, $2, $3, $4::text::jsonb) ON CONFLICT DO NOTHING",
                 &[
@@ -202,7 +203,8 @@ impl RegistryStore for PgStore {
     }
 
     async fn put_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
-        self.exec(
+        self.exec_and_bump(
+            to_i64(domain.tenant_id)?,
             "INSERT INTO domains (id, tenant_id, name, record) VALUES ($1, $2, $3, $4::text::jsonb) \
              ON CONFLICT (tenant_id, name) DO UPDATE SET record = EXCLUDED.record",
             &[
@@ -233,7 +235,8 @@ impl RegistryStore for PgStore {
     }
 
     async fn put_purpose(&self, purpose: &PurposeRecord) -> StoreResult<()> {
-        self.exec(
+        self.exec_and_bump(
+            to_i64(purpose.tenant_id)?,
             "INSERT INTO purposes (tenant_id, name, record) VALUES ($1, $2, $3::text::jsonb) \
              ON CONFLICT (tenant_id, name) DO UPDATE SET record = EXCLUDED.record",
             &[

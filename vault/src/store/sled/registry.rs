@@ -122,14 +122,15 @@ impl RegistryStore for SledStore {
         )? {
             return Err(StoreError::AlreadyExists("domain"));
         }
-        Ok(())
+        self.bump(domain.tenant_id)
     }
 
     async fn put_domain(&self, domain: &DomainRecord) -> StoreResult<()> {
         self.put_json(
             &format!("domain/{}/{}", domain.tenant_id, domain.name),
             domain,
-        )
+        )?;
+        self.bump(domain.tenant_id)
     }
 
     async fn domain(&self, tenant_id: u64, name: &str) -> StoreResult<Option<DomainRecord>> {
@@ -144,7 +145,8 @@ impl RegistryStore for SledStore {
         self.put_json(
             &format!("purpose/{}/{}", purpose.tenant_id, purpose.name),
             purpose,
-        )
+        )?;
+        self.bump(purpose.tenant_id)
     }
 
     async fn purpose(&self, tenant_id: u64, name: &str) -> StoreResult<Option<PurposeRecord>> {
