@@ -66,6 +66,25 @@ fn cells(rows: &Batch, index: usize, skip_refused: bool) -> Vec<usize> {
         .collect()
 }
 
+/// Puts each released value into its cell (`index`, of `column`) of the rows `at`, or records
+/// the verdict against the row.
+fn settle(
+    rows: &mut Batch,
+    at: &[usize],
+    (index, column): (usize, &str),
+    out: impl Iterator<Item = (pb::Verdict, String)>,
+) {
+    for (&r, (verdict, value)) in at.iter().zip(out) {
+        if verdict == pb::Verdict::Released {
+            rows[r].1[index] = value;
+        } else {
+            rows[r]
+                .2
+                .push(format!("column {column}: {}", verdict_word(verdict)));
+        }
+    }
+}
+
 async fn process(
     valv: Valv,
     direction: Arc<Direction>,
@@ -114,31 +133,13 @@ async fn process(
             }
             Direction::Translate(agreement) => {
                 let out = valv.translate(agreement, &values).await?;
-                for (&r, result) in at.iter().zip(out) {
-                    if result.verdict() == pb::Verdict::Released {
-                        rows[r].1[*index] = result.pseudonym;
-                    } else {
-                        rows[r].2.push(format!(
-                            "column {}: {}",
-                            column.name,
-                            verdict_word(result.verdict())
-                        ));
-                    }
-                }
+                let out = out.into_iter().map(|r| (r.verdict(), r.pseudonym));
+                settle(&mut rows, &at, (*index, &column.name), out);
             }
             Direction::ReIdentify(purpose) => {
                 let out = valv.reidentify(&column.domain, purpose, &values).await?;
-                for (&r, result) in at.iter().zip(out) {
-                    if result.verdict() == pb::Verdict::Released {
-                        rows[r].1[*index] = result.identifier;
-                    } else {
-                        rows[r].2.push(format!(
-                            "column {}: {}",
-                            column.name,
-                            verdict_word(result.verdict())
-                        ));
-                    }
-                }
+                let out = out.into_iter().map(|r| (r.verdict(), r.identifier));
+                settle(&mut rows, &at, (*index, &column.name), out);
             }
         }
     }
