@@ -122,11 +122,11 @@ impl WriteCounter {
 
 impl Drop for GroupCommit {
     fn drop(&mut self) {
-        // What was written but never waited for (a write whose caller was cut off) is flushed
-        // too, before the engine closes.
-        if self.inner.done.borrow().upto < self.inner.writes.load(Ordering::SeqCst)
-            && let Err(e) = (self.inner.flush)()
-        {
+        // Always, even with nothing left to make durable: the flush also waits for sled's own
+        // writes in flight on its I/O threads, which hold the database (and its directory lock)
+        // until they end — without it, opening the directory again at once can find it locked.
+        // And what was written but never waited for (a caller cut off) is made durable too.
+        if let Err(e) = (self.inner.flush)() {
             tracing::error!(error = %e, "final flush failed");
         }
     }
