@@ -41,6 +41,23 @@ impl Caller {
         }
     }
 
+    /// Fails with PERMISSION_DENIED unless the caller holds one of `roles` (the refusal names
+    /// them all: "role tenant-admin, auditor or translator required").
+    pub fn require_any(&self, roles: &[Role]) -> VaultResult<()> {
+        if roles.iter().any(|r| self.principal.roles.contains(r)) {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| role_name(*r)).collect();
+        let listed = match names.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        Err(VaultError::PermissionDenied(format!(
+            "role {listed} required"
+        )))
+    }
+
     /// The caller's tenant; operators have none and see no tenant data.
     pub fn tenant(&self) -> VaultResult<u64> {
         self.principal
@@ -116,4 +133,28 @@ pub async fn authenticate(
         principal,
         request_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn require_any_passes_one_of_the_roles_and_names_them_all_otherwise() {
+        let auditor = crate::testkit::caller(Some(1), Role::Auditor);
+        assert!(
+            auditor
+                .require_any(&[Role::TenantAdmin, Role::Auditor])
+                .is_ok()
+        );
+        let refusal = |roles: &[Role]| match auditor.require_any(roles) {
+            Err(VaultError::PermissionDenied(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(refusal(&[Role::Tokenizer]), "role tokenizer required");
+        assert_eq!(
+            refusal(&[Role::TenantAdmin, Role::Tokenizer, Role::Translator]),
+            "role tenant-admin, tokenizer or translator required"
+        );
+    }
 }

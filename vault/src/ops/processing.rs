@@ -98,13 +98,7 @@ pub struct ProcessingRecord {
 
 /// Gathers the record (tenant-admin, auditor) and records that it was read.
 pub async fn record(app: &Arc<App>, caller: &Caller) -> VaultResult<ProcessingRecord> {
-    if !caller.principal.roles.contains(&Role::TenantAdmin)
-        && !caller.principal.roles.contains(&Role::Auditor)
-    {
-        return Err(crate::error::VaultError::PermissionDenied(
-            "role tenant-admin or auditor required".into(),
-        ));
-    }
+    caller.require_any(&[Role::TenantAdmin, Role::Auditor])?;
     let tenant_id = caller.tenant()?;
     let tenant = app
         .tenant(tenant_id)

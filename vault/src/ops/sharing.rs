@@ -87,15 +87,7 @@ pub(crate) async fn define_approved(
 
 /// The tenant's agreements (tenant-admin, auditor, translator).
 pub async fn list(app: &Arc<App>, caller: &Caller) -> VaultResult<Vec<AgreementRecord>> {
-    let roles = &caller.principal.roles;
-    if ![Role::TenantAdmin, Role::Auditor, Role::Translator]
-        .iter()
-        .any(|r| roles.contains(r))
-    {
-        return Err(VaultError::PermissionDenied(
-            "role tenant-admin, auditor or translator required".into(),
-        ));
-    }
+    caller.require_any(&[Role::TenantAdmin, Role::Auditor, Role::Translator])?;
     app.agreements(caller.tenant()?).await
 }
 
